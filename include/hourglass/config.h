@@ -1,0 +1,73 @@
+#ifndef HOURGLASS_CONFIG_H
+#define HOURGLASS_CONFIG_H
+#include <stddef.h>
+#include <stdint.h>
+
+#include "hourglass/log.h"
+
+/* Everything read from the environment and the config file. Read-only once
+ * the workers start; they share it without locks. */
+typedef struct config {
+    char *host;
+    int port;
+    int workers;
+
+    char *database_url;      /* as given, or built from the POSTGRES_* parts */
+    char *postgres_host;
+    int database_port;
+    char *postgres_user;
+    char *postgres_password;
+    char *postgres_db;
+    int db_pool_size;
+    int db_queue_size;
+    int db_pipeline_depth;
+    uint64_t db_startup_timeout_ms;
+
+    char *client_origin;     /* raw comma-separated list */
+    char **client_origins;   /* split, trimmed */
+    size_t client_origins_count;
+
+    int log_level;
+    int log_format;
+
+    size_t http_max_header_size;
+    int http_max_headers;
+    size_t http_max_url_size;
+    size_t http_max_body_size;
+    int http_max_connections;
+    int http_max_pipeline;
+    uint64_t http_header_timeout_ms;
+    uint64_t http_idle_timeout_ms;
+    uint64_t http_request_timeout_ms;
+    uint64_t shutdown_timeout_ms;
+} config_t;
+
+/* Where values come from: lookup(name) returns the value or NULL. */
+typedef const char *(*config_lookup_fn)(const char *name, void *data);
+
+/* Fills cfg from defaults, then the file text (may be NULL), then lookup
+ * (which wins). On error returns -1 and writes one line naming the variable
+ * (or FILE:LINE) to err; secrets are never echoed. */
+int config_parse(config_t *cfg, config_lookup_fn lookup, void *lookup_data,
+                 const char *file_text, const char *file_name, char *err, size_t errlen);
+
+/* config_parse with the process environment and an optional file path. */
+int config_load(config_t *cfg, const char *file_path, char *err, size_t errlen);
+
+/* serve and migrate need a database; the other commands do not. */
+int config_require_database(const config_t *cfg, char *err, size_t errlen);
+
+/* The libpq connection string for cfg (built once by config_parse). */
+const char *config_database_conninfo(const config_t *cfg);
+
+int config_origin_allowed(const config_t *cfg, const char *origin, size_t len);
+
+void config_free(config_t *cfg);
+
+/* Value parsers, exposed for the unit tests. Return 0 or -1. */
+int config_parse_duration_ms(const char *s, uint64_t *out);
+int config_parse_size(const char *s, size_t *out);
+int config_parse_int(const char *s, long long *out);
+int config_parse_bool(const char *s, int *out);
+
+#endif

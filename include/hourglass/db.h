@@ -1,0 +1,49 @@
+#ifndef HOURGLASS_DB_H
+#define HOURGLASS_DB_H
+#include <libpq-fe.h>
+#include <stdint.h>
+#include <uv.h>
+
+struct config;
+
+/* A pool of PostgreSQL connections owned by one worker loop. Connections are
+ * opened without blocking, kept in pipeline mode, and run named prepared
+ * statements that every connection prepares on first use. */
+typedef struct db_pool db_pool_t;
+
+typedef enum {
+    DB_OK = 0,
+    DB_UNAVAILABLE = -1, /* no usable connection, or it died with the query in flight */
+    DB_OVERLOADED = -2,  /* the wait queue is full */
+} db_status_t;
+
+/* res is a PGRES_TUPLES_OK / COMMAND_OK / FATAL_ERROR result, or NULL with
+ * status DB_UNAVAILABLE. The pool clears res after the callback. */
+typedef void (*db_result_fn)(void *data, PGresult *res, db_status_t status);
+
+/* Statements are registered once, before the workers start. Returns the id. */
+int db_statement_register(const char *name, const char *sql);
+int db_statement_count(void);
+
+db_pool_t *db_pool_new(uv_loop_t *loop, const struct config *cfg, int worker_id);
+/* Sends or queues a query. Returns DB_OK (cb will be called exactly once) or
+ * DB_UNAVAILABLE / DB_OVERLOADED (cb will not be called). Parameters are copied. */
+db_status_t db_query(db_pool_t *pool, int stmt, int nparams, const char *const *values,
+                     db_result_fn cb, void *data);
+int db_pool_usable(const db_pool_t *pool);
+/* Fails what is queued, closes every connection; done runs when all handles are closed. */
+void db_pool_close(db_pool_t *pool, void (*done)(void *), void *data);
+/* After db_pool_close's callback: frees the memory. */
+void db_pool_free(db_pool_t *pool);
+
+typedef struct {
+    int idle, busy, connecting, queued;
+    uint64_t reconnects;
+} db_pool_stats_t;
+void db_pool_stats(const db_pool_t *pool, db_pool_stats_t *out);
+
+/* Start-up (blocking is fine here): waits for the database, then applies the
+ * embedded migrations under an advisory lock. */
+int db_migrate(const char *conninfo, uint64_t wait_ms, char *err, size_t errlen);
+
+#endif

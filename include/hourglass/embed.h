@@ -1,0 +1,15 @@
+#ifndef HOURGLASS_EMBED_H
+#define HOURGLASS_EMBED_H
+#include <stddef.h>
+
+/* A file compiled into the binary by scripts/embed.py. */
+typedef struct {
+    const char *name;
+    size_t len;
+    const char *data;
+} embedded_file_t;
+
+extern const embedded_file_t db_migrations[];
+extern const size_t db_migrations_count;
+
+#endif

@@ -1,0 +1,148 @@
+#ifndef HOURGLASS_HTTP_H
+#define HOURGLASS_HTTP_H
+#include <stddef.h>
+#include <stdint.h>
+
+#include <libpq-fe.h>
+#include <uv.h>
+
+#include "hourglass/arena.h"
+
+typedef enum {
+    METHOD_GET,
+    METHOD_HEAD,
+    METHOD_POST,
+    METHOD_PUT,
+    METHOD_PATCH,
+    METHOD_DELETE,
+    METHOD_OPTIONS,
+    METHOD_OTHER, /* parsed but not served by any route: 405 or 404 */
+    METHOD_COUNT
+} http_method_t;
+
+#define HTTP_M(m) (1u << (m))
+#define ALLOW_GET HTTP_M(METHOD_GET)
+#define ALLOW_POST HTTP_M(METHOD_POST)
+#define ALLOW_PUT HTTP_M(METHOD_PUT)
+#define ALLOW_PATCH HTTP_M(METHOD_PATCH)
+#define ALLOW_DELETE HTTP_M(METHOD_DELETE)
+
+typedef enum { LANG_EN, LANG_RU } http_lang_t;
+
+typedef struct {
+    const char *name;
+    size_t name_len;
+    const char *value;
+    size_t value_len;
+} http_header_t;
+
+typedef struct http_request http_request_t;
+typedef struct http_conn http_conn_t;
+typedef struct worker worker_t;
+typedef struct router_path router_path_t;
+
+typedef void (*http_handler_fn)(http_request_t *req);
+
+/* One route as modules declare it: methods, pattern with {params}, handler.
+ * `data` lets one generic handler serve many declarations (the resource engine). */
+typedef struct {
+    unsigned methods;
+    const char *pattern;
+    http_handler_fn handler;
+    const void *data;
+} http_route_t;
+
+#define HTTP_MAX_PARAMS 8
+
+typedef enum {
+    REQ_PARSING,    /* bytes still arriving */
+    REQ_RUNNING,    /* handler or database step in progress */
+    REQ_RESPONDED,  /* response bytes ready, waiting for earlier ones */
+    REQ_WRITING,    /* on the wire */
+} http_req_state_t;
+
+/* Per-limit answers of the parser. */
+typedef struct {
+    size_t max_header_size;
+    int max_headers;
+    size_t max_url_size;
+    size_t max_body_size;
+} http_limits_t;
+
+struct http_request {
+    arena_t arena;
+    http_req_state_t state;
+    http_conn_t *conn;    /* NULL once the connection is gone */
+    worker_t *worker;
+    http_request_t *next; /* the connection's queue, in arrival order */
+
+    /* What the client sent. */
+    http_method_t method;
+    const char *method_name;
+    abuf_t url;
+    const char *path;     /* raw path of url, NUL-terminated copy */
+    size_t path_len;
+    const char *query;    /* after '?', or "" */
+    http_header_t *headers;
+    int header_count;
+    int header_cap;
+    abuf_t body;
+    unsigned http_major, http_minor;
+    unsigned keep_alive : 1;
+    unsigned expect_continue : 1;
+    unsigned upgrade : 1;
+    abuf_t cur_field, cur_value; /* header being parsed */
+    size_t head_bytes;
+
+    /* Routing. */
+    const router_path_t *route;
+    int route_id;
+    const void *route_data;
+    int param_count;
+    struct {
+        const char *name;
+        const char *value;
+    } params[HTTP_MAX_PARAMS];
+
+    /* Answer. */
+    int status;
+    abuf_t out;           /* status line, headers, body */
+    abuf_t extra_headers; /* added by the handler before it responds */
+    size_t written;
+    unsigned close_after : 1;
+    unsigned pending;     /* database calls in flight; the request lives until 0 */
+    uint64_t start_ns;
+    uint64_t deadline_ms; /* loop time when the request gets 504 */
+    http_lang_t lang;
+    char request_id[132];
+    uv_write_t write_req;
+};
+
+/* --- reading the request (http_request.c helpers live in http_response.c) --- */
+const char *http_header_get(const http_request_t *req, const char *name, size_t *len);
+const char *http_param(const http_request_t *req, const char *name);
+/* Copies query parameter `name` (percent-decoded) into the arena; NULL if absent. */
+const char *http_query_get(http_request_t *req, const char *name);
+
+/* --- answering: exactly one of these per request; later calls are ignored --- */
+void http_header_add(http_request_t *req, const char *name, const char *value);
+void http_respond(http_request_t *req, int status, const char *content_type, const void *body, size_t len);
+void http_respond_json(http_request_t *req, int status, const char *json, size_t len);
+void http_respond_text(http_request_t *req, int status, const char *text);
+/* Problem JSON; detail NULL takes the catalogue's text for `code` in the request's language. */
+void http_respond_problem(http_request_t *req, int status, const char *code, const char *detail);
+/* Status and problem for a failed database call (503, 409, 500). */
+void http_respond_db_error(http_request_t *req, const PGresult *res);
+
+/* --- the database, the one way handlers reach it --- */
+typedef void (*http_db_cb)(http_request_t *req, PGresult *res);
+/* Runs prepared statement `stmt` with text parameters (NULL = SQL NULL).
+ * cb gets a PGRES_TUPLES_OK / COMMAND_OK / FATAL_ERROR result and owns
+ * nothing: the result is cleared after cb returns. A database that is down or
+ * overloaded is answered 503 here and cb is not called. */
+void http_query(http_request_t *req, int stmt, int nparams, const char *const *values, http_db_cb cb);
+/* The same, but cb also runs (with res NULL) when the database cannot answer,
+ * for handlers whose answer to that is not a plain 503 problem. */
+void http_query_or_null(http_request_t *req, int stmt, int nparams, const char *const *values, http_db_cb cb);
+
+#endif

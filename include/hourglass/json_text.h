@@ -1,0 +1,10 @@
+#ifndef HOURGLASS_JSON_TEXT_H
+#define HOURGLASS_JSON_TEXT_H
+#include <stddef.h>
+
+#include "hourglass/arena.h"
+
+/* Appends s as a JSON string literal (with quotes), escaping as RFC 8259 asks. */
+void abuf_json_string(abuf_t *b, const char *s, size_t len);
+
+#endif

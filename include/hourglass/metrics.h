@@ -1,0 +1,33 @@
+#ifndef HOURGLASS_METRICS_H
+#define HOURGLASS_METRICS_H
+#include <stddef.h>
+#include <stdint.h>
+
+#include "hourglass/arena.h"
+#include "hourglass/http.h"
+
+struct router;
+
+/* Each worker writes only its own counters (relaxed atomics, no sharing of
+ * cache lines on the hot path); /metrics adds the workers up. */
+typedef struct metrics_worker metrics_worker_t;
+
+typedef enum {
+    GAUGE_CONNECTIONS_OPEN,
+    GAUGE_DB_IDLE,
+    GAUGE_DB_BUSY,
+    GAUGE_DB_QUEUED,
+    COUNTER_DB_RECONNECTS,
+    GAUGE_COUNT
+} metrics_gauge_t;
+
+int metrics_init(int workers, int route_count);
+void metrics_free(void);
+metrics_worker_t *metrics_worker(int worker_id);
+void metrics_request(metrics_worker_t *m, int route_id, http_method_t method, int status, uint64_t duration_ns);
+void metrics_gauge_add(metrics_worker_t *m, metrics_gauge_t g, int64_t delta);
+void metrics_gauge_set(metrics_worker_t *m, metrics_gauge_t g, int64_t value);
+int64_t metrics_gauge_total(metrics_gauge_t g);
+char *metrics_render(arena_t *a, const struct router *r, size_t *len);
+
+#endif

@@ -1,0 +1,158 @@
+#include "hourglass/arena.h"
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define ARENA_ALIGN 16
+#define ARENA_CHUNK_MIN 8192
+
+struct arena_chunk {
+    arena_chunk_t *next;
+    size_t size;
+    char *mem;
+};
+
+static size_t align_up(size_t n) { return (n + ARENA_ALIGN - 1) & ~(size_t)(ARENA_ALIGN - 1); }
+
+void arena_init(arena_t *a, void *first, size_t first_size)
+{
+    memset(a, 0, sizeof(*a));
+    a->first = first;
+    a->first_size = first_size;
+}
+
+static char *arena_current_mem(arena_t *a, size_t *size)
+{
+    if (a->head) {
+        *size = a->head->size;
+        return a->head->mem;
+    }
+    *size = a->first_size;
+    return a->first;
+}
+
+void *arena_alloc(arena_t *a, size_t n)
+{
+    size_t need = align_up(n ? n : 1);
+    size_t size;
+    char *mem = arena_current_mem(a, &size);
+    if (!mem || a->used + need > size) {
+        size_t csize = need > ARENA_CHUNK_MIN ? need : ARENA_CHUNK_MIN;
+        /* Grow geometrically so a large body costs few chunks. */
+        if (a->head && a->head->size * 2 > csize && a->head->size < (1u << 20))
+            csize = a->head->size * 2;
+        arena_chunk_t *c = malloc(align_up(sizeof(*c)) + csize);
+        if (!c)
+            abort(); /* out of memory: nothing sensible left to do */
+        c->mem = (char *)c + align_up(sizeof(*c));
+        c->size = csize;
+        c->next = a->head;
+        a->head = c;
+        a->used = 0;
+        mem = c->mem;
+    }
+    void *p = mem + a->used;
+    a->used += need;
+    a->total += need;
+    return p;
+}
+
+void *arena_calloc(arena_t *a, size_t n)
+{
+    void *p = arena_alloc(a, n);
+    memset(p, 0, n);
+    return p;
+}
+
+char *arena_strndup(arena_t *a, const char *s, size_t n)
+{
+    char *p = arena_alloc(a, n + 1);
+    memcpy(p, s, n);
+    p[n] = '\0';
+    return p;
+}
+
+char *arena_strdup(arena_t *a, const char *s) { return arena_strndup(a, s, strlen(s)); }
+
+char *arena_vprintf(arena_t *a, const char *fmt, va_list ap)
+{
+    va_list copy;
+    va_copy(copy, ap);
+    int n = vsnprintf(NULL, 0, fmt, copy);
+    va_end(copy);
+    if (n < 0)
+        n = 0;
+    char *p = arena_alloc(a, (size_t)n + 1);
+    vsnprintf(p, (size_t)n + 1, fmt, ap);
+    return p;
+}
+
+char *arena_printf(arena_t *a, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char *p = arena_vprintf(a, fmt, ap);
+    va_end(ap);
+    return p;
+}
+
+void arena_reset(arena_t *a)
+{
+    arena_chunk_t *c = a->head;
+    while (c) {
+        arena_chunk_t *next = c->next;
+        free(c);
+        c = next;
+    }
+    a->head = NULL;
+    a->used = 0;
+    a->total = 0;
+}
+
+void abuf_init(abuf_t *b, arena_t *a, size_t initial)
+{
+    b->arena = a;
+    b->len = 0;
+    b->cap = initial ? initial : 64;
+    b->data = arena_alloc(a, b->cap);
+}
+
+static void abuf_reserve(abuf_t *b, size_t extra)
+{
+    if (b->len + extra + 1 <= b->cap)
+        return;
+    size_t cap = b->cap * 2;
+    while (cap < b->len + extra + 1)
+        cap *= 2;
+    char *data = arena_alloc(b->arena, cap);
+    memcpy(data, b->data, b->len);
+    b->data = data;
+    b->cap = cap;
+}
+
+void abuf_append(abuf_t *b, const void *data, size_t n)
+{
+    abuf_reserve(b, n);
+    memcpy(b->data + b->len, data, n);
+    b->len += n;
+    b->data[b->len] = '\0';
+}
+
+void abuf_puts(abuf_t *b, const char *s) { abuf_append(b, s, strlen(s)); }
+
+void abuf_printf(abuf_t *b, const char *fmt, ...)
+{
+    va_list ap, copy;
+    va_start(ap, fmt);
+    va_copy(copy, ap);
+    int n = vsnprintf(NULL, 0, fmt, copy);
+    va_end(copy);
+    if (n > 0) {
+        abuf_reserve(b, (size_t)n);
+        vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
+        b->len += (size_t)n;
+    }
+    va_end(ap);
+}

@@ -1,0 +1,448 @@
+#include "hourglass/config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+typedef enum { CFG_STRING, CFG_SECRET, CFG_INT, CFG_SIZE, CFG_DURATION, CFG_ENUM } cfg_type_t;
+
+/* One configuration variable: its name, type, default, bounds and where it
+ * lands in config_t. Adding a setting means adding a row here. */
+typedef struct {
+    const char *name;
+    cfg_type_t type;
+    const char *def;       /* NULL: unset unless given */
+    long long min, max;    /* for INT, SIZE (bytes), DURATION (ms) */
+    const char *const *choices; /* for ENUM, NULL-terminated; value stored as index */
+    size_t offset;
+} cfg_var_t;
+
+static const char *const log_levels[] = {"debug", "info", "warn", "error", NULL};
+static const char *const log_formats[] = {"text", "json", NULL};
+
+#define OFF(field) offsetof(config_t, field)
+#define KIB 1024LL
+#define MIB (1024LL * 1024LL)
+#define HOUR_MS (3600LL * 1000LL)
+
+static const cfg_var_t cfg_vars[] = {
+    {"HOST", CFG_STRING, "0.0.0.0", 0, 0, NULL, OFF(host)},
+    {"PORT", CFG_INT, "8000", 1, 65535, NULL, OFF(port)},
+    {"WORKERS", CFG_INT, NULL, 1, 64, NULL, OFF(workers)},
+    {"DATABASE_URL", CFG_SECRET, NULL, 0, 0, NULL, OFF(database_url)},
+    {"POSTGRES_HOST", CFG_STRING, NULL, 0, 0, NULL, OFF(postgres_host)},
+    {"DATABASE_PORT", CFG_INT, "5432", 1, 65535, NULL, OFF(database_port)},
+    {"POSTGRES_USER", CFG_STRING, NULL, 0, 0, NULL, OFF(postgres_user)},
+    {"POSTGRES_PASSWORD", CFG_SECRET, NULL, 0, 0, NULL, OFF(postgres_password)},
+    {"POSTGRES_DB", CFG_STRING, NULL, 0, 0, NULL, OFF(postgres_db)},
+    {"DB_POOL_SIZE", CFG_INT, "4", 1, 100, NULL, OFF(db_pool_size)},
+    {"DB_QUEUE_SIZE", CFG_INT, "1024", 0, 1000000, NULL, OFF(db_queue_size)},
+    {"DB_PIPELINE_DEPTH", CFG_INT, "32", 1, 1024, NULL, OFF(db_pipeline_depth)},
+    {"DB_STARTUP_TIMEOUT", CFG_DURATION, "30s", 0, HOUR_MS, NULL, OFF(db_startup_timeout_ms)},
+    {"CLIENT_ORIGIN", CFG_STRING, "", 0, 0, NULL, OFF(client_origin)},
+    {"LOG_LEVEL", CFG_ENUM, "info", 0, 0, log_levels, OFF(log_level)},
+    {"LOG_FORMAT", CFG_ENUM, "text", 0, 0, log_formats, OFF(log_format)},
+    {"HTTP_MAX_HEADER_SIZE", CFG_SIZE, "16k", 1 * KIB, 1 * MIB, NULL, OFF(http_max_header_size)},
+    {"HTTP_MAX_HEADERS", CFG_INT, "100", 1, 10000, NULL, OFF(http_max_headers)},
+    {"HTTP_MAX_URL_SIZE", CFG_SIZE, "8k", 64, 1 * MIB, NULL, OFF(http_max_url_size)},
+    {"HTTP_MAX_BODY_SIZE", CFG_SIZE, "1m", 0, 1024 * MIB, NULL, OFF(http_max_body_size)},
+    {"HTTP_MAX_CONNECTIONS", CFG_INT, "16384", 1, 1000000, NULL, OFF(http_max_connections)},
+    {"HTTP_MAX_PIPELINE", CFG_INT, "16", 1, 1024, NULL, OFF(http_max_pipeline)},
+    {"HTTP_HEADER_TIMEOUT", CFG_DURATION, "10s", 10, HOUR_MS, NULL, OFF(http_header_timeout_ms)},
+    {"HTTP_IDLE_TIMEOUT", CFG_DURATION, "60s", 10, 24 * HOUR_MS, NULL, OFF(http_idle_timeout_ms)},
+    {"HTTP_REQUEST_TIMEOUT", CFG_DURATION, "30s", 10, HOUR_MS, NULL, OFF(http_request_timeout_ms)},
+    {"SHUTDOWN_TIMEOUT", CFG_DURATION, "10s", 0, HOUR_MS, NULL, OFF(shutdown_timeout_ms)},
+};
+
+#define CFG_VAR_COUNT (sizeof(cfg_vars) / sizeof(cfg_vars[0]))
+
+static void set_err(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void set_err(char *err, size_t errlen, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+}
+
+int config_parse_int(const char *s, long long *out)
+{
+    if (!s || !*s)
+        return -1;
+    char *end;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (errno || *end || end == s)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+int config_parse_duration_ms(const char *s, uint64_t *out)
+{
+    if (!s || !isdigit((unsigned char)*s))
+        return -1;
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno)
+        return -1;
+    unsigned long long mult;
+    if (!*end || !strcmp(end, "s"))
+        mult = 1000;
+    else if (!strcmp(end, "ms"))
+        mult = 1;
+    else if (!strcmp(end, "m"))
+        mult = 60000;
+    else if (!strcmp(end, "h"))
+        mult = 3600000;
+    else
+        return -1;
+    if (v > UINT64_MAX / mult)
+        return -1;
+    *out = v * mult;
+    return 0;
+}
+
+int config_parse_size(const char *s, size_t *out)
+{
+    if (!s || !isdigit((unsigned char)*s))
+        return -1;
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno)
+        return -1;
+    unsigned long long mult;
+    if (!*end)
+        mult = 1;
+    else if (!strcasecmp(end, "k") || !strcasecmp(end, "kib") || !strcasecmp(end, "kb"))
+        mult = 1024;
+    else if (!strcasecmp(end, "m") || !strcasecmp(end, "mib") || !strcasecmp(end, "mb"))
+        mult = 1024 * 1024;
+    else
+        return -1;
+    if (v > SIZE_MAX / mult)
+        return -1;
+    *out = (size_t)(v * mult);
+    return 0;
+}
+
+int config_parse_bool(const char *s, int *out)
+{
+    static const char *const yes[] = {"1", "true", "yes", "on"};
+    static const char *const no[] = {"0", "false", "no", "off"};
+    for (size_t i = 0; i < 4; i++) {
+        if (!strcasecmp(s, yes[i])) {
+            *out = 1;
+            return 0;
+        }
+        if (!strcasecmp(s, no[i])) {
+            *out = 0;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+static int cfg_set(config_t *cfg, const cfg_var_t *v, const char *value, char *err, size_t errlen)
+{
+    char *base = (char *)cfg;
+    switch (v->type) {
+    case CFG_STRING:
+    case CFG_SECRET: {
+        char **slot = (char **)(base + v->offset);
+        free(*slot);
+        *slot = strdup(value);
+        return 0;
+    }
+    case CFG_INT: {
+        long long n;
+        if (config_parse_int(value, &n) || n < v->min || n > v->max) {
+            set_err(err, errlen, "%s: must be an integer from %lld to %lld (got \"%.40s\")",
+                    v->name, v->min, v->max, value);
+            return -1;
+        }
+        *(int *)(base + v->offset) = (int)n;
+        return 0;
+    }
+    case CFG_SIZE: {
+        size_t n;
+        if (config_parse_size(value, &n) || (long long)n < v->min || (long long)n > v->max) {
+            set_err(err, errlen, "%s: must be a size from %lld to %lld bytes, like 16k or 1m (got \"%.40s\")",
+                    v->name, v->min, v->max, value);
+            return -1;
+        }
+        *(size_t *)(base + v->offset) = n;
+        return 0;
+    }
+    case CFG_DURATION: {
+        uint64_t ms;
+        if (config_parse_duration_ms(value, &ms) || (long long)ms < v->min || (long long)ms > v->max) {
+            set_err(err, errlen, "%s: must be a duration from %lldms to %llds, like 500ms, 10s or 2m (got \"%.40s\")",
+                    v->name, v->min, v->max / 1000, value);
+            return -1;
+        }
+        *(uint64_t *)(base + v->offset) = ms;
+        return 0;
+    }
+    case CFG_ENUM:
+        for (int i = 0; v->choices[i]; i++) {
+            if (!strcasecmp(value, v->choices[i])) {
+                *(int *)(base + v->offset) = i;
+                return 0;
+            }
+        }
+        {
+            char list[128] = "";
+            for (int i = 0; v->choices[i]; i++) {
+                strncat(list, i ? ", " : "", sizeof(list) - strlen(list) - 1);
+                strncat(list, v->choices[i], sizeof(list) - strlen(list) - 1);
+            }
+            set_err(err, errlen, "%s: must be one of %s (got \"%.40s\")", v->name, list, value);
+        }
+        return -1;
+    }
+    return -1;
+}
+
+static const cfg_var_t *cfg_find(const char *name, size_t len)
+{
+    for (size_t i = 0; i < CFG_VAR_COUNT; i++)
+        if (strlen(cfg_vars[i].name) == len && !strncmp(cfg_vars[i].name, name, len))
+            return &cfg_vars[i];
+    return NULL;
+}
+
+/* Applies KEY=VALUE lines. Unknown keys are allowed: one .env file may hold
+ * settings for other programs too. */
+static int cfg_apply_file(config_t *cfg, const char *text, const char *file_name, char *err, size_t errlen)
+{
+    int line_no = 0;
+    const char *p = text;
+    while (*p) {
+        line_no++;
+        const char *eol = strchr(p, '\n');
+        size_t len = eol ? (size_t)(eol - p) : strlen(p);
+        char line[4096];
+        if (len >= sizeof(line)) {
+            set_err(err, errlen, "%s:%d: line too long", file_name, line_no);
+            return -1;
+        }
+        memcpy(line, p, len);
+        line[len] = '\0';
+        p = eol ? eol + 1 : p + len;
+
+        char *s = line;
+        while (isspace((unsigned char)*s))
+            s++;
+        char *e = s + strlen(s);
+        while (e > s && isspace((unsigned char)e[-1]))
+            *--e = '\0';
+        if (!*s || *s == '#')
+            continue;
+        if (!strncmp(s, "export ", 7))
+            s += 7;
+        char *eq = strchr(s, '=');
+        char *k = s;
+        if (!eq || eq == s) {
+            set_err(err, errlen, "%s:%d: expected NAME=VALUE", file_name, line_no);
+            return -1;
+        }
+        for (char *c = k; c < eq; c++) {
+            if (!(isalnum((unsigned char)*c) || *c == '_')) {
+                set_err(err, errlen, "%s:%d: expected NAME=VALUE", file_name, line_no);
+                return -1;
+            }
+        }
+        char *val = eq + 1;
+        size_t vlen = strlen(val);
+        if (vlen >= 2 && (val[0] == '"' || val[0] == '\'') && val[vlen - 1] == val[0]) {
+            val[vlen - 1] = '\0';
+            val++;
+        } else if (vlen && (val[0] == '"' || val[0] == '\'')) {
+            set_err(err, errlen, "%s:%d: unterminated quote", file_name, line_no);
+            return -1;
+        }
+        const cfg_var_t *v = cfg_find(k, (size_t)(eq - k));
+        if (!v)
+            continue;
+        char sub[512];
+        if (cfg_set(cfg, v, val, sub, sizeof(sub))) {
+            set_err(err, errlen, "%s (%s:%d)", sub, file_name, line_no);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* libpq keyword=value strings quote with '...' and escape \ and '. */
+static void conninfo_add(char *buf, size_t cap, const char *key, const char *value)
+{
+    if (!value || !*value)
+        return;
+    size_t n = strlen(buf);
+    n += (size_t)snprintf(buf + n, cap > n ? cap - n : 0, "%s%s='", n ? " " : "", key);
+    for (const char *c = value; *c && n + 3 < cap; c++) {
+        if (*c == '\\' || *c == '\'')
+            buf[n++] = '\\';
+        buf[n++] = *c;
+    }
+    if (n + 2 < cap) {
+        buf[n++] = '\'';
+        buf[n] = '\0';
+    }
+}
+
+static void cfg_split_origins(config_t *cfg)
+{
+    cfg->client_origins_count = 0;
+    free(cfg->client_origins);
+    cfg->client_origins = NULL;
+    size_t cap = 1;
+    for (const char *c = cfg->client_origin; *c; c++)
+        cap += *c == ',';
+    cfg->client_origins = calloc(cap, sizeof(char *));
+    const char *p = cfg->client_origin;
+    while (*p) {
+        while (*p == ' ' || *p == ',')
+            p++;
+        const char *start = p;
+        while (*p && *p != ',')
+            p++;
+        const char *end = p;
+        while (end > start && (end[-1] == ' ' || end[-1] == '/'))
+            end--;
+        if (end > start)
+            cfg->client_origins[cfg->client_origins_count++] = strndup(start, (size_t)(end - start));
+    }
+}
+
+int config_parse(config_t *cfg, config_lookup_fn lookup, void *lookup_data,
+                 const char *file_text, const char *file_name, char *err, size_t errlen)
+{
+    memset(cfg, 0, sizeof(*cfg));
+    for (size_t i = 0; i < CFG_VAR_COUNT; i++) {
+        const cfg_var_t *v = &cfg_vars[i];
+        if (v->def && cfg_set(cfg, v, v->def, err, errlen))
+            return -1;
+    }
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    cfg->workers = cores < 1 ? 1 : cores > 64 ? 64 : (int)cores;
+
+    if (file_text && cfg_apply_file(cfg, file_text, file_name ? file_name : "config", err, errlen))
+        return -1;
+    for (size_t i = 0; i < CFG_VAR_COUNT; i++) {
+        const char *value = lookup ? lookup(cfg_vars[i].name, lookup_data) : NULL;
+        if (value && cfg_set(cfg, &cfg_vars[i], value, err, errlen))
+            return -1;
+    }
+    if (!*cfg->host) {
+        set_err(err, errlen, "HOST: must not be empty");
+        return -1;
+    }
+    if (cfg->database_url && !*cfg->database_url) {
+        free(cfg->database_url);
+        cfg->database_url = NULL;
+    }
+    if (!cfg->database_url && cfg->postgres_host && *cfg->postgres_host) {
+        char buf[2048] = "";
+        char port[16];
+        snprintf(port, sizeof(port), "%d", cfg->database_port);
+        conninfo_add(buf, sizeof(buf), "host", cfg->postgres_host);
+        conninfo_add(buf, sizeof(buf), "port", port);
+        conninfo_add(buf, sizeof(buf), "user", cfg->postgres_user);
+        conninfo_add(buf, sizeof(buf), "password", cfg->postgres_password);
+        conninfo_add(buf, sizeof(buf), "dbname", cfg->postgres_db);
+        cfg->database_url = strdup(buf);
+    }
+    cfg_split_origins(cfg);
+    return 0;
+}
+
+static const char *env_lookup(const char *name, void *data)
+{
+    (void)data;
+    return getenv(name);
+}
+
+static char *read_whole_file(const char *path, char *err, size_t errlen)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        set_err(err, errlen, "--config %s: %s", path, strerror(errno));
+        return NULL;
+    }
+    size_t cap = 4096, len = 0;
+    char *buf = malloc(cap);
+    size_t n;
+    while ((n = fread(buf + len, 1, cap - len - 1, f)) > 0) {
+        len += n;
+        if (len + 1 >= cap) {
+            if (cap >= (1u << 20)) {
+                set_err(err, errlen, "--config %s: larger than 1 MiB", path);
+                free(buf);
+                fclose(f);
+                return NULL;
+            }
+            cap *= 2;
+            buf = realloc(buf, cap);
+        }
+    }
+    fclose(f);
+    buf[len] = '\0';
+    return buf;
+}
+
+int config_load(config_t *cfg, const char *file_path, char *err, size_t errlen)
+{
+    char *text = NULL;
+    if (file_path && !(text = read_whole_file(file_path, err, errlen))) {
+        memset(cfg, 0, sizeof(*cfg));
+        return -1;
+    }
+    int rc = config_parse(cfg, env_lookup, NULL, text, file_path, err, errlen);
+    free(text);
+    return rc;
+}
+
+int config_require_database(const config_t *cfg, char *err, size_t errlen)
+{
+    if (cfg->database_url)
+        return 0;
+    set_err(err, errlen, "DATABASE_URL: is required (or POSTGRES_HOST with POSTGRES_USER, POSTGRES_PASSWORD, POSTGRES_DB)");
+    return -1;
+}
+
+const char *config_database_conninfo(const config_t *cfg) { return cfg->database_url; }
+
+int config_origin_allowed(const config_t *cfg, const char *origin, size_t len)
+{
+    for (size_t i = 0; i < cfg->client_origins_count; i++) {
+        const char *o = cfg->client_origins[i];
+        if (strlen(o) == len && !strncasecmp(o, origin, len))
+            return 1;
+    }
+    return 0;
+}
+
+void config_free(config_t *cfg)
+{
+    for (size_t i = 0; i < CFG_VAR_COUNT; i++) {
+        const cfg_var_t *v = &cfg_vars[i];
+        if (v->type == CFG_STRING || v->type == CFG_SECRET) {
+            char **slot = (char **)((char *)cfg + v->offset);
+            free(*slot);
+            *slot = NULL;
+        }
+    }
+    for (size_t i = 0; i < cfg->client_origins_count; i++)
+        free(cfg->client_origins[i]);
+    free(cfg->client_origins);
+    cfg->client_origins = NULL;
+    cfg->client_origins_count = 0;
+}

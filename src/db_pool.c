@@ -1,0 +1,733 @@
+/* The per-worker PostgreSQL pool.
+ *
+ * Each connection is a small state machine driven by its socket:
+ *   RESOLVING -> CONNECTING -> READY -> (lost) BACKOFF -> RESOLVING ...
+ * READY connections stay in pipeline mode. A query goes out as
+ * [Prepare, once per connection] + Execute + Sync, so each query is its own
+ * transaction and is committed when its Sync comes back; that is when its
+ * callback runs. Entries wait in a ring in the order PostgreSQL answers. */
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hourglass/config.h"
+#include "hourglass/db.h"
+#include "hourglass/log.h"
+#include "hourglass/metrics.h"
+
+#define DB_MAX_STATEMENTS 512
+#define BACKOFF_FIRST_MS 100
+#define BACKOFF_MAX_MS 1000 /* back within a second of the database's return */
+
+typedef struct {
+    char *name;
+    char *sql;
+} db_statement_t;
+
+static db_statement_t statements[DB_MAX_STATEMENTS];
+static int statement_count;
+
+int db_statement_register(const char *name, const char *sql)
+{
+    for (int i = 0; i < statement_count; i++)
+        if (!strcmp(statements[i].name, name))
+            return i;
+    if (statement_count == DB_MAX_STATEMENTS) {
+        log_error("too many prepared statements (limit %d)", DB_MAX_STATEMENTS);
+        abort();
+    }
+    statements[statement_count].name = strdup(name);
+    statements[statement_count].sql = strdup(sql);
+    return statement_count++;
+}
+
+int db_statement_count(void) { return statement_count; }
+
+typedef struct db_query {
+    struct db_query *next; /* wait queue */
+    int stmt;
+    int nparams;
+    const char **values;
+    db_result_fn cb;
+    void *data;
+    PGresult *result;
+} db_query_t;
+
+typedef enum { ENTRY_PREPARE, ENTRY_QUERY, ENTRY_SYNC } entry_kind_t;
+
+typedef struct {
+    entry_kind_t kind;
+    int stmt;
+    db_query_t *q;
+} db_entry_t;
+
+typedef enum { DBC_IDLE, DBC_RESOLVING, DBC_CONNECTING, DBC_READY, DBC_BROKEN, DBC_BACKOFF, DBC_CLOSED } dbc_state_t;
+
+typedef struct db_conn {
+    db_pool_t *pool;
+    int index;
+    dbc_state_t state;
+    PGconn *pg;
+    uv_poll_t *poll;
+    int poll_fd;
+    int poll_events;
+    uv_timer_t timer;
+    uv_getaddrinfo_t dns;
+    char hostaddr[INET6_ADDRSTRLEN];
+    unsigned char *prepared;
+    PGresult *prepare_error; /* why the statement before this query failed */
+    db_entry_t *ring;
+    int ring_cap, ring_head, ring_count;
+    int inflight;
+    uint64_t backoff_ms;
+    int ever_ready;
+    int down_logged;
+} db_conn_t;
+
+struct db_pool {
+    uv_loop_t *loop;
+    const config_t *cfg;
+    int worker_id;
+    metrics_worker_t *metrics;
+    db_conn_t *conns;
+    int size;
+    db_query_t *wait_head, *wait_tail;
+    int wait_count;
+    const char **keywords; /* from the connection string, NULL-terminated, room for hostaddr */
+    const char **values;
+    PQconninfoOption *options;
+    const char *dns_host; /* a host name to resolve without blocking, or NULL */
+    int closing;
+    int open_handles;
+    void (*close_done)(void *);
+    void *close_data;
+};
+
+static void conn_start(db_conn_t *c);
+static void conn_lost(db_conn_t *c);
+static void pool_pump(db_pool_t *p);
+
+/* ---------------------------------------------------------------- queries */
+
+static db_query_t *query_new(int stmt, int nparams, const char *const *values, db_result_fn cb, void *data)
+{
+    size_t size = sizeof(db_query_t) + sizeof(char *) * (size_t)nparams;
+    for (int i = 0; i < nparams; i++)
+        if (values[i])
+            size += strlen(values[i]) + 1;
+    db_query_t *q = malloc(size);
+    if (!q)
+        abort();
+    q->next = NULL;
+    q->stmt = stmt;
+    q->nparams = nparams;
+    q->values = (const char **)(q + 1);
+    q->cb = cb;
+    q->data = data;
+    q->result = NULL;
+    char *text = (char *)(q->values + nparams);
+    for (int i = 0; i < nparams; i++) {
+        if (!values[i]) {
+            q->values[i] = NULL;
+            continue;
+        }
+        size_t n = strlen(values[i]) + 1;
+        memcpy(text, values[i], n);
+        q->values[i] = text;
+        text += n;
+    }
+    return q;
+}
+
+static void query_deliver(db_query_t *q, db_status_t status)
+{
+    PGresult *res = status == DB_OK ? q->result : NULL;
+    q->cb(q->data, res, status);
+    if (q->result)
+        PQclear(q->result);
+    free(q);
+}
+
+/* ---------------------------------------------------------------- stats */
+
+static void pool_publish(db_pool_t *p)
+{
+    int idle = 0, busy = 0;
+    for (int i = 0; i < p->size; i++) {
+        if (p->conns[i].state != DBC_READY)
+            continue;
+        if (p->conns[i].inflight)
+            busy++;
+        else
+            idle++;
+    }
+    metrics_gauge_set(p->metrics, GAUGE_DB_IDLE, idle);
+    metrics_gauge_set(p->metrics, GAUGE_DB_BUSY, busy);
+    metrics_gauge_set(p->metrics, GAUGE_DB_QUEUED, p->wait_count);
+}
+
+void db_pool_stats(const db_pool_t *p, db_pool_stats_t *out)
+{
+    memset(out, 0, sizeof(*out));
+    for (int i = 0; i < p->size; i++) {
+        const db_conn_t *c = &p->conns[i];
+        if (c->state == DBC_READY)
+            c->inflight ? out->busy++ : out->idle++;
+        else if (c->state == DBC_RESOLVING || c->state == DBC_CONNECTING)
+            out->connecting++;
+    }
+    out->queued = p->wait_count;
+}
+
+int db_pool_usable(const db_pool_t *p)
+{
+    for (int i = 0; i < p->size; i++)
+        if (p->conns[i].state == DBC_READY)
+            return 1;
+    return 0;
+}
+
+/* Could a queued query still be served soon? */
+static int pool_has_hope(const db_pool_t *p)
+{
+    for (int i = 0; i < p->size; i++) {
+        dbc_state_t s = p->conns[i].state;
+        if (s == DBC_READY || s == DBC_CONNECTING || s == DBC_RESOLVING)
+            return 1;
+    }
+    return 0;
+}
+
+static void pool_fail_waiting(db_pool_t *p)
+{
+    while (p->wait_head) {
+        db_query_t *q = p->wait_head;
+        p->wait_head = q->next;
+        p->wait_count--;
+        query_deliver(q, DB_UNAVAILABLE);
+    }
+    p->wait_tail = NULL;
+    pool_publish(p);
+}
+
+/* ---------------------------------------------------------------- socket */
+
+static void on_poll(uv_poll_t *h, int status, int events);
+
+static void poll_close(db_conn_t *c)
+{
+    if (!c->poll)
+        return;
+    /* uv_close takes the fd out of epoll at once, so PQfinish may follow. */
+    uv_close((uv_handle_t *)c->poll, (uv_close_cb)free);
+    c->poll = NULL;
+    c->poll_fd = -1;
+    c->poll_events = 0;
+}
+
+static int poll_watch(db_conn_t *c, int events)
+{
+    int fd = PQsocket(c->pg);
+    if (fd < 0)
+        return -1;
+    if (c->poll && c->poll_fd != fd)
+        poll_close(c); /* libpq moved to another socket (next address, reconnect) */
+    if (!c->poll) {
+        c->poll = malloc(sizeof(uv_poll_t));
+        if (uv_poll_init(c->pool->loop, c->poll, fd)) {
+            free(c->poll);
+            c->poll = NULL;
+            return -1;
+        }
+        c->poll->data = c;
+        c->poll_fd = fd;
+        c->poll_events = 0;
+    }
+    if (c->poll_events != events) {
+        if (uv_poll_start(c->poll, events, on_poll))
+            return -1;
+        c->poll_events = events;
+    }
+    return 0;
+}
+
+/* ---------------------------------------------------------------- ring */
+
+static void ring_push(db_conn_t *c, entry_kind_t kind, int stmt, db_query_t *q)
+{
+    if (c->ring_count == c->ring_cap) {
+        int cap = c->ring_cap ? c->ring_cap * 2 : 64;
+        db_entry_t *ring = malloc(sizeof(db_entry_t) * (size_t)cap);
+        for (int i = 0; i < c->ring_count; i++)
+            ring[i] = c->ring[(c->ring_head + i) % c->ring_cap];
+        free(c->ring);
+        c->ring = ring;
+        c->ring_cap = cap;
+        c->ring_head = 0;
+    }
+    db_entry_t *e = &c->ring[(c->ring_head + c->ring_count) % c->ring_cap];
+    e->kind = kind;
+    e->stmt = stmt;
+    e->q = q;
+    c->ring_count++;
+}
+
+static db_entry_t ring_pop(db_conn_t *c)
+{
+    db_entry_t e = c->ring[c->ring_head];
+    c->ring_head = (c->ring_head + 1) % c->ring_cap;
+    c->ring_count--;
+    return e;
+}
+
+/* ---------------------------------------------------------------- sending */
+
+static void on_broken(uv_timer_t *t) { conn_lost(t->data); }
+
+/* A send failed: fail this connection's work from the loop, not from inside
+ * db_query, so a caller never sees its callback before db_query returns. */
+static void conn_break(db_conn_t *c)
+{
+    c->state = DBC_BROKEN;
+    uv_timer_start(&c->timer, on_broken, 0, 0);
+}
+
+static void conn_send(db_conn_t *c, db_query_t *q)
+{
+    const db_statement_t *st = &statements[q->stmt];
+    c->inflight++;
+    if (!c->prepared[q->stmt]) {
+        ring_push(c, ENTRY_PREPARE, q->stmt, NULL);
+        c->prepared[q->stmt] = 1; /* later queries may follow it in the same pipeline */
+        if (!PQsendPrepare(c->pg, st->name, st->sql, 0, NULL)) {
+            ring_push(c, ENTRY_QUERY, q->stmt, q);
+            ring_push(c, ENTRY_SYNC, q->stmt, q);
+            conn_break(c);
+            return;
+        }
+    }
+    ring_push(c, ENTRY_QUERY, q->stmt, q);
+    ring_push(c, ENTRY_SYNC, q->stmt, q);
+    if (!PQsendQueryPrepared(c->pg, st->name, q->nparams, q->values, NULL, NULL, 0) || !PQpipelineSync(c->pg)) {
+        conn_break(c);
+        return;
+    }
+    int f = PQflush(c->pg);
+    if (f < 0 || poll_watch(c, f ? UV_READABLE | UV_WRITABLE : UV_READABLE))
+        conn_break(c);
+}
+
+static db_conn_t *pool_pick(db_pool_t *p)
+{
+    db_conn_t *best = NULL;
+    for (int i = 0; i < p->size; i++) {
+        db_conn_t *c = &p->conns[i];
+        if (c->state != DBC_READY || c->inflight >= p->cfg->db_pipeline_depth)
+            continue;
+        if (!best || c->inflight < best->inflight)
+            best = c;
+    }
+    return best;
+}
+
+static void pool_pump(db_pool_t *p)
+{
+    db_conn_t *c;
+    while (p->wait_head && (c = pool_pick(p))) {
+        db_query_t *q = p->wait_head;
+        p->wait_head = q->next;
+        if (!p->wait_head)
+            p->wait_tail = NULL;
+        p->wait_count--;
+        q->next = NULL;
+        conn_send(c, q);
+    }
+    pool_publish(p);
+}
+
+db_status_t db_query(db_pool_t *p, int stmt, int nparams, const char *const *values, db_result_fn cb, void *data)
+{
+    if (p->closing || stmt < 0 || stmt >= statement_count)
+        return DB_UNAVAILABLE;
+    db_conn_t *c = pool_pick(p);
+    if (!c || p->wait_head) {
+        if (!pool_has_hope(p))
+            return DB_UNAVAILABLE;
+        if (p->wait_count >= p->cfg->db_queue_size)
+            return DB_OVERLOADED;
+        db_query_t *q = query_new(stmt, nparams, values, cb, data);
+        if (p->wait_tail)
+            p->wait_tail->next = q;
+        else
+            p->wait_head = q;
+        p->wait_tail = q;
+        p->wait_count++;
+        pool_publish(p);
+        return DB_OK;
+    }
+    conn_send(c, query_new(stmt, nparams, values, cb, data));
+    pool_publish(p);
+    return DB_OK;
+}
+
+/* ---------------------------------------------------------------- receiving */
+
+static void conn_read_results(db_conn_t *c)
+{
+    if (!PQconsumeInput(c->pg)) {
+        conn_lost(c);
+        return;
+    }
+    while (c->ring_count > 0 && c->state == DBC_READY) {
+        if (PQisBusy(c->pg))
+            break;
+        PGresult *res = PQgetResult(c->pg);
+        db_entry_t *e = &c->ring[c->ring_head];
+        if (e->kind == ENTRY_PREPARE) {
+            if (!res) {
+                ring_pop(c);
+                continue;
+            }
+            if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+                log_error("preparing %s failed: %s", statements[e->stmt].name, PQresultErrorMessage(res));
+                c->prepared[e->stmt] = 0;
+                if (c->prepare_error)
+                    PQclear(c->prepare_error);
+                c->prepare_error = res;
+            } else {
+                PQclear(res);
+            }
+        } else if (e->kind == ENTRY_QUERY) {
+            if (!res) {
+                ring_pop(c);
+                continue;
+            }
+            if (PQresultStatus(res) == PGRES_PIPELINE_ABORTED && c->prepare_error) {
+                PQclear(res);
+                res = c->prepare_error;
+                c->prepare_error = NULL;
+            }
+            if (e->q->result)
+                PQclear(e->q->result);
+            e->q->result = res;
+        } else {
+            if (!res)
+                continue; /* nothing more until the Sync arrives */
+            ExecStatusType st = PQresultStatus(res);
+            PQclear(res);
+            if (st != PGRES_PIPELINE_SYNC)
+                continue;
+            db_entry_t done = ring_pop(c);
+            c->inflight--;
+            if (c->prepare_error) {
+                PQclear(c->prepare_error);
+                c->prepare_error = NULL;
+            }
+            query_deliver(done.q, DB_OK);
+        }
+    }
+    PGnotify *n;
+    while ((n = PQnotifies(c->pg)))
+        PQfreemem(n);
+    if (c->state == DBC_READY)
+        pool_pump(c->pool);
+}
+
+static void conn_on_ready(db_conn_t *c)
+{
+    db_pool_t *p = c->pool;
+    if (PQsetnonblocking(c->pg, 1) || !PQenterPipelineMode(c->pg)) {
+        conn_lost(c);
+        return;
+    }
+    if (c->ever_ready)
+        metrics_gauge_add(p->metrics, COUNTER_DB_RECONNECTS, 1);
+    if (c->down_logged)
+        log_info("worker %d: database connection %d is back", p->worker_id, c->index);
+    c->ever_ready = 1;
+    c->down_logged = 0;
+    c->state = DBC_READY;
+    c->backoff_ms = 0;
+    memset(c->prepared, 0, (size_t)statement_count);
+    if (poll_watch(c, UV_READABLE)) {
+        conn_lost(c);
+        return;
+    }
+    pool_pump(p);
+}
+
+static void conn_connect_step(db_conn_t *c)
+{
+    switch (PQconnectPoll(c->pg)) {
+    case PGRES_POLLING_READING:
+        if (poll_watch(c, UV_READABLE))
+            conn_lost(c);
+        break;
+    case PGRES_POLLING_WRITING:
+        if (poll_watch(c, UV_WRITABLE))
+            conn_lost(c);
+        break;
+    case PGRES_POLLING_OK:
+        conn_on_ready(c);
+        break;
+    default:
+        conn_lost(c);
+        break;
+    }
+}
+
+static void on_poll(uv_poll_t *h, int status, int events)
+{
+    db_conn_t *c = h->data;
+    if (c->state == DBC_CONNECTING) {
+        conn_connect_step(c);
+        return;
+    }
+    if (c->state != DBC_READY)
+        return;
+    if (status < 0) {
+        conn_lost(c);
+        return;
+    }
+    if (events & UV_WRITABLE) {
+        int f = PQflush(c->pg);
+        if (f < 0 || poll_watch(c, f ? UV_READABLE | UV_WRITABLE : UV_READABLE)) {
+            conn_lost(c);
+            return;
+        }
+    }
+    if (events & UV_READABLE)
+        conn_read_results(c);
+}
+
+/* ---------------------------------------------------------------- connecting */
+
+static void on_backoff(uv_timer_t *t)
+{
+    db_conn_t *c = t->data;
+    if (c->state == DBC_BACKOFF)
+        conn_start(c);
+}
+
+static void conn_lost(db_conn_t *c)
+{
+    db_pool_t *p = c->pool;
+    int was = c->state;
+    if (!c->down_logged && !p->closing) {
+        const char *why = c->pg ? PQerrorMessage(c->pg) : "cannot start a connection";
+        char msg[256];
+        snprintf(msg, sizeof(msg), "%s", why && *why ? why : "connection closed");
+        for (char *ch = msg; *ch; ch++)
+            if (*ch == '\n')
+                *ch = ' ';
+        log_warn("worker %d: database connection %d %s: %s", p->worker_id, c->index,
+                 was == DBC_READY || was == DBC_BROKEN ? "lost" : "failed", msg);
+        c->down_logged = 1;
+    }
+    poll_close(c);
+    if (c->pg) {
+        PQfinish(c->pg);
+        c->pg = NULL;
+    }
+    c->state = p->closing ? DBC_CLOSED : DBC_BACKOFF;
+    /* Take the ring first: callbacks may send new queries to other connections. */
+    db_entry_t *ring = c->ring;
+    int head = c->ring_head, count = c->ring_count, cap = c->ring_cap;
+    c->ring = NULL;
+    c->ring_cap = c->ring_count = c->ring_head = 0;
+    c->inflight = 0;
+    if (c->prepare_error) {
+        PQclear(c->prepare_error);
+        c->prepare_error = NULL;
+    }
+    for (int i = 0; i < count; i++) {
+        db_entry_t *e = &ring[(head + i) % cap];
+        if (e->kind == ENTRY_SYNC)
+            query_deliver(e->q, DB_UNAVAILABLE);
+    }
+    free(ring);
+    if (!p->closing) {
+        c->backoff_ms = c->backoff_ms ? c->backoff_ms * 2 : BACKOFF_FIRST_MS;
+        if (c->backoff_ms > BACKOFF_MAX_MS)
+            c->backoff_ms = BACKOFF_MAX_MS;
+        uv_timer_start(&c->timer, on_backoff, c->backoff_ms, 0);
+        if (!pool_has_hope(p))
+            pool_fail_waiting(p);
+    }
+    pool_publish(p);
+}
+
+static void conn_open(db_conn_t *c)
+{
+    db_pool_t *p = c->pool;
+    const char *kw[64], *val[64];
+    int n = 0;
+    for (; p->keywords[n] && n < 62; n++) {
+        kw[n] = p->keywords[n];
+        val[n] = p->values[n];
+    }
+    if (c->hostaddr[0]) {
+        kw[n] = "hostaddr";
+        val[n] = c->hostaddr;
+        n++;
+    }
+    kw[n] = NULL;
+    val[n] = NULL;
+    c->pg = PQconnectStartParams(kw, val, 0);
+    if (!c->pg || PQstatus(c->pg) == CONNECTION_BAD) {
+        conn_lost(c);
+        return;
+    }
+    c->state = DBC_CONNECTING;
+    if (poll_watch(c, UV_WRITABLE))
+        conn_lost(c);
+}
+
+static void on_resolved(uv_getaddrinfo_t *r, int status, struct addrinfo *res)
+{
+    db_conn_t *c = r->data;
+    db_pool_t *p = c->pool;
+    p->open_handles--;
+    if (p->closing) {
+        if (res)
+            uv_freeaddrinfo(res);
+        c->state = DBC_CLOSED;
+        if (!p->open_handles && p->close_done)
+            p->close_done(p->close_data);
+        return;
+    }
+    if (status || !res) {
+        if (!c->down_logged)
+            log_warn("worker %d: cannot resolve database host %s: %s", p->worker_id, p->dns_host,
+                     uv_strerror(status));
+        c->down_logged = 1;
+        if (res)
+            uv_freeaddrinfo(res);
+        conn_lost(c);
+        return;
+    }
+    if (res->ai_family == AF_INET6)
+        uv_ip6_name((struct sockaddr_in6 *)res->ai_addr, c->hostaddr, sizeof(c->hostaddr));
+    else
+        uv_ip4_name((struct sockaddr_in *)res->ai_addr, c->hostaddr, sizeof(c->hostaddr));
+    uv_freeaddrinfo(res);
+    conn_open(c);
+}
+
+static void conn_start(db_conn_t *c)
+{
+    db_pool_t *p = c->pool;
+    if (!p->dns_host) {
+        conn_open(c);
+        return;
+    }
+    /* libpq would resolve the name itself, blocking the loop: do it here instead. */
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM};
+    c->state = DBC_RESOLVING;
+    c->dns.data = c;
+    c->hostaddr[0] = '\0';
+    if (uv_getaddrinfo(p->loop, &c->dns, on_resolved, p->dns_host, NULL, &hints)) {
+        conn_lost(c);
+        return;
+    }
+    p->open_handles++;
+}
+
+/* Does this host need a DNS lookup (not an address, a socket folder or a list)? */
+static int host_needs_dns(const char *host)
+{
+    if (!host || !*host || host[0] == '/' || host[0] == '@' || strchr(host, ','))
+        return 0;
+    unsigned char buf[sizeof(struct in6_addr)];
+    return inet_pton(AF_INET, host, buf) != 1 && inet_pton(AF_INET6, host, buf) != 1;
+}
+
+db_pool_t *db_pool_new(uv_loop_t *loop, const config_t *cfg, int worker_id)
+{
+    db_pool_t *p = calloc(1, sizeof(*p));
+    p->loop = loop;
+    p->cfg = cfg;
+    p->worker_id = worker_id;
+    p->metrics = metrics_worker(worker_id);
+    p->size = cfg->db_pool_size;
+    p->conns = calloc((size_t)p->size, sizeof(db_conn_t));
+
+    char *err = NULL;
+    p->options = PQconninfoParse(config_database_conninfo(cfg) ? config_database_conninfo(cfg) : "", &err);
+    if (err)
+        PQfreemem(err);
+    size_t count = 0;
+    for (PQconninfoOption *o = p->options; o && o->keyword; o++)
+        count++;
+    p->keywords = calloc(count + 2, sizeof(char *));
+    p->values = calloc(count + 2, sizeof(char *));
+    const char *host = NULL, *hostaddr = NULL;
+    int n = 0;
+    for (PQconninfoOption *o = p->options; o && o->keyword; o++) {
+        if (!o->val)
+            continue;
+        if (!strcmp(o->keyword, "host"))
+            host = o->val;
+        if (!strcmp(o->keyword, "hostaddr"))
+            hostaddr = o->val;
+        p->keywords[n] = o->keyword;
+        p->values[n] = o->val;
+        n++;
+    }
+    if (!hostaddr && host_needs_dns(host))
+        p->dns_host = host;
+
+    for (int i = 0; i < p->size; i++) {
+        db_conn_t *c = &p->conns[i];
+        c->pool = p;
+        c->index = i;
+        c->poll_fd = -1;
+        c->prepared = calloc((size_t)(statement_count ? statement_count : 1), 1);
+        uv_timer_init(loop, &c->timer);
+        c->timer.data = c;
+        p->open_handles++;
+        conn_start(c);
+    }
+    pool_publish(p);
+    return p;
+}
+
+static void on_timer_closed(uv_handle_t *h)
+{
+    db_conn_t *c = h->data;
+    db_pool_t *p = c->pool;
+    if (--p->open_handles == 0 && p->close_done)
+        p->close_done(p->close_data);
+}
+
+void db_pool_close(db_pool_t *p, void (*done)(void *), void *data)
+{
+    p->closing = 1;
+    p->close_done = done;
+    p->close_data = data;
+    pool_fail_waiting(p);
+    for (int i = 0; i < p->size; i++) {
+        db_conn_t *c = &p->conns[i];
+        if (c->state == DBC_RESOLVING)
+            uv_cancel((uv_req_t *)&c->dns);
+        else
+            conn_lost(c);
+        uv_close((uv_handle_t *)&c->timer, on_timer_closed);
+    }
+}
+
+void db_pool_free(db_pool_t *p)
+{
+    if (!p)
+        return;
+    for (int i = 0; i < p->size; i++) {
+        free(p->conns[i].prepared);
+        free(p->conns[i].ring);
+    }
+    free(p->conns);
+    free(p->keywords);
+    free(p->values);
+    PQconninfoFree(p->options);
+    free(p);
+}

@@ -1,0 +1,126 @@
+/* Reading a request, and the bridge from a request to the database pool. */
+#include <string.h>
+#include <strings.h>
+
+#include "hourglass/log.h"
+#include "hourglass/server.h"
+
+const char *http_header_get(const http_request_t *req, const char *name, size_t *len)
+{
+    size_t nlen = strlen(name);
+    for (int i = 0; i < req->header_count; i++) {
+        const http_header_t *h = &req->headers[i];
+        if (h->name_len == nlen && !strncasecmp(h->name, name, nlen)) {
+            if (len)
+                *len = h->value_len;
+            return h->value;
+        }
+    }
+    return NULL;
+}
+
+const char *http_param(const http_request_t *req, const char *name)
+{
+    for (int i = 0; i < req->param_count; i++)
+        if (!strcmp(req->params[i].name, name))
+            return req->params[i].value;
+    return NULL;
+}
+
+static int hex_value(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+/* application/x-www-form-urlencoded decoding: %XX and '+' for space. */
+static char *url_decode(arena_t *a, const char *s, size_t len)
+{
+    char *out = arena_alloc(a, len + 1);
+    size_t n = 0;
+    for (size_t i = 0; i < len; i++) {
+        if (s[i] == '+') {
+            out[n++] = ' ';
+        } else if (s[i] == '%' && i + 2 < len && hex_value(s[i + 1]) >= 0 && hex_value(s[i + 2]) >= 0) {
+            out[n++] = (char)(hex_value(s[i + 1]) * 16 + hex_value(s[i + 2]));
+            i += 2;
+        } else {
+            out[n++] = s[i];
+        }
+    }
+    out[n] = '\0';
+    return out;
+}
+
+const char *http_query_get(http_request_t *req, const char *name)
+{
+    size_t nlen = strlen(name);
+    const char *p = req->query;
+    const char *end = p + strlen(p);
+    while (p < end) {
+        const char *amp = memchr(p, '&', (size_t)(end - p));
+        const char *stop = amp ? amp : end;
+        const char *eq = memchr(p, '=', (size_t)(stop - p));
+        const char *kend = eq ? eq : stop;
+        if ((size_t)(kend - p) == nlen && !memcmp(p, name, nlen))
+            return eq ? url_decode(&req->arena, eq + 1, (size_t)(stop - eq - 1)) : "";
+        p = stop + 1;
+    }
+    return NULL;
+}
+
+typedef struct {
+    http_request_t *req;
+    http_db_cb cb;
+    int wants_failures;
+} http_query_ctx_t;
+
+static void on_db_result(void *data, PGresult *res, db_status_t status)
+{
+    http_query_ctx_t *ctx = data;
+    http_request_t *req = ctx->req;
+    req->pending--;
+    /* Timed out (504 already sent) or the client went away: nothing to answer. */
+    if (!req->conn || req->state != REQ_RUNNING) {
+        http_request_release(req);
+        return;
+    }
+    if (status != DB_OK && !ctx->wants_failures) {
+        http_respond_problem(req, 503, "database_unavailable", NULL);
+        return;
+    }
+    ctx->cb(req, status == DB_OK ? res : NULL);
+}
+
+static void query_send(http_request_t *req, int stmt, int nparams, const char *const *values, http_db_cb cb,
+                       int wants_failures)
+{
+    http_query_ctx_t *ctx = arena_alloc(&req->arena, sizeof(*ctx));
+    ctx->req = req;
+    ctx->cb = cb;
+    ctx->wants_failures = wants_failures;
+    req->pending++;
+    db_status_t st = db_query(req->worker->db, stmt, nparams, values, on_db_result, ctx);
+    if (st == DB_OK)
+        return;
+    req->pending--;
+    if (wants_failures)
+        cb(req, NULL);
+    else
+        http_respond_problem(req, 503, st == DB_OVERLOADED ? "overloaded" : "database_unavailable", NULL);
+}
+
+void http_query(http_request_t *req, int stmt, int nparams, const char *const *values, http_db_cb cb)
+{
+    query_send(req, stmt, nparams, values, cb, 0);
+}
+
+void http_query_or_null(http_request_t *req, int stmt, int nparams, const char *const *values, http_db_cb cb)
+{
+    query_send(req, stmt, nparams, values, cb, 1);
+}

@@ -1,0 +1,152 @@
+/* Turning an answer into bytes: status line, the headers every response
+ * carries, CORS, and problem documents. */
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include "hourglass/log.h"
+#include "hourglass/problem.h"
+#include "hourglass/server.h"
+
+static void append_lit(abuf_t *b, const char *s) { abuf_append(b, s, strlen(s)); }
+
+static void append_uint(abuf_t *b, size_t v)
+{
+    char tmp[24];
+    size_t n = sizeof(tmp);
+    do {
+        tmp[--n] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    abuf_append(b, tmp + n, sizeof(tmp) - n);
+}
+
+void http_header_add(http_request_t *req, const char *name, const char *value)
+{
+    if (!req->extra_headers.data)
+        abuf_init(&req->extra_headers, &req->arena, 256);
+    append_lit(&req->extra_headers, name);
+    abuf_append(&req->extra_headers, ": ", 2);
+    /* A value never spans lines: no header injection from data we echo. */
+    size_t start = req->extra_headers.len;
+    append_lit(&req->extra_headers, value);
+    for (size_t i = start; i < req->extra_headers.len; i++)
+        if (req->extra_headers.data[i] == '\r' || req->extra_headers.data[i] == '\n')
+            req->extra_headers.data[i] = ' ';
+    abuf_append(&req->extra_headers, "\r\n", 2);
+}
+
+static int extra_header_present(const http_request_t *req, const char *name)
+{
+    if (!req->extra_headers.data)
+        return 0;
+    size_t n = strlen(name);
+    const char *p = req->extra_headers.data;
+    while (p && *p) {
+        if (!strncasecmp(p, name, n) && p[n] == ':')
+            return 1;
+        p = strstr(p, "\r\n");
+        if (p)
+            p += 2;
+    }
+    return 0;
+}
+
+static void append_cors(http_request_t *req, abuf_t *b)
+{
+    size_t olen;
+    const char *origin = http_header_get(req, "origin", &olen);
+    if (!origin || !config_origin_allowed(req->worker->cfg, origin, olen))
+        return;
+    append_lit(b, "Access-Control-Allow-Origin: ");
+    abuf_append(b, origin, olen);
+    append_lit(b, "\r\nAccess-Control-Allow-Credentials: true\r\nVary: Origin\r\n");
+    if (req->method != METHOD_OPTIONS)
+        append_lit(b, "Access-Control-Expose-Headers: Location, X-Request-Id, Retry-After, ETag\r\n");
+}
+
+void http_respond(http_request_t *req, int status, const char *content_type, const void *body, size_t len)
+{
+    if (req->state != REQ_RUNNING)
+        return; /* answered already (a 504 raced the database) */
+    req->status = status;
+    int bodyless = status == 204 || status == 304 || status < 200;
+    abuf_t *b = &req->out;
+    abuf_init(b, &req->arena, 384 + len + req->extra_headers.len);
+    append_lit(b, "HTTP/1.1 ");
+    append_uint(b, (size_t)status);
+    abuf_append(b, " ", 1);
+    append_lit(b, http_status_reason(status));
+    append_lit(b, "\r\nServer: hourglass\r\n");
+    append_lit(b, worker_date_header(req->worker));
+    if (content_type && !bodyless) {
+        append_lit(b, "Content-Type: ");
+        append_lit(b, content_type);
+        abuf_append(b, "\r\n", 2);
+    }
+    if (status != 204 && status >= 200) {
+        append_lit(b, "Content-Length: ");
+        append_uint(b, bodyless ? 0 : len);
+        abuf_append(b, "\r\n", 2);
+    }
+    if (req->close_after || !req->keep_alive) {
+        req->close_after = 1;
+        append_lit(b, "Connection: close\r\n");
+    } else if (req->http_minor == 0) {
+        append_lit(b, "Connection: keep-alive\r\n");
+    }
+    append_lit(b, "X-Request-Id: ");
+    append_lit(b, req->request_id);
+    abuf_append(b, "\r\n", 2);
+    append_cors(req, b);
+    if (req->extra_headers.len)
+        abuf_append(b, req->extra_headers.data, req->extra_headers.len);
+    abuf_append(b, "\r\n", 2);
+    if (!bodyless && req->method != METHOD_HEAD && len)
+        abuf_append(b, body, len);
+    http_request_finish_response(req);
+}
+
+void http_respond_json(http_request_t *req, int status, const char *json, size_t len)
+{
+    http_respond(req, status, "application/json; charset=utf-8", json, len);
+}
+
+void http_respond_text(http_request_t *req, int status, const char *text)
+{
+    http_respond(req, status, "text/plain; charset=utf-8", text, strlen(text));
+}
+
+void http_respond_problem(http_request_t *req, int status, const char *code, const char *detail)
+{
+    if (req->state != REQ_RUNNING)
+        return;
+    if (!detail)
+        detail = problem_detail(code, req->lang);
+    if (status == 503 && !extra_header_present(req, "Retry-After"))
+        http_header_add(req, "Retry-After", "1");
+    size_t len;
+    char *body = problem_render(&req->arena, status, code, detail, NULL, &len);
+    http_respond(req, status, "application/problem+json", body, len);
+}
+
+void http_respond_db_error(http_request_t *req, const PGresult *res)
+{
+    const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+    if (!res || !state) {
+        http_respond_problem(req, 503, "database_unavailable", NULL);
+        return;
+    }
+    if (!strcmp(state, "23505")) {
+        http_respond_problem(req, 409, "conflict", NULL);
+        return;
+    }
+    /* Connection trouble, shutdown, or a server that cannot take us now. */
+    if (!strncmp(state, "08", 2) || !strncmp(state, "57P", 3) || !strcmp(state, "53300")) {
+        http_respond_problem(req, 503, "database_unavailable", NULL);
+        return;
+    }
+    /* The statement's message goes to our log only, never to the client. */
+    log_error("request %s: database error %s: %s", req->request_id, state, PQresultErrorMessage(res));
+    http_respond_problem(req, 500, "internal_error", NULL);
+}

@@ -1,0 +1,909 @@
+/* Workers, connections and the life of a request on the wire.
+ *
+ * A connection reads into its worker's shared buffer and feeds llhttp, which
+ * stops after each complete request. Requests join the connection's queue in
+ * arrival order; each runs its handler (possibly waiting on the database) and
+ * its answer is written only when every earlier answer has been written.
+ * One timer per connection holds the nearest deadline: headers (408), request
+ * (504), idle keep-alive, or the end of a lingering close. */
+#include "hourglass/server.h"
+
+#include <errno.h>
+#include <netdb.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "hourglass/http_parser.h"
+#include "hourglass/log.h"
+#include "hourglass/problem.h"
+
+#define READ_BUFFER_SIZE (64 * 1024)
+#define REQUEST_INLINE_ARENA 4096
+#define FREE_REQUESTS_KEPT 256
+#define LINGER_MS 2000 /* how long a closing connection may keep sending us bytes */
+
+typedef enum { CONN_OPEN, CONN_LINGER, CONN_CLOSING } conn_state_t;
+
+struct http_conn {
+    uv_tcp_t tcp;
+    uv_timer_t timer;
+    worker_t *worker;
+    http_conn_t *prev, *next;
+    http_parser_t parser;
+    http_request_t *head, *tail; /* queue, arrival order */
+    int ready_count;             /* complete requests in the queue */
+    char *held;                  /* bytes not parsed while the queue was full */
+    size_t held_len;
+    uint64_t idle_since_ms;      /* loop time of the last answer (or accept) */
+    uint64_t linger_until_ms;
+    uv_shutdown_t *shutdown_req;
+    conn_state_t state;
+    unsigned reading : 1;
+    unsigned writing : 1;
+    unsigned stop_parsing : 1;   /* a request asked to close, or the parser failed */
+    unsigned served_any : 1;
+    unsigned peer_closed : 1;
+    unsigned open_handles : 2;
+};
+
+typedef struct {
+    http_request_t req;
+    char arena_mem[REQUEST_INLINE_ARENA];
+} request_block_t;
+
+static uint64_t process_start_ns;
+static char request_id_prefix[9];
+
+uint64_t http_now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+uint64_t server_uptime_s(void) { return (http_now_ns() - process_start_ns) / 1000000000ull; }
+
+const char *worker_date_header(worker_t *w)
+{
+    time_t now = time(NULL);
+    if (now != w->date_sec) {
+        struct tm tm;
+        gmtime_r(&now, &tm);
+        strftime(w->date, sizeof(w->date), "Date: %a, %d %b %Y %H:%M:%S GMT\r\n", &tm);
+        w->date_sec = now;
+    }
+    return w->date;
+}
+
+static void conn_close(http_conn_t *c);
+static void conn_flush(http_conn_t *c);
+static void conn_arm_timer(http_conn_t *c);
+static void conn_feed(http_conn_t *c, const char *data, size_t len);
+static void worker_maybe_finish(worker_t *w);
+
+/* ---------------------------------------------------------------- requests */
+
+static http_request_t *request_new(void *owner)
+{
+    http_conn_t *c = owner;
+    worker_t *w = c->worker;
+    request_block_t *b;
+    if (w->free_requests) {
+        b = (request_block_t *)w->free_requests;
+        w->free_requests = b->req.next;
+        w->free_request_count--;
+    } else {
+        b = malloc(sizeof(*b));
+        if (!b)
+            abort();
+    }
+    http_request_t *req = &b->req;
+    memset(req, 0, sizeof(*req));
+    arena_init(&req->arena, b->arena_mem, sizeof(b->arena_mem));
+    req->conn = c;
+    req->worker = w;
+    req->state = REQ_PARSING;
+    req->start_ns = http_now_ns();
+    req->deadline_ms = uv_now(&w->loop) + w->cfg->http_header_timeout_ms;
+    if (c->tail)
+        c->tail->next = req;
+    else
+        c->head = req;
+    c->tail = req;
+    return req;
+}
+
+/* Back to the worker's free list once nothing refers to the request. */
+static void request_free(http_request_t *req)
+{
+    worker_t *w = req->worker;
+    arena_reset(&req->arena);
+    if (w->free_request_count < FREE_REQUESTS_KEPT) {
+        req->next = w->free_requests;
+        w->free_requests = req;
+        w->free_request_count++;
+    } else {
+        free(req);
+    }
+}
+
+void http_request_release(http_request_t *req)
+{
+    if (!req->conn && req->pending == 0)
+        request_free(req);
+}
+
+static void request_detach(http_request_t *req)
+{
+    req->conn = NULL;
+    http_request_release(req);
+}
+
+static int request_id_valid(const char *v, size_t len)
+{
+    if (len < 1 || len > 128)
+        return 0;
+    for (size_t i = 0; i < len; i++) {
+        char ch = v[i];
+        if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') || ch == '-' ||
+              ch == '_' || ch == '.' || ch == ':'))
+            return 0;
+    }
+    return 1;
+}
+
+/* What every request needs before anything answers it: id and language. */
+static void request_prepare(http_request_t *req)
+{
+    size_t len;
+    const char *rid = http_header_get(req, "x-request-id", &len);
+    if (rid && request_id_valid(rid, len)) {
+        memcpy(req->request_id, rid, len);
+        req->request_id[len] = '\0';
+    } else {
+        static const char hex[] = "0123456789abcdef";
+        worker_t *w = req->worker;
+        uint64_t n = ++w->request_counter;
+        char *p = req->request_id;
+        memcpy(p, request_id_prefix, 8);
+        p += 8;
+        *p++ = '-';
+        *p++ = hex[(w->id >> 4) & 15];
+        *p++ = hex[w->id & 15];
+        *p++ = '-';
+        for (int shift = 44; shift >= 0; shift -= 4)
+            *p++ = hex[(n >> shift) & 15];
+        *p = '\0';
+    }
+    const char *al = http_header_get(req, "accept-language", &len);
+    req->lang = al ? http_lang_from_accept(al, len) : LANG_EN;
+    req->method_name = req->method_name ? req->method_name : "?";
+}
+
+static void respond_preflight(http_request_t *req, unsigned allowed)
+{
+    char allow[96];
+    router_allow_header(allowed, allow, sizeof(allow));
+    http_header_add(req, "Allow", allow);
+    size_t olen;
+    const char *origin = http_header_get(req, "origin", &olen);
+    if (origin && config_origin_allowed(req->worker->cfg, origin, olen)) {
+        http_header_add(req, "Access-Control-Allow-Methods", allow);
+        size_t hlen;
+        const char *asked = http_header_get(req, "access-control-request-headers", &hlen);
+        http_header_add(req, "Access-Control-Allow-Headers",
+                        asked ? arena_strndup(&req->arena, asked, hlen)
+                              : "Authorization, Content-Type, Accept-Language, X-Request-Id");
+        http_header_add(req, "Access-Control-Max-Age", "600");
+    }
+    http_respond(req, 204, NULL, NULL, 0);
+}
+
+static void request_dispatch(http_request_t *req)
+{
+    http_conn_t *c = req->conn;
+    worker_t *w = req->worker;
+    req->state = REQ_RUNNING;
+    req->deadline_ms = uv_now(&w->loop) + w->cfg->http_request_timeout_ms;
+    c->ready_count++;
+    request_prepare(req);
+    if (!req->keep_alive || w->draining) {
+        c->stop_parsing = 1;
+        req->close_after = 1;
+    }
+
+    router_match_t m;
+    router_result_t r = router_match(w->router, req->method, req->path, req->path_len, &m);
+    req->route = m.path;
+    req->route_id = m.path_id;
+    if (r == ROUTER_NOT_FOUND) {
+        http_respond_problem(req, 404, "not_found", NULL);
+        return;
+    }
+    for (int i = 0; i < m.param_count; i++) {
+        req->params[i].name = m.params[i].name;
+        req->params[i].value = arena_strndup(&req->arena, m.params[i].value, m.params[i].len);
+    }
+    req->param_count = m.param_count;
+    if (req->method == METHOD_OPTIONS && r != ROUTER_FOUND) {
+        respond_preflight(req, m.allowed);
+        return;
+    }
+    if (r == ROUTER_METHOD_NOT_ALLOWED) {
+        char allow[96];
+        router_allow_header(m.allowed, allow, sizeof(allow));
+        http_header_add(req, "Allow", allow);
+        http_respond_problem(req, 405, "method_not_allowed", NULL);
+        return;
+    }
+    req->route_data = m.route->data;
+    m.route->handler(req);
+}
+
+/* Called by http_respond* once the answer's bytes are ready. */
+void http_request_finish_response(http_request_t *req)
+{
+    req->state = REQ_RESPONDED;
+    if (!req->conn) {
+        http_request_release(req);
+        return;
+    }
+    conn_flush(req->conn);
+}
+
+static void request_log(http_request_t *req, uint64_t duration_ns)
+{
+    worker_t *w = req->worker;
+    metrics_request(w->metrics, req->route_id, req->method, req->status, duration_ns);
+    if (!log_enabled(LOG_INFO))
+        return;
+    char remote[64] = "-";
+    struct sockaddr_storage ss;
+    int sslen = sizeof(ss);
+    if (req->conn && uv_tcp_getpeername(&req->conn->tcp, (struct sockaddr *)&ss, &sslen) == 0) {
+        if (ss.ss_family == AF_INET)
+            uv_ip4_name((struct sockaddr_in *)&ss, remote, sizeof(remote));
+        else if (ss.ss_family == AF_INET6)
+            uv_ip6_name((struct sockaddr_in6 *)&ss, remote, sizeof(remote));
+    }
+    log_request_t line = {
+        .method = req->method_name ? req->method_name : "?",
+        .route = router_path_pattern_of(req->route),
+        .status = req->status,
+        .duration_ms = (double)duration_ns / 1e6,
+        .request_id = req->request_id,
+        .remote = remote,
+        .worker = w->id,
+    };
+    log_request(&line);
+}
+
+/* ---------------------------------------------------------------- writing */
+
+static void on_shutdown(uv_shutdown_t *sr, int status)
+{
+    (void)status;
+    http_conn_t *c = sr->data;
+    free(sr);
+    c->shutdown_req = NULL;
+    if (c->state == CONN_LINGER && c->peer_closed)
+        conn_close(c);
+}
+
+/* Half-close after the last answer, then read and drop what the client still
+ * sends for a moment: closing at once with unread bytes would reset the
+ * connection and could destroy the answer before the client reads it. */
+static void conn_close_gracefully(http_conn_t *c)
+{
+    if (c->state != CONN_OPEN)
+        return;
+    if (c->peer_closed) {
+        conn_close(c);
+        return;
+    }
+    c->state = CONN_LINGER;
+    c->linger_until_ms = uv_now(&c->worker->loop) + LINGER_MS;
+    c->stop_parsing = 1;
+    free(c->held);
+    c->held = NULL;
+    c->held_len = 0;
+    c->shutdown_req = malloc(sizeof(uv_shutdown_t));
+    c->shutdown_req->data = c;
+    if (uv_shutdown(c->shutdown_req, (uv_stream_t *)&c->tcp, on_shutdown)) {
+        free(c->shutdown_req);
+        c->shutdown_req = NULL;
+        conn_close(c);
+        return;
+    }
+    conn_arm_timer(c);
+}
+
+static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf);
+
+static void conn_resume_reading(http_conn_t *c)
+{
+    if (c->state != CONN_OPEN || c->reading || c->peer_closed)
+        return;
+    if (uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) == 0)
+        c->reading = 1;
+}
+
+/* The head request has been written: log it, drop it, and move on. */
+static void conn_request_written(http_conn_t *c)
+{
+    http_request_t *req = c->head;
+    worker_t *w = c->worker;
+    c->head = req->next;
+    if (!c->head)
+        c->tail = NULL;
+    c->ready_count--;
+    c->served_any = 1;
+    c->idle_since_ms = uv_now(&w->loop);
+    request_log(req, http_now_ns() - req->start_ns);
+    int close_after = req->close_after;
+    request_detach(req);
+
+    if (close_after || (c->peer_closed && !c->head)) {
+        conn_close_gracefully(c);
+        return;
+    }
+    if (w->draining && !c->head && !c->parser.req) {
+        conn_close_gracefully(c);
+        return;
+    }
+    if (c->held && c->ready_count < w->cfg->http_max_pipeline) {
+        char *held = c->held;
+        size_t len = c->held_len;
+        c->held = NULL;
+        c->held_len = 0;
+        conn_feed(c, held, len);
+        free(held);
+        if (c->state != CONN_OPEN)
+            return;
+    }
+    if (!c->held && !c->stop_parsing)
+        conn_resume_reading(c);
+}
+
+static void on_write(uv_write_t *wr, int status)
+{
+    http_request_t *req = wr->data;
+    http_conn_t *c = req->conn;
+    if (!c)
+        return; /* cannot happen: a writing request stays attached */
+    c->writing = 0;
+    if (status < 0 || c->state == CONN_CLOSING) {
+        /* conn_close left this request to us: libuv held it until now. */
+        request_detach(req);
+        conn_close(c);
+        return;
+    }
+    conn_request_written(c);
+    if (c->state == CONN_OPEN)
+        conn_flush(c);
+    if (c->state == CONN_OPEN)
+        conn_arm_timer(c);
+}
+
+static void conn_flush(http_conn_t *c)
+{
+    while (c->state == CONN_OPEN && !c->writing && c->head && c->head->state == REQ_RESPONDED) {
+        http_request_t *req = c->head;
+        uv_buf_t b = uv_buf_init(req->out.data + req->written, (unsigned)(req->out.len - req->written));
+        int n = uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
+        if (n == (int)b.len) {
+            conn_request_written(c);
+            continue;
+        }
+        if (n < 0 && n != UV_EAGAIN) {
+            conn_close(c);
+            return;
+        }
+        if (n > 0)
+            req->written += (size_t)n;
+        b = uv_buf_init(req->out.data + req->written, (unsigned)(req->out.len - req->written));
+        req->state = REQ_WRITING;
+        req->write_req.data = req;
+        if (uv_write(&req->write_req, (uv_stream_t *)&c->tcp, &b, 1, on_write)) {
+            conn_close(c);
+            return;
+        }
+        c->writing = 1;
+    }
+    if (c->state == CONN_OPEN)
+        conn_arm_timer(c);
+}
+
+/* ---------------------------------------------------------------- reading */
+
+static void on_headers_done(void *owner, http_request_t *req)
+{
+    http_conn_t *c = owner;
+    req->deadline_ms = uv_now(&c->worker->loop) + c->worker->cfg->http_request_timeout_ms;
+    /* "100 Continue" only when no earlier answer is still owed on this connection. */
+    if (req->expect_continue && c->head == req) {
+        static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
+        uv_buf_t b = uv_buf_init((char *)cont, sizeof(cont) - 1);
+        uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
+    }
+}
+
+/* Answers a request the parser refused (or that timed out) and stops reading. */
+static void conn_refuse(http_conn_t *c, http_request_t *req, int status, const char *code)
+{
+    c->stop_parsing = 1;
+    if (!req)
+        req = request_new(c);
+    if (c->parser.req == req)
+        c->parser.req = NULL;
+    req->keep_alive = 0;
+    req->close_after = 1;
+    req->state = REQ_RUNNING;
+    c->ready_count++;
+    request_prepare(req);
+    http_respond_problem(req, status, code, NULL);
+}
+
+static void conn_feed(http_conn_t *c, const char *data, size_t len)
+{
+    worker_t *w = c->worker;
+    while (len > 0 && c->state == CONN_OPEN && !c->stop_parsing) {
+        if (c->ready_count >= w->cfg->http_max_pipeline) {
+            /* The queue is full: keep the rest and stop reading until it drains. */
+            char *held = malloc(c->held_len + len);
+            if (c->held_len)
+                memcpy(held, c->held, c->held_len);
+            memcpy(held + c->held_len, data, len);
+            free(c->held);
+            c->held = held;
+            c->held_len += len;
+            if (c->reading) {
+                uv_read_stop((uv_stream_t *)&c->tcp);
+                c->reading = 0;
+            }
+            return;
+        }
+        size_t used = 0;
+        http_parse_result_t r = http_parser_feed(&c->parser, data, len, &used);
+        data += used;
+        len -= used;
+        if (r == HTTP_PARSE_MORE)
+            break;
+        if (r == HTTP_PARSE_ERROR) {
+            conn_refuse(c, c->parser.req, c->parser.error_status, c->parser.error_code);
+            return;
+        }
+        http_request_t *req = c->parser.req;
+        c->parser.req = NULL;
+        request_dispatch(req);
+    }
+    if (c->state == CONN_OPEN)
+        conn_arm_timer(c);
+}
+
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+    (void)suggested;
+    worker_t *w = ((http_conn_t *)h->data)->worker;
+    *buf = uv_buf_init(w->read_buf, (unsigned)w->read_buf_size);
+}
+
+static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
+{
+    http_conn_t *c = s->data;
+    if (nread == 0)
+        return;
+    if (nread < 0) {
+        if (nread != UV_EOF || c->state != CONN_OPEN) {
+            conn_close(c);
+            return;
+        }
+        /* The client finished sending; answer what it asked, then close. */
+        c->peer_closed = 1;
+        uv_read_stop(s);
+        c->reading = 0;
+        if (c->parser.req) {
+            http_request_t *partial = c->parser.req;
+            c->parser.req = NULL;
+            /* An incomplete request can never be answered: forget it. */
+            http_request_t **pp = &c->head;
+            while (*pp != partial)
+                pp = &(*pp)->next;
+            *pp = partial->next;
+            if (c->tail == partial) {
+                c->tail = NULL;
+                for (http_request_t *r = c->head; r; r = r->next)
+                    c->tail = r;
+            }
+            request_detach(partial);
+        }
+        if (!c->head)
+            conn_close(c);
+        return;
+    }
+    if (c->state == CONN_LINGER)
+        return; /* dropped on purpose */
+    conn_feed(c, buf->base, (size_t)nread);
+}
+
+/* ---------------------------------------------------------------- timers */
+
+static void on_conn_timer(uv_timer_t *t)
+{
+    http_conn_t *c = t->data;
+    worker_t *w = c->worker;
+    uint64_t now = uv_now(&w->loop);
+    if (c->state == CONN_LINGER) {
+        conn_close(c);
+        return;
+    }
+    if (c->state != CONN_OPEN)
+        return;
+    /* Answering may write and free queued requests, so look again from the
+     * head after each answer. */
+    for (http_request_t *r = c->head; r && c->state == CONN_OPEN;) {
+        if (r->state == REQ_RUNNING && r->deadline_ms <= now) {
+            http_respond_problem(r, 504, "timeout", NULL);
+            r = c->head;
+        } else {
+            r = r->next;
+        }
+    }
+    if (c->state != CONN_OPEN)
+        return;
+    if (c->parser.req && c->parser.req->deadline_ms <= now) {
+        conn_refuse(c, c->parser.req, 408, "request_timeout");
+        return;
+    }
+    if (!c->head && !c->parser.req) {
+        uint64_t limit = c->served_any ? w->cfg->http_idle_timeout_ms : w->cfg->http_header_timeout_ms;
+        if (c->idle_since_ms + limit <= now) {
+            conn_close(c);
+            return;
+        }
+    }
+    conn_arm_timer(c);
+}
+
+static void conn_arm_timer(http_conn_t *c)
+{
+    worker_t *w = c->worker;
+    uint64_t deadline = UINT64_MAX;
+    if (c->state == CONN_LINGER) {
+        deadline = c->linger_until_ms;
+    } else {
+        for (http_request_t *r = c->head; r; r = r->next)
+            if ((r->state == REQ_RUNNING || r->state == REQ_PARSING) && r->deadline_ms < deadline)
+                deadline = r->deadline_ms;
+        if (!c->head) {
+            uint64_t limit = c->served_any ? w->cfg->http_idle_timeout_ms : w->cfg->http_header_timeout_ms;
+            deadline = c->idle_since_ms + limit;
+        }
+    }
+    if (deadline == UINT64_MAX) {
+        uv_timer_stop(&c->timer);
+        return;
+    }
+    uint64_t now = uv_now(&w->loop);
+    uv_timer_start(&c->timer, on_conn_timer, deadline > now ? deadline - now : 0, 0);
+}
+
+/* ---------------------------------------------------------------- connections */
+
+static void on_conn_closed(uv_handle_t *h)
+{
+    http_conn_t *c = h->data;
+    if (--c->open_handles)
+        return;
+    worker_t *w = c->worker;
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        w->conns = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    w->conn_count--;
+    metrics_gauge_add(w->metrics, GAUGE_CONNECTIONS_OPEN, -1);
+    free(c);
+    worker_maybe_finish(w);
+}
+
+static void conn_close(http_conn_t *c)
+{
+    if (c->state == CONN_CLOSING)
+        return;
+    c->state = CONN_CLOSING;
+    http_request_t *r = c->head;
+    while (r) {
+        http_request_t *next = r->next;
+        /* A request being written is referenced by libuv's write request until
+         * its callback runs (with an error, after the close); free it there. */
+        if (r->state != REQ_WRITING)
+            request_detach(r);
+        r = next;
+    }
+    c->head = c->tail = NULL;
+    c->parser.req = NULL;
+    free(c->held);
+    c->held = NULL;
+    uv_close((uv_handle_t *)&c->timer, on_conn_closed);
+    uv_close((uv_handle_t *)&c->tcp, on_conn_closed);
+}
+
+static void reject_connection(uv_stream_t *server)
+{
+    /* Over the limit: accept, answer 503 in one write, close. Queueing would
+     * only make the client wait for a slot that may never come. */
+    static const char busy[] =
+        "HTTP/1.1 503 Service Unavailable\r\nServer: hourglass\r\nContent-Type: application/problem+json\r\n"
+        "Retry-After: 1\r\nConnection: close\r\nContent-Length: 128\r\n\r\n"
+        "{\"type\":\"about:blank\",\"title\":\"Service Unavailable\",\"status\":503,\"code\":\"overloaded\","
+        "\"detail\":\"Too many connections.\"}  ";
+    uv_tcp_t *t = malloc(sizeof(*t));
+    uv_tcp_init(server->loop, t);
+    if (uv_accept(server, (uv_stream_t *)t) == 0) {
+        uv_buf_t b = uv_buf_init((char *)busy, sizeof(busy) - 1);
+        uv_try_write((uv_stream_t *)t, &b, 1);
+    }
+    uv_close((uv_handle_t *)t, (uv_close_cb)free);
+}
+
+static void on_connection(uv_stream_t *server, int status)
+{
+    worker_t *w = server->data;
+    if (status < 0 || w->draining)
+        return;
+    if (w->conn_count >= w->cfg->http_max_connections) {
+        reject_connection(server);
+        return;
+    }
+    http_conn_t *c = calloc(1, sizeof(*c));
+    c->worker = w;
+    uv_tcp_init(&w->loop, &c->tcp);
+    uv_timer_init(&w->loop, &c->timer);
+    c->tcp.data = c;
+    c->timer.data = c;
+    c->open_handles = 2;
+    c->next = w->conns;
+    if (w->conns)
+        w->conns->prev = c;
+    w->conns = c;
+    w->conn_count++;
+    metrics_gauge_add(w->metrics, GAUGE_CONNECTIONS_OPEN, 1);
+    if (uv_accept(server, (uv_stream_t *)&c->tcp)) {
+        conn_close(c);
+        return;
+    }
+    uv_tcp_nodelay(&c->tcp, 1);
+    http_parser_init(&c->parser, &w->limits, request_new, c);
+    c->parser.headers_done = on_headers_done;
+    c->idle_since_ms = uv_now(&w->loop);
+    conn_resume_reading(c);
+    conn_arm_timer(c);
+}
+
+/* ---------------------------------------------------------------- workers */
+
+static void on_handle_closed(uv_handle_t *h) { (void)h; }
+
+static void on_pool_closed(void *data)
+{
+    worker_t *w = data;
+    uv_close((uv_handle_t *)&w->wakeup, on_handle_closed);
+    uv_close((uv_handle_t *)&w->after_io, on_handle_closed);
+    uv_close((uv_handle_t *)&w->drain_timer, on_handle_closed);
+}
+
+static void worker_maybe_finish(worker_t *w)
+{
+    if (!w->draining || w->conn_count > 0 || w->stopped)
+        return;
+    w->stopped = 1;
+    uv_timer_stop(&w->drain_timer);
+    db_pool_close(w->db, on_pool_closed, w);
+}
+
+static void on_drain_timeout(uv_timer_t *t)
+{
+    worker_t *w = t->data;
+    log_warn("worker %d: %d connection(s) still busy after the shutdown timeout; closing them", w->id,
+             w->conn_count);
+    for (http_conn_t *c = w->conns; c; c = c->next)
+        conn_close(c);
+}
+
+static void worker_drain(worker_t *w)
+{
+    if (w->draining)
+        return;
+    w->draining = 1;
+    uv_close((uv_handle_t *)&w->listener, on_handle_closed);
+    for (http_conn_t *c = w->conns; c; c = c->next) {
+        if (c->state != CONN_OPEN)
+            continue;
+        if (!c->head && !c->parser.req)
+            conn_close_gracefully(c);
+        else if (!c->parser.req)
+            c->stop_parsing = 1; /* answer what was asked, then close */
+    }
+    uv_timer_start(&w->drain_timer, on_drain_timeout, w->cfg->shutdown_timeout_ms, 0);
+    worker_maybe_finish(w);
+}
+
+static void on_wakeup(uv_async_t *a) { worker_drain(a->data); }
+
+static void on_after_io(uv_check_t *h)
+{
+    (void)h;
+    log_flush();
+}
+
+static void worker_thread(void *arg)
+{
+    worker_t *w = arg;
+    log_thread_buffered(1);
+    uv_run(&w->loop, UV_RUN_DEFAULT);
+    log_thread_buffered(0);
+}
+
+static int worker_listen(worker_t *w, const struct sockaddr *addr)
+{
+    int rc = uv_tcp_init_ex(&w->loop, &w->listener, addr->sa_family);
+    if (rc)
+        return rc;
+    w->listener.data = w;
+    uv_os_fd_t fd;
+    uv_fileno((uv_handle_t *)&w->listener, &fd);
+    int one = 1;
+    /* Each worker has its own listening socket; the kernel spreads connections. */
+    if (setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)))
+        return uv_translate_sys_error(errno);
+    if ((rc = uv_tcp_bind(&w->listener, addr, 0)))
+        return rc;
+    return uv_listen((uv_stream_t *)&w->listener, 4096, on_connection);
+}
+
+static int worker_init(worker_t *w, int id, const config_t *cfg, const router_t *router,
+                       const struct sockaddr *addr)
+{
+    memset(w, 0, sizeof(*w));
+    w->id = id;
+    w->cfg = cfg;
+    w->router = router;
+    w->limits.max_header_size = cfg->http_max_header_size;
+    w->limits.max_headers = cfg->http_max_headers;
+    w->limits.max_url_size = cfg->http_max_url_size;
+    w->limits.max_body_size = cfg->http_max_body_size;
+    w->read_buf_size = READ_BUFFER_SIZE;
+    w->read_buf = malloc(w->read_buf_size);
+    w->metrics = metrics_worker(id);
+    uv_loop_init(&w->loop);
+    int rc = worker_listen(w, addr);
+    if (rc) {
+        log_error("cannot listen on %s:%d: %s", cfg->host, cfg->port, uv_strerror(rc));
+        return -1;
+    }
+    uv_async_init(&w->loop, &w->wakeup, on_wakeup);
+    w->wakeup.data = w;
+    uv_check_init(&w->loop, &w->after_io);
+    uv_check_start(&w->after_io, on_after_io);
+    uv_unref((uv_handle_t *)&w->after_io);
+    uv_timer_init(&w->loop, &w->drain_timer);
+    w->drain_timer.data = w;
+    w->db = db_pool_new(&w->loop, cfg, id);
+    return 0;
+}
+
+static void worker_cleanup(worker_t *w)
+{
+    /* Everything is closed by now; run once more so close callbacks finish. */
+    uv_run(&w->loop, UV_RUN_NOWAIT);
+    if (uv_loop_close(&w->loop) == UV_EBUSY)
+        log_warn("worker %d: handles still open at exit", w->id);
+    db_pool_free(w->db);
+    while (w->free_requests) {
+        http_request_t *next = w->free_requests->next;
+        free(w->free_requests);
+        w->free_requests = next;
+    }
+    free(w->read_buf);
+}
+
+/* ---------------------------------------------------------------- process */
+
+typedef struct {
+    worker_t *workers;
+    int count;
+    uv_signal_t sigterm, sigint;
+} server_t;
+
+static void on_signal(uv_signal_t *s, int signum)
+{
+    server_t *srv = s->data;
+    log_info("received %s: draining (up to %llu ms)", signum == SIGTERM ? "SIGTERM" : "SIGINT",
+             (unsigned long long)srv->workers[0].cfg->shutdown_timeout_ms);
+    for (int i = 0; i < srv->count; i++)
+        uv_async_send(&srv->workers[i].wakeup);
+    /* Back to the default action: a second Ctrl-C ends the process at once. */
+    uv_signal_stop(&srv->sigterm);
+    uv_signal_stop(&srv->sigint);
+}
+
+static int resolve_listen_address(const config_t *cfg, struct sockaddr_storage *out)
+{
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE};
+    struct addrinfo *res = NULL;
+    char port[16];
+    snprintf(port, sizeof(port), "%d", cfg->port);
+    /* Start-up only: the loops are not running yet. */
+    int rc = getaddrinfo(cfg->host, port, &hints, &res);
+    if (rc || !res) {
+        log_error("HOST %s: cannot resolve: %s", cfg->host, gai_strerror(rc));
+        return -1;
+    }
+    memcpy(out, res->ai_addr, res->ai_addrlen);
+    freeaddrinfo(res);
+    return 0;
+}
+
+static void raise_fd_limit(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
+}
+
+int http_server_run(const config_t *cfg, const router_t *router)
+{
+    process_start_ns = http_now_ns();
+    uint32_t seed = (uint32_t)(process_start_ns ^ ((uint64_t)getpid() << 16));
+    snprintf(request_id_prefix, sizeof(request_id_prefix), "%08x", seed * 2654435761u);
+    raise_fd_limit();
+
+    struct sockaddr_storage addr;
+    if (resolve_listen_address(cfg, &addr))
+        return 1;
+
+    server_t srv = {.count = cfg->workers};
+    srv.workers = calloc((size_t)cfg->workers, sizeof(worker_t));
+    for (int i = 0; i < cfg->workers; i++) {
+        if (worker_init(&srv.workers[i], i, cfg, router, (struct sockaddr *)&addr)) {
+            free(srv.workers);
+            return 1;
+        }
+    }
+
+    uv_loop_t *main_loop = uv_default_loop();
+    uv_signal_init(main_loop, &srv.sigterm);
+    uv_signal_init(main_loop, &srv.sigint);
+    srv.sigterm.data = srv.sigint.data = &srv;
+    uv_signal_start(&srv.sigterm, on_signal, SIGTERM);
+    uv_signal_start(&srv.sigint, on_signal, SIGINT);
+
+    for (int i = 0; i < cfg->workers; i++)
+        uv_thread_create(&srv.workers[i].thread, worker_thread, &srv.workers[i]);
+    log_info("listening on %s:%d with %d worker(s), %d database connection(s) each", cfg->host, cfg->port,
+             cfg->workers, cfg->db_pool_size);
+
+    uv_run(main_loop, UV_RUN_DEFAULT);
+    for (int i = 0; i < cfg->workers; i++) {
+        uv_thread_join(&srv.workers[i].thread);
+        worker_cleanup(&srv.workers[i]);
+    }
+    uv_close((uv_handle_t *)&srv.sigterm, NULL);
+    uv_close((uv_handle_t *)&srv.sigint, NULL);
+    uv_run(main_loop, UV_RUN_NOWAIT);
+    uv_loop_close(main_loop);
+    free(srv.workers);
+    log_info("stopped");
+    return 0;
+}

@@ -1,0 +1,36 @@
+#include "hourglass/json_text.h"
+
+#include <stdio.h>
+
+void abuf_json_string(abuf_t *b, const char *s, size_t len)
+{
+    static const char hex[] = "0123456789abcdef";
+    abuf_append(b, "\"", 1);
+    size_t run = 0; /* bytes copied as they are, flushed in one append */
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c >= 0x20 && c != '"' && c != '\\')
+            continue;
+        abuf_append(b, s + run, i - run);
+        run = i + 1;
+        char esc[6] = {'\\', 0};
+        size_t n = 2;
+        switch (c) {
+        case '"': esc[1] = '"'; break;
+        case '\\': esc[1] = '\\'; break;
+        case '\n': esc[1] = 'n'; break;
+        case '\r': esc[1] = 'r'; break;
+        case '\t': esc[1] = 't'; break;
+        default:
+            esc[1] = 'u';
+            abuf_append(b, esc, 2);
+            char u[4] = {'0', '0', hex[c >> 4], hex[c & 15]};
+            abuf_append(b, u, 4);
+            n = 0;
+        }
+        if (n)
+            abuf_append(b, esc, n);
+    }
+    abuf_append(b, s + run, len - run);
+    abuf_append(b, "\"", 1);
+}

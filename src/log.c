@@ -1,0 +1,159 @@
+#include "hourglass/log.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "hourglass/config.h"
+
+#define LOG_LINE_MAX 2048
+/* A pipe write of at most PIPE_BUF bytes is never interleaved with another's. */
+#define LOG_FLUSH_AT 4000
+
+static int log_level = LOG_INFO;
+static int log_format = LOG_FORMAT_TEXT;
+static const char *const level_names[] = {"debug", "info", "warn", "error"};
+
+static __thread char thread_buf[LOG_FLUSH_AT + LOG_LINE_MAX];
+static __thread size_t thread_len;
+static __thread int thread_buffered;
+
+void log_setup(int level, int format)
+{
+    log_level = level;
+    log_format = format;
+}
+
+int log_enabled(int level) { return level >= log_level; }
+
+static void write_all(const char *p, size_t n)
+{
+    while (n) {
+        ssize_t w = write(STDERR_FILENO, p, n);
+        if (w <= 0)
+            return; /* nowhere left to complain */
+        p += w;
+        n -= (size_t)w;
+    }
+}
+
+void log_flush(void)
+{
+    if (thread_len) {
+        write_all(thread_buf, thread_len);
+        thread_len = 0;
+    }
+}
+
+void log_thread_buffered(int on)
+{
+    if (!on)
+        log_flush();
+    thread_buffered = on;
+}
+
+static void emit(const char *line, size_t n)
+{
+    if (!thread_buffered) {
+        write_all(line, n);
+        return;
+    }
+    if (thread_len + n > LOG_FLUSH_AT)
+        log_flush();
+    memcpy(thread_buf + thread_len, line, n);
+    thread_len += n;
+}
+
+static size_t format_time(char *out, size_t cap)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    struct tm tm;
+    gmtime_r(&ts.tv_sec, &tm);
+    size_t n = strftime(out, cap, "%Y-%m-%dT%H:%M:%S", &tm);
+    n += (size_t)snprintf(out + n, cap - n, ".%03ldZ", ts.tv_nsec / 1000000);
+    return n;
+}
+
+/* JSON string body: escapes quotes, backslashes and control bytes. */
+static size_t json_escape(char *out, size_t cap, const char *s)
+{
+    size_t n = 0;
+    for (; *s && n + 7 < cap; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\') {
+            out[n++] = '\\';
+            out[n++] = (char)c;
+        } else if (c < 0x20) {
+            n += (size_t)snprintf(out + n, cap - n, "\\u%04x", c);
+        } else {
+            out[n++] = (char)c;
+        }
+    }
+    out[n] = '\0';
+    return n;
+}
+
+void log_msg(int level, const char *fmt, ...)
+{
+    if (level < log_level)
+        return;
+    char msg[LOG_LINE_MAX / 2];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    for (char *c = msg; *c; c++)
+        if (*c == '\n' || *c == '\r')
+            *c = ' ';
+
+    char line[LOG_LINE_MAX];
+    size_t n = format_time(line, sizeof(line));
+    if (log_format == LOG_FORMAT_JSON) {
+        char esc[LOG_LINE_MAX];
+        json_escape(esc, sizeof(esc), msg);
+        char ts[40];
+        memcpy(ts, line, n);
+        ts[n] = '\0';
+        n = (size_t)snprintf(line, sizeof(line), "{\"ts\":\"%s\",\"level\":\"%s\",\"msg\":\"%s\"}\n",
+                             ts, level_names[level], esc);
+    } else {
+        n += (size_t)snprintf(line + n, sizeof(line) - n, " %s %s\n", level_names[level], msg);
+    }
+    if (n >= sizeof(line)) {
+        n = sizeof(line) - 1;
+        line[n - 1] = '\n';
+    }
+    emit(line, n);
+}
+
+void log_request(const log_request_t *r)
+{
+    if (LOG_INFO < log_level)
+        return;
+    char line[LOG_LINE_MAX];
+    char ts[40];
+    format_time(ts, sizeof(ts));
+    size_t n;
+    if (log_format == LOG_FORMAT_JSON) {
+        char rid[300];
+        json_escape(rid, sizeof(rid), r->request_id ? r->request_id : "");
+        n = (size_t)snprintf(line, sizeof(line),
+                             "{\"ts\":\"%s\",\"level\":\"info\",\"msg\":\"request\",\"method\":\"%s\","
+                             "\"route\":\"%s\",\"status\":%d,\"duration_ms\":%.3f,\"request_id\":\"%s\","
+                             "\"remote\":\"%s\",\"worker\":%d}\n",
+                             ts, r->method, r->route, r->status, r->duration_ms, rid,
+                             r->remote ? r->remote : "", r->worker);
+    } else {
+        n = (size_t)snprintf(line, sizeof(line), "%s info %s %s %d %.3fms id=%s remote=%s worker=%d\n",
+                             ts, r->method, r->route, r->status, r->duration_ms,
+                             r->request_id ? r->request_id : "-", r->remote ? r->remote : "-", r->worker);
+    }
+    if (n >= sizeof(line)) {
+        n = sizeof(line) - 1;
+        line[n - 1] = '\n';
+    }
+    emit(line, n);
+}

@@ -1,0 +1,159 @@
+/* hourglass: serve | migrate | healthcheck | version */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include "hourglass/api.h"
+#include "hourglass/config.h"
+#include "hourglass/db.h"
+#include "hourglass/log.h"
+#include "hourglass/metrics.h"
+#include "hourglass/server.h"
+#include "hourglass_build.h"
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "usage: hourglass [serve|migrate|healthcheck|version] [--config FILE]\n"
+            "  serve        apply migrations, then serve HTTP (the default)\n"
+            "  migrate      apply migrations and exit\n"
+            "  healthcheck  GET /health on the configured port; exit 0 when it answers 200\n"
+            "  version      print the version\n"
+            "Configuration comes from the environment and, optionally, FILE (KEY=VALUE lines);\n"
+            "the environment wins. See README.md for the variables.\n");
+}
+
+/* For Docker's HEALTHCHECK: a plain blocking request is right here. */
+static int run_healthcheck(const config_t *cfg)
+{
+    const char *host = cfg->host;
+    if (!strcmp(host, "0.0.0.0") || !strcmp(host, "::") || !strcmp(host, "localhost"))
+        host = "127.0.0.1";
+    struct sockaddr_storage ss;
+    memset(&ss, 0, sizeof(ss));
+    socklen_t len;
+    if (inet_pton(AF_INET, host, &((struct sockaddr_in *)&ss)->sin_addr) == 1) {
+        ((struct sockaddr_in *)&ss)->sin_family = AF_INET;
+        ((struct sockaddr_in *)&ss)->sin_port = htons((uint16_t)cfg->port);
+        len = sizeof(struct sockaddr_in);
+    } else if (inet_pton(AF_INET6, host, &((struct sockaddr_in6 *)&ss)->sin6_addr) == 1) {
+        ((struct sockaddr_in6 *)&ss)->sin6_family = AF_INET6;
+        ((struct sockaddr_in6 *)&ss)->sin6_port = htons((uint16_t)cfg->port);
+        len = sizeof(struct sockaddr_in6);
+    } else {
+        fprintf(stderr, "healthcheck: HOST %s is not an address\n", host);
+        return 1;
+    }
+    int fd = socket(ss.ss_family, SOCK_STREAM, 0);
+    struct timeval tv = {3, 0};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+    if (fd < 0 || connect(fd, (struct sockaddr *)&ss, len)) {
+        fprintf(stderr, "healthcheck: cannot connect to %s:%d\n", host, cfg->port);
+        if (fd >= 0)
+            close(fd);
+        return 1;
+    }
+    static const char req[] = "GET /health HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n";
+    char buf[256];
+    ssize_t n = -1;
+    if (write(fd, req, sizeof(req) - 1) == (ssize_t)sizeof(req) - 1)
+        n = read(fd, buf, sizeof(buf) - 1);
+    close(fd);
+    if (n >= 12 && !memcmp(buf, "HTTP/1.1 200", 12)) {
+        puts("ok");
+        return 0;
+    }
+    fprintf(stderr, "healthcheck: no 200 from %s:%d\n", host, cfg->port);
+    return 1;
+}
+
+static int run_migrate(const config_t *cfg)
+{
+    char err[512];
+    if (config_require_database(cfg, err, sizeof(err))) {
+        fprintf(stderr, "config: %s\n", err);
+        return 2;
+    }
+    if (db_migrate(config_database_conninfo(cfg), cfg->db_startup_timeout_ms, err, sizeof(err))) {
+        log_error("%s", err);
+        return 1;
+    }
+    return 0;
+}
+
+static int run_serve(const config_t *cfg)
+{
+    int rc = run_migrate(cfg);
+    if (rc)
+        return rc;
+    char err[512];
+    router_t *router = routes_build(err, sizeof(err));
+    if (!router) {
+        log_error("routes: %s", err);
+        return 1;
+    }
+    metrics_init(cfg->workers, router_path_count(router));
+    rc = http_server_run(cfg, router);
+    metrics_free();
+    router_free(router);
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    const char *command = "serve";
+    const char *config_file = NULL;
+    int have_command = 0;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--config") && i + 1 < argc) {
+            config_file = argv[++i];
+        } else if (!strncmp(argv[i], "--config=", 9)) {
+            config_file = argv[i] + 9;
+        } else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help") || !strcmp(argv[i], "help")) {
+            usage(stdout);
+            return 0;
+        } else if (argv[i][0] != '-' && !have_command) {
+            command = argv[i];
+            have_command = 1;
+        } else {
+            usage(stderr);
+            return 2;
+        }
+    }
+    if (!strcmp(command, "version")) {
+        printf("hourglass %s\n", HOURGLASS_VERSION);
+        return 0;
+    }
+    /* A client closing early must not kill the server in the middle of a write. */
+    signal(SIGPIPE, SIG_IGN);
+
+    config_t cfg;
+    char err[512];
+    if (config_load(&cfg, config_file, err, sizeof(err))) {
+        fprintf(stderr, "config: %s\n", err);
+        config_free(&cfg);
+        return 2;
+    }
+    log_setup(cfg.log_level, cfg.log_format);
+    int rc;
+    if (!strcmp(command, "serve"))
+        rc = run_serve(&cfg);
+    else if (!strcmp(command, "migrate"))
+        rc = run_migrate(&cfg);
+    else if (!strcmp(command, "healthcheck"))
+        rc = run_healthcheck(&cfg);
+    else {
+        fprintf(stderr, "unknown command: %s\n", command);
+        usage(stderr);
+        rc = 2;
+    }
+    config_free(&cfg);
+    return rc;
+}

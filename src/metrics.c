@@ -1,0 +1,179 @@
+#include "hourglass/metrics.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "hourglass/router.h"
+
+/* Statuses we count one by one; anything else is counted under its class. */
+static const int counted_statuses[] = {
+    100, 200, 201, 202, 204, 304, 400, 401, 403, 404, 405, 408, 409, 410,
+    411, 413, 414, 415, 422, 429, 431, 500, 501, 502, 503, 504,
+};
+#define STATUS_SLOTS (sizeof(counted_statuses) / sizeof(counted_statuses[0]) + 5)
+static const double buckets[] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
+#define BUCKETS (sizeof(buckets) / sizeof(buckets[0]))
+
+typedef struct {
+    uint64_t requests[METHOD_COUNT][STATUS_SLOTS];
+    uint64_t hist[BUCKETS + 1];
+    uint64_t sum_ns;
+    uint64_t count;
+} route_metrics_t;
+
+struct metrics_worker {
+    route_metrics_t *routes; /* route_count + 1: index 0 is "unmatched" */
+    int64_t gauges[GAUGE_COUNT];
+    char pad[64];            /* keep workers' hot counters on separate lines */
+};
+
+static metrics_worker_t *workers;
+static int worker_count;
+static int routes_count;
+static unsigned char status_slot[600];
+
+int metrics_init(int nworkers, int route_count)
+{
+    worker_count = nworkers;
+    routes_count = route_count + 1;
+    workers = calloc((size_t)nworkers, sizeof(metrics_worker_t));
+    for (int i = 0; i < nworkers; i++)
+        workers[i].routes = calloc((size_t)routes_count, sizeof(route_metrics_t));
+    for (int s = 0; s < 600; s++)
+        status_slot[s] = (unsigned char)(STATUS_SLOTS - 5 + (s / 100 >= 1 && s / 100 <= 5 ? s / 100 - 1 : 0));
+    for (size_t i = 0; i < sizeof(counted_statuses) / sizeof(counted_statuses[0]); i++)
+        status_slot[counted_statuses[i]] = (unsigned char)i;
+    return 0;
+}
+
+void metrics_free(void)
+{
+    for (int i = 0; i < worker_count; i++)
+        free(workers[i].routes);
+    free(workers);
+    workers = NULL;
+}
+
+metrics_worker_t *metrics_worker(int id) { return workers && id < worker_count ? &workers[id] : NULL; }
+
+#define ADD(p, v) __atomic_fetch_add((p), (v), __ATOMIC_RELAXED)
+#define LOAD(p) __atomic_load_n((p), __ATOMIC_RELAXED)
+
+void metrics_request(metrics_worker_t *m, int route_id, http_method_t method, int status, uint64_t duration_ns)
+{
+    if (!m || route_id < 0 || route_id >= routes_count)
+        return;
+    route_metrics_t *r = &m->routes[route_id];
+    int slot = status >= 100 && status < 600 ? status_slot[status] : (int)STATUS_SLOTS - 1;
+    ADD(&r->requests[method][slot], 1);
+    double secs = (double)duration_ns / 1e9;
+    size_t b = 0;
+    while (b < BUCKETS && secs > buckets[b])
+        b++;
+    ADD(&r->hist[b], 1);
+    ADD(&r->sum_ns, duration_ns);
+    ADD(&r->count, 1);
+}
+
+void metrics_gauge_add(metrics_worker_t *m, metrics_gauge_t g, int64_t delta)
+{
+    if (m)
+        ADD(&m->gauges[g], delta);
+}
+
+void metrics_gauge_set(metrics_worker_t *m, metrics_gauge_t g, int64_t value)
+{
+    if (m)
+        __atomic_store_n(&m->gauges[g], value, __ATOMIC_RELAXED);
+}
+
+int64_t metrics_gauge_total(metrics_gauge_t g)
+{
+    int64_t sum = 0;
+    for (int i = 0; i < worker_count; i++)
+        sum += LOAD(&workers[i].gauges[g]);
+    return sum;
+}
+
+static const char *status_label(size_t slot, char *buf)
+{
+    if (slot < STATUS_SLOTS - 5) {
+        int s = counted_statuses[slot];
+        buf[0] = (char)('0' + s / 100);
+        buf[1] = (char)('0' + s / 10 % 10);
+        buf[2] = (char)('0' + s % 10);
+        buf[3] = '\0';
+        return buf;
+    }
+    buf[0] = (char)('1' + (slot - (STATUS_SLOTS - 5)));
+    memcpy(buf + 1, "xx", 3);
+    return buf;
+}
+
+char *metrics_render(arena_t *a, const struct router *r, size_t *len)
+{
+    abuf_t b;
+    abuf_init(&b, a, 16384);
+    char sbuf[8];
+    abuf_puts(&b, "# HELP http_requests_total Requests answered, by declared route, method and status.\n"
+                  "# TYPE http_requests_total counter\n");
+    for (int route = 0; route < routes_count; route++) {
+        const char *pattern = router_path_pattern(r, route);
+        for (int m = 0; m < METHOD_COUNT; m++) {
+            for (size_t s = 0; s < STATUS_SLOTS; s++) {
+                uint64_t n = 0;
+                for (int w = 0; w < worker_count; w++)
+                    n += LOAD(&workers[w].routes[route].requests[m][s]);
+                if (n)
+                    abuf_printf(&b, "http_requests_total{route=\"%s\",method=\"%s\",status=\"%s\"} %llu\n",
+                                pattern, http_method_name((http_method_t)m), status_label(s, sbuf),
+                                (unsigned long long)n);
+            }
+        }
+    }
+    abuf_puts(&b, "# HELP http_request_duration_seconds Time from the first byte of a request to its answer.\n"
+                  "# TYPE http_request_duration_seconds histogram\n");
+    for (int route = 0; route < routes_count; route++) {
+        uint64_t hist[BUCKETS + 1] = {0}, sum_ns = 0, count = 0;
+        for (int w = 0; w < worker_count; w++) {
+            route_metrics_t *rm = &workers[w].routes[route];
+            for (size_t i = 0; i <= BUCKETS; i++)
+                hist[i] += LOAD(&rm->hist[i]);
+            sum_ns += LOAD(&rm->sum_ns);
+            count += LOAD(&rm->count);
+        }
+        if (!count)
+            continue;
+        const char *pattern = router_path_pattern(r, route);
+        uint64_t cumulative = 0;
+        for (size_t i = 0; i < BUCKETS; i++) {
+            cumulative += hist[i];
+            abuf_printf(&b, "http_request_duration_seconds_bucket{route=\"%s\",le=\"%g\"} %llu\n", pattern,
+                        buckets[i], (unsigned long long)cumulative);
+        }
+        abuf_printf(&b, "http_request_duration_seconds_bucket{route=\"%s\",le=\"+Inf\"} %llu\n", pattern,
+                    (unsigned long long)count);
+        abuf_printf(&b, "http_request_duration_seconds_sum{route=\"%s\"} %.6f\n", pattern, (double)sum_ns / 1e9);
+        abuf_printf(&b, "http_request_duration_seconds_count{route=\"%s\"} %llu\n", pattern,
+                    (unsigned long long)count);
+    }
+    abuf_printf(&b,
+                "# HELP http_connections_open Client connections open now.\n"
+                "# TYPE http_connections_open gauge\n"
+                "http_connections_open %lld\n"
+                "# HELP db_pool_connections Database connections by state.\n"
+                "# TYPE db_pool_connections gauge\n"
+                "db_pool_connections{state=\"idle\"} %lld\n"
+                "db_pool_connections{state=\"busy\"} %lld\n"
+                "# HELP db_pool_queue_length Queries waiting for a database connection.\n"
+                "# TYPE db_pool_queue_length gauge\n"
+                "db_pool_queue_length %lld\n"
+                "# HELP db_reconnects_total Database connections re-established after a loss.\n"
+                "# TYPE db_reconnects_total counter\n"
+                "db_reconnects_total %lld\n",
+                (long long)metrics_gauge_total(GAUGE_CONNECTIONS_OPEN), (long long)metrics_gauge_total(GAUGE_DB_IDLE),
+                (long long)metrics_gauge_total(GAUGE_DB_BUSY), (long long)metrics_gauge_total(GAUGE_DB_QUEUED),
+                (long long)metrics_gauge_total(COUNTER_DB_RECONNECTS));
+    *len = b.len;
+    return b.data;
+}

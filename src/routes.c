@@ -1,0 +1,23 @@
+/* Every module of endpoints the server has, in one list: a new module is
+ * one line here. */
+#include "hourglass/api.h"
+
+static const api_module_t *const modules[] = {
+    &api_ops_module,
+};
+
+router_t *routes_build(char *err, size_t errlen)
+{
+    router_t *r = router_new();
+    for (size_t m = 0; m < sizeof(modules) / sizeof(modules[0]); m++) {
+        if (modules[m]->register_statements)
+            modules[m]->register_statements();
+        for (size_t i = 0; i < modules[m]->route_count; i++) {
+            if (router_add(r, &modules[m]->routes[i], err, errlen)) {
+                router_free(r);
+                return NULL;
+            }
+        }
+    }
+    return r;
+}

@@ -1,0 +1,105 @@
+#include "hourglass/router.h"
+#include "unit.h"
+
+static void handler_a(http_request_t *r) { (void)r; }
+static void handler_b(http_request_t *r) { (void)r; }
+
+static const http_route_t routes[] = {
+    {ALLOW_GET | ALLOW_POST, "/api/v1/tasks", handler_a, NULL},
+    {ALLOW_GET | ALLOW_PATCH | ALLOW_PUT | ALLOW_DELETE, "/api/v1/tasks/{id}", handler_b, NULL},
+    {ALLOW_GET, "/api/v1/users/me", handler_a, NULL},
+    {ALLOW_GET, "/api/v1/users/{id}", handler_b, NULL},
+    {ALLOW_GET | ALLOW_POST, "/api/v1/kanban/cards/{card_id}/items", handler_a, NULL},
+    {ALLOW_GET | ALLOW_POST, "/", handler_a, NULL},
+};
+
+static router_t *build(void)
+{
+    router_t *r = router_new();
+    char err[128];
+    for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++)
+        if (router_add(r, &routes[i], err, sizeof(err)))
+            return NULL;
+    return r;
+}
+
+static router_result_t match(router_t *r, http_method_t m, const char *path, router_match_t *out)
+{
+    return router_match(r, m, path, strlen(path), out);
+}
+
+TEST(router_matches_literals_and_params)
+{
+    router_t *r = build();
+    CHECK(r);
+    router_match_t m;
+    CHECK(match(r, METHOD_GET, "/api/v1/tasks", &m) == ROUTER_FOUND);
+    CHECK(m.route == &routes[0]);
+    CHECK_STR(router_path_pattern(r, m.path_id), "/api/v1/tasks");
+    CHECK(match(r, METHOD_DELETE, "/api/v1/tasks/42", &m) == ROUTER_FOUND);
+    CHECK(m.route == &routes[1] && m.param_count == 1);
+    CHECK(!strcmp(m.params[0].name, "id") && m.params[0].len == 2 && !strncmp(m.params[0].value, "42", 2));
+    CHECK(match(r, METHOD_POST, "/api/v1/kanban/cards/7/items", &m) == ROUTER_FOUND);
+    CHECK(!strcmp(m.params[0].name, "card_id") && !strncmp(m.params[0].value, "7", 1));
+    CHECK(match(r, METHOD_GET, "/", &m) == ROUTER_FOUND && m.route == &routes[5]);
+    CHECK(match(r, METHOD_GET, "/api/v1/nothing", &m) == ROUTER_NOT_FOUND);
+    CHECK(match(r, METHOD_GET, "/api/v1/tasks/1/2", &m) == ROUTER_NOT_FOUND);
+    CHECK(match(r, METHOD_HEAD, "/api/v1/tasks/1", &m) == ROUTER_FOUND && m.route == &routes[1]);
+    router_free(r);
+}
+
+TEST(router_prefers_literal_segments)
+{
+    router_t *r = build();
+    router_match_t m;
+    CHECK(match(r, METHOD_GET, "/api/v1/users/me", &m) == ROUTER_FOUND);
+    CHECK(m.route == &routes[2] && m.param_count == 0);
+    CHECK(match(r, METHOD_GET, "/api/v1/users/5", &m) == ROUTER_FOUND);
+    CHECK(m.route == &routes[3]);
+    router_free(r);
+}
+
+TEST(router_reports_allowed_methods)
+{
+    router_t *r = build();
+    router_match_t m;
+    CHECK(match(r, METHOD_DELETE, "/api/v1/tasks", &m) == ROUTER_METHOD_NOT_ALLOWED);
+    char allow[96];
+    router_allow_header(m.allowed, allow, sizeof(allow));
+    CHECK_STR(allow, "GET, HEAD, POST, OPTIONS");
+    CHECK(match(r, METHOD_OTHER, "/api/v1/tasks", &m) == ROUTER_METHOD_NOT_ALLOWED);
+    CHECK(match(r, METHOD_OPTIONS, "/api/v1/tasks/3", &m) == ROUTER_METHOD_NOT_ALLOWED);
+    router_allow_header(m.allowed, allow, sizeof(allow));
+    CHECK_STR(allow, "GET, HEAD, PUT, PATCH, DELETE, OPTIONS");
+    router_free(r);
+}
+
+TEST(router_rejects_bad_patterns_and_duplicates)
+{
+    router_t *r = router_new();
+    char err[128];
+    http_route_t bad1 = {ALLOW_GET, "no-slash", handler_a, NULL};
+    http_route_t bad2 = {ALLOW_GET, "/a//b", handler_a, NULL};
+    http_route_t bad3 = {ALLOW_GET, "/a/{}", handler_a, NULL};
+    http_route_t ok = {ALLOW_GET, "/a/{x}", handler_a, NULL};
+    http_route_t dup = {ALLOW_GET | ALLOW_POST, "/a/{x}", handler_b, NULL};
+    CHECK(router_add(r, &bad1, err, sizeof(err)) == -1);
+    CHECK(router_add(r, &bad2, err, sizeof(err)) == -1);
+    CHECK(router_add(r, &bad3, err, sizeof(err)) == -1);
+    CHECK(router_add(r, &ok, err, sizeof(err)) == 0);
+    CHECK(router_add(r, &dup, err, sizeof(err)) == -1);
+    CHECK(strstr(err, "declared twice"));
+    router_free(r);
+}
+
+TEST(router_trailing_slash_and_odd_paths)
+{
+    router_t *r = build();
+    router_match_t m;
+    CHECK(match(r, METHOD_GET, "/api/v1/tasks/", &m) == ROUTER_FOUND && m.route == &routes[0]);
+    CHECK(match(r, METHOD_GET, "/api/v1//tasks", &m) == ROUTER_NOT_FOUND);
+    CHECK(match(r, METHOD_GET, "", &m) == ROUTER_NOT_FOUND);
+    CHECK(match(r, METHOD_GET, "*", &m) == ROUTER_NOT_FOUND);
+    CHECK(match(r, METHOD_GET, "/a/b/c/d/e/f/g/h/i/j/k/l/m/n/o/p/q/r/s", &m) == ROUTER_NOT_FOUND);
+    router_free(r);
+}
