@@ -42,6 +42,7 @@ struct http_conn {
     size_t held_len;
     uint64_t idle_since_ms;      /* loop time of the last answer (or accept) */
     uint64_t linger_until_ms;
+    uint64_t timer_deadline_ms;  /* what the timer is set to; UINT64_MAX when stopped */
     uv_shutdown_t *shutdown_req;
     conn_state_t state;
     unsigned reading : 1;
@@ -540,6 +541,7 @@ static void on_conn_timer(uv_timer_t *t)
     http_conn_t *c = t->data;
     worker_t *w = c->worker;
     uint64_t now = uv_now(&w->loop);
+    c->timer_deadline_ms = UINT64_MAX;
     if (c->state == CONN_LINGER) {
         conn_close(c);
         return;
@@ -587,6 +589,10 @@ static void conn_arm_timer(http_conn_t *c)
             deadline = c->idle_since_ms + limit;
         }
     }
+    /* Most requests leave the deadline where it was: skip the timer heap then. */
+    if (deadline == c->timer_deadline_ms)
+        return;
+    c->timer_deadline_ms = deadline;
     if (deadline == UINT64_MAX) {
         uv_timer_stop(&c->timer);
         return;
@@ -637,19 +643,31 @@ static void conn_close(http_conn_t *c)
     uv_close((uv_handle_t *)&c->tcp, on_conn_closed);
 }
 
+#define BUSY_BODY                                                                                          \
+    "{\"type\":\"about:blank\",\"title\":\"Service Unavailable\",\"status\":503,\"code\":\"overloaded\"," \
+    "\"detail\":\"Too many connections; try again shortly.\"}"
+
+static char busy_response[512];
+static int busy_response_len;
+
+/* Built once before the workers start; they only read it. */
+static void busy_response_init(void)
+{
+    busy_response_len = snprintf(busy_response, sizeof(busy_response),
+                                 "HTTP/1.1 503 Service Unavailable\r\nServer: hourglass\r\n"
+                                 "Content-Type: application/problem+json\r\nRetry-After: 1\r\nConnection: close\r\n"
+                                 "Content-Length: %zu\r\n\r\n%s",
+                                 sizeof(BUSY_BODY) - 1, BUSY_BODY);
+}
+
 static void reject_connection(uv_stream_t *server)
 {
     /* Over the limit: accept, answer 503 in one write, close. Queueing would
      * only make the client wait for a slot that may never come. */
-    static const char busy[] =
-        "HTTP/1.1 503 Service Unavailable\r\nServer: hourglass\r\nContent-Type: application/problem+json\r\n"
-        "Retry-After: 1\r\nConnection: close\r\nContent-Length: 128\r\n\r\n"
-        "{\"type\":\"about:blank\",\"title\":\"Service Unavailable\",\"status\":503,\"code\":\"overloaded\","
-        "\"detail\":\"Too many connections.\"}  ";
     uv_tcp_t *t = malloc(sizeof(*t));
     uv_tcp_init(server->loop, t);
     if (uv_accept(server, (uv_stream_t *)t) == 0) {
-        uv_buf_t b = uv_buf_init((char *)busy, sizeof(busy) - 1);
+        uv_buf_t b = uv_buf_init(busy_response, (unsigned)busy_response_len);
         uv_try_write((uv_stream_t *)t, &b, 1);
     }
     uv_close((uv_handle_t *)t, (uv_close_cb)free);
@@ -670,6 +688,7 @@ static void on_connection(uv_stream_t *server, int status)
     uv_timer_init(&w->loop, &c->timer);
     c->tcp.data = c;
     c->timer.data = c;
+    c->timer_deadline_ms = UINT64_MAX;
     c->open_handles = 2;
     c->next = w->conns;
     if (w->conns)
@@ -868,6 +887,7 @@ int http_server_run(const config_t *cfg, const router_t *router)
     uint32_t seed = (uint32_t)(process_start_ns ^ ((uint64_t)getpid() << 16));
     snprintf(request_id_prefix, sizeof(request_id_prefix), "%08x", seed * 2654435761u);
     raise_fd_limit();
+    busy_response_init();
 
     struct sockaddr_storage addr;
     if (resolve_listen_address(cfg, &addr))
