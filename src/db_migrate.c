@@ -38,8 +38,8 @@ static PGconn *connect_with_wait(const char *conninfo, uint64_t wait_ms, char *e
         set_err(err, errlen, "database: %s", PQerrorMessage(pg));
         PQfinish(pg);
         clock_gettime(CLOCK_MONOTONIC, &now);
-        uint64_t elapsed = (uint64_t)(now.tv_sec - start.tv_sec) * 1000 + (uint64_t)(now.tv_nsec - start.tv_nsec) / 1000000;
-        if (elapsed >= wait_ms)
+        int64_t elapsed_ms = (int64_t)(now.tv_sec - start.tv_sec) * 1000 + (now.tv_nsec - start.tv_nsec) / 1000000;
+        if (elapsed_ms >= (int64_t)wait_ms)
             return NULL;
         if (!logged++)
             log_warn("waiting up to %llu ms for the database (%s)", (unsigned long long)wait_ms, err);

@@ -109,7 +109,8 @@ static void query_send(http_request_t *req, int stmt, int nparams, const char *c
     if (st == DB_OK)
         return;
     req->pending--;
-    if (wants_failures)
+    /* A full queue is our own overload, not a database failure: always 503 overloaded. */
+    if (wants_failures && st == DB_UNAVAILABLE)
         cb(req, NULL);
     else
         http_respond_problem(req, 503, st == DB_OVERLOADED ? "overloaded" : "database_unavailable", NULL);

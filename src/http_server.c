@@ -647,27 +647,20 @@ static void conn_close(http_conn_t *c)
     "{\"type\":\"about:blank\",\"title\":\"Service Unavailable\",\"status\":503,\"code\":\"overloaded\"," \
     "\"detail\":\"Too many connections; try again shortly.\"}"
 
-static char busy_response[512];
-static int busy_response_len;
-
-/* Built once before the workers start; they only read it. */
-static void busy_response_init(void)
+/* Over the limit: accept, answer 503 in one write, close. Queueing would
+ * only make the client wait for a slot that may never come. */
+static void reject_connection(worker_t *w, uv_stream_t *server)
 {
-    busy_response_len = snprintf(busy_response, sizeof(busy_response),
-                                 "HTTP/1.1 503 Service Unavailable\r\nServer: hourglass\r\n"
-                                 "Content-Type: application/problem+json\r\nRetry-After: 1\r\nConnection: close\r\n"
-                                 "Content-Length: %zu\r\n\r\n%s",
-                                 sizeof(BUSY_BODY) - 1, BUSY_BODY);
-}
-
-static void reject_connection(uv_stream_t *server)
-{
-    /* Over the limit: accept, answer 503 in one write, close. Queueing would
-     * only make the client wait for a slot that may never come. */
+    char busy[512];
+    int len = snprintf(busy, sizeof(busy),
+                       "HTTP/1.1 503 Service Unavailable\r\nServer: hourglass\r\n%s"
+                       "Content-Type: application/problem+json\r\nRetry-After: 1\r\nConnection: close\r\n"
+                       "Content-Length: %zu\r\n\r\n%s",
+                       worker_date_header(w), sizeof(BUSY_BODY) - 1, BUSY_BODY);
     uv_tcp_t *t = malloc(sizeof(*t));
     uv_tcp_init(server->loop, t);
     if (uv_accept(server, (uv_stream_t *)t) == 0) {
-        uv_buf_t b = uv_buf_init(busy_response, (unsigned)busy_response_len);
+        uv_buf_t b = uv_buf_init(busy, (unsigned)len);
         uv_try_write((uv_stream_t *)t, &b, 1);
     }
     uv_close((uv_handle_t *)t, (uv_close_cb)free);
@@ -679,7 +672,7 @@ static void on_connection(uv_stream_t *server, int status)
     if (status < 0 || w->draining)
         return;
     if (w->conn_count >= w->cfg->http_max_connections) {
-        reject_connection(server);
+        reject_connection(w, server);
         return;
     }
     http_conn_t *c = calloc(1, sizeof(*c));
@@ -887,7 +880,6 @@ int http_server_run(const config_t *cfg, const router_t *router)
     uint32_t seed = (uint32_t)(process_start_ns ^ ((uint64_t)getpid() << 16));
     snprintf(request_id_prefix, sizeof(request_id_prefix), "%08x", seed * 2654435761u);
     raise_fd_limit();
-    busy_response_init();
 
     struct sockaddr_storage addr;
     if (resolve_listen_address(cfg, &addr))
