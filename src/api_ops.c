@@ -28,10 +28,8 @@ static void on_ready_result(http_request_t *req, PGresult *res)
  * connection, the schema, and that the table is not locked away from us. */
 static void ops_ready(http_request_t *req)
 {
-    if (!db_pool_usable(req->worker->db)) {
-        respond_ready(req, 0);
-        return;
-    }
+    /* The pool answers at once when no connection can come (the database is
+     * down); while one is still opening, the query waits for it. */
     http_query_or_null(req, stmt_ready, 0, NULL, on_ready_result);
 }
 

@@ -655,8 +655,9 @@ static void reject_connection(worker_t *w, uv_stream_t *server)
     int len = snprintf(busy, sizeof(busy),
                        "HTTP/1.1 503 Service Unavailable\r\nServer: hourglass\r\n%s"
                        "Content-Type: application/problem+json\r\nRetry-After: 1\r\nConnection: close\r\n"
-                       "Content-Length: %zu\r\n\r\n%s",
-                       worker_date_header(w), sizeof(BUSY_BODY) - 1, BUSY_BODY);
+                       "X-Request-Id: %s-%02x-%012llx\r\nContent-Length: %zu\r\n\r\n%s",
+                       worker_date_header(w), request_id_prefix, w->id & 0xff,
+                       (unsigned long long)++w->request_counter, sizeof(BUSY_BODY) - 1, BUSY_BODY);
     uv_tcp_t *t = malloc(sizeof(*t));
     uv_tcp_init(server->loop, t);
     if (uv_accept(server, (uv_stream_t *)t) == 0) {

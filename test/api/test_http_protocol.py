@@ -1,0 +1,453 @@
+"""HTTP/1.1 protocol behaviour over raw sockets."""
+
+import email.utils
+import json
+import re
+import socket
+import threading
+import time
+
+import pytest
+
+from conftest import (Conn, assert_problem, get_request, http, metric_samples, metric_value, parse_responses,
+                      raw)
+
+REQ_ID_RE = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+
+
+def _health_ok(resp):
+    assert resp.status == 200, resp
+    assert resp.body == b"ok", resp
+
+
+# --------------------------------------------------------------------------- connections
+
+def test_keep_alive_two_requests_one_socket(server):
+    with Conn(server.port) as c:
+        c.send(get_request("/health"))
+        r1 = c.read_response()
+        _health_ok(r1)
+        assert "close" not in r1.headers.get("connection", "").lower()
+        c.send(get_request("/"))
+        r2 = c.read_response()
+        _health_ok(r2)
+        assert not c.closed_within(0.3), "HTTP/1.1 connection closed after two requests"
+        assert c.buf == b"", "unexpected extra bytes: %r" % c.buf
+        c.send(get_request("/health"))
+        _health_ok(c.read_response())
+
+
+def test_connection_close_is_honoured(server):
+    with Conn(server.port) as c:
+        c.send(get_request("/health", "Connection: close\r\n"))
+        r = c.read_response()
+        _health_ok(r)
+        assert r.headers.get("connection", "").lower() == "close", r.headers
+        assert c.closed_within(2), "server kept the connection after Connection: close"
+        assert c.buf == b""
+
+
+def test_pipelined_three_requests_in_order(server):
+    # the database request first: a server answering in completion order would put /health first
+    reqs = (get_request("/health/ready") + get_request("/health") + get_request("/nonexistent"))
+    with Conn(server.port) as c:
+        c.send(reqs)
+        r1, r2, r3 = c.read_response(), c.read_response(), c.read_response()
+        assert r1.status == 200, r1
+        assert json.loads(r1.body)["database"] == "ok", r1
+        _health_ok(r2)
+        assert_problem(r3, 404, "not_found")
+        assert not c.closed_within(0.2)
+
+    reqs = get_request("/health") + get_request("/nonexistent") + get_request("/health/ready")
+    with Conn(server.port) as c:
+        c.send(reqs)
+        rs = [c.read_response() for _ in range(3)]
+        assert [r.status for r in rs] == [200, 404, 200]
+        assert rs[0].body == b"ok"
+        assert json.loads(rs[1].body)["code"] == "not_found"
+        assert json.loads(rs[2].body)["status"] == "ok"
+
+
+def test_http10_closes(server):
+    with Conn(server.port) as c:
+        c.send(b"GET /health HTTP/1.0\r\n\r\n")
+        data = c.read_until_close(timeout=3)
+    (r,) = parse_responses(data)
+    _health_ok(r)
+    assert r.version in ("HTTP/1.0", "HTTP/1.1")
+
+
+def test_http10_keep_alive_stays_open(server):
+    with Conn(server.port) as c:
+        c.send(b"GET /health HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")
+        r = c.read_response()
+        _health_ok(r)
+        # an HTTP/1.0 client only reuses the connection when the answer says so
+        assert "keep-alive" in r.headers.get("connection", "").lower(), r.headers
+        assert not c.closed_within(0.3), "HTTP/1.0 keep-alive connection was closed"
+        c.send(b"GET /nonexistent HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")
+        r2 = c.read_response()
+        assert r2.status == 404
+
+
+def test_head_health_has_length_and_no_body(server):
+    with Conn(server.port) as c:
+        # a GET right behind the HEAD: any body bytes after the HEAD answer would corrupt the second answer
+        c.send(get_request("/health", method="HEAD") + get_request("/nonexistent"))
+        r1 = c.read_response(head=True)
+        assert r1.status == 200, r1
+        assert r1.headers.get("content-length") == "2", r1.headers
+        assert r1.headers["content-type"].startswith("text/plain"), r1.headers
+        r2 = c.read_response()
+        assert r2.status == 404, r2
+        assert json.loads(r2.body)["code"] == "not_found"
+        assert c.buf == b""
+
+
+def test_chunked_request_body(server):
+    body = b"5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n"
+    req = (b"POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n"
+           b"Content-Type: text/plain\r\n\r\n" + body)
+    with Conn(server.port) as c:
+        c.send(req + get_request("/health"))
+        _health_ok(c.read_response())
+        _health_ok(c.read_response())
+        # chunk extensions and trailers are legal too
+        c.send(b"POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"
+               b"3;ext=1\r\nabc\r\n0\r\nX-Trailer: v\r\n\r\n" + get_request("/nonexistent"))
+        _health_ok(c.read_response())
+        assert c.read_response().status == 404
+
+
+def test_chunked_body_sent_slowly(server):
+    with Conn(server.port) as c:
+        c.send(b"POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n4\r\nab")
+        time.sleep(0.2)
+        c.send(b"cd\r\n")
+        time.sleep(0.2)
+        c.send(b"0\r\n\r\n")
+        _health_ok(c.read_response())
+
+
+def test_standard_headers_on_every_answer(server):
+    for method, path, status in (("GET", "/health", 200), ("GET", "/nonexistent", 404),
+                                 ("DELETE", "/health", 405), ("GET", "/health/ready", 200),
+                                 ("GET", "/metrics", 200)):
+        st, h, body = http(method, server.url + path)
+        assert st == status, (method, path, st, body)
+        assert h.get("server") == "hourglass", h
+        assert "date" in h, h
+        assert re.match(r"^(Mon|Tue|Wed|Thu|Fri|Sat|Sun), \d\d (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) "
+                        r"\d{4} \d\d:\d\d:\d\d GMT$", h["date"]), h["date"]
+        when = email.utils.parsedate_to_datetime(h["date"]).timestamp()
+        assert abs(when - time.time()) < 5, h["date"]
+        assert h.get("content-length") == str(len(body)), (h, len(body))
+        assert "transfer-encoding" not in h
+        assert REQ_ID_RE.match(h.get("x-request-id", "")), h
+
+
+def test_request_id_echoed_when_valid(server):
+    for rid in ("abc-123", "A.b_c:d-e", "x" * 128, "0"):
+        st, h, _ = http("GET", server.url + "/health", headers={"X-Request-Id": rid})
+        assert st == 200
+        assert h.get("x-request-id") == rid
+    # also on errors
+    st, h, _ = http("GET", server.url + "/nonexistent", headers={"X-Request-Id": "err-42"})
+    assert st == 404 and h.get("x-request-id") == "err-42"
+
+
+def test_request_id_replaced_when_invalid(server):
+    seen = set()
+    for rid in ("has space", "y" * 129, 'quote"d', "slash/id", "semi;colon", "ünïcode"):
+        raw_req = ("GET /health HTTP/1.1\r\nHost: t\r\nX-Request-Id: %s\r\nConnection: close\r\n\r\n" % rid)
+        data = raw(server.port, raw_req.encode("utf-8"), read_timeout=3)
+        (r,) = parse_responses(data)
+        assert r.status == 200, (rid, r)
+        got = r.headers.get("x-request-id", "")
+        assert got != rid, rid
+        assert REQ_ID_RE.match(got), (rid, got)
+        seen.add(got)
+    # no X-Request-Id at all: generated, and different each time
+    for _ in range(3):
+        _, h, _ = http("GET", server.url + "/health")
+        assert REQ_ID_RE.match(h["x-request-id"])
+        seen.add(h["x-request-id"])
+    assert len(seen) == 9, "generated request ids repeat: %s" % seen
+
+
+# --------------------------------------------------------------------------- limits
+
+def _assert_error_then_close(c, status, code, timeout=3):
+    r = c.read_response(timeout=timeout)
+    assert_problem(r, status, code)
+    assert c.closed_within(3), "connection not closed after %d" % status
+    return r
+
+
+def test_431_header_too_large(server):
+    with Conn(server.port) as c:
+        c.send(b"GET /health HTTP/1.1\r\nHost: t\r\nX-Big: " + b"a" * (17 * 1024) + b"\r\n\r\n")
+        _assert_error_then_close(c, 431, "headers_too_large")
+
+
+def test_headers_below_size_limit_accepted(server):
+    with Conn(server.port) as c:
+        c.send(b"GET /health HTTP/1.1\r\nHost: t\r\nX-Big: " + b"a" * (15 * 1024) + b"\r\n\r\n")
+        _health_ok(c.read_response())
+
+
+def test_431_too_many_headers(server):
+    # Host + 100 more = 101 headers
+    hdrs = "".join("X-H-%d: v\r\n" % i for i in range(100))
+    with Conn(server.port) as c:
+        c.send(get_request("/health", hdrs))
+        _assert_error_then_close(c, 431, "headers_too_large")
+
+
+def test_100_headers_accepted(server):
+    hdrs = "".join("X-H-%d: v\r\n" % i for i in range(99))  # + Host = 100
+    with Conn(server.port) as c:
+        c.send(get_request("/health", hdrs))
+        _health_ok(c.read_response())
+
+
+def test_414_uri_too_long(server):
+    with Conn(server.port) as c:
+        c.send(get_request("/" + "a" * (9 * 1024)))
+        _assert_error_then_close(c, 414, "uri_too_long")
+
+
+def test_long_uri_below_limit_is_routed(server):
+    with Conn(server.port) as c:
+        c.send(get_request("/" + "a" * (7 * 1024)))
+        r = c.read_response()
+        assert_problem(r, 404, "not_found")
+        assert not c.closed_within(0.2)
+
+
+def test_413_announced_before_body_is_sent(server):
+    with Conn(server.port) as c:
+        c.send(b"POST / HTTP/1.1\r\nHost: t\r\nContent-Type: application/octet-stream\r\n"
+               b"Content-Length: 2097152\r\n\r\n")
+        t0 = time.monotonic()
+        # not one body byte is sent: the answer must come anyway
+        _assert_error_then_close(c, 413, "payload_too_large", timeout=3)
+        assert time.monotonic() - t0 < 3
+
+
+def test_body_at_limit_accepted_and_one_byte_over_refused(server):
+    limit = 1024 * 1024
+    with Conn(server.port) as c:
+        c.send(b"POST / HTTP/1.1\r\nHost: t\r\nContent-Length: %d\r\n\r\n" % limit + b"x" * limit)
+        _health_ok(c.read_response(timeout=10))
+    with Conn(server.port) as c:
+        c.send(b"POST / HTTP/1.1\r\nHost: t\r\nContent-Length: %d\r\n\r\n" % (limit + 1))
+        _assert_error_then_close(c, 413, "payload_too_large")
+
+
+def test_413_chunked_body_over_limit(server):
+    c = Conn(server.port)
+    try:
+        c.send(b"POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n")
+        chunk = b"10000\r\n" + b"z" * 0x10000 + b"\r\n"  # 64 KiB chunks
+        sent = 0
+        try:
+            for _ in range(40):  # up to 2.5 MiB
+                c.sock.settimeout(5)
+                c.sock.sendall(chunk)
+                sent += 0x10000
+        except (BrokenPipeError, ConnectionResetError, socket.timeout):
+            pass
+        r = c.read_response(timeout=5)
+        assert_problem(r, 413, "payload_too_large")
+        assert c.closed_within(3)
+    finally:
+        c.close()
+
+
+def test_chunked_body_below_limit_accepted(server):
+    body = b"".join(b"%x\r\n" % 0x8000 + b"q" * 0x8000 + b"\r\n" for _ in range(8)) + b"0\r\n\r\n"
+    with Conn(server.port) as c:
+        c.send(b"POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n" + body)
+        _health_ok(c.read_response(timeout=10))
+
+
+# --------------------------------------------------------------------------- timeouts
+
+def test_408_header_timeout(make_server):
+    s = make_server(HTTP_HEADER_TIMEOUT="1s")
+    with Conn(s.port) as c:
+        c.send(b"GET /health HTTP/1.1\r\nHost: t\r\n")  # half a header, then nothing
+        t0 = time.monotonic()
+        r = c.read_response(timeout=3)
+        elapsed = time.monotonic() - t0
+        assert_problem(r, 408, "request_timeout")
+        assert 0.7 <= elapsed <= 3.0, elapsed
+        assert c.closed_within(2), "connection not closed after 408"
+
+
+def test_408_header_timeout_not_extended_by_trickling(make_server):
+    # slowloris: one byte every 0.25 s must not keep the header timer from firing
+    s = make_server(HTTP_HEADER_TIMEOUT="1s")
+    with Conn(s.port) as c:
+        c.send(b"GET /health HTTP/1.1\r\n")
+        t0 = time.monotonic()
+        while time.monotonic() - t0 < 4:
+            try:
+                c.send(b"X")
+            except (BrokenPipeError, ConnectionResetError):
+                break
+            c.closed_within(0.25)
+            if c.buf or c.eof:
+                break
+        elapsed = time.monotonic() - t0
+        assert elapsed < 3.0, "header timeout did not fire while bytes trickled in (%.1fs)" % elapsed
+        c.closed_within(1)
+        assert c.buf, "connection ended without a 408"
+        r = c.read_response(timeout=2)
+        assert_problem(r, 408, "request_timeout")
+
+
+def test_idle_keep_alive_closes_silently(make_server):
+    s = make_server(HTTP_IDLE_TIMEOUT="1s")
+    with Conn(s.port) as c:
+        c.send(get_request("/health"))
+        _health_ok(c.read_response())
+        t0 = time.monotonic()
+        assert not c.closed_within(0.5), "idle connection closed far too early"
+        assert c.closed_within(3), "idle connection not closed after HTTP_IDLE_TIMEOUT"
+        elapsed = time.monotonic() - t0
+        assert 0.7 <= elapsed <= 3.0, elapsed
+        assert c.buf == b"", "idle close must be silent, got %r" % c.buf
+
+
+# --------------------------------------------------------------------------- malformed input
+
+@pytest.mark.parametrize("req", [
+    b"GET / HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n",
+    b"\x01\x02 garbage garbage\r\n\r\n",
+    b"GET / HTTP/1.1 extra\r\nHost: x\r\n\r\n",
+    b"GET / HTTP/1.1\r\nBad Header Name: x\r\n\r\n",
+    b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+], ids=["bad-content-length", "garbage", "bad-request-line", "bad-header-name", "bad-chunk-size"])
+def test_400_malformed_then_close(server, req):
+    with Conn(server.port) as c:
+        c.send(req + get_request("/health"))
+        r = c.read_response(timeout=3)
+        assert_problem(r, 400, "malformed_request")
+        assert c.closed_within(3), "connection not closed after 400"
+        assert c.buf == b"", "request after a malformed one was answered: %r" % c.buf
+
+
+@pytest.mark.parametrize("hdrs", [
+    b"Content-Length: 5\r\nTransfer-Encoding: chunked\r\n",
+    b"Transfer-Encoding: chunked\r\nContent-Length: 5\r\n",
+    b"Content-Length: 5\r\nContent-Length: 6\r\n",
+], ids=["cl-then-te", "te-then-cl", "two-content-lengths"])
+def test_400_request_smuggling(server, hdrs):
+    req = b"POST / HTTP/1.1\r\nHost: x\r\n" + hdrs + b"\r\n0\r\n\r\nGET /health HTTP/1.1\r\nHost: x\r\n\r\n"
+    with Conn(server.port) as c:
+        c.send(req)
+        r = c.read_response(timeout=3)
+        assert_problem(r, 400, "malformed_request")
+        assert c.closed_within(3)
+        assert c.buf == b"", "smuggled request was answered: %r" % c.buf
+
+
+def test_expect_100_continue(server):
+    with Conn(server.port) as c:
+        c.send(b"POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n")
+        interim = c.read_response(timeout=3)
+        assert interim.status == 100, interim
+        assert interim.version == "HTTP/1.1"
+        c.send(b"hello")
+        _health_ok(c.read_response(timeout=3))
+
+
+def test_expect_100_continue_not_sent_when_body_too_large(server):
+    with Conn(server.port) as c:
+        c.send(b"POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 2097152\r\nExpect: 100-continue\r\n\r\n")
+        r = c.read_response(timeout=3)
+        assert_problem(r, 413, "payload_too_large")
+
+
+# --------------------------------------------------------------------------- connection limit
+
+def test_connection_limit(make_server):
+    s = make_server(WORKERS=1, HTTP_MAX_CONNECTIONS=3)
+    # the first connection polls /metrics until the start-up probe's connection is gone (only itself open)
+    conns = [Conn(s.port)]
+    try:
+        deadline = time.monotonic() + 3
+        while True:
+            conns[0].send(get_request("/metrics"))
+            r = conns[0].read_response()
+            if metric_value(metric_samples(r.body.decode()), "http_connections_open") == 1:
+                break
+            assert time.monotonic() < deadline, "http_connections_open never dropped to 1"
+            time.sleep(0.05)
+        conns += [Conn(s.port) for _ in range(2)]
+        for c in conns[1:]:  # make sure each one is accepted and registered
+            c.send(get_request("/health"))
+            _health_ok(c.read_response())
+        with Conn(s.port) as extra:
+            t0 = time.monotonic()
+            data = extra.read_until_close(timeout=2)
+            assert time.monotonic() - t0 < 2
+        (r,) = parse_responses(data)
+        assert_problem(r, 503, "overloaded")
+        assert r.headers.get("retry-after", "").isdigit(), r.headers
+        # "every response" carries these, the refusal too
+        assert r.headers.get("server") == "hourglass" and "date" in r.headers, r.headers
+        assert REQ_ID_RE.match(r.headers.get("x-request-id", "")), r.headers
+        # the three admitted connections still work
+        for c in conns:
+            c.send(get_request("/health"))
+            _health_ok(c.read_response())
+        conns.pop().close()
+        deadline = time.monotonic() + 3
+        while True:
+            with Conn(s.port) as c:
+                c.send(get_request("/health"))
+                r = c.read_response()
+            if r.status == 200:
+                break
+            assert time.monotonic() < deadline, "a freed connection slot was not reused: %r" % r
+            time.sleep(0.1)
+        assert r.body == b"ok"
+    finally:
+        for c in conns:
+            c.close()
+
+
+# --------------------------------------------------------------------------- deep pipelines
+
+def test_pipeline_deeper_than_limit_answered_in_order(server):
+    n = 40
+    reqs = b"".join(get_request("/health" if i % 5 else "/nonexistent", "X-Request-Id: req-%d\r\n" % i)
+                    for i in range(n))
+    with Conn(server.port) as c:
+        c.send(reqs)
+        rs = [c.read_response(timeout=10) for _ in range(n)]
+        for i, r in enumerate(rs):
+            assert r.headers.get("x-request-id") == "req-%d" % i, (i, r)
+            assert r.status == (200 if i % 5 else 404), (i, r)
+        assert not c.closed_within(0.2)
+
+
+def test_pipeline_of_500_with_slow_reader(server):
+    n = 500
+    reqs = b"".join(get_request("/health", "X-Request-Id: p%d\r\n" % i) for i in range(n))
+    with Conn(server.port) as c:
+        c.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        wsock = c.sock.dup()  # its own timeout, independent of the reader's
+        wsock.settimeout(20)
+        sender = threading.Thread(target=wsock.sendall, args=(reqs,))
+        sender.start()
+        time.sleep(0.3)  # let the server's output back up
+        rs = [c.read_response(timeout=10) for _ in range(n)]
+        sender.join(5)
+        wsock.close()
+        assert [r.headers.get("x-request-id") for r in rs] == ["p%d" % i for i in range(n)]
+        assert all(r.status == 200 and r.body == b"ok" for r in rs)
