@@ -8,7 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
-typedef enum { CFG_STRING, CFG_SECRET, CFG_INT, CFG_SIZE, CFG_DURATION, CFG_ENUM } cfg_type_t;
+typedef enum { CFG_STRING, CFG_SECRET, CFG_INT, CFG_SIZE, CFG_DURATION, CFG_ENUM, CFG_BOOL } cfg_type_t;
 
 /* One configuration variable: its name, type, default, bounds and where it
  * lands in config_t. Adding a setting means adding a row here. */
@@ -23,6 +23,9 @@ typedef struct {
 
 static const char *const log_levels[] = {"debug", "info", "warn", "error", NULL};
 static const char *const log_formats[] = {"text", "json", NULL};
+static const char *const jwt_algorithms[] = {"HS256", "RS256", "ES256", NULL};
+static const char *const hash_costs[] = {"interactive", "moderate", "min", NULL};
+#define DAY_MS (24 * HOUR_MS)
 
 #define OFF(field) offsetof(config_t, field)
 #define KIB 1024LL
@@ -56,6 +59,37 @@ static const cfg_var_t cfg_vars[] = {
     {"HTTP_IDLE_TIMEOUT", CFG_DURATION, "60s", 10, 24 * HOUR_MS, NULL, OFF(http_idle_timeout_ms)},
     {"HTTP_REQUEST_TIMEOUT", CFG_DURATION, "30s", 10, HOUR_MS, NULL, OFF(http_request_timeout_ms)},
     {"SHUTDOWN_TIMEOUT", CFG_DURATION, "10s", 0, HOUR_MS, NULL, OFF(shutdown_timeout_ms)},
+
+    {"JWT_SECRET", CFG_SECRET, NULL, 0, 0, NULL, OFF(jwt_secret)},
+    {"JWT_ALGORITHM", CFG_ENUM, "HS256", 0, 0, jwt_algorithms, OFF(jwt_algorithm)},
+    {"JWT_PRIVATE_KEY", CFG_SECRET, NULL, 0, 0, NULL, OFF(jwt_private_key)},
+    {"JWT_PUBLIC_KEY", CFG_STRING, NULL, 0, 0, NULL, OFF(jwt_public_key)},
+    /* Minutes when given as a bare number, as the source systems' .env files have them. */
+    {"ACCESS_TOKEN_EXPIRES_IN", CFG_DURATION, "15m", 1000, 30 * DAY_MS, NULL, OFF(access_token_ttl_ms)},
+    {"REFRESH_TOKEN_EXPIRES_IN", CFG_DURATION, "43200m", 1000, 3650 * DAY_MS, NULL, OFF(refresh_token_ttl_ms)},
+    {"REFRESH_REUSE_GRACE", CFG_DURATION, "10s", 0, HOUR_MS, NULL, OFF(refresh_reuse_grace_ms)},
+    {"COOKIE_SECURE", CFG_BOOL, "false", 0, 0, NULL, OFF(cookie_secure)},
+    {"AUTH_REQUIRE_VERIFIED_EMAIL", CFG_BOOL, "true", 0, 0, NULL, OFF(auth_require_verified_email)},
+    {"PASSWORD_POLICY", CFG_BOOL, "true", 0, 0, NULL, OFF(password_policy)},
+    {"PASSWORD_HASH_COST", CFG_ENUM, "interactive", 0, 0, hash_costs, OFF(password_hash_cost)},
+    {"AUTH_CODE_TTL", CFG_DURATION, "15m", 1000, DAY_MS, NULL, OFF(auth_code_ttl_ms)},
+    {"AUTH_CODE_MAX_ATTEMPTS", CFG_INT, "5", 1, 100, NULL, OFF(auth_code_max_attempts)},
+    {"LOGIN_LOCKOUT_THRESHOLD", CFG_INT, "10", 1, 1000, NULL, OFF(login_lockout_threshold)},
+    {"LOGIN_LOCKOUT_WINDOW", CFG_DURATION, "15m", 1000, DAY_MS, NULL, OFF(login_lockout_window_ms)},
+    {"LOGIN_IP_LIMIT", CFG_INT, "100", 1, 1000000, NULL, OFF(login_ip_limit_per_minute)},
+    {"MAIL_QUOTA_PER_MINUTE", CFG_INT, "1", 1, 1000, NULL, OFF(mail_quota_per_minute)},
+    {"MAIL_QUOTA_PER_HOUR", CFG_INT, "5", 1, 100000, NULL, OFF(mail_quota_per_hour)},
+
+    {"MAIL_SERVER", CFG_STRING, NULL, 0, 0, NULL, OFF(mail_server)},
+    {"MAIL_PORT", CFG_INT, "587", 1, 65535, NULL, OFF(mail_port)},
+    {"MAIL_USERNAME", CFG_STRING, NULL, 0, 0, NULL, OFF(mail_username)},
+    {"MAIL_PASSWORD", CFG_SECRET, NULL, 0, 0, NULL, OFF(mail_password)},
+    {"MAIL_FROM", CFG_STRING, "hourglass <noreply@localhost>", 0, 0, NULL, OFF(mail_from)},
+    {"MAIL_STARTTLS", CFG_BOOL, "true", 0, 0, NULL, OFF(mail_starttls)},
+    {"MAIL_SSL_TLS", CFG_BOOL, "false", 0, 0, NULL, OFF(mail_ssl_tls)},
+    {"MAIL_TIMEOUT", CFG_DURATION, "30s", 100, HOUR_MS, NULL, OFF(mail_timeout_ms)},
+    {"MAIL_RETRY_MAX", CFG_DURATION, "10m", 100, DAY_MS, NULL, OFF(mail_retry_max_ms)},
+    {"MAIL_POLL_INTERVAL", CFG_DURATION, "10s", 50, HOUR_MS, NULL, OFF(mail_poll_interval_ms)},
 };
 
 #define CFG_VAR_COUNT (sizeof(cfg_vars) / sizeof(cfg_vars[0]))
@@ -182,12 +216,30 @@ static int cfg_set(config_t *cfg, const cfg_var_t *v, const char *value, char *e
     }
     case CFG_DURATION: {
         uint64_t ms;
+        char scaled[64];
+        /* The source systems give token lifetimes in minutes. */
+        if (v->offset == OFF(access_token_ttl_ms) || v->offset == OFF(refresh_token_ttl_ms)) {
+            long long minutes;
+            if (!config_parse_int(value, &minutes) && minutes >= 0) {
+                snprintf(scaled, sizeof(scaled), "%lldm", minutes);
+                value = scaled;
+            }
+        }
         if (config_parse_duration_ms(value, &ms) || (long long)ms < v->min || (long long)ms > v->max) {
             set_err(err, errlen, "%s: must be a duration from %lldms to %llds, like 500ms, 10s or 2m (got \"%.40s\")",
                     v->name, v->min, v->max / 1000, value);
             return -1;
         }
         *(uint64_t *)(base + v->offset) = ms;
+        return 0;
+    }
+    case CFG_BOOL: {
+        int b;
+        if (config_parse_bool(value, &b)) {
+            set_err(err, errlen, "%s: must be true or false (got \"%.40s\")", v->name, value);
+            return -1;
+        }
+        *(int *)(base + v->offset) = b;
         return 0;
     }
     case CFG_ENUM:
@@ -419,6 +471,26 @@ int config_require_database(const config_t *cfg, char *err, size_t errlen)
 }
 
 const char *config_database_conninfo(const config_t *cfg) { return cfg->database_url; }
+
+int config_require_keys(const config_t *cfg, char *err, size_t errlen)
+{
+    if (cfg->jwt_algorithm == JWT_HS256) {
+        if (!cfg->jwt_secret || strlen(cfg->jwt_secret) < 16) {
+            set_err(err, errlen, "JWT_SECRET: is required, at least 16 characters (or JWT_ALGORITHM=RS256/ES256 with keys)");
+            return -1;
+        }
+        return 0;
+    }
+    if (!cfg->jwt_private_key || !*cfg->jwt_private_key) {
+        set_err(err, errlen, "JWT_PRIVATE_KEY: is required for JWT_ALGORITHM=%s", jwt_algorithms[cfg->jwt_algorithm]);
+        return -1;
+    }
+    if (!cfg->jwt_public_key || !*cfg->jwt_public_key) {
+        set_err(err, errlen, "JWT_PUBLIC_KEY: is required for JWT_ALGORITHM=%s", jwt_algorithms[cfg->jwt_algorithm]);
+        return -1;
+    }
+    return 0;
+}
 
 int config_origin_allowed(const config_t *cfg, const char *origin, size_t len)
 {

@@ -40,7 +40,44 @@ typedef struct config {
     uint64_t http_idle_timeout_ms;
     uint64_t http_request_timeout_ms;
     uint64_t shutdown_timeout_ms;
+
+    /* Tokens. Keys are PEM text or a path to a PEM file. */
+    char *jwt_secret;
+    int jwt_algorithm;       /* JWT_HS256, JWT_RS256, JWT_ES256 */
+    char *jwt_private_key;
+    char *jwt_public_key;
+    uint64_t access_token_ttl_ms;
+    uint64_t refresh_token_ttl_ms;
+    uint64_t refresh_reuse_grace_ms;
+    int cookie_secure;
+
+    /* Accounts. */
+    int auth_require_verified_email;
+    int password_policy;
+    int password_hash_cost;  /* PASSWORD_COST_* */
+    uint64_t auth_code_ttl_ms;
+    int auth_code_max_attempts;
+    int login_lockout_threshold;
+    uint64_t login_lockout_window_ms;
+    int login_ip_limit_per_minute;
+    int mail_quota_per_minute;
+    int mail_quota_per_hour;
+
+    /* Mail. No MAIL_SERVER: mail is written to the log. */
+    char *mail_server;
+    int mail_port;
+    char *mail_username;
+    char *mail_password;
+    char *mail_from;
+    int mail_starttls;
+    int mail_ssl_tls;
+    uint64_t mail_timeout_ms;
+    uint64_t mail_retry_max_ms;
+    uint64_t mail_poll_interval_ms;
 } config_t;
+
+enum { JWT_HS256, JWT_RS256, JWT_ES256 };
+enum { PASSWORD_COST_INTERACTIVE, PASSWORD_COST_MODERATE, PASSWORD_COST_MIN };
 
 /* Where values come from: lookup(name) returns the value or NULL. */
 typedef const char *(*config_lookup_fn)(const char *name, void *data);
@@ -56,6 +93,8 @@ int config_load(config_t *cfg, const char *file_path, char *err, size_t errlen);
 
 /* serve and migrate need a database; the other commands do not. */
 int config_require_database(const config_t *cfg, char *err, size_t errlen);
+/* serve needs a signing key: JWT_SECRET, or JWT_PRIVATE_KEY + JWT_PUBLIC_KEY for RS256/ES256. */
+int config_require_keys(const config_t *cfg, char *err, size_t errlen);
 
 /* The libpq connection string for cfg (built once by config_parse). */
 const char *config_database_conninfo(const config_t *cfg);

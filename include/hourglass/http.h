@@ -50,7 +50,24 @@ typedef struct {
     const char *pattern;
     http_handler_fn handler;
     const void *data;
+    unsigned flags; /* ROUTE_* */
 } http_route_t;
+
+/* Checked before the handler runs: 401 without a valid access token, 403
+ * without the role; a cookie-authenticated unsafe request needs an allowed Origin. */
+#define ROUTE_AUTH 1u
+#define ROUTE_STAFF 2u /* role staff or admin (implies ROUTE_AUTH) */
+#define ROUTE_ADMIN 4u /* role admin (implies ROUTE_AUTH) */
+
+typedef enum { ROLE_USER, ROLE_STAFF, ROLE_ADMIN } http_role_t;
+
+/* Who is asking, from a verified access token. */
+typedef struct {
+    int64_t user_id;    /* 0: anonymous */
+    int64_t session_id;
+    http_role_t role;
+    unsigned via_cookie : 1;
+} http_auth_t;
 
 #define HTTP_MAX_PARAMS 8
 
@@ -98,6 +115,7 @@ struct http_request {
     const router_path_t *route;
     int route_id;
     const void *route_data;
+    http_auth_t auth;
     int param_count;
     struct {
         const char *name;
