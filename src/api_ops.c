@@ -46,10 +46,10 @@ static void ops_register_statements(void)
 }
 
 static const http_route_t ops_routes[] = {
-    {ALLOW_GET | ALLOW_POST, "/", ops_alive, NULL, 0},
-    {ALLOW_GET, "/health", ops_alive, NULL, 0},
-    {ALLOW_GET, "/health/ready", ops_ready, NULL, 0},
-    {ALLOW_GET, "/metrics", ops_metrics, NULL, 0},
+    {ALLOW_GET | ALLOW_POST, "/", ops_alive, NULL, 0, 0},
+    {ALLOW_GET, "/health", ops_alive, NULL, 0, 0},
+    {ALLOW_GET, "/health/ready", ops_ready, NULL, 0, 0},
+    {ALLOW_GET, "/metrics", ops_metrics, NULL, 0, 0},
 };
 
 const api_module_t api_ops_module = {

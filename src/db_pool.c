@@ -47,6 +47,7 @@ int db_statement_count(void) { return statement_count; }
 typedef struct db_query {
     struct db_query *next; /* wait queue */
     int stmt;
+    const char *raw_sql;   /* an unnamed statement (LISTEN) instead of stmt */
     int nparams;
     const char **values;
     db_result_fn cb;
@@ -98,6 +99,12 @@ struct db_pool {
     const char **values;
     PQconninfoOption *options;
     const char *dns_host; /* a host name to resolve without blocking, or NULL */
+    const char *const *listen_channels; /* LISTENed on connection 0, if any */
+    int listen_count;
+    int listen_pending;
+    db_notify_fn notify_fn;
+    void (*listening_fn)(void *data);
+    void *listen_data;
     int closing;
     int open_handles;
     void (*close_done)(void *);
@@ -120,6 +127,7 @@ static db_query_t *query_new(int stmt, int nparams, const char *const *values, d
     if (!q)
         abort();
     q->next = NULL;
+    q->raw_sql = NULL;
     q->stmt = stmt;
     q->nparams = nparams;
     q->values = (const char **)(q + 1);
@@ -146,6 +154,7 @@ static void query_deliver(db_query_t *q, db_status_t status)
     q->cb(q->data, res, status);
     if (q->result)
         PQclear(q->result);
+    free((char *)q->raw_sql);
     free(q);
 }
 
@@ -297,6 +306,18 @@ static void conn_send(db_conn_t *c, db_query_t *q)
 {
     const db_statement_t *st = &statements[q->stmt];
     c->inflight++;
+    if (q->raw_sql) {
+        ring_push(c, ENTRY_QUERY, q->stmt, q);
+        ring_push(c, ENTRY_SYNC, q->stmt, q);
+        if (!PQsendQueryParams(c->pg, q->raw_sql, 0, NULL, NULL, NULL, NULL, 0) || !PQpipelineSync(c->pg)) {
+            conn_break(c);
+            return;
+        }
+        int f = PQflush(c->pg);
+        if (f < 0 || poll_watch(c, f ? UV_READABLE | UV_WRITABLE : UV_READABLE))
+            conn_break(c);
+        return;
+    }
     if (!c->prepared[q->stmt]) {
         ring_push(c, ENTRY_PREPARE, q->stmt, NULL);
         c->prepared[q->stmt] = 1; /* later queries may follow it in the same pipeline */
@@ -428,10 +449,52 @@ static void conn_read_results(db_conn_t *c)
         }
     }
     PGnotify *n;
-    while ((n = PQnotifies(c->pg)))
+    while (c->pg && (n = PQnotifies(c->pg))) {
+        if (c->pool->notify_fn)
+            c->pool->notify_fn(c->pool->listen_data, n->relname, n->extra);
         PQfreemem(n);
+    }
     if (c->state == DBC_READY)
         pool_pump(c->pool);
+}
+
+static void on_listen_result(void *data, PGresult *res, db_status_t status)
+{
+    db_pool_t *p = data;
+    if (status != DB_OK || PQresultStatus(res) != PGRES_COMMAND_OK) {
+        if (res)
+            log_warn("worker %d: LISTEN failed: %s", p->worker_id, PQresultErrorMessage(res));
+        return; /* the connection will be reopened and LISTEN sent again */
+    }
+    if (--p->listen_pending == 0 && p->listening_fn)
+        p->listening_fn(p->listen_data);
+}
+
+/* On connection 0 after every (re)connect: what was notified while it was
+ * down is lost, so listening_fn lets the owner catch up. */
+static void conn_send_listen(db_conn_t *c)
+{
+    db_pool_t *p = c->pool;
+    p->listen_pending = p->listen_count;
+    for (int i = 0; i < p->listen_count; i++) {
+        db_query_t *q = query_new(0, 0, NULL, on_listen_result, p);
+        char *sql = malloc(strlen(p->listen_channels[i]) + 8);
+        sprintf(sql, "LISTEN %s", p->listen_channels[i]);
+        q->raw_sql = sql;
+        conn_send(c, q);
+    }
+}
+
+void db_pool_listen(db_pool_t *p, const char *const *channels, int count, db_notify_fn notify_fn,
+                    void (*listening_fn)(void *data), void *data)
+{
+    p->listen_channels = channels;
+    p->listen_count = count;
+    p->notify_fn = notify_fn;
+    p->listening_fn = listening_fn;
+    p->listen_data = data;
+    if (p->size > 0 && p->conns[0].state == DBC_READY)
+        conn_send_listen(&p->conns[0]);
 }
 
 static void conn_on_ready(db_conn_t *c)
@@ -454,6 +517,8 @@ static void conn_on_ready(db_conn_t *c)
         conn_lost(c);
         return;
     }
+    if (c->index == 0 && p->listen_count)
+        conn_send_listen(c);
     pool_pump(p);
 }
 

@@ -132,7 +132,10 @@ static int on_headers_complete(llhttp_t *l)
 
     int has_length = (l->flags & F_CONTENT_LENGTH) != 0;
     int chunked = (l->flags & F_CHUNKED) != 0;
-    if (has_length && l->content_length > p->limits->max_body_size)
+    req->max_body = p->limits->max_body_size;
+    if ((has_length || chunked) && p->body_limit)
+        req->max_body = p->body_limit(p->owner, req);
+    if (has_length && l->content_length > req->max_body)
         return refuse(p, 413, "payload_too_large");
     if (has_length && l->content_length > 0)
         abuf_init(&req->body, &req->arena, (size_t)l->content_length + 1);
@@ -155,7 +158,7 @@ static int on_body(llhttp_t *l, const char *at, size_t len)
 {
     http_parser_t *p = parser_of(l);
     http_request_t *req = p->req;
-    if (req->body.len + len > p->limits->max_body_size)
+    if (req->body.len + len > req->max_body)
         return refuse(p, 413, "payload_too_large");
     if (!req->body.data)
         abuf_init(&req->body, &req->arena, len + 1);

@@ -56,7 +56,6 @@ typedef struct {
 
 static const problem_text_t catalogue[] = {
     {"malformed_request", "The request could not be parsed.", "Запрос не удалось разобрать."},
-    {"malformed_json", "The request body is not valid JSON.", "Тело запроса не является корректным JSON."},
     {"not_found", "Nothing was found at this address.", "По этому адресу ничего не найдено."},
     {"method_not_allowed", "This method is not allowed here; see the Allow header.",
      "Этот метод здесь не разрешён; см. заголовок Allow."},
@@ -78,6 +77,24 @@ static const problem_text_t catalogue[] = {
     {"timeout", "The request took too long.", "Запрос выполнялся слишком долго."},
     {"conflict", "This value is already taken.", "Это значение уже занято."},
     {"validation_failed", "Some fields are not valid.", "Некоторые поля заполнены неверно."},
+    {"malformed_json", "The request body is not valid JSON.", "Тело запроса не является корректным JSON."},
+    {"not_authenticated", "Sign in first: no access token was sent.", "Сначала войдите: токен доступа не передан."},
+    {"invalid_token", "The token is not valid.", "Токен недействителен."},
+    {"token_expired", "The access token has expired; refresh it.", "Срок действия токена истёк; обновите его."},
+    {"session_revoked", "This session has ended; sign in again.", "Сеанс завершён; войдите снова."},
+    {"token_reused", "This refresh token was already used; the session has been ended.",
+     "Этот токен обновления уже использован; сеанс завершён."},
+    {"origin_not_allowed", "Requests with cookies must come from an allowed origin.",
+     "Запросы с cookie должны приходить с разрешённого источника."},
+    {"forbidden", "You are not allowed to do this.", "У вас нет прав на это действие."},
+    {"email_taken", "An account with this e-mail already exists.", "Учётная запись с этим адресом уже есть."},
+    {"username_taken", "This username is taken.", "Это имя пользователя занято."},
+    {"invalid_code", "The code is wrong or no longer valid.", "Код неверен или больше не действует."},
+    {"code_expired", "The code has expired; ask for a new one.", "Срок действия кода истёк; запросите новый."},
+    {"invalid_credentials", "Wrong e-mail, username or password.", "Неверный адрес, имя пользователя или пароль."},
+    {"email_not_verified", "Confirm your e-mail address first.", "Сначала подтвердите адрес электронной почты."},
+    {"rate_limited", "Too many attempts; try again later.", "Слишком много попыток; повторите позже."},
+    {"wrong_password", "The password is wrong.", "Неверный пароль."},
 };
 
 const char *problem_detail(const char *code, http_lang_t lang)

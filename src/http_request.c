@@ -19,6 +19,47 @@ const char *http_header_get(const http_request_t *req, const char *name, size_t 
     return NULL;
 }
 
+const char *http_cookie_get(http_request_t *req, const char *name)
+{
+    size_t len, nlen = strlen(name);
+    const char *v = http_header_get(req, "cookie", &len);
+    const char *end = v + len;
+    while (v && v < end) {
+        while (v < end && (*v == ' ' || *v == ';'))
+            v++;
+        const char *eq = memchr(v, '=', (size_t)(end - v));
+        if (!eq)
+            return NULL;
+        const char *semi = memchr(eq, ';', (size_t)(end - eq));
+        const char *vend = semi ? semi : end;
+        if ((size_t)(eq - v) == nlen && !memcmp(v, name, nlen)) {
+            const char *val = eq + 1;
+            if (vend - val >= 2 && *val == '"' && vend[-1] == '"') {
+                val++;
+                vend--;
+            }
+            return arena_strndup(&req->arena, val, (size_t)(vend - val));
+        }
+        v = vend;
+    }
+    return NULL;
+}
+
+const char *http_client_ip(http_request_t *req)
+{
+    char *out = arena_alloc(&req->arena, 64);
+    strcpy(out, "unknown");
+    struct sockaddr_storage ss;
+    int len = sizeof(ss);
+    if (req->conn && http_conn_peer(req->conn, (struct sockaddr *)&ss, &len) == 0) {
+        if (ss.ss_family == AF_INET)
+            uv_ip4_name((struct sockaddr_in *)&ss, out, 64);
+        else if (ss.ss_family == AF_INET6)
+            uv_ip6_name((struct sockaddr_in6 *)&ss, out, 64);
+    }
+    return out;
+}
+
 const char *http_param(const http_request_t *req, const char *name)
 {
     for (int i = 0; i < req->param_count; i++)

@@ -258,6 +258,11 @@ void http_request_finish_response(http_request_t *req)
     conn_flush(req->conn);
 }
 
+int http_conn_peer(http_conn_t *c, struct sockaddr *addr, int *len)
+{
+    return uv_tcp_getpeername(&c->tcp, addr, len);
+}
+
 static void request_log(http_request_t *req, uint64_t duration_ns)
 {
     worker_t *w = req->worker;
@@ -434,6 +439,16 @@ static void on_headers_done(void *owner, http_request_t *req)
         uv_buf_t b = uv_buf_init((char *)cont, sizeof(cont) - 1);
         uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
     }
+}
+
+static size_t on_body_limit(void *owner, http_request_t *req)
+{
+    http_conn_t *c = owner;
+    router_match_t m;
+    if (router_match(c->worker->router, req->method, req->path, req->path_len, &m) == ROUTER_FOUND &&
+        m.route->max_body)
+        return m.route->max_body;
+    return c->worker->cfg->http_max_body_size;
 }
 
 /* Answers a request the parser refused (or that timed out) and stops reading. */
@@ -697,6 +712,7 @@ static void on_connection(uv_stream_t *server, int status)
     uv_tcp_nodelay(&c->tcp, 1);
     http_parser_init(&c->parser, &w->limits, request_new, c);
     c->parser.headers_done = on_headers_done;
+    c->parser.body_limit = on_body_limit;
     c->idle_since_ms = uv_now(&w->loop);
     conn_resume_reading(c);
     conn_arm_timer(c);

@@ -31,6 +31,14 @@ db_pool_t *db_pool_new(uv_loop_t *loop, const struct config *cfg, int worker_id)
 db_status_t db_query(db_pool_t *pool, int stmt, int nparams, const char *const *values,
                      db_result_fn cb, void *data);
 int db_pool_usable(const db_pool_t *pool);
+
+/* LISTEN on these channels (connection 0, again after every reconnect).
+ * notify_fn runs on the pool's loop for each notification; listening_fn runs
+ * each time the LISTENs are in place, so the owner can catch up on what was
+ * missed while disconnected. channels must outlive the pool. */
+typedef void (*db_notify_fn)(void *data, const char *channel, const char *payload);
+void db_pool_listen(db_pool_t *pool, const char *const *channels, int count, db_notify_fn notify_fn,
+                    void (*listening_fn)(void *data), void *data);
 /* Fails what is queued, closes every connection; done runs when all handles are closed. */
 void db_pool_close(db_pool_t *pool, void (*done)(void *), void *data);
 /* After db_pool_close's callback: frees the memory. */

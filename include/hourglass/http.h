@@ -50,7 +50,8 @@ typedef struct {
     const char *pattern;
     http_handler_fn handler;
     const void *data;
-    unsigned flags; /* ROUTE_* */
+    unsigned flags;  /* ROUTE_* */
+    size_t max_body; /* 0: HTTP_MAX_BODY_SIZE; uploads set their own */
 } http_route_t;
 
 /* Checked before the handler runs: 401 without a valid access token, 403
@@ -110,11 +111,13 @@ struct http_request {
     unsigned upgrade : 1;
     abuf_t cur_field, cur_value; /* header being parsed */
     size_t head_bytes;
+    size_t max_body;
 
     /* Routing. */
     const router_path_t *route;
     int route_id;
     const void *route_data;
+    void *ctx;            /* a multi-step handler's state, in the arena */
     http_auth_t auth;
     int param_count;
     struct {
@@ -136,8 +139,12 @@ struct http_request {
     uv_write_t write_req;
 };
 
-/* --- reading the request (http_request.c helpers live in http_response.c) --- */
+/* --- reading the request --- */
 const char *http_header_get(const http_request_t *req, const char *name, size_t *len);
+/* A cookie's value, copied into the arena; NULL if absent. */
+const char *http_cookie_get(http_request_t *req, const char *name);
+/* The client's address as text (the peer of the connection). */
+const char *http_client_ip(http_request_t *req);
 const char *http_param(const http_request_t *req, const char *name);
 /* Copies query parameter `name` (percent-decoded) into the arena; NULL if absent. */
 const char *http_query_get(http_request_t *req, const char *name);

@@ -13,6 +13,8 @@ typedef struct {
     http_request_t *req; /* the request being read, NULL between requests */
     http_request_t *(*new_request)(void *owner);
     void (*headers_done)(void *owner, http_request_t *req);
+    /* The body limit for this request (by its route), asked once the headers are in. */
+    size_t (*body_limit)(void *owner, http_request_t *req);
     void *owner;
     int error_status;    /* answer for a refused request: 400, 413, 414, 431 */
     const char *error_code;

@@ -48,5 +48,6 @@ void http_request_finish_response(http_request_t *req);
 void http_request_release(http_request_t *req);
 const char *worker_date_header(worker_t *w);
 uint64_t http_now_ns(void);
+int http_conn_peer(http_conn_t *c, struct sockaddr *addr, int *len);
 
 #endif

@@ -1,0 +1,71 @@
+#ifndef HOURGLASS_BODY_H
+#define HOURGLASS_BODY_H
+#include <jansson.h>
+#include <stddef.h>
+
+#include "hourglass/http.h"
+
+/* Request bodies are checked in C against a declared field list and reach
+ * SQL only as text parameters. */
+typedef enum {
+    FIELD_STRING,   /* min/max count code points */
+    FIELD_EMAIL,
+    FIELD_PASSWORD, /* a string; its policy is checked by the handler */
+    FIELD_INT,      /* min/max bound the value */
+    FIELD_BOOL,
+    FIELD_DATE,     /* YYYY-MM-DD */
+    FIELD_DATETIME, /* RFC 3339 with an offset */
+    FIELD_ENUM,     /* one of choices */
+    FIELD_COLOR,    /* #rrggbb */
+    FIELD_ID,       /* positive 64-bit integer */
+} field_type_t;
+
+#define FIELD_REQUIRED 1u /* must be present and not null on create / PUT */
+
+typedef struct {
+    const char *name;
+    field_type_t type;
+    unsigned flags;
+    long long min, max; /* 0, 0: unbounded */
+    const char *const *choices;
+} body_field_t;
+
+typedef struct {
+    unsigned present : 1;
+    unsigned is_null : 1;
+    const char *text; /* the value as a SQL text parameter; NULL when null or absent */
+} body_value_t;
+
+typedef enum { BODY_CREATE, BODY_PATCH } body_mode_t;
+
+/* Field errors, rendered as the `errors` array of a 422 problem. */
+typedef struct {
+    abuf_t json;
+    abuf_t detail;
+    int count;
+    http_lang_t lang;
+} field_errors_t;
+
+void field_errors_init(field_errors_t *e, http_request_t *req);
+void field_errors_add(field_errors_t *e, const char *field, const char *code);
+/* 422 validation_failed with every error gathered. */
+void http_respond_validation(http_request_t *req, field_errors_t *e);
+const char *field_error_message(const char *code, http_lang_t lang);
+
+/* Reads the body (JSON; or form fields when the content type is a form and
+ * allow_forms is set) and checks it against fields. Returns 0 with values
+ * filled (one per field, in order), or -1 after answering 400, 415 or 422. */
+int body_parse(http_request_t *req, const body_field_t *fields, size_t count, body_mode_t mode, int allow_forms,
+               body_value_t *values);
+
+/* The same checks on a JSON object already parsed; errors are added to e. */
+void body_check_object(http_request_t *req, json_t *obj, const body_field_t *fields, size_t count, body_mode_t mode,
+                       body_value_t *values, field_errors_t *e);
+
+/* Format checks, exposed for unit tests. */
+int body_valid_email(const char *s);
+int body_valid_date(const char *s);
+int body_valid_datetime(const char *s);
+size_t body_utf8_length(const char *s, size_t bytes); /* code points, or SIZE_MAX if not UTF-8 */
+
+#endif

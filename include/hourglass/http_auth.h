@@ -1,0 +1,12 @@
+#ifndef HOURGLASS_HTTP_AUTH_H
+#define HOURGLASS_HTTP_AUTH_H
+#include "hourglass/http.h"
+
+/* Fills req->auth from the access token, or answers 401/403 and returns -1. */
+int http_authenticate(http_request_t *req, unsigned flags);
+/* The Bearer token of the Authorization header, copied, or NULL. */
+const char *http_bearer_token(http_request_t *req);
+int http_unsafe_method(const http_request_t *req);
+int http_origin_allowed(http_request_t *req);
+
+#endif

@@ -1,0 +1,591 @@
+/* Accounts and sessions: register, verify, login, refresh, logout, codes.
+ * Each handler is a short chain of steps (body -> hash on the thread pool ->
+ * one SQL function -> answer); the SQL functions are in 0003_accounts.sql. */
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "hourglass/api.h"
+#include "hourglass/auth.h"
+#include "hourglass/body.h"
+#include "hourglass/http_auth.h"
+#include "hourglass/json_text.h"
+#include "hourglass/revoked.h"
+#include "hourglass/server.h"
+
+static int stmt_register, stmt_verify, stmt_send_code, stmt_login_lookup, stmt_login_failed, stmt_session_open,
+    stmt_refresh, stmt_revoke, stmt_sessions, stmt_reset;
+
+/* ---------------------------------------------------------------- helpers */
+
+static const char *lang_code(const http_request_t *req) { return req->lang == LANG_RU ? "ru" : "en"; }
+
+static const char *ms_text(http_request_t *req, uint64_t ms) { return arena_printf(&req->arena, "%llu", (unsigned long long)ms); }
+
+static const char *int_text(http_request_t *req, long long v) { return arena_printf(&req->arena, "%lld", v); }
+
+/* The one-column JSON answer of an account function, parsed. NULL when the
+ * statement failed (answered here). The caller decrefs. */
+static json_t *result_json(http_request_t *req, PGresult *res)
+{
+    if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
+        http_respond_db_error(req, res);
+        return NULL;
+    }
+    json_error_t e;
+    json_t *j = json_loads(PQgetvalue(res, 0, 0), 0, &e);
+    if (!j)
+        http_respond_problem(req, 500, "internal_error", NULL);
+    return j;
+}
+
+static void respond_json_value(http_request_t *req, int status, json_t *value)
+{
+    char *text = json_dumps(value, JSON_COMPACT);
+    http_respond_json(req, status, text, strlen(text));
+    free(text);
+}
+
+static int password_breaks_policy(http_request_t *req, const char *field, const char *password, field_errors_t *e)
+{
+    if (!req->worker->cfg->password_policy)
+        return 0;
+    const char *codes[8];
+    int n = auth_password_policy(password, strlen(password), codes, 8);
+    for (int i = 0; i < n; i++)
+        field_errors_add(e, field, codes[i]);
+    return n;
+}
+
+static void add_cookie(http_request_t *req, const char *name, const char *value, const char *path, uint64_t max_age_s,
+                       int http_only)
+{
+    const config_t *cfg = req->worker->cfg;
+    http_header_add(req, "Set-Cookie",
+                    arena_printf(&req->arena, "%s=%s; Path=%s; Max-Age=%llu; SameSite=Lax%s%s", name, value, path,
+                                 (unsigned long long)max_age_s, http_only ? "; HttpOnly" : "",
+                                 cfg->cookie_secure ? "; Secure" : ""));
+}
+
+static void set_session_cookies(http_request_t *req, const char *access, const char *refresh)
+{
+    const config_t *cfg = req->worker->cfg;
+    add_cookie(req, "access_token", access, "/", cfg->access_token_ttl_ms / 1000, 1);
+    add_cookie(req, "refresh_token", refresh, "/api/v1/auth", cfg->refresh_token_ttl_ms / 1000, 1);
+    add_cookie(req, "logged_in", "true", "/", cfg->refresh_token_ttl_ms / 1000, 0);
+}
+
+static void clear_session_cookies(http_request_t *req)
+{
+    add_cookie(req, "access_token", "", "/", 0, 1);
+    add_cookie(req, "refresh_token", "", "/api/v1/auth", 0, 1);
+    add_cookie(req, "logged_in", "", "/", 0, 0);
+}
+
+/* The token pair of login and refresh, as body and cookies. */
+static void respond_token_pair(http_request_t *req, int64_t user_id, int64_t session_id, const char *role,
+                               const char *refresh)
+{
+    int64_t expires_in = 0;
+    char *access = auth_access_token_issue(&req->arena, user_id, session_id, role, (int64_t)time(NULL), &expires_in);
+    if (!access) {
+        http_respond_problem(req, 500, "internal_error", NULL);
+        return;
+    }
+    set_session_cookies(req, access, refresh);
+    http_header_add(req, "Cache-Control", "no-store");
+    abuf_t b;
+    abuf_init(&b, &req->arena, 512);
+    abuf_puts(&b, "{\"access_token\":");
+    abuf_json_string(&b, access, strlen(access));
+    abuf_puts(&b, ",\"refresh_token\":");
+    abuf_json_string(&b, refresh, strlen(refresh));
+    abuf_printf(&b, ",\"token_type\":\"bearer\",\"expires_in\":%lld}", (long long)expires_in);
+    http_respond_json(req, 200, b.data, b.len);
+}
+
+/* ---------------------------------------------------------------- register */
+
+enum { R_EMAIL, R_PASSWORD, R_CONFIRM, R_USERNAME, R_NAME, R_FIRST, R_LAST, R_MIDDLE, R_PHONE, R_DOB, R_COUNTRY };
+static const body_field_t register_fields[] = {
+    [R_EMAIL] = {"email", FIELD_EMAIL, FIELD_REQUIRED, 0, 0, NULL},
+    [R_PASSWORD] = {"password", FIELD_PASSWORD, FIELD_REQUIRED, 0, 0, NULL},
+    [R_CONFIRM] = {"password_confirm", FIELD_PASSWORD, 0, 0, 0, NULL},
+    [R_USERNAME] = {"username", FIELD_STRING, 0, 1, 150, NULL},
+    [R_NAME] = {"name", FIELD_STRING, 0, 0, 200, NULL},
+    [R_FIRST] = {"first_name", FIELD_STRING, 0, 0, 100, NULL},
+    [R_LAST] = {"last_name", FIELD_STRING, 0, 0, 100, NULL},
+    [R_MIDDLE] = {"middle_name", FIELD_STRING, 0, 0, 100, NULL},
+    [R_PHONE] = {"phone", FIELD_STRING, 0, 0, 32, NULL},
+    [R_DOB] = {"date_of_birth", FIELD_DATE, 0, 0, 0, NULL},
+    [R_COUNTRY] = {"country", FIELD_STRING, 0, 0, 100, NULL},
+};
+#define REGISTER_FIELDS (sizeof(register_fields) / sizeof(register_fields[0]))
+
+static void on_registered(http_request_t *req, PGresult *res)
+{
+    json_t *j = result_json(req, res);
+    if (!j)
+        return;
+    const char *err = json_string_value(json_object_get(j, "error"));
+    if (err) {
+        http_respond_problem(req, 409, err, NULL);
+    } else {
+        json_t *user = json_object_get(j, "user");
+        http_header_add(req, "Location",
+                        arena_printf(&req->arena, "/api/v1/users/%lld",
+                                     (long long)json_integer_value(json_object_get(user, "id"))));
+        respond_json_value(req, 201, user);
+    }
+    json_decref(j);
+}
+
+static void on_register_hashed(http_request_t *req, const char *hash)
+{
+    if (!hash) {
+        http_respond_problem(req, 500, "internal_error", NULL);
+        return;
+    }
+    body_value_t *v = req->ctx;
+    char code[7];
+    auth_code_new(code);
+    const char *params[14] = {
+        v[R_EMAIL].text, hash, v[R_USERNAME].text, v[R_NAME].text, v[R_FIRST].text, v[R_LAST].text,
+        v[R_MIDDLE].text, v[R_PHONE].text, v[R_DOB].text, v[R_COUNTRY].text, code,
+        ms_text(req, req->worker->cfg->auth_code_ttl_ms), lang_code(req), "false",
+    };
+    http_query(req, stmt_register, 14, params, on_registered);
+}
+
+static void api_register(http_request_t *req)
+{
+    body_value_t *v = arena_calloc(&req->arena, sizeof(body_value_t) * REGISTER_FIELDS);
+    if (body_parse(req, register_fields, REGISTER_FIELDS, BODY_CREATE, 0, v))
+        return;
+    field_errors_t e;
+    field_errors_init(&e, req);
+    password_breaks_policy(req, "password", v[R_PASSWORD].text, &e);
+    if (v[R_CONFIRM].text && strcmp(v[R_CONFIRM].text, v[R_PASSWORD].text))
+        field_errors_add(&e, "password_confirm", "mismatch");
+    if (e.count) {
+        http_respond_validation(req, &e);
+        return;
+    }
+    req->ctx = v;
+    auth_password_hash(req, v[R_PASSWORD].text, on_register_hashed);
+}
+
+/* ---------------------------------------------------------------- codes */
+
+static const body_field_t email_code_fields[] = {
+    {"email", FIELD_EMAIL, FIELD_REQUIRED, 0, 0, NULL},
+    {"code", FIELD_STRING, FIELD_REQUIRED, 1, 32, NULL},
+};
+
+/* verify-email and reset-password share their answers to a code. */
+static int respond_code_error(http_request_t *req, json_t *j)
+{
+    const char *err = json_string_value(json_object_get(j, "error"));
+    if (!err)
+        return 0;
+    http_respond_problem(req, strcmp(err, "code_expired") ? 400 : 410, err, NULL);
+    return 1;
+}
+
+static void on_verified(http_request_t *req, PGresult *res)
+{
+    json_t *j = result_json(req, res);
+    if (!j)
+        return;
+    if (!respond_code_error(req, j))
+        respond_json_value(req, 200, json_object_get(j, "user"));
+    json_decref(j);
+}
+
+static void api_verify_email(http_request_t *req)
+{
+    body_value_t v[2];
+    if (body_parse(req, email_code_fields, 2, BODY_CREATE, 0, v))
+        return;
+    const char *params[3] = {v[0].text, v[1].text, int_text(req, req->worker->cfg->auth_code_max_attempts)};
+    http_query(req, stmt_verify, 3, params, on_verified);
+}
+
+static const body_field_t email_fields[] = {{"email", FIELD_EMAIL, FIELD_REQUIRED, 0, 0, NULL}};
+
+static void on_code_sent(http_request_t *req, PGresult *res)
+{
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+        http_respond_db_error(req, res);
+        return;
+    }
+    http_respond_json(req, 202, "{\"status\":\"accepted\"}", 21);
+}
+
+/* Always 202: whether the address is known is nobody's business. */
+static void send_code(http_request_t *req, const char *kind)
+{
+    body_value_t v[1];
+    if (body_parse(req, email_fields, 1, BODY_CREATE, 0, v))
+        return;
+    const config_t *cfg = req->worker->cfg;
+    char code[7];
+    auth_code_new(code);
+    const char *params[7] = {kind, v[0].text, code, ms_text(req, cfg->auth_code_ttl_ms), lang_code(req),
+                             int_text(req, cfg->mail_quota_per_minute), int_text(req, cfg->mail_quota_per_hour)};
+    http_query(req, stmt_send_code, 7, params, on_code_sent);
+}
+
+static void api_resend_verification(http_request_t *req) { send_code(req, "verify"); }
+
+static void api_forgot_password(http_request_t *req) { send_code(req, "reset"); }
+
+enum { P_EMAIL, P_CODE, P_NEW };
+static const body_field_t reset_fields[] = {
+    [P_EMAIL] = {"email", FIELD_EMAIL, FIELD_REQUIRED, 0, 0, NULL},
+    [P_CODE] = {"code", FIELD_STRING, FIELD_REQUIRED, 1, 32, NULL},
+    [P_NEW] = {"new_password", FIELD_PASSWORD, FIELD_REQUIRED, 0, 0, NULL},
+};
+
+static void on_reset(http_request_t *req, PGresult *res)
+{
+    json_t *j = result_json(req, res);
+    if (!j)
+        return;
+    if (!respond_code_error(req, j)) {
+        json_t *ids = json_object_get(j, "revoked");
+        size_t i;
+        json_t *id;
+        json_array_foreach(ids, i, id) revoked_add(json_integer_value(id));
+        http_respond(req, 204, NULL, NULL, 0);
+    }
+    json_decref(j);
+}
+
+static void on_reset_hashed(http_request_t *req, const char *hash)
+{
+    if (!hash) {
+        http_respond_problem(req, 500, "internal_error", NULL);
+        return;
+    }
+    body_value_t *v = req->ctx;
+    const char *params[4] = {v[P_EMAIL].text, v[P_CODE].text, hash,
+                             int_text(req, req->worker->cfg->auth_code_max_attempts)};
+    http_query(req, stmt_reset, 4, params, on_reset);
+}
+
+static void api_reset_password(http_request_t *req)
+{
+    body_value_t *v = arena_calloc(&req->arena, sizeof(body_value_t) * 3);
+    if (body_parse(req, reset_fields, 3, BODY_CREATE, 0, v))
+        return;
+    field_errors_t e;
+    field_errors_init(&e, req);
+    if (password_breaks_policy(req, "new_password", v[P_NEW].text, &e)) {
+        http_respond_validation(req, &e);
+        return;
+    }
+    req->ctx = v;
+    auth_password_hash(req, v[P_NEW].text, on_reset_hashed);
+}
+
+/* ---------------------------------------------------------------- login */
+
+enum { L_EMAIL, L_USERNAME, L_PASSWORD, L_GRANT, L_SCOPE, L_CLIENT_ID, L_CLIENT_SECRET };
+/* The OAuth2 password form's other fields are accepted and ignored. */
+static const body_field_t login_fields[] = {
+    [L_EMAIL] = {"email", FIELD_STRING, 0, 1, 254, NULL},
+    [L_USERNAME] = {"username", FIELD_STRING, 0, 1, 254, NULL},
+    [L_PASSWORD] = {"password", FIELD_PASSWORD, FIELD_REQUIRED, 0, 0, NULL},
+    [L_GRANT] = {"grant_type", FIELD_STRING, 0, 0, 64, NULL},
+    [L_SCOPE] = {"scope", FIELD_STRING, 0, 0, 1000, NULL},
+    [L_CLIENT_ID] = {"client_id", FIELD_STRING, 0, 0, 256, NULL},
+    [L_CLIENT_SECRET] = {"client_secret", FIELD_STRING, 0, 0, 256, NULL},
+};
+#define LOGIN_FIELDS (sizeof(login_fields) / sizeof(login_fields[0]))
+
+typedef struct {
+    const char *password;
+    int64_t user_id;
+    int email_verified;
+    char refresh[64];
+} login_ctx_t;
+
+static void invalid_credentials(http_request_t *req)
+{
+    http_header_add(req, "WWW-Authenticate", "Bearer");
+    http_respond_problem(req, 401, "invalid_credentials", NULL);
+}
+
+static void on_failure_recorded(http_request_t *req, PGresult *res)
+{
+    (void)res; /* the answer is the same whether it was recorded or not */
+    invalid_credentials(req);
+}
+
+static void on_session_opened(http_request_t *req, PGresult *res)
+{
+    json_t *j = result_json(req, res);
+    if (!j)
+        return;
+    login_ctx_t *c = req->ctx;
+    respond_token_pair(req, json_integer_value(json_object_get(j, "user_id")),
+                       json_integer_value(json_object_get(j, "session_id")),
+                       json_string_value(json_object_get(j, "role")), c->refresh);
+    json_decref(j);
+}
+
+static void on_login_checked(http_request_t *req, int matches)
+{
+    login_ctx_t *c = req->ctx;
+    if (!matches) {
+        if (!c->user_id) {
+            invalid_credentials(req);
+            return;
+        }
+        const char *params[1] = {int_text(req, c->user_id)};
+        http_query(req, stmt_login_failed, 1, params, on_failure_recorded);
+        return;
+    }
+    const config_t *cfg = req->worker->cfg;
+    if (!c->email_verified && cfg->auth_require_verified_email) {
+        http_respond_problem(req, 403, "email_not_verified", NULL);
+        return;
+    }
+    auth_refresh_token_new(c->refresh);
+    size_t ua_len = 0;
+    const char *ua = http_header_get(req, "user-agent", &ua_len);
+    const char *params[5] = {int_text(req, c->user_id), c->refresh, ua ? arena_strndup(&req->arena, ua, ua_len) : NULL,
+                             http_client_ip(req), ms_text(req, cfg->refresh_token_ttl_ms)};
+    http_query(req, stmt_session_open, 5, params, on_session_opened);
+}
+
+static void on_login_lookup(http_request_t *req, PGresult *res)
+{
+    json_t *j = result_json(req, res);
+    if (!j)
+        return;
+    login_ctx_t *c = req->ctx;
+    const char *err = json_string_value(json_object_get(j, "error"));
+    if (err) {
+        http_header_add(req, "Retry-After",
+                        int_text(req, (long long)json_integer_value(json_object_get(j, "retry_after"))));
+        http_respond_problem(req, 429, "rate_limited", NULL);
+        json_decref(j);
+        return;
+    }
+    c->user_id = json_integer_value(json_object_get(j, "user_id"));
+    c->email_verified = json_is_true(json_object_get(j, "email_verified"));
+    const char *hash = json_string_value(json_object_get(j, "password_hash"));
+    /* Unknown users are checked against a dummy hash: the same answer in similar time. */
+    auth_password_verify(req, c->password, c->user_id ? hash : NULL, on_login_checked);
+    json_decref(j);
+}
+
+static void api_login(http_request_t *req)
+{
+    body_value_t v[LOGIN_FIELDS];
+    if (body_parse(req, login_fields, LOGIN_FIELDS, BODY_CREATE, 1, v))
+        return;
+    const char *login = v[L_EMAIL].text ? v[L_EMAIL].text : v[L_USERNAME].text;
+    if (!login) {
+        field_errors_t e;
+        field_errors_init(&e, req);
+        field_errors_add(&e, "email", "required");
+        http_respond_validation(req, &e);
+        return;
+    }
+    login_ctx_t *c = arena_calloc(&req->arena, sizeof(*c));
+    c->password = v[L_PASSWORD].text;
+    req->ctx = c;
+    const config_t *cfg = req->worker->cfg;
+    const char *params[5] = {login, http_client_ip(req), int_text(req, cfg->login_ip_limit_per_minute),
+                             int_text(req, cfg->login_lockout_threshold), ms_text(req, cfg->login_lockout_window_ms)};
+    http_query(req, stmt_login_lookup, 5, params, on_login_lookup);
+}
+
+/* ---------------------------------------------------------------- refresh */
+
+static const body_field_t refresh_fields[] = {{"refresh_token", FIELD_STRING, 0, 1, 256, NULL}};
+
+typedef struct {
+    char next[64];
+} refresh_ctx_t;
+
+static void on_refreshed(http_request_t *req, PGresult *res)
+{
+    json_t *j = result_json(req, res);
+    if (!j)
+        return;
+    const char *err = json_string_value(json_object_get(j, "error"));
+    if (err) {
+        if (!strcmp(err, "token_reused"))
+            revoked_add(json_integer_value(json_object_get(j, "session_id")));
+        http_header_add(req, "WWW-Authenticate", "Bearer");
+        http_respond_problem(req, 401, err, NULL);
+    } else {
+        refresh_ctx_t *c = req->ctx;
+        respond_token_pair(req, json_integer_value(json_object_get(j, "user_id")),
+                           json_integer_value(json_object_get(j, "session_id")),
+                           json_string_value(json_object_get(j, "role")), c->next);
+    }
+    json_decref(j);
+}
+
+static void api_refresh(http_request_t *req)
+{
+    body_value_t v[1] = {{0}};
+    size_t ct_len = 0;
+    if ((req->body.len || http_header_get(req, "content-type", &ct_len)) && body_parse(req, refresh_fields, 1, BODY_PATCH, 1, v))
+        return;
+    const char *token = v[0].text;
+    if (!token)
+        token = http_bearer_token(req);
+    if (!token) {
+        token = http_cookie_get(req, "refresh_token");
+        /* A cookie comes with any request the browser makes: only our front end may use it. */
+        if (token && !http_origin_allowed(req)) {
+            http_respond_problem(req, 403, "origin_not_allowed", NULL);
+            return;
+        }
+    }
+    if (!token || !*token) {
+        http_header_add(req, "WWW-Authenticate", "Bearer");
+        http_respond_problem(req, 401, "not_authenticated", NULL);
+        return;
+    }
+    refresh_ctx_t *c = arena_calloc(&req->arena, sizeof(*c));
+    auth_refresh_token_next(token, c->next);
+    req->ctx = c;
+    const char *params[3] = {token, c->next, ms_text(req, req->worker->cfg->refresh_reuse_grace_ms)};
+    http_query(req, stmt_refresh, 3, params, on_refreshed);
+}
+
+/* ---------------------------------------------------------------- sessions */
+
+static void on_revoked(http_request_t *req, PGresult *res)
+{
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+        http_respond_db_error(req, res);
+        return;
+    }
+    const char *ids = PQgetvalue(res, 0, 0);
+    /* Refused here at once; other instances hear it through NOTIFY. */
+    revoked_add_array_text(ids);
+    if (!strcmp(ids, "{}") && req->ctx) {
+        http_respond_problem(req, 404, "not_found", NULL);
+        return;
+    }
+    if (!req->ctx)
+        clear_session_cookies(req);
+    http_respond(req, 204, NULL, NULL, 0);
+}
+
+static void revoke(http_request_t *req, const char *session_id)
+{
+    const char *params[3] = {int_text(req, req->auth.user_id), session_id, NULL};
+    http_query(req, stmt_revoke, 3, params, on_revoked);
+}
+
+static void api_logout(http_request_t *req) { revoke(req, int_text(req, req->auth.session_id)); }
+
+static void api_logout_all(http_request_t *req) { revoke(req, NULL); }
+
+static void api_session_delete(http_request_t *req)
+{
+    const char *id = http_param(req, "id");
+    char *end;
+    long long n = strtoll(id, &end, 10);
+    if (*end || n <= 0) {
+        http_respond_problem(req, 404, "not_found", NULL);
+        return;
+    }
+    req->ctx = req; /* marks "one session by id": an unknown id is 404 */
+    revoke(req, int_text(req, n));
+}
+
+static void on_sessions(http_request_t *req, PGresult *res)
+{
+    json_t *j = result_json(req, res);
+    if (!j)
+        return;
+    json_t *out = json_object();
+    json_object_set(out, "items", json_object_get(j, "items"));
+    if (json_is_true(json_object_get(j, "more")))
+        json_object_set_new(out, "next_cursor",
+                            json_string(arena_printf(&req->arena, "%lld",
+                                                     (long long)json_integer_value(json_object_get(j, "last_id")))));
+    else
+        json_object_set_new(out, "next_cursor", json_null());
+    respond_json_value(req, 200, out);
+    json_decref(out);
+    json_decref(j);
+}
+
+static void api_sessions(http_request_t *req)
+{
+    const char *limit_text = http_query_get(req, "limit");
+    const char *cursor = http_query_get(req, "cursor");
+    long long limit = 50, after = 0;
+    char *end;
+    field_errors_t e;
+    field_errors_init(&e, req);
+    if (limit_text) {
+        limit = strtoll(limit_text, &end, 10);
+        if (*end || !*limit_text)
+            field_errors_add(&e, "limit", "wrong_type");
+        else if (limit < 1)
+            field_errors_add(&e, "limit", "too_small");
+        else if (limit > 200)
+            field_errors_add(&e, "limit", "too_large");
+    }
+    if (cursor) {
+        after = strtoll(cursor, &end, 10);
+        if (*end || !*cursor || after < 0)
+            field_errors_add(&e, "cursor", "invalid_format");
+    }
+    if (e.count) {
+        http_respond_validation(req, &e);
+        return;
+    }
+    const char *params[4] = {int_text(req, req->auth.user_id), int_text(req, req->auth.session_id),
+                             int_text(req, after), int_text(req, limit)};
+    http_query(req, stmt_sessions, 4, params, on_sessions);
+}
+
+/* ---------------------------------------------------------------- module */
+
+static void accounts_register_statements(void)
+{
+    stmt_register = db_statement_register(
+        "acc_register", "SELECT auth_register($1, $2, $3, $4, $5, $6, $7, $8, $9::date, $10, $11, $12, $13, $14)::text");
+    stmt_verify = db_statement_register("acc_verify", "SELECT auth_verify_email($1, $2, $3)::text");
+    stmt_send_code = db_statement_register("acc_send_code", "SELECT auth_send_code($1, $2, $3, $4, $5, $6, $7)");
+    stmt_login_lookup = db_statement_register("acc_login_lookup", "SELECT auth_login_lookup($1, $2, $3, $4, $5)::text");
+    stmt_login_failed = db_statement_register("acc_login_failed", "SELECT auth_login_failed($1)");
+    stmt_session_open = db_statement_register("acc_session_open", "SELECT auth_session_open($1, $2, $3, $4, $5)::text");
+    stmt_refresh = db_statement_register("acc_refresh", "SELECT auth_refresh($1, $2, $3)::text");
+    stmt_revoke = db_statement_register("acc_revoke", "SELECT auth_revoke($1, $2, $3)::text");
+    stmt_sessions = db_statement_register("acc_sessions", "SELECT auth_sessions_page($1, $2, $3, $4)::text");
+    stmt_reset = db_statement_register("acc_reset", "SELECT auth_reset_password($1, $2, $3, $4)::text");
+}
+
+static const http_route_t account_routes[] = {
+    {ALLOW_POST, "/api/v1/auth/register", api_register, NULL, 0, 0},
+    {ALLOW_POST, "/api/v1/auth/verify-email", api_verify_email, NULL, 0, 0},
+    {ALLOW_POST, "/api/v1/auth/resend-verification", api_resend_verification, NULL, 0, 0},
+    {ALLOW_POST, "/api/v1/auth/login", api_login, NULL, 0, 0},
+    {ALLOW_POST, "/api/v1/auth/refresh", api_refresh, NULL, 0, 0},
+    {ALLOW_POST, "/api/v1/auth/logout", api_logout, NULL, ROUTE_AUTH, 0},
+    {ALLOW_POST, "/api/v1/auth/logout-all", api_logout_all, NULL, ROUTE_AUTH, 0},
+    {ALLOW_GET, "/api/v1/auth/sessions", api_sessions, NULL, ROUTE_AUTH, 0},
+    {ALLOW_DELETE, "/api/v1/auth/sessions/{id}", api_session_delete, NULL, ROUTE_AUTH, 0},
+    {ALLOW_POST, "/api/v1/auth/forgot-password", api_forgot_password, NULL, 0, 0},
+    {ALLOW_POST, "/api/v1/auth/reset-password", api_reset_password, NULL, 0, 0},
+};
+
+const api_module_t api_accounts_module = {
+    "accounts", account_routes, sizeof(account_routes) / sizeof(account_routes[0]), accounts_register_statements,
+};

@@ -1,0 +1,380 @@
+/* Checking request bodies against declared fields (API.md's field codes). */
+#include "hourglass/body.h"
+
+#include <ctype.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "hourglass/forms.h"
+#include "hourglass/json_text.h"
+#include "hourglass/problem.h"
+
+typedef struct {
+    const char *code;
+    const char *en;
+    const char *ru;
+} field_text_t;
+
+static const field_text_t field_texts[] = {
+    {"required", "is required", "обязательное поле"},
+    {"unknown_field", "is not a known field", "неизвестное поле"},
+    {"wrong_type", "has the wrong type", "неверный тип значения"},
+    {"too_short", "is too short", "слишком короткое значение"},
+    {"too_long", "is too long", "слишком длинное значение"},
+    {"too_small", "is too small", "слишком маленькое значение"},
+    {"too_large", "is too large", "слишком большое значение"},
+    {"invalid_format", "has an invalid format", "неверный формат"},
+    {"invalid_choice", "is not one of the allowed values", "недопустимое значение"},
+    {"not_found", "refers to something that does not exist", "ссылается на несуществующий объект"},
+    {"mismatch", "does not match", "не совпадает"},
+    {"invalid_range", "must not be before the start", "не может быть раньше начала"},
+    {"invalid_recipient", "is not a valid recipient", "недопустимый получатель"},
+    {"no_lower", "must contain a lower-case letter", "должен содержать строчную букву"},
+    {"no_upper", "must contain an upper-case letter", "должен содержать заглавную букву"},
+    {"no_digit", "must contain a digit", "должен содержать цифру"},
+    {"no_symbol", "must contain a character that is neither a letter nor a digit",
+     "должен содержать символ, который не является буквой или цифрой"},
+    {"taken", "is already taken", "уже занято"},
+};
+
+const char *field_error_message(const char *code, http_lang_t lang)
+{
+    for (size_t i = 0; i < sizeof(field_texts) / sizeof(field_texts[0]); i++)
+        if (!strcmp(field_texts[i].code, code))
+            return lang == LANG_RU ? field_texts[i].ru : field_texts[i].en;
+    return code;
+}
+
+void field_errors_init(field_errors_t *e, http_request_t *req)
+{
+    abuf_init(&e->json, &req->arena, 256);
+    abuf_init(&e->detail, &req->arena, 128);
+    abuf_puts(&e->json, "[");
+    e->count = 0;
+    e->lang = req->lang;
+}
+
+void field_errors_add(field_errors_t *e, const char *field, const char *code)
+{
+    const char *message = field_error_message(code, e->lang);
+    if (e->count++) {
+        abuf_puts(&e->json, ",");
+        abuf_puts(&e->detail, "; ");
+    }
+    abuf_puts(&e->json, "{\"field\":");
+    abuf_json_string(&e->json, field, strlen(field));
+    abuf_puts(&e->json, ",\"code\":");
+    abuf_json_string(&e->json, code, strlen(code));
+    abuf_puts(&e->json, ",\"message\":");
+    abuf_json_string(&e->json, message, strlen(message));
+    abuf_puts(&e->json, "}");
+    abuf_printf(&e->detail, "%s: %s", field, message);
+}
+
+void http_respond_validation(http_request_t *req, field_errors_t *e)
+{
+    abuf_puts(&e->json, "]");
+    size_t len;
+    char *body = problem_render(&req->arena, 422, "validation_failed", e->detail.data, e->json.data, &len);
+    http_respond(req, 422, "application/problem+json", body, len);
+}
+
+size_t body_utf8_length(const char *s, size_t bytes)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < bytes;) {
+        unsigned char c = (unsigned char)s[i];
+        size_t len = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
+        if (!len || i + len > bytes)
+            return SIZE_MAX;
+        for (size_t k = 1; k < len; k++)
+            if (((unsigned char)s[i + k] >> 6) != 2)
+                return SIZE_MAX;
+        i += len;
+        n++;
+    }
+    return n;
+}
+
+int body_valid_email(const char *s)
+{
+    size_t len = strlen(s);
+    const char *at = strchr(s, '@');
+    if (len < 3 || len > 254 || !at || at == s || strchr(at + 1, '@'))
+        return 0;
+    const char *domain = at + 1;
+    const char *dot = strrchr(domain, '.');
+    if (!*domain || !dot || dot == domain || !dot[1] || domain[0] == '.' || strstr(domain, ".."))
+        return 0;
+    for (const char *c = s; *c; c++)
+        if ((unsigned char)*c <= ' ' || *c == '<' || *c == '>' || *c == '(' || *c == ')' || *c == ',' ||
+            *c == ';' || *c == '\\' || *c == '"')
+            return 0;
+    return 1;
+}
+
+static int digits(const char *s, int n)
+{
+    for (int i = 0; i < n; i++)
+        if (!isdigit((unsigned char)s[i]))
+            return 0;
+    return 1;
+}
+
+static int num(const char *s, int n)
+{
+    int v = 0;
+    for (int i = 0; i < n; i++)
+        v = v * 10 + (s[i] - '0');
+    return v;
+}
+
+static int valid_ymd(const char *s)
+{
+    if (!digits(s, 4) || s[4] != '-' || !digits(s + 5, 2) || s[7] != '-' || !digits(s + 8, 2))
+        return 0;
+    int y = num(s, 4), m = num(s + 5, 2), d = num(s + 8, 2);
+    static const int mdays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    if (y < 1 || m < 1 || m > 12 || d < 1 || d > mdays[m - 1])
+        return 0;
+    int leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    return !(m == 2 && d == 29 && !leap);
+}
+
+int body_valid_date(const char *s) { return strlen(s) == 10 && valid_ymd(s); }
+
+/* RFC 3339: 2026-11-22T17:04:05[.fraction](Z|+hh:mm|-hh:mm); 't' and 'z' too. */
+int body_valid_datetime(const char *s)
+{
+    size_t len = strlen(s);
+    if (len < 20 || !valid_ymd(s) || (s[10] != 'T' && s[10] != 't' && s[10] != ' '))
+        return 0;
+    const char *t = s + 11;
+    if (!digits(t, 2) || t[2] != ':' || !digits(t + 3, 2) || t[5] != ':' || !digits(t + 6, 2))
+        return 0;
+    if (num(t, 2) > 23 || num(t + 3, 2) > 59 || num(t + 6, 2) > 60)
+        return 0;
+    const char *z = t + 8;
+    if (*z == '.') {
+        z++;
+        if (!isdigit((unsigned char)*z))
+            return 0;
+        while (isdigit((unsigned char)*z))
+            z++;
+    }
+    if ((*z == 'Z' || *z == 'z') && !z[1])
+        return 1;
+    if ((*z == '+' || *z == '-') && digits(z + 1, 2) && z[3] == ':' && digits(z + 4, 2) && !z[6])
+        return num(z + 1, 2) <= 23 && num(z + 4, 2) <= 59;
+    return 0;
+}
+
+static int valid_color(const char *s)
+{
+    if (strlen(s) != 7 || s[0] != '#')
+        return 0;
+    for (int i = 1; i < 7; i++)
+        if (!isxdigit((unsigned char)s[i]))
+            return 0;
+    return 1;
+}
+
+/* One field: sets values->text or adds an error. */
+static void check_value(http_request_t *req, const body_field_t *f, json_t *v, body_value_t *out, field_errors_t *e)
+{
+    out->present = 1;
+    if (json_is_null(v)) {
+        out->is_null = 1;
+        if (f->flags & FIELD_REQUIRED)
+            field_errors_add(e, f->name, "required");
+        return;
+    }
+    switch (f->type) {
+    case FIELD_INT:
+    case FIELD_ID: {
+        if (!json_is_integer(v)) {
+            field_errors_add(e, f->name, "wrong_type");
+            return;
+        }
+        long long n = json_integer_value(v);
+        long long min = f->type == FIELD_ID ? 1 : f->min, max = f->max;
+        if ((min || max) && n < min) {
+            field_errors_add(e, f->name, f->type == FIELD_ID ? "not_found" : "too_small");
+            return;
+        }
+        if (max && n > max) {
+            field_errors_add(e, f->name, "too_large");
+            return;
+        }
+        out->text = arena_printf(&req->arena, "%lld", n);
+        return;
+    }
+    case FIELD_BOOL:
+        if (!json_is_boolean(v)) {
+            field_errors_add(e, f->name, "wrong_type");
+            return;
+        }
+        out->text = json_is_true(v) ? "true" : "false";
+        return;
+    default:
+        break;
+    }
+    if (!json_is_string(v)) {
+        field_errors_add(e, f->name, "wrong_type");
+        return;
+    }
+    const char *s = json_string_value(v);
+    size_t bytes = json_string_length(v);
+    if (memchr(s, '\0', bytes)) {
+        field_errors_add(e, f->name, "invalid_format");
+        return;
+    }
+    size_t chars = body_utf8_length(s, bytes);
+    switch (f->type) {
+    case FIELD_STRING:
+    case FIELD_PASSWORD:
+        if (f->min && chars < (size_t)f->min) {
+            field_errors_add(e, f->name, "too_short");
+            return;
+        }
+        if (f->max && chars > (size_t)f->max) {
+            field_errors_add(e, f->name, "too_long");
+            return;
+        }
+        break;
+    case FIELD_EMAIL:
+        if (!body_valid_email(s)) {
+            field_errors_add(e, f->name, "invalid_format");
+            return;
+        }
+        break;
+    case FIELD_DATE:
+        if (!body_valid_date(s)) {
+            field_errors_add(e, f->name, "invalid_format");
+            return;
+        }
+        break;
+    case FIELD_DATETIME:
+        if (!body_valid_datetime(s)) {
+            field_errors_add(e, f->name, "invalid_format");
+            return;
+        }
+        break;
+    case FIELD_COLOR:
+        if (!valid_color(s)) {
+            field_errors_add(e, f->name, "invalid_format");
+            return;
+        }
+        break;
+    case FIELD_ENUM: {
+        int ok = 0;
+        for (int i = 0; f->choices && f->choices[i]; i++)
+            ok |= !strcmp(f->choices[i], s);
+        if (!ok) {
+            field_errors_add(e, f->name, "invalid_choice");
+            return;
+        }
+        break;
+    }
+    default:
+        break;
+    }
+    out->text = arena_strndup(&req->arena, s, bytes);
+}
+
+void body_check_object(http_request_t *req, json_t *obj, const body_field_t *fields, size_t count, body_mode_t mode,
+                       body_value_t *values, field_errors_t *e)
+{
+    memset(values, 0, sizeof(*values) * count);
+    const char *key;
+    json_t *v;
+    json_object_foreach(obj, key, v) {
+        size_t i = 0;
+        while (i < count && strcmp(fields[i].name, key))
+            i++;
+        if (i == count)
+            field_errors_add(e, key, "unknown_field");
+        else
+            check_value(req, &fields[i], v, &values[i], e);
+    }
+    if (mode == BODY_CREATE)
+        for (size_t i = 0; i < count; i++)
+            if ((fields[i].flags & FIELD_REQUIRED) && !values[i].present)
+                field_errors_add(e, fields[i].name, "required");
+}
+
+static int content_type_is(const char *ct, size_t len, const char *want)
+{
+    size_t n = strlen(want);
+    return len >= n && !strncasecmp(ct, want, n) && (len == n || ct[n] == ';' || ct[n] == ' ');
+}
+
+/* Form fields become a JSON object of strings, checked like JSON. Files are
+ * not fields here. */
+static json_t *form_to_object(http_request_t *req, const char *ct, size_t ct_len, int multipart)
+{
+    form_field_t *ff = NULL;
+    size_t n = 0;
+    int rc = multipart ? multipart_parse(&req->arena, ct, ct_len, req->body.data, req->body.len, &ff, &n)
+                       : form_urlencoded_parse(&req->arena, req->body.data ? req->body.data : "", req->body.len, &ff, &n);
+    if (rc)
+        return NULL;
+    json_t *obj = json_object();
+    for (size_t i = 0; i < n; i++) {
+        if (ff[i].filename)
+            continue;
+        json_t *s = json_stringn(ff[i].value, ff[i].value_len);
+        if (!s) { /* not UTF-8 */
+            json_decref(obj);
+            return NULL;
+        }
+        json_object_set_new(obj, ff[i].name, s);
+    }
+    return obj;
+}
+
+int body_parse(http_request_t *req, const body_field_t *fields, size_t count, body_mode_t mode, int allow_forms,
+               body_value_t *values)
+{
+    size_t ct_len = 0;
+    const char *ct = http_header_get(req, "content-type", &ct_len);
+    json_t *obj = NULL;
+    if (req->body.len == 0 && (!ct || content_type_is(ct, ct_len, "application/json"))) {
+        obj = json_object(); /* an empty body is an empty object: PATCH with nothing to change */
+    } else if (ct && content_type_is(ct, ct_len, "application/json")) {
+        json_error_t jerr;
+        obj = json_loadb(req->body.data, req->body.len, JSON_REJECT_DUPLICATES, &jerr);
+        if (!obj) {
+            http_respond_problem(req, 400, "malformed_json", NULL);
+            return -1;
+        }
+        if (!json_is_object(obj)) {
+            json_decref(obj);
+            http_respond_problem(req, 400, "malformed_json", NULL);
+            return -1;
+        }
+    } else if (allow_forms && ct &&
+               (content_type_is(ct, ct_len, "application/x-www-form-urlencoded") ||
+                content_type_is(ct, ct_len, "multipart/form-data"))) {
+        obj = form_to_object(req, ct, ct_len, content_type_is(ct, ct_len, "multipart/form-data"));
+        if (!obj) {
+            http_respond_problem(req, 400, "malformed_request", NULL);
+            return -1;
+        }
+    } else {
+        http_respond_problem(req, 415, "unsupported_media_type", NULL);
+        return -1;
+    }
+    field_errors_t e;
+    field_errors_init(&e, req);
+    body_check_object(req, obj, fields, count, mode, values, &e);
+    json_decref(obj);
+    if (e.count) {
+        http_respond_validation(req, &e);
+        return -1;
+    }
+    return 0;
+}
