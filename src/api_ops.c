@@ -3,6 +3,7 @@
 #include <stdio.h>
 
 #include "hourglass/api.h"
+#include "hourglass/mail.h"
 #include "hourglass/server.h"
 
 static int stmt_ready;
@@ -12,8 +13,9 @@ static void ops_alive(http_request_t *req) { http_respond_text(req, 200, "ok"); 
 static void respond_ready(http_request_t *req, int up)
 {
     char body[128];
-    int n = snprintf(body, sizeof(body), "{\"status\":\"%s\",\"database\":\"%s\",\"uptime_s\":%llu}",
-                     up ? "ok" : "unavailable", up ? "ok" : "down", (unsigned long long)server_uptime_s());
+    int n = snprintf(body, sizeof(body), "{\"status\":\"%s\",\"database\":\"%s\",\"mail\":\"%s\",\"uptime_s\":%llu}",
+                     up ? "ok" : "unavailable", up ? "ok" : "down", mail_outbox_health(),
+                     (unsigned long long)server_uptime_s());
     if (!up)
         http_header_add(req, "Retry-After", "1");
     http_respond_json(req, up ? 200 : 503, body, (size_t)n);

@@ -19,7 +19,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "hourglass/events.h"
+#include "hourglass/http_auth.h"
 #include "hourglass/http_parser.h"
+#include "hourglass/mail.h"
 #include "hourglass/log.h"
 #include "hourglass/problem.h"
 
@@ -244,6 +247,8 @@ static void request_dispatch(http_request_t *req)
         return;
     }
     req->route_data = m.route->data;
+    if ((m.route->flags & (ROUTE_AUTH | ROUTE_STAFF | ROUTE_ADMIN)) && http_authenticate(req, m.route->flags))
+        return;
     m.route->handler(req);
 }
 
@@ -730,13 +735,20 @@ static void on_pool_closed(void *data)
     uv_close((uv_handle_t *)&w->drain_timer, on_handle_closed);
 }
 
+static void on_mail_stopped(void *data)
+{
+    worker_t *w = data;
+    db_pool_close(w->db, on_pool_closed, w);
+}
+
+/* The last connection is gone: the mailer stops before the pool it uses. */
 static void worker_maybe_finish(worker_t *w)
 {
     if (!w->draining || w->conn_count > 0 || w->stopped)
         return;
     w->stopped = 1;
     uv_timer_stop(&w->drain_timer);
-    db_pool_close(w->db, on_pool_closed, w);
+    mail_outbox_stop(w->mail, on_mail_stopped, w);
 }
 
 static void on_drain_timeout(uv_timer_t *t)
@@ -827,6 +839,9 @@ static int worker_init(worker_t *w, int id, const config_t *cfg, const router_t 
     uv_timer_init(&w->loop, &w->drain_timer);
     w->drain_timer.data = w;
     w->db = db_pool_new(&w->loop, cfg, id);
+    w->mail = mail_outbox_start(&w->loop, w->db, cfg, id);
+    if (id == 0)
+        events_listen(w);
     return 0;
 }
 
@@ -836,6 +851,7 @@ static void worker_cleanup(worker_t *w)
     uv_run(&w->loop, UV_RUN_NOWAIT);
     if (uv_loop_close(&w->loop) == UV_EBUSY)
         log_warn("worker %d: handles still open at exit", w->id);
+    mail_outbox_free(w->mail);
     db_pool_free(w->db);
     while (w->free_requests) {
         http_request_t *next = w->free_requests->next;

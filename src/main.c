@@ -9,7 +9,12 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include <curl/curl.h>
+#include <sodium.h>
+
 #include "hourglass/api.h"
+#include "hourglass/auth.h"
+#include "hourglass/revoked.h"
 #include "hourglass/config.h"
 #include "hourglass/db.h"
 #include "hourglass/log.h"
@@ -90,10 +95,28 @@ static int run_migrate(const config_t *cfg)
 
 static int run_serve(const config_t *cfg)
 {
+    char err[512];
+    /* Before any thread starts: these libraries set themselves up once. */
+    if (sodium_init() < 0 || curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+        log_error("cannot initialise libsodium or libcurl");
+        return 1;
+    }
+    if (config_require_keys(cfg, err, sizeof(err))) {
+        fprintf(stderr, "config: %s\n", err);
+        return 2;
+    }
+    if (auth_tokens_setup(cfg, err, sizeof(err))) {
+        fprintf(stderr, "config: %s\n", err);
+        return 2;
+    }
     int rc = run_migrate(cfg);
     if (rc)
         return rc;
-    char err[512];
+    if (auth_password_setup(cfg)) {
+        log_error("cannot make the password hasher's reference hash (out of memory?)");
+        return 1;
+    }
+    revoked_setup(cfg->access_token_ttl_ms);
     router_t *router = routes_build(err, sizeof(err));
     if (!router) {
         log_error("routes: %s", err);
@@ -103,6 +126,9 @@ static int run_serve(const config_t *cfg)
     rc = http_server_run(cfg, router);
     metrics_free();
     router_free(router);
+    revoked_free();
+    auth_tokens_free();
+    curl_global_cleanup();
     return rc;
 }
 

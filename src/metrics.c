@@ -172,10 +172,16 @@ char *metrics_render(arena_t *a, const struct router *r, size_t *len)
                 "db_pool_queue_length %lld\n"
                 "# HELP db_reconnects_total Database connections re-established after a loss.\n"
                 "# TYPE db_reconnects_total counter\n"
-                "db_reconnects_total %lld\n",
+                "db_reconnects_total %lld\n"
+                "# HELP mail_outbox_messages Mail in the outbox by state (pending, sent, failed and waiting to retry).\n"
+                "# TYPE mail_outbox_messages gauge\n"
+                "mail_outbox_messages{state=\"pending\"} %lld\n"
+                "mail_outbox_messages{state=\"sent\"} %lld\n"
+                "mail_outbox_messages{state=\"failed\"} %lld\n",
                 (long long)metrics_gauge_total(GAUGE_CONNECTIONS_OPEN), (long long)metrics_gauge_total(GAUGE_DB_IDLE),
                 (long long)metrics_gauge_total(GAUGE_DB_BUSY), (long long)metrics_gauge_total(GAUGE_DB_QUEUED),
-                (long long)metrics_gauge_total(COUNTER_DB_RECONNECTS));
+                (long long)metrics_gauge_total(COUNTER_DB_RECONNECTS), (long long)metrics_gauge_total(GAUGE_MAIL_PENDING),
+                (long long)metrics_gauge_total(GAUGE_MAIL_SENT), (long long)metrics_gauge_total(GAUGE_MAIL_FAILED));
     *len = b.len;
     return b.data;
 }

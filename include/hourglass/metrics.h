@@ -18,6 +18,9 @@ typedef enum {
     GAUGE_DB_BUSY,
     GAUGE_DB_QUEUED,
     COUNTER_DB_RECONNECTS,
+    GAUGE_MAIL_PENDING, /* process-wide counts, set by worker 0 */
+    GAUGE_MAIL_SENT,
+    GAUGE_MAIL_FAILED,
     GAUGE_COUNT
 } metrics_gauge_t;
 

@@ -23,6 +23,7 @@ struct worker {
     const config_t *cfg;
     const router_t *router;
     db_pool_t *db;
+    struct mail_outbox *mail;
     metrics_worker_t *metrics;
     http_limits_t limits;
     http_conn_t *conns;       /* every open connection (intrusive list) */
