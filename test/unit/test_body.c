@@ -1,0 +1,71 @@
+#include "hourglass/body.h"
+#include "unit.h"
+
+TEST(body_formats)
+{
+    CHECK(body_valid_email("a@b.co") && body_valid_email("first.last+tag@sub.example.org"));
+    CHECK(!body_valid_email("plain") && !body_valid_email("@b.co") && !body_valid_email("a@b") &&
+          !body_valid_email("a b@c.de") && !body_valid_email("a@@b.co") && !body_valid_email("a@.b.co"));
+    CHECK(body_valid_date("2024-02-29") && !body_valid_date("2023-02-29") && !body_valid_date("2020-02-30") &&
+          !body_valid_date("2020-13-01") && !body_valid_date("20-01-01") && !body_valid_date("2020-01-01T"));
+    CHECK(body_valid_datetime("2026-11-22T17:04:05Z") && body_valid_datetime("2026-11-22T17:04:05.123+03:00") &&
+          body_valid_datetime("2026-11-22t17:04:05z"));
+    CHECK(!body_valid_datetime("2026-11-22T17:04:05") && !body_valid_datetime("2026-11-22T25:04:05Z") &&
+          !body_valid_datetime("2026-11-22") && !body_valid_datetime("2026-11-22T17:04:05+3:00"));
+    CHECK(body_utf8_length("Привет", strlen("Привет")) == 6);
+    CHECK(body_utf8_length("\xff", 1) == SIZE_MAX);
+}
+
+static const char *const statuses[] = {"todo", "done", NULL};
+static const body_field_t fields[] = {
+    {"title", FIELD_STRING, FIELD_REQUIRED, 1, 5, NULL},
+    {"priority", FIELD_INT, 0, 0, 3, NULL},
+    {"status", FIELD_ENUM, 0, 0, 0, statuses},
+    {"done", FIELD_BOOL, 0, 0, 0, NULL},
+    {"color", FIELD_COLOR, 0, 0, 0, NULL},
+    {"list_id", FIELD_ID, 0, 0, 0, NULL},
+};
+
+/* Runs the checks on a JSON text; returns the errors as JSON text. */
+static const char *check(http_request_t *req, const char *json, body_mode_t mode, body_value_t *v)
+{
+    json_error_t e;
+    json_t *obj = json_loads(json, 0, &e);
+    field_errors_t errs;
+    field_errors_init(&errs, req);
+    body_check_object(req, obj, fields, 6, mode, v, &errs);
+    json_decref(obj);
+    abuf_puts(&errs.json, "]");
+    return errs.json.data;
+}
+
+TEST(body_checks_fields)
+{
+    http_request_t req;
+    memset(&req, 0, sizeof(req));
+    arena_init(&req.arena, NULL, 0);
+    body_value_t v[6];
+    CHECK_STR(check(&req, "{\"title\":\"Тест\",\"priority\":3,\"status\":\"done\",\"done\":true,\"color\":\"#a0B1c2\",\"list_id\":9}",
+                    BODY_CREATE, v), "[]");
+    CHECK_STR(v[0].text, "Тест");
+    CHECK_STR(v[1].text, "3");
+    CHECK_STR(v[3].text, "true");
+    CHECK(v[5].present && !strcmp(v[5].text, "9"));
+    const char *errs = check(&req, "{\"priority\":4,\"status\":\"nope\",\"done\":1,\"color\":\"red\",\"list_id\":0,\"x\":1}",
+                             BODY_CREATE, v);
+    CHECK(strstr(errs, "\"field\":\"priority\",\"code\":\"too_large\""));
+    CHECK(strstr(errs, "\"field\":\"status\",\"code\":\"invalid_choice\""));
+    CHECK(strstr(errs, "\"field\":\"done\",\"code\":\"wrong_type\""));
+    CHECK(strstr(errs, "\"field\":\"color\",\"code\":\"invalid_format\""));
+    CHECK(strstr(errs, "\"field\":\"list_id\",\"code\":\"not_found\""));
+    CHECK(strstr(errs, "\"field\":\"x\",\"code\":\"unknown_field\""));
+    CHECK(strstr(errs, "\"field\":\"title\",\"code\":\"required\""));
+    CHECK(strstr(check(&req, "{\"title\":\"\"}", BODY_CREATE, v), "too_short"));
+    CHECK(strstr(check(&req, "{\"title\":\"toolong\"}", BODY_CREATE, v), "too_long"));
+    CHECK(strstr(check(&req, "{\"title\":null}", BODY_PATCH, v), "\"required\""));
+    CHECK_STR(check(&req, "{}", BODY_PATCH, v), "[]");
+    CHECK(!v[0].present);
+    CHECK_STR(check(&req, "{\"color\":null}", BODY_PATCH, v), "[]");
+    CHECK(v[4].present && v[4].is_null && !v[4].text);
+    arena_reset(&req.arena);
+}
