@@ -14,6 +14,7 @@
 
 #include "hourglass/api.h"
 #include "hourglass/auth.h"
+#include "hourglass/commands.h"
 #include "hourglass/revoked.h"
 #include "hourglass/config.h"
 #include "hourglass/db.h"
@@ -25,9 +26,10 @@
 static void usage(FILE *out)
 {
     fprintf(out,
-            "usage: hourglass [serve|migrate|healthcheck|version] [--config FILE]\n"
+            "usage: hourglass [serve|migrate|healthcheck|version|create-admin EMAIL] [--config FILE]\n"
             "  serve        apply migrations, then serve HTTP (the default)\n"
             "  migrate      apply migrations and exit\n"
+            "  create-admin make EMAIL an administrator (created if missing); password on stdin\n"
             "  healthcheck  GET /health on the configured port; exit 0 when it answers 200\n"
             "  version      print the version\n"
             "Configuration comes from the environment and, optionally, FILE (KEY=VALUE lines);\n"
@@ -136,6 +138,7 @@ int main(int argc, char **argv)
 {
     const char *command = "serve";
     const char *config_file = NULL;
+    const char *argument = NULL;
     int have_command = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--config") && i + 1 < argc) {
@@ -148,6 +151,8 @@ int main(int argc, char **argv)
         } else if (argv[i][0] != '-' && !have_command) {
             command = argv[i];
             have_command = 1;
+        } else if (argv[i][0] != '-' && !argument && !strcmp(command, "create-admin")) {
+            argument = argv[i];
         } else {
             usage(stderr);
             return 2;
@@ -175,6 +180,8 @@ int main(int argc, char **argv)
         rc = run_migrate(&cfg);
     else if (!strcmp(command, "healthcheck"))
         rc = run_healthcheck(&cfg);
+    else if (!strcmp(command, "create-admin"))
+        rc = cmd_create_admin(&cfg, argument);
     else {
         fprintf(stderr, "unknown command: %s\n", command);
         usage(stderr);
