@@ -36,6 +36,14 @@ class FolderHandler:
         self.counter = itertools.count(max(existing, default=0) + 1)
         self.lock = threading.Lock()
 
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        # A test makes the server refuse mail for a while by creating MAILDIR/.refuse:
+        # a temporary failure, as a real server under trouble would answer.
+        if os.path.exists(os.path.join(self.maildir, ".refuse")):
+            return "451 4.3.0 try again later"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
     async def handle_DATA(self, server, session, envelope):
         with self.lock:
             n = next(self.counter)
