@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -450,10 +451,15 @@ static size_t on_body_limit(void *owner, http_request_t *req)
 {
     http_conn_t *c = owner;
     router_match_t m;
-    if (router_match(c->worker->router, req->method, req->path, req->path_len, &m) == ROUTER_FOUND &&
-        m.route->max_body)
-        return m.route->max_body;
-    return c->worker->cfg->http_max_body_size;
+    if (router_match(c->worker->router, req->method, req->path, req->path_len, &m) != ROUTER_FOUND ||
+        !m.route->max_body)
+        return c->worker->cfg->http_max_body_size;
+    /* The limit is the file's: a raw body is the file, a multipart body wraps it. */
+    size_t len;
+    const char *ct = http_header_get(req, "content-type", &len);
+    if (ct && len >= 19 && !strncasecmp(ct, "multipart/form-data", 19))
+        return m.route->max_body + HTTP_UPLOAD_ENVELOPE;
+    return m.route->max_body;
 }
 
 /* Answers a request the parser refused (or that timed out) and stops reading. */

@@ -15,6 +15,7 @@ typedef struct {
 
 extern const api_module_t api_ops_module;
 extern const api_module_t api_accounts_module;
+extern const api_module_t api_users_module;
 
 /* Registers every module's statements and routes; NULL with err on a bad table. */
 router_t *routes_build(char *err, size_t errlen);

@@ -51,7 +51,8 @@ typedef struct {
     http_handler_fn handler;
     const void *data;
     unsigned flags;  /* ROUTE_* */
-    size_t max_body; /* 0: HTTP_MAX_BODY_SIZE; uploads set their own */
+    size_t max_body; /* 0: HTTP_MAX_BODY_SIZE; an upload route's file limit (multipart
+                        requests get HTTP_UPLOAD_ENVELOPE more for the envelope) */
 } http_route_t;
 
 /* Checked before the handler runs: 401 without a valid access token, 403
@@ -71,6 +72,7 @@ typedef struct {
 } http_auth_t;
 
 #define HTTP_MAX_PARAMS 8
+#define HTTP_UPLOAD_ENVELOPE (64 * 1024)
 
 typedef enum {
     REQ_PARSING,    /* bytes still arriving */

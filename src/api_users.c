@@ -1,0 +1,717 @@
+/* The user's own account (profile, password, e-mail, avatar), public
+ * profiles and the admin's view of users. Each handler is a short chain of
+ * steps (body -> password check on the thread pool -> one SQL function ->
+ * answer); the SQL functions are in 0004_users.sql and answer JSON text that
+ * is sent as it is. */
+#include <errno.h>
+#include <sodium.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "hourglass/api.h"
+#include "hourglass/auth.h"
+#include "hourglass/body.h"
+#include "hourglass/forms.h"
+#include "hourglass/revoked.h"
+#include "hourglass/server.h"
+
+/* API.md: an avatar is at most 2 MiB (the server adds room for a multipart
+ * envelope around it; see http_route_t.max_body). */
+#define AVATAR_MAX_BYTES ((size_t)2 * 1024 * 1024)
+#define AVATAR_CACHE_CONTROL "public, max-age=86400"
+
+#define LIST_DEFAULT_LIMIT 50
+#define LIST_MAX_LIMIT 200
+#define SEARCH_MAX_CHARS 200
+#define COUNTRY_MAX_CHARS 100 /* as the field */
+#define EMAIL_MAX_CHARS 254
+
+static int stmt_user_get, stmt_user_public, stmt_update_me, stmt_password_hash, stmt_delete, stmt_set_password,
+    stmt_email_change, stmt_email_confirm, stmt_avatar_set, stmt_avatar_delete, stmt_avatar_get, stmt_page,
+    stmt_admin_update;
+
+/* ---------------------------------------------------------------- helpers */
+
+static const char *lang_code(const http_request_t *req) { return req->lang == LANG_RU ? "ru" : "en"; }
+
+static const char *int_text(http_request_t *req, long long v) { return arena_printf(&req->arena, "%lld", v); }
+
+static const char *ms_text(http_request_t *req, uint64_t ms)
+{
+    return arena_printf(&req->arena, "%llu", (unsigned long long)ms);
+}
+
+static const char *user_id_text(http_request_t *req) { return int_text(req, req->auth.user_id); }
+
+/* A positive 64-bit id written in plain digits; 0 otherwise. */
+static long long parse_id(const char *s)
+{
+    if (!s || *s < '1' || *s > '9' || strlen(s) > 19)
+        return 0;
+    for (const char *c = s; *c; c++)
+        if (*c < '0' || *c > '9')
+            return 0;
+    errno = 0;
+    long long v = strtoll(s, NULL, 10);
+    return errno ? 0 : v;
+}
+
+/* The {id} of the path as text, or NULL after answering 404 (ids that cannot
+ * exist are simply not found). */
+static const char *path_id(http_request_t *req)
+{
+    long long id = parse_id(http_param(req, "id"));
+    if (!id) {
+        http_respond_problem(req, 404, "not_found", NULL);
+        return NULL;
+    }
+    return int_text(req, id);
+}
+
+/* The one row of a function's answer, or -1 after answering a failure. */
+static int one_row(http_request_t *req, PGresult *res)
+{
+    if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
+        http_respond_db_error(req, res);
+        return -1;
+    }
+    return 0;
+}
+
+static const char *column(const PGresult *res, const char *name)
+{
+    int col = PQfnumber(res, name);
+    return col < 0 || PQgetisnull(res, 0, col) ? NULL : PQgetvalue(res, 0, col);
+}
+
+static int error_status(const char *code)
+{
+    static const struct {
+        const char *code;
+        int status;
+    } statuses[] = {
+        {"not_found", 404},      {"username_taken", 409}, {"email_taken", 409},  {"invalid_code", 400},
+        {"code_expired", 410},   {"rate_limited", 429},   {"wrong_password", 403},
+    };
+    for (size_t i = 0; i < sizeof(statuses) / sizeof(statuses[0]); i++)
+        if (!strcmp(statuses[i].code, code))
+            return statuses[i].status;
+    return 500;
+}
+
+/* Answers the `error` column of a function's row; 1 when there was one. */
+static int respond_row_error(http_request_t *req, const PGresult *res)
+{
+    const char *code = column(res, "error");
+    if (!code)
+        return 0;
+    const char *retry_after = column(res, "retry_after");
+    if (retry_after)
+        http_header_add(req, "Retry-After", retry_after);
+    http_respond_problem(req, error_status(code), code, NULL);
+    return 1;
+}
+
+/* A row (error, body[, revoked]): the problem, or 200 with the body. */
+static void on_user_outcome(http_request_t *req, PGresult *res)
+{
+    if (one_row(req, res) || respond_row_error(req, res))
+        return;
+    const char *revoked = column(res, "revoked");
+    if (revoked)
+        revoked_add_array_text(revoked);
+    int col = PQfnumber(res, "body");
+    http_respond_json(req, 200, PQgetvalue(res, 0, col), (size_t)PQgetlength(res, 0, col));
+}
+
+/* A single JSON column, or 404 when there is no row. */
+static void on_json_row(http_request_t *req, PGresult *res)
+{
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+        http_respond_db_error(req, res);
+        return;
+    }
+    if (PQntuples(res) != 1 || PQgetisnull(res, 0, 0)) {
+        http_respond_problem(req, 404, "not_found", NULL);
+        return;
+    }
+    http_respond_json(req, 200, PQgetvalue(res, 0, 0), (size_t)PQgetlength(res, 0, 0));
+}
+
+/* The names of the fields a PATCH body sent, as a text[] literal. The names
+ * are ours (the declared fields), never request data. */
+static const char *present_fields(http_request_t *req, const body_field_t *fields, const body_value_t *v, size_t n)
+{
+    abuf_t b;
+    abuf_init(&b, &req->arena, 128);
+    abuf_puts(&b, "{");
+    int first = 1;
+    for (size_t i = 0; i < n; i++) {
+        if (!v[i].present)
+            continue;
+        if (!first)
+            abuf_puts(&b, ",");
+        abuf_puts(&b, fields[i].name);
+        first = 0;
+    }
+    abuf_puts(&b, "}");
+    return b.data;
+}
+
+/* An account that is gone takes its cookies with it. */
+static void clear_session_cookies(http_request_t *req)
+{
+    const char *secure = req->worker->cfg->cookie_secure ? "; Secure" : "";
+    http_header_add(req, "Set-Cookie",
+                    arena_printf(&req->arena, "access_token=; Path=/; Max-Age=0; SameSite=Lax; HttpOnly%s", secure));
+    http_header_add(req, "Set-Cookie",
+                    arena_printf(&req->arena, "refresh_token=; Path=/api/v1/auth; Max-Age=0; SameSite=Lax; HttpOnly%s",
+                                 secure));
+    http_header_add(req, "Set-Cookie",
+                    arena_printf(&req->arena, "logged_in=; Path=/; Max-Age=0; SameSite=Lax%s", secure));
+}
+
+/* ---------------------------------------------------------------- password steps */
+
+typedef void (*password_ok_fn)(http_request_t *req);
+
+/* State of a request that asks for the current password first. */
+typedef struct {
+    body_value_t v[2];
+    const char *password; /* to check */
+    const char *hash;     /* the stored hash it matched */
+    password_ok_fn next;
+} me_ctx_t;
+
+static void on_password_checked(http_request_t *req, int matches)
+{
+    me_ctx_t *c = req->ctx;
+    if (!matches) {
+        http_respond_problem(req, 403, "wrong_password", NULL);
+        return;
+    }
+    c->next(req);
+}
+
+static void on_password_hash(http_request_t *req, PGresult *res)
+{
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+        http_respond_db_error(req, res);
+        return;
+    }
+    if (PQntuples(res) != 1) {
+        http_respond_problem(req, 404, "not_found", NULL);
+        return;
+    }
+    me_ctx_t *c = req->ctx;
+    c->hash = arena_strdup(&req->arena, PQgetvalue(res, 0, 0));
+    auth_password_verify(req, c->password, c->hash, on_password_checked);
+}
+
+/* Checks password against the caller's account, then runs next (403 wrong_password otherwise). */
+static void require_password(http_request_t *req, me_ctx_t *c, const char *password, password_ok_fn next)
+{
+    c->password = password;
+    c->next = next;
+    req->ctx = c;
+    const char *params[1] = {user_id_text(req)};
+    http_query(req, stmt_password_hash, 1, params, on_password_hash);
+}
+
+static const body_field_t password_fields[] = {{"password", FIELD_PASSWORD, FIELD_REQUIRED, 0, 0, NULL}};
+
+/* Parses {password} into a new context; NULL after answering. */
+static me_ctx_t *parse_password_body(http_request_t *req)
+{
+    me_ctx_t *c = arena_calloc(&req->arena, sizeof(*c));
+    if (body_parse(req, password_fields, 1, BODY_CREATE, 0, c->v))
+        return NULL;
+    return c;
+}
+
+/* ---------------------------------------------------------------- GET/PATCH/DELETE /users/me */
+
+static void api_me_get(http_request_t *req)
+{
+    const char *params[1] = {user_id_text(req)};
+    http_query(req, stmt_user_get, 1, params, on_json_row);
+}
+
+enum { M_USERNAME, M_NAME, M_FIRST, M_LAST, M_MIDDLE, M_PHONE, M_DOB, M_COUNTRY, M_COUNT };
+static const body_field_t me_fields[M_COUNT] = {
+    [M_USERNAME] = {"username", FIELD_STRING, 0, 1, 150, NULL},
+    [M_NAME] = {"name", FIELD_STRING, 0, 0, 200, NULL},
+    [M_FIRST] = {"first_name", FIELD_STRING, 0, 0, 100, NULL},
+    [M_LAST] = {"last_name", FIELD_STRING, 0, 0, 100, NULL},
+    [M_MIDDLE] = {"middle_name", FIELD_STRING, 0, 0, 100, NULL},
+    [M_PHONE] = {"phone", FIELD_STRING, 0, 0, 32, NULL},
+    [M_DOB] = {"date_of_birth", FIELD_DATE, 0, 0, 0, NULL},
+    [M_COUNTRY] = {"country", FIELD_STRING, 0, 0, 100, NULL},
+};
+
+static void api_me_patch(http_request_t *req)
+{
+    body_value_t v[M_COUNT];
+    if (body_parse(req, me_fields, M_COUNT, BODY_PATCH, 0, v))
+        return;
+    const char *params[2 + M_COUNT] = {user_id_text(req), present_fields(req, me_fields, v, M_COUNT)};
+    for (int i = 0; i < M_COUNT; i++)
+        params[2 + i] = v[i].text;
+    http_query(req, stmt_update_me, 2 + M_COUNT, params, on_user_outcome);
+}
+
+static void on_account_deleted(http_request_t *req, PGresult *res)
+{
+    if (one_row(req, res))
+        return;
+    const char *ids = column(res, "ids");
+    if (!ids) {
+        http_respond_problem(req, 404, "not_found", NULL);
+        return;
+    }
+    /* Refused here at once; other instances hear it through NOTIFY. */
+    revoked_add_array_text(ids);
+    clear_session_cookies(req);
+    http_respond(req, 204, NULL, NULL, 0);
+}
+
+static void delete_account(http_request_t *req)
+{
+    const char *params[1] = {user_id_text(req)};
+    http_query(req, stmt_delete, 1, params, on_account_deleted);
+}
+
+static void api_me_delete(http_request_t *req)
+{
+    me_ctx_t *c = parse_password_body(req);
+    if (c)
+        require_password(req, c, c->v[0].text, delete_account);
+}
+
+/* ---------------------------------------------------------------- passwords */
+
+static void password_matched(http_request_t *req) { http_respond(req, 204, NULL, NULL, 0); }
+
+static void api_password_check(http_request_t *req)
+{
+    me_ctx_t *c = parse_password_body(req);
+    if (c)
+        require_password(req, c, c->v[0].text, password_matched);
+}
+
+enum { PW_CURRENT, PW_NEW };
+static const body_field_t password_change_fields[] = {
+    [PW_CURRENT] = {"current_password", FIELD_PASSWORD, FIELD_REQUIRED, 0, 0, NULL},
+    [PW_NEW] = {"new_password", FIELD_PASSWORD, FIELD_REQUIRED, 0, 0, NULL},
+};
+
+static void on_password_set(http_request_t *req, PGresult *res)
+{
+    if (one_row(req, res))
+        return;
+    const char *ids = column(res, "ids");
+    if (!ids) {
+        /* Changed by another request since we checked it. */
+        http_respond_problem(req, 403, "wrong_password", NULL);
+        return;
+    }
+    revoked_add_array_text(ids);
+    http_respond(req, 204, NULL, NULL, 0);
+}
+
+static void on_new_password_hashed(http_request_t *req, const char *hash)
+{
+    if (!hash) {
+        http_respond_problem(req, 500, "internal_error", NULL);
+        return;
+    }
+    me_ctx_t *c = req->ctx;
+    const char *params[4] = {user_id_text(req), c->hash, hash, int_text(req, req->auth.session_id)};
+    http_query(req, stmt_set_password, 4, params, on_password_set);
+}
+
+static void hash_new_password(http_request_t *req)
+{
+    me_ctx_t *c = req->ctx;
+    auth_password_hash(req, c->v[PW_NEW].text, on_new_password_hashed);
+}
+
+static void api_password_change(http_request_t *req)
+{
+    me_ctx_t *c = arena_calloc(&req->arena, sizeof(*c));
+    if (body_parse(req, password_change_fields, 2, BODY_CREATE, 0, c->v))
+        return;
+    if (req->worker->cfg->password_policy) {
+        const char *codes[8];
+        const char *pw = c->v[PW_NEW].text;
+        int n = auth_password_policy(pw, strlen(pw), codes, 8);
+        if (n) {
+            field_errors_t e;
+            field_errors_init(&e, req);
+            for (int i = 0; i < n; i++)
+                field_errors_add(&e, "new_password", codes[i]);
+            http_respond_validation(req, &e);
+            return;
+        }
+    }
+    require_password(req, c, c->v[PW_CURRENT].text, hash_new_password);
+}
+
+/* ---------------------------------------------------------------- e-mail change */
+
+enum { E_NEW, E_PASSWORD };
+static const body_field_t email_change_fields[] = {
+    [E_NEW] = {"new_email", FIELD_EMAIL, FIELD_REQUIRED, 0, 0, NULL},
+    [E_PASSWORD] = {"password", FIELD_PASSWORD, FIELD_REQUIRED, 0, 0, NULL},
+};
+
+static void on_email_change(http_request_t *req, PGresult *res)
+{
+    if (one_row(req, res) || respond_row_error(req, res))
+        return;
+    http_respond_json(req, 202, "{\"status\":\"accepted\"}", 21);
+}
+
+static void send_email_code(http_request_t *req)
+{
+    me_ctx_t *c = req->ctx;
+    const config_t *cfg = req->worker->cfg;
+    char code[7];
+    auth_code_new(code);
+    const char *params[7] = {user_id_text(req), c->v[E_NEW].text, code, ms_text(req, cfg->auth_code_ttl_ms),
+                             lang_code(req), int_text(req, cfg->mail_quota_per_minute),
+                             int_text(req, cfg->mail_quota_per_hour)};
+    http_query(req, stmt_email_change, 7, params, on_email_change);
+}
+
+static void api_email_change(http_request_t *req)
+{
+    me_ctx_t *c = arena_calloc(&req->arena, sizeof(*c));
+    if (body_parse(req, email_change_fields, 2, BODY_CREATE, 0, c->v))
+        return;
+    require_password(req, c, c->v[E_PASSWORD].text, send_email_code);
+}
+
+static const body_field_t code_fields[] = {{"code", FIELD_STRING, FIELD_REQUIRED, 1, 32, NULL}};
+
+static void api_email_confirm(http_request_t *req)
+{
+    body_value_t v[1];
+    if (body_parse(req, code_fields, 1, BODY_CREATE, 0, v))
+        return;
+    const char *params[3] = {user_id_text(req), v[0].text, int_text(req, req->worker->cfg->auth_code_max_attempts)};
+    http_query(req, stmt_email_confirm, 3, params, on_user_outcome);
+}
+
+/* ---------------------------------------------------------------- avatars */
+
+static int content_type_is(const char *ct, size_t len, const char *want)
+{
+    size_t n = strlen(want);
+    return len >= n && !strncasecmp(ct, want, n) && (len == n || ct[n] == ';' || ct[n] == ' ');
+}
+
+static int raw_image_type(const char *ct, size_t len)
+{
+    static const char *const types[] = {"image/png", "image/jpeg", "image/webp", "image/gif"};
+    for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++)
+        if (content_type_is(ct, len, types[i]))
+            return 1;
+    return 0;
+}
+
+/* The uploaded bytes: a multipart field `file` (or `photo`), or the raw body.
+ * Returns 0, or -1 after answering. */
+static int avatar_bytes(http_request_t *req, const char **data, size_t *len)
+{
+    size_t ct_len = 0;
+    const char *ct = http_header_get(req, "content-type", &ct_len);
+    if (ct && content_type_is(ct, ct_len, "multipart/form-data")) {
+        form_field_t *fields = NULL;
+        size_t n = 0;
+        if (multipart_parse(&req->arena, ct, ct_len, req->body.data ? req->body.data : "", req->body.len, &fields,
+                            &n)) {
+            http_respond_problem(req, 400, "malformed_request", NULL);
+            return -1;
+        }
+        const form_field_t *f = form_field_get(fields, n, "file");
+        if (!f)
+            f = form_field_get(fields, n, "photo");
+        if (!f) {
+            field_errors_t e;
+            field_errors_init(&e, req);
+            field_errors_add(&e, "file", "required");
+            http_respond_validation(req, &e);
+            return -1;
+        }
+        *data = f->value;
+        *len = f->value_len;
+        return 0;
+    }
+    if (ct && raw_image_type(ct, ct_len)) {
+        *data = req->body.data ? req->body.data : "";
+        *len = req->body.len;
+        return 0;
+    }
+    http_respond_problem(req, 415, "unsupported_media_type", NULL);
+    return -1;
+}
+
+static void api_avatar_put(http_request_t *req)
+{
+    const char *data;
+    size_t len;
+    if (avatar_bytes(req, &data, &len))
+        return;
+    if (len > AVATAR_MAX_BYTES) {
+        http_respond_problem(req, 413, "payload_too_large", NULL);
+        return;
+    }
+    /* Stored as what the bytes are, whatever the client declared. */
+    const char *type = media_sniff_image(data, len);
+    if (!type) {
+        http_respond_problem(req, 415, "unsupported_media_type", NULL);
+        return;
+    }
+    unsigned char digest[crypto_hash_sha256_BYTES];
+    crypto_hash_sha256(digest, (const unsigned char *)data, len);
+    char etag[crypto_hash_sha256_BYTES * 2 + 1];
+    sodium_bin2hex(etag, sizeof(etag), digest, sizeof(digest));
+    /* Parameters are text: the bytes travel hex-encoded and SQL decodes them. */
+    char *hex = arena_alloc(&req->arena, len * 2 + 1);
+    sodium_bin2hex(hex, len * 2 + 1, (const unsigned char *)data, len);
+    const char *params[4] = {user_id_text(req), type, hex, arena_strdup(&req->arena, etag)};
+    http_query(req, stmt_avatar_set, 4, params, on_user_outcome);
+}
+
+static void on_avatar_deleted(http_request_t *req, PGresult *res)
+{
+    if (PQresultStatus(res) != PGRES_COMMAND_OK && PQresultStatus(res) != PGRES_TUPLES_OK) {
+        http_respond_db_error(req, res);
+        return;
+    }
+    http_respond(req, 204, NULL, NULL, 0);
+}
+
+/* Idempotent: 204 whether or not there was an avatar. */
+static void api_avatar_delete(http_request_t *req)
+{
+    const char *params[1] = {user_id_text(req)};
+    http_query(req, stmt_avatar_delete, 1, params, on_avatar_deleted);
+}
+
+static void on_avatar(http_request_t *req, PGresult *res)
+{
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+        http_respond_db_error(req, res);
+        return;
+    }
+    if (PQntuples(res) != 1) {
+        http_respond_problem(req, 404, "not_found", NULL);
+        return;
+    }
+    http_header_add(req, "ETag", arena_printf(&req->arena, "\"%s\"", PQgetvalue(res, 0, 1)));
+    http_header_add(req, "Cache-Control", AVATAR_CACHE_CONTROL);
+    if (!strcmp(PQgetvalue(res, 0, 2), "t")) {
+        http_respond(req, 304, NULL, NULL, 0);
+        return;
+    }
+    const char *hex = PQgetvalue(res, 0, 3);
+    size_t hex_len = (size_t)PQgetlength(res, 0, 3);
+    unsigned char *bytes = arena_alloc(&req->arena, hex_len / 2 + 1);
+    size_t len = 0;
+    if (sodium_hex2bin(bytes, hex_len / 2 + 1, hex, hex_len, NULL, &len, NULL)) {
+        http_respond_problem(req, 500, "internal_error", NULL);
+        return;
+    }
+    http_respond(req, 200, PQgetvalue(res, 0, 0), bytes, len);
+}
+
+static void avatar_get(http_request_t *req, const char *user_id)
+{
+    size_t len = 0;
+    const char *inm = http_header_get(req, "if-none-match", &len);
+    const char *params[2] = {user_id, inm ? arena_strndup(&req->arena, inm, len) : NULL};
+    http_query(req, stmt_avatar_get, 2, params, on_avatar);
+}
+
+static void api_avatar_get(http_request_t *req)
+{
+    const char *id = path_id(req);
+    if (id)
+        avatar_get(req, id);
+}
+
+static void api_me_avatar_get(http_request_t *req) { avatar_get(req, user_id_text(req)); }
+
+/* ---------------------------------------------------------------- lists and profiles */
+
+/* A text filter of the query string: NULL when absent or empty. */
+static const char *text_filter(http_request_t *req, const char *name, size_t max_chars, field_errors_t *e)
+{
+    const char *v = http_query_get(req, name);
+    if (!v || !*v)
+        return NULL;
+    size_t chars = body_utf8_length(v, strlen(v));
+    if (chars == SIZE_MAX)
+        field_errors_add(e, name, "invalid_format");
+    else if (chars > max_chars)
+        field_errors_add(e, name, "too_long");
+    return v;
+}
+
+/* GET /users (public profiles) and GET /admin/users (whole users, ?email=). */
+static void api_users_list(http_request_t *req)
+{
+    int full = req->route_data != NULL;
+    field_errors_t e;
+    field_errors_init(&e, req);
+    long long limit = LIST_DEFAULT_LIMIT, after = 0;
+    const char *limit_text = http_query_get(req, "limit");
+    if (limit_text) {
+        char *end;
+        errno = 0;
+        limit = strtoll(limit_text, &end, 10);
+        if (!*limit_text || *end || errno)
+            field_errors_add(&e, "limit", "wrong_type");
+        else if (limit < 1)
+            field_errors_add(&e, "limit", "too_small");
+        else if (limit > LIST_MAX_LIMIT)
+            field_errors_add(&e, "limit", "too_large");
+    }
+    const char *cursor = http_query_get(req, "cursor");
+    if (cursor && *cursor && !(after = parse_id(cursor)))
+        field_errors_add(&e, "cursor", "invalid_format");
+    const char *premium = http_query_get(req, "is_premium");
+    if (premium && !*premium)
+        premium = NULL;
+    if (premium && strcmp(premium, "true") && strcmp(premium, "false"))
+        field_errors_add(&e, "is_premium", "wrong_type");
+    const char *q = text_filter(req, "q", SEARCH_MAX_CHARS, &e);
+    const char *country = text_filter(req, "country", COUNTRY_MAX_CHARS, &e);
+    /* The public list knows no e-mail filter: it would let anyone probe addresses. */
+    const char *email = full ? text_filter(req, "email", EMAIL_MAX_CHARS, &e) : NULL;
+    if (e.count) {
+        http_respond_validation(req, &e);
+        return;
+    }
+    const char *params[7] = {full ? "true" : "false", q, country, premium, email, int_text(req, after),
+                             int_text(req, limit)};
+    http_query(req, stmt_page, 7, params, on_json_row);
+}
+
+static void api_user_public(http_request_t *req)
+{
+    const char *id = path_id(req);
+    if (!id)
+        return;
+    const char *params[1] = {id};
+    http_query(req, stmt_user_public, 1, params, on_json_row);
+}
+
+/* ---------------------------------------------------------------- admin */
+
+static void api_admin_user_get(http_request_t *req)
+{
+    const char *id = path_id(req);
+    if (!id)
+        return;
+    const char *params[1] = {id};
+    http_query(req, stmt_user_get, 1, params, on_json_row);
+}
+
+static const char *const role_choices[] = {"user", "staff", "admin", NULL};
+enum { A_ROLE, A_PREMIUM, A_NAME, A_VERIFIED, A_COUNT };
+/* Flags that may not be null are FIELD_REQUIRED: absent is fine in a PATCH, null is not. */
+static const body_field_t admin_fields[A_COUNT] = {
+    [A_ROLE] = {"role", FIELD_ENUM, FIELD_REQUIRED, 0, 0, role_choices},
+    [A_PREMIUM] = {"is_premium", FIELD_BOOL, FIELD_REQUIRED, 0, 0, NULL},
+    [A_NAME] = {"name", FIELD_STRING, 0, 0, 200, NULL},
+    [A_VERIFIED] = {"email_verified", FIELD_BOOL, FIELD_REQUIRED, 0, 0, NULL},
+};
+
+static void api_admin_user_patch(http_request_t *req)
+{
+    const char *id = path_id(req);
+    if (!id)
+        return;
+    body_value_t v[A_COUNT];
+    if (body_parse(req, admin_fields, A_COUNT, BODY_PATCH, 0, v))
+        return;
+    const char *params[2 + A_COUNT] = {id, present_fields(req, admin_fields, v, A_COUNT)};
+    for (int i = 0; i < A_COUNT; i++)
+        params[2 + i] = v[i].text;
+    http_query(req, stmt_admin_update, 2 + A_COUNT, params, on_user_outcome);
+}
+
+static void on_admin_deleted(http_request_t *req, PGresult *res)
+{
+    if (one_row(req, res))
+        return;
+    const char *ids = column(res, "ids");
+    if (!ids) {
+        http_respond_problem(req, 404, "not_found", NULL);
+        return;
+    }
+    revoked_add_array_text(ids);
+    http_respond(req, 204, NULL, NULL, 0);
+}
+
+static void api_admin_user_delete(http_request_t *req)
+{
+    const char *id = path_id(req);
+    if (!id)
+        return;
+    const char *params[1] = {id};
+    http_query(req, stmt_delete, 1, params, on_admin_deleted);
+}
+
+/* ---------------------------------------------------------------- module */
+
+static void users_register_statements(void)
+{
+    stmt_user_get = db_statement_register("usr_get", "SELECT user_json(u)::text FROM users u WHERE u.id = $1");
+    stmt_user_public =
+        db_statement_register("usr_public", "SELECT user_public_json(u)::text FROM users u WHERE u.id = $1");
+    stmt_update_me = db_statement_register(
+        "usr_update_me", "SELECT * FROM users_update_me($1, $2, $3, $4, $5, $6, $7, $8, $9::date, $10)");
+    stmt_password_hash = db_statement_register("usr_password_hash", "SELECT password_hash FROM users WHERE id = $1");
+    stmt_delete = db_statement_register("usr_delete", "SELECT users_delete($1) AS ids");
+    stmt_set_password = db_statement_register("usr_set_password", "SELECT users_set_password($1, $2, $3, $4) AS ids");
+    stmt_email_change =
+        db_statement_register("usr_email_change", "SELECT * FROM users_email_change($1, $2, $3, $4, $5, $6, $7)");
+    stmt_email_confirm = db_statement_register("usr_email_confirm", "SELECT * FROM users_email_confirm($1, $2, $3)");
+    stmt_avatar_set = db_statement_register("usr_avatar_set", "SELECT * FROM users_avatar_set($1, $2, $3, $4)");
+    stmt_avatar_delete = db_statement_register("usr_avatar_delete", "DELETE FROM user_avatars WHERE user_id = $1");
+    stmt_avatar_get = db_statement_register("usr_avatar_get", "SELECT * FROM users_avatar_get($1, $2)");
+    stmt_page = db_statement_register("usr_page", "SELECT users_page($1, $2, $3, $4::boolean, $5, $6, $7)::text");
+    stmt_admin_update = db_statement_register(
+        "usr_admin_update", "SELECT * FROM users_admin_update($1, $2, $3, $4::boolean, $5, $6::boolean)");
+}
+
+static const int admin_view = 1;
+
+static const http_route_t user_routes[] = {
+    {ALLOW_GET, "/api/v1/users/me", api_me_get, NULL, ROUTE_AUTH, 0},
+    {ALLOW_PATCH, "/api/v1/users/me", api_me_patch, NULL, ROUTE_AUTH, 0},
+    {ALLOW_DELETE, "/api/v1/users/me", api_me_delete, NULL, ROUTE_AUTH, 0},
+    {ALLOW_POST, "/api/v1/users/me/password/check", api_password_check, NULL, ROUTE_AUTH, 0},
+    {ALLOW_PUT, "/api/v1/users/me/password", api_password_change, NULL, ROUTE_AUTH, 0},
+    {ALLOW_POST, "/api/v1/users/me/email", api_email_change, NULL, ROUTE_AUTH, 0},
+    {ALLOW_POST, "/api/v1/users/me/email/confirm", api_email_confirm, NULL, ROUTE_AUTH, 0},
+    {ALLOW_GET, "/api/v1/users/me/avatar", api_me_avatar_get, NULL, ROUTE_AUTH, 0},
+    {ALLOW_PUT, "/api/v1/users/me/avatar", api_avatar_put, NULL, ROUTE_AUTH, AVATAR_MAX_BYTES},
+    {ALLOW_DELETE, "/api/v1/users/me/avatar", api_avatar_delete, NULL, ROUTE_AUTH, 0},
+    {ALLOW_GET, "/api/v1/users", api_users_list, NULL, 0, 0},
+    {ALLOW_GET, "/api/v1/users/{id}", api_user_public, NULL, 0, 0},
+    {ALLOW_GET, "/api/v1/users/{id}/avatar", api_avatar_get, NULL, 0, 0},
+    {ALLOW_GET, "/api/v1/admin/users", api_users_list, &admin_view, ROUTE_ADMIN, 0},
+    {ALLOW_GET, "/api/v1/admin/users/{id}", api_admin_user_get, NULL, ROUTE_ADMIN, 0},
+    {ALLOW_PATCH, "/api/v1/admin/users/{id}", api_admin_user_patch, NULL, ROUTE_ADMIN, 0},
+    {ALLOW_DELETE, "/api/v1/admin/users/{id}", api_admin_user_delete, NULL, ROUTE_ADMIN, 0},
+};
+
+const api_module_t api_users_module = {
+    "users", user_routes, sizeof(user_routes) / sizeof(user_routes[0]), users_register_statements,
+};
