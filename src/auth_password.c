@@ -2,10 +2,15 @@
  * and much memory: it runs on libuv's thread pool, never on a loop. */
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include "hourglass/auth.h"
 #include "hourglass/log.h"
 #include "hourglass/server.h"
+
+#define HASH_THREAD_NICE 10
 
 static unsigned long long ops_limit;
 static size_t mem_limit;
@@ -143,8 +148,20 @@ static void job_free(pw_job_t *job)
     free(job);
 }
 
+/* Hashing yields to the event loops: a busy loop preempts it at once, and
+ * whatever CPU the loops leave is hashing's. (Per thread on Linux.) */
+static void lower_priority_once(void)
+{
+    static __thread int done;
+    if (!done) {
+        setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), HASH_THREAD_NICE);
+        done = 1;
+    }
+}
+
 static void do_hash(uv_work_t *w)
 {
+    lower_priority_once();
     pw_job_t *job = w->data;
     job->hash = malloc(crypto_pwhash_STRBYTES);
     job->ok = job->hash && crypto_pwhash_str(job->hash, job->password, strlen(job->password), ops_limit,
@@ -153,6 +170,7 @@ static void do_hash(uv_work_t *w)
 
 static void do_verify(uv_work_t *w)
 {
+    lower_priority_once();
     pw_job_t *job = w->data;
     const char *hash = job->hash ? job->hash : dummy_hash;
     int match = crypto_pwhash_str_verify(hash, job->password, strlen(job->password)) == 0;

@@ -1,192 +1,364 @@
-/* Form bodies: application/x-www-form-urlencoded and multipart/form-data. */
-#include <ctype.h>
+/* Form bodies: application/x-www-form-urlencoded and multipart/form-data (RFC 7578). */
+#define _GNU_SOURCE /* memmem */
 #include <string.h>
 #include <strings.h>
 
 #include "hourglass/forms.h"
 
-static int hexval(char c)
+static int hex_value(unsigned char c)
 {
     if (c >= '0' && c <= '9')
         return c - '0';
-    c = (char)tolower((unsigned char)c);
-    return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
 }
 
-static char *decode_component(arena_t *a, const char *s, size_t len, size_t *out_len)
+/* Decodes one urlencoded name or value into a NUL-terminated arena copy. */
+static int url_decode(arena_t *a, const char *s, size_t len, const char **out, size_t *out_len)
 {
-    char *out = arena_alloc(a, len + 1);
+    char *d = arena_alloc(a, len + 1);
     size_t n = 0;
     for (size_t i = 0; i < len; i++) {
         if (s[i] == '+') {
-            out[n++] = ' ';
+            d[n++] = ' ';
         } else if (s[i] == '%') {
-            if (i + 2 >= len)
-                return NULL;
-            int hi = hexval(s[i + 1]), lo = hexval(s[i + 2]);
+            if (len - i < 3)
+                return -1;
+            int hi = hex_value((unsigned char)s[i + 1]), lo = hex_value((unsigned char)s[i + 2]);
             if (hi < 0 || lo < 0)
-                return NULL;
-            out[n++] = (char)(hi * 16 + lo);
+                return -1;
+            d[n++] = (char)(hi << 4 | lo);
             i += 2;
         } else {
-            out[n++] = s[i];
+            d[n++] = s[i];
         }
     }
-    out[n] = '\0';
+    d[n] = '\0';
+    *out = d;
     *out_len = n;
-    return out;
+    return 0;
 }
 
 int form_urlencoded_parse(arena_t *a, const char *body, size_t len, form_field_t **out, size_t *count)
 {
-    form_field_t *fields = arena_calloc(a, sizeof(form_field_t) * FORM_MAX_FIELDS);
+    *out = NULL;
+    *count = 0;
+    /* Count first so the array is sized once and an oversized form costs no decoding. */
+    size_t pairs = 0;
+    for (size_t i = 0; i < len;) {
+        const char *amp = memchr(body + i, '&', len - i);
+        size_t end = amp ? (size_t)(amp - body) : len;
+        if (end > i)
+            pairs++;
+        i = end + 1;
+    }
+    if (pairs > FORM_MAX_FIELDS)
+        return -1;
+    form_field_t *fields = arena_calloc(a, sizeof(*fields) * (pairs ? pairs : 1));
     size_t n = 0;
-    size_t i = 0;
-    while (i < len) {
-        size_t start = i;
-        while (i < len && body[i] != '&')
-            i++;
-        size_t end = i++;
-        if (end == start)
-            continue;
-        if (n == FORM_MAX_FIELDS)
-            return -1;
-        const char *eq = memchr(body + start, '=', end - start);
-        size_t key_end = eq ? (size_t)(eq - body) : end;
-        form_field_t *f = &fields[n];
-        f->name = decode_component(a, body + start, key_end - start, &f->name_len);
-        f->value = eq ? decode_component(a, eq + 1, end - key_end - 1, &f->value_len) : "";
-        if (!f->name || !f->value)
-            return -1;
-        n++;
+    for (size_t i = 0; i < len;) {
+        const char *amp = memchr(body + i, '&', len - i);
+        size_t end = amp ? (size_t)(amp - body) : len;
+        if (end > i) {
+            const char *eq = memchr(body + i, '=', end - i);
+            size_t name_end = eq ? (size_t)(eq - body) : end;
+            form_field_t *f = &fields[n++];
+            if (url_decode(a, body + i, name_end - i, &f->name, &f->name_len) ||
+                memchr(f->name, '\0', f->name_len))
+                return -1;
+            if (eq) {
+                if (url_decode(a, eq + 1, end - name_end - 1, &f->value, &f->value_len))
+                    return -1;
+            } else {
+                f->value = "";
+            }
+        }
+        i = end + 1;
     }
     *out = fields;
     *count = n;
     return 0;
 }
 
-/* The value of parameter `name` in a header like `form-data; name="x"`. */
-static const char *header_param(arena_t *a, const char *h, size_t len, const char *name)
+/* RFC 9110 tchar: what a header name, a media type or a parameter name is made of. */
+static int is_tchar(unsigned char c)
 {
-    size_t nlen = strlen(name);
-    size_t i = 0;
-    while (i < len) {
-        while (i < len && h[i] != ';')
-            i++;
-        if (i >= len)
-            return NULL;
-        i++;
-        while (i < len && h[i] == ' ')
-            i++;
-        if (i + nlen < len && !strncasecmp(h + i, name, nlen) && h[i + nlen] == '=') {
-            i += nlen + 1;
-            char *v = arena_alloc(a, len - i + 1);
-            size_t n = 0;
-            if (i < len && h[i] == '"') {
-                i++;
-                while (i < len && h[i] != '"') {
-                    if (h[i] == '\\' && i + 1 < len)
-                        i++;
-                    v[n++] = h[i++];
-                }
-                if (i >= len)
-                    return NULL; /* unterminated quote */
-            } else {
-                while (i < len && h[i] != ';' && h[i] != ' ')
-                    v[n++] = h[i++];
-            }
-            v[n] = '\0';
-            return v;
-        }
-    }
-    return NULL;
+    if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'))
+        return 1;
+    return c && strchr("!#$%&'*+-.^_`|~", c) != NULL;
 }
 
-static const char *find(const char *hay, size_t hay_len, const char *needle, size_t nlen)
+/* RFC 2046 bchars, the alphabet of a boundary. */
+static int is_bchar(unsigned char c)
 {
-    if (nlen > hay_len)
-        return NULL;
-    for (const char *p = hay; (p = memchr(p, needle[0], hay_len - (size_t)(p - hay) - nlen + 1));) {
-        if (!memcmp(p, needle, nlen))
-            return p;
-        if ((size_t)(++p - hay) > hay_len - nlen)
-            break;
+    if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'))
+        return 1;
+    return c && strchr("'()+_,-./:=? ", c) != NULL;
+}
+
+static const char *skip_ows(const char *p, const char *end)
+{
+    while (p < end && (*p == ' ' || *p == '\t'))
+        p++;
+    return p;
+}
+
+static const char *skip_token(const char *p, const char *end)
+{
+    while (p < end && is_tchar((unsigned char)*p))
+        p++;
+    return p;
+}
+
+typedef struct {
+    const char *name;
+    size_t name_len;
+    char *value; /* NUL-terminated arena copy, quoted-pairs resolved */
+    size_t value_len;
+} header_param_t;
+
+/* The next `; name=value` of a header value such as `form-data; name="a\"b"`.
+ * Returns 1 with *pr set, 0 at the end, -1 if malformed. */
+static int next_param(arena_t *a, const char **pp, const char *end, header_param_t *pr)
+{
+    const char *p = skip_ows(*pp, end);
+    if (p == end)
+        return 0;
+    if (*p != ';')
+        return -1;
+    p = skip_ows(p + 1, end);
+    if (p == end) { /* a trailing ';' */
+        *pp = p;
+        return 0;
     }
-    return NULL;
+    pr->name = p;
+    p = skip_token(p, end);
+    pr->name_len = (size_t)(p - pr->name);
+    if (!pr->name_len)
+        return -1;
+    p = skip_ows(p, end);
+    if (p == end || *p != '=')
+        return -1;
+    p = skip_ows(p + 1, end);
+    if (p < end && *p == '"') {
+        char *v = arena_alloc(a, (size_t)(end - p)); /* the content is shorter than what is left */
+        size_t n = 0;
+        for (p++;; p++) {
+            if (p == end)
+                return -1; /* unterminated */
+            if (*p == '"')
+                break;
+            if (*p == '\\' && ++p == end)
+                return -1;
+            v[n++] = *p;
+        }
+        p++;
+        v[n] = '\0';
+        pr->value = v;
+        pr->value_len = n;
+    } else {
+        const char *v = p;
+        while (p < end && *p != ';' && *p != ' ' && *p != '\t' && *p != '"')
+            p++;
+        if (p == v)
+            return -1;
+        pr->value = arena_strndup(a, v, (size_t)(p - v));
+        pr->value_len = (size_t)(p - v);
+    }
+    *pp = p;
+    return 1;
+}
+
+/* Whether s[0..len) is word, ignoring case. */
+static int span_is(const char *s, size_t len, const char *word)
+{
+    size_t n = strlen(word);
+    return len == n && !strncasecmp(s, word, n);
+}
+
+/* The boundary parameter of a multipart/form-data Content-Type, or NULL. */
+static const char *multipart_boundary(arena_t *a, const char *ct, size_t ct_len, size_t *blen)
+{
+    const char *end = ct + ct_len;
+    const char *p = skip_ows(ct, end);
+    const char *t = p;
+    while (p < end && (is_tchar((unsigned char)*p) || *p == '/'))
+        p++;
+    if (!span_is(t, (size_t)(p - t), "multipart/form-data"))
+        return NULL;
+    const char *boundary = NULL;
+    header_param_t pr;
+    int r;
+    while ((r = next_param(a, &p, end, &pr)) == 1) {
+        if (!span_is(pr.name, pr.name_len, "boundary"))
+            continue;
+        if (boundary)
+            return NULL; /* two boundaries: which one? */
+        boundary = pr.value;
+        *blen = pr.value_len;
+    }
+    if (r < 0 || !boundary || *blen < 1 || *blen > MULTIPART_MAX_BOUNDARY || boundary[*blen - 1] == ' ')
+        return NULL;
+    for (size_t i = 0; i < *blen; i++)
+        if (!is_bchar((unsigned char)boundary[i]))
+            return NULL;
+    return boundary;
+}
+
+typedef struct {
+    const char *next; /* first byte after the delimiter line */
+    int last;         /* the close delimiter "--boundary--" */
+} delimiter_t;
+
+/* What follows "--boundary": 1 for a delimiter line (d set), -1 for a
+ * malformed one, 0 when these bytes are only data that happens to contain the
+ * boundary as a prefix (as Go's mime/multipart judges it). */
+static int delimiter_tail(const char *p, const char *end, delimiter_t *d)
+{
+    if (p == end)
+        return 0;
+    if (*p == '-') {
+        if (end - p < 2 || p[1] != '-')
+            return 0;
+        d->next = p + 2;
+        d->last = 1;
+        return 1;
+    }
+    if (*p != ' ' && *p != '\t' && *p != '\r' && *p != '\n')
+        return 0;
+    p = skip_ows(p, end);
+    if (end - p < 2 || p[0] != '\r' || p[1] != '\n')
+        return -1;
+    d->next = p + 2;
+    d->last = 0;
+    return 1;
+}
+
+/* The next CRLF "--boundary" delimiter at or after p. Returns 1 with *at (its
+ * CR) and d set, 0 if there is none, -1 for a malformed delimiter line. */
+static int find_delimiter(const char *p, const char *end, const char *delim, size_t dlen, const char **at,
+                          delimiter_t *d)
+{
+    while (p < end) {
+        const char *q = memmem(p, (size_t)(end - p), delim, dlen);
+        if (!q)
+            return 0;
+        int r = delimiter_tail(q + dlen, end, d);
+        if (r) {
+            *at = q;
+            return r;
+        }
+        p = q + 1;
+    }
+    return 0;
+}
+
+static int parse_disposition(arena_t *a, const char *v, const char *end, form_field_t *f)
+{
+    const char *p = skip_token(v, end);
+    if (!span_is(v, (size_t)(p - v), "form-data"))
+        return -1;
+    header_param_t pr;
+    int r;
+    while ((r = next_param(a, &p, end, &pr)) == 1) {
+        if (span_is(pr.name, pr.name_len, "name")) {
+            if (f->name)
+                return -1;
+            f->name = pr.value;
+            f->name_len = pr.value_len;
+        } else if (span_is(pr.name, pr.name_len, "filename")) {
+            if (f->filename)
+                return -1;
+            f->filename = pr.value;
+        }
+        /* filename* and the rest: RFC 7578 4.2 says not to use them; ignored */
+    }
+    return r;
+}
+
+/* Reads a part's header block starting at p into f. Returns the first byte of
+ * the part's content, or NULL if the block is malformed or too large. */
+static const char *parse_part_headers(arena_t *a, const char *p, const char *end, form_field_t *f)
+{
+    const char *limit = (size_t)(end - p) > MULTIPART_MAX_HEADER_BYTES ? p + MULTIPART_MAX_HEADER_BYTES : end;
+    int have_disposition = 0;
+    for (;;) {
+        const char *lf = memchr(p, '\n', (size_t)(limit - p));
+        if (!lf || lf == p || lf[-1] != '\r')
+            return NULL; /* too large, or a bare LF */
+        const char *eol = lf - 1;
+        if (eol == p)
+            return lf + 1; /* the empty line */
+        for (const char *q = p; q < eol; q++) {
+            unsigned char c = (unsigned char)*q;
+            if ((c < 0x20 && c != '\t') || c == 0x7f)
+                return NULL; /* a stray CR, a NUL, ... */
+        }
+        const char *colon = skip_token(p, eol);
+        if (colon == p || colon == eol || *colon != ':')
+            return NULL; /* also folded (obsolete) continuation lines */
+        size_t name_len = (size_t)(colon - p);
+        const char *v = skip_ows(colon + 1, eol), *v_end = eol;
+        while (v_end > v && (v_end[-1] == ' ' || v_end[-1] == '\t'))
+            v_end--;
+        if (span_is(p, name_len, "Content-Disposition")) {
+            if (have_disposition || parse_disposition(a, v, v_end, f))
+                return NULL;
+            have_disposition = 1;
+        } else if (span_is(p, name_len, "Content-Type")) {
+            if (f->content_type || v == v_end)
+                return NULL;
+            f->content_type = arena_strndup(a, v, (size_t)(v_end - v));
+        }
+        p = lf + 1;
+    }
 }
 
 int multipart_parse(arena_t *a, const char *content_type, size_t ct_len, const char *body, size_t len,
                     form_field_t **out, size_t *count)
 {
-    const char *boundary = header_param(a, content_type, ct_len, "boundary");
-    if (!boundary || !*boundary || strlen(boundary) > 70)
+    *out = NULL;
+    *count = 0;
+    if (!content_type || !body || !len)
+        return -1; /* not even a closing delimiter */
+    size_t blen = 0;
+    const char *boundary = multipart_boundary(a, content_type, ct_len, &blen);
+    if (!boundary)
         return -1;
-    size_t blen = strlen(boundary);
-    /* Each part is preceded by CRLF "--" boundary; the first CRLF is optional. */
-    char *delim = arena_alloc(a, blen + 5);
-    memcpy(delim, "\r\n--", 4);
-    memcpy(delim + 4, boundary, blen + 1);
+    /* Every delimiter is CRLF "--" boundary; only the first may lack the CRLF,
+     * at the very start of the body. */
     size_t dlen = blen + 4;
-
-    const char *p;
-    if (len >= dlen - 2 && !memcmp(body, delim + 2, dlen - 2))
-        p = body + dlen - 2;
-    else if ((p = find(body, len, delim, dlen)))
-        p += dlen;
-    else
-        return -1;
+    char *delim = arena_alloc(a, dlen);
+    memcpy(delim, "\r\n--", 4);
+    memcpy(delim + 4, boundary, blen);
     const char *end = body + len;
-    form_field_t *fields = arena_calloc(a, sizeof(form_field_t) * MULTIPART_MAX_PARTS);
+    delimiter_t d;
+    const char *at;
+    int r = 0;
+    if (len >= dlen - 2 && !memcmp(body, delim + 2, dlen - 2))
+        r = delimiter_tail(body + dlen - 2, end, &d);
+    if (r == 0)
+        r = find_delimiter(body, end, delim, dlen, &at, &d);
+    if (r <= 0)
+        return -1;
+
+    form_field_t *fields = arena_calloc(a, sizeof(*fields) * MULTIPART_MAX_PARTS);
     size_t n = 0;
-    for (;;) {
-        if (end - p >= 2 && p[0] == '-' && p[1] == '-')
-            break; /* the closing boundary */
-        if (end - p < 2 || p[0] != '\r' || p[1] != '\n')
-            return -1;
-        p += 2;
-        const char *head_end = find(p, (size_t)(end - p), "\r\n\r\n", 4);
-        if (!head_end || head_end - p > 8192)
-            return -1;
+    while (!d.last) {
         if (n == MULTIPART_MAX_PARTS)
             return -1;
-        form_field_t *f = &fields[n];
-        const char *line = p;
-        while (line < head_end + 2) {
-            const char *eol = find(line, (size_t)(head_end + 2 - line), "\r\n", 2);
-            size_t llen = (size_t)(eol - line);
-            if (llen > 20 && !strncasecmp(line, "Content-Disposition:", 20)) {
-                const char *v = line + 20;
-                size_t vlen = llen - 20;
-                while (vlen && *v == ' ') {
-                    v++;
-                    vlen--;
-                }
-                if (vlen < 9 || strncasecmp(v, "form-data", 9))
-                    return -1;
-                f->name = header_param(a, v, vlen, "name");
-                f->filename = header_param(a, v, vlen, "filename");
-            } else if (llen > 13 && !strncasecmp(line, "Content-Type:", 13)) {
-                const char *v = line + 13;
-                size_t vlen = llen - 13;
-                while (vlen && *v == ' ') {
-                    v++;
-                    vlen--;
-                }
-                f->content_type = arena_strndup(a, v, vlen);
-            }
-            line = eol + 2;
-        }
-        if (!f->name)
+        form_field_t *f = &fields[n++];
+        const char *content = parse_part_headers(a, d.next, end, f);
+        if (!content || !f->name || !f->name_len || memchr(f->name, '\0', f->name_len))
             return -1;
-        f->name_len = strlen(f->name);
-        const char *data = head_end + 4;
-        const char *next = find(data, (size_t)(end - data), delim, dlen);
-        if (!next)
-            return -1;
-        f->value = data;
-        f->value_len = (size_t)(next - data);
-        n++;
-        p = next + dlen;
+        if (find_delimiter(content, end, delim, dlen, &at, &d) <= 0)
+            return -1; /* no closing boundary, or a malformed one */
+        f->value_len = (size_t)(at - content);
+        /* Files stay in the body (they may be megabytes); text fields become C strings. */
+        f->value = f->filename ? content : arena_strndup(a, content, f->value_len);
     }
     *out = fields;
     *count = n;
@@ -195,8 +367,9 @@ int multipart_parse(arena_t *a, const char *content_type, size_t ct_len, const c
 
 const form_field_t *form_field_get(const form_field_t *fields, size_t count, const char *name)
 {
+    size_t n = strlen(name);
     for (size_t i = 0; i < count; i++)
-        if (!strcmp(fields[i].name, name))
+        if (fields[i].name_len == n && !memcmp(fields[i].name, name, n))
             return &fields[i];
     return NULL;
 }

@@ -114,6 +114,14 @@ static int run_serve(const config_t *cfg)
     int rc = run_migrate(cfg);
     if (rc)
         return rc;
+    /* libuv's pool runs the password hashes: more threads than cores only
+     * makes them fight over memory bandwidth. UV_THREADPOOL_SIZE still wins. */
+    if (!getenv("UV_THREADPOOL_SIZE")) {
+        char n[16];
+        long cores = sysconf(_SC_NPROCESSORS_ONLN);
+        snprintf(n, sizeof(n), "%ld", cores < 1 ? 1 : cores > 64 ? 64 : cores);
+        setenv("UV_THREADPOOL_SIZE", n, 0);
+    }
     if (auth_password_setup(cfg)) {
         log_error("cannot make the password hasher's reference hash (out of memory?)");
         return 1;
