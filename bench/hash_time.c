@@ -13,7 +13,8 @@ int main(void)
     const char *pw = "Bench-pass-123";
     const int rounds = 10;
     struct timespec a, b;
-    crypto_pwhash_str(out, pw, strlen(pw), crypto_pwhash_OPSLIMIT_INTERACTIVE, crypto_pwhash_MEMLIMIT_INTERACTIVE);
+    if (crypto_pwhash_str(out, pw, strlen(pw), crypto_pwhash_OPSLIMIT_INTERACTIVE, crypto_pwhash_MEMLIMIT_INTERACTIVE))
+        return 1;
     clock_gettime(CLOCK_MONOTONIC, &a);
     for (int i = 0; i < rounds; i++)
         if (crypto_pwhash_str_verify(out, pw, strlen(pw)))
