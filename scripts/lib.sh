@@ -29,7 +29,7 @@ HG_PKGS_BUILD="gcc libc6-dev meson ninja-build pkg-config node-llhttp python3
     postgresql-15 postgresql-client-15 curl ca-certificates"
 # clang + its runtime for the libFuzzer build; pytest/aiosmtpd/requests for the black-box
 # tests; docker-compose validates compose.yaml offline.
-HG_PKGS_TEST="clang libclang-rt-14-dev python3-pytest python3-aiosmtpd python3-requests
+HG_PKGS_TEST="clang libclang-rt-14-dev python3-pytest python3-aiosmtpd python3-requests openssl
     docker-compose"
 HG_PKGS_BENCH="wrk nginx iproute2"
 
