@@ -250,28 +250,42 @@ static const body_field_t me_fields[M_COUNT] = {
     [M_COUNTRY] = {"country", FIELD_STRING, 0, 0, 100, NULL},
 };
 
-static void api_me_patch(http_request_t *req)
+#define PATCH_FIELDS_MAX 16
+
+/* A PATCH of declared fields: the SQL function takes the user id, the list of
+ * fields present, then every field's value in declaration order. */
+static void patch_user(http_request_t *req, const char *id, const body_field_t *fields, int count, int stmt)
 {
-    body_value_t v[M_COUNT];
-    if (body_parse(req, me_fields, M_COUNT, BODY_PATCH, 0, v))
+    body_value_t v[PATCH_FIELDS_MAX];
+    if (body_parse(req, fields, (size_t)count, BODY_PATCH, 0, v))
         return;
-    const char *params[2 + M_COUNT] = {user_id_text(req), present_fields(req, me_fields, v, M_COUNT)};
-    for (int i = 0; i < M_COUNT; i++)
+    const char *params[2 + PATCH_FIELDS_MAX] = {id, present_fields(req, fields, v, count)};
+    for (int i = 0; i < count; i++)
         params[2 + i] = v[i].text;
-    http_query(req, stmt_update_me, 2 + M_COUNT, params, on_user_outcome);
+    http_query(req, stmt, 2 + count, params, on_user_outcome);
+}
+
+static void api_me_patch(http_request_t *req) { patch_user(req, user_id_text(req), me_fields, M_COUNT, stmt_update_me); }
+
+/* A user is gone: their sessions are refused here at once (other instances
+ * hear it through NOTIFY). Returns -1 after answering when nothing was deleted. */
+static int user_deleted(http_request_t *req, PGresult *res)
+{
+    if (one_row(req, res))
+        return -1;
+    const char *ids = column(res, "ids");
+    if (!ids) {
+        http_respond_problem(req, 404, "not_found", NULL);
+        return -1;
+    }
+    revoked_add_array_text(ids);
+    return 0;
 }
 
 static void on_account_deleted(http_request_t *req, PGresult *res)
 {
-    if (one_row(req, res))
+    if (user_deleted(req, res))
         return;
-    const char *ids = column(res, "ids");
-    if (!ids) {
-        http_respond_problem(req, 404, "not_found", NULL);
-        return;
-    }
-    /* Refused here at once; other instances hear it through NOTIFY. */
-    revoked_add_array_text(ids);
     clear_session_cookies(req);
     http_respond(req, 204, NULL, NULL, 0);
 }
@@ -601,25 +615,21 @@ static void api_users_list(http_request_t *req)
     http_query(req, stmt_page, 7, params, on_json_row);
 }
 
-static void api_user_public(http_request_t *req)
+/* One user by the {id} of the path, rendered by stmt. */
+static void get_user_by_path_id(http_request_t *req, int stmt)
 {
     const char *id = path_id(req);
     if (!id)
         return;
     const char *params[1] = {id};
-    http_query(req, stmt_user_public, 1, params, on_json_row);
+    http_query(req, stmt, 1, params, on_json_row);
 }
+
+static void api_user_public(http_request_t *req) { get_user_by_path_id(req, stmt_user_public); }
 
 /* ---------------------------------------------------------------- admin */
 
-static void api_admin_user_get(http_request_t *req)
-{
-    const char *id = path_id(req);
-    if (!id)
-        return;
-    const char *params[1] = {id};
-    http_query(req, stmt_user_get, 1, params, on_json_row);
-}
+static void api_admin_user_get(http_request_t *req) { get_user_by_path_id(req, stmt_user_get); }
 
 static const char *const role_choices[] = {"user", "staff", "admin", NULL};
 enum { A_ROLE, A_PREMIUM, A_NAME, A_VERIFIED, A_COUNT };
@@ -634,28 +644,14 @@ static const body_field_t admin_fields[A_COUNT] = {
 static void api_admin_user_patch(http_request_t *req)
 {
     const char *id = path_id(req);
-    if (!id)
-        return;
-    body_value_t v[A_COUNT];
-    if (body_parse(req, admin_fields, A_COUNT, BODY_PATCH, 0, v))
-        return;
-    const char *params[2 + A_COUNT] = {id, present_fields(req, admin_fields, v, A_COUNT)};
-    for (int i = 0; i < A_COUNT; i++)
-        params[2 + i] = v[i].text;
-    http_query(req, stmt_admin_update, 2 + A_COUNT, params, on_user_outcome);
+    if (id)
+        patch_user(req, id, admin_fields, A_COUNT, stmt_admin_update);
 }
 
 static void on_admin_deleted(http_request_t *req, PGresult *res)
 {
-    if (one_row(req, res))
-        return;
-    const char *ids = column(res, "ids");
-    if (!ids) {
-        http_respond_problem(req, 404, "not_found", NULL);
-        return;
-    }
-    revoked_add_array_text(ids);
-    http_respond(req, 204, NULL, NULL, 0);
+    if (!user_deleted(req, res))
+        http_respond(req, 204, NULL, NULL, 0);
 }
 
 static void api_admin_user_delete(http_request_t *req)

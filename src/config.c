@@ -2,6 +2,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -116,7 +117,17 @@ int config_parse_int(const char *s, long long *out)
     return 0;
 }
 
-int config_parse_duration_ms(const char *s, uint64_t *out)
+typedef struct {
+    const char *suffix;
+    unsigned long long multiplier;
+} unit_t;
+
+static const unit_t duration_units[] = {{"", 1000}, {"s", 1000}, {"ms", 1}, {"m", 60000}, {"h", 3600000}, {NULL, 0}};
+static const unit_t size_units[] = {{"", 1},           {"k", 1024},          {"kib", 1024},        {"kb", 1024},
+                                    {"m", 1024 * 1024}, {"mib", 1024 * 1024}, {"mb", 1024 * 1024}, {NULL, 0}};
+
+/* A non-negative number with one of the units' suffixes. */
+static int parse_scaled(const char *s, const unit_t *units, unsigned long long *out)
 {
     if (!s || !isdigit((unsigned char)*s))
         return -1;
@@ -125,44 +136,32 @@ int config_parse_duration_ms(const char *s, uint64_t *out)
     unsigned long long v = strtoull(s, &end, 10);
     if (errno)
         return -1;
-    unsigned long long mult;
-    if (!*end || !strcmp(end, "s"))
-        mult = 1000;
-    else if (!strcmp(end, "ms"))
-        mult = 1;
-    else if (!strcmp(end, "m"))
-        mult = 60000;
-    else if (!strcmp(end, "h"))
-        mult = 3600000;
-    else
+    for (const unit_t *u = units; u->suffix; u++) {
+        if (strcasecmp(end, u->suffix))
+            continue;
+        if (v > ULLONG_MAX / u->multiplier)
+            return -1;
+        *out = v * u->multiplier;
+        return 0;
+    }
+    return -1;
+}
+
+int config_parse_duration_ms(const char *s, uint64_t *out)
+{
+    unsigned long long v;
+    if (parse_scaled(s, duration_units, &v) || v > UINT64_MAX)
         return -1;
-    if (v > UINT64_MAX / mult)
-        return -1;
-    *out = v * mult;
+    *out = v;
     return 0;
 }
 
 int config_parse_size(const char *s, size_t *out)
 {
-    if (!s || !isdigit((unsigned char)*s))
+    unsigned long long v;
+    if (parse_scaled(s, size_units, &v) || v > SIZE_MAX)
         return -1;
-    char *end;
-    errno = 0;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (errno)
-        return -1;
-    unsigned long long mult;
-    if (!*end)
-        mult = 1;
-    else if (!strcasecmp(end, "k") || !strcasecmp(end, "kib") || !strcasecmp(end, "kb"))
-        mult = 1024;
-    else if (!strcasecmp(end, "m") || !strcasecmp(end, "mib") || !strcasecmp(end, "mb"))
-        mult = 1024 * 1024;
-    else
-        return -1;
-    if (v > SIZE_MAX / mult)
-        return -1;
-    *out = (size_t)(v * mult);
+    *out = (size_t)v;
     return 0;
 }
 

@@ -17,7 +17,7 @@ static int hex_value(unsigned char c)
 }
 
 /* Decodes one urlencoded name or value into a NUL-terminated arena copy. */
-static int url_decode(arena_t *a, const char *s, size_t len, const char **out, size_t *out_len)
+int url_decode(arena_t *a, const char *s, size_t len, const char **out, size_t *out_len)
 {
     char *d = arena_alloc(a, len + 1);
     size_t n = 0;

@@ -2,6 +2,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "hourglass/forms.h"
 #include "hourglass/log.h"
 #include "hourglass/server.h"
 
@@ -68,36 +69,6 @@ const char *http_param(const http_request_t *req, const char *name)
     return NULL;
 }
 
-static int hex_value(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
-/* application/x-www-form-urlencoded decoding: %XX and '+' for space. */
-static char *url_decode(arena_t *a, const char *s, size_t len)
-{
-    char *out = arena_alloc(a, len + 1);
-    size_t n = 0;
-    for (size_t i = 0; i < len; i++) {
-        if (s[i] == '+') {
-            out[n++] = ' ';
-        } else if (s[i] == '%' && i + 2 < len && hex_value(s[i + 1]) >= 0 && hex_value(s[i + 2]) >= 0) {
-            out[n++] = (char)(hex_value(s[i + 1]) * 16 + hex_value(s[i + 2]));
-            i += 2;
-        } else {
-            out[n++] = s[i];
-        }
-    }
-    out[n] = '\0';
-    return out;
-}
-
 const char *http_query_get(http_request_t *req, const char *name)
 {
     size_t nlen = strlen(name);
@@ -109,7 +80,16 @@ const char *http_query_get(http_request_t *req, const char *name)
         const char *eq = memchr(p, '=', (size_t)(stop - p));
         const char *kend = eq ? eq : stop;
         if ((size_t)(kend - p) == nlen && !memcmp(p, name, nlen))
-            return eq ? url_decode(&req->arena, eq + 1, (size_t)(stop - eq - 1)) : "";
+        {
+            if (!eq)
+                return "";
+            /* A malformed escape is kept as sent: the value's own check refuses it. */
+            const char *value;
+            size_t vlen;
+            if (url_decode(&req->arena, eq + 1, (size_t)(stop - eq - 1), &value, &vlen))
+                value = arena_strndup(&req->arena, eq + 1, (size_t)(stop - eq - 1));
+            return value;
+        }
         p = stop + 1;
     }
     return NULL;

@@ -81,20 +81,6 @@ static int run_healthcheck(const config_t *cfg)
     return 1;
 }
 
-static int run_migrate(const config_t *cfg)
-{
-    char err[512];
-    if (config_require_database(cfg, err, sizeof(err))) {
-        fprintf(stderr, "config: %s\n", err);
-        return 2;
-    }
-    if (db_migrate(config_database_conninfo(cfg), cfg->db_startup_timeout_ms, err, sizeof(err))) {
-        log_error("%s", err);
-        return 1;
-    }
-    return 0;
-}
-
 static int run_serve(const config_t *cfg)
 {
     char err[512];
@@ -111,7 +97,7 @@ static int run_serve(const config_t *cfg)
         fprintf(stderr, "config: %s\n", err);
         return 2;
     }
-    int rc = run_migrate(cfg);
+    int rc = cmd_migrate(cfg);
     if (rc)
         return rc;
     /* libuv's pool runs the password hashes: more threads than cores only
@@ -185,7 +171,7 @@ int main(int argc, char **argv)
     if (!strcmp(command, "serve"))
         rc = run_serve(&cfg);
     else if (!strcmp(command, "migrate"))
-        rc = run_migrate(&cfg);
+        rc = cmd_migrate(&cfg);
     else if (!strcmp(command, "healthcheck"))
         rc = run_healthcheck(&cfg);
     else if (!strcmp(command, "create-admin"))

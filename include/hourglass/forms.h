@@ -45,6 +45,10 @@ int form_urlencoded_parse(arena_t *a, const char *body, size_t len, form_field_t
 int multipart_parse(arena_t *a, const char *content_type, size_t ct_len, const char *body, size_t len,
                     form_field_t **out, size_t *count);
 
+/* One urlencoded name or value ('+' is a space, %XX a byte) into a
+ * NUL-terminated arena copy; -1 for a malformed escape. */
+int url_decode(arena_t *a, const char *s, size_t len, const char **out, size_t *out_len);
+
 /* The first field called name, or NULL. */
 const form_field_t *form_field_get(const form_field_t *fields, size_t count, const char *name);
 

@@ -1,6 +1,7 @@
-/* hourglass create-admin EMAIL: makes (or promotes) an administrator, so a
- * deployment can have its first admin. The password comes from stdin, never
- * from the command line. Blocking calls are fine in a command-line tool. */
+/* Subcommands besides serve: migrate, and create-admin EMAIL, which makes
+ * (or promotes) an administrator so a deployment can have its first admin;
+ * its password comes from stdin, never from the command line. Blocking calls
+ * are fine in command-line tools. */
 #include <stdio.h>
 #include <string.h>
 #include <termios.h>
@@ -11,6 +12,20 @@
 #include "hourglass/commands.h"
 #include "hourglass/db.h"
 #include "hourglass/log.h"
+
+int cmd_migrate(const config_t *cfg)
+{
+    char err[512];
+    if (config_require_database(cfg, err, sizeof(err))) {
+        fprintf(stderr, "config: %s\n", err);
+        return 2;
+    }
+    if (db_migrate(config_database_conninfo(cfg), cfg->db_startup_timeout_ms, err, sizeof(err))) {
+        log_error("%s", err);
+        return 1;
+    }
+    return 0;
+}
 
 static int read_password(char *buf, size_t cap)
 {
@@ -36,7 +51,6 @@ static int read_password(char *buf, size_t cap)
 
 int cmd_create_admin(const config_t *cfg, const char *email)
 {
-    char err[512];
     if (!email || !body_valid_email(email)) {
         fprintf(stderr, "create-admin: give a valid e-mail address: hourglass create-admin EMAIL\n");
         return 2;
@@ -55,14 +69,9 @@ int cmd_create_admin(const config_t *cfg, const char *email)
         fprintf(stderr, "\n");
         return 2;
     }
-    if (config_require_database(cfg, err, sizeof(err))) {
-        fprintf(stderr, "config: %s\n", err);
-        return 2;
-    }
-    if (db_migrate(config_database_conninfo(cfg), cfg->db_startup_timeout_ms, err, sizeof(err))) {
-        log_error("%s", err);
-        return 1;
-    }
+    int rc = cmd_migrate(cfg);
+    if (rc)
+        return rc;
     char hash[crypto_pwhash_STRBYTES];
     if (sodium_init() < 0 || auth_password_setup(cfg) || auth_password_hash_blocking(password, hash)) {
         sodium_memzero(password, sizeof(password));
@@ -78,7 +87,7 @@ int cmd_create_admin(const config_t *cfg, const char *email)
                                " password_hash = EXCLUDED.password_hash, updated_at = now()"
                                " RETURNING id, (xmax = 0)",
                                2, NULL, params, NULL, NULL, 0);
-    int rc = 1;
+    rc = 1;
     if (PQresultStatus(r) == PGRES_TUPLES_OK) {
         printf("%s admin %s (id %s)\n", !strcmp(PQgetvalue(r, 0, 1), "t") ? "created" : "promoted", email,
                PQgetvalue(r, 0, 0));
