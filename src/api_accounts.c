@@ -48,17 +48,6 @@ static void respond_json_value(http_request_t *req, int status, json_t *value)
     free(text);
 }
 
-static int password_breaks_policy(http_request_t *req, const char *field, const char *password, field_errors_t *e)
-{
-    if (!req->worker->cfg->password_policy)
-        return 0;
-    const char *codes[8];
-    int n = auth_password_policy(password, strlen(password), codes, 8);
-    for (int i = 0; i < n; i++)
-        field_errors_add(e, field, codes[i]);
-    return n;
-}
-
 static void add_cookie(http_request_t *req, const char *name, const char *value, const char *path, uint64_t max_age_s,
                        int http_only)
 {
@@ -162,12 +151,12 @@ static void on_register_hashed(http_request_t *req, const char *hash)
 static void api_register(http_request_t *req)
 {
     body_value_t *v = arena_calloc(&req->arena, sizeof(body_value_t) * REGISTER_FIELDS);
-    if (body_parse(req, register_fields, REGISTER_FIELDS, BODY_CREATE, 0, v))
-        return;
     field_errors_t e;
-    field_errors_init(&e, req);
-    password_breaks_policy(req, "password", v[R_PASSWORD].text, &e);
-    if (v[R_CONFIRM].text && strcmp(v[R_CONFIRM].text, v[R_PASSWORD].text))
+    if (body_read(req, register_fields, REGISTER_FIELDS, BODY_CREATE, 0, v, &e))
+        return;
+    /* One answer with every rule broken, the body's and the policy's. */
+    auth_password_policy_errors(req, "password", v[R_PASSWORD].text, &e);
+    if (v[R_CONFIRM].text && v[R_PASSWORD].text && strcmp(v[R_CONFIRM].text, v[R_PASSWORD].text))
         field_errors_add(&e, "password_confirm", "mismatch");
     if (e.count) {
         http_respond_validation(req, &e);
@@ -279,11 +268,11 @@ static void on_reset_hashed(http_request_t *req, const char *hash)
 static void api_reset_password(http_request_t *req)
 {
     body_value_t *v = arena_calloc(&req->arena, sizeof(body_value_t) * 3);
-    if (body_parse(req, reset_fields, 3, BODY_CREATE, 0, v))
-        return;
     field_errors_t e;
-    field_errors_init(&e, req);
-    if (password_breaks_policy(req, "new_password", v[P_NEW].text, &e)) {
+    if (body_read(req, reset_fields, 3, BODY_CREATE, 0, v, &e))
+        return;
+    auth_password_policy_errors(req, "new_password", v[P_NEW].text, &e);
+    if (e.count) {
         http_respond_validation(req, &e);
         return;
     }

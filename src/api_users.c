@@ -354,20 +354,13 @@ static void hash_new_password(http_request_t *req)
 static void api_password_change(http_request_t *req)
 {
     me_ctx_t *c = arena_calloc(&req->arena, sizeof(*c));
-    if (body_parse(req, password_change_fields, 2, BODY_CREATE, 0, c->v))
+    field_errors_t e;
+    if (body_read(req, password_change_fields, 2, BODY_CREATE, 0, c->v, &e))
         return;
-    if (req->worker->cfg->password_policy) {
-        const char *codes[8];
-        const char *pw = c->v[PW_NEW].text;
-        int n = auth_password_policy(pw, strlen(pw), codes, 8);
-        if (n) {
-            field_errors_t e;
-            field_errors_init(&e, req);
-            for (int i = 0; i < n; i++)
-                field_errors_add(&e, "new_password", codes[i]);
-            http_respond_validation(req, &e);
-            return;
-        }
+    auth_password_policy_errors(req, "new_password", c->v[PW_NEW].text, &e);
+    if (e.count) {
+        http_respond_validation(req, &e);
+        return;
     }
     require_password(req, c, c->v[PW_CURRENT].text, hash_new_password);
 }

@@ -16,7 +16,8 @@ static unsigned long long ops_limit;
 static size_t mem_limit;
 static char dummy_hash[crypto_pwhash_STRBYTES];
 
-/* Decodes one UTF-8 code point; returns its length, or 0 for an invalid sequence. */
+/* Decodes one UTF-8 code point; returns its length, or 0 for an invalid
+ * sequence (truncated, overlong, a surrogate, or beyond U+10FFFF). */
 static size_t utf8_next(const unsigned char *s, size_t len, uint32_t *cp)
 {
     if (s[0] < 0x80) {
@@ -32,27 +33,78 @@ static size_t utf8_next(const unsigned char *s, size_t len, uint32_t *cp)
             return 0;
         v = (v << 6) | (s[i] & 0x3f);
     }
+    static const uint32_t min_for_len[5] = {0, 0, 0x80, 0x800, 0x10000};
+    if (v < min_for_len[n] || v > 0x10FFFF || (v >= 0xD800 && v <= 0xDFFF))
+        return 0;
     *cp = v;
     return n;
 }
 
-typedef enum { CH_OTHER, CH_LOWER, CH_UPPER, CH_LETTER, CH_DIGIT } char_class_t;
+typedef enum {
+    CH_SYMBOL,     /* neither letter nor digit */
+    CH_LOWER,
+    CH_UPPER,
+    CH_CASELESS,   /* a letter whose case we do not know */
+    CH_DIGIT,
+    CH_MARK,       /* a combining mark: part of the letter before it */
+    CH_PAIR_EVEN,  /* case pairs, the even code point upper-case */
+    CH_PAIR_ODD,   /* case pairs, the odd code point upper-case */
+    CH_FULLWIDTH,  /* U+FF01..U+FF5E: as the ASCII character 0xFEE0 below */
+} char_class_t;
 
-/* ASCII and Cyrillic are classified by case; other letters we cannot tell
- * apart from symbols without tables, so they count as symbols. */
+/* Non-ASCII code points we can classify without Unicode tables: Latin-1,
+ * basic Greek, Cyrillic (U+0400-U+052F), a few digit sets, and the blocks
+ * that hold only punctuation, symbols, spaces and emoji. Any other code point
+ * counts as a letter of unknown case: it is not a symbol, and it satisfies
+ * neither no_lower nor no_upper, so a password of such letters alone needs
+ * Latin, Greek or Cyrillic letters of both cases besides. */
+static const struct {
+    uint32_t first, last;
+    char_class_t cls;
+} char_ranges[] = {
+    {0x0080, 0x00A9, CH_SYMBOL},  {0x00AA, 0x00AA, CH_CASELESS}, {0x00AB, 0x00B4, CH_SYMBOL},
+    {0x00B5, 0x00B5, CH_LOWER},   {0x00B6, 0x00B9, CH_SYMBOL},   {0x00BA, 0x00BA, CH_CASELESS},
+    {0x00BB, 0x00BF, CH_SYMBOL},  {0x00C0, 0x00D6, CH_UPPER},    {0x00D7, 0x00D7, CH_SYMBOL},
+    {0x00D8, 0x00DE, CH_UPPER},   {0x00DF, 0x00F6, CH_LOWER},    {0x00F7, 0x00F7, CH_SYMBOL},
+    {0x00F8, 0x00FF, CH_LOWER},   {0x0300, 0x036F, CH_MARK},     {0x037E, 0x037E, CH_SYMBOL},
+    {0x0386, 0x0386, CH_UPPER},   {0x0387, 0x0387, CH_SYMBOL},   {0x0388, 0x038F, CH_UPPER},
+    {0x0390, 0x0390, CH_LOWER},   {0x0391, 0x03AB, CH_UPPER},    {0x03AC, 0x03CE, CH_LOWER},
+    {0x0400, 0x042F, CH_UPPER},   {0x0430, 0x045F, CH_LOWER},    {0x0460, 0x0481, CH_PAIR_EVEN},
+    {0x0482, 0x0482, CH_SYMBOL},  {0x0483, 0x0489, CH_MARK},     {0x048A, 0x04BF, CH_PAIR_EVEN},
+    {0x04C0, 0x04C0, CH_UPPER},   {0x04C1, 0x04CE, CH_PAIR_ODD}, {0x04CF, 0x04CF, CH_LOWER},
+    {0x04D0, 0x052F, CH_PAIR_EVEN}, {0x0660, 0x0669, CH_DIGIT},  {0x06F0, 0x06F9, CH_DIGIT},
+    {0x0966, 0x096F, CH_DIGIT},   {0x1AB0, 0x1AFF, CH_MARK},     {0x1DC0, 0x1DFF, CH_MARK},
+    {0x2000, 0x2BFF, CH_SYMBOL},  {0x2E00, 0x2E7F, CH_SYMBOL},   {0x3000, 0x303F, CH_SYMBOL},
+    {0xE000, 0xF8FF, CH_SYMBOL},  {0xFE00, 0xFE0F, CH_MARK},     {0xFE10, 0xFE1F, CH_SYMBOL},
+    {0xFE20, 0xFE2F, CH_MARK},    {0xFE30, 0xFE6F, CH_SYMBOL},   {0xFF01, 0xFF5E, CH_FULLWIDTH},
+    {0xFF5F, 0xFF65, CH_SYMBOL},  {0xFFF0, 0xFFFF, CH_SYMBOL},   {0x1F000, 0x1FAFF, CH_SYMBOL},
+    {0xE0000, 0x10FFFF, CH_SYMBOL},
+};
+
 static char_class_t classify(uint32_t cp)
 {
-    if (cp >= 'a' && cp <= 'z')
-        return CH_LOWER;
-    if (cp >= 'A' && cp <= 'Z')
-        return CH_UPPER;
-    if (cp >= '0' && cp <= '9')
-        return CH_DIGIT;
-    if ((cp >= 0x0410 && cp <= 0x042F) || (cp >= 0x0400 && cp <= 0x040F))
-        return CH_UPPER; /* А-Я, Ѐ-Џ (Ё) */
-    if ((cp >= 0x0430 && cp <= 0x044F) || (cp >= 0x0450 && cp <= 0x045F))
-        return CH_LOWER; /* а-я, ѐ-џ (ё) */
-    return CH_OTHER;
+    if (cp < 0x80) {
+        if (cp >= 'a' && cp <= 'z')
+            return CH_LOWER;
+        if (cp >= 'A' && cp <= 'Z')
+            return CH_UPPER;
+        if (cp >= '0' && cp <= '9')
+            return CH_DIGIT;
+        return CH_SYMBOL; /* space and controls too */
+    }
+    for (size_t i = 0; i < sizeof(char_ranges) / sizeof(char_ranges[0]); i++) {
+        if (cp < char_ranges[i].first)
+            break;
+        if (cp > char_ranges[i].last)
+            continue;
+        switch (char_ranges[i].cls) {
+        case CH_PAIR_EVEN: return cp % 2 == 0 ? CH_UPPER : CH_LOWER;
+        case CH_PAIR_ODD: return cp % 2 == 1 ? CH_UPPER : CH_LOWER;
+        case CH_FULLWIDTH: return classify(cp - 0xFEE0);
+        default: return char_ranges[i].cls;
+        }
+    }
+    return CH_CASELESS;
 }
 
 int auth_password_policy(const char *pw, size_t len, const char **codes, int max_codes)
@@ -60,29 +112,29 @@ int auth_password_policy(const char *pw, size_t len, const char **codes, int max
     size_t chars = 0;
     int lower = 0, upper = 0, digit = 0, symbol = 0;
     const unsigned char *s = (const unsigned char *)pw;
-    for (size_t i = 0; i < len;) {
+    for (size_t i = 0; i < len; chars++) {
         uint32_t cp;
         size_t n = utf8_next(s + i, len - i, &cp);
         if (!n) {
+            /* Not UTF-8: each byte is one character, and a symbol. */
             symbol = 1;
             i++;
-            chars++;
             continue;
         }
         i += n;
-        chars++;
         switch (classify(cp)) {
         case CH_LOWER: lower = 1; break;
         case CH_UPPER: upper = 1; break;
         case CH_DIGIT: digit = 1; break;
-        default: symbol = 1; break;
+        case CH_SYMBOL: symbol = 1; break;
+        default: break;
         }
     }
     const char *broken[6];
     int count = 0;
-    if (chars < 8)
+    if (chars < AUTH_PASSWORD_MIN_CHARS)
         broken[count++] = "too_short";
-    if (len > 128)
+    if (len > AUTH_PASSWORD_MAX_BYTES)
         broken[count++] = "too_long";
     if (!lower)
         broken[count++] = "no_lower";
@@ -113,10 +165,14 @@ int auth_password_setup(const config_t *cfg)
         mem_limit = crypto_pwhash_MEMLIMIT_INTERACTIVE;
         break;
     }
-    char random_pw[33];
-    randombytes_buf(random_pw, 16);
-    sodium_bin2hex(random_pw, sizeof(random_pw), (unsigned char *)random_pw, 16);
-    return crypto_pwhash_str(dummy_hash, random_pw, strlen(random_pw), ops_limit, mem_limit);
+    /* The dummy only has to cost what a real hash costs; nobody knows its password. */
+    unsigned char random_bytes[16];
+    char random_pw[2 * sizeof(random_bytes) + 1];
+    randombytes_buf(random_bytes, sizeof(random_bytes));
+    sodium_bin2hex(random_pw, sizeof(random_pw), random_bytes, sizeof(random_bytes));
+    int rc = crypto_pwhash_str(dummy_hash, random_pw, strlen(random_pw), ops_limit, mem_limit);
+    sodium_memzero(random_pw, sizeof(random_pw));
+    return rc;
 }
 
 int auth_password_hash_blocking(const char *password, char out[crypto_pwhash_STRBYTES])
@@ -182,6 +238,7 @@ static void after_job(uv_work_t *w, int status)
     pw_job_t *job = w->data;
     http_request_t *req = job->req;
     req->pending--;
+    /* Timed out (504 already sent) or the client went away: nothing to answer. */
     if (!req->conn || req->state != REQ_RUNNING) {
         http_request_release(req);
     } else if (job->hash_cb) {
@@ -192,7 +249,7 @@ static void after_job(uv_work_t *w, int status)
     job_free(job);
 }
 
-static void queue_job(http_request_t *req, pw_job_t *job, uv_work_cb work)
+static int queue_job(http_request_t *req, pw_job_t *job, uv_work_cb work)
 {
     job->req = req;
     job->work.data = job;
@@ -200,23 +257,45 @@ static void queue_job(http_request_t *req, pw_job_t *job, uv_work_cb work)
     if (uv_queue_work(&req->worker->loop, &job->work, work, after_job)) {
         req->pending--;
         job_free(job);
-        http_respond_problem(req, 500, "internal_error", NULL);
+        return -1;
     }
+    return 0;
 }
 
 void auth_password_hash(http_request_t *req, const char *password, auth_hash_cb cb)
 {
     pw_job_t *job = calloc(1, sizeof(*job));
-    job->hash_cb = cb;
-    job->password = strdup(password);
-    queue_job(req, job, do_hash);
+    if (job && (job->password = strdup(password))) {
+        job->hash_cb = cb;
+        if (queue_job(req, job, do_hash) == 0)
+            return;
+    } else {
+        free(job);
+    }
+    cb(req, NULL);
 }
 
 void auth_password_verify(http_request_t *req, const char *password, const char *hash, auth_verify_cb cb)
 {
     pw_job_t *job = calloc(1, sizeof(*job));
-    job->verify_cb = cb;
-    job->password = strdup(password);
-    job->hash = hash ? strdup(hash) : NULL;
-    queue_job(req, job, do_verify);
+    if (job && (job->password = strdup(password)) && (!hash || (job->hash = strdup(hash)))) {
+        job->verify_cb = cb;
+        if (queue_job(req, job, do_verify) == 0)
+            return;
+    } else if (job) {
+        job_free(job);
+    }
+    /* Not "no match": that would count as a failed login. */
+    http_respond_problem(req, 500, "internal_error", NULL);
+}
+
+int auth_password_policy_errors(http_request_t *req, const char *field, const char *pw, field_errors_t *e)
+{
+    if (!pw || !req->worker->cfg->password_policy)
+        return 0;
+    const char *codes[8];
+    int n = auth_password_policy(pw, strlen(pw), codes, 8);
+    for (int i = 0; i < n; i++)
+        field_errors_add(e, field, codes[i]);
+    return n;
 }

@@ -1,6 +1,9 @@
 /* Access tokens (JWT by libjwt), refresh tokens and one-time codes.
- * Keys are loaded once before the workers start and only read afterwards. */
+ * Keys are loaded once before the workers start and only read afterwards,
+ * so every worker thread verifies with them without locks. */
+#include <ctype.h>
 #include <errno.h>
+#include <jansson.h>
 #include <jwt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,101 +11,182 @@
 
 #include "hourglass/auth.h"
 
-static jwt_alg_t alg;
-static unsigned char *sign_key, *verify_key;
+#define PEM_MAX_BYTES (64 * 1024)
+#define ROTATION_KEY_CONTEXT "hourglass refresh v1"
+
+static jwt_alg_t alg = JWT_ALG_NONE;
+static unsigned char *sign_key, *verify_key; /* NUL-terminated; the same buffer for HS256 */
 static size_t sign_key_len, verify_key_len;
 static uint64_t access_ttl_s;
 static unsigned char rotation_key[crypto_auth_hmacsha256_KEYBYTES];
 
-/* A PEM value is the text itself or the path of a file holding it. */
-static unsigned char *load_pem(const char *name, const char *value, size_t *len, char *err, size_t errlen)
+static const char *alg_name(int configured)
 {
-    if (!strncmp(value, "-----BEGIN", 10)) {
-        *len = strlen(value);
-        return (unsigned char *)strdup(value);
+    return configured == JWT_RS256 ? "RS256" : configured == JWT_ES256 ? "ES256" : "HS256";
+}
+
+/* PEM kept in an environment variable often has its newlines written "\n". */
+static void unescape_newlines(char *s)
+{
+    if (strchr(s, '\n'))
+        return;
+    char *out = s;
+    for (const char *in = s; *in; in++) {
+        if (in[0] == '\\' && in[1] == 'n') {
+            *out++ = '\n';
+            in++;
+        } else {
+            *out++ = *in;
+        }
     }
-    FILE *f = fopen(value, "rb");
+    *out = '\0';
+}
+
+static unsigned char *read_pem_file(const char *name, const char *path, int echo_path, size_t *len, char *err,
+                                    size_t errlen)
+{
+    const char *shown = echo_path ? path : "the file it names";
+    FILE *f = fopen(path, "rb");
     if (!f) {
-        snprintf(err, errlen, "%s: cannot read %s: %s", name, value, strerror(errno));
+        snprintf(err, errlen, "%s: neither PEM text nor a readable file (%s: %s)", name, shown, strerror(errno));
         return NULL;
     }
-    unsigned char *buf = malloc(65536);
-    size_t n = fread(buf, 1, 65535, f);
+    char *buf = malloc(PEM_MAX_BYTES + 1);
+    size_t n = buf ? fread(buf, 1, PEM_MAX_BYTES + 1, f) : 0;
+    int failed = ferror(f);
     fclose(f);
+    if (!buf || failed || n > PEM_MAX_BYTES) {
+        snprintf(err, errlen, "%s: cannot read %s (%s)", name, shown,
+                 !buf ? "out of memory" : failed ? "read error" : "larger than 64 KiB");
+        free(buf);
+        return NULL;
+    }
     buf[n] = '\0';
-    if (n < 20 || strncmp((char *)buf, "-----BEGIN", 10)) {
-        snprintf(err, errlen, "%s: %s is not a PEM file", name, value);
+    const char *text = buf;
+    while (isspace((unsigned char)*text))
+        text++;
+    if (strncmp(text, "-----BEGIN", 10)) {
+        snprintf(err, errlen, "%s: %s is not a PEM file", name, shown);
+        sodium_memzero(buf, n);
         free(buf);
         return NULL;
     }
     *len = n;
-    return buf;
+    return (unsigned char *)buf;
 }
 
-int auth_tokens_setup(const config_t *cfg, char *err, size_t errlen)
+/* A PEM value is the text itself or the path of a file holding it. The
+ * private key's value is never echoed: it may be a mangled key. */
+static unsigned char *load_pem(const char *name, const char *value, int configured, int echo_path, size_t *len,
+                               char *err, size_t errlen)
 {
-    access_ttl_s = cfg->access_token_ttl_ms / 1000;
-    const unsigned char *seed;
-    size_t seed_len;
-    if (cfg->jwt_algorithm == JWT_HS256) {
-        alg = JWT_ALG_HS256;
-        sign_key = (unsigned char *)strdup(cfg->jwt_secret);
-        sign_key_len = strlen(cfg->jwt_secret);
-        verify_key = (unsigned char *)strdup(cfg->jwt_secret);
-        verify_key_len = sign_key_len;
-    } else {
-        alg = cfg->jwt_algorithm == JWT_RS256 ? JWT_ALG_RS256 : JWT_ALG_ES256;
-        if (!(sign_key = load_pem("JWT_PRIVATE_KEY", cfg->jwt_private_key, &sign_key_len, err, errlen)))
-            return -1;
-        if (!(verify_key = load_pem("JWT_PUBLIC_KEY", cfg->jwt_public_key, &verify_key_len, err, errlen)))
-            return -1;
+    if (!value || !*value) {
+        snprintf(err, errlen, "%s: is required for JWT_ALGORITHM=%s", name, alg_name(configured));
+        return NULL;
     }
-    seed = sign_key;
-    seed_len = sign_key_len;
-    crypto_generichash_state st;
-    crypto_generichash_init(&st, NULL, 0, sizeof(rotation_key));
-    crypto_generichash_update(&st, (const unsigned char *)"hourglass refresh v1", 20);
-    crypto_generichash_update(&st, seed, seed_len);
-    crypto_generichash_final(&st, rotation_key, sizeof(rotation_key));
-
-    /* Prove the key signs and verifies now, not at the first login. */
-    arena_t a;
-    arena_init(&a, NULL, 0);
-    int64_t exp;
-    char *t = auth_access_token_issue(&a, 1, 1, "user", 1000, &exp);
-    auth_claims_t c;
-    int ok = t && auth_access_token_verify(t, strlen(t), 1000, &c) == 0;
-    arena_reset(&a);
-    if (!ok) {
-        snprintf(err, errlen, "%s: the key cannot sign and verify a token",
-                 cfg->jwt_algorithm == JWT_HS256 ? "JWT_SECRET" : "JWT_PRIVATE_KEY");
-        return -1;
+    const char *text = value;
+    while (isspace((unsigned char)*text))
+        text++;
+    if (strncmp(text, "-----BEGIN", 10))
+        return read_pem_file(name, value, echo_path, len, err, errlen);
+    char *copy = strdup(text);
+    if (!copy) {
+        snprintf(err, errlen, "%s: out of memory", name);
+        return NULL;
     }
-    return 0;
+    unescape_newlines(copy);
+    *len = strlen(copy);
+    return (unsigned char *)copy;
 }
 
 void auth_tokens_free(void)
 {
-    if (sign_key)
+    if (verify_key != sign_key)
+        free(verify_key);
+    if (sign_key) {
         sodium_memzero(sign_key, sign_key_len);
-    free(sign_key);
-    free(verify_key);
+        free(sign_key);
+    }
     sign_key = verify_key = NULL;
+    sign_key_len = verify_key_len = 0;
+    sodium_memzero(rotation_key, sizeof(rotation_key));
+    alg = JWT_ALG_NONE;
+}
+
+static int fail(char *err, size_t errlen, const char *message)
+{
+    snprintf(err, errlen, "%s", message);
+    auth_tokens_free();
+    return -1;
+}
+
+int auth_tokens_setup(const config_t *cfg, char *err, size_t errlen)
+{
+    auth_tokens_free();
+    access_ttl_s = cfg->access_token_ttl_ms / 1000;
+    int hmac = cfg->jwt_algorithm == JWT_HS256;
+    /* An empty key makes libjwt verify nothing: refuse it here as well. */
+    if (hmac) {
+        if (!cfg->jwt_secret || !*cfg->jwt_secret)
+            return fail(err, errlen, "JWT_SECRET: is required for JWT_ALGORITHM=HS256");
+        if (!(sign_key = (unsigned char *)strdup(cfg->jwt_secret)))
+            return fail(err, errlen, "JWT_SECRET: out of memory");
+        sign_key_len = verify_key_len = strlen(cfg->jwt_secret);
+        verify_key = sign_key;
+        alg = JWT_ALG_HS256;
+    } else {
+        if (!(sign_key = load_pem("JWT_PRIVATE_KEY", cfg->jwt_private_key, cfg->jwt_algorithm, 0, &sign_key_len,
+                                  err, errlen)) ||
+            !(verify_key = load_pem("JWT_PUBLIC_KEY", cfg->jwt_public_key, cfg->jwt_algorithm, 1, &verify_key_len,
+                                    err, errlen))) {
+            auth_tokens_free();
+            return -1;
+        }
+        alg = cfg->jwt_algorithm == JWT_RS256 ? JWT_ALG_RS256 : JWT_ALG_ES256;
+    }
+
+    crypto_generichash_state st;
+    crypto_generichash_init(&st, NULL, 0, sizeof(rotation_key));
+    crypto_generichash_update(&st, (const unsigned char *)ROTATION_KEY_CONTEXT, strlen(ROTATION_KEY_CONTEXT));
+    crypto_generichash_update(&st, sign_key, sign_key_len);
+    crypto_generichash_final(&st, rotation_key, sizeof(rotation_key));
+
+    /* Prove the keys sign and verify now, not at the first login. */
+    arena_t a;
+    arena_init(&a, NULL, 0);
+    int64_t expires_in;
+    auth_claims_t c;
+    char *t = auth_access_token_issue(&a, 1, 1, "user", 1000, &expires_in);
+    int verified = t && auth_access_token_verify(t, strlen(t), 1000, &c) != -1;
+    arena_reset(&a);
+    if (!t)
+        return fail(err, errlen,
+                    hmac ? "JWT_SECRET: cannot sign a token with it"
+                    : cfg->jwt_algorithm == JWT_RS256
+                        ? "JWT_PRIVATE_KEY: cannot sign with it (not an RSA private key in PEM?)"
+                        : "JWT_PRIVATE_KEY: cannot sign with it (not a P-256 EC private key in PEM?)");
+    if (!verified)
+        return fail(err, errlen,
+                    hmac ? "JWT_SECRET: cannot verify a token signed with it"
+                         : "JWT_PUBLIC_KEY: does not verify what JWT_PRIVATE_KEY signs (not its public key?)");
+    return 0;
 }
 
 char *auth_access_token_issue(arena_t *a, int64_t user_id, int64_t session_id, const char *role, int64_t now_s,
                               int64_t *expires_in_s)
 {
+    if (!sign_key)
+        return NULL;
     jwt_t *jwt = NULL;
     if (jwt_new(&jwt))
         return NULL;
     char sub[24];
     snprintf(sub, sizeof(sub), "%lld", (long long)user_id);
     char *text = NULL;
-    if (!jwt_add_grant(jwt, "sub", sub) && !jwt_add_grant_int(jwt, "sid", session_id) &&
-        !jwt_add_grant(jwt, "role", role ? role : "user") && !jwt_add_grant_int(jwt, "iat", now_s) &&
-        !jwt_add_grant_int(jwt, "exp", now_s + (int64_t)access_ttl_s) && !jwt_add_grant(jwt, "typ", "access") &&
-        !jwt_set_alg(jwt, alg, sign_key, (int)sign_key_len))
+    if (!jwt_add_grant(jwt, "sub", sub) && !jwt_add_grant_int(jwt, "sid", (long)session_id) &&
+        !jwt_add_grant(jwt, "role", role ? role : "user") && !jwt_add_grant_int(jwt, "iat", (long)now_s) &&
+        !jwt_add_grant_int(jwt, "exp", (long)(now_s + (int64_t)access_ttl_s)) &&
+        !jwt_add_grant(jwt, "typ", "access") && !jwt_set_alg(jwt, alg, sign_key, (int)sign_key_len))
         text = jwt_encode_str(jwt);
     jwt_free(jwt);
     if (!text)
@@ -114,61 +198,90 @@ char *auth_access_token_issue(arena_t *a, int64_t user_id, int64_t session_id, c
     return out;
 }
 
+/* A positive decimal integer with no sign, space or leading zero. */
+static int parse_user_id(const char *s, int64_t *out)
+{
+    if (!s || *s < '1' || *s > '9' || strlen(s) > 18)
+        return -1;
+    int64_t v = 0;
+    for (; *s; s++) {
+        if (*s < '0' || *s > '9')
+            return -1;
+        v = v * 10 + (*s - '0');
+    }
+    *out = v;
+    return 0;
+}
+
+/* The claims, type-checked by jansson: libjwt 1.10's getters cannot tell a
+ * missing or mistyped integer from -1. */
+static int read_claims(jwt_t *jwt, int64_t now_s, auth_claims_t *out)
+{
+    char *text = jwt_get_grants_json(jwt, NULL);
+    json_t *g = text ? json_loads(text, 0, NULL) : NULL;
+    free(text);
+    if (!g)
+        return -1;
+    int rc = -1;
+    json_t *sid = json_object_get(g, "sid"), *iat = json_object_get(g, "iat"), *exp = json_object_get(g, "exp");
+    const char *typ = json_string_value(json_object_get(g, "typ"));
+    const char *role = json_string_value(json_object_get(g, "role"));
+    const char *sub = json_string_value(json_object_get(g, "sub"));
+    if (typ && !strcmp(typ, "access") && role && *role && strlen(role) < sizeof(out->role) &&
+        parse_user_id(sub, &out->user_id) == 0 && json_is_integer(sid) && json_integer_value(sid) > 0 &&
+        json_is_integer(iat) && json_is_integer(exp)) {
+        out->session_id = json_integer_value(sid);
+        out->iat = json_integer_value(iat);
+        out->exp = json_integer_value(exp);
+        strcpy(out->role, role);
+        rc = out->exp > now_s ? 0 : -2;
+    }
+    json_decref(g);
+    return rc;
+}
+
 int auth_access_token_verify(const char *token, size_t len, int64_t now_s, auth_claims_t *out)
 {
-    if (len == 0 || len > 4096 || memchr(token, '\0', len))
+    if (!verify_key || len == 0 || len > AUTH_ACCESS_TOKEN_MAX || memchr(token, '\0', len))
         return -1;
-    char buf[4097];
+    char buf[AUTH_ACCESS_TOKEN_MAX + 1];
     memcpy(buf, token, len);
     buf[len] = '\0';
     jwt_t *jwt = NULL;
-    /* libjwt checks the signature with the algorithm the token names: pin it. */
     if (jwt_decode(&jwt, buf, verify_key, (int)verify_key_len) || !jwt) {
         jwt_free(jwt);
         return -1;
     }
-    int rc = -1;
-    const char *typ = jwt_get_grant(jwt, "typ");
-    const char *sub = jwt_get_grant(jwt, "sub");
-    const char *role = jwt_get_grant(jwt, "role");
-    if (jwt_get_alg(jwt) == alg && typ && !strcmp(typ, "access") && sub && role && strlen(role) < sizeof(out->role)) {
-        char *end;
-        long long uid = strtoll(sub, &end, 10);
-        errno = 0;
-        long sid = jwt_get_grant_int(jwt, "sid");
-        int sid_ok = errno == 0 && sid > 0;
-        long exp = jwt_get_grant_int(jwt, "exp");
-        int exp_ok = errno == 0;
-        if (!*end && uid > 0 && sid_ok && exp_ok) {
-            out->user_id = uid;
-            out->session_id = sid;
-            out->exp = exp;
-            out->iat = jwt_get_grant_int(jwt, "iat");
-            strcpy(out->role, role);
-            rc = exp > now_s ? 0 : -2;
-        }
-    }
+    /* libjwt checks the signature with the algorithm the token names: pin it. */
+    int rc = jwt_get_alg(jwt) == alg ? read_claims(jwt, now_s, out) : -1;
     jwt_free(jwt);
     return rc;
 }
 
-static void base64url(const unsigned char *bin, size_t len, char *out, size_t cap)
+static void base64url(const unsigned char *bin, size_t len, char out[AUTH_REFRESH_TOKEN_LEN + 1])
 {
-    sodium_bin2base64(out, cap, bin, len, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+    sodium_bin2base64(out, AUTH_REFRESH_TOKEN_LEN + 1, bin, len, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
 }
 
 void auth_refresh_token_new(char out[AUTH_REFRESH_TOKEN_LEN + 1])
 {
     unsigned char raw[32];
     randombytes_buf(raw, sizeof(raw));
-    base64url(raw, sizeof(raw), out, AUTH_REFRESH_TOKEN_LEN + 1);
+    base64url(raw, sizeof(raw), out);
 }
 
 void auth_refresh_token_next(const char *token, char out[AUTH_REFRESH_TOKEN_LEN + 1])
 {
     unsigned char mac[crypto_auth_hmacsha256_BYTES];
     crypto_auth_hmacsha256(mac, (const unsigned char *)token, strlen(token), rotation_key);
-    base64url(mac, sizeof(mac), out, AUTH_REFRESH_TOKEN_LEN + 1);
+    base64url(mac, sizeof(mac), out);
+}
+
+void auth_token_hash(const char *token, char out_hex[65])
+{
+    unsigned char digest[crypto_hash_sha256_BYTES];
+    crypto_hash_sha256(digest, (const unsigned char *)token, strlen(token));
+    sodium_bin2hex(out_hex, 65, digest, sizeof(digest));
 }
 
 void auth_code_new(char out[7])

@@ -336,9 +336,10 @@ static json_t *form_to_object(http_request_t *req, const char *ct, size_t ct_len
     return obj;
 }
 
-int body_parse(http_request_t *req, const body_field_t *fields, size_t count, body_mode_t mode, int allow_forms,
-               body_value_t *values)
+int body_read(http_request_t *req, const body_field_t *fields, size_t count, body_mode_t mode, int allow_forms,
+              body_value_t *values, field_errors_t *e)
 {
+    field_errors_init(e, req);
     size_t ct_len = 0;
     const char *ct = http_header_get(req, "content-type", &ct_len);
     json_t *obj = NULL;
@@ -368,10 +369,17 @@ int body_parse(http_request_t *req, const body_field_t *fields, size_t count, bo
         http_respond_problem(req, 415, "unsupported_media_type", NULL);
         return -1;
     }
-    field_errors_t e;
-    field_errors_init(&e, req);
-    body_check_object(req, obj, fields, count, mode, values, &e);
+    body_check_object(req, obj, fields, count, mode, values, e);
     json_decref(obj);
+    return 0;
+}
+
+int body_parse(http_request_t *req, const body_field_t *fields, size_t count, body_mode_t mode, int allow_forms,
+               body_value_t *values)
+{
+    field_errors_t e;
+    if (body_read(req, fields, count, mode, allow_forms, values, &e))
+        return -1;
     if (e.count) {
         http_respond_validation(req, &e);
         return -1;

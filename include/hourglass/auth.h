@@ -5,53 +5,80 @@
 #include <stdint.h>
 
 #include "hourglass/arena.h"
+#include "hourglass/body.h"
 #include "hourglass/config.h"
 #include "hourglass/http.h"
 
+/* sodium_init() must have run (once, before any thread starts) before any of these. */
+
 /* --- passwords (auth_password.c) --- */
 
+#define AUTH_PASSWORD_MIN_CHARS 8   /* code points */
+#define AUTH_PASSWORD_MAX_BYTES 128
+
 /* How many rules of API.md's policy pw breaks; their codes, in a fixed order:
- * too_short, too_long, no_lower, no_upper, no_digit, no_symbol. Lengths count
- * code points, except the 128-byte maximum. Cyrillic letters are letters. */
+ * too_short, too_long, no_lower, no_upper, no_digit, no_symbol (at most
+ * max_codes are written). Lengths count code points, except the 128-byte
+ * maximum. Case is known for ASCII, Latin-1, basic Greek and Cyrillic
+ * (U+0400-U+052F); other letters count as letters of no case (not symbols).
+ * Spaces, punctuation, emoji and bytes that are not UTF-8 are symbols. */
 int auth_password_policy(const char *pw, size_t len, const char **codes, int max_codes);
 
-/* Once, before the workers start: the cost, and a dummy hash of that cost. */
+/* Once, before the workers start: the cost (cfg->password_hash_cost), and a
+ * dummy hash of that cost. 0, or -1 when the dummy cannot be made (memory). */
 int auth_password_setup(const config_t *cfg);
 
-/* argon2id on libuv's thread pool; cb runs on the request's loop, and only
- * while the request can still be answered. hash is NULL on failure. */
+/* Adds one error on field per policy rule pw breaks (nothing when the policy
+ * is off or pw is NULL); returns how many. */
+int auth_password_policy_errors(http_request_t *req, const char *field, const char *pw, field_errors_t *e);
+
+/* argon2id on libuv's thread pool of req->worker->loop. cb runs on that loop,
+ * and only while the request can still be answered. hash (in the arena) is
+ * NULL on failure; when the work cannot even be queued, cb(req, NULL) runs
+ * before auth_password_hash returns. */
 typedef void (*auth_hash_cb)(http_request_t *req, const char *hash);
 void auth_password_hash(http_request_t *req, const char *password, auth_hash_cb cb);
-/* hash NULL (an unknown user) checks against the dummy hash: the same time,
- * and never a match. */
+/* matches is 1 or 0. hash NULL (an unknown user) checks against the dummy
+ * hash: about the same time, and never a match. When the work cannot be
+ * queued the request is answered 500 here and cb is not called. */
 typedef void (*auth_verify_cb)(http_request_t *req, int matches);
 void auth_password_verify(http_request_t *req, const char *password, const char *hash, auth_verify_cb cb);
-/* For command-line tools (create-admin): blocking. */
+/* For command-line tools (create-admin): blocking; the configured cost if
+ * auth_password_setup ran, else interactive. 0 or -1. */
 int auth_password_hash_blocking(const char *password, char out[crypto_pwhash_STRBYTES]);
 
 /* --- tokens (auth_tokens.c) --- */
 
-#define AUTH_REFRESH_TOKEN_LEN 43
+#define AUTH_REFRESH_TOKEN_LEN 43 /* 32 bytes, base64url without padding */
+#define AUTH_ACCESS_TOKEN_MAX 4096
 
 typedef struct {
     int64_t user_id, session_id, iat, exp;
     char role[16];
 } auth_claims_t;
 
-/* Once, before the workers start: loads the keys (PEM text or file path). */
+/* Once, before the workers start (not thread-safe; a second call replaces the
+ * keys): loads the keys (PEM text or a PEM file's path), derives the refresh
+ * rotation key and proves the keys sign and verify. On error -1 and one line
+ * naming the variable in err. */
 int auth_tokens_setup(const config_t *cfg, char *err, size_t errlen);
 void auth_tokens_free(void);
-/* A signed access token (sub, sid, role, iat, exp, typ=access) in the arena. */
+/* A signed access token (sub, sid, role, iat, exp, typ=access) in the arena;
+ * NULL on failure. *expires_in_s gets its lifetime. */
 char *auth_access_token_issue(arena_t *a, int64_t user_id, int64_t session_id, const char *role, int64_t now_s,
                               int64_t *expires_in_s);
-/* 0 valid, -1 invalid (signature, algorithm, typ, claims), -2 expired. Thread-safe. */
+/* 0 valid, -1 invalid (signature, algorithm, typ, claims), -2 expired (out is
+ * filled then too). Thread-safe. */
 int auth_access_token_verify(const char *token, size_t len, int64_t now_s, auth_claims_t *out);
 /* 32 random bytes, base64url. */
 void auth_refresh_token_new(char out[AUTH_REFRESH_TOKEN_LEN + 1]);
-/* The rotation successor: HMAC of the token under a server key, base64url.
+/* The rotation successor: HMAC-SHA256 of the token under a server key, base64url.
  * Deterministic, so a token presented twice within the grace window gets the same successor. */
 void auth_refresh_token_next(const char *token, char out[AUTH_REFRESH_TOKEN_LEN + 1]);
-/* Six random decimal digits. */
+/* SHA-256 of the token's bytes, lower-case hex: what is stored for refresh
+ * tokens and codes (the same as SQL encode(sha256(...), 'hex')). */
+void auth_token_hash(const char *token, char out_hex[65]);
+/* Six random decimal digits, uniform, zero-padded. */
 void auth_code_new(char out[7]);
 
 #endif

@@ -57,6 +57,11 @@ const char *field_error_message(const char *code, http_lang_t lang);
  * filled (one per field, in order), or -1 after answering 400, 415 or 422. */
 int body_parse(http_request_t *req, const body_field_t *fields, size_t count, body_mode_t mode, int allow_forms,
                body_value_t *values);
+/* The same, but field errors are only gathered in e (initialised here), so
+ * the handler can add its own checks and answer one 422 with all of them.
+ * Returns -1 only after answering 400 or 415. */
+int body_read(http_request_t *req, const body_field_t *fields, size_t count, body_mode_t mode, int allow_forms,
+              body_value_t *values, field_errors_t *e);
 
 /* The same checks on a JSON object already parsed; errors are added to e. */
 void body_check_object(http_request_t *req, json_t *obj, const body_field_t *fields, size_t count, body_mode_t mode,

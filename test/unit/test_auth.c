@@ -1,128 +1,700 @@
 #include <jwt.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
 #include <stdlib.h>
-#include <time.h>
+#include <unistd.h>
+#include <uv.h>
 
 #include "hourglass/auth.h"
+#include "hourglass/server.h"
 #include "unit.h"
+
+#define SECRET "unit-test-secret-0123456789"
+
+/* ------------------------------------------------------------ policy */
 
 static int policy(const char *pw, const char **codes) { return auth_password_policy(pw, strlen(pw), codes, 8); }
 
-static int has(const char **codes, int n, const char *code)
+/* The codes pw breaks, joined by commas, for exact comparisons. */
+static const char *broken(const char *pw)
 {
-    for (int i = 0; i < n; i++)
-        if (!strcmp(codes[i], code))
-            return 1;
-    return 0;
+    static char out[128];
+    const char *c[8];
+    int n = policy(pw, c);
+    out[0] = '\0';
+    for (int i = 0; i < n; i++) {
+        if (i)
+            strcat(out, ",");
+        strcat(out, c[i]);
+    }
+    return out;
 }
 
 TEST(auth_password_policy_rules)
 {
     const char *c[8];
     CHECK(policy("Abcdefg1!", c) == 0);
-    CHECK(policy("Пароль-123", c) == 0); /* Cyrillic letters are letters */
-    int n = policy("abc", c);
-    CHECK(n == 4 && !strcmp(c[0], "too_short") && has(c, n, "no_upper") && has(c, n, "no_digit") &&
-          has(c, n, "no_symbol"));
-    n = policy("короткий", c); /* 8 characters, 16 bytes: long enough */
-    CHECK(!has(c, n, "too_short") && has(c, n, "no_upper") && has(c, n, "no_digit") && has(c, n, "no_symbol"));
-    CHECK(policy("ABCDEFG1!", c) == 1 && !strcmp(c[0], "no_lower"));
-    CHECK(policy("abcdefg1!", c) == 1 && !strcmp(c[0], "no_upper"));
-    CHECK(policy("Abcdefgh!", c) == 1 && !strcmp(c[0], "no_digit"));
-    CHECK(policy("Abcdefgh1", c) == 1 && !strcmp(c[0], "no_symbol"));
-    CHECK(policy("Abcdefg 1", c) == 0); /* a space is a symbol */
-    char longpw[140];
-    memset(longpw, 'a', 129);
-    memcpy(longpw, "A1!", 3);
-    longpw[129] = '\0';
-    CHECK(policy(longpw, c) == 1 && !strcmp(c[0], "too_long"));
-    CHECK(policy("", c) == 5); /* every rule but too_long */
+    CHECK_STR(broken("Abcdefg1!"), "");
+    CHECK_STR(broken("Abcde1!"), "too_short");
+    CHECK_STR(broken("ABCDEFG1!"), "no_lower");
+    CHECK_STR(broken("abcdefg1!"), "no_upper");
+    CHECK_STR(broken("Abcdefgh!"), "no_digit");
+    CHECK_STR(broken("Abcdefgh1"), "no_symbol");
+    CHECK_STR(broken("Abcdefg 1"), ""); /* a space is a symbol */
+    CHECK_STR(broken("Abcdefg\t1"), "");
+    CHECK_STR(broken("abc"), "too_short,no_upper,no_digit,no_symbol");
+    CHECK_STR(broken("12345678"), "no_lower,no_upper,no_symbol");
+    CHECK_STR(broken(""), "too_short,no_lower,no_upper,no_digit,no_symbol");
+
+    char pw[200];
+    memset(pw, 'a', sizeof(pw));
+    memcpy(pw, "A1!", 3);
+    CHECK(auth_password_policy(pw, 128, c, 8) == 0);
+    CHECK(auth_password_policy(pw, 129, c, 8) == 1 && !strcmp(c[0], "too_long"));
+    memset(pw, 'a', sizeof(pw));
+    CHECK(auth_password_policy(pw, 129, c, 8) == 4 && !strcmp(c[0], "too_long") && !strcmp(c[1], "no_upper") &&
+          !strcmp(c[2], "no_digit") && !strcmp(c[3], "no_symbol"));
+
+    /* Fewer slots than broken rules: the count is still whole, the slots in order. */
+    const char *two[2] = {NULL, NULL};
+    CHECK(auth_password_policy("abc", 3, two, 2) == 4);
+    CHECK(!strcmp(two[0], "too_short") && !strcmp(two[1], "no_upper"));
+    CHECK(auth_password_policy("abc", 3, NULL, 0) == 4);
 }
 
-static void setup_tokens(void)
+TEST(auth_password_policy_cyrillic_and_other_scripts)
 {
-    static int done;
-    if (done)
-        return;
+    const char *c[8];
+    CHECK_STR(broken("Пароль-123"), "");
+    /* 8 Cyrillic letters are 16 bytes and 8 characters: long enough. */
+    CHECK(strlen("короткий") == 16);
+    CHECK_STR(broken("короткий"), "no_upper,no_digit,no_symbol");
+    CHECK_STR(broken("КОРОТКИЙ"), "no_lower,no_digit,no_symbol");
+    CHECK_STR(broken("Пароль1"), "too_short,no_symbol"); /* 7 characters, 13 bytes */
+    CHECK_STR(broken("короче1!"), "no_upper");
+    CHECK_STR(broken("Ёлка-2024"), "");                  /* Ё U+0401 is upper-case */
+    CHECK_STR(broken("ЁЛКА-2024ё"), "");                 /* ё U+0451 is lower-case */
+    CHECK_STR(broken("Ґанок-123"), "");                  /* Ukrainian Ґ U+0490 */
+    CHECK_STR(broken("ӁӃ-12345"), "no_lower");           /* U+04C1, U+04C3: odd code points upper here */
+    CHECK_STR(broken("ӂӄ-12345"), "no_upper");
+    CHECK_STR(broken("Ӏӏ-123456"), "");                  /* palochka U+04C0 / U+04CF */
+    CHECK_STR(broken("Ѣѣ-123456"), "");                  /* yat U+0462 / U+0463 */
+    CHECK_STR(broken("Ԁԁ-123456"), "");                  /* Cyrillic Supplement U+0500 / U+0501 */
+
+    /* 64 Cyrillic letters are 128 bytes; one more is too long. */
+    char pw[300] = "Я1!";
+    while (strlen(pw) < 128)
+        strcat(pw, "я");
+    CHECK(strlen(pw) == 128 && policy(pw, c) == 0);
+    strcat(pw, "я");
+    CHECK_STR(broken(pw), "too_long");
+
+    CHECK_STR(broken("Ärger-123"), "");
+    CHECK_STR(broken("ÄÖÜ-12345"), "no_lower");
+    CHECK_STR(broken("straße-123"), "no_upper");
+    CHECK_STR(broken("Abcdefg1×"), "");  /* × is a symbol, not a letter */
+    CHECK_STR(broken("Abcdefg1\u00a0"), ""); /* no-break space */
+    CHECK_STR(broken("Κωδικός-1"), "");
+    /* Letters of no case: neither symbols nor upper or lower. */
+    CHECK_STR(broken("密码密码密码密码1!"), "no_lower,no_upper");
+    CHECK_STR(broken("Aa密码密码密码1"), "no_symbol");
+    CHECK_STR(broken("Abcdefg1🔑"), ""); /* emoji are symbols */
+    CHECK_STR(broken("Abcdefg1\u20ac"), ""); /* € */
+    /* A combining mark belongs to its letter: a character, but not a symbol. */
+    CHECK_STR(broken("Abcdefe\u03011"), "no_symbol");
+    CHECK_STR(broken("Abcd\u0301"), "too_short,no_digit,no_symbol");
+    CHECK_STR(broken("ＡｂｃｄｅＦ１！"), ""); /* full-width forms count as their ASCII letters */
+    CHECK_STR(broken("Abcdefg!\u0663"), ""); /* Arabic-Indic three is a digit */
+}
+
+TEST(auth_password_policy_invalid_utf8)
+{
+    /* Each byte that is not UTF-8 is one character and a symbol. */
+    CHECK_STR(broken("Abcdefg1\xff"), "");
+    CHECK_STR(broken("Ab1\xff\xfe\xfd\xfc\xfb"), "");
+    CHECK_STR(broken("Ab1\xff\xfe\xfd\xfc"), "too_short");
+    CHECK_STR(broken("Abcdefg1\xc0\x80"), "");   /* overlong NUL */
+    CHECK_STR(broken("ABCDEFG1\xc1\xa1"), "no_lower"); /* an overlong 'a' is no letter */
+    CHECK_STR(broken("ABCDEFG1\xe0\x81\xa1"), "no_lower");
+    CHECK_STR(broken("Abcdefg1\xed\xa0\x80"), ""); /* a surrogate */
+    CHECK_STR(broken("Abcdefg1\xf4\x90\x80\x80"), ""); /* beyond U+10FFFF */
+    CHECK_STR(broken("Abcdefg1\xd0"), "");       /* truncated */
+    CHECK_STR(broken("Abcdefgh\xd0"), "no_digit");
+    CHECK_STR(broken("\xd0\xd0\xd0"), "too_short,no_lower,no_upper,no_digit");
+}
+
+/* ------------------------------------------------------------ hashing */
+
+static void setup_password_cost_min(void)
+{
+    config_t cfg;
+    memset(&cfg, 0, sizeof(cfg));
+    cfg.password_hash_cost = PASSWORD_COST_MIN;
+    if (sodium_init() < 0 || auth_password_setup(&cfg))
+        abort();
+}
+
+TEST(auth_password_hash_blocking)
+{
+    setup_password_cost_min();
+    char hash[crypto_pwhash_STRBYTES];
+    CHECK(auth_password_hash_blocking("Пароль-123", hash) == 0);
+    CHECK(!strncmp(hash, "$argon2id$", 10) && strstr(hash, "m=8,t=1"));
+    CHECK(crypto_pwhash_str_verify(hash, "Пароль-123", strlen("Пароль-123")) == 0);
+    CHECK(crypto_pwhash_str_verify(hash, "Пароль-124", strlen("Пароль-124")) != 0);
+    char again[crypto_pwhash_STRBYTES];
+    CHECK(auth_password_hash_blocking("Пароль-123", again) == 0 && strcmp(hash, again)); /* salted */
+}
+
+static int hash_calls, verify_calls, last_match;
+static char last_hash[crypto_pwhash_STRBYTES];
+
+static void on_hashed(http_request_t *req, const char *hash)
+{
+    (void)req;
+    hash_calls++;
+    snprintf(last_hash, sizeof(last_hash), "%s", hash ? hash : "");
+}
+
+static void on_verified(http_request_t *req, int matches)
+{
+    (void)req;
+    verify_calls++;
+    last_match = matches;
+}
+
+/* A request as the server holds one, on a loop of our own. */
+typedef struct {
+    worker_t worker;
+    http_request_t req;
+} fake_request_t;
+
+static fake_request_t *fake_request_new(void)
+{
+    static char conn_stand_in;
+    fake_request_t *f = calloc(1, sizeof(*f));
+    if (!f || uv_loop_init(&f->worker.loop))
+        abort();
+    arena_init(&f->req.arena, NULL, 0);
+    f->req.worker = &f->worker;
+    f->req.conn = (http_conn_t *)&conn_stand_in;
+    f->req.state = REQ_RUNNING;
+    return f;
+}
+
+static void fake_request_free(fake_request_t *f)
+{
+    arena_reset(&f->req.arena);
+    uv_loop_close(&f->worker.loop);
+    free(f);
+}
+
+TEST(auth_password_hash_and_verify_on_the_pool)
+{
+    setup_password_cost_min();
+    fake_request_t *f = fake_request_new();
+    http_request_t *req = &f->req;
+    hash_calls = verify_calls = 0;
+
+    auth_password_hash(req, "Abcdefg1!", on_hashed);
+    CHECK(req->pending == 1 && hash_calls == 0); /* never on the caller's stack */
+    uv_run(&f->worker.loop, UV_RUN_DEFAULT);
+    CHECK(req->pending == 0 && hash_calls == 1);
+    CHECK(!strncmp(last_hash, "$argon2id$", 10));
+    char stored[crypto_pwhash_STRBYTES];
+    strcpy(stored, last_hash);
+
+    auth_password_verify(req, "Abcdefg1!", stored, on_verified);
+    uv_run(&f->worker.loop, UV_RUN_DEFAULT);
+    CHECK(req->pending == 0 && verify_calls == 1 && last_match == 1);
+    auth_password_verify(req, "Abcdefg1?", stored, on_verified);
+    uv_run(&f->worker.loop, UV_RUN_DEFAULT);
+    CHECK(verify_calls == 2 && last_match == 0);
+    /* An unknown user: the dummy hash does the work, and it never matches. */
+    auth_password_verify(req, "Abcdefg1!", NULL, on_verified);
+    uv_run(&f->worker.loop, UV_RUN_DEFAULT);
+    CHECK(verify_calls == 3 && last_match == 0);
+    auth_password_verify(req, "Abcdefg1!", "not a hash", on_verified);
+    uv_run(&f->worker.loop, UV_RUN_DEFAULT);
+    CHECK(verify_calls == 4 && last_match == 0);
+
+    /* Two at once on one request: each keeps it alive. */
+    auth_password_hash(req, "Abcdefg1!", on_hashed);
+    auth_password_verify(req, "Abcdefg1!", stored, on_verified);
+    CHECK(req->pending == 2);
+    uv_run(&f->worker.loop, UV_RUN_DEFAULT);
+    CHECK(req->pending == 0 && hash_calls == 2 && verify_calls == 5 && last_match == 1);
+
+    /* The client went away meanwhile: no callback, and the request is released. */
+    auth_password_verify(req, "Abcdefg1!", stored, on_verified);
+    req->conn = NULL;
+    uv_run(&f->worker.loop, UV_RUN_DEFAULT);
+    CHECK(verify_calls == 5 && req->pending == 0);
+    CHECK(f->worker.free_requests == req && f->worker.free_request_count == 1);
+
+    /* Answered already (a 504): no callback either. */
+    fake_request_free(f);
+    f = fake_request_new();
+    req = &f->req;
+    auth_password_hash(req, "Abcdefg1!", on_hashed);
+    req->state = REQ_RESPONDED;
+    uv_run(&f->worker.loop, UV_RUN_DEFAULT);
+    CHECK(hash_calls == 2 && req->pending == 0);
+    fake_request_free(f);
+}
+
+/* ------------------------------------------------------------ tokens */
+
+static int setup_hs256(const char *secret, uint64_t ttl_ms)
+{
     config_t cfg;
     memset(&cfg, 0, sizeof(cfg));
     cfg.jwt_algorithm = JWT_HS256;
-    cfg.jwt_secret = "unit-test-secret-0123456789";
-    cfg.access_token_ttl_ms = 900000;
+    cfg.jwt_secret = (char *)secret;
+    cfg.access_token_ttl_ms = ttl_ms;
     char err[256];
-    if (auth_tokens_setup(&cfg, err, sizeof(err)) == 0)
-        done = 1;
+    if (sodium_init() < 0)
+        abort();
+    return auth_tokens_setup(&cfg, err, sizeof(err));
 }
 
 TEST(auth_access_token_round_trip)
 {
-    setup_tokens();
+    CHECK(setup_hs256(SECRET, 900000) == 0);
     arena_t a;
     arena_init(&a, NULL, 0);
-    int64_t exp;
-    char *t = auth_access_token_issue(&a, 42, 7, "admin", 1000000, &exp);
-    CHECK(t && exp == 900);
+    int64_t expires_in;
+    char *t = auth_access_token_issue(&a, 42, 7, "admin", 1000000, &expires_in);
+    CHECK(t && expires_in == 900);
     auth_claims_t c;
     CHECK(auth_access_token_verify(t, strlen(t), 1000010, &c) == 0);
-    CHECK(c.user_id == 42 && c.session_id == 7 && !strcmp(c.role, "admin") && c.exp == 1000900);
+    CHECK(c.user_id == 42 && c.session_id == 7 && !strcmp(c.role, "admin") && c.iat == 1000000 &&
+          c.exp == 1000900);
+    CHECK(auth_access_token_verify(t, strlen(t), 1000899, &c) == 0);
     CHECK(auth_access_token_verify(t, strlen(t), 1000900, &c) == -2);
-    char *bad = arena_strdup(&a, t);
-    bad[strlen(bad) - 2] = bad[strlen(bad) - 2] == 'A' ? 'B' : 'A';
-    CHECK(auth_access_token_verify(bad, strlen(bad), 1000010, &c) == -1);
-    CHECK(auth_access_token_verify("abc", 3, 1000010, &c) == -1);
-    CHECK(auth_access_token_verify("", 0, 1000010, &c) == -1);
+    CHECK(auth_access_token_verify(t, strlen(t), 2000000, &c) == -2);
+    /* The length counts, not a NUL: a token followed by more bytes is read exactly. */
+    char *longer = arena_printf(&a, "%s garbage", t);
+    CHECK(auth_access_token_verify(longer, strlen(t), 1000010, &c) == 0);
+
+    /* Big ids survive the trip; sub is a decimal string. */
+    char *big = auth_access_token_issue(&a, 9007199254740993LL, 9007199254740995LL, "user", 1000000, NULL);
+    CHECK(big && auth_access_token_verify(big, strlen(big), 1000010, &c) == 0);
+    CHECK(c.user_id == 9007199254740993LL && c.session_id == 9007199254740995LL && !strcmp(c.role, "user"));
+    jwt_t *jwt = NULL;
+    CHECK(jwt_decode(&jwt, big, (const unsigned char *)SECRET, (int)strlen(SECRET)) == 0);
+    CHECK_STR(jwt_get_grant(jwt, "sub"), "9007199254740993");
+    CHECK_STR(jwt_get_grant(jwt, "typ"), "access");
+    CHECK(jwt_get_alg(jwt) == JWT_ALG_HS256);
+    jwt_free(jwt);
     arena_reset(&a);
 }
 
-/* A token made by someone who knows the secret but signs with another
- * algorithm, or claims another type, is refused. */
-static char *forge(const char *alg_typ, jwt_alg_t alg)
+/* Tokens made by someone who knows the secret but breaks a rule. */
+typedef struct {
+    jwt_alg_t alg;
+    const char *key;
+    const char *sub;
+    int sub_as_number;
+    long with_sid; /* 0: no sid, else its value */
+    int with_iat, with_exp;
+    const char *typ;
+    const char *exp_text; /* exp as a string instead */
+} forgery_t;
+
+static char *forge(const forgery_t *f)
 {
     jwt_t *jwt;
-    jwt_new(&jwt);
-    jwt_add_grant(jwt, "sub", "1");
-    jwt_add_grant_int(jwt, "sid", 1);
+    if (jwt_new(&jwt))
+        return NULL;
+    if (f->sub_as_number)
+        jwt_add_grant_int(jwt, "sub", 1);
+    else if (f->sub)
+        jwt_add_grant(jwt, "sub", f->sub);
+    if (f->with_sid)
+        jwt_add_grant_int(jwt, "sid", f->with_sid);
     jwt_add_grant(jwt, "role", "admin");
-    jwt_add_grant_int(jwt, "exp", 2000000);
-    jwt_add_grant(jwt, "typ", alg_typ);
-    const char *key = "unit-test-secret-0123456789";
-    jwt_set_alg(jwt, alg, (const unsigned char *)key, alg == JWT_ALG_NONE ? 0 : (int)strlen(key));
-    char *s = jwt_encode_str(jwt);
+    if (f->with_iat)
+        jwt_add_grant_int(jwt, "iat", 1000);
+    if (f->exp_text)
+        jwt_add_grant(jwt, "exp", f->exp_text);
+    else if (f->with_exp)
+        jwt_add_grant_int(jwt, "exp", 2000000);
+    if (f->typ)
+        jwt_add_grant(jwt, "typ", f->typ);
+    const char *key = f->key ? f->key : SECRET;
+    int rc = f->alg == JWT_ALG_NONE ? jwt_set_alg(jwt, f->alg, NULL, 0)
+                                    : jwt_set_alg(jwt, f->alg, (const unsigned char *)key, (int)strlen(key));
+    char *s = rc ? NULL : jwt_encode_str(jwt);
     jwt_free(jwt);
     return s;
 }
 
+static int verify_forgery(forgery_t f)
+{
+    char *t = forge(&f);
+    auth_claims_t c;
+    int rc = t ? auth_access_token_verify(t, strlen(t), 1000, &c) : 99;
+    free(t);
+    return rc;
+}
+
+static forgery_t good_forgery(void)
+{
+    return (forgery_t){.alg = JWT_ALG_HS256, .sub = "1", .with_sid = 1, .with_iat = 1, .with_exp = 1, .typ = "access"};
+}
+
+/* The verdict on a good forgery with one field changed. */
+#define FORGED(field, value)             \
+    ({                                   \
+        forgery_t f_ = good_forgery();   \
+        f_.field = value;                \
+        verify_forgery(f_);              \
+    })
+
 TEST(auth_access_token_refuses_forgeries)
 {
-    setup_tokens();
+    CHECK(setup_hs256(SECRET, 900000) == 0);
+    CHECK(verify_forgery(good_forgery()) == 0); /* the forger's tool works */
+    CHECK(FORGED(alg, JWT_ALG_HS512) == -1);
+    CHECK(FORGED(alg, JWT_ALG_HS384) == -1);
+    int none = FORGED(alg, JWT_ALG_NONE);
+    CHECK(none == -1 || none == 99);
+    CHECK(FORGED(key, "another-secret-0123456789") == -1);
+    CHECK(FORGED(typ, "refresh") == -1);
+    CHECK(FORGED(typ, NULL) == -1);
+    CHECK(FORGED(sub, NULL) == -1);
+    CHECK(FORGED(sub_as_number, 1) == -1);
+    CHECK(FORGED(sub, "0") == -1);
+    CHECK(FORGED(sub, "-1") == -1);
+    CHECK(FORGED(sub, "+1") == -1);
+    CHECK(FORGED(sub, " 1") == -1);
+    CHECK(FORGED(sub, "01") == -1);
+    CHECK(FORGED(sub, "1x") == -1);
+    CHECK(FORGED(sub, "99999999999999999999") == -1);
+    CHECK(FORGED(with_sid, 0) == -1);
+    CHECK(FORGED(with_sid, -5) == -1);
+    CHECK(FORGED(with_iat, 0) == -1);
+    CHECK(FORGED(with_exp, 0) == -1);
+    CHECK(FORGED(exp_text, "2000000") == -1);
+
+    CHECK(setup_hs256(SECRET, 900000) == 0);
+    arena_t a;
+    arena_init(&a, NULL, 0);
+    char *t = auth_access_token_issue(&a, 42, 7, "user", 1000, NULL);
+    CHECK(t);
     auth_claims_t c;
-    char *hs512 = forge("access", JWT_ALG_HS512);
-    char *refresh = forge("refresh", JWT_ALG_HS256);
-    char *none = forge("access", JWT_ALG_NONE);
-    CHECK(hs512 && auth_access_token_verify(hs512, strlen(hs512), 1000, &c) == -1);
-    CHECK(refresh && auth_access_token_verify(refresh, strlen(refresh), 1000, &c) == -1);
-    CHECK(!none || auth_access_token_verify(none, strlen(none), 1000, &c) == -1);
-    free(hs512);
-    free(refresh);
-    free(none);
+    /* A flipped bit of the signature. */
+    char *bad = arena_strdup(&a, t);
+    size_t n = strlen(bad);
+    bad[n - 2] = bad[n - 2] == 'A' ? 'B' : 'A';
+    CHECK(auth_access_token_verify(bad, n, 1010, &c) == -1);
+    /* The payload of another token under this one's signature. */
+    char *other = auth_access_token_issue(&a, 42, 7, "admin", 1000, NULL);
+    char *dot1 = strchr(t, '.'), *dot2 = strrchr(t, '.');
+    char *odot1 = strchr(other, '.'), *odot2 = strrchr(other, '.');
+    char *spliced = arena_printf(&a, "%.*s%.*s%s", (int)(dot1 - t), t, (int)(odot2 - odot1), odot1, dot2);
+    CHECK(auth_access_token_verify(spliced, strlen(spliced), 1010, &c) == -1);
+    /* Without a signature. */
+    char *unsigned_part = arena_strndup(&a, t, (size_t)(dot2 - t) + 1);
+    CHECK(auth_access_token_verify(unsigned_part, strlen(unsigned_part), 1010, &c) == -1);
+    CHECK(auth_access_token_verify("abc", 3, 1010, &c) == -1);
+    CHECK(auth_access_token_verify("a.b.c", 5, 1010, &c) == -1);
+    CHECK(auth_access_token_verify("", 0, 1010, &c) == -1);
+    CHECK(auth_access_token_verify(t, n - 1, 1010, &c) == -1);
+    /* A NUL inside, and a length beyond the maximum. */
+    char *nul = arena_strdup(&a, t);
+    nul[10] = '\0';
+    CHECK(auth_access_token_verify(nul, n, 1010, &c) == -1);
+    char *huge = arena_calloc(&a, AUTH_ACCESS_TOKEN_MAX + 10);
+    memset(huge, 'A', AUTH_ACCESS_TOKEN_MAX + 5);
+    CHECK(auth_access_token_verify(huge, AUTH_ACCESS_TOKEN_MAX + 5, 1010, &c) == -1);
+    /* The key changed: old tokens are refused. */
+    CHECK(setup_hs256("a-new-secret-for-a-new-day", 900000) == 0);
+    CHECK(auth_access_token_verify(t, n, 1010, &c) == -1);
+    arena_reset(&a);
+    CHECK(setup_hs256(SECRET, 900000) == 0);
+}
+
+/* Key pairs made here with libcrypto: no openssl command needed. */
+static char *pem_of(EVP_PKEY *key, int private_part)
+{
+    BIO *bio = BIO_new(BIO_s_mem());
+    int ok = private_part ? PEM_write_bio_PrivateKey(bio, key, NULL, NULL, 0, NULL, NULL)
+                          : PEM_write_bio_PUBKEY(bio, key);
+    char *data;
+    long len = BIO_get_mem_data(bio, &data);
+    char *out = ok && len > 0 ? strndup(data, (size_t)len) : NULL;
+    BIO_free(bio);
+    return out;
+}
+
+typedef struct {
+    char *private_pem, *public_pem;
+} key_pair_t;
+
+static key_pair_t make_pair(const char *type)
+{
+    EVP_PKEY *key = !strcmp(type, "RSA") ? EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)2048)
+                                         : EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+    key_pair_t p = {NULL, NULL};
+    if (key) {
+        p.private_pem = pem_of(key, 1);
+        p.public_pem = pem_of(key, 0);
+        EVP_PKEY_free(key);
+    }
+    return p;
+}
+
+static void free_pair(key_pair_t *p)
+{
+    free(p->private_pem);
+    free(p->public_pem);
+}
+
+static int setup_pair(int algorithm, const char *private_key, const char *public_key, char *err, size_t errlen)
+{
+    config_t cfg;
+    memset(&cfg, 0, sizeof(cfg));
+    cfg.jwt_algorithm = algorithm;
+    cfg.jwt_private_key = (char *)private_key;
+    cfg.jwt_public_key = (char *)public_key;
+    cfg.access_token_ttl_ms = 60000;
+    err[0] = '\0';
+    if (sodium_init() < 0)
+        abort();
+    return auth_tokens_setup(&cfg, err, errlen);
+}
+
+static int issue_and_verify(arena_t *a, jwt_alg_t expected)
+{
+    char *t = auth_access_token_issue(a, 5, 6, "staff", 1000, NULL);
+    auth_claims_t c;
+    if (!t || auth_access_token_verify(t, strlen(t), 1001, &c) != 0 || c.user_id != 5 || c.session_id != 6 ||
+        strcmp(c.role, "staff") || c.exp != 1060)
+        return -1;
+    /* The header names the algorithm (libjwt without a key would report "none"). */
+    unsigned char header[256];
+    size_t header_len;
+    if (sodium_base642bin(header, sizeof(header) - 1, t, (size_t)(strchr(t, '.') - t), NULL, &header_len, NULL,
+                          sodium_base64_VARIANT_URLSAFE_NO_PADDING))
+        return -1;
+    header[header_len] = '\0';
+    char want[32];
+    snprintf(want, sizeof(want), "\"alg\":\"%s\"", jwt_alg_str(expected));
+    return strstr((char *)header, want) ? 0 : -1;
+}
+
+static int write_file(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "wb");
+    if (!f)
+        return -1;
+    int ok = fputs(text, f) >= 0;
+    return fclose(f) == 0 && ok ? 0 : -1;
+}
+
+TEST(auth_tokens_rs256_and_es256)
+{
+    key_pair_t rsa = make_pair("RSA"), ec = make_pair("EC"), rsa2 = make_pair("RSA");
+    char err[256];
+    arena_t a;
+    arena_init(&a, NULL, 0);
+    auth_claims_t c;
+    CHECK(rsa.private_pem && rsa.public_pem && ec.private_pem && ec.public_pem && rsa2.public_pem);
+
+    CHECK(setup_pair(JWT_RS256, rsa.private_pem, rsa.public_pem, err, sizeof(err)) == 0);
+    CHECK(issue_and_verify(&a, JWT_ALG_RS256) == 0);
+    char *rs = auth_access_token_issue(&a, 5, 6, "admin", 1000, NULL);
+    /* Algorithm confusion: HS256 with the public key as the HMAC secret. */
+    CHECK(FORGED(key, rsa.public_pem) == -1);
+    CHECK(verify_forgery(good_forgery()) == -1);
+
+    /* Key files instead of PEM text. */
+    char dir[] = "/tmp/hourglass-auth-XXXXXX";
+    CHECK(mkdtemp(dir));
+    char *priv_path = arena_printf(&a, "%s/private.pem", dir), *pub_path = arena_printf(&a, "%s/public.pem", dir);
+    CHECK(write_file(priv_path, ec.private_pem) == 0 && write_file(pub_path, ec.public_pem) == 0);
+    CHECK(setup_pair(JWT_ES256, priv_path, pub_path, err, sizeof(err)) == 0);
+    CHECK(issue_and_verify(&a, JWT_ALG_ES256) == 0);
+    CHECK(auth_access_token_verify(rs, strlen(rs), 1001, &c) == -1); /* RS256 when ES256 is configured */
+    char *es = auth_access_token_issue(&a, 5, 6, "admin", 1000, NULL);
+    CHECK(es && auth_access_token_verify(es, strlen(es), 1001, &c) == 0);
+
+    /* PEM in one line with its newlines written as \n (an env file). */
+    abuf_t esc;
+    abuf_init(&esc, &a, 512);
+    for (const char *p = ec.private_pem; *p; p++) {
+        if (*p == '\n')
+            abuf_puts(&esc, "\\n");
+        else
+            abuf_append(&esc, p, 1);
+    }
+    abuf_append(&esc, "", 1);
+    CHECK(setup_pair(JWT_ES256, esc.data, ec.public_pem, err, sizeof(err)) == 0);
+    CHECK(auth_access_token_verify(es, strlen(es), 1001, &c) == 0);
+
+    CHECK(setup_pair(JWT_RS256, rsa.private_pem, rsa.public_pem, err, sizeof(err)) == 0);
+    CHECK(auth_access_token_verify(es, strlen(es), 1001, &c) == -1);
+    CHECK(auth_access_token_verify(rs, strlen(rs), 1001, &c) == 0);
+
+    /* Keys that do not make a pair, or are of the other algorithm. */
+    CHECK(setup_pair(JWT_RS256, rsa.private_pem, rsa2.public_pem, err, sizeof(err)) == -1);
+    CHECK(strstr(err, "JWT_PUBLIC_KEY"));
+    CHECK(auth_access_token_verify(rs, strlen(rs), 1001, &c) == -1); /* no keys after a failed setup */
+    CHECK(setup_pair(JWT_ES256, rsa.private_pem, rsa.public_pem, err, sizeof(err)) == -1);
+    CHECK(strstr(err, "JWT_PRIVATE_KEY"));
+    CHECK(setup_pair(JWT_ES256, ec.private_pem, rsa.public_pem, err, sizeof(err)) == -1);
+    CHECK(strstr(err, "JWT_PUBLIC_KEY"));
+
+    /* Missing values and files name the variable; the private key's value is never echoed. */
+    CHECK(setup_pair(JWT_RS256, NULL, rsa.public_pem, err, sizeof(err)) == -1);
+    CHECK(strstr(err, "JWT_PRIVATE_KEY") && strstr(err, "RS256"));
+    CHECK(setup_pair(JWT_ES256, ec.private_pem, "", err, sizeof(err)) == -1);
+    CHECK(strstr(err, "JWT_PUBLIC_KEY"));
+    char *missing = arena_printf(&a, "%s/nothing-here.pem", dir);
+    CHECK(setup_pair(JWT_ES256, missing, pub_path, err, sizeof(err)) == -1);
+    CHECK(strstr(err, "JWT_PRIVATE_KEY") && !strstr(err, "nothing-here"));
+    CHECK(setup_pair(JWT_ES256, priv_path, missing, err, sizeof(err)) == -1);
+    CHECK(strstr(err, "JWT_PUBLIC_KEY") && strstr(err, "nothing-here"));
+    char *not_pem = arena_printf(&a, "%s/not.pem", dir);
+    CHECK(write_file(not_pem, "just some text\n") == 0);
+    CHECK(setup_pair(JWT_ES256, priv_path, not_pem, err, sizeof(err)) == -1);
+    CHECK(strstr(err, "JWT_PUBLIC_KEY") && strstr(err, "not a PEM"));
+    CHECK(setup_pair(JWT_ES256, "MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQg", pub_path, err, sizeof(err)) == -1);
+    CHECK(strstr(err, "JWT_PRIVATE_KEY") && !strstr(err, "MIGHAgEA"));
+
+    config_t cfg;
+    memset(&cfg, 0, sizeof(cfg));
+    cfg.jwt_algorithm = JWT_HS256;
+    CHECK(auth_tokens_setup(&cfg, err, sizeof(err)) == -1 && strstr(err, "JWT_SECRET"));
+    cfg.jwt_secret = "";
+    CHECK(auth_tokens_setup(&cfg, err, sizeof(err)) == -1 && strstr(err, "JWT_SECRET"));
+
+    unlink(priv_path);
+    unlink(pub_path);
+    unlink(not_pem);
+    rmdir(dir);
+    free_pair(&rsa);
+    free_pair(&rsa2);
+    free_pair(&ec);
+    arena_reset(&a);
+    CHECK(setup_hs256(SECRET, 900000) == 0);
+}
+
+typedef struct {
+    const char *good, *expired, *forged;
+    int failures;
+} verify_job_t;
+
+static void verify_many(void *arg)
+{
+    verify_job_t *job = arg;
+    auth_claims_t c;
+    for (int i = 0; i < 300; i++) {
+        if (auth_access_token_verify(job->good, strlen(job->good), 1010, &c) != 0 || c.user_id != 3)
+            job->failures++;
+        if (auth_access_token_verify(job->expired, strlen(job->expired), 1010, &c) != -2)
+            job->failures++;
+        if (auth_access_token_verify(job->forged, strlen(job->forged), 1010, &c) != -1)
+            job->failures++;
+    }
+}
+
+TEST(auth_access_token_verify_from_threads)
+{
+    key_pair_t ec = make_pair("EC");
+    char err[256];
+    CHECK(ec.private_pem && setup_pair(JWT_ES256, ec.private_pem, ec.public_pem, err, sizeof(err)) == 0);
+    for (int round = 0; round < 2; round++) {
+        if (round == 1)
+            CHECK(setup_hs256(SECRET, 900000) == 0);
+        arena_t a;
+        arena_init(&a, NULL, 0);
+        char *good = auth_access_token_issue(&a, 3, 4, "user", 1000, NULL);
+        char *expired = auth_access_token_issue(&a, 3, 4, "user", 1, NULL);
+        forgery_t hs512 = good_forgery();
+        hs512.alg = JWT_ALG_HS512;
+        char *forged = forge(&hs512);
+        CHECK(good && expired && forged);
+        verify_job_t jobs[4];
+        uv_thread_t threads[4];
+        for (int i = 0; i < 4; i++) {
+            jobs[i] = (verify_job_t){good, expired, forged, 0};
+            CHECK(uv_thread_create(&threads[i], verify_many, &jobs[i]) == 0);
+        }
+        int failures = 0;
+        for (int i = 0; i < 4; i++) {
+            uv_thread_join(&threads[i]);
+            failures += jobs[i].failures;
+        }
+        free(forged);
+        arena_reset(&a);
+        CHECK(failures == 0);
+    }
+    free_pair(&ec);
+}
+
+/* ------------------------------------------------------------ refresh tokens, hashes, codes */
+
+static int base64url_only(const char *s)
+{
+    for (; *s; s++)
+        if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') || *s == '-' ||
+              *s == '_'))
+            return 0;
+    return 1;
 }
 
 TEST(auth_refresh_and_codes)
 {
-    setup_tokens();
+    CHECK(setup_hs256(SECRET, 900000) == 0);
     char a[AUTH_REFRESH_TOKEN_LEN + 1], b[AUTH_REFRESH_TOKEN_LEN + 1], n1[AUTH_REFRESH_TOKEN_LEN + 1],
-        n2[AUTH_REFRESH_TOKEN_LEN + 1], nb[AUTH_REFRESH_TOKEN_LEN + 1];
+        n2[AUTH_REFRESH_TOKEN_LEN + 1], nb[AUTH_REFRESH_TOKEN_LEN + 1], nn[AUTH_REFRESH_TOKEN_LEN + 1];
     auth_refresh_token_new(a);
     auth_refresh_token_new(b);
-    CHECK(strlen(a) == AUTH_REFRESH_TOKEN_LEN && strcmp(a, b));
+    CHECK(strlen(a) == AUTH_REFRESH_TOKEN_LEN && strcmp(a, b) && base64url_only(a) && base64url_only(b));
     auth_refresh_token_next(a, n1);
     auth_refresh_token_next(a, n2);
     auth_refresh_token_next(b, nb);
-    CHECK(!strcmp(n1, n2) && strcmp(n1, nb) && strcmp(n1, a) && strlen(n1) == AUTH_REFRESH_TOKEN_LEN);
-    for (int i = 0; i < 50; i++) {
+    auth_refresh_token_next(n1, nn);
+    CHECK(!strcmp(n1, n2) && strcmp(n1, nb) && strcmp(n1, a) && strcmp(nn, n1));
+    CHECK(strlen(n1) == AUTH_REFRESH_TOKEN_LEN && base64url_only(n1));
+    /* The successor is keyed: another server key, another successor. */
+    CHECK(setup_hs256("another-secret-0123456789", 900000) == 0);
+    auth_refresh_token_next(a, n2);
+    CHECK(strcmp(n1, n2));
+    CHECK(setup_hs256(SECRET, 900000) == 0);
+    auth_refresh_token_next(a, n2);
+    CHECK(!strcmp(n1, n2));
+
+    char first[7];
+    int all_same = 1;
+    for (int i = 0; i < 200; i++) {
         char code[7];
         auth_code_new(code);
         CHECK(strlen(code) == 6);
         for (int k = 0; k < 6; k++)
             CHECK(code[k] >= '0' && code[k] <= '9');
+        if (i == 0)
+            strcpy(first, code);
+        else if (strcmp(first, code))
+            all_same = 0;
     }
+    CHECK(!all_same);
+}
+
+TEST(auth_token_hash_is_sha256_hex)
+{
+    char hex[65];
+    auth_token_hash("abc", hex);
+    CHECK_STR(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+    auth_token_hash("", hex);
+    CHECK_STR(hex, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+    char code[7];
+    auth_code_new(code);
+    auth_token_hash(code, hex);
+    CHECK(strlen(hex) == 64);
+    for (int i = 0; i < 64; i++)
+        CHECK((hex[i] >= '0' && hex[i] <= '9') || (hex[i] >= 'a' && hex[i] <= 'f'));
 }
