@@ -13,12 +13,18 @@
 #include "hourglass/mail.h"
 #include "hourglass/metrics.h"
 
-#define MAIL_BATCH 8
-#define MAIL_CLAIM_SLACK_MS 30000 /* a claimed row is someone else's to retry after this */
+#define MAIL_BATCH 8                /* rows per claim */
+#define MAIL_CLAIM_SLACK_MS 30000   /* a claimed row is someone else's to retry after this */
+#define MAIL_FIRST_POLL_MS 50
+#define MAIL_ADDRESS_MAX 254        /* RFC 5321 */
+#define MAIL_BASE64_LINE 76         /* RFC 2045 */
+#define MAIL_HEADER_LINE 76         /* RFC 2047: a line holding encoded-words */
+#define MAIL_STR_(x) #x
+#define MAIL_STR(x) MAIL_STR_(x)
 
 enum { HEALTH_OK, HEALTH_LOG, HEALTH_FAILING };
 static int mail_health = HEALTH_OK;
-static int stmt_claim, stmt_sent, stmt_failed, stmt_counts;
+static int stmt_claim, stmt_sent, stmt_failed, stmt_counts, stmt_release;
 
 void mail_register_statements(void)
 {
@@ -26,7 +32,7 @@ void mail_register_statements(void)
         "mail_claim",
         "UPDATE mail_outbox SET locked_until = now() + $1::bigint * interval '1 millisecond', attempts = attempts + 1"
         " WHERE id IN (SELECT id FROM mail_outbox WHERE sent_at IS NULL AND next_attempt_at <= now()"
-        " AND (locked_until IS NULL OR locked_until < now()) ORDER BY id LIMIT 8 FOR UPDATE SKIP LOCKED)"
+        " AND (locked_until IS NULL OR locked_until < now()) ORDER BY id LIMIT " MAIL_STR(MAIL_BATCH) " FOR UPDATE SKIP LOCKED)"
         " RETURNING id, to_addr, subject, body_text, attempts");
     stmt_sent = db_statement_register(
         "mail_sent", "UPDATE mail_outbox SET sent_at = now(), locked_until = NULL, last_error = NULL WHERE id = $1");
@@ -37,9 +43,14 @@ void mail_register_statements(void)
         " * interval '1 millisecond' WHERE id = $1");
     stmt_counts = db_statement_register(
         "mail_counts",
-        "SELECT count(*) FILTER (WHERE sent_at IS NULL AND last_error IS NULL),"
+        "SELECT count(*) FILTER (WHERE sent_at IS NULL AND NOT (attempts > 0 AND last_error IS NOT NULL)),"
         " count(*) FILTER (WHERE sent_at IS NOT NULL),"
-        " count(*) FILTER (WHERE sent_at IS NULL AND last_error IS NOT NULL) FROM mail_outbox");
+        " count(*) FILTER (WHERE sent_at IS NULL AND attempts > 0 AND last_error IS NOT NULL) FROM mail_outbox");
+    /* Rows claimed as the mailer stops go back at once, their claim not counted as a try. */
+    stmt_release = db_statement_register(
+        "mail_release",
+        "UPDATE mail_outbox SET locked_until = NULL, attempts = attempts - 1"
+        " WHERE id = ANY($1::bigint[]) AND sent_at IS NULL");
 }
 
 const char *mail_outbox_health(void)
@@ -52,6 +63,7 @@ const char *mail_outbox_health(void)
 }
 
 typedef struct mail_job mail_job_t;
+typedef struct curl_sock curl_sock_t;
 
 struct mail_outbox {
     uv_loop_t *loop;
@@ -59,16 +71,20 @@ struct mail_outbox {
     const config_t *cfg;
     int worker_id;
     metrics_worker_t *metrics;
-    uv_timer_t poll_timer;
+    uv_timer_t poll_timer; /* the next claim; once stopping, the limit on waiting for results */
     uv_timer_t curl_timer;
     CURLM *multi;
     char url[300];
-    char from_addr[256];
-    mail_job_t *jobs; /* transfers in flight */
-    int claiming;
-    int stopping;
+    char from_addr[MAIL_ADDRESS_MAX + 3];   /* the envelope sender, "<address>" */
+    char from_domain[MAIL_ADDRESS_MAX + 1]; /* its domain, for Message-ID */
+    mail_job_t *jobs;                       /* transfers in flight */
+    curl_sock_t *socks;                     /* one uv_poll per curl socket */
     int active;
+    int claiming;
+    int writes; /* results being recorded */
     int open_handles;
+    int stopping;
+    int closing;
     void (*stopped)(void *);
     void *stopped_data;
 };
@@ -85,17 +101,29 @@ struct mail_job {
     char errbuf[CURL_ERROR_SIZE];
 };
 
-typedef struct {
+struct curl_sock {
     uv_poll_t poll;
     curl_socket_t fd;
     mail_outbox_t *m;
-} curl_sock_t;
+    curl_sock_t *prev, *next;
+};
+
+/* ---------------------------------------------------------------- stopping */
+
+static void finish_stop_maybe(mail_outbox_t *m)
+{
+    if (m->closing && m->open_handles == 0 && m->stopped) {
+        void (*done)(void *) = m->stopped;
+        m->stopped = NULL;
+        done(m->stopped_data);
+    }
+}
 
 static void on_handle_closed(uv_handle_t *h)
 {
     mail_outbox_t *m = h->data;
-    if (--m->open_handles == 0 && m->stopping && m->stopped)
-        m->stopped(m->stopped_data);
+    m->open_handles--;
+    finish_stop_maybe(m);
 }
 
 static void on_sock_closed(uv_handle_t *h)
@@ -103,25 +131,74 @@ static void on_sock_closed(uv_handle_t *h)
     curl_sock_t *s = (curl_sock_t *)h;
     mail_outbox_t *m = s->m;
     free(s);
-    if (--m->open_handles == 0 && m->stopping && m->stopped)
-        m->stopped(m->stopped_data);
+    m->open_handles--;
+    finish_stop_maybe(m);
+}
+
+static void sock_close(curl_sock_t *s)
+{
+    mail_outbox_t *m = s->m;
+    if (s->prev)
+        s->prev->next = s->next;
+    else
+        m->socks = s->next;
+    if (s->next)
+        s->next->prev = s->prev;
+    uv_close((uv_handle_t *)&s->poll, on_sock_closed);
+}
+
+static void close_handles(mail_outbox_t *m)
+{
+    if (m->closing)
+        return;
+    m->closing = 1;
+    while (m->socks) /* curl is gone by now: any socket it did not report removed */
+        sock_close(m->socks);
+    uv_close((uv_handle_t *)&m->poll_timer, on_handle_closed);
+    uv_close((uv_handle_t *)&m->curl_timer, on_handle_closed);
+}
+
+/* A stopping mailer closes once its claim and the results it is recording are
+ * answered, so the pool (closed after it) does not drop a "sent". */
+static void close_when_idle(mail_outbox_t *m)
+{
+    if (m->stopping && !m->closing && m->writes == 0 && !m->claiming)
+        close_handles(m);
+}
+
+static void on_stop_timeout(uv_timer_t *t)
+{
+    mail_outbox_t *m = t->data;
+    log_warn("worker %d: mail results still unrecorded at the shutdown timeout; those mails may be sent again",
+             m->worker_id);
+    close_handles(m);
 }
 
 /* ---------------------------------------------------------------- results */
 
-static void on_update_done(void *data, PGresult *res, db_status_t status)
+static void on_recorded(void *data, PGresult *res, db_status_t status)
 {
-    (void)data;
+    mail_outbox_t *m = data;
+    m->writes--;
     if (status != DB_OK || PQresultStatus(res) != PGRES_COMMAND_OK)
         log_warn("mail: could not record a result (the row will be retried): %s",
                  res ? PQresultErrorMessage(res) : "database unavailable");
+    close_when_idle(m);
+}
+
+static void record(mail_outbox_t *m, int stmt, int nparams, const char *const *params, const char *id)
+{
+    m->writes++;
+    if (db_query(m->db, stmt, nparams, params, on_recorded, m) != DB_OK) {
+        m->writes--;
+        log_warn("mail %s: the database is unavailable to record the result (the row will be retried)", id);
+    }
 }
 
 static void mark_sent(mail_outbox_t *m, const char *id)
 {
     const char *params[1] = {id};
-    if (db_query(m->db, stmt_sent, 1, params, on_update_done, m) != DB_OK)
-        log_warn("mail %s: sent, but the database is unavailable to record it", id);
+    record(m, stmt_sent, 1, params, id);
 }
 
 static void mark_failed(mail_outbox_t *m, const char *id, const char *why)
@@ -129,19 +206,21 @@ static void mark_failed(mail_outbox_t *m, const char *id, const char *why)
     char max[24];
     snprintf(max, sizeof(max), "%llu", (unsigned long long)m->cfg->mail_retry_max_ms);
     const char *params[3] = {id, why, max};
-    db_query(m->db, stmt_failed, 3, params, on_update_done, m);
+    record(m, stmt_failed, 3, params, id);
 }
 
 static void job_free(mail_job_t *j)
 {
+    mail_outbox_t *m = j->m;
     if (j->prev)
         j->prev->next = j->next;
-    else if (j->m->jobs == j)
-        j->m->jobs = j->next;
+    else if (m->jobs == j)
+        m->jobs = j->next;
     if (j->next)
         j->next->prev = j->prev;
     if (j->easy) {
-        curl_multi_remove_handle(j->m->multi, j->easy);
+        if (m->multi)
+            curl_multi_remove_handle(m->multi, j->easy);
         curl_easy_cleanup(j->easy);
     }
     curl_slist_free_all(j->rcpt);
@@ -154,7 +233,7 @@ static void check_done(mail_outbox_t *m)
 {
     CURLMsg *msg;
     int left;
-    while ((msg = curl_multi_info_read(m->multi, &left))) {
+    while (m->multi && (msg = curl_multi_info_read(m->multi, &left))) {
         if (msg->msg != CURLMSG_DONE)
             continue;
         mail_job_t *j = NULL;
@@ -165,6 +244,7 @@ static void check_done(mail_outbox_t *m)
             __atomic_store_n(&mail_health, HEALTH_OK, __ATOMIC_RELAXED);
             mark_sent(m, j->id);
         } else {
+            /* curl's own words: the server's answer or the network error, never credentials */
             const char *why = j->errbuf[0] ? j->errbuf : curl_easy_strerror(rc);
             log_warn("mail %s to %s failed, will retry: %s", j->id, j->to, why);
             __atomic_store_n(&mail_health, HEALTH_FAILING, __ATOMIC_RELAXED);
@@ -180,11 +260,14 @@ static void check_done(mail_outbox_t *m)
 static void on_curl_poll(uv_poll_t *h, int status, int events)
 {
     curl_sock_t *s = (curl_sock_t *)h;
+    mail_outbox_t *m = s->m;
+    if (!m->multi)
+        return;
     int flags = status < 0 ? CURL_CSELECT_ERR
                            : ((events & UV_READABLE) ? CURL_CSELECT_IN : 0) | ((events & UV_WRITABLE) ? CURL_CSELECT_OUT : 0);
     int running;
-    curl_multi_socket_action(s->m->multi, s->fd, flags, &running);
-    check_done(s->m);
+    curl_multi_socket_action(m->multi, s->fd, flags, &running);
+    check_done(m);
 }
 
 static int on_curl_socket(CURL *easy, curl_socket_t fd, int what, void *userp, void *socketp)
@@ -195,12 +278,14 @@ static int on_curl_socket(CURL *easy, curl_socket_t fd, int what, void *userp, v
     if (what == CURL_POLL_REMOVE) {
         if (s) {
             curl_multi_assign(m->multi, fd, NULL);
-            uv_close((uv_handle_t *)&s->poll, on_sock_closed);
+            sock_close(s);
         }
         return 0;
     }
     if (!s) {
         s = calloc(1, sizeof(*s));
+        if (!s)
+            return -1;
         s->fd = fd;
         s->m = m;
         if (uv_poll_init_socket(m->loop, &s->poll, fd)) {
@@ -208,6 +293,10 @@ static int on_curl_socket(CURL *easy, curl_socket_t fd, int what, void *userp, v
             return -1;
         }
         m->open_handles++;
+        s->next = m->socks;
+        if (m->socks)
+            m->socks->prev = s;
+        m->socks = s;
         curl_multi_assign(m->multi, fd, s);
     }
     int events = ((what & CURL_POLL_IN) ? UV_READABLE : 0) | ((what & CURL_POLL_OUT) ? UV_WRITABLE : 0);
@@ -218,6 +307,8 @@ static int on_curl_socket(CURL *easy, curl_socket_t fd, int what, void *userp, v
 static void on_curl_timeout(uv_timer_t *t)
 {
     mail_outbox_t *m = t->data;
+    if (!m->multi)
+        return;
     int running;
     curl_multi_socket_action(m->multi, CURL_SOCKET_TIMEOUT, 0, &running);
     check_done(m);
@@ -247,58 +338,157 @@ static size_t read_payload(char *buf, size_t size, size_t nitems, void *userp)
 
 /* ---------------------------------------------------------------- the message */
 
-static void append(char **buf, size_t *len, size_t *cap, const char *s, size_t n)
+typedef struct {
+    char *p;
+    size_t len, cap;
+} text_t;
+
+static void text_add(text_t *t, const char *s, size_t n)
 {
-    if (*len + n + 1 > *cap) {
-        while (*len + n + 1 > *cap)
-            *cap *= 2;
-        *buf = realloc(*buf, *cap);
+    if (t->len + n + 1 > t->cap) {
+        while (t->len + n + 1 > t->cap)
+            t->cap *= 2;
+        t->p = realloc(t->p, t->cap);
     }
-    memcpy(*buf + *len, s, n);
-    *len += n;
-    (*buf)[*len] = '\0';
+    memcpy(t->p + t->len, s, n);
+    t->len += n;
+    t->p[t->len] = '\0';
 }
 
-static void append_base64(char **buf, size_t *len, size_t *cap, const char *s, size_t n, int wrap)
+static void text_str(text_t *t, const char *s) { text_add(t, s, strlen(s)); }
+
+/* wrap: break into lines of 76 (a body); otherwise one run (an encoded-word). */
+static void text_base64(text_t *t, const char *s, size_t n, int wrap)
 {
     size_t b64 = sodium_base64_ENCODED_LEN(n, sodium_base64_VARIANT_ORIGINAL);
     char *tmp = malloc(b64);
     sodium_bin2base64(tmp, b64, (const unsigned char *)s, n, sodium_base64_VARIANT_ORIGINAL);
     size_t tlen = strlen(tmp);
-    for (size_t i = 0; i < tlen; i += wrap ? 76 : tlen) {
-        size_t chunk = wrap && tlen - i > 76 ? 76 : tlen - i;
-        append(buf, len, cap, tmp + i, chunk);
-        if (wrap)
-            append(buf, len, cap, "\r\n", 2);
+    if (!wrap) {
+        text_add(t, tmp, tlen);
+    } else {
+        for (size_t i = 0; i < tlen; i += MAIL_BASE64_LINE) {
+            text_add(t, tmp + i, tlen - i > MAIL_BASE64_LINE ? MAIL_BASE64_LINE : tlen - i);
+            text_add(t, "\r\n", 2);
+        }
     }
     free(tmp);
 }
 
-/* RFC 5322 with a base64 UTF-8 body and an RFC 2047 subject. */
+static int is_plain_header_text(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)s[i] < 0x20 || (unsigned char)s[i] > 0x7e)
+            return 0;
+    return 1;
+}
+
+/* Printable ASCII as it is; anything else as RFC 2047 UTF-8 encoded-words on
+ * folded lines of at most 76 characters, never splitting a character (so
+ * control bytes cannot break out of the header either). col: the characters
+ * already on the line. Returns the length of the line it ends on. */
+static size_t text_header_value(text_t *t, const char *s, size_t n, size_t col)
+{
+    if (is_plain_header_text(s, n)) {
+        text_add(t, s, n);
+        return col + n;
+    }
+    static const char word_open[] = "=?UTF-8?B?", word_close[] = "?=";
+    const size_t frame = sizeof(word_open) - 1 + sizeof(word_close) - 1;
+    for (size_t i = 0; i < n;) {
+        if (i) {
+            text_str(t, "\r\n ");
+            col = 1;
+        }
+        /* 4 base64 characters per 3 bytes */
+        size_t room = MAIL_HEADER_LINE > col + frame + 4 ? (MAIL_HEADER_LINE - col - frame) / 4 * 3 : 3;
+        size_t take = n - i > room ? room : n - i;
+        while (take > 1 && i + take < n && ((unsigned char)s[i + take] & 0xC0) == 0x80)
+            take--;
+        text_str(t, word_open);
+        text_base64(t, s + i, take, 0);
+        text_str(t, word_close);
+        col += frame + (take + 2) / 3 * 4;
+        i += take;
+    }
+    return col;
+}
+
+/* MAIL_FROM as given when it is plain ASCII; otherwise the display name of
+ * "Name <address>" is encoded and the address kept. */
+static void text_from_header(text_t *t, const char *from)
+{
+    static const char name_field[] = "From: ";
+    text_str(t, name_field);
+    const char *lt = strchr(from, '<');
+    if (is_plain_header_text(from, strlen(from)) || !lt) {
+        text_header_value(t, from, strlen(from), sizeof(name_field) - 1);
+        return;
+    }
+    const char *name = from, *end = lt;
+    while (name < end && *name == ' ')
+        name++;
+    while (end > name && end[-1] == ' ')
+        end--;
+    if (end - name >= 2 && *name == '"' && end[-1] == '"')
+        name++, end--;
+    size_t col = sizeof(name_field) - 1;
+    if (end > name) {
+        col = text_header_value(t, name, (size_t)(end - name), col);
+        text_str(t, col + 1 + strlen(lt) > MAIL_HEADER_LINE ? "\r\n " : " ");
+    }
+    text_header_value(t, lt, strlen(lt), 1);
+}
+
+/* RFC 5322, CRLF line endings, a base64 UTF-8 body. */
 static char *build_message(mail_outbox_t *m, const char *id, const char *to, const char *subject, const char *body,
                            size_t *out_len)
 {
-    size_t cap = 1024 + strlen(body) * 2, len = 0;
-    char *buf = malloc(cap);
-    buf[0] = '\0';
-    char line[512];
-    char date[64];
+    text_t t = {.cap = 1024 + strlen(body) * 2};
+    t.p = malloc(t.cap);
+    t.p[0] = '\0';
+    text_from_header(&t, m->cfg->mail_from);
+    text_str(&t, "\r\nTo: ");
+    text_str(&t, to); /* checked by recipient_ok: no spaces, controls or brackets */
+    text_str(&t, "\r\nSubject: ");
+    text_header_value(&t, subject, strlen(subject), strlen("Subject: "));
+    char line[MAIL_ADDRESS_MAX + 160];
     time_t now = time(NULL);
     struct tm tm;
     gmtime_r(&now, &tm);
-    strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S +0000", &tm);
-    int n = snprintf(line, sizeof(line), "From: %s\r\nTo: %s\r\nDate: %s\r\nMessage-ID: <%s.%u@hourglass>\r\n",
-                     m->cfg->mail_from, to, date, id, (unsigned)randombytes_random());
-    append(&buf, &len, &cap, line, (size_t)n);
-    append(&buf, &len, &cap, "Subject: =?UTF-8?B?", 19);
-    append_base64(&buf, &len, &cap, subject, strlen(subject), 0);
-    append(&buf, &len, &cap, "?=\r\n", 4);
-    static const char mime[] = "MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n"
-                               "Content-Transfer-Encoding: base64\r\n\r\n";
-    append(&buf, &len, &cap, mime, sizeof(mime) - 1);
-    append_base64(&buf, &len, &cap, body, strlen(body), 1);
-    *out_len = len;
-    return buf;
+    size_t n = strftime(line, sizeof(line), "\r\nDate: %a, %d %b %Y %H:%M:%S +0000", &tm);
+    text_add(&t, line, n);
+    int k = snprintf(line, sizeof(line), "\r\nMessage-ID: <%s.%08x@%s>\r\n", id, (unsigned)randombytes_random(),
+                     m->from_domain);
+    text_add(&t, line, k > 0 && (size_t)k < sizeof(line) ? (size_t)k : strlen(line));
+    text_str(&t, "MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n"
+                 "Content-Transfer-Encoding: base64\r\n\r\n");
+    /* Text is encoded in its canonical form, CRLF line breaks (RFC 2045 6.8). */
+    text_t crlf = {.cap = 64 + strlen(body) * 2};
+    crlf.p = malloc(crlf.cap);
+    crlf.p[0] = '\0';
+    for (const char *p = body; *p; p++) {
+        if (*p == '\n' && (p == body || p[-1] != '\r'))
+            text_add(&crlf, "\r", 1);
+        text_add(&crlf, p, 1);
+    }
+    text_base64(&t, crlf.p, crlf.len, 1);
+    free(crlf.p);
+    *out_len = t.len;
+    return t.p;
+}
+
+/* An address goes into the envelope and the To header as it is: refuse what
+ * could end either (spaces, controls, brackets, commas, quotes). */
+static int recipient_ok(const char *to)
+{
+    size_t n = strlen(to);
+    if (n == 0 || n > MAIL_ADDRESS_MAX || !strchr(to, '@'))
+        return 0;
+    for (const unsigned char *p = (const unsigned char *)to; *p; p++)
+        if (*p <= ' ' || *p == 0x7f || strchr("<>,;\"()[]\\", *p))
+            return 0;
+    return 1;
 }
 
 static void start_transfer(mail_outbox_t *m, const char *id, const char *to, const char *subject, const char *body)
@@ -344,12 +534,42 @@ static void start_transfer(mail_outbox_t *m, const char *id, const char *to, con
 
 /* ---------------------------------------------------------------- claiming */
 
+/* Rows claimed just as the mailer stops: give them back for another worker. */
+static void release_claimed(mail_outbox_t *m, PGresult *res)
+{
+    int rows = PQntuples(res);
+    if (rows == 0)
+        return;
+    text_t ids = {.cap = 64};
+    ids.p = malloc(ids.cap);
+    text_str(&ids, "{");
+    for (int i = 0; i < rows; i++) {
+        if (i)
+            text_str(&ids, ",");
+        text_str(&ids, PQgetvalue(res, i, 0));
+    }
+    text_str(&ids, "}");
+    log_info("worker %d: stopping; %d claimed mail(s) given back", m->worker_id, rows);
+    const char *params[1] = {ids.p};
+    record(m, stmt_release, 1, params, ids.p);
+    free(ids.p);
+}
+
 static void on_claimed(void *data, PGresult *res, db_status_t status)
 {
     mail_outbox_t *m = data;
     m->claiming = 0;
-    if (m->stopping || status != DB_OK || PQresultStatus(res) != PGRES_TUPLES_OK)
+    if (status != DB_OK || PQresultStatus(res) != PGRES_TUPLES_OK) {
+        if (status == DB_OK)
+            log_warn("mail: claiming due mail failed: %s", PQresultErrorMessage(res));
+        close_when_idle(m);
         return;
+    }
+    if (m->stopping) {
+        release_claimed(m, res);
+        close_when_idle(m);
+        return;
+    }
     int rows = PQntuples(res);
     for (int i = 0; i < rows; i++) {
         const char *id = PQgetvalue(res, i, 0), *to = PQgetvalue(res, i, 1);
@@ -358,9 +578,12 @@ static void on_claimed(void *data, PGresult *res, db_status_t status)
             /* The local default: a person trying the server reads the code here. */
             log_info("mail %s to %s (MAIL_SERVER is not set, so it is logged here): %s | %s", id, to, subject, body);
             mark_sent(m, id);
-            continue;
+        } else if (!recipient_ok(to)) {
+            log_warn("mail %s: not sent, the recipient address is not usable", id);
+            mark_failed(m, id, "invalid recipient address");
+        } else {
+            start_transfer(m, id, to, subject, body);
         }
-        start_transfer(m, id, to, subject, body);
     }
     if (rows == MAIL_BATCH)
         mail_outbox_wake(m); /* there may be more */
@@ -383,8 +606,9 @@ static void claim(mail_outbox_t *m)
     char ms[24];
     snprintf(ms, sizeof(ms), "%llu", (unsigned long long)(m->cfg->mail_timeout_ms + MAIL_CLAIM_SLACK_MS));
     const char *params[1] = {ms};
-    if (db_query(m->db, stmt_claim, 1, params, on_claimed, m) == DB_OK)
-        m->claiming = 1;
+    m->claiming = 1;
+    if (db_query(m->db, stmt_claim, 1, params, on_claimed, m) != DB_OK)
+        m->claiming = 0;
 }
 
 static void on_poll_timer(uv_timer_t *t)
@@ -420,6 +644,12 @@ mail_outbox_t *mail_outbox_start(uv_loop_t *loop, db_pool_t *db, const config_t 
         snprintf(m->from_addr, sizeof(m->from_addr), "<%.*s>", (int)(gt - lt - 1), lt + 1);
     else
         snprintf(m->from_addr, sizeof(m->from_addr), "<%s>", cfg->mail_from);
+    const char *at = strrchr(m->from_addr, '@');
+    size_t dlen = at ? strcspn(at + 1, ">") : 0;
+    if (dlen)
+        snprintf(m->from_domain, sizeof(m->from_domain), "%.*s", (int)dlen, at + 1);
+    else
+        snprintf(m->from_domain, sizeof(m->from_domain), "localhost");
     m->multi = curl_multi_init();
     curl_multi_setopt(m->multi, CURLMOPT_SOCKETFUNCTION, on_curl_socket);
     curl_multi_setopt(m->multi, CURLMOPT_SOCKETDATA, m);
@@ -429,33 +659,34 @@ mail_outbox_t *mail_outbox_start(uv_loop_t *loop, db_pool_t *db, const config_t 
     uv_timer_init(loop, &m->curl_timer);
     m->poll_timer.data = m->curl_timer.data = m;
     m->open_handles = 2;
-    uv_timer_start(&m->poll_timer, on_poll_timer, 50, cfg->mail_poll_interval_ms);
+    uv_timer_start(&m->poll_timer, on_poll_timer, MAIL_FIRST_POLL_MS, cfg->mail_poll_interval_ms);
     return m;
 }
 
-/* Transfers in flight are abandoned: their rows stay claimed until
- * locked_until passes, and then any worker sends them. */
 void mail_outbox_stop(mail_outbox_t *m, void (*done)(void *), void *data)
 {
     m->stopping = 1;
     m->stopped = done;
     m->stopped_data = data;
-    CURLMsg *msg;
-    int left;
-    while ((msg = curl_multi_info_read(m->multi, &left)))
-        ;
-    /* Removing each transfer closes its sockets through on_curl_socket. */
+    /* Transfers in flight are abandoned: their rows stay claimed until
+     * locked_until passes, and then any worker sends them. */
     while (m->jobs)
         job_free(m->jobs);
     m->active = 0;
-    uv_close((uv_handle_t *)&m->poll_timer, on_handle_closed);
-    uv_close((uv_handle_t *)&m->curl_timer, on_handle_closed);
+    curl_multi_cleanup(m->multi); /* reports its last sockets removed */
+    m->multi = NULL;
+    uv_timer_stop(&m->curl_timer);
+    uv_timer_stop(&m->poll_timer);
+    if (m->writes || m->claiming)
+        uv_timer_start(&m->poll_timer, on_stop_timeout, m->cfg->shutdown_timeout_ms, 0);
+    close_when_idle(m);
 }
 
 void mail_outbox_free(mail_outbox_t *m)
 {
     if (!m)
         return;
-    curl_multi_cleanup(m->multi);
+    if (m->multi)
+        curl_multi_cleanup(m->multi);
     free(m);
 }

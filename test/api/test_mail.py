@@ -34,6 +34,23 @@ def mails_to(address):
     return found
 
 
+def raw_mails_to(address):
+    found = []
+    for path in sorted(glob.glob(os.path.join(MAILDIR, "*.eml"))):
+        with open(path, "rb") as f:
+            data = f.read()
+        if address.encode() in data.split(b"\r\n", 2)[1]:
+            found.append(data)
+    return found
+
+
+def own_database(prefix):
+    """A fresh database, so only the servers a test starts on it see its mail."""
+    dbname = "%s_%s" % (prefix, uuid.uuid4().hex[:8])
+    psql("CREATE DATABASE %s" % dbname)
+    return db_url_for(dbname)
+
+
 def wait_for_mail(address, count=1, timeout=8.0):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -71,6 +88,85 @@ def test_mail_is_sent_with_russian_subject_and_code(make_server):
     while psql("SELECT sent_at IS NOT NULL FROM mail_outbox WHERE id = %d" % mail_id) != "t":
         assert time.monotonic() < deadline, "the mail was not marked sent"
         time.sleep(0.1)
+
+
+def test_template_without_name_and_message_format(make_server):
+    make_server(**mail_env())
+    to = "fmt-%s@example.com" % uuid.uuid4().hex[:10]
+    # exactly the call of the brief: no "name" in the parameters
+    psql("""SELECT mail_enqueue('%s','verify_email','ru','{"code":"123456","minutes":"15"}')""" % to)
+    got = wait_for_mail(to)
+    assert len(got) == 1
+    payload = got[0].get_payload(decode=True)
+    assert b"\n" not in payload.replace(b"\r\n", b"")  # text in canonical form: CRLF
+    body = payload.decode("utf-8")
+    assert body.startswith("Здравствуйте!\r\n") and "123456" in body and "15 минут" in body
+    assert "{{" not in body
+    raw = raw_mails_to(to)[0]
+    head = raw.split(b"\r\n\r\n", 1)[0]
+    assert b"\n" not in head.replace(b"\r\n", b"")  # CRLF only
+    for name in (b"From:", b"To:", b"Subject:", b"Date:", b"Message-ID:", b"MIME-Version: 1.0",
+                 b"Content-Type: text/plain; charset=utf-8", b"Content-Transfer-Encoding:"):
+        assert b"\r\n" + name in head, name
+
+
+def test_long_russian_subject_is_folded_encoded_words(make_server):
+    make_server(**mail_env(MAIL_FROM="Песочные часы <robot@example.com>"))
+    to = "long-%s@example.com" % uuid.uuid4().hex[:10]
+    psql("""SELECT mail_enqueue('%s','change_email','ru','{"code":"314159","minutes":"15","name":"Аня"}')""" % to)
+    got = wait_for_mail(to)
+    assert len(got) == 1
+    msg = got[0]
+    assert subject_of(msg) == "Подтвердите новый адрес в hourglass"
+    assert str(email.header.make_header(email.header.decode_header(msg["From"]))) == \
+        "Песочные часы <robot@example.com>"
+    assert msg["X-Envelope-From"].strip("<>") == "robot@example.com"
+    assert msg["Message-ID"].endswith("@example.com>")
+    head = raw_mails_to(to)[0].split(b"\r\n\r\n", 1)[0]
+    for line in head.split(b"\r\n"):
+        assert len(line) <= 78, line
+        for word in line.split():
+            if word.startswith(b"=?"):
+                assert len(word) <= 75, word
+    body = msg.get_payload(decode=True).decode("utf-8")
+    assert body.startswith("Здравствуйте, Аня!") and "314159" in body
+
+
+def test_english_subject_is_plain_and_unknown_language_falls_back(make_server):
+    make_server(**mail_env())
+    to = "en-%s@example.com" % uuid.uuid4().hex[:10]
+    enqueue(to, template="reset_password", lang="de", code="271828")
+    got = wait_for_mail(to)
+    assert len(got) == 1
+    head = raw_mails_to(to)[0].split(b"\r\n\r\n", 1)[0]
+    assert b"\r\nSubject: Your hourglass password reset code\r\n" in head
+    assert "271828" in got[0].get_payload(decode=True).decode("utf-8")
+
+
+def test_placeholder_in_a_value_is_not_expanded(make_server):
+    make_server(**mail_env())
+    to = "tpl-%s@example.com" % uuid.uuid4().hex[:10]
+    psql("""SELECT mail_enqueue('%s','verify_email','en','{"code":"000111","minutes":"15","name":"{{code}}"}')"""
+         % to)
+    got = wait_for_mail(to)
+    assert len(got) == 1
+    body = got[0].get_payload(decode=True).decode("utf-8")
+    assert body.startswith("Hello, {{code}}!") and "is 000111." in body
+
+
+def test_unusable_recipient_is_never_sent(make_server):
+    url = own_database("mailrcpt")
+    make_server(**mail_env(DATABASE_URL=url)).wait_db_ready()
+    tag = uuid.uuid4().hex[:10]
+    bad = "bad-%s@example.com\r\nBcc: evil-%s@example.com" % (tag, tag)
+    mail_id = int(psql("SELECT mail_enqueue(E'%s', 'verify_email', 'en', '{}')"
+                       % bad.replace("\r", "\\r").replace("\n", "\\n"), db_url=url))
+    deadline = time.monotonic() + 5
+    while psql("SELECT last_error FROM mail_outbox WHERE id = %d" % mail_id, db_url=url) != "invalid recipient address":
+        assert time.monotonic() < deadline, "the bad address was not refused"
+        time.sleep(0.1)
+    assert mails_to("evil-" + tag) == [] and mails_to("bad-" + tag) == []
+    assert psql("SELECT sent_at IS NULL FROM mail_outbox WHERE id = %d" % mail_id, db_url=url) == "t"
 
 
 def test_refused_mail_is_retried_and_delivered_once(make_server):
@@ -131,6 +227,69 @@ def test_without_mail_server_the_mail_is_logged(make_server):
     assert mails_to(to) == []
     st, _, body = http("GET", s.url + "/health/ready")
     assert st == 200 and json.loads(body)["mail"] == "log"
+
+
+def test_failing_server_shows_in_readiness_and_metrics(make_server):
+    url = own_database("mailfail")
+    s = make_server(**mail_env(DATABASE_URL=url))
+    s.wait_db_ready()
+    refuse = os.path.join(MAILDIR, ".refuse")
+    to = "fail-%s@example.com" % uuid.uuid4().hex[:10]
+    open(refuse, "w").close()
+    try:
+        mail_id = enqueue(to, db_url=url)
+        deadline = time.monotonic() + 8
+        while True:
+            st, _, body = http("GET", s.url + "/health/ready")
+            metrics = http("GET", s.url + "/metrics")[2].decode()
+            if json.loads(body)["mail"] == "failing" and 'mail_outbox_messages{state="failed"} 1' in metrics:
+                break
+            assert time.monotonic() < deadline, (body, [l for l in metrics.splitlines() if "mail_" in l])
+            time.sleep(0.1)
+        assert st == 200  # the mail server's trouble does not make the instance unready
+        # the warning names the mail and the server's answer, never the body (it holds the code)
+        assert "451" in psql("SELECT last_error FROM mail_outbox WHERE id = %d" % mail_id, db_url=url)
+        assert "123456" not in s.log()
+    finally:
+        os.remove(refuse)
+    assert len(wait_for_mail(to)) == 1
+    deadline = time.monotonic() + 5
+    while True:
+        st, _, body = http("GET", s.url + "/health/ready")
+        metrics = http("GET", s.url + "/metrics")[2].decode()
+        if (json.loads(body)["mail"] == "ok" and 'mail_outbox_messages{state="sent"} 1' in metrics
+                and 'mail_outbox_messages{state="failed"} 0' in metrics
+                and 'mail_outbox_messages{state="pending"} 0' in metrics):
+            break
+        assert time.monotonic() < deadline, (body, [l for l in metrics.splitlines() if "mail_" in l])
+        time.sleep(0.1)
+    assert s.wait_log(r"mail %d sent to %s" % (mail_id, to))
+
+
+def test_stop_with_mail_in_flight_is_clean_and_loses_nothing(make_server):
+    url = own_database("mailstop")
+    tag = uuid.uuid4().hex[:8]
+    addresses = ["stop-%s-%d@example.com" % (tag, i) for i in range(40)]
+    a = make_server(**mail_env(DATABASE_URL=url, MAIL_POLL_INTERVAL="50ms"))
+    for addr in addresses:
+        enqueue(addr, db_url=url)
+    time.sleep(0.15)
+    assert a.stop() == 0
+    assert "handles still open" not in a.log()
+    # whatever the first server left is sent by the next, unless a transfer it
+    # abandoned keeps its row claimed until locked_until
+    make_server(**mail_env(DATABASE_URL=url))
+    deadline = time.monotonic() + 8
+    q = "SELECT count(*) FROM mail_outbox WHERE sent_at IS NULL AND (locked_until IS NULL OR locked_until < now())"
+    while psql(q, db_url=url) != "0":
+        assert time.monotonic() < deadline, psql("SELECT id, attempts, locked_until FROM mail_outbox "
+                                                 "WHERE sent_at IS NULL", db_url=url)
+        time.sleep(0.1)
+    time.sleep(0.5)
+    for addr in addresses:
+        assert len(mails_to(addr)) <= 1, addr
+    sent = int(psql("SELECT count(*) FROM mail_outbox WHERE sent_at IS NOT NULL", db_url=url))
+    assert sum(len(mails_to(addr)) for addr in addresses) >= sent
 
 
 def test_metrics_and_readiness_show_the_outbox(make_server):
