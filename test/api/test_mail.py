@@ -111,9 +111,13 @@ def test_template_without_name_and_message_format(make_server):
 
 
 def test_long_russian_subject_is_folded_encoded_words(make_server):
-    make_server(**mail_env(MAIL_FROM="Песочные часы <robot@example.com>"))
+    # Its own database: only this server, with this MAIL_FROM, may send the mail.
+    url = own_database("mailfrom")
+    s = make_server(DATABASE_URL=url, **mail_env(MAIL_FROM="Песочные часы <robot@example.com>"))
+    s.wait_db_ready()
     to = "long-%s@example.com" % uuid.uuid4().hex[:10]
-    psql("""SELECT mail_enqueue('%s','change_email','ru','{"code":"314159","minutes":"15","name":"Аня"}')""" % to)
+    psql("""SELECT mail_enqueue('%s','change_email','ru','{"code":"314159","minutes":"15","name":"Аня"}')""" % to,
+         db_url=url)
     got = wait_for_mail(to)
     assert len(got) == 1
     msg = got[0]
