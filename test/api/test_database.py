@@ -169,3 +169,73 @@ def test_queue_full_answers_503_overloaded(make_server):
         assert took < 1.0, "a full queue must refuse at once (took %.2fs)" % took
     assert set(statuses) <= {200, 503}, statuses
     assert statuses.count(200) >= 3, statuses
+
+
+def test_restart_mid_load_loses_nothing(make_server, server):
+    """Writes during a PostgreSQL restart: each answer is 201 or 503, never a 500 or a
+    hang, and every 201 is in the database once, with its mail (same transaction)."""
+    import uuid
+
+    from conftest import psql
+
+    s = make_server(AUTH_REQUIRE_VERIFIED_EMAIL="false", HTTP_REQUEST_TIMEOUT="5s")
+    s.wait_db_ready()
+    pid = s.pid
+    tag = uuid.uuid4().hex[:8]
+    results = []
+    lock = threading.Lock()
+    stop = threading.Event()
+
+    def writer(n):
+        i = 0
+        while not stop.is_set():
+            address = "restart-%s-%d-%d@example.com" % (tag, n, i)
+            i += 1
+            body = json.dumps({"email": address, "password": "Restart-pass-1"}).encode()
+            try:
+                st, _, b = http("POST", s.url + "/api/v1/auth/register", {"Content-Type": "application/json"},
+                                body, timeout=10)
+            except OSError as e:  # noqa: PERF203
+                st, b = None, repr(e).encode()
+            with lock:
+                results.append((address, st, b))
+            time.sleep(0.01)
+
+    threads = [threading.Thread(target=writer, args=(n,)) for n in range(4)]
+    try:
+        for t in threads:
+            t.start()
+        time.sleep(1.0)
+        pg_ctl("stop")
+        time.sleep(1.0)
+        pg_ctl("start")
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline and _ready(s.url)[0] != 200:
+            time.sleep(0.1)
+        time.sleep(1.0)
+    finally:
+        stop.set()
+        for t in threads:
+            t.join(15)
+        ensure_pg_running()
+        _wait_shared_ready(server)
+
+    statuses = [st for _, st, _ in results]
+    odd = [(a, st, b[:200]) for a, st, b in results if st not in (201, 503)]
+    assert not odd, "answers other than 201/503 during the restart: %s" % odd[:5]
+    assert statuses.count(503) >= 1, "the outage was not noticed: %s" % statuses
+    assert statuses[-4:].count(201) >= 1, "writes did not resume after the restart"
+    for address, st, b in results:
+        if st == 503:
+            assert json.loads(b)["code"] in ("database_unavailable", "overloaded"), b
+    created = [a for a, st, _ in results if st == 201]
+    rows = psql("SELECT count(*), count(DISTINCT lower(email)) FROM users WHERE email LIKE 'restart-%s-%%'" % tag)
+    stored = int(rows.split("|")[0])
+    assert stored >= len(created) and rows.split("|")[0] == rows.split("|")[1]
+    missing = psql("SELECT count(*) FROM unnest(ARRAY[%s]::text[]) AS a(e) "
+                   "WHERE NOT EXISTS (SELECT 1 FROM users u WHERE u.email = a.e)"
+                   % ",".join("'%s'" % a for a in created))
+    assert missing == "0", "a 201 was answered for a user that is not stored"
+    mails = psql("SELECT count(*) FROM mail_outbox WHERE to_addr LIKE 'restart-%s-%%'" % tag)
+    assert int(mails) == stored, "every stored registration has its mail, and only those"
+    assert s.running() and s.pid == pid
