@@ -79,6 +79,20 @@ static int one_row(http_request_t *req, PGresult *res)
     return 0;
 }
 
+/* Exactly one row, or an answer: the database's error, or 404 when there is none. */
+static int found_row(http_request_t *req, PGresult *res)
+{
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+        http_respond_db_error(req, res);
+        return -1;
+    }
+    if (PQntuples(res) != 1) {
+        http_respond_problem(req, 404, "not_found", NULL);
+        return -1;
+    }
+    return 0;
+}
+
 static const char *column(const PGresult *res, const char *name)
 {
     int col = PQfnumber(res, name);
@@ -196,14 +210,8 @@ static void on_password_checked(http_request_t *req, int matches)
 
 static void on_password_hash(http_request_t *req, PGresult *res)
 {
-    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-        http_respond_db_error(req, res);
+    if (found_row(req, res))
         return;
-    }
-    if (PQntuples(res) != 1) {
-        http_respond_problem(req, 404, "not_found", NULL);
-        return;
-    }
     me_ctx_t *c = req->ctx;
     c->hash = arena_strdup(&req->arena, PQgetvalue(res, 0, 0));
     auth_password_verify(req, c->password, c->hash, on_password_checked);
@@ -510,14 +518,8 @@ static void api_avatar_delete(http_request_t *req)
 
 static void on_avatar(http_request_t *req, PGresult *res)
 {
-    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-        http_respond_db_error(req, res);
+    if (found_row(req, res))
         return;
-    }
-    if (PQntuples(res) != 1) {
-        http_respond_problem(req, 404, "not_found", NULL);
-        return;
-    }
     http_header_add(req, "ETag", arena_printf(&req->arena, "\"%s\"", PQgetvalue(res, 0, 1)));
     http_header_add(req, "Cache-Control", AVATAR_CACHE_CONTROL);
     if (!strcmp(PQgetvalue(res, 0, 2), "t")) {
