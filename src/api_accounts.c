@@ -20,12 +20,6 @@ static int stmt_register, stmt_verify, stmt_send_code, stmt_login_lookup, stmt_l
 
 /* ---------------------------------------------------------------- helpers */
 
-static const char *lang_code(const http_request_t *req) { return req->lang == LANG_RU ? "ru" : "en"; }
-
-static const char *ms_text(http_request_t *req, uint64_t ms) { return arena_printf(&req->arena, "%llu", (unsigned long long)ms); }
-
-static const char *int_text(http_request_t *req, long long v) { return arena_printf(&req->arena, "%lld", v); }
-
 /* The one-column JSON answer of an account function, parsed. NULL when the
  * statement failed (answered here). The caller decrefs. */
 static json_t *result_json(http_request_t *req, PGresult *res)
@@ -48,31 +42,6 @@ static void respond_json_value(http_request_t *req, int status, json_t *value)
     free(text);
 }
 
-static void add_cookie(http_request_t *req, const char *name, const char *value, const char *path, uint64_t max_age_s,
-                       int http_only)
-{
-    const config_t *cfg = req->worker->cfg;
-    http_header_add(req, "Set-Cookie",
-                    arena_printf(&req->arena, "%s=%s; Path=%s; Max-Age=%llu; SameSite=Lax%s%s", name, value, path,
-                                 (unsigned long long)max_age_s, http_only ? "; HttpOnly" : "",
-                                 cfg->cookie_secure ? "; Secure" : ""));
-}
-
-static void set_session_cookies(http_request_t *req, const char *access, const char *refresh)
-{
-    const config_t *cfg = req->worker->cfg;
-    add_cookie(req, "access_token", access, "/", cfg->access_token_ttl_ms / 1000, 1);
-    add_cookie(req, "refresh_token", refresh, "/api/v1/auth", cfg->refresh_token_ttl_ms / 1000, 1);
-    add_cookie(req, "logged_in", "true", "/", cfg->refresh_token_ttl_ms / 1000, 0);
-}
-
-static void clear_session_cookies(http_request_t *req)
-{
-    add_cookie(req, "access_token", "", "/", 0, 1);
-    add_cookie(req, "refresh_token", "", "/api/v1/auth", 0, 1);
-    add_cookie(req, "logged_in", "", "/", 0, 0);
-}
-
 /* The token pair of login and refresh, as body and cookies. */
 static void respond_token_pair(http_request_t *req, int64_t user_id, int64_t session_id, const char *role,
                                const char *refresh)
@@ -83,7 +52,7 @@ static void respond_token_pair(http_request_t *req, int64_t user_id, int64_t ses
         http_respond_problem(req, 500, "internal_error", NULL);
         return;
     }
-    set_session_cookies(req, access, refresh);
+    http_session_cookies_set(req, access, refresh);
     http_header_add(req, "Cache-Control", "no-store");
     abuf_t b;
     abuf_init(&b, &req->arena, 512);
@@ -143,7 +112,7 @@ static void on_register_hashed(http_request_t *req, const char *hash)
     const char *params[14] = {
         v[R_EMAIL].text, hash, v[R_USERNAME].text, v[R_NAME].text, v[R_FIRST].text, v[R_LAST].text,
         v[R_MIDDLE].text, v[R_PHONE].text, v[R_DOB].text, v[R_COUNTRY].text, code,
-        ms_text(req, req->worker->cfg->auth_code_ttl_ms), lang_code(req), "false",
+        http_int_param(req, (long long)req->worker->cfg->auth_code_ttl_ms), http_lang_code(req), "false",
     };
     http_query(req, stmt_register, 14, params, on_registered);
 }
@@ -198,7 +167,7 @@ static void api_verify_email(http_request_t *req)
     body_value_t v[2];
     if (body_parse(req, email_code_fields, 2, BODY_CREATE, 0, v))
         return;
-    const char *params[3] = {v[0].text, v[1].text, int_text(req, req->worker->cfg->auth_code_max_attempts)};
+    const char *params[3] = {v[0].text, v[1].text, http_int_param(req, req->worker->cfg->auth_code_max_attempts)};
     http_query(req, stmt_verify, 3, params, on_verified);
 }
 
@@ -222,8 +191,8 @@ static void send_code(http_request_t *req, const char *kind)
     const config_t *cfg = req->worker->cfg;
     char code[7];
     auth_code_new(code);
-    const char *params[7] = {kind, v[0].text, code, ms_text(req, cfg->auth_code_ttl_ms), lang_code(req),
-                             int_text(req, cfg->mail_quota_per_minute), int_text(req, cfg->mail_quota_per_hour)};
+    const char *params[7] = {kind, v[0].text, code, http_int_param(req, (long long)cfg->auth_code_ttl_ms), http_lang_code(req),
+                             http_int_param(req, cfg->mail_quota_per_minute), http_int_param(req, cfg->mail_quota_per_hour)};
     http_query(req, stmt_send_code, 7, params, on_code_sent);
 }
 
@@ -261,7 +230,7 @@ static void on_reset_hashed(http_request_t *req, const char *hash)
     }
     body_value_t *v = req->ctx;
     const char *params[4] = {v[P_EMAIL].text, v[P_CODE].text, hash,
-                             int_text(req, req->worker->cfg->auth_code_max_attempts)};
+                             http_int_param(req, req->worker->cfg->auth_code_max_attempts)};
     http_query(req, stmt_reset, 4, params, on_reset);
 }
 
@@ -334,7 +303,7 @@ static void on_login_checked(http_request_t *req, int matches)
             invalid_credentials(req);
             return;
         }
-        const char *params[1] = {int_text(req, c->user_id)};
+        const char *params[1] = {http_int_param(req, c->user_id)};
         http_query(req, stmt_login_failed, 1, params, on_failure_recorded);
         return;
     }
@@ -346,8 +315,8 @@ static void on_login_checked(http_request_t *req, int matches)
     auth_refresh_token_new(c->refresh);
     size_t ua_len = 0;
     const char *ua = http_header_get(req, "user-agent", &ua_len);
-    const char *params[5] = {int_text(req, c->user_id), c->refresh, ua ? arena_strndup(&req->arena, ua, ua_len) : NULL,
-                             http_client_ip(req), ms_text(req, cfg->refresh_token_ttl_ms)};
+    const char *params[5] = {http_int_param(req, c->user_id), c->refresh, ua ? arena_strndup(&req->arena, ua, ua_len) : NULL,
+                             http_client_ip(req), http_int_param(req, (long long)cfg->refresh_token_ttl_ms)};
     http_query(req, stmt_session_open, 5, params, on_session_opened);
 }
 
@@ -360,7 +329,7 @@ static void on_login_lookup(http_request_t *req, PGresult *res)
     const char *err = json_string_value(json_object_get(j, "error"));
     if (err) {
         http_header_add(req, "Retry-After",
-                        int_text(req, (long long)json_integer_value(json_object_get(j, "retry_after"))));
+                        http_int_param(req, (long long)json_integer_value(json_object_get(j, "retry_after"))));
         http_respond_problem(req, 429, "rate_limited", NULL);
         json_decref(j);
         return;
@@ -390,8 +359,8 @@ static void api_login(http_request_t *req)
     c->password = v[L_PASSWORD].text;
     req->ctx = c;
     const config_t *cfg = req->worker->cfg;
-    const char *params[5] = {login, http_client_ip(req), int_text(req, cfg->login_ip_limit_per_minute),
-                             int_text(req, cfg->login_lockout_threshold), ms_text(req, cfg->login_lockout_window_ms)};
+    const char *params[5] = {login, http_client_ip(req), http_int_param(req, cfg->login_ip_limit_per_minute),
+                             http_int_param(req, cfg->login_lockout_threshold), http_int_param(req, (long long)cfg->login_lockout_window_ms)};
     http_query(req, stmt_login_lookup, 5, params, on_login_lookup);
 }
 
@@ -448,7 +417,7 @@ static void api_refresh(http_request_t *req)
     refresh_ctx_t *c = arena_calloc(&req->arena, sizeof(*c));
     auth_refresh_token_next(token, c->next);
     req->ctx = c;
-    const char *params[3] = {token, c->next, ms_text(req, req->worker->cfg->refresh_reuse_grace_ms)};
+    const char *params[3] = {token, c->next, http_int_param(req, (long long)req->worker->cfg->refresh_reuse_grace_ms)};
     http_query(req, stmt_refresh, 3, params, on_refreshed);
 }
 
@@ -468,17 +437,17 @@ static void on_revoked(http_request_t *req, PGresult *res)
         return;
     }
     if (!req->ctx)
-        clear_session_cookies(req);
+        http_session_cookies_clear(req);
     http_respond(req, 204, NULL, NULL, 0);
 }
 
 static void revoke(http_request_t *req, const char *session_id)
 {
-    const char *params[3] = {int_text(req, req->auth.user_id), session_id, NULL};
+    const char *params[3] = {http_int_param(req, req->auth.user_id), session_id, NULL};
     http_query(req, stmt_revoke, 3, params, on_revoked);
 }
 
-static void api_logout(http_request_t *req) { revoke(req, int_text(req, req->auth.session_id)); }
+static void api_logout(http_request_t *req) { revoke(req, http_int_param(req, req->auth.session_id)); }
 
 static void api_logout_all(http_request_t *req) { revoke(req, NULL); }
 
@@ -492,7 +461,7 @@ static void api_session_delete(http_request_t *req)
         return;
     }
     req->ctx = req; /* marks "one session by id": an unknown id is 404 */
-    revoke(req, int_text(req, n));
+    revoke(req, http_int_param(req, n));
 }
 
 static void on_sessions(http_request_t *req, PGresult *res)
@@ -539,8 +508,8 @@ static void api_sessions(http_request_t *req)
         http_respond_validation(req, &e);
         return;
     }
-    const char *params[4] = {int_text(req, req->auth.user_id), int_text(req, req->auth.session_id),
-                             int_text(req, after), int_text(req, limit)};
+    const char *params[4] = {http_int_param(req, req->auth.user_id), http_int_param(req, req->auth.session_id),
+                             http_int_param(req, after), http_int_param(req, limit)};
     http_query(req, stmt_sessions, 4, params, on_sessions);
 }
 

@@ -10,6 +10,7 @@
 #include <strings.h>
 
 #include "hourglass/api.h"
+#include "hourglass/http_auth.h"
 #include "hourglass/auth.h"
 #include "hourglass/body.h"
 #include "hourglass/forms.h"
@@ -33,16 +34,7 @@ static int stmt_user_get, stmt_user_public, stmt_update_me, stmt_password_hash, 
 
 /* ---------------------------------------------------------------- helpers */
 
-static const char *lang_code(const http_request_t *req) { return req->lang == LANG_RU ? "ru" : "en"; }
-
-static const char *int_text(http_request_t *req, long long v) { return arena_printf(&req->arena, "%lld", v); }
-
-static const char *ms_text(http_request_t *req, uint64_t ms)
-{
-    return arena_printf(&req->arena, "%llu", (unsigned long long)ms);
-}
-
-static const char *user_id_text(http_request_t *req) { return int_text(req, req->auth.user_id); }
+static const char *user_id_text(http_request_t *req) { return http_int_param(req, req->auth.user_id); }
 
 /* A positive 64-bit id written in plain digits; 0 otherwise. */
 static long long parse_id(const char *s)
@@ -66,7 +58,7 @@ static const char *path_id(http_request_t *req)
         http_respond_problem(req, 404, "not_found", NULL);
         return NULL;
     }
-    return int_text(req, id);
+    return http_int_param(req, id);
 }
 
 /* The one row of a function's answer, or -1 after answering a failure. */
@@ -171,19 +163,6 @@ static const char *present_fields(http_request_t *req, const body_field_t *field
     }
     abuf_puts(&b, "}");
     return b.data;
-}
-
-/* An account that is gone takes its cookies with it. */
-static void clear_session_cookies(http_request_t *req)
-{
-    const char *secure = req->worker->cfg->cookie_secure ? "; Secure" : "";
-    http_header_add(req, "Set-Cookie",
-                    arena_printf(&req->arena, "access_token=; Path=/; Max-Age=0; SameSite=Lax; HttpOnly%s", secure));
-    http_header_add(req, "Set-Cookie",
-                    arena_printf(&req->arena, "refresh_token=; Path=/api/v1/auth; Max-Age=0; SameSite=Lax; HttpOnly%s",
-                                 secure));
-    http_header_add(req, "Set-Cookie",
-                    arena_printf(&req->arena, "logged_in=; Path=/; Max-Age=0; SameSite=Lax%s", secure));
 }
 
 /* ---------------------------------------------------------------- password steps */
@@ -294,7 +273,7 @@ static void on_account_deleted(http_request_t *req, PGresult *res)
 {
     if (user_deleted(req, res))
         return;
-    clear_session_cookies(req);
+    http_session_cookies_clear(req);
     http_respond(req, 204, NULL, NULL, 0);
 }
 
@@ -349,7 +328,7 @@ static void on_new_password_hashed(http_request_t *req, const char *hash)
         return;
     }
     me_ctx_t *c = req->ctx;
-    const char *params[4] = {user_id_text(req), c->hash, hash, int_text(req, req->auth.session_id)};
+    const char *params[4] = {user_id_text(req), c->hash, hash, http_int_param(req, req->auth.session_id)};
     http_query(req, stmt_set_password, 4, params, on_password_set);
 }
 
@@ -394,9 +373,9 @@ static void send_email_code(http_request_t *req)
     const config_t *cfg = req->worker->cfg;
     char code[7];
     auth_code_new(code);
-    const char *params[7] = {user_id_text(req), c->v[E_NEW].text, code, ms_text(req, cfg->auth_code_ttl_ms),
-                             lang_code(req), int_text(req, cfg->mail_quota_per_minute),
-                             int_text(req, cfg->mail_quota_per_hour)};
+    const char *params[7] = {user_id_text(req), c->v[E_NEW].text, code, http_int_param(req, (long long)cfg->auth_code_ttl_ms),
+                             http_lang_code(req), http_int_param(req, cfg->mail_quota_per_minute),
+                             http_int_param(req, cfg->mail_quota_per_hour)};
     http_query(req, stmt_email_change, 7, params, on_email_change);
 }
 
@@ -415,23 +394,17 @@ static void api_email_confirm(http_request_t *req)
     body_value_t v[1];
     if (body_parse(req, code_fields, 1, BODY_CREATE, 0, v))
         return;
-    const char *params[3] = {user_id_text(req), v[0].text, int_text(req, req->worker->cfg->auth_code_max_attempts)};
+    const char *params[3] = {user_id_text(req), v[0].text, http_int_param(req, req->worker->cfg->auth_code_max_attempts)};
     http_query(req, stmt_email_confirm, 3, params, on_user_outcome);
 }
 
 /* ---------------------------------------------------------------- avatars */
 
-static int content_type_is(const char *ct, size_t len, const char *want)
-{
-    size_t n = strlen(want);
-    return len >= n && !strncasecmp(ct, want, n) && (len == n || ct[n] == ';' || ct[n] == ' ');
-}
-
-static int raw_image_type(const char *ct, size_t len)
+static int raw_image_type(const http_request_t *req)
 {
     static const char *const types[] = {"image/png", "image/jpeg", "image/webp", "image/gif"};
     for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++)
-        if (content_type_is(ct, len, types[i]))
+        if (http_content_type_is(req, types[i]))
             return 1;
     return 0;
 }
@@ -442,7 +415,7 @@ static int avatar_bytes(http_request_t *req, const char **data, size_t *len)
 {
     size_t ct_len = 0;
     const char *ct = http_header_get(req, "content-type", &ct_len);
-    if (ct && content_type_is(ct, ct_len, "multipart/form-data")) {
+    if (http_content_type_is(req, "multipart/form-data")) {
         form_field_t *fields = NULL;
         size_t n = 0;
         if (multipart_parse(&req->arena, ct, ct_len, req->body.data ? req->body.data : "", req->body.len, &fields,
@@ -464,7 +437,7 @@ static int avatar_bytes(http_request_t *req, const char **data, size_t *len)
         *len = f->value_len;
         return 0;
     }
-    if (ct && raw_image_type(ct, ct_len)) {
+    if (raw_image_type(req)) {
         *data = req->body.data ? req->body.data : "";
         *len = req->body.len;
         return 0;
@@ -605,8 +578,8 @@ static void api_users_list(http_request_t *req)
         http_respond_validation(req, &e);
         return;
     }
-    const char *params[7] = {full ? "true" : "false", q, country, premium, email, int_text(req, after),
-                             int_text(req, limit)};
+    const char *params[7] = {full ? "true" : "false", q, country, premium, email, http_int_param(req, after),
+                             http_int_param(req, limit)};
     http_query(req, stmt_page, 7, params, on_json_row);
 }
 

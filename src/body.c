@@ -306,12 +306,6 @@ void body_check_object(http_request_t *req, json_t *obj, const body_field_t *fie
                 field_errors_add(e, fields[i].name, "required");
 }
 
-static int content_type_is(const char *ct, size_t len, const char *want)
-{
-    size_t n = strlen(want);
-    return len >= n && !strncasecmp(ct, want, n) && (len == n || ct[n] == ';' || ct[n] == ' ');
-}
-
 /* Form fields become a JSON object of strings, checked like JSON. Files are
  * not fields here. */
 static json_t *form_to_object(http_request_t *req, const char *ct, size_t ct_len, int multipart)
@@ -343,9 +337,9 @@ int body_read(http_request_t *req, const body_field_t *fields, size_t count, bod
     size_t ct_len = 0;
     const char *ct = http_header_get(req, "content-type", &ct_len);
     json_t *obj = NULL;
-    if (req->body.len == 0 && (!ct || content_type_is(ct, ct_len, "application/json"))) {
+    if (req->body.len == 0 && (!ct || http_content_type_is(req, "application/json"))) {
         obj = json_object(); /* an empty body is an empty object: PATCH with nothing to change */
-    } else if (ct && content_type_is(ct, ct_len, "application/json")) {
+    } else if (ct && http_content_type_is(req, "application/json")) {
         json_error_t jerr;
         obj = json_loadb(req->body.data, req->body.len, JSON_REJECT_DUPLICATES, &jerr);
         if (!obj) {
@@ -358,9 +352,9 @@ int body_read(http_request_t *req, const body_field_t *fields, size_t count, bod
             return -1;
         }
     } else if (allow_forms && ct &&
-               (content_type_is(ct, ct_len, "application/x-www-form-urlencoded") ||
-                content_type_is(ct, ct_len, "multipart/form-data"))) {
-        obj = form_to_object(req, ct, ct_len, content_type_is(ct, ct_len, "multipart/form-data"));
+               (http_content_type_is(req, "application/x-www-form-urlencoded") ||
+                http_content_type_is(req, "multipart/form-data"))) {
+        obj = form_to_object(req, ct, ct_len, http_content_type_is(req, "multipart/form-data"));
         if (!obj) {
             http_respond_problem(req, 400, "malformed_request", NULL);
             return -1;

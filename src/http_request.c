@@ -48,18 +48,22 @@ const char *http_cookie_get(http_request_t *req, const char *name)
 
 const char *http_client_ip(http_request_t *req)
 {
-    char *out = arena_alloc(&req->arena, 64);
-    strcpy(out, "unknown");
-    struct sockaddr_storage ss;
-    int len = sizeof(ss);
-    if (req->conn && http_conn_peer(req->conn, (struct sockaddr *)&ss, &len) == 0) {
-        if (ss.ss_family == AF_INET)
-            uv_ip4_name((struct sockaddr_in *)&ss, out, 64);
-        else if (ss.ss_family == AF_INET6)
-            uv_ip6_name((struct sockaddr_in6 *)&ss, out, 64);
-    }
+    char *out = arena_alloc(&req->arena, HTTP_PEER_NAME_MAX);
+    if (!req->conn || http_conn_peer_name(req->conn, out, HTTP_PEER_NAME_MAX))
+        strcpy(out, "unknown");
     return out;
 }
+
+int http_content_type_is(const http_request_t *req, const char *type)
+{
+    size_t len, n = strlen(type);
+    const char *ct = http_header_get(req, "content-type", &len);
+    return ct && len >= n && !strncasecmp(ct, type, n) && (len == n || ct[n] == ';' || ct[n] == ' ');
+}
+
+const char *http_int_param(http_request_t *req, long long v) { return arena_printf(&req->arena, "%lld", v); }
+
+const char *http_lang_code(const http_request_t *req) { return req->lang == LANG_RU ? "ru" : "en"; }
 
 const char *http_param(const http_request_t *req, const char *name)
 {

@@ -264,9 +264,17 @@ void http_request_finish_response(http_request_t *req)
     conn_flush(req->conn);
 }
 
-int http_conn_peer(http_conn_t *c, struct sockaddr *addr, int *len)
+int http_conn_peer_name(http_conn_t *c, char *out, size_t cap)
 {
-    return uv_tcp_getpeername(&c->tcp, addr, len);
+    struct sockaddr_storage ss;
+    int len = sizeof(ss);
+    if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &len))
+        return -1;
+    if (ss.ss_family == AF_INET)
+        return uv_ip4_name((struct sockaddr_in *)&ss, out, cap) ? -1 : 0;
+    if (ss.ss_family == AF_INET6)
+        return uv_ip6_name((struct sockaddr_in6 *)&ss, out, cap) ? -1 : 0;
+    return -1;
 }
 
 static void request_log(http_request_t *req, uint64_t duration_ns)
@@ -275,15 +283,9 @@ static void request_log(http_request_t *req, uint64_t duration_ns)
     metrics_request(w->metrics, req->route_id, req->method, req->status, duration_ns);
     if (!log_enabled(LOG_INFO))
         return;
-    char remote[64] = "-";
-    struct sockaddr_storage ss;
-    int sslen = sizeof(ss);
-    if (req->conn && uv_tcp_getpeername(&req->conn->tcp, (struct sockaddr *)&ss, &sslen) == 0) {
-        if (ss.ss_family == AF_INET)
-            uv_ip4_name((struct sockaddr_in *)&ss, remote, sizeof(remote));
-        else if (ss.ss_family == AF_INET6)
-            uv_ip6_name((struct sockaddr_in6 *)&ss, remote, sizeof(remote));
-    }
+    char remote[HTTP_PEER_NAME_MAX] = "-";
+    if (req->conn && http_conn_peer_name(req->conn, remote, sizeof(remote)))
+        strcpy(remote, "-");
     log_request_t line = {
         .method = req->method_name ? req->method_name : "?",
         .route = router_path_pattern_of(req->route),
@@ -455,9 +457,7 @@ static size_t on_body_limit(void *owner, http_request_t *req)
         !m.route->max_body)
         return c->worker->cfg->http_max_body_size;
     /* The limit is the file's: a raw body is the file, a multipart body wraps it. */
-    size_t len;
-    const char *ct = http_header_get(req, "content-type", &len);
-    if (ct && len >= 19 && !strncasecmp(ct, "multipart/form-data", 19))
+    if (http_content_type_is(req, "multipart/form-data"))
         return m.route->max_body + HTTP_UPLOAD_ENVELOPE;
     return m.route->max_body;
 }

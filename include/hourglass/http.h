@@ -147,6 +147,12 @@ const char *http_header_get(const http_request_t *req, const char *name, size_t 
 const char *http_cookie_get(http_request_t *req, const char *name);
 /* The client's address as text (the peer of the connection). */
 const char *http_client_ip(http_request_t *req);
+/* Is the Content-Type this media type (parameters after ';' ignored)? */
+int http_content_type_is(const http_request_t *req, const char *type);
+/* A number as a SQL text parameter, in the request's arena. */
+const char *http_int_param(http_request_t *req, long long v);
+/* "en" or "ru": the request's language for mail and texts made in SQL. */
+const char *http_lang_code(const http_request_t *req);
 const char *http_param(const http_request_t *req, const char *name);
 /* Copies query parameter `name` (percent-decoded) into the arena; NULL if absent. */
 const char *http_query_get(http_request_t *req, const char *name);

@@ -8,5 +8,9 @@ int http_authenticate(http_request_t *req, unsigned flags);
 const char *http_bearer_token(http_request_t *req);
 int http_unsafe_method(const http_request_t *req);
 int http_origin_allowed(http_request_t *req);
+/* The session cookies: access_token and refresh_token (HttpOnly, SameSite=Lax,
+ * Secure by COOKIE_SECURE, the refresh one scoped to /api/v1/auth) and logged_in. */
+void http_session_cookies_set(http_request_t *req, const char *access, const char *refresh);
+void http_session_cookies_clear(http_request_t *req);
 
 #endif

@@ -49,6 +49,8 @@ void http_request_finish_response(http_request_t *req);
 void http_request_release(http_request_t *req);
 const char *worker_date_header(worker_t *w);
 uint64_t http_now_ns(void);
-int http_conn_peer(http_conn_t *c, struct sockaddr *addr, int *len);
+#define HTTP_PEER_NAME_MAX 64
+/* The peer's address as text; 0, or -1 when it cannot be had. */
+int http_conn_peer_name(http_conn_t *c, char *out, size_t cap);
 
 #endif

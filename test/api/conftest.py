@@ -18,6 +18,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -670,3 +671,19 @@ def metric_value(samples, name, **labels):
         return None
     assert len(found) == 1, "several samples for %s %s" % (name, labels)
     return found[0]
+
+
+@pytest.fixture(scope="module")
+def mail():
+    """(smtp port, maildir): the test script's sink, or one of our own."""
+    port, maildir = os.environ.get("HG_SMTP_PORT"), os.environ.get("HG_MAILDIR")
+    if port and maildir:
+        yield int(port), maildir
+        return
+    sys.path.insert(0, os.path.join(HERE, ".."))
+    import mail_sink
+    maildir = tempfile.mkdtemp(prefix="hourglass-mail-")
+    port = free_port()
+    controller = mail_sink.start(maildir, port)
+    yield port, maildir
+    controller.stop()

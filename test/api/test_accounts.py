@@ -19,15 +19,13 @@ import json
 import os
 import random
 import re
-import sys
-import tempfile
 import time
 import urllib.parse
 import uuid
 
 import pytest
 
-from conftest import HERE, assert_problem, free_port, psql, start_server
+from conftest import HERE, assert_problem, psql, start_server
 
 
 def _load_mailbox():
@@ -233,20 +231,6 @@ def error_fields(resp, lang="en"):
 
 # --------------------------------------------------------------------------- servers and mail
 
-@pytest.fixture(scope="module")
-def mail():
-    """(smtp port, maildir): the test script's sink, or one of our own."""
-    port, maildir = os.environ.get("HG_SMTP_PORT"), os.environ.get("HG_MAILDIR")
-    if port and maildir:
-        yield int(port), maildir
-        return
-    sys.path.insert(0, os.path.join(HERE, ".."))
-    import mail_sink
-    maildir = tempfile.mkdtemp(prefix="hourglass-accounts-mail-")
-    port = free_port()
-    controller = mail_sink.start(maildir, port)
-    yield port, maildir
-    controller.stop()
 
 
 @pytest.fixture(scope="module")

@@ -11,16 +11,13 @@ import hashlib
 import json
 import os
 import re
-import sys
-import tempfile
 import time
 import uuid
 
 import pytest
 
-from conftest import Conn, free_port, http, psql, start_server
+from conftest import Conn, http, psql, start_server
 
-HERE = os.path.dirname(os.path.abspath(__file__))
 PASSWORD = "Corr3ct-horse"
 NEW_PASSWORD = "N3w-battery-staple"
 MiB = 1024 * 1024
@@ -43,20 +40,6 @@ WEBP_HEAD = b"RIFF\x1a\x00\x00\x00WEBPVP8L\x0d\x00\x00\x00\x2f\x00\x00\x00\x10\x
 
 # --------------------------------------------------------------------------- the server and mail
 
-@pytest.fixture(scope="module")
-def mail():
-    """(smtp port, maildir): the test script's sink, or one of our own."""
-    port, maildir = os.environ.get("HG_SMTP_PORT"), os.environ.get("HG_MAILDIR")
-    if port and maildir:
-        yield int(port), maildir
-        return
-    sys.path.insert(0, os.path.join(HERE, ".."))
-    import mail_sink
-    maildir = tempfile.mkdtemp(prefix="hourglass-users-mail-")
-    port = free_port()
-    controller = mail_sink.start(maildir, port)
-    yield port, maildir
-    controller.stop()
 
 
 @pytest.fixture(scope="module")
