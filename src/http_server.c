@@ -210,6 +210,18 @@ static void respond_preflight(http_request_t *req, unsigned allowed)
     http_respond(req, 204, NULL, NULL, 0);
 }
 
+/* Routing happens once per request: when its headers are in if the body's
+ * limit depends on the route, otherwise at dispatch. */
+static router_result_t route_request(http_request_t *req, router_match_t **out)
+{
+    if (!req->match) {
+        req->match = arena_alloc(&req->arena, sizeof(router_match_t));
+        req->match_result = router_match(req->worker->router, req->method, req->path, req->path_len, req->match);
+    }
+    *out = req->match;
+    return (router_result_t)req->match_result;
+}
+
 static void request_dispatch(http_request_t *req)
 {
     http_conn_t *c = req->conn;
@@ -223,34 +235,34 @@ static void request_dispatch(http_request_t *req)
         req->close_after = 1;
     }
 
-    router_match_t m;
-    router_result_t r = router_match(w->router, req->method, req->path, req->path_len, &m);
-    req->route = m.path;
-    req->route_id = m.path_id;
+    router_match_t *m;
+    router_result_t r = route_request(req, &m);
+    req->route = m->path;
+    req->route_id = m->path_id;
     if (r == ROUTER_NOT_FOUND) {
         http_respond_problem(req, 404, "not_found", NULL);
         return;
     }
-    for (int i = 0; i < m.param_count; i++) {
-        req->params[i].name = m.params[i].name;
-        req->params[i].value = arena_strndup(&req->arena, m.params[i].value, m.params[i].len);
+    for (int i = 0; i < m->param_count; i++) {
+        req->params[i].name = m->params[i].name;
+        req->params[i].value = arena_strndup(&req->arena, m->params[i].value, m->params[i].len);
     }
-    req->param_count = m.param_count;
+    req->param_count = m->param_count;
     if (req->method == METHOD_OPTIONS && r != ROUTER_FOUND) {
-        respond_preflight(req, m.allowed);
+        respond_preflight(req, m->allowed);
         return;
     }
     if (r == ROUTER_METHOD_NOT_ALLOWED) {
         char allow[96];
-        router_allow_header(m.allowed, allow, sizeof(allow));
+        router_allow_header(m->allowed, allow, sizeof(allow));
         http_header_add(req, "Allow", allow);
         http_respond_problem(req, 405, "method_not_allowed", NULL);
         return;
     }
-    req->route_data = m.route->data;
-    if ((m.route->flags & (ROUTE_AUTH | ROUTE_STAFF | ROUTE_ADMIN)) && http_authenticate(req, m.route->flags))
+    req->route_data = m->route->data;
+    if ((m->route->flags & (ROUTE_AUTH | ROUTE_STAFF | ROUTE_ADMIN)) && http_authenticate(req, m->route->flags))
         return;
-    m.route->handler(req);
+    m->route->handler(req);
 }
 
 /* Called by http_respond* once the answer's bytes are ready. */
@@ -452,14 +464,13 @@ static void on_headers_done(void *owner, http_request_t *req)
 static size_t on_body_limit(void *owner, http_request_t *req)
 {
     http_conn_t *c = owner;
-    router_match_t m;
-    if (router_match(c->worker->router, req->method, req->path, req->path_len, &m) != ROUTER_FOUND ||
-        !m.route->max_body)
+    router_match_t *m;
+    if (route_request(req, &m) != ROUTER_FOUND || !m->route->max_body)
         return c->worker->cfg->http_max_body_size;
     /* The limit is the file's: a raw body is the file, a multipart body wraps it. */
     if (http_content_type_is(req, "multipart/form-data"))
-        return m.route->max_body + HTTP_UPLOAD_ENVELOPE;
-    return m.route->max_body;
+        return m->route->max_body + HTTP_UPLOAD_ENVELOPE;
+    return m->route->max_body;
 }
 
 /* Answers a request the parser refused (or that timed out) and stops reading. */

@@ -116,6 +116,8 @@ struct http_request {
     size_t max_body;
 
     /* Routing. */
+    struct router_match *match; /* set once, by route_request() */
+    int match_result;
     const router_path_t *route;
     int route_id;
     const void *route_data;

@@ -10,7 +10,7 @@ typedef struct router router_t;
 
 typedef enum { ROUTER_FOUND, ROUTER_NOT_FOUND, ROUTER_METHOD_NOT_ALLOWED } router_result_t;
 
-typedef struct {
+typedef struct router_match {
     const router_path_t *path;
     int path_id;              /* 1..count; 0 is kept for "unmatched" */
     const http_route_t *route; /* when FOUND */
