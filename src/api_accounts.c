@@ -545,5 +545,5 @@ static const http_route_t account_routes[] = {
 };
 
 const api_module_t api_accounts_module = {
-    "accounts", account_routes, sizeof(account_routes) / sizeof(account_routes[0]), accounts_register_statements,
+    "accounts", account_routes, sizeof(account_routes) / sizeof(account_routes[0]), accounts_register_statements, NULL, 0, NULL,
 };

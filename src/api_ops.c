@@ -55,5 +55,5 @@ static const http_route_t ops_routes[] = {
 };
 
 const api_module_t api_ops_module = {
-    "operations", ops_routes, sizeof(ops_routes) / sizeof(ops_routes[0]), ops_register_statements,
+    "operations", ops_routes, sizeof(ops_routes) / sizeof(ops_routes[0]), ops_register_statements, NULL, 0, NULL,
 };

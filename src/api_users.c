@@ -22,8 +22,6 @@
 #define AVATAR_MAX_BYTES ((size_t)2 * 1024 * 1024)
 #define AVATAR_CACHE_CONTROL "public, max-age=86400"
 
-#define LIST_DEFAULT_LIMIT 50
-#define LIST_MAX_LIMIT 200
 #define SEARCH_MAX_CHARS 200
 #define COUNTRY_MAX_CHARS 100 /* as the field */
 #define EMAIL_MAX_CHARS 254
@@ -35,31 +33,6 @@ static int stmt_user_get, stmt_user_public, stmt_update_me, stmt_password_hash, 
 /* ---------------------------------------------------------------- helpers */
 
 static const char *user_id_text(http_request_t *req) { return http_int_param(req, req->auth.user_id); }
-
-/* A positive 64-bit id written in plain digits; 0 otherwise. */
-static long long parse_id(const char *s)
-{
-    if (!s || *s < '1' || *s > '9' || strlen(s) > 19)
-        return 0;
-    for (const char *c = s; *c; c++)
-        if (*c < '0' || *c > '9')
-            return 0;
-    errno = 0;
-    long long v = strtoll(s, NULL, 10);
-    return errno ? 0 : v;
-}
-
-/* The {id} of the path as text, or NULL after answering 404 (ids that cannot
- * exist are simply not found). */
-static const char *path_id(http_request_t *req)
-{
-    long long id = parse_id(http_param(req, "id"));
-    if (!id) {
-        http_respond_problem(req, 404, "not_found", NULL);
-        return NULL;
-    }
-    return http_int_param(req, id);
-}
 
 /* The one row of a function's answer, or -1 after answering a failure. */
 static int one_row(http_request_t *req, PGresult *res)
@@ -520,7 +493,7 @@ static void avatar_get(http_request_t *req, const char *user_id)
 
 static void api_avatar_get(http_request_t *req)
 {
-    const char *id = path_id(req);
+    const char *id = http_path_id(req, "id");
     if (id)
         avatar_get(req, id);
 }
@@ -549,22 +522,8 @@ static void api_users_list(http_request_t *req)
     int full = req->route_data != NULL;
     field_errors_t e;
     field_errors_init(&e, req);
-    long long limit = LIST_DEFAULT_LIMIT, after = 0;
-    const char *limit_text = http_query_get(req, "limit");
-    if (limit_text) {
-        char *end;
-        errno = 0;
-        limit = strtoll(limit_text, &end, 10);
-        if (!*limit_text || *end || errno)
-            field_errors_add(&e, "limit", "wrong_type");
-        else if (limit < 1)
-            field_errors_add(&e, "limit", "too_small");
-        else if (limit > LIST_MAX_LIMIT)
-            field_errors_add(&e, "limit", "too_large");
-    }
-    const char *cursor = http_query_get(req, "cursor");
-    if (cursor && *cursor && !(after = parse_id(cursor)))
-        field_errors_add(&e, "cursor", "invalid_format");
+    long long limit, after;
+    body_page_params(req, &e, &limit, &after);
     const char *premium = http_query_get(req, "is_premium");
     if (premium && !*premium)
         premium = NULL;
@@ -586,7 +545,7 @@ static void api_users_list(http_request_t *req)
 /* One user by the {id} of the path, rendered by stmt. */
 static void get_user_by_path_id(http_request_t *req, int stmt)
 {
-    const char *id = path_id(req);
+    const char *id = http_path_id(req, "id");
     if (!id)
         return;
     const char *params[1] = {id};
@@ -611,7 +570,7 @@ static const body_field_t admin_fields[A_COUNT] = {
 
 static void api_admin_user_patch(http_request_t *req)
 {
-    const char *id = path_id(req);
+    const char *id = http_path_id(req, "id");
     if (id)
         patch_user(req, id, admin_fields, A_COUNT, stmt_admin_update);
 }
@@ -624,7 +583,7 @@ static void on_admin_deleted(http_request_t *req, PGresult *res)
 
 static void api_admin_user_delete(http_request_t *req)
 {
-    const char *id = path_id(req);
+    const char *id = http_path_id(req, "id");
     if (!id)
         return;
     const char *params[1] = {id};
@@ -677,5 +636,5 @@ static const http_route_t user_routes[] = {
 };
 
 const api_module_t api_users_module = {
-    "users", user_routes, sizeof(user_routes) / sizeof(user_routes[0]), users_register_statements,
+    "users", user_routes, sizeof(user_routes) / sizeof(user_routes[0]), users_register_statements, NULL, 0, NULL,
 };

@@ -2,6 +2,7 @@
 #include "hourglass/body.h"
 
 #include <ctype.h>
+#include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -74,12 +75,42 @@ void field_errors_add(field_errors_t *e, const char *field, const char *code)
     abuf_printf(&e->detail, "%s: %s", field, message);
 }
 
-void http_respond_validation(http_request_t *req, field_errors_t *e)
+void field_errors_respond(http_request_t *req, field_errors_t *e, int status, const char *code)
 {
     abuf_puts(&e->json, "]");
     size_t len;
-    char *body = problem_render(&req->arena, 422, "validation_failed", e->detail.data, e->json.data, &len);
-    http_respond(req, 422, "application/problem+json", body, len);
+    char *body = problem_render(&req->arena, status, code, e->detail.data, e->json.data, &len);
+    http_respond(req, status, "application/problem+json", body, len);
+}
+
+void http_respond_validation(http_request_t *req, field_errors_t *e)
+{
+    field_errors_respond(req, e, 422, "validation_failed");
+}
+
+#define PAGE_DEFAULT_LIMIT 50
+#define PAGE_MAX_LIMIT 200
+
+void body_page_params(http_request_t *req, field_errors_t *e, long long *limit, long long *after)
+{
+    *limit = PAGE_DEFAULT_LIMIT;
+    *after = 0;
+    const char *text = http_query_get(req, "limit");
+    if (text) {
+        char *end;
+        errno = 0;
+        *limit = strtoll(text, &end, 10);
+        if (!*text || *end || errno)
+            field_errors_add(e, "limit", "wrong_type");
+        else if (*limit < 1)
+            field_errors_add(e, "limit", "too_small");
+        else if (*limit > PAGE_MAX_LIMIT)
+            field_errors_add(e, "limit", "too_large");
+    }
+    /* The cursor is the last id of the page before, which clients treat as opaque. */
+    const char *cursor = http_query_get(req, "cursor");
+    if (cursor && *cursor && !(*after = http_parse_id(cursor)))
+        field_errors_add(e, "cursor", "invalid_format");
 }
 
 size_t body_utf8_length(const char *s, size_t bytes)

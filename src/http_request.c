@@ -1,4 +1,6 @@
 /* Reading a request, and the bridge from a request to the database pool. */
+#include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -149,4 +151,26 @@ void http_query(http_request_t *req, int stmt, int nparams, const char *const *v
 void http_query_or_null(http_request_t *req, int stmt, int nparams, const char *const *values, http_db_cb cb)
 {
     query_send(req, stmt, nparams, values, cb, 1);
+}
+
+long long http_parse_id(const char *s)
+{
+    if (!s || *s < '1' || *s > '9' || strlen(s) > 19)
+        return 0;
+    for (const char *c = s; *c; c++)
+        if (*c < '0' || *c > '9')
+            return 0;
+    errno = 0;
+    long long v = strtoll(s, NULL, 10);
+    return errno ? 0 : v;
+}
+
+const char *http_path_id(http_request_t *req, const char *name)
+{
+    long long id = http_parse_id(http_param(req, name));
+    if (!id) { /* ids that cannot exist are simply not found */
+        http_respond_problem(req, 404, "not_found", NULL);
+        return NULL;
+    }
+    return http_int_param(req, id);
 }

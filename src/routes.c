@@ -8,6 +8,7 @@ static const api_module_t *const modules[] = {
     &api_ops_module,
     &api_accounts_module,
     &api_users_module,
+    &api_planning_module,
 };
 
 router_t *routes_build(char *err, size_t errlen)

@@ -2,20 +2,44 @@
 #define HOURGLASS_API_H
 #include <stddef.h>
 
+#include <jansson.h>
+
+#include "hourglass/body.h"
 #include "hourglass/http.h"
 #include "hourglass/router.h"
 
-/* A module of endpoints: its routes and the statements it prepares. */
+/* What the OpenAPI document says of a hand-written route, declared beside
+ * its module's route table. One entry per (pattern, method set); the
+ * generator refuses a route that no entry (or resource) describes. */
+typedef struct {
+    unsigned methods;          /* which of the pattern's methods this entry describes */
+    const char *pattern;
+    const char *tag;
+    const char *summary;
+    const body_field_t *body;  /* the JSON body's declared fields, or NULL */
+    size_t body_count;
+    const char *body_schema;   /* or a component name for a body that is not fields (uploads); NULL: none */
+    int status;                /* the success status */
+    const char *response;      /* component name of the success body; NULL: none or text */
+} route_doc_t;
+
+/* A module of endpoints: its routes, the statements it prepares, and its
+ * part of the OpenAPI document. */
 typedef struct {
     const char *name;
     const http_route_t *routes;
     size_t route_count;
     void (*register_statements)(void);
+    const route_doc_t *docs;
+    size_t doc_count;
+    /* Adds generated parts (paths, component schemas) to the document; NULL when all is in docs. */
+    void (*openapi)(json_t *paths, json_t *schemas);
 } api_module_t;
 
 extern const api_module_t api_ops_module;
 extern const api_module_t api_accounts_module;
 extern const api_module_t api_users_module;
+extern const api_module_t api_planning_module;
 
 /* Registers every module's statements and routes; NULL with err on a bad table. */
 router_t *routes_build(char *err, size_t errlen);

@@ -48,6 +48,8 @@ typedef struct {
 
 void field_errors_init(field_errors_t *e, http_request_t *req);
 void field_errors_add(field_errors_t *e, const char *field, const char *code);
+/* A problem with status and code that lists every error gathered. */
+void field_errors_respond(http_request_t *req, field_errors_t *e, int status, const char *code);
 /* 422 validation_failed with every error gathered. */
 void http_respond_validation(http_request_t *req, field_errors_t *e);
 const char *field_error_message(const char *code, http_lang_t lang);
@@ -62,6 +64,10 @@ int body_parse(http_request_t *req, const body_field_t *fields, size_t count, bo
  * Returns -1 only after answering 400 or 415. */
 int body_read(http_request_t *req, const body_field_t *fields, size_t count, body_mode_t mode, int allow_forms,
               body_value_t *values, field_errors_t *e);
+
+/* ?limit= (1..200, default 50) and ?cursor= (the opaque keyset position) of a
+ * list; a bad value adds an error on its parameter to e. */
+void body_page_params(http_request_t *req, field_errors_t *e, long long *limit, long long *after);
 
 /* The same checks on a JSON object already parsed; errors are added to e. */
 void body_check_object(http_request_t *req, json_t *obj, const body_field_t *fields, size_t count, body_mode_t mode,

@@ -156,6 +156,10 @@ const char *http_int_param(http_request_t *req, long long v);
 /* "en" or "ru": the request's language for mail and texts made in SQL. */
 const char *http_lang_code(const http_request_t *req);
 const char *http_param(const http_request_t *req, const char *name);
+/* A positive 64-bit id written in plain digits; 0 otherwise. */
+long long http_parse_id(const char *s);
+/* Path parameter `name` as an id's text, or NULL after answering 404. */
+const char *http_path_id(http_request_t *req, const char *name);
 /* Copies query parameter `name` (percent-decoded) into the arena; NULL if absent. */
 const char *http_query_get(http_request_t *req, const char *name);
 

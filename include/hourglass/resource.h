@@ -1,0 +1,79 @@
+#ifndef HOURGLASS_RESOURCE_H
+#define HOURGLASS_RESOURCE_H
+#include <jansson.h>
+#include <stddef.h>
+
+#include "hourglass/body.h"
+#include "hourglass/http.h"
+
+/* A plain CRUD resource, declared once as data (res_planning.c, api_music.c).
+ * From the declaration res_engine.c derives the routes, the validation, the
+ * prepared statements and the resource's part of the OpenAPI document.
+ * The table follows the conventions written at the top of 0005_planning.sql. */
+
+#define RES_MAX_FIELDS 16
+
+typedef struct {
+    body_field_t f;     /* name (= column), type, FIELD_REQUIRED, bounds, choices */
+    const char *def;    /* default on create and PUT as SQL text; NULL: SQL NULL. A field
+                           with a default is never null (sending null is wrong_type). */
+    const char *ref;    /* the resource (by name) a FIELD_ID refers to; the same user's */
+    unsigned unique : 1; /* unique per user: a clash answers 409 */
+    const char *doc;    /* a word for the OpenAPI description; may be NULL */
+} res_field_t;
+
+typedef enum {
+    FILTER_EQ,         /* column = value */
+    FILTER_DATE_LE,    /* column (a date) <= value */
+    FILTER_DATE_GE,    /* column (a date) >= value */
+    FILTER_SEARCH,     /* value occurs (any case) in column or column2 */
+    FILTER_TIME_FROM,  /* column (a time) >= the value's day, 00:00 UTC */
+    FILTER_TIME_TO,    /* column (a time) < the day after the value, 00:00 UTC */
+} res_filter_kind_t;
+
+typedef struct {
+    const char *param;   /* the query parameter */
+    res_filter_kind_t kind;
+    field_type_t type;   /* how the value is checked (FIELD_ENUM uses choices) */
+    const char *column;
+    const char *column2; /* FILTER_SEARCH's second column, or NULL */
+    const char *const *choices;
+} res_filter_t;
+
+typedef struct resource {
+    const char *name;       /* statement prefix and OpenAPI schema name, e.g. "Task" */
+    const char *table;
+    const char *tag;        /* OpenAPI tag */
+    const char *collection; /* "/api/v1/tasks", or nested "/api/v1/kanban/cards/{card_id}/items" */
+    const char *item;       /* "/api/v1/tasks/{id}" */
+    /* A nested resource: the path parameter of collection, its column here,
+     * and the parent's table; NULL for a top-level one. */
+    const char *parent_param;
+    const char *parent_table;
+    unsigned global : 1;    /* not owner-scoped (no user_id column): the admin's music */
+    unsigned route_flags;   /* ROUTE_AUTH, or ROUTE_ADMIN */
+    const res_field_t *fields;
+    size_t field_count;
+    const res_filter_t *filters;
+    size_t filter_count;
+    const char *summary;    /* a noun phrase for the documentation: "tasks" */
+} resource_t;
+
+/* Registers the statements of res and fills routes[0] (collection) and
+ * routes[1] (item). Called once before the workers start. */
+void res_register(const resource_t *res, http_route_t routes[2]);
+
+/* The generic handlers; route data is the resource. */
+void res_collection(http_request_t *req);
+void res_item(http_request_t *req);
+/* GET of the collection, for a hand-written handler that checks more first. */
+void res_list(http_request_t *req, const resource_t *res);
+
+/* Adds the resource's paths and its schemas (<name>, <name>Input, <name>Page). */
+void res_openapi(const resource_t *res, json_t *paths, json_t *schemas);
+
+/* "name:field" of a constraint named by the conventions, exposed for unit tests:
+ * returns the field's index in res, or -1. kind gets "ref", "unique" or "range". */
+int res_constraint_field(const resource_t *res, const char *constraint, const char **kind);
+
+#endif

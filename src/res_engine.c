@@ -1,0 +1,585 @@
+/* The resource engine: one generic implementation of owner-scoped CRUD,
+ * driven by the declarations of resource.h. At start-up each declaration
+ * becomes five prepared statements (get, list, create, update, delete) whose
+ * text comes only from the declaration; at request time the body is checked
+ * against the declared fields and reaches SQL as parameters. PostgreSQL
+ * renders every answer as JSON text, which is copied into the response.
+ *
+ * Parameter layouts (owner is absent for a global resource, parent for a
+ * top-level one):
+ *   get, delete  $id, $owner
+ *   update       $id, $owner, $mask, fields...
+ *   create       $owner, $parent, fields...
+ *   list         $owner, $after, $limit, $parent, filters... */
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hourglass/db.h"
+#include "hourglass/json_text.h"
+#include "hourglass/log.h"
+#include "hourglass/resource.h"
+
+#define RES_MAX 32
+#define RES_MAX_PARAMS (RES_MAX_FIELDS + 8)
+#define RES_SEARCH_MAX_CHARS 200
+
+typedef struct {
+    const resource_t *res;
+    int stmt_get, stmt_list, stmt_create, stmt_update, stmt_delete;
+} res_state_t;
+
+/* Filled before the workers start, read-only afterwards. */
+static res_state_t states[RES_MAX];
+static int state_count;
+
+/* ---------------------------------------------------------------- SQL text */
+
+/* A growable string for building statements at start-up. */
+typedef struct {
+    char *data;
+    size_t len, cap;
+} sql_t;
+
+static void sql_add(sql_t *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void sql_add(sql_t *s, const char *fmt, ...)
+{
+    va_list ap;
+    for (;;) {
+        va_start(ap, fmt);
+        int n = vsnprintf(s->data + s->len, s->cap - s->len, fmt, ap);
+        va_end(ap);
+        if (n >= 0 && (size_t)n < s->cap - s->len) {
+            s->len += (size_t)n;
+            return;
+        }
+        s->cap = s->cap ? s->cap * 2 : 1024;
+        s->data = realloc(s->data, s->cap);
+        if (!s->data) {
+            log_error("out of memory building statements");
+            abort();
+        }
+    }
+}
+
+static const char *sql_type(field_type_t t)
+{
+    switch (t) {
+    case FIELD_INT: return "int";
+    case FIELD_BOOL: return "boolean";
+    case FIELD_DATE: return "date";
+    case FIELD_DATETIME: return "timestamptz";
+    case FIELD_ID: return "bigint";
+    default: return "text";
+    }
+}
+
+/* The object as JSON: id, the parent's id, every field, the two times. */
+static void sql_object(sql_t *s, const resource_t *res)
+{
+    sql_add(s, "json_build_object('id', t.id");
+    if (res->parent_param)
+        sql_add(s, ", '%s', t.\"%s\"", res->parent_param, res->parent_param);
+    for (size_t i = 0; i < res->field_count; i++) {
+        const body_field_t *f = &res->fields[i].f;
+        if (f->type == FIELD_DATETIME)
+            sql_add(s, ", '%s', hg_time(t.\"%s\")", f->name, f->name);
+        else
+            sql_add(s, ", '%s', t.\"%s\"", f->name, f->name);
+    }
+    sql_add(s, ", 'created_at', hg_time(t.created_at), 'updated_at', hg_time(t.updated_at))");
+}
+
+/* "t.user_id = $n AND " for an owned resource; the parameter number advances. */
+static void sql_owner(sql_t *s, const resource_t *res, int *n)
+{
+    if (!res->global)
+        sql_add(s, "t.user_id = $%d AND ", (*n)++);
+}
+
+static int register_stmt(const resource_t *res, const char *op, sql_t *s)
+{
+    char name[96];
+    snprintf(name, sizeof(name), "res_%s_%s", res->name, op);
+    int id = db_statement_register(name, s->data); /* copies both */
+    free(s->data);
+    memset(s, 0, sizeof(*s));
+    return id;
+}
+
+static void build_get(res_state_t *st, const resource_t *res)
+{
+    sql_t s = {0};
+    int n = 2;
+    sql_add(&s, "SELECT ");
+    sql_object(&s, res);
+    sql_add(&s, "::text FROM %s AS t WHERE ", res->table);
+    sql_owner(&s, res, &n);
+    sql_add(&s, "t.id = $1");
+    st->stmt_get = register_stmt(res, "get", &s);
+
+    n = 2;
+    sql_add(&s, "DELETE FROM %s AS t WHERE ", res->table);
+    sql_owner(&s, res, &n);
+    sql_add(&s, "t.id = $1 RETURNING t.id");
+    st->stmt_delete = register_stmt(res, "delete", &s);
+}
+
+static void build_create(res_state_t *st, const resource_t *res)
+{
+    sql_t s = {0};
+    int n = 1, owner = 0, parent = 0;
+    if (!res->global)
+        owner = n++;
+    if (res->parent_param)
+        parent = n++;
+    sql_add(&s, "INSERT INTO %s AS t (", res->table);
+    const char *sep = "";
+    if (owner) {
+        sql_add(&s, "user_id");
+        sep = ", ";
+    }
+    if (parent) {
+        sql_add(&s, "%s\"%s\"", sep, res->parent_param);
+        sep = ", ";
+    }
+    for (size_t i = 0; i < res->field_count; i++, sep = ", ")
+        sql_add(&s, "%s\"%s\"", sep, res->fields[i].f.name);
+    sql_add(&s, ") SELECT ");
+    sep = "";
+    if (owner) {
+        sql_add(&s, "$%d::bigint", owner);
+        sep = ", ";
+    }
+    if (parent) {
+        sql_add(&s, "%s$%d::bigint", sep, parent);
+        sep = ", ";
+    }
+    for (size_t i = 0; i < res->field_count; i++, sep = ", ")
+        sql_add(&s, "%s$%d::%s", sep, n++, sql_type(res->fields[i].f.type));
+    /* A nested row is made only under a parent of the same user: no row, 404. */
+    if (parent)
+        sql_add(&s, " WHERE EXISTS (SELECT 1 FROM %s WHERE id = $%d AND user_id = $%d)", res->parent_table, parent,
+                owner);
+    sql_add(&s, " RETURNING t.id, ");
+    sql_object(&s, res);
+    sql_add(&s, "::text");
+    st->stmt_create = register_stmt(res, "create", &s);
+}
+
+static void build_update(res_state_t *st, const resource_t *res)
+{
+    sql_t s = {0};
+    int n = 2;
+    int owner = res->global ? 0 : n++;
+    int mask = n++;
+    sql_add(&s, "UPDATE %s AS t SET ", res->table);
+    /* Only the fields whose bit is set change: one statement serves PATCH and PUT. */
+    for (size_t i = 0; i < res->field_count; i++) {
+        const char *name = res->fields[i].f.name;
+        sql_add(&s, "\"%s\" = CASE WHEN $%d::int & %d <> 0 THEN $%d::%s ELSE t.\"%s\" END, ", name, mask, 1 << i, n++,
+                sql_type(res->fields[i].f.type), name);
+    }
+    sql_add(&s, "updated_at = now() WHERE ");
+    if (owner)
+        sql_add(&s, "t.user_id = $%d AND ", owner);
+    sql_add(&s, "t.id = $1 RETURNING t.id, ");
+    sql_object(&s, res);
+    sql_add(&s, "::text");
+    st->stmt_update = register_stmt(res, "update", &s);
+}
+
+static void build_filter(sql_t *s, const res_filter_t *f, int p)
+{
+    sql_add(s, " AND ($%d::text IS NULL OR ", p);
+    switch (f->kind) {
+    case FILTER_EQ:
+        sql_add(s, "t.\"%s\" = $%d::%s)", f->column, p, sql_type(f->type));
+        break;
+    case FILTER_DATE_LE:
+        sql_add(s, "t.\"%s\" <= $%d::date)", f->column, p);
+        break;
+    case FILTER_DATE_GE:
+        sql_add(s, "t.\"%s\" >= $%d::date)", f->column, p);
+        break;
+    case FILTER_SEARCH:
+        /* strpos, not LIKE: the text is matched as it is, % and _ included. */
+        sql_add(s, "strpos(lower(t.\"%s\"), lower($%d::text)) > 0", f->column, p);
+        if (f->column2)
+            sql_add(s, " OR strpos(lower(coalesce(t.\"%s\", '')), lower($%d::text)) > 0", f->column2, p);
+        sql_add(s, ")");
+        break;
+    case FILTER_TIME_FROM:
+        sql_add(s, "t.\"%s\" >= ($%d::date)::timestamp AT TIME ZONE 'UTC')", f->column, p);
+        break;
+    case FILTER_TIME_TO:
+        sql_add(s, "t.\"%s\" < ($%d::date + 1)::timestamp AT TIME ZONE 'UTC')", f->column, p);
+        break;
+    }
+}
+
+static void build_list(res_state_t *st, const resource_t *res)
+{
+    sql_t s = {0};
+    int n = 1;
+    int owner = res->global ? 0 : n++;
+    int after = n++, limit = n++;
+    int parent = res->parent_param ? n++ : 0;
+    /* One scan of at most limit + 1 rows: the extra one only says that a next page exists. */
+    sql_add(&s,
+            "SELECT json_build_object('items', COALESCE(json_agg(p.j ORDER BY p.id) FILTER (WHERE p.n <= $%d), "
+            "'[]'), 'next_cursor', CASE WHEN count(*) > $%d THEN (max(p.id) FILTER (WHERE p.n <= $%d))::text END)"
+            "::text FROM (SELECT t.id, row_number() OVER (ORDER BY t.id) AS n, ",
+            limit, limit, limit);
+    sql_object(&s, res);
+    sql_add(&s, " AS j FROM %s AS t WHERE ", res->table);
+    if (owner)
+        sql_add(&s, "t.user_id = $%d AND ", owner);
+    sql_add(&s, "t.id > $%d", after);
+    if (parent)
+        sql_add(&s, " AND t.\"%s\" = $%d", res->parent_param, parent);
+    for (size_t i = 0; i < res->filter_count; i++)
+        build_filter(&s, &res->filters[i], n++);
+    sql_add(&s, " ORDER BY t.id LIMIT $%d + 1) AS p", limit);
+    /* A parent that is missing or not the caller's: no row at all, 404. */
+    if (parent)
+        sql_add(&s, " HAVING EXISTS (SELECT 1 FROM %s WHERE id = $%d AND user_id = $%d)", res->parent_table, parent,
+                owner);
+    st->stmt_list = register_stmt(res, "list", &s);
+}
+
+void res_register(const resource_t *res, http_route_t routes[2])
+{
+    if (state_count == RES_MAX || res->field_count > RES_MAX_FIELDS) {
+        log_error("resource %s: too many resources or fields", res->name);
+        abort();
+    }
+    res_state_t *st = &states[state_count++];
+    st->res = res;
+    build_get(st, res);
+    build_create(st, res);
+    build_update(st, res);
+    build_list(st, res);
+    routes[0] = (http_route_t){ALLOW_GET | ALLOW_POST, res->collection, res_collection, st, res->route_flags, 0};
+    routes[1] = (http_route_t){ALLOW_GET | ALLOW_PATCH | ALLOW_PUT | ALLOW_DELETE, res->item, res_item, st,
+                               res->route_flags, 0};
+}
+
+/* ---------------------------------------------------------------- requests */
+
+/* Parameters of one statement, in its layout's order. */
+typedef struct {
+    const char *v[RES_MAX_PARAMS];
+    int n;
+} args_t;
+
+static void args_owner(http_request_t *req, const resource_t *res, args_t *a)
+{
+    if (!res->global)
+        a->v[a->n++] = http_int_param(req, req->auth.user_id);
+}
+
+static const res_state_t *state_of(const http_request_t *req) { return req->route_data; }
+
+/* The database's answer to a write: a violated constraint named by the
+ * conventions of 0005_planning.sql says which field was wrong. */
+static void respond_write_error(http_request_t *req, const resource_t *res, const PGresult *res_pg)
+{
+    const char *state = PQresultErrorField(res_pg, PG_DIAG_SQLSTATE);
+    const char *constraint = PQresultErrorField(res_pg, PG_DIAG_CONSTRAINT_NAME);
+    const char *kind = NULL;
+    int i = state && constraint ? res_constraint_field(res, constraint, &kind) : -1;
+    if (i == -2) { /* the parent went away meanwhile */
+        http_respond_problem(req, 404, "not_found", NULL);
+        return;
+    }
+    if (i < 0) {
+        http_respond_db_error(req, res_pg);
+        return;
+    }
+    field_errors_t e;
+    field_errors_init(&e, req);
+    const char *field = res->fields[i].f.name;
+    if (!strcmp(state, "23505") && !strcmp(kind, "unique")) {
+        field_errors_add(&e, field, "taken");
+        field_errors_respond(req, &e, 409, "conflict");
+    } else if (!strcmp(state, "23503") && !strcmp(kind, "ref")) {
+        field_errors_add(&e, field, "not_found");
+        http_respond_validation(req, &e);
+    } else if (!strcmp(state, "23514") && !strcmp(kind, "range")) {
+        field_errors_add(&e, field, "invalid_range");
+        http_respond_validation(req, &e);
+    } else {
+        http_respond_db_error(req, res_pg);
+    }
+}
+
+int res_constraint_field(const resource_t *res, const char *constraint, const char **kind)
+{
+    size_t tl = strlen(res->table);
+    if (strncmp(constraint, res->table, tl) || constraint[tl] != '_')
+        return -1;
+    const char *field = constraint + tl + 1;
+    const char *kinds[] = {"ref", "unique", "range"};
+    for (size_t k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++) {
+        size_t kl = strlen(kinds[k]), len = strlen(field);
+        if (len <= kl + 1 || strcmp(field + len - kl, kinds[k]) || field[len - kl - 1] != '_')
+            continue;
+        size_t fl = len - kl - 1;
+        *kind = kinds[k];
+        if (res->parent_param && strlen(res->parent_param) == fl && !strncmp(field, res->parent_param, fl))
+            return -2;
+        for (size_t i = 0; i < res->field_count; i++)
+            if (strlen(res->fields[i].f.name) == fl && !strncmp(field, res->fields[i].f.name, fl))
+                return (int)i;
+        return -1;
+    }
+    return -1;
+}
+
+/* One JSON object, or 404 when no row came back (missing, or another user's). */
+static void on_object(http_request_t *req, PGresult *res_pg, int status)
+{
+    const res_state_t *st = state_of(req);
+    if (PQresultStatus(res_pg) != PGRES_TUPLES_OK) {
+        respond_write_error(req, st->res, res_pg);
+        return;
+    }
+    if (PQntuples(res_pg) != 1 || PQgetisnull(res_pg, 0, PQnfields(res_pg) - 1)) {
+        http_respond_problem(req, 404, "not_found", NULL);
+        return;
+    }
+    int col = PQnfields(res_pg) - 1;
+    if (status == 201) {
+        /* Location: the item pattern with this id. */
+        const char *item = st->res->item, *at = strstr(item, "{id}");
+        if (at)
+            http_header_add(req, "Location",
+                            arena_printf(&req->arena, "%.*s%s%s", (int)(at - item), item, PQgetvalue(res_pg, 0, 0),
+                                         at + 4));
+    }
+    http_respond_json(req, status, PQgetvalue(res_pg, 0, col), (size_t)PQgetlength(res_pg, 0, col));
+}
+
+static void on_read(http_request_t *req, PGresult *res_pg) { on_object(req, res_pg, 200); }
+static void on_created(http_request_t *req, PGresult *res_pg) { on_object(req, res_pg, 201); }
+
+static void on_deleted(http_request_t *req, PGresult *res_pg)
+{
+    if (PQresultStatus(res_pg) != PGRES_TUPLES_OK) {
+        http_respond_db_error(req, res_pg);
+        return;
+    }
+    if (PQntuples(res_pg) != 1) {
+        http_respond_problem(req, 404, "not_found", NULL);
+        return;
+    }
+    http_respond(req, 204, NULL, NULL, 0);
+}
+
+/* Reads and checks the body. On create and PUT absent fields take their
+ * defaults; mask gets a bit per field to write. Returns -1 after answering. */
+static int read_fields(http_request_t *req, const resource_t *res, body_mode_t mode, const char **out, unsigned *mask)
+{
+    body_field_t fields[RES_MAX_FIELDS];
+    body_value_t v[RES_MAX_FIELDS];
+    for (size_t i = 0; i < res->field_count; i++)
+        fields[i] = res->fields[i].f;
+    field_errors_t e;
+    if (body_read(req, fields, res->field_count, mode, 0, v, &e))
+        return -1;
+    *mask = 0;
+    for (size_t i = 0; i < res->field_count; i++) {
+        const res_field_t *f = &res->fields[i];
+        if (v[i].present && v[i].is_null && f->def && !(f->f.flags & FIELD_REQUIRED))
+            field_errors_add(&e, f->f.name, "wrong_type"); /* a field with a default is never null */
+        if (v[i].present) {
+            out[i] = v[i].text;
+            *mask |= 1u << i;
+        } else if (mode == BODY_CREATE) {
+            out[i] = f->def;
+            *mask |= 1u << i;
+        } else {
+            out[i] = NULL;
+        }
+    }
+    if (e.count) {
+        http_respond_validation(req, &e);
+        return -1;
+    }
+    return 0;
+}
+
+static void res_create(http_request_t *req, const res_state_t *st)
+{
+    const resource_t *res = st->res;
+    args_t a = {0};
+    args_owner(req, res, &a);
+    if (res->parent_param) {
+        const char *parent = http_path_id(req, res->parent_param);
+        if (!parent)
+            return;
+        a.v[a.n++] = parent;
+    }
+    unsigned mask;
+    if (read_fields(req, res, BODY_CREATE, a.v + a.n, &mask))
+        return;
+    a.n += (int)res->field_count;
+    http_query(req, st->stmt_create, a.n, a.v, on_created);
+}
+
+static void res_update(http_request_t *req, const res_state_t *st, const char *id, body_mode_t mode)
+{
+    const resource_t *res = st->res;
+    args_t a = {0};
+    a.v[a.n++] = id;
+    args_owner(req, res, &a);
+    int mask_at = a.n++;
+    unsigned mask;
+    if (read_fields(req, res, mode, a.v + a.n, &mask))
+        return;
+    if (!mask) { /* an empty PATCH changes nothing, not even updated_at */
+        http_query(req, st->stmt_get, mask_at, a.v, on_read);
+        return;
+    }
+    a.v[mask_at] = http_int_param(req, mask);
+    a.n += (int)res->field_count;
+    http_query(req, st->stmt_update, a.n, a.v, on_read);
+}
+
+/* A filter's query value as a parameter; NULL when absent; errors go to e. */
+static const char *filter_value(http_request_t *req, const res_filter_t *f, field_errors_t *e)
+{
+    const char *v = http_query_get(req, f->param);
+    if (!v || !*v)
+        return NULL;
+    int ok = 1;
+    switch (f->type) {
+    case FIELD_ID:
+        if (!http_parse_id(v)) {
+            field_errors_add(e, f->param, "wrong_type");
+            return NULL;
+        }
+        return v;
+    case FIELD_DATE:
+        ok = body_valid_date(v);
+        break;
+    case FIELD_ENUM:
+        ok = 0;
+        for (int i = 0; f->choices && f->choices[i]; i++)
+            ok |= !strcmp(f->choices[i], v);
+        if (!ok) {
+            field_errors_add(e, f->param, "invalid_choice");
+            return NULL;
+        }
+        return v;
+    default: {
+        size_t chars = body_utf8_length(v, strlen(v));
+        if (chars == SIZE_MAX) {
+            ok = 0;
+        } else if (chars > RES_SEARCH_MAX_CHARS) {
+            field_errors_add(e, f->param, "too_long");
+            return NULL;
+        }
+        break;
+    }
+    }
+    if (!ok) {
+        field_errors_add(e, f->param, "invalid_format");
+        return NULL;
+    }
+    return v;
+}
+
+static void on_list(http_request_t *req, PGresult *res_pg)
+{
+    if (PQresultStatus(res_pg) != PGRES_TUPLES_OK) {
+        http_respond_db_error(req, res_pg);
+        return;
+    }
+    if (PQntuples(res_pg) != 1) { /* the parent is not the caller's */
+        http_respond_problem(req, 404, "not_found", NULL);
+        return;
+    }
+    http_respond_json(req, 200, PQgetvalue(res_pg, 0, 0), (size_t)PQgetlength(res_pg, 0, 0));
+}
+
+static const res_state_t *state_for(const resource_t *res)
+{
+    for (int i = 0; i < state_count; i++)
+        if (states[i].res == res)
+            return &states[i];
+    return NULL;
+}
+
+static void list_with(http_request_t *req, const res_state_t *st)
+{
+    const resource_t *res = st->res;
+    args_t a = {0};
+    args_owner(req, res, &a);
+    field_errors_t e;
+    field_errors_init(&e, req);
+    long long limit, after;
+    body_page_params(req, &e, &limit, &after);
+    a.v[a.n++] = http_int_param(req, after);
+    a.v[a.n++] = http_int_param(req, limit);
+    if (res->parent_param) {
+        const char *parent = http_path_id(req, res->parent_param);
+        if (!parent)
+            return;
+        a.v[a.n++] = parent;
+    }
+    for (size_t i = 0; i < res->filter_count; i++)
+        a.v[a.n++] = filter_value(req, &res->filters[i], &e);
+    if (e.count) {
+        http_respond_validation(req, &e);
+        return;
+    }
+    http_query(req, st->stmt_list, a.n, a.v, on_list);
+}
+
+void res_list(http_request_t *req, const resource_t *res)
+{
+    const res_state_t *st = state_for(res);
+    if (!st) {
+        http_respond_problem(req, 500, "internal_error", NULL);
+        return;
+    }
+    list_with(req, st);
+}
+
+void res_collection(http_request_t *req)
+{
+    const res_state_t *st = state_of(req);
+    if (req->method == METHOD_POST)
+        res_create(req, st);
+    else
+        list_with(req, st);
+}
+
+void res_item(http_request_t *req)
+{
+    const res_state_t *st = state_of(req);
+    const char *id = http_path_id(req, "id");
+    if (!id)
+        return;
+    args_t a = {0};
+    a.v[a.n++] = id;
+    args_owner(req, st->res, &a);
+    switch (req->method) {
+    case METHOD_PATCH:
+        res_update(req, st, id, BODY_PATCH);
+        break;
+    case METHOD_PUT:
+        res_update(req, st, id, BODY_CREATE);
+        break;
+    case METHOD_DELETE:
+        http_query(req, st->stmt_delete, a.n, a.v, on_deleted);
+        break;
+    default:
+        http_query(req, st->stmt_get, a.n, a.v, on_read);
+        break;
+    }
+}

@@ -1,0 +1,256 @@
+/* A resource's part of the OpenAPI document, derived from the same
+ * declaration that drives its routes and validation (res_engine.c). */
+#include <stdio.h>
+#include <string.h>
+
+#include "hourglass/resource.h"
+
+/* A declared field as a JSON Schema. */
+static json_t *field_schema(const body_field_t *f)
+{
+    switch (f->type) {
+    case FIELD_INT: {
+        json_t *s = json_pack("{s:s}", "type", "integer");
+        if (f->min || f->max) {
+            json_object_set_new(s, "minimum", json_integer(f->min));
+            json_object_set_new(s, "maximum", json_integer(f->max));
+        }
+        return s;
+    }
+    case FIELD_ID: return json_pack("{s:s, s:s, s:i}", "type", "integer", "format", "int64", "minimum", 1);
+    case FIELD_BOOL: return json_pack("{s:s}", "type", "boolean");
+    case FIELD_DATE: return json_pack("{s:s, s:s}", "type", "string", "format", "date");
+    case FIELD_DATETIME: return json_pack("{s:s, s:s}", "type", "string", "format", "date-time");
+    case FIELD_COLOR: return json_pack("{s:s, s:s}", "type", "string", "pattern", "^#[0-9a-fA-F]{6}$");
+    case FIELD_EMAIL: return json_pack("{s:s, s:s}", "type", "string", "format", "email");
+    case FIELD_ENUM: {
+        json_t *e = json_array();
+        for (int i = 0; f->choices && f->choices[i]; i++)
+            json_array_append_new(e, json_string(f->choices[i]));
+        return json_pack("{s:s, s:o}", "type", "string", "enum", e);
+    }
+    default: {
+        json_t *s = json_pack("{s:s}", "type", "string");
+        if (f->min)
+            json_object_set_new(s, "minLength", json_integer(f->min));
+        if (f->max)
+            json_object_set_new(s, "maxLength", json_integer(f->max));
+        return s;
+    }
+    }
+}
+
+static void add_errors(json_t *responses, int has_body, int has_id, unsigned flags)
+{
+    (void)flags;
+    json_object_set_new(responses, "401", json_pack("{s:s}", "description", "no valid access token"));
+    if (has_body)
+        json_object_set_new(responses, "422", json_pack("{s:s}", "description", "validation_failed"));
+    if (has_id)
+        json_object_set_new(responses, "404", json_pack("{s:s}", "description", "not_found"));
+}
+
+static json_t *ref_to(const char *fmt, const char *name)
+{
+    char buf[160];
+    snprintf(buf, sizeof(buf), fmt, name);
+    return json_pack("{s:s}", "$ref", buf);
+}
+
+static json_t *id_schema(void) { return json_pack("{s:s, s:s, s:i}", "type", "integer", "format", "int64", "minimum", 1); }
+
+/* The object as answered: id, parent id, fields (nullable unless they have a default or are required), times. */
+static json_t *object_schema(const resource_t *res)
+{
+    json_t *props = json_object(), *required = json_array();
+    json_object_set_new(props, "id", id_schema());
+    json_array_append_new(required, json_string("id"));
+    if (res->parent_param) {
+        json_object_set_new(props, res->parent_param, id_schema());
+        json_array_append_new(required, json_string(res->parent_param));
+    }
+    for (size_t i = 0; i < res->field_count; i++) {
+        const res_field_t *f = &res->fields[i];
+        json_t *s = field_schema(&f->f);
+        if (!f->def && !(f->f.flags & FIELD_REQUIRED)) {
+            json_t *type = json_object_get(s, "type");
+            if (json_is_string(type))
+                json_object_set_new(s, "type", json_pack("[s,s]", json_string_value(type), "null"));
+        }
+        json_object_set_new(props, f->f.name, s);
+        json_array_append_new(required, json_string(f->f.name));
+    }
+    json_object_set_new(props, "created_at", json_pack("{s:s, s:s}", "type", "string", "format", "date-time"));
+    json_object_set_new(props, "updated_at", json_pack("{s:s, s:s}", "type", "string", "format", "date-time"));
+    json_array_append_new(required, json_string("created_at"));
+    json_array_append_new(required, json_string("updated_at"));
+    return json_pack("{s:s, s:o, s:o}", "type", "object", "properties", props, "required", required);
+}
+
+/* The body of a create or PUT (required fields required), or of a PATCH (none required). */
+static json_t *input_schema(const resource_t *res, int patch)
+{
+    json_t *props = json_object(), *required = json_array();
+    for (size_t i = 0; i < res->field_count; i++) {
+        const res_field_t *f = &res->fields[i];
+        json_t *s = field_schema(&f->f);
+        char desc[256];
+        int n = 0;
+        if (f->def)
+            n += snprintf(desc + n, sizeof(desc) - (size_t)n, "Default %s. ", f->def);
+        if (f->ref)
+            n += snprintf(desc + n, sizeof(desc) - (size_t)n, "The id of one of the caller's %s (422 not_found otherwise). ",
+                          f->ref);
+        if (f->unique)
+            n += snprintf(desc + n, sizeof(desc) - (size_t)n, "Unique per user (409 conflict otherwise). ");
+        if (f->doc)
+            snprintf(desc + n, sizeof(desc) - (size_t)n, "%s.", f->doc);
+        if (desc[0] && n >= 0)
+            json_object_set_new(s, "description", json_string(desc));
+        if (!f->def && !(f->f.flags & FIELD_REQUIRED)) {
+            json_t *type = json_object_get(s, "type");
+            if (json_is_string(type))
+                json_object_set_new(s, "type", json_pack("[s,s]", json_string_value(type), "null"));
+        }
+        json_object_set_new(props, f->f.name, s);
+        if (!patch && (f->f.flags & FIELD_REQUIRED))
+            json_array_append_new(required, json_string(f->f.name));
+    }
+    json_t *schema = json_pack("{s:s, s:o, s:b}", "type", "object", "properties", props, "additionalProperties", 0);
+    if (json_array_size(required))
+        json_object_set_new(schema, "required", required);
+    else
+        json_decref(required);
+    return schema;
+}
+
+static json_t *page_schema(const char *name)
+{
+    return json_pack("{s:s, s:{s:{s:s, s:o}, s:{s:[s,s]}}, s:[s,s]}", "type", "object", "properties", "items", "type",
+                     "array", "items", ref_to("#/components/schemas/%s", name), "next_cursor", "type", "string",
+                     "null", "required", "items", "next_cursor");
+}
+
+static json_t *param(const char *name, const char *in, json_t *schema, const char *description)
+{
+    json_t *p = json_pack("{s:s, s:s, s:b, s:o}", "name", name, "in", in, "required", !strcmp(in, "path"), "schema",
+                          schema);
+    if (description)
+        json_object_set_new(p, "description", json_string(description));
+    return p;
+}
+
+static json_t *json_body(json_t *schema)
+{
+    return json_pack("{s:b, s:{s:{s:o}}}", "required", 1, "content", "application/json", "schema", schema);
+}
+
+static json_t *json_response(const char *description, json_t *schema)
+{
+    json_t *r = json_pack("{s:s}", "description", description);
+    if (schema)
+        json_object_set_new(r, "content", json_pack("{s:{s:o}}", "application/json", "schema", schema));
+    return r;
+}
+
+/* One operation with its success answer and the errors every resource route can give. */
+static json_t *operation(const resource_t *res, const char *id_prefix, const char *summary, int status,
+                         json_t *success, int has_body, int has_id)
+{
+    char op_id[128], code[8];
+    snprintf(op_id, sizeof(op_id), "%s%s", id_prefix, res->name);
+    snprintf(code, sizeof(code), "%d", status);
+    json_t *responses = json_object();
+    json_object_set_new(responses, code, success);
+    add_errors(responses, has_body, has_id || res->parent_param, res->route_flags);
+    return json_pack("{s:s, s:s, s:[s], s:o}", "operationId", op_id, "summary", summary, "tags", res->tag,
+                     "responses", responses);
+}
+
+static void add_path_params(json_t *path_item, const resource_t *res, int item)
+{
+    json_t *params = json_array();
+    if (item)
+        json_array_append_new(params, param("id", "path", id_schema(), NULL));
+    else if (res->parent_param)
+        json_array_append_new(params, param(res->parent_param, "path", id_schema(), "the parent's id"));
+    if (json_array_size(params))
+        json_object_set_new(path_item, "parameters", params);
+    else
+        json_decref(params);
+}
+
+static json_t *list_params(const resource_t *res)
+{
+    json_t *params = json_array();
+    json_array_append_new(params, param("limit", "query", json_pack("{s:s, s:i, s:i, s:i}", "type", "integer",
+                                                                     "minimum", 1, "maximum", 200, "default", 50),
+                                        NULL));
+    json_array_append_new(params, param("cursor", "query", json_pack("{s:s}", "type", "string"),
+                                        "next_cursor of the page before"));
+    for (size_t i = 0; i < res->filter_count; i++) {
+        const res_filter_t *f = &res->filters[i];
+        body_field_t as_field = {f->param, f->type, 0, 0, 0, f->choices};
+        static const char *const what[] = {
+            [FILTER_EQ] = "equal to", [FILTER_DATE_LE] = "on or before (inclusive)",
+            [FILTER_DATE_GE] = "on or after (inclusive)", [FILTER_SEARCH] = "contains, ignoring case",
+            [FILTER_TIME_FROM] = "on or after this UTC day", [FILTER_TIME_TO] = "on or before this UTC day",
+        };
+        char desc[160];
+        snprintf(desc, sizeof(desc), "%s %s%s%s", f->column, what[f->kind], f->column2 ? " (or " : "",
+                 f->column2 ? f->column2 : "");
+        if (f->column2)
+            strncat(desc, ")", sizeof(desc) - strlen(desc) - 1);
+        json_array_append_new(params, param(f->param, "query", field_schema(&as_field), desc));
+    }
+    return params;
+}
+
+void res_openapi(const resource_t *res, json_t *paths, json_t *schemas)
+{
+    char name[96];
+    json_object_set_new(schemas, res->name, object_schema(res));
+    snprintf(name, sizeof(name), "%sInput", res->name);
+    json_object_set_new(schemas, name, input_schema(res, 0));
+    snprintf(name, sizeof(name), "%sPatch", res->name);
+    json_object_set_new(schemas, name, input_schema(res, 1));
+    snprintf(name, sizeof(name), "%sPage", res->name);
+    json_object_set_new(schemas, name, page_schema(res->name));
+
+    char summary[160];
+    json_t *coll = json_object();
+    add_path_params(coll, res, 0);
+    snprintf(summary, sizeof(summary), "List %s", res->summary);
+    json_t *list = operation(res, "list", summary, 200,
+                             json_response("a page, in id order", ref_to("#/components/schemas/%sPage", res->name)), 0,
+                             0);
+    json_object_set_new(list, "parameters", list_params(res));
+    json_object_set_new(coll, "get", list);
+    snprintf(summary, sizeof(summary), "Create one of the %s", res->summary);
+    json_t *create = operation(res, "create", summary, 201,
+                               json_response("created; Location names it", ref_to("#/components/schemas/%s", res->name)),
+                               1, 0);
+    json_object_set_new(create, "requestBody", json_body(ref_to("#/components/schemas/%sInput", res->name)));
+    json_object_set_new(coll, "post", create);
+    json_object_set_new(paths, res->collection, coll);
+
+    json_t *item = json_object();
+    add_path_params(item, res, 1);
+    snprintf(summary, sizeof(summary), "Get one of the %s", res->summary);
+    json_object_set_new(item, "get",
+                        operation(res, "get", summary, 200,
+                                  json_response("the object", ref_to("#/components/schemas/%s", res->name)), 0, 1));
+    snprintf(summary, sizeof(summary), "Change the given fields of one of the %s", res->summary);
+    json_t *patch = operation(res, "patch", summary, 200,
+                              json_response("the object", ref_to("#/components/schemas/%s", res->name)), 1, 1);
+    json_object_set_new(patch, "requestBody", json_body(ref_to("#/components/schemas/%sPatch", res->name)));
+    json_object_set_new(item, "patch", patch);
+    snprintf(summary, sizeof(summary), "Replace one of the %s", res->summary);
+    json_t *put = operation(res, "replace", summary, 200,
+                            json_response("the object", ref_to("#/components/schemas/%s", res->name)), 1, 1);
+    json_object_set_new(put, "requestBody", json_body(ref_to("#/components/schemas/%sInput", res->name)));
+    json_object_set_new(item, "put", put);
+    snprintf(summary, sizeof(summary), "Delete one of the %s", res->summary);
+    json_object_set_new(item, "delete", operation(res, "delete", summary, 204, json_response("deleted", NULL), 0, 1));
+    json_object_set_new(paths, res->item, item);
+}

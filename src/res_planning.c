@@ -1,0 +1,196 @@
+/* The planning tools of API.md, each one a declaration for the resource
+ * engine (res_engine.c) over its table in 0005_planning.sql. A new plain
+ * resource is a declaration here and a migration, nothing else. */
+#include "hourglass/api.h"
+#include "hourglass/resource.h"
+
+#define LEN(a) (sizeof(a) / sizeof((a)[0]))
+#define API "/api/v1"
+
+/* Positions and other small orderings: any int that fits a column. */
+#define POS_MIN (-1000000000LL)
+#define POS_MAX 1000000000LL
+
+/* Shorthands for the fields that many resources share. */
+#define TEXT(name, flags, min, max) {{name, FIELD_STRING, flags, min, max, NULL}, NULL, NULL, 0, NULL}
+#define COLOR {{"color", FIELD_COLOR, 0, 0, 0, NULL}, NULL, NULL, 0, "#rrggbb"}
+#define POSITION {{"position", FIELD_INT, 0, POS_MIN, POS_MAX, NULL}, "0", NULL, 0, NULL}
+#define REF(name, flags, resource) {{name, FIELD_ID, flags, 0, 0, NULL}, NULL, resource, 0, NULL}
+
+static const char *const task_statuses[] = {"todo", "in_progress", "done", NULL};
+static const char *const pomodoro_kinds[] = {"focus", "short_break", "long_break", NULL};
+
+static const res_field_t list_fields[] = {
+    TEXT("name", FIELD_REQUIRED, 1, 200),
+};
+static const resource_t res_lists = {
+    "List", "lists", "lists", API "/lists", API "/lists/{id}", NULL, NULL, 0, ROUTE_AUTH,
+    list_fields, LEN(list_fields), NULL, 0, "named to-do lists",
+};
+
+static const res_field_t task_fields[] = {
+    TEXT("title", FIELD_REQUIRED, 1, 200),
+    TEXT("description", 0, 0, 10000),
+    {{"status", FIELD_ENUM, 0, 0, 0, task_statuses}, "todo", NULL, 0, NULL},
+    {{"priority", FIELD_INT, 0, 0, 3, NULL}, "0", NULL, 0, NULL},
+    {{"due_date", FIELD_DATE, 0, 0, 0, NULL}, NULL, NULL, 0, NULL},
+    REF("list_id", 0, "lists"),
+    REF("category_id", 0, "categories"),
+};
+static const res_filter_t task_filters[] = {
+    {"status", FILTER_EQ, FIELD_ENUM, "status", NULL, task_statuses},
+    {"list_id", FILTER_EQ, FIELD_ID, "list_id", NULL, NULL},
+    {"due_before", FILTER_DATE_LE, FIELD_DATE, "due_date", NULL, NULL},
+    {"due_after", FILTER_DATE_GE, FIELD_DATE, "due_date", NULL, NULL},
+    {"q", FILTER_SEARCH, FIELD_STRING, "title", "description", NULL},
+};
+static const resource_t res_tasks = {
+    "Task", "tasks", "tasks", API "/tasks", API "/tasks/{id}", NULL, NULL, 0, ROUTE_AUTH,
+    task_fields, LEN(task_fields), task_filters, LEN(task_filters), "tasks",
+};
+
+static const res_field_t wheel_fields[] = {
+    {{"sphere", FIELD_STRING, FIELD_REQUIRED, 1, 100, NULL}, NULL, NULL, 1, NULL},
+    {{"value", FIELD_INT, FIELD_REQUIRED, 0, 10, NULL}, NULL, NULL, 0, NULL},
+    COLOR,
+};
+static const resource_t res_wheel = {
+    "BalanceSphere", "balance_wheel", "balance wheel", API "/balance-wheel", API "/balance-wheel/{id}", NULL, NULL, 0,
+    ROUTE_AUTH, wheel_fields, LEN(wheel_fields), NULL, 0, "spheres of the life balance wheel",
+};
+
+static const res_field_t column_fields[] = {
+    {{"title", FIELD_STRING, FIELD_REQUIRED, 1, 200, NULL}, NULL, NULL, 1, NULL},
+    POSITION,
+};
+static const resource_t res_columns = {
+    "KanbanColumn", "kanban_columns", "kanban", API "/kanban/columns", API "/kanban/columns/{id}", NULL, NULL, 0,
+    ROUTE_AUTH, column_fields, LEN(column_fields), NULL, 0, "kanban board columns (card types)",
+};
+
+static const res_field_t card_fields[] = {
+    REF("column_id", FIELD_REQUIRED, "kanban_columns"),
+    TEXT("title", FIELD_REQUIRED, 1, 200),
+    TEXT("description", 0, 0, 10000),
+    POSITION,
+    COLOR,
+};
+static const res_filter_t card_filters[] = {
+    {"column_id", FILTER_EQ, FIELD_ID, "column_id", NULL, NULL},
+};
+static const resource_t res_cards = {
+    "KanbanCard", "kanban_cards", "kanban", API "/kanban/cards", API "/kanban/cards/{id}", NULL, NULL, 0, ROUTE_AUTH,
+    card_fields, LEN(card_fields), card_filters, LEN(card_filters), "cards on the kanban board",
+};
+
+static const res_field_t item_fields[] = {
+    TEXT("text", FIELD_REQUIRED, 1, 2000),
+    {{"done", FIELD_BOOL, 0, 0, 0, NULL}, "false", NULL, 0, NULL},
+    POSITION,
+};
+static const resource_t res_items = {
+    "KanbanItem", "kanban_items", "kanban", API "/kanban/cards/{card_id}/items", API "/kanban/items/{id}", "card_id",
+    "kanban_cards", 0, ROUTE_AUTH, item_fields, LEN(item_fields), NULL, 0, "a card's checklist items",
+};
+
+static const res_field_t gantt_fields[] = {
+    TEXT("title", FIELD_REQUIRED, 1, 200),
+    TEXT("description", 0, 0, 10000),
+    COLOR,
+    {{"progress", FIELD_INT, 0, 0, 100, NULL}, "0", NULL, 0, NULL},
+};
+static const resource_t res_gantt = {
+    "GanttTask", "gantt_tasks", "gantt", API "/gantt/tasks", API "/gantt/tasks/{id}", NULL, NULL, 0, ROUTE_AUTH,
+    gantt_fields, LEN(gantt_fields), NULL, 0, "Gantt chart tasks",
+};
+
+static const res_field_t duration_fields[] = {
+    {{"start_date", FIELD_DATE, FIELD_REQUIRED, 0, 0, NULL}, NULL, NULL, 0, NULL},
+    {{"end_date", FIELD_DATE, FIELD_REQUIRED, 0, 0, NULL}, NULL, NULL, 0, "not before start_date"},
+};
+static const resource_t res_durations = {
+    "GanttDuration", "gantt_durations", "gantt", API "/gantt/tasks/{task_id}/durations", API "/gantt/durations/{id}",
+    "task_id", "gantt_tasks", 0, ROUTE_AUTH, duration_fields, LEN(duration_fields), NULL, 0,
+    "a Gantt task's date ranges",
+};
+
+static const res_field_t planner_fields[] = {
+    TEXT("title", FIELD_REQUIRED, 1, 2000),
+    {{"start", FIELD_DATETIME, FIELD_REQUIRED, 0, 0, NULL}, NULL, NULL, 0, NULL},
+    {{"end", FIELD_DATETIME, FIELD_REQUIRED, 0, 0, NULL}, NULL, NULL, 0, "not before start"},
+    COLOR,
+    {{"done", FIELD_BOOL, 0, 0, 0, NULL}, "false", NULL, 0, NULL},
+};
+static const res_filter_t planner_filters[] = {
+    /* entries overlapping [from, to], whole UTC days */
+    {"from", FILTER_TIME_FROM, FIELD_DATE, "end", NULL, NULL},
+    {"to", FILTER_TIME_TO, FIELD_DATE, "start", NULL, NULL},
+};
+static const resource_t res_planner = {
+    "PlannerEntry", "planner_entries", "planner", API "/planner/entries", API "/planner/entries/{id}", NULL, NULL, 0,
+    ROUTE_AUTH, planner_fields, LEN(planner_fields), planner_filters, LEN(planner_filters), "daily planner entries",
+};
+
+static const res_field_t category_fields[] = {
+    {{"name", FIELD_STRING, FIELD_REQUIRED, 1, 100, NULL}, NULL, NULL, 1, NULL},
+    COLOR,
+};
+static const resource_t res_categories = {
+    "Category", "categories", "categories", API "/categories", API "/categories/{id}", NULL, NULL, 0, ROUTE_AUTH,
+    category_fields, LEN(category_fields), NULL, 0, "categories of tasks and pomodoros",
+};
+
+#define MINUTES(name, def) {{name, FIELD_INT, 0, 1, 600, NULL}, def, NULL, 0, "minutes"}
+static const res_field_t preset_fields[] = {
+    TEXT("name", FIELD_REQUIRED, 1, 100),
+    MINUTES("work_minutes", "25"),
+    MINUTES("short_break_minutes", "5"),
+    MINUTES("long_break_minutes", "15"),
+    {{"cycles", FIELD_INT, 0, 1, 600, NULL}, "4", NULL, 0, NULL},
+};
+static const resource_t res_presets = {
+    "PomodoroPreset", "pomodoro_presets", "pomodoro", API "/pomodoro/presets", API "/pomodoro/presets/{id}", NULL,
+    NULL, 0, ROUTE_AUTH, preset_fields, LEN(preset_fields), NULL, 0, "pomodoro timer settings",
+};
+
+static const res_field_t pomodoro_fields[] = {
+    {{"kind", FIELD_ENUM, 0, 0, 0, pomodoro_kinds}, "focus", NULL, 0, NULL},
+    {{"started_at", FIELD_DATETIME, FIELD_REQUIRED, 0, 0, NULL}, NULL, NULL, 0, NULL},
+    {{"planned_seconds", FIELD_INT, 0, 1, 86400, NULL}, "1500", NULL, 0, NULL},
+    {{"ended_at", FIELD_DATETIME, 0, 0, 0, NULL}, NULL, NULL, 0, "not before started_at"},
+    {{"completed", FIELD_BOOL, 0, 0, 0, NULL}, "false", NULL, 0, NULL},
+    REF("category_id", 0, "categories"),
+    REF("task_id", 0, "tasks"),
+};
+static const res_filter_t pomodoro_filters[] = {
+    {"from", FILTER_TIME_FROM, FIELD_DATE, "started_at", NULL, NULL},
+    {"to", FILTER_TIME_TO, FIELD_DATE, "started_at", NULL, NULL},
+    {"category_id", FILTER_EQ, FIELD_ID, "category_id", NULL, NULL},
+};
+static const resource_t res_pomodoros = {
+    "Pomodoro", "pomodoros", "pomodoro", API "/pomodoros", API "/pomodoros/{id}", NULL, NULL, 0, ROUTE_AUTH,
+    pomodoro_fields, LEN(pomodoro_fields), pomodoro_filters, LEN(pomodoro_filters), "pomodoro timer sessions",
+};
+
+static const resource_t *const resources[] = {
+    &res_lists,   &res_tasks,   &res_wheel,      &res_columns, &res_cards,    &res_items,
+    &res_gantt,   &res_durations, &res_planner, &res_categories, &res_presets, &res_pomodoros,
+};
+
+static http_route_t planning_routes[2 * LEN(resources)];
+
+static void planning_register(void)
+{
+    for (size_t i = 0; i < LEN(resources); i++)
+        res_register(resources[i], &planning_routes[2 * i]);
+}
+
+static void planning_openapi(json_t *paths, json_t *schemas)
+{
+    for (size_t i = 0; i < LEN(resources); i++)
+        res_openapi(resources[i], paths, schemas);
+}
+
+const api_module_t api_planning_module = {
+    "planning", planning_routes, LEN(planning_routes), planning_register, NULL, 0, planning_openapi,
+};
