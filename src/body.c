@@ -203,6 +203,55 @@ int body_valid_datetime(const char *s)
     return 0;
 }
 
+/* Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm). */
+static long long days_from_civil(long long y, long long m, long long d)
+{
+    y -= m <= 2;
+    long long era = (y >= 0 ? y : y - 399) / 400;
+    long long yoe = y - era * 400;
+    long long doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+    long long doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + doe - 719468;
+}
+
+/* UTC seconds of a valid RFC 3339 time; frac gets its fraction's digits. */
+static long long datetime_seconds(const char *s, const char **frac, size_t *frac_len)
+{
+    long long secs = days_from_civil(num(s, 4), num(s + 5, 2), num(s + 8, 2)) * 86400 + num(s + 11, 2) * 3600 +
+                     num(s + 14, 2) * 60 + num(s + 17, 2);
+    const char *z = s + 19;
+    *frac = z;
+    *frac_len = 0;
+    if (*z == '.') {
+        *frac = ++z;
+        while (isdigit((unsigned char)*z))
+            z++;
+        *frac_len = (size_t)(z - *frac);
+    }
+    if (*z == '+' || *z == '-') {
+        long long off = num(z + 1, 2) * 3600 + num(z + 4, 2) * 60;
+        secs += *z == '+' ? -off : off;
+    }
+    return secs;
+}
+
+int body_time_cmp(const char *a, const char *b)
+{
+    if (strlen(a) == 10 && strlen(b) == 10) /* dates: their text sorts as they do */
+        return strcmp(a, b);
+    const char *fa, *fb;
+    size_t la, lb;
+    long long sa = datetime_seconds(a, &fa, &la), sb = datetime_seconds(b, &fb, &lb);
+    if (sa != sb)
+        return sa < sb ? -1 : 1;
+    for (size_t i = 0; i < la || i < lb; i++) { /* fractions: a missing digit is 0 */
+        char ca = i < la ? fa[i] : '0', cb = i < lb ? fb[i] : '0';
+        if (ca != cb)
+            return ca < cb ? -1 : 1;
+    }
+    return 0;
+}
+
 static int valid_color(const char *s)
 {
     if (strlen(s) != 7 || s[0] != '#')

@@ -10,7 +10,8 @@
  *   get, delete  $id, $owner
  *   update       $id, $owner, $mask, fields...
  *   create       $owner, $parent, fields...
- *   list         $owner, $after, $limit, $parent, filters... */
+ *   list         $owner, $after, $limit, $parent, filters...
+ *   refs         $owner, one per field (NULL for fields that are not references) */
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -29,6 +30,7 @@
 typedef struct {
     const resource_t *res;
     int stmt_get, stmt_list, stmt_create, stmt_update, stmt_delete;
+    int stmt_refs; /* -1 without references */
 } res_state_t;
 
 /* Filled before the workers start, read-only afterwards. */
@@ -250,6 +252,35 @@ static void build_list(res_state_t *st, const resource_t *res)
     st->stmt_list = register_stmt(res, "list", &s);
 }
 
+/* Which of the given references are missing or another user's: asked only
+ * when a write failed or the body had other errors, so that one 422 names
+ * every bad field (the foreign keys still guard every write). */
+static void build_refs(res_state_t *st, const resource_t *res)
+{
+    st->stmt_refs = -1;
+    sql_t s = {0};
+    sql_add(&s, "SELECT concat_ws(','");
+    int any = 0;
+    for (size_t i = 0; i < res->field_count; i++) {
+        const res_field_t *f = &res->fields[i];
+        if (!f->ref)
+            continue;
+        int p = (int)i + 2;
+        sql_add(&s, ", CASE WHEN $%d::bigint IS NOT NULL AND NOT EXISTS (SELECT 1 FROM %s WHERE id = $%d::bigint AND "
+                    "user_id = $1) THEN '%s' END",
+                p, f->ref, p, f->f.name);
+        any = 1;
+    }
+    /* every parameter must appear for its type to be known */
+    sql_add(&s, ") WHERE $1::bigint IS NOT NULL");
+    for (size_t i = 0; i < res->field_count; i++)
+        if (!res->fields[i].ref)
+            sql_add(&s, " AND $%d::text IS NULL", (int)i + 2);
+    if (any && !res->global)
+        st->stmt_refs = register_stmt(res, "refs", &s);
+    free(s.data);
+}
+
 void res_register(const resource_t *res, http_route_t routes[2])
 {
     if (state_count == RES_MAX || res->field_count > RES_MAX_FIELDS) {
@@ -262,6 +293,7 @@ void res_register(const resource_t *res, http_route_t routes[2])
     build_create(st, res);
     build_update(st, res);
     build_list(st, res);
+    build_refs(st, res);
     routes[0] = (http_route_t){ALLOW_GET | ALLOW_POST, res->collection, res_collection, st, res->route_flags, 0};
     routes[1] = (http_route_t){ALLOW_GET | ALLOW_PATCH | ALLOW_PUT | ALLOW_DELETE, res->item, res_item, st,
                                res->route_flags, 0};
@@ -282,39 +314,6 @@ static void args_owner(http_request_t *req, const resource_t *res, args_t *a)
 }
 
 static const res_state_t *state_of(const http_request_t *req) { return req->route_data; }
-
-/* The database's answer to a write: a violated constraint named by the
- * conventions of 0005_planning.sql says which field was wrong. */
-static void respond_write_error(http_request_t *req, const resource_t *res, const PGresult *res_pg)
-{
-    const char *state = PQresultErrorField(res_pg, PG_DIAG_SQLSTATE);
-    const char *constraint = PQresultErrorField(res_pg, PG_DIAG_CONSTRAINT_NAME);
-    const char *kind = NULL;
-    int i = state && constraint ? res_constraint_field(res, constraint, &kind) : -1;
-    if (i == -2) { /* the parent went away meanwhile */
-        http_respond_problem(req, 404, "not_found", NULL);
-        return;
-    }
-    if (i < 0) {
-        http_respond_db_error(req, res_pg);
-        return;
-    }
-    field_errors_t e;
-    field_errors_init(&e, req);
-    const char *field = res->fields[i].f.name;
-    if (!strcmp(state, "23505") && !strcmp(kind, "unique")) {
-        field_errors_add(&e, field, "taken");
-        field_errors_respond(req, &e, 409, "conflict");
-    } else if (!strcmp(state, "23503") && !strcmp(kind, "ref")) {
-        field_errors_add(&e, field, "not_found");
-        http_respond_validation(req, &e);
-    } else if (!strcmp(state, "23514") && !strcmp(kind, "range")) {
-        field_errors_add(&e, field, "invalid_range");
-        http_respond_validation(req, &e);
-    } else {
-        http_respond_db_error(req, res_pg);
-    }
-}
 
 int res_constraint_field(const resource_t *res, const char *constraint, const char **kind)
 {
@@ -339,32 +338,114 @@ int res_constraint_field(const resource_t *res, const char *constraint, const ch
     return -1;
 }
 
-/* One JSON object, or 404 when no row came back (missing, or another user's). */
-static void on_object(http_request_t *req, PGresult *res_pg, int status)
+/* A write in progress: its parameters and the field errors gathered. */
+typedef struct {
+    const res_state_t *st;
+    args_t a;
+    int fields_at;  /* where the fields start in a.v */
+    field_errors_t e;
+    int status;     /* of the answer when the write succeeds */
+} res_ctx_t;
+
+/* Adds not_found for each bad reference the refs statement named, then answers 422. */
+static void on_refs(http_request_t *req, PGresult *res_pg)
 {
-    const res_state_t *st = state_of(req);
-    if (PQresultStatus(res_pg) != PGRES_TUPLES_OK) {
-        respond_write_error(req, st->res, res_pg);
+    res_ctx_t *c = req->ctx;
+    if (PQresultStatus(res_pg) != PGRES_TUPLES_OK || PQntuples(res_pg) != 1) {
+        http_respond_db_error(req, res_pg);
         return;
     }
-    if (PQntuples(res_pg) != 1 || PQgetisnull(res_pg, 0, PQnfields(res_pg) - 1)) {
+    const char *bad = PQgetvalue(res_pg, 0, 0);
+    const resource_t *res = c->st->res;
+    for (size_t i = 0; i < res->field_count; i++) {
+        const char *name = res->fields[i].f.name, *at = strstr(bad, name);
+        size_t len = strlen(name);
+        while (at && !((at == bad || at[-1] == ',') && (at[len] == ',' || !at[len])))
+            at = strstr(at + 1, name);
+        if (at)
+            field_errors_add(&c->e, name, "not_found");
+    }
+    if (!c->e.count) /* the row went away between the write and this check */
+        field_errors_add(&c->e, "id", "not_found");
+    http_respond_validation(req, &c->e);
+}
+
+/* Answers the errors gathered, after asking which references are bad too
+ * when the body names any. */
+static void respond_errors(http_request_t *req, res_ctx_t *c)
+{
+    const resource_t *res = c->st->res;
+    const char *refs[RES_MAX_PARAMS] = {0};
+    int any = 0;
+    refs[0] = http_int_param(req, req->auth.user_id);
+    for (size_t i = 0; i < res->field_count; i++) {
+        if (res->fields[i].ref && c->a.v[c->fields_at + (int)i]) {
+            refs[i + 1] = c->a.v[c->fields_at + (int)i];
+            any = 1;
+        }
+    }
+    if (!any || c->st->stmt_refs < 0) {
+        http_respond_validation(req, &c->e);
+        return;
+    }
+    http_query(req, c->st->stmt_refs, (int)res->field_count + 1, refs, on_refs);
+}
+
+/* The database's answer to a write: a violated constraint named by the
+ * conventions of 0005_planning.sql says which field was wrong. */
+static void respond_write_error(http_request_t *req, res_ctx_t *c, const PGresult *res_pg)
+{
+    const resource_t *res = c->st->res;
+    const char *state = PQresultErrorField(res_pg, PG_DIAG_SQLSTATE);
+    const char *constraint = PQresultErrorField(res_pg, PG_DIAG_CONSTRAINT_NAME);
+    const char *kind = NULL;
+    int i = state && constraint ? res_constraint_field(res, constraint, &kind) : -1;
+    if (i == -2) { /* the parent went away meanwhile */
         http_respond_problem(req, 404, "not_found", NULL);
         return;
     }
+    if (i < 0) {
+        http_respond_db_error(req, res_pg);
+        return;
+    }
+    const char *field = res->fields[i].f.name;
+    if (!strcmp(state, "23505") && !strcmp(kind, "unique")) {
+        field_errors_add(&c->e, field, "taken");
+        field_errors_respond(req, &c->e, 409, "conflict");
+    } else if (!strcmp(state, "23503") && !strcmp(kind, "ref")) {
+        respond_errors(req, c); /* names every bad reference, not only this one */
+    } else if (!strcmp(state, "23514") && !strcmp(kind, "range")) {
+        field_errors_add(&c->e, field, "invalid_range");
+        http_respond_validation(req, &c->e);
+    } else {
+        http_respond_db_error(req, res_pg);
+    }
+}
+
+/* One JSON object, or 404 when no row came back (missing, or another user's). */
+static void on_object(http_request_t *req, PGresult *res_pg)
+{
+    res_ctx_t *c = req->ctx;
+    const resource_t *res = c->st->res;
+    if (PQresultStatus(res_pg) != PGRES_TUPLES_OK) {
+        respond_write_error(req, c, res_pg);
+        return;
+    }
     int col = PQnfields(res_pg) - 1;
-    if (status == 201) {
+    if (PQntuples(res_pg) != 1 || PQgetisnull(res_pg, 0, col)) {
+        http_respond_problem(req, 404, "not_found", NULL);
+        return;
+    }
+    if (c->status == 201) {
         /* Location: the item pattern with this id. */
-        const char *item = st->res->item, *at = strstr(item, "{id}");
+        const char *item = res->item, *at = strstr(item, "{id}");
         if (at)
             http_header_add(req, "Location",
                             arena_printf(&req->arena, "%.*s%s%s", (int)(at - item), item, PQgetvalue(res_pg, 0, 0),
                                          at + 4));
     }
-    http_respond_json(req, status, PQgetvalue(res_pg, 0, col), (size_t)PQgetlength(res_pg, 0, col));
+    http_respond_json(req, c->status, PQgetvalue(res_pg, 0, col), (size_t)PQgetlength(res_pg, 0, col));
 }
-
-static void on_read(http_request_t *req, PGresult *res_pg) { on_object(req, res_pg, 200); }
-static void on_created(http_request_t *req, PGresult *res_pg) { on_object(req, res_pg, 201); }
 
 static void on_deleted(http_request_t *req, PGresult *res_pg)
 {
@@ -379,22 +460,33 @@ static void on_deleted(http_request_t *req, PGresult *res_pg)
     http_respond(req, 204, NULL, NULL, 0);
 }
 
-/* Reads and checks the body. On create and PUT absent fields take their
- * defaults; mask gets a bit per field to write. Returns -1 after answering. */
-static int read_fields(http_request_t *req, const resource_t *res, body_mode_t mode, const char **out, unsigned *mask)
+static int field_index(const resource_t *res, const char *name)
 {
+    for (size_t i = 0; i < res->field_count; i++)
+        if (!strcmp(res->fields[i].f.name, name))
+            return (int)i;
+    return -1;
+}
+
+/* Reads and checks the body into c->a from c->fields_at. On create and PUT
+ * absent fields take their defaults; mask gets a bit per field to write.
+ * Returns 0, or -1 after answering (or asking about references first). */
+static int read_fields(http_request_t *req, res_ctx_t *c, body_mode_t mode, unsigned *mask)
+{
+    const resource_t *res = c->st->res;
     body_field_t fields[RES_MAX_FIELDS];
     body_value_t v[RES_MAX_FIELDS];
     for (size_t i = 0; i < res->field_count; i++)
         fields[i] = res->fields[i].f;
-    field_errors_t e;
-    if (body_read(req, fields, res->field_count, mode, 0, v, &e))
+    if (body_read(req, fields, res->field_count, mode, 0, v, &c->e))
         return -1;
+    const char **out = c->a.v + c->fields_at;
+    c->a.n = c->fields_at + (int)res->field_count;
     *mask = 0;
     for (size_t i = 0; i < res->field_count; i++) {
         const res_field_t *f = &res->fields[i];
         if (v[i].present && v[i].is_null && f->def && !(f->f.flags & FIELD_REQUIRED))
-            field_errors_add(&e, f->f.name, "wrong_type"); /* a field with a default is never null */
+            field_errors_add(&c->e, f->f.name, "wrong_type"); /* a field with a default is never null */
         if (v[i].present) {
             out[i] = v[i].text;
             *mask |= 1u << i;
@@ -405,48 +497,65 @@ static int read_fields(http_request_t *req, const resource_t *res, body_mode_t m
             out[i] = NULL;
         }
     }
-    if (e.count) {
-        http_respond_validation(req, &e);
+    /* end >= start when the body has both; a PATCH of one of them is checked
+     * against the stored other by the table's CHECK. */
+    for (size_t i = 0; i < res->field_count; i++) {
+        int start = res->fields[i].after ? field_index(res, res->fields[i].after) : -1;
+        if (start >= 0 && v[i].text && v[start].text && body_time_cmp(v[i].text, v[start].text) < 0)
+            field_errors_add(&c->e, res->fields[i].f.name, "invalid_range");
+    }
+    if (c->e.count) {
+        respond_errors(req, c);
         return -1;
     }
     return 0;
 }
 
-static void res_create(http_request_t *req, const res_state_t *st)
+static res_ctx_t *ctx_new(http_request_t *req, int status)
 {
-    const resource_t *res = st->res;
-    args_t a = {0};
-    args_owner(req, res, &a);
+    res_ctx_t *c = arena_calloc(&req->arena, sizeof(*c));
+    c->st = state_of(req);
+    c->status = status;
+    field_errors_init(&c->e, req);
+    req->ctx = c;
+    return c;
+}
+
+static void res_create(http_request_t *req)
+{
+    res_ctx_t *c = ctx_new(req, 201);
+    const resource_t *res = c->st->res;
+    args_owner(req, res, &c->a);
     if (res->parent_param) {
         const char *parent = http_path_id(req, res->parent_param);
         if (!parent)
             return;
-        a.v[a.n++] = parent;
+        c->a.v[c->a.n++] = parent;
     }
+    c->fields_at = c->a.n;
     unsigned mask;
-    if (read_fields(req, res, BODY_CREATE, a.v + a.n, &mask))
+    if (read_fields(req, c, BODY_CREATE, &mask))
         return;
-    a.n += (int)res->field_count;
-    http_query(req, st->stmt_create, a.n, a.v, on_created);
+    http_query(req, c->st->stmt_create, c->a.n, c->a.v, on_object);
 }
 
-static void res_update(http_request_t *req, const res_state_t *st, const char *id, body_mode_t mode)
+static void res_update(http_request_t *req, const char *id, body_mode_t mode)
 {
-    const resource_t *res = st->res;
-    args_t a = {0};
-    a.v[a.n++] = id;
-    args_owner(req, res, &a);
-    int mask_at = a.n++;
+    res_ctx_t *c = ctx_new(req, 200);
+    const resource_t *res = c->st->res;
+    c->a.v[c->a.n++] = id;
+    args_owner(req, res, &c->a);
+    int mask_at = c->a.n++;
+    c->fields_at = c->a.n;
     unsigned mask;
-    if (read_fields(req, res, mode, a.v + a.n, &mask))
+    if (read_fields(req, c, mode, &mask))
         return;
     if (!mask) { /* an empty PATCH changes nothing, not even updated_at */
-        http_query(req, st->stmt_get, mask_at, a.v, on_read);
+        http_query(req, c->st->stmt_get, mask_at, c->a.v, on_object);
         return;
     }
-    a.v[mask_at] = http_int_param(req, mask);
-    a.n += (int)res->field_count;
-    http_query(req, st->stmt_update, a.n, a.v, on_read);
+    c->a.v[mask_at] = http_int_param(req, mask);
+    http_query(req, c->st->stmt_update, c->a.n, c->a.v, on_object);
 }
 
 /* A filter's query value as a parameter; NULL when absent; errors go to e. */
@@ -552,34 +661,24 @@ void res_list(http_request_t *req, const resource_t *res)
 
 void res_collection(http_request_t *req)
 {
-    const res_state_t *st = state_of(req);
     if (req->method == METHOD_POST)
-        res_create(req, st);
+        res_create(req);
     else
-        list_with(req, st);
+        list_with(req, state_of(req));
 }
 
 void res_item(http_request_t *req)
 {
-    const res_state_t *st = state_of(req);
     const char *id = http_path_id(req, "id");
     if (!id)
         return;
-    args_t a = {0};
-    a.v[a.n++] = id;
-    args_owner(req, st->res, &a);
-    switch (req->method) {
-    case METHOD_PATCH:
-        res_update(req, st, id, BODY_PATCH);
-        break;
-    case METHOD_PUT:
-        res_update(req, st, id, BODY_CREATE);
-        break;
-    case METHOD_DELETE:
-        http_query(req, st->stmt_delete, a.n, a.v, on_deleted);
-        break;
-    default:
-        http_query(req, st->stmt_get, a.n, a.v, on_read);
-        break;
+    if (req->method == METHOD_PATCH || req->method == METHOD_PUT) {
+        res_update(req, id, req->method == METHOD_PUT ? BODY_CREATE : BODY_PATCH);
+        return;
     }
+    res_ctx_t *c = ctx_new(req, 200);
+    c->a.v[c->a.n++] = id;
+    args_owner(req, c->st->res, &c->a);
+    http_query(req, req->method == METHOD_DELETE ? c->st->stmt_delete : c->st->stmt_get, c->a.n, c->a.v,
+               req->method == METHOD_DELETE ? on_deleted : on_object);
 }

@@ -94,7 +94,7 @@ static json_t *input_schema(const resource_t *res, int patch)
     for (size_t i = 0; i < res->field_count; i++) {
         const res_field_t *f = &res->fields[i];
         json_t *s = field_schema(&f->f);
-        char desc[256];
+        char desc[256] = "";
         int n = 0;
         if (f->def)
             n += snprintf(desc + n, sizeof(desc) - (size_t)n, "Default %s. ", f->def);
@@ -103,6 +103,9 @@ static json_t *input_schema(const resource_t *res, int patch)
                           f->ref);
         if (f->unique)
             n += snprintf(desc + n, sizeof(desc) - (size_t)n, "Unique per user (409 conflict otherwise). ");
+        if (f->after)
+            n += snprintf(desc + n, sizeof(desc) - (size_t)n, "Not before %s (422 invalid_range otherwise). ",
+                          f->after);
         if (f->doc)
             snprintf(desc + n, sizeof(desc) - (size_t)n, "%s.", f->doc);
         if (desc[0] && n >= 0)

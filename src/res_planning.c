@@ -12,10 +12,10 @@
 #define POS_MAX 1000000000LL
 
 /* Shorthands for the fields that many resources share. */
-#define TEXT(name, flags, min, max) {{name, FIELD_STRING, flags, min, max, NULL}, NULL, NULL, 0, NULL}
-#define COLOR {{"color", FIELD_COLOR, 0, 0, 0, NULL}, NULL, NULL, 0, "#rrggbb"}
-#define POSITION {{"position", FIELD_INT, 0, POS_MIN, POS_MAX, NULL}, "0", NULL, 0, NULL}
-#define REF(name, flags, resource) {{name, FIELD_ID, flags, 0, 0, NULL}, NULL, resource, 0, NULL}
+#define TEXT(name, flags, min, max) {.f = {name, FIELD_STRING, flags, min, max, NULL}}
+#define COLOR {.f = {"color", FIELD_COLOR, 0, 0, 0, NULL}, .doc = "#rrggbb"}
+#define POSITION {.f = {"position", FIELD_INT, 0, POS_MIN, POS_MAX, NULL}, .def = "0"}
+#define REF(name, flags, table) {.f = {name, FIELD_ID, flags, 0, 0, NULL}, .ref = table}
 
 static const char *const task_statuses[] = {"todo", "in_progress", "done", NULL};
 static const char *const pomodoro_kinds[] = {"focus", "short_break", "long_break", NULL};
@@ -31,9 +31,9 @@ static const resource_t res_lists = {
 static const res_field_t task_fields[] = {
     TEXT("title", FIELD_REQUIRED, 1, 200),
     TEXT("description", 0, 0, 10000),
-    {{"status", FIELD_ENUM, 0, 0, 0, task_statuses}, "todo", NULL, 0, NULL},
-    {{"priority", FIELD_INT, 0, 0, 3, NULL}, "0", NULL, 0, NULL},
-    {{"due_date", FIELD_DATE, 0, 0, 0, NULL}, NULL, NULL, 0, NULL},
+    {.f = {"status", FIELD_ENUM, 0, 0, 0, task_statuses}, .def = "todo"},
+    {.f = {"priority", FIELD_INT, 0, 0, 3, NULL}, .def = "0"},
+    {.f = {"due_date", FIELD_DATE, 0, 0, 0, NULL}},
     REF("list_id", 0, "lists"),
     REF("category_id", 0, "categories"),
 };
@@ -50,8 +50,8 @@ static const resource_t res_tasks = {
 };
 
 static const res_field_t wheel_fields[] = {
-    {{"sphere", FIELD_STRING, FIELD_REQUIRED, 1, 100, NULL}, NULL, NULL, 1, NULL},
-    {{"value", FIELD_INT, FIELD_REQUIRED, 0, 10, NULL}, NULL, NULL, 0, NULL},
+    {.f = {"sphere", FIELD_STRING, FIELD_REQUIRED, 1, 100, NULL}, .unique = 1},
+    {.f = {"value", FIELD_INT, FIELD_REQUIRED, 0, 10, NULL}},
     COLOR,
 };
 static const resource_t res_wheel = {
@@ -60,7 +60,7 @@ static const resource_t res_wheel = {
 };
 
 static const res_field_t column_fields[] = {
-    {{"title", FIELD_STRING, FIELD_REQUIRED, 1, 200, NULL}, NULL, NULL, 1, NULL},
+    {.f = {"title", FIELD_STRING, FIELD_REQUIRED, 1, 200, NULL}, .unique = 1},
     POSITION,
 };
 static const resource_t res_columns = {
@@ -85,7 +85,7 @@ static const resource_t res_cards = {
 
 static const res_field_t item_fields[] = {
     TEXT("text", FIELD_REQUIRED, 1, 2000),
-    {{"done", FIELD_BOOL, 0, 0, 0, NULL}, "false", NULL, 0, NULL},
+    {.f = {"done", FIELD_BOOL, 0, 0, 0, NULL}, .def = "false"},
     POSITION,
 };
 static const resource_t res_items = {
@@ -97,7 +97,7 @@ static const res_field_t gantt_fields[] = {
     TEXT("title", FIELD_REQUIRED, 1, 200),
     TEXT("description", 0, 0, 10000),
     COLOR,
-    {{"progress", FIELD_INT, 0, 0, 100, NULL}, "0", NULL, 0, NULL},
+    {.f = {"progress", FIELD_INT, 0, 0, 100, NULL}, .def = "0"},
 };
 static const resource_t res_gantt = {
     "GanttTask", "gantt_tasks", "gantt", API "/gantt/tasks", API "/gantt/tasks/{id}", NULL, NULL, 0, ROUTE_AUTH,
@@ -105,8 +105,8 @@ static const resource_t res_gantt = {
 };
 
 static const res_field_t duration_fields[] = {
-    {{"start_date", FIELD_DATE, FIELD_REQUIRED, 0, 0, NULL}, NULL, NULL, 0, NULL},
-    {{"end_date", FIELD_DATE, FIELD_REQUIRED, 0, 0, NULL}, NULL, NULL, 0, "not before start_date"},
+    {.f = {"start_date", FIELD_DATE, FIELD_REQUIRED, 0, 0, NULL}},
+    {.f = {"end_date", FIELD_DATE, FIELD_REQUIRED, 0, 0, NULL}, .after = "start_date"},
 };
 static const resource_t res_durations = {
     "GanttDuration", "gantt_durations", "gantt", API "/gantt/tasks/{task_id}/durations", API "/gantt/durations/{id}",
@@ -116,10 +116,10 @@ static const resource_t res_durations = {
 
 static const res_field_t planner_fields[] = {
     TEXT("title", FIELD_REQUIRED, 1, 2000),
-    {{"start", FIELD_DATETIME, FIELD_REQUIRED, 0, 0, NULL}, NULL, NULL, 0, NULL},
-    {{"end", FIELD_DATETIME, FIELD_REQUIRED, 0, 0, NULL}, NULL, NULL, 0, "not before start"},
+    {.f = {"start", FIELD_DATETIME, FIELD_REQUIRED, 0, 0, NULL}},
+    {.f = {"end", FIELD_DATETIME, FIELD_REQUIRED, 0, 0, NULL}, .after = "start"},
     COLOR,
-    {{"done", FIELD_BOOL, 0, 0, 0, NULL}, "false", NULL, 0, NULL},
+    {.f = {"done", FIELD_BOOL, 0, 0, 0, NULL}, .def = "false"},
 };
 static const res_filter_t planner_filters[] = {
     /* entries overlapping [from, to], whole UTC days */
@@ -132,7 +132,7 @@ static const resource_t res_planner = {
 };
 
 static const res_field_t category_fields[] = {
-    {{"name", FIELD_STRING, FIELD_REQUIRED, 1, 100, NULL}, NULL, NULL, 1, NULL},
+    {.f = {"name", FIELD_STRING, FIELD_REQUIRED, 1, 100, NULL}, .unique = 1},
     COLOR,
 };
 static const resource_t res_categories = {
@@ -140,13 +140,13 @@ static const resource_t res_categories = {
     category_fields, LEN(category_fields), NULL, 0, "categories of tasks and pomodoros",
 };
 
-#define MINUTES(name, def) {{name, FIELD_INT, 0, 1, 600, NULL}, def, NULL, 0, "minutes"}
+#define MINUTES(name, dflt) {.f = {name, FIELD_INT, 0, 1, 600, NULL}, .def = dflt, .doc = "minutes"}
 static const res_field_t preset_fields[] = {
     TEXT("name", FIELD_REQUIRED, 1, 100),
     MINUTES("work_minutes", "25"),
     MINUTES("short_break_minutes", "5"),
     MINUTES("long_break_minutes", "15"),
-    {{"cycles", FIELD_INT, 0, 1, 600, NULL}, "4", NULL, 0, NULL},
+    {.f = {"cycles", FIELD_INT, 0, 1, 600, NULL}, .def = "4"},
 };
 static const resource_t res_presets = {
     "PomodoroPreset", "pomodoro_presets", "pomodoro", API "/pomodoro/presets", API "/pomodoro/presets/{id}", NULL,
@@ -154,11 +154,11 @@ static const resource_t res_presets = {
 };
 
 static const res_field_t pomodoro_fields[] = {
-    {{"kind", FIELD_ENUM, 0, 0, 0, pomodoro_kinds}, "focus", NULL, 0, NULL},
-    {{"started_at", FIELD_DATETIME, FIELD_REQUIRED, 0, 0, NULL}, NULL, NULL, 0, NULL},
-    {{"planned_seconds", FIELD_INT, 0, 1, 86400, NULL}, "1500", NULL, 0, NULL},
-    {{"ended_at", FIELD_DATETIME, 0, 0, 0, NULL}, NULL, NULL, 0, "not before started_at"},
-    {{"completed", FIELD_BOOL, 0, 0, 0, NULL}, "false", NULL, 0, NULL},
+    {.f = {"kind", FIELD_ENUM, 0, 0, 0, pomodoro_kinds}, .def = "focus"},
+    {.f = {"started_at", FIELD_DATETIME, FIELD_REQUIRED, 0, 0, NULL}},
+    {.f = {"planned_seconds", FIELD_INT, 0, 1, 86400, NULL}, .def = "1500"},
+    {.f = {"ended_at", FIELD_DATETIME, 0, 0, 0, NULL}, .after = "started_at"},
+    {.f = {"completed", FIELD_BOOL, 0, 0, 0, NULL}, .def = "false"},
     REF("category_id", 0, "categories"),
     REF("task_id", 0, "tasks"),
 };

@@ -77,6 +77,8 @@ void body_check_object(http_request_t *req, json_t *obj, const body_field_t *fie
 int body_valid_email(const char *s);
 int body_valid_date(const char *s);
 int body_valid_datetime(const char *s);
+/* Orders two valid dates, or two valid RFC 3339 times (any offsets): <0, 0, >0. */
+int body_time_cmp(const char *a, const char *b);
 size_t body_utf8_length(const char *s, size_t bytes); /* code points, or SIZE_MAX if not UTF-8 */
 
 #endif

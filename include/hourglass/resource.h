@@ -17,8 +17,9 @@ typedef struct {
     body_field_t f;     /* name (= column), type, FIELD_REQUIRED, bounds, choices */
     const char *def;    /* default on create and PUT as SQL text; NULL: SQL NULL. A field
                            with a default is never null (sending null is wrong_type). */
-    const char *ref;    /* the resource (by name) a FIELD_ID refers to; the same user's */
+    const char *ref;    /* the table a FIELD_ID refers to; the row must be the same user's */
     unsigned unique : 1; /* unique per user: a clash answers 409 */
+    const char *after;  /* the field this one must not precede (end >= start): invalid_range */
     const char *doc;    /* a word for the OpenAPI description; may be NULL */
 } res_field_t;
 

@@ -69,3 +69,16 @@ TEST(body_checks_fields)
     CHECK(v[4].present && v[4].is_null && !v[4].text);
     arena_reset(&req.arena);
 }
+
+TEST(body_times_compare_across_offsets)
+{
+    CHECK(body_time_cmp("2026-03-01", "2026-03-02") < 0 && body_time_cmp("2026-03-02", "2026-03-02") == 0);
+    CHECK(body_time_cmp("2026-03-01T10:00:00+03:00", "2026-03-01T07:00:00Z") == 0);
+    CHECK(body_time_cmp("2026-03-01T10:00:00+03:00", "2026-03-01T07:00:01Z") < 0);
+    CHECK(body_time_cmp("2026-03-01T00:30:00-01:00", "2026-03-01T01:00:00Z") > 0);
+    CHECK(body_time_cmp("2026-02-28T23:00:00-02:00", "2026-03-01T00:59:59Z") > 0); /* across a month */
+    CHECK(body_time_cmp("2024-02-29T12:00:00Z", "2024-03-01T12:00:00Z") < 0);     /* a leap day */
+    CHECK(body_time_cmp("2026-03-01T07:00:00.5Z", "2026-03-01T07:00:00.50Z") == 0);
+    CHECK(body_time_cmp("2026-03-01T07:00:00Z", "2026-03-01T07:00:00.001Z") < 0);
+    CHECK(body_time_cmp("1969-12-31T23:59:59Z", "1970-01-01T00:00:00Z") < 0);
+}

@@ -3,9 +3,9 @@
 #include "unit.h"
 
 static const res_field_t fields[] = {
-    {{"title", FIELD_STRING, FIELD_REQUIRED, 1, 200, NULL}, NULL, NULL, 1, NULL},
-    {{"end_date", FIELD_DATE, 0, 0, 0, NULL}, NULL, NULL, 0, NULL},
-    {{"list_id", FIELD_ID, 0, 0, 0, NULL}, NULL, "lists", 0, NULL},
+    {.f = {"title", FIELD_STRING, FIELD_REQUIRED, 1, 200, NULL}, .unique = 1},
+    {.f = {"end_date", FIELD_DATE, 0, 0, 0, NULL}},
+    {.f = {"list_id", FIELD_ID, 0, 0, 0, NULL}, .ref = "lists"},
 };
 static const resource_t nested = {
     "Thing", "kanban_things", "t", "/a/{card_id}/things", "/things/{id}", "card_id", "kanban_cards", 0, ROUTE_AUTH,
