@@ -1,6 +1,12 @@
 # hourglass: build on Debian 12, run on Debian 12 slim with only the shared libraries.
 #   docker build -t hourglass .      docker run -e DATABASE_URL=... -p 8000:8000 hourglass
 
+# Swagger UI and ReDoc for /docs and /redoc: fetched from npm at build time, compiled in.
+FROM node:20-bookworm-slim AS docs-assets
+WORKDIR /src
+COPY scripts/assets.sh scripts/
+RUN scripts/assets.sh /assets
+
 FROM debian:12-slim AS build
 # llhttp has no library package in Debian 12: node-llhttp ships the C sources we compile.
 RUN apt-get update \
@@ -10,7 +16,8 @@ RUN apt-get update \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .
-RUN meson setup /build --buildtype=release \
+COPY --from=docs-assets /assets /assets
+RUN meson setup /build --buildtype=release -Ddocs_assets=/assets \
     && ninja -C /build \
     && install -D -s /build/hourglass /out/hourglass
 

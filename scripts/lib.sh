@@ -2,7 +2,8 @@
 # Shared helpers for scripts/run, scripts/test, scripts/pg and bench/run. Source it, do not run it.
 #
 #   hg_ensure_packages [run|test|bench]   install the Debian packages that are missing
-#   hg_build DIR [meson setup args...]    configure once, then ninja (DIR under $HG_BUILD_ROOT)
+#   hg_build DIR [meson setup args...]    fetch the docs assets, configure once, then ninja
+#                                         (DIR under $HG_BUILD_ROOT)
 #   hg_pg_start DATADIR PORT              private PostgreSQL 15 cluster; exports DATABASE_URL
 #   hg_pg_stop DATADIR
 #   hg_free_port                          print a TCP port nobody listens on right now
@@ -28,19 +29,22 @@ HG_PKGS_BUILD="gcc libc6-dev meson ninja-build pkg-config node-llhttp python3
     libuv1-dev libpq-dev libsodium-dev libjwt-dev libjansson-dev libcurl4-openssl-dev
     postgresql-15 postgresql-client-15 curl ca-certificates"
 # clang + its runtime for the libFuzzer build; pytest/aiosmtpd/requests for the black-box
-# tests; docker-compose validates compose.yaml offline.
+# tests; docker-compose validates compose.yaml offline; headless chromium renders /docs.
 HG_PKGS_TEST="clang libclang-rt-14-dev python3-pytest python3-aiosmtpd python3-requests openssl
-    docker-compose"
+    docker-compose chromium"
 HG_PKGS_BENCH="wrk nginx iproute2"
 
 hg_ensure_packages() {
     local mode=${1:-run} want missing=() p
     want=$HG_PKGS_BUILD
+    # npm also fetches the documentation pages' assets when they are not cached yet.
+    "$HG_REPO/scripts/assets.sh" --check || command -v npm >/dev/null || want="$want nodejs npm"
     case "$mode" in
         run) ;;
         test) want="$want $HG_PKGS_TEST"
               # npm for dockerfile-utils. A NodeSource nodejs already ships npm and conflicts
               # with Debian's npm package, so ask for the packages only when npx is missing.
+              # npx also runs @redocly/cli on the OpenAPI document.
               command -v npx >/dev/null || want="$want nodejs npm" ;;
         bench) want="$want $HG_PKGS_BENCH" ;;
         *) hg_die "hg_ensure_packages: unknown mode $mode" ;;
@@ -79,6 +83,8 @@ hg_ensure_packages() {
 # matter the first time; change them by deleting the directory.
 hg_build() {
     local dir=$HG_BUILD_ROOT/$1; shift
+    # Swagger UI and ReDoc from npm, once, into .cache/npm-assets: meson embeds them.
+    "$HG_REPO/scripts/assets.sh" || return 1
     if [ ! -f "$dir/build.ninja" ]; then
         local wipe=()
         # a setup that failed half-way leaves coredata behind and meson refuses to start again

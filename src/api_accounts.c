@@ -12,6 +12,7 @@
 #include "hourglass/body.h"
 #include "hourglass/http_auth.h"
 #include "hourglass/json_text.h"
+#include "hourglass/openapi.h"
 #include "hourglass/revoked.h"
 #include "hourglass/server.h"
 
@@ -544,6 +545,86 @@ static const http_route_t account_routes[] = {
     {ALLOW_POST, "/api/v1/auth/reset-password", api_reset_password, NULL, 0, 0},
 };
 
+static const route_doc_t account_docs[] = {
+    {ALLOW_POST, "/api/v1/auth/register", "auth", "Create an account", register_fields, REGISTER_FIELDS, NULL, 201,
+     "User"},
+    {ALLOW_POST, "/api/v1/auth/verify-email", "auth", "Verify the e-mail address with the mailed code",
+     email_code_fields, 2, NULL, 200, "User"},
+    {ALLOW_POST, "/api/v1/auth/resend-verification", "auth", "Mail a new verification code", email_fields, 1, NULL,
+     202, "Accepted"},
+    {ALLOW_POST, "/api/v1/auth/login", "auth", "Log in: a token pair and session cookies", login_fields, LOGIN_FIELDS,
+     NULL, 200, "TokenPair"},
+    {ALLOW_POST, "/api/v1/auth/refresh", "auth", "Trade a refresh token for a new pair", refresh_fields, 1, NULL, 200,
+     "TokenPair"},
+    {ALLOW_POST, "/api/v1/auth/logout", "auth", "Log out: revoke this session", NULL, 0, NULL, 204, NULL},
+    {ALLOW_POST, "/api/v1/auth/logout-all", "auth", "Revoke every session of the user", NULL, 0, NULL, 204, NULL},
+    {ALLOW_GET, "/api/v1/auth/sessions", "auth", "The user's live sessions", NULL, 0, NULL, 200, "SessionPage"},
+    {ALLOW_DELETE, "/api/v1/auth/sessions/{id}", "auth", "Revoke one of the user's sessions", NULL, 0, NULL, 204,
+     NULL},
+    {ALLOW_POST, "/api/v1/auth/forgot-password", "auth", "Mail a password reset code", email_fields, 1, NULL, 202,
+     "Accepted"},
+    {ALLOW_POST, "/api/v1/auth/reset-password", "auth", "Set a new password with the mailed code", reset_fields, 3,
+     NULL, 204, NULL},
+};
+
+static const openapi_extra_t account_doc_extras[] = {
+    {ALLOW_POST, "/api/v1/auth/register", 0, "409", NULL, 0,
+     "A 6-digit verification code is mailed. 409 `email_taken` or `username_taken`; 422 lists every password "
+     "rule broken (`too_short`, `too_long`, `no_lower`, `no_upper`, `no_digit`, `no_symbol`) and `mismatch` "
+     "when `password_confirm` differs."},
+    {ALLOW_POST, "/api/v1/auth/verify-email", 0, "400 410", NULL, 0,
+     "400 `invalid_code` for a wrong code, and for any code after 5 wrong tries; 410 `code_expired` after 15 "
+     "minutes."},
+    {ALLOW_POST, "/api/v1/auth/resend-verification", 0, NULL, NULL, 0,
+     "Always 202, so nobody learns which addresses have accounts. Beyond 1 a minute and 5 an hour per address "
+     "nothing more is sent."},
+    {ALLOW_POST, "/api/v1/auth/login", OPENAPI_FORMS, "401 403 429", NULL, 0,
+     "`email` (or `username`) and `password`, as JSON or as the OAuth2 password form, whose `username` may hold "
+     "the e-mail. Sets the cookies `access_token` and `refresh_token` (HttpOnly, SameSite=Lax) and `logged_in`. "
+     "401 `invalid_credentials` alike for an unknown user and a wrong password; 403 `email_not_verified`; 429 "
+     "after 10 failures for the account in 15 minutes, or 100 attempts from the address in a minute."},
+    {ALLOW_POST, "/api/v1/auth/refresh", OPENAPI_FORMS, "401 403", NULL, 0,
+     "The refresh token comes in the body, as a Bearer header, or as the `refresh_token` cookie (which needs an "
+     "allowed Origin, else 403 `origin_not_allowed`). The old token stops working; presenting one already rotated "
+     "revokes its whole session (401 `token_reused`), except within 10 s of the rotation, when it gets the same "
+     "new pair."},
+    {ALLOW_POST, "/api/v1/auth/logout", 0, NULL, NULL, 0,
+     "Clears the cookies; this session's access token is refused from now on."},
+    {ALLOW_GET, "/api/v1/auth/sessions", OPENAPI_PAGED, NULL, NULL, 0, NULL},
+    {ALLOW_POST, "/api/v1/auth/forgot-password", 0, NULL, NULL, 0,
+     "Always 202; a reset code is mailed when the address is known, within the same quotas as verification."},
+    {ALLOW_POST, "/api/v1/auth/reset-password", 0, "400 410", NULL, 0,
+     "Every session of the user is revoked. Codes answer as in verify-email."},
+};
+
+static const char *const token_types[] = {"bearer", NULL};
+static const body_field_t token_pair_object[] = {
+    {"access_token", FIELD_STRING, FIELD_REQUIRED, 0, 0, NULL},
+    {"refresh_token", FIELD_STRING, FIELD_REQUIRED, 0, 0, NULL},
+    {"token_type", FIELD_ENUM, FIELD_REQUIRED, 0, 0, token_types},
+    {"expires_in", FIELD_INT, FIELD_REQUIRED, 0, 0, NULL},
+};
+static const body_field_t session_object[] = {
+    {"id", FIELD_ID, FIELD_REQUIRED, 0, 0, NULL},
+    {"user_agent", FIELD_STRING, 0, 0, 0, NULL},
+    {"ip", FIELD_STRING, 0, 0, 0, NULL},
+    {"created_at", FIELD_DATETIME, FIELD_REQUIRED, 0, 0, NULL},
+    {"last_used_at", FIELD_DATETIME, FIELD_REQUIRED, 0, 0, NULL},
+    {"current", FIELD_BOOL, FIELD_REQUIRED, 0, 0, NULL},
+};
+
+static void accounts_openapi(json_t *paths, json_t *schemas)
+{
+    json_object_set_new(
+        schemas, "TokenPair",
+        openapi_object_schema(token_pair_object, sizeof(token_pair_object) / sizeof(token_pair_object[0])));
+    json_object_set_new(schemas, "Session",
+                        openapi_object_schema(session_object, sizeof(session_object) / sizeof(session_object[0])));
+    json_object_set_new(schemas, "SessionPage", openapi_page_schema("Session"));
+    openapi_add_extras(paths, account_doc_extras, sizeof(account_doc_extras) / sizeof(account_doc_extras[0]));
+}
+
 const api_module_t api_accounts_module = {
-    "accounts", account_routes, sizeof(account_routes) / sizeof(account_routes[0]), accounts_register_statements, NULL, 0, NULL,
+    "accounts", account_routes, sizeof(account_routes) / sizeof(account_routes[0]), accounts_register_statements,
+    account_docs, sizeof(account_docs) / sizeof(account_docs[0]), accounts_openapi,
 };

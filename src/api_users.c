@@ -14,6 +14,7 @@
 #include "hourglass/auth.h"
 #include "hourglass/body.h"
 #include "hourglass/forms.h"
+#include "hourglass/openapi.h"
 #include "hourglass/revoked.h"
 #include "hourglass/server.h"
 
@@ -635,6 +636,116 @@ static const http_route_t user_routes[] = {
     {ALLOW_DELETE, "/api/v1/admin/users/{id}", api_admin_user_delete, NULL, ROUTE_ADMIN, 0},
 };
 
+static const route_doc_t user_docs[] = {
+    {ALLOW_GET, "/api/v1/users/me", "users", "The caller's account", NULL, 0, NULL, 200, "User"},
+    {ALLOW_PATCH, "/api/v1/users/me", "users", "Change the given profile fields", me_fields, M_COUNT, NULL, 200,
+     "User"},
+    {ALLOW_DELETE, "/api/v1/users/me", "users", "Delete the account and everything it owns", password_fields, 1, NULL,
+     204, NULL},
+    {ALLOW_POST, "/api/v1/users/me/password/check", "users", "Check the password", password_fields, 1, NULL, 204,
+     NULL},
+    {ALLOW_PUT, "/api/v1/users/me/password", "users", "Change the password", password_change_fields, 2, NULL, 204,
+     NULL},
+    {ALLOW_POST, "/api/v1/users/me/email", "users", "Start an e-mail change: a code goes to the new address",
+     email_change_fields, 2, NULL, 202, "Accepted"},
+    {ALLOW_POST, "/api/v1/users/me/email/confirm", "users", "Confirm the new e-mail address with its code",
+     code_fields, 1, NULL, 200, "User"},
+    {ALLOW_GET, "/api/v1/users/me/avatar", "users", "The caller's avatar image", NULL, 0, NULL, 200, "image/*"},
+    {ALLOW_PUT, "/api/v1/users/me/avatar", "users", "Upload an avatar", NULL, 0, "AvatarForm", 200, "User"},
+    {ALLOW_DELETE, "/api/v1/users/me/avatar", "users", "Remove the avatar", NULL, 0, NULL, 204, NULL},
+    {ALLOW_GET, "/api/v1/users", "users", "Search public profiles", NULL, 0, NULL, 200, "PublicUserPage"},
+    {ALLOW_GET, "/api/v1/users/{id}", "users", "A public profile", NULL, 0, NULL, 200, "PublicUser"},
+    {ALLOW_GET, "/api/v1/users/{id}/avatar", "users", "A user's avatar image", NULL, 0, NULL, 200, "image/*"},
+    {ALLOW_GET, "/api/v1/admin/users", "users", "Search users, e-mails included (admin)", NULL, 0, NULL, 200,
+     "UserPage"},
+    {ALLOW_GET, "/api/v1/admin/users/{id}", "users", "A user (admin)", NULL, 0, NULL, 200, "User"},
+    {ALLOW_PATCH, "/api/v1/admin/users/{id}", "users", "Change a user's role, premium, name or verification (admin)",
+     admin_fields, A_COUNT, NULL, 200, "User"},
+    {ALLOW_DELETE, "/api/v1/admin/users/{id}", "users", "Delete a user and everything they own (admin)", NULL, 0,
+     NULL, 204, NULL},
+};
+
+/* The filters api_users_list reads; the admin's list also takes ?email=. */
+static const body_field_t user_filters[] = {
+    {"q", FIELD_STRING, 0, 0, SEARCH_MAX_CHARS, NULL},
+    {"country", FIELD_STRING, 0, 0, COUNTRY_MAX_CHARS, NULL},
+    {"is_premium", FIELD_BOOL, 0, 0, 0, NULL},
+    {"email", FIELD_STRING, 0, 0, EMAIL_MAX_CHARS, NULL},
+};
+
+static const openapi_extra_t user_doc_extras[] = {
+    {ALLOW_PATCH, "/api/v1/users/me", 0, "409", NULL, 0,
+     "Only the fields sent change; an empty body answers the user unchanged. 409 `username_taken`."},
+    {ALLOW_DELETE, "/api/v1/users/me", 0, NULL, NULL, 0, "403 `wrong_password` when the password does not match."},
+    {ALLOW_POST, "/api/v1/users/me/password/check", 0, NULL, NULL, 0,
+     "204 when it matches, 403 `wrong_password` otherwise."},
+    {ALLOW_PUT, "/api/v1/users/me/password", 0, NULL, NULL, 0,
+     "The user's other sessions are revoked. 403 `wrong_password`; 422 lists the password rules broken."},
+    {ALLOW_POST, "/api/v1/users/me/email", 0, "409 429", NULL, 0,
+     "403 `wrong_password`; 409 `email_taken`; 429 beyond 1 code a minute or 5 an hour."},
+    {ALLOW_POST, "/api/v1/users/me/email/confirm", 0, "400 409 410", NULL, 0,
+     "400 `invalid_code`, 410 `code_expired`, 409 `email_taken` when the address was taken meanwhile."},
+    {ALLOW_GET, "/api/v1/users/me/avatar", OPENAPI_CACHED, "404", NULL, 0, NULL},
+    {ALLOW_PUT, "/api/v1/users/me/avatar", 0, NULL, NULL, 0,
+     "A multipart field `file` (or `photo`), or the raw image as the body; at most 2 MiB. The type is read from "
+     "the bytes: PNG, JPEG, WebP or GIF, else 415."},
+    {ALLOW_GET, "/api/v1/users", OPENAPI_PAGED, NULL, user_filters, 3, "Public profiles only: no e-mails."},
+    {ALLOW_GET, "/api/v1/users/{id}/avatar", OPENAPI_CACHED, NULL, NULL, 0, NULL},
+    {ALLOW_GET, "/api/v1/admin/users", OPENAPI_PAGED, NULL, user_filters, 4, NULL},
+    {ALLOW_PATCH, "/api/v1/admin/users/{id}", 0, "409", NULL, 0, NULL},
+};
+
+static const char *const user_roles[] = {"user", "staff", "admin", NULL};
+static const body_field_t user_object[] = {
+    {"id", FIELD_ID, FIELD_REQUIRED, 0, 0, NULL},
+    {"email", FIELD_EMAIL, FIELD_REQUIRED, 0, 0, NULL},
+    {"username", FIELD_STRING, 0, 0, 0, NULL},
+    {"name", FIELD_STRING, 0, 0, 0, NULL},
+    {"first_name", FIELD_STRING, 0, 0, 0, NULL},
+    {"last_name", FIELD_STRING, 0, 0, 0, NULL},
+    {"middle_name", FIELD_STRING, 0, 0, 0, NULL},
+    {"phone", FIELD_STRING, 0, 0, 0, NULL},
+    {"date_of_birth", FIELD_DATE, 0, 0, 0, NULL},
+    {"country", FIELD_STRING, 0, 0, 0, NULL},
+    {"role", FIELD_ENUM, FIELD_REQUIRED, 0, 0, user_roles},
+    {"is_premium", FIELD_BOOL, FIELD_REQUIRED, 0, 0, NULL},
+    {"email_verified", FIELD_BOOL, FIELD_REQUIRED, 0, 0, NULL},
+    {"avatar_url", FIELD_STRING, 0, 0, 0, NULL},
+    {"created_at", FIELD_DATETIME, FIELD_REQUIRED, 0, 0, NULL},
+};
+static const body_field_t public_user_object[] = {
+    {"id", FIELD_ID, FIELD_REQUIRED, 0, 0, NULL},
+    {"username", FIELD_STRING, 0, 0, 0, NULL},
+    {"name", FIELD_STRING, 0, 0, 0, NULL},
+    {"country", FIELD_STRING, 0, 0, 0, NULL},
+    {"is_premium", FIELD_BOOL, FIELD_REQUIRED, 0, 0, NULL},
+    {"avatar_url", FIELD_STRING, 0, 0, 0, NULL},
+};
+
+static void users_openapi(json_t *paths, json_t *schemas)
+{
+    json_object_set_new(schemas, "User",
+                        openapi_object_schema(user_object, sizeof(user_object) / sizeof(user_object[0])));
+    json_object_set_new(
+        schemas, "PublicUser",
+        openapi_object_schema(public_user_object, sizeof(public_user_object) / sizeof(public_user_object[0])));
+    json_object_set_new(schemas, "UserPage", openapi_page_schema("User"));
+    json_object_set_new(schemas, "PublicUserPage", openapi_page_schema("PublicUser"));
+    json_object_set_new(schemas, "AvatarForm",
+                        json_pack("{s:s, s:{s:{s:s, s:s}, s:{s:s, s:s}}}", "type", "object", "properties", "file",
+                                  "type", "string", "format", "binary", "photo", "type", "string", "format", "binary"));
+    openapi_add_extras(paths, user_doc_extras, sizeof(user_doc_extras) / sizeof(user_doc_extras[0]));
+    /* Besides the form, the raw image may be the body. */
+    static const char *const raw_types[] = {"image/png", "image/jpeg", "image/webp", "image/gif"};
+    json_t *content = json_object();
+    for (size_t i = 0; i < sizeof(raw_types) / sizeof(raw_types[0]); i++)
+        json_object_set_new(content, raw_types[i],
+                            json_pack("{s:{s:s, s:s}}", "schema", "type", "string", "format", "binary"));
+    json_object_set_new(json_object_get(openapi_path_item(paths, "/api/v1/users/me/avatar"), "put"), "requestBody",
+                        json_pack("{s:o}", "content", content));
+}
+
 const api_module_t api_users_module = {
-    "users", user_routes, sizeof(user_routes) / sizeof(user_routes[0]), users_register_statements, NULL, 0, NULL,
+    "users", user_routes, sizeof(user_routes) / sizeof(user_routes[0]), users_register_statements,
+    user_docs, sizeof(user_docs) / sizeof(user_docs[0]), users_openapi,
 };

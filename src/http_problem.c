@@ -95,6 +95,9 @@ static const problem_text_t catalogue[] = {
     {"email_not_verified", "Confirm your e-mail address first.", "Сначала подтвердите адрес электронной почты."},
     {"rate_limited", "Too many attempts; try again later.", "Слишком много попыток; повторите позже."},
     {"wrong_password", "The password is wrong.", "Неверный пароль."},
+    {"unknown_time_zone", "This time zone is not known; use an IANA name such as Europe/Moscow.",
+     "Такой часовой пояс неизвестен; укажите имя из базы IANA, например Europe/Moscow."},
+    {"premium_required", "This needs a premium account.", "Для этого нужен премиум-аккаунт."},
 };
 
 const char *problem_detail(const char *code, http_lang_t lang)

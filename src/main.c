@@ -1,4 +1,4 @@
-/* hourglass: serve | migrate | healthcheck | version */
+/* hourglass: serve | migrate | healthcheck | openapi | version */
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -20,17 +20,19 @@
 #include "hourglass/db.h"
 #include "hourglass/log.h"
 #include "hourglass/metrics.h"
+#include "hourglass/openapi.h"
 #include "hourglass/server.h"
 #include "hourglass_build.h"
 
 static void usage(FILE *out)
 {
     fprintf(out,
-            "usage: hourglass [serve|migrate|healthcheck|version|create-admin EMAIL] [--config FILE]\n"
+            "usage: hourglass [serve|migrate|healthcheck|openapi|version|create-admin EMAIL] [--config FILE]\n"
             "  serve        apply migrations, then serve HTTP (the default)\n"
             "  migrate      apply migrations and exit\n"
             "  create-admin make EMAIL an administrator (created if missing); password on stdin\n"
             "  healthcheck  GET /health on the configured port; exit 0 when it answers 200\n"
+            "  openapi      print the OpenAPI document that /openapi.json serves\n"
             "  version      print the version\n"
             "Configuration comes from the environment and, optionally, FILE (KEY=VALUE lines);\n"
             "the environment wins. See README.md for the variables.\n");
@@ -81,6 +83,28 @@ static int run_healthcheck(const config_t *cfg)
     return 1;
 }
 
+/* The document of /openapi.json on stdout, for linters and client generators:
+ * the same routes_build() as serve, with no configuration or database. */
+static int run_openapi(void)
+{
+    char err[512];
+    if (sodium_init() < 0) {
+        fprintf(stderr, "cannot initialise libsodium\n");
+        return 1;
+    }
+    router_t *router = routes_build(err, sizeof(err));
+    if (!router) {
+        fprintf(stderr, "routes: %s\n", err);
+        return 1;
+    }
+    size_t len = 0;
+    const char *doc = openapi_document(&len, NULL);
+    int ok = doc && fwrite(doc, 1, len, stdout) == len && putchar('\n') != EOF && fflush(stdout) == 0;
+    router_free(router);
+    openapi_free();
+    return ok ? 0 : 1;
+}
+
 static int run_serve(const config_t *cfg)
 {
     char err[512];
@@ -122,6 +146,7 @@ static int run_serve(const config_t *cfg)
     rc = http_server_run(cfg, router);
     metrics_free();
     router_free(router);
+    openapi_free();
     revoked_free();
     auth_tokens_free();
     curl_global_cleanup();
@@ -156,6 +181,8 @@ int main(int argc, char **argv)
         printf("hourglass %s\n", HOURGLASS_VERSION);
         return 0;
     }
+    if (!strcmp(command, "openapi"))
+        return run_openapi();
     /* A client closing early must not kill the server in the middle of a write. */
     signal(SIGPIPE, SIG_IGN);
 

@@ -3,52 +3,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "hourglass/openapi.h"
 #include "hourglass/resource.h"
-
-/* A declared field as a JSON Schema. */
-static json_t *field_schema(const body_field_t *f)
-{
-    switch (f->type) {
-    case FIELD_INT: {
-        json_t *s = json_pack("{s:s}", "type", "integer");
-        if (f->min || f->max) {
-            json_object_set_new(s, "minimum", json_integer(f->min));
-            json_object_set_new(s, "maximum", json_integer(f->max));
-        }
-        return s;
-    }
-    case FIELD_ID: return json_pack("{s:s, s:s, s:i}", "type", "integer", "format", "int64", "minimum", 1);
-    case FIELD_BOOL: return json_pack("{s:s}", "type", "boolean");
-    case FIELD_DATE: return json_pack("{s:s, s:s}", "type", "string", "format", "date");
-    case FIELD_DATETIME: return json_pack("{s:s, s:s}", "type", "string", "format", "date-time");
-    case FIELD_COLOR: return json_pack("{s:s, s:s}", "type", "string", "pattern", "^#[0-9a-fA-F]{6}$");
-    case FIELD_EMAIL: return json_pack("{s:s, s:s}", "type", "string", "format", "email");
-    case FIELD_ENUM: {
-        json_t *e = json_array();
-        for (int i = 0; f->choices && f->choices[i]; i++)
-            json_array_append_new(e, json_string(f->choices[i]));
-        return json_pack("{s:s, s:o}", "type", "string", "enum", e);
-    }
-    default: {
-        json_t *s = json_pack("{s:s}", "type", "string");
-        if (f->min)
-            json_object_set_new(s, "minLength", json_integer(f->min));
-        if (f->max)
-            json_object_set_new(s, "maxLength", json_integer(f->max));
-        return s;
-    }
-    }
-}
-
-static void add_errors(json_t *responses, int has_body, int has_id, unsigned flags)
-{
-    (void)flags;
-    json_object_set_new(responses, "401", json_pack("{s:s}", "description", "no valid access token"));
-    if (has_body)
-        json_object_set_new(responses, "422", json_pack("{s:s}", "description", "validation_failed"));
-    if (has_id)
-        json_object_set_new(responses, "404", json_pack("{s:s}", "description", "not_found"));
-}
 
 static json_t *ref_to(const char *fmt, const char *name)
 {
@@ -71,12 +27,9 @@ static json_t *object_schema(const resource_t *res)
     }
     for (size_t i = 0; i < res->field_count; i++) {
         const res_field_t *f = &res->fields[i];
-        json_t *s = field_schema(&f->f);
-        if (!f->def && !(f->f.flags & FIELD_REQUIRED)) {
-            json_t *type = json_object_get(s, "type");
-            if (json_is_string(type))
-                json_object_set_new(s, "type", json_pack("[s,s]", json_string_value(type), "null"));
-        }
+        json_t *s = openapi_field_schema(&f->f);
+        if (!f->def && !(f->f.flags & FIELD_REQUIRED))
+            openapi_schema_nullable(s);
         json_object_set_new(props, f->f.name, s);
         json_array_append_new(required, json_string(f->f.name));
     }
@@ -93,7 +46,7 @@ static json_t *input_schema(const resource_t *res, int patch)
     json_t *props = json_object(), *required = json_array();
     for (size_t i = 0; i < res->field_count; i++) {
         const res_field_t *f = &res->fields[i];
-        json_t *s = field_schema(&f->f);
+        json_t *s = openapi_field_schema(&f->f);
         char desc[256] = "";
         int n = 0;
         if (f->def)
@@ -110,11 +63,8 @@ static json_t *input_schema(const resource_t *res, int patch)
             snprintf(desc + n, sizeof(desc) - (size_t)n, "%s.", f->doc);
         if (desc[0] && n >= 0)
             json_object_set_new(s, "description", json_string(desc));
-        if (!f->def && !(f->f.flags & FIELD_REQUIRED)) {
-            json_t *type = json_object_get(s, "type");
-            if (json_is_string(type))
-                json_object_set_new(s, "type", json_pack("[s,s]", json_string_value(type), "null"));
-        }
+        if (!f->def && !(f->f.flags & FIELD_REQUIRED))
+            openapi_schema_nullable(s);
         json_object_set_new(props, f->f.name, s);
         if (!patch && (f->f.flags & FIELD_REQUIRED))
             json_array_append_new(required, json_string(f->f.name));
@@ -125,13 +75,6 @@ static json_t *input_schema(const resource_t *res, int patch)
     else
         json_decref(required);
     return schema;
-}
-
-static json_t *page_schema(const char *name)
-{
-    return json_pack("{s:s, s:{s:{s:s, s:o}, s:{s:[s,s]}}, s:[s,s]}", "type", "object", "properties", "items", "type",
-                     "array", "items", ref_to("#/components/schemas/%s", name), "next_cursor", "type", "string",
-                     "null", "required", "items", "next_cursor");
 }
 
 static json_t *param(const char *name, const char *in, json_t *schema, const char *description)
@@ -156,16 +99,16 @@ static json_t *json_response(const char *description, json_t *schema)
     return r;
 }
 
-/* One operation with its success answer and the errors every resource route can give. */
+/* One operation with its success answer; the generator adds the answers that
+ * every route with a body, an id or a token can give (openapi.c). */
 static json_t *operation(const resource_t *res, const char *id_prefix, const char *summary, int status,
-                         json_t *success, int has_body, int has_id)
+                         json_t *success)
 {
     char op_id[128], code[8];
     snprintf(op_id, sizeof(op_id), "%s%s", id_prefix, res->name);
     snprintf(code, sizeof(code), "%d", status);
     json_t *responses = json_object();
     json_object_set_new(responses, code, success);
-    add_errors(responses, has_body, has_id || res->parent_param, res->route_flags);
     return json_pack("{s:s, s:s, s:[s], s:o}", "operationId", op_id, "summary", summary, "tags", res->tag,
                      "responses", responses);
 }
@@ -186,11 +129,6 @@ static void add_path_params(json_t *path_item, const resource_t *res, int item)
 static json_t *list_params(const resource_t *res)
 {
     json_t *params = json_array();
-    json_array_append_new(params, param("limit", "query", json_pack("{s:s, s:i, s:i, s:i}", "type", "integer",
-                                                                     "minimum", 1, "maximum", 200, "default", 50),
-                                        NULL));
-    json_array_append_new(params, param("cursor", "query", json_pack("{s:s}", "type", "string"),
-                                        "next_cursor of the page before"));
     for (size_t i = 0; i < res->filter_count; i++) {
         const res_filter_t *f = &res->filters[i];
         body_field_t as_field = {f->param, f->type, 0, 0, 0, f->choices};
@@ -204,7 +142,7 @@ static json_t *list_params(const resource_t *res)
                  f->column2 ? f->column2 : "");
         if (f->column2)
             strncat(desc, ")", sizeof(desc) - strlen(desc) - 1);
-        json_array_append_new(params, param(f->param, "query", field_schema(&as_field), desc));
+        json_array_append_new(params, param(f->param, "query", openapi_field_schema(&as_field), desc));
     }
     return params;
 }
@@ -218,21 +156,19 @@ void res_openapi(const resource_t *res, json_t *paths, json_t *schemas)
     snprintf(name, sizeof(name), "%sPatch", res->name);
     json_object_set_new(schemas, name, input_schema(res, 1));
     snprintf(name, sizeof(name), "%sPage", res->name);
-    json_object_set_new(schemas, name, page_schema(res->name));
+    json_object_set_new(schemas, name, openapi_page_schema(res->name));
 
     char summary[160];
     json_t *coll = json_object();
     add_path_params(coll, res, 0);
     snprintf(summary, sizeof(summary), "List %s", res->summary);
     json_t *list = operation(res, "list", summary, 200,
-                             json_response("a page, in id order", ref_to("#/components/schemas/%sPage", res->name)), 0,
-                             0);
+                             json_response("a page, in id order", ref_to("#/components/schemas/%sPage", res->name)));
     json_object_set_new(list, "parameters", list_params(res));
     json_object_set_new(coll, "get", list);
     snprintf(summary, sizeof(summary), "Create one of the %s", res->summary);
     json_t *create = operation(res, "create", summary, 201,
-                               json_response("created; Location names it", ref_to("#/components/schemas/%s", res->name)),
-                               1, 0);
+                               json_response("created; Location names it", ref_to("#/components/schemas/%s", res->name)));
     json_object_set_new(create, "requestBody", json_body(ref_to("#/components/schemas/%sInput", res->name)));
     json_object_set_new(coll, "post", create);
     json_object_set_new(paths, res->collection, coll);
@@ -242,18 +178,29 @@ void res_openapi(const resource_t *res, json_t *paths, json_t *schemas)
     snprintf(summary, sizeof(summary), "Get one of the %s", res->summary);
     json_object_set_new(item, "get",
                         operation(res, "get", summary, 200,
-                                  json_response("the object", ref_to("#/components/schemas/%s", res->name)), 0, 1));
+                                  json_response("the object", ref_to("#/components/schemas/%s", res->name))));
     snprintf(summary, sizeof(summary), "Change the given fields of one of the %s", res->summary);
     json_t *patch = operation(res, "patch", summary, 200,
-                              json_response("the object", ref_to("#/components/schemas/%s", res->name)), 1, 1);
+                              json_response("the object", ref_to("#/components/schemas/%s", res->name)));
     json_object_set_new(patch, "requestBody", json_body(ref_to("#/components/schemas/%sPatch", res->name)));
     json_object_set_new(item, "patch", patch);
     snprintf(summary, sizeof(summary), "Replace one of the %s", res->summary);
     json_t *put = operation(res, "replace", summary, 200,
-                            json_response("the object", ref_to("#/components/schemas/%s", res->name)), 1, 1);
+                            json_response("the object", ref_to("#/components/schemas/%s", res->name)));
     json_object_set_new(put, "requestBody", json_body(ref_to("#/components/schemas/%sInput", res->name)));
     json_object_set_new(item, "put", put);
     snprintf(summary, sizeof(summary), "Delete one of the %s", res->summary);
-    json_object_set_new(item, "delete", operation(res, "delete", summary, 204, json_response("deleted", NULL), 0, 1));
+    json_object_set_new(item, "delete", operation(res, "delete", summary, 204, json_response("deleted", NULL)));
     json_object_set_new(paths, res->item, item);
+
+    /* Paging parameters are the shared ones; a unique field can clash (409). */
+    int unique = 0;
+    for (size_t i = 0; i < res->field_count; i++)
+        unique |= res->fields[i].unique;
+    const openapi_extra_t extras[] = {
+        {ALLOW_GET, res->collection, OPENAPI_PAGED, NULL, NULL, 0, NULL},
+        {ALLOW_POST, res->collection, 0, unique ? "409" : NULL, NULL, 0, NULL},
+        {ALLOW_PATCH | ALLOW_PUT, res->item, 0, unique ? "409" : NULL, NULL, 0, NULL},
+    };
+    openapi_add_extras(paths, extras, sizeof(extras) / sizeof(extras[0]));
 }

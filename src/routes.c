@@ -3,12 +3,16 @@
 #include "hourglass/api.h"
 #include "hourglass/events.h"
 #include "hourglass/mail.h"
+#include "hourglass/openapi.h"
 
 static const api_module_t *const modules[] = {
     &api_ops_module,
     &api_accounts_module,
     &api_users_module,
     &api_planning_module,
+    &api_stats_module,
+    &api_music_module,
+    &api_docs_module,
 };
 
 router_t *routes_build(char *err, size_t errlen)
@@ -25,6 +29,11 @@ router_t *routes_build(char *err, size_t errlen)
                 return NULL;
             }
         }
+    }
+    /* Last, when every route is known: the document must cover them all. */
+    if (openapi_build(modules, sizeof(modules) / sizeof(modules[0]), r, err, errlen)) {
+        router_free(r);
+        return NULL;
     }
     return r;
 }

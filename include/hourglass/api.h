@@ -18,9 +18,9 @@ typedef struct {
     const char *summary;
     const body_field_t *body;  /* the JSON body's declared fields, or NULL */
     size_t body_count;
-    const char *body_schema;   /* or a component name for a body that is not fields (uploads); NULL: none */
+    const char *body_schema;   /* or the component schema of a multipart/form-data body (uploads); NULL: none */
     int status;                /* the success status */
-    const char *response;      /* component name of the success body; NULL: none or text */
+    const char *response;      /* component name of the success body, or a media type ("text/plain"); NULL: none */
 } route_doc_t;
 
 /* A module of endpoints: its routes, the statements it prepares, and its
@@ -40,6 +40,9 @@ extern const api_module_t api_ops_module;
 extern const api_module_t api_accounts_module;
 extern const api_module_t api_users_module;
 extern const api_module_t api_planning_module;
+extern const api_module_t api_stats_module;
+extern const api_module_t api_music_module;
+extern const api_module_t api_docs_module;
 
 /* Registers every module's statements and routes; NULL with err on a bad table. */
 router_t *routes_build(char *err, size_t errlen);

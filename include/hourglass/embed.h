@@ -11,5 +11,8 @@ typedef struct {
 
 extern const embedded_file_t db_migrations[];
 extern const size_t db_migrations_count;
+/* Swagger UI and ReDoc from npm (scripts/assets.sh), served by api_docs.c. */
+extern const embedded_file_t docs_assets[];
+extern const size_t docs_assets_count;
 
 #endif

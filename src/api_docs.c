@@ -1,0 +1,234 @@
+/* The API's documentation: /openapi.json (built by openapi.c), Swagger UI at
+ * /docs and ReDoc at /redoc. Their files come from the npm packages at build
+ * time and are compiled into the binary (meson.build, docs_assets), so
+ * nothing is read from disk and no CDN is needed. Every answer carries an
+ * ETag and is 304 to a matching If-None-Match; asset URLs carry ?v=<etag>,
+ * so browsers may keep them for good. */
+#include <stdio.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "hourglass/api.h"
+#include "hourglass/embed.h"
+#include "hourglass/openapi.h"
+
+#define LEN(a) (sizeof(a) / sizeof((a)[0]))
+#define DOCS_MAX_ASSETS 16
+#define DOCS_VERSION_CHARS 12 /* of the ETag, in ?v= */
+#define DOCS_PAGE_MAX 2048
+#define CACHE_REVALIDATE "no-cache"
+#define CACHE_IMMUTABLE "public, max-age=31536000, immutable"
+
+typedef struct {
+    const char *name;
+    const char *type;
+    const char *data;
+    size_t len;
+    char etag[40]; /* quoted */
+} docs_file_t;
+
+static docs_file_t assets[DOCS_MAX_ASSETS];
+static size_t asset_count;
+static docs_file_t swagger_page, redoc_page;
+static char swagger_html[DOCS_PAGE_MAX], redoc_html[DOCS_PAGE_MAX];
+
+/* Swagger UI's start, as a file rather than inline script. */
+static const char swagger_init_js[] = "window.ui = SwaggerUIBundle({\n"
+                                      "  url: \"openapi.json\",\n"
+                                      "  dom_id: \"#swagger-ui\",\n"
+                                      "  deepLinking: true,\n"
+                                      "  validatorUrl: null,\n"
+                                      "  presets: [SwaggerUIBundle.presets.apis],\n"
+                                      "  layout: \"BaseLayout\"\n"
+                                      "});\n";
+
+static const char *content_type(const char *name)
+{
+    static const struct {
+        const char *ext;
+        const char *type;
+    } types[] = {
+        {".css", "text/css; charset=utf-8"}, {".js", "text/javascript; charset=utf-8"}, {".png", "image/png"},
+        {".txt", "text/plain; charset=utf-8"}, {".html", "text/html; charset=utf-8"},
+    };
+    const char *dot = strrchr(name, '.');
+    for (size_t i = 0; dot && i < LEN(types); i++)
+        if (!strcmp(dot, types[i].ext))
+            return types[i].type;
+    return "application/octet-stream";
+}
+
+static void file_init(docs_file_t *f, const char *name, const char *type, const char *data, size_t len)
+{
+    f->name = name;
+    f->type = type;
+    f->data = data;
+    f->len = len;
+    unsigned char hash[16];
+    crypto_generichash(hash, sizeof(hash), (const unsigned char *)data, len, NULL, 0);
+    char hex[sizeof(hash) * 2 + 1];
+    sodium_bin2hex(hex, sizeof(hex), hash, sizeof(hash));
+    snprintf(f->etag, sizeof(f->etag), "\"%s\"", hex);
+}
+
+static const docs_file_t *asset_find(const char *name, size_t len)
+{
+    for (size_t i = 0; i < asset_count; i++)
+        if (strlen(assets[i].name) == len && !memcmp(assets[i].name, name, len))
+            return &assets[i];
+    return NULL;
+}
+
+/* The ?v= of an asset: the start of its ETag, so a new build means new URLs. */
+static const char *asset_version(const char *name, char out[DOCS_VERSION_CHARS + 1])
+{
+    const docs_file_t *f = asset_find(name, strlen(name));
+    snprintf(out, DOCS_VERSION_CHARS + 1, "%s", f ? f->etag + 1 : "missing");
+    return out;
+}
+
+/* Once, before the workers start: ETags and the two pages that name the assets. */
+static void docs_setup(void)
+{
+    asset_count = 0;
+    for (size_t i = 0; i < docs_assets_count && asset_count < DOCS_MAX_ASSETS - 1; i++)
+        file_init(&assets[asset_count++], docs_assets[i].name, content_type(docs_assets[i].name), docs_assets[i].data,
+                  docs_assets[i].len);
+    file_init(&assets[asset_count++], "swagger-init.js", content_type("swagger-init.js"), swagger_init_js,
+              sizeof(swagger_init_js) - 1);
+
+    char icon[DOCS_VERSION_CHARS + 1], css[DOCS_VERSION_CHARS + 1], bundle[DOCS_VERSION_CHARS + 1],
+        init[DOCS_VERSION_CHARS + 1], redoc[DOCS_VERSION_CHARS + 1];
+    /* Relative URLs: the pages keep working behind a proxy that adds a prefix. */
+    int n = snprintf(swagger_html, sizeof(swagger_html),
+                     "<!doctype html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+                     "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
+                     "<title>hourglass API: Swagger UI</title>\n"
+                     "<link rel=\"icon\" type=\"image/png\" href=\"docs/assets/favicon-32x32.png?v=%s\">\n"
+                     "<link rel=\"stylesheet\" href=\"docs/assets/swagger-ui.css?v=%s\">\n</head>\n<body>\n"
+                     "<div id=\"swagger-ui\"></div>\n"
+                     "<script src=\"docs/assets/swagger-ui-bundle.js?v=%s\"></script>\n"
+                     "<script src=\"docs/assets/swagger-init.js?v=%s\"></script>\n</body>\n</html>\n",
+                     asset_version("favicon-32x32.png", icon), asset_version("swagger-ui.css", css),
+                     asset_version("swagger-ui-bundle.js", bundle), asset_version("swagger-init.js", init));
+    file_init(&swagger_page, "docs", "text/html; charset=utf-8", swagger_html, (size_t)n);
+    n = snprintf(redoc_html, sizeof(redoc_html),
+                 "<!doctype html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+                 "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
+                 "<title>hourglass API: ReDoc</title>\n"
+                 "<link rel=\"icon\" type=\"image/png\" href=\"docs/assets/favicon-32x32.png?v=%s\">\n"
+                 "<style>body { margin: 0; }</style>\n</head>\n<body>\n"
+                 "<redoc spec-url=\"openapi.json\"></redoc>\n"
+                 "<script src=\"docs/assets/redoc.standalone.js?v=%s\"></script>\n</body>\n</html>\n",
+                 icon, asset_version("redoc.standalone.js", redoc));
+    file_init(&redoc_page, "redoc", "text/html; charset=utf-8", redoc_html, (size_t)n);
+}
+
+/* Does If-None-Match (a list, W/ allowed, or *) name etag? */
+static int etag_matches(const char *header, size_t len, const char *etag)
+{
+    size_t etag_len = strlen(etag);
+    const char *end = header + len;
+    for (const char *p = header; p < end;) {
+        while (p < end && (*p == ' ' || *p == '\t' || *p == ','))
+            p++;
+        const char *start = p;
+        while (p < end && *p != ',')
+            p++;
+        const char *stop = p;
+        while (stop > start && (stop[-1] == ' ' || stop[-1] == '\t'))
+            stop--;
+        if (stop - start == 1 && *start == '*')
+            return 1;
+        if (stop - start > 2 && !memcmp(start, "W/", 2))
+            start += 2;
+        if ((size_t)(stop - start) == etag_len && !memcmp(start, etag, etag_len))
+            return 1;
+    }
+    return 0;
+}
+
+static void respond_file(http_request_t *req, const char *type, const char *data, size_t len, const char *etag,
+                         const char *cache_control)
+{
+    http_header_add(req, "ETag", etag);
+    http_header_add(req, "Cache-Control", cache_control);
+    http_header_add(req, "X-Content-Type-Options", "nosniff");
+    size_t inm_len = 0;
+    const char *inm = http_header_get(req, "if-none-match", &inm_len);
+    if (inm && etag_matches(inm, inm_len, etag)) {
+        http_respond(req, 304, NULL, NULL, 0);
+        return;
+    }
+    http_respond(req, 200, type, data, len);
+}
+
+static void docs_openapi(http_request_t *req)
+{
+    size_t len = 0;
+    const char *etag = NULL;
+    const char *doc = openapi_document(&len, &etag);
+    if (!doc) {
+        http_respond_problem(req, 500, "internal_error", NULL);
+        return;
+    }
+    respond_file(req, "application/json; charset=utf-8", doc, len, etag, CACHE_REVALIDATE);
+}
+
+static void docs_page(http_request_t *req)
+{
+    const docs_file_t *page = req->route_data;
+    respond_file(req, page->type, page->data, page->len, page->etag, CACHE_REVALIDATE);
+}
+
+static void docs_asset(http_request_t *req)
+{
+    const char *name = http_param(req, "name");
+    const docs_file_t *f = asset_find(name, strlen(name));
+    if (!f) {
+        http_respond_problem(req, 404, "not_found", NULL);
+        return;
+    }
+    /* Only the current version's URL may be kept for good; any other revalidates. */
+    const char *v = http_query_get(req, "v");
+    int current = v && strlen(v) == DOCS_VERSION_CHARS && !memcmp(v, f->etag + 1, DOCS_VERSION_CHARS);
+    respond_file(req, f->type, f->data, f->len, f->etag, current ? CACHE_IMMUTABLE : CACHE_REVALIDATE);
+}
+
+static const http_route_t docs_routes[] = {
+    {ALLOW_GET, "/openapi.json", docs_openapi, NULL, 0, 0},
+    {ALLOW_GET, "/docs", docs_page, &swagger_page, 0, 0},
+    {ALLOW_GET, "/redoc", docs_page, &redoc_page, 0, 0},
+    {ALLOW_GET, "/docs/assets/{name}", docs_asset, NULL, 0, 0},
+};
+
+static const route_doc_t docs_docs[] = {
+    {ALLOW_GET, "/openapi.json", "documentation", "This document: OpenAPI 3.1 of every route", NULL, 0, NULL, 200,
+     "application/json"},
+    {ALLOW_GET, "/docs", "documentation", "Swagger UI over /openapi.json", NULL, 0, NULL, 200, "text/html"},
+    {ALLOW_GET, "/redoc", "documentation", "ReDoc over /openapi.json", NULL, 0, NULL, 200, "text/html"},
+    {ALLOW_GET, "/docs/assets/{name}", "documentation", "A file of the documentation pages", NULL, 0, NULL, 200,
+     "*/*"},
+};
+
+static const openapi_extra_t docs_extras[] = {
+    {ALLOW_GET, "/openapi.json", OPENAPI_NO_DB | OPENAPI_CACHED, NULL, NULL, 0, NULL},
+    {ALLOW_GET, "/docs", OPENAPI_NO_DB | OPENAPI_CACHED, NULL, NULL, 0, NULL},
+    {ALLOW_GET, "/redoc", OPENAPI_NO_DB | OPENAPI_CACHED, NULL, NULL, 0, NULL},
+    {ALLOW_GET, "/docs/assets/{name}", OPENAPI_NO_DB | OPENAPI_CACHED, "404", NULL, 0,
+     "Swagger UI and ReDoc (from the npm packages swagger-ui-dist and redoc, compiled into the server) and their "
+     "licences. The pages ask for them with `?v=` and the start of the ETag; such an answer may be kept for a "
+     "year, any other is revalidated."},
+};
+
+static void docs_openapi_extras(json_t *paths, json_t *schemas)
+{
+    (void)schemas;
+    openapi_add_extras(paths, docs_extras, LEN(docs_extras));
+}
+
+/* docs_setup takes the register_statements slot: it too runs once, before the workers start. */
+const api_module_t api_docs_module = {
+    "docs", docs_routes, LEN(docs_routes), docs_setup, docs_docs, LEN(docs_docs), docs_openapi_extras,
+};
