@@ -229,12 +229,20 @@ static void build_list(res_state_t *st, const resource_t *res)
     int owner = res->global ? 0 : n++;
     int after = n++, limit = n++;
     int parent = res->parent_param ? n++ : 0;
+    /* The order of the index that the scope's equality leaves in id order
+     * ((card_id, id), (user_id, id)): a generic plan that walked the primary
+     * key instead would filter every other user's rows. */
+    char order[96];
+    if (parent)
+        snprintf(order, sizeof(order), "t.\"%s\", t.id", res->parent_param);
+    else
+        snprintf(order, sizeof(order), "%s", owner ? "t.user_id, t.id" : "t.id");
     /* One scan of at most limit + 1 rows: the extra one only says that a next page exists. */
     sql_add(&s,
             "SELECT json_build_object('items', COALESCE(json_agg(p.j ORDER BY p.id) FILTER (WHERE p.n <= $%d), "
             "'[]'), 'next_cursor', CASE WHEN count(*) > $%d THEN (max(p.id) FILTER (WHERE p.n <= $%d))::text END)"
-            "::text FROM (SELECT t.id, row_number() OVER (ORDER BY t.id) AS n, ",
-            limit, limit, limit);
+            "::text FROM (SELECT t.id, row_number() OVER (ORDER BY %s) AS n, ",
+            limit, limit, limit, order);
     sql_object(&s, res);
     sql_add(&s, " AS j FROM %s AS t WHERE ", res->table);
     if (owner)
@@ -244,7 +252,7 @@ static void build_list(res_state_t *st, const resource_t *res)
         sql_add(&s, " AND t.\"%s\" = $%d", res->parent_param, parent);
     for (size_t i = 0; i < res->filter_count; i++)
         build_filter(&s, &res->filters[i], n++);
-    sql_add(&s, " ORDER BY t.id LIMIT $%d + 1) AS p", limit);
+    sql_add(&s, " ORDER BY %s LIMIT $%d + 1) AS p", order, limit);
     /* A parent that is missing or not the caller's: no row at all, 404. */
     if (parent)
         sql_add(&s, " HAVING EXISTS (SELECT 1 FROM %s WHERE id = $%d AND user_id = $%d)", res->parent_table, parent,

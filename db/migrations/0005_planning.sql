@@ -2,9 +2,13 @@
 --
 -- Conventions the resource engine relies on (res_engine.c):
 --   * every row has id, user_id, created_at, updated_at;
---   * UNIQUE (id, user_id) on a table that others reference, so a reference is a
---     composite foreign key (ref_id, user_id): a row can never point at another
---     user's row, even in a race, and the database says which field was wrong;
+--   * the primary key is (user_id, id): every statement is scoped by its owner,
+--     and with no index on id alone a generic plan cannot walk the whole table
+--     in id order filtering other users' rows out (it did, for a user whose rows
+--     are the newest);
+--   * a reference is a composite foreign key (user_id, ref_id) to that key, so a
+--     row can never point at another user's row, even in a race, and the
+--     database says which field was wrong;
 --   * constraint names say which field they guard and how:
 --       <table>_<field>_ref     a reference      (23503 -> 422 not_found on the field)
 --       <table>_<field>_unique  unique per user  (23505 -> 409 on the field)
@@ -14,29 +18,27 @@
 -- the CHECKs here only keep the data sound.
 
 CREATE TABLE lists (
-    id         bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    id         bigint GENERATED ALWAYS AS IDENTITY,
     user_id    bigint      NOT NULL REFERENCES users ON DELETE CASCADE,
     name       text        NOT NULL,
     created_at timestamptz NOT NULL DEFAULT now(),
     updated_at timestamptz NOT NULL DEFAULT now(),
-    UNIQUE (id, user_id)
+    PRIMARY KEY (user_id, id)
 );
-CREATE INDEX lists_user_idx ON lists (user_id, id);
 
 CREATE TABLE categories (
-    id         bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    id         bigint GENERATED ALWAYS AS IDENTITY,
     user_id    bigint      NOT NULL REFERENCES users ON DELETE CASCADE,
     name       text        NOT NULL,
     color      text,
     created_at timestamptz NOT NULL DEFAULT now(),
     updated_at timestamptz NOT NULL DEFAULT now(),
-    UNIQUE (id, user_id),
+    PRIMARY KEY (user_id, id),
     CONSTRAINT categories_name_unique UNIQUE (user_id, name)
 );
-CREATE INDEX categories_user_idx ON categories (user_id, id);
 
 CREATE TABLE tasks (
-    id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    id          bigint GENERATED ALWAYS AS IDENTITY,
     user_id     bigint      NOT NULL REFERENCES users ON DELETE CASCADE,
     title       text        NOT NULL,
     description text,
@@ -47,42 +49,40 @@ CREATE TABLE tasks (
     category_id bigint,
     created_at  timestamptz NOT NULL DEFAULT now(),
     updated_at  timestamptz NOT NULL DEFAULT now(),
-    UNIQUE (id, user_id),
-    CONSTRAINT tasks_list_id_ref FOREIGN KEY (list_id, user_id)
-        REFERENCES lists (id, user_id) ON DELETE CASCADE,
-    CONSTRAINT tasks_category_id_ref FOREIGN KEY (category_id, user_id)
-        REFERENCES categories (id, user_id) ON DELETE SET NULL (category_id)
+    PRIMARY KEY (user_id, id),
+    CONSTRAINT tasks_list_id_ref FOREIGN KEY (user_id, list_id)
+        REFERENCES lists (user_id, id) ON DELETE CASCADE,
+    CONSTRAINT tasks_category_id_ref FOREIGN KEY (user_id, category_id)
+        REFERENCES categories (user_id, id) ON DELETE SET NULL (category_id)
 );
-CREATE INDEX tasks_user_idx ON tasks (user_id, id);
 CREATE INDEX tasks_list_idx ON tasks (list_id);
 CREATE INDEX tasks_category_idx ON tasks (category_id);
 
 CREATE TABLE balance_wheel (
-    id         bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    id         bigint GENERATED ALWAYS AS IDENTITY,
     user_id    bigint      NOT NULL REFERENCES users ON DELETE CASCADE,
     sphere     text        NOT NULL,
     value      int         NOT NULL CHECK (value BETWEEN 0 AND 10),
     color      text,
     created_at timestamptz NOT NULL DEFAULT now(),
     updated_at timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (user_id, id),
     CONSTRAINT balance_wheel_sphere_unique UNIQUE (user_id, sphere)
 );
-CREATE INDEX balance_wheel_user_idx ON balance_wheel (user_id, id);
 
 CREATE TABLE kanban_columns (
-    id         bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    id         bigint GENERATED ALWAYS AS IDENTITY,
     user_id    bigint      NOT NULL REFERENCES users ON DELETE CASCADE,
     title      text        NOT NULL,
     position   int         NOT NULL DEFAULT 0,
     created_at timestamptz NOT NULL DEFAULT now(),
     updated_at timestamptz NOT NULL DEFAULT now(),
-    UNIQUE (id, user_id),
+    PRIMARY KEY (user_id, id),
     CONSTRAINT kanban_columns_title_unique UNIQUE (user_id, title)
 );
-CREATE INDEX kanban_columns_user_idx ON kanban_columns (user_id, id);
 
 CREATE TABLE kanban_cards (
-    id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    id          bigint GENERATED ALWAYS AS IDENTITY,
     user_id     bigint      NOT NULL REFERENCES users ON DELETE CASCADE,
     column_id   bigint      NOT NULL,
     title       text        NOT NULL,
@@ -91,15 +91,14 @@ CREATE TABLE kanban_cards (
     color       text,
     created_at  timestamptz NOT NULL DEFAULT now(),
     updated_at  timestamptz NOT NULL DEFAULT now(),
-    UNIQUE (id, user_id),
-    CONSTRAINT kanban_cards_column_id_ref FOREIGN KEY (column_id, user_id)
-        REFERENCES kanban_columns (id, user_id) ON DELETE CASCADE
+    PRIMARY KEY (user_id, id),
+    CONSTRAINT kanban_cards_column_id_ref FOREIGN KEY (user_id, column_id)
+        REFERENCES kanban_columns (user_id, id) ON DELETE CASCADE
 );
-CREATE INDEX kanban_cards_user_idx ON kanban_cards (user_id, id);
 CREATE INDEX kanban_cards_column_idx ON kanban_cards (column_id);
 
 CREATE TABLE kanban_items (
-    id         bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    id         bigint GENERATED ALWAYS AS IDENTITY,
     user_id    bigint      NOT NULL REFERENCES users ON DELETE CASCADE,
     card_id    bigint      NOT NULL,
     text       text        NOT NULL,
@@ -107,13 +106,14 @@ CREATE TABLE kanban_items (
     position   int         NOT NULL DEFAULT 0,
     created_at timestamptz NOT NULL DEFAULT now(),
     updated_at timestamptz NOT NULL DEFAULT now(),
-    CONSTRAINT kanban_items_card_id_ref FOREIGN KEY (card_id, user_id)
-        REFERENCES kanban_cards (id, user_id) ON DELETE CASCADE
+    PRIMARY KEY (user_id, id),
+    CONSTRAINT kanban_items_card_id_ref FOREIGN KEY (user_id, card_id)
+        REFERENCES kanban_cards (user_id, id) ON DELETE CASCADE
 );
 CREATE INDEX kanban_items_card_idx ON kanban_items (card_id, id);
 
 CREATE TABLE gantt_tasks (
-    id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    id          bigint GENERATED ALWAYS AS IDENTITY,
     user_id     bigint      NOT NULL REFERENCES users ON DELETE CASCADE,
     title       text        NOT NULL,
     description text,
@@ -121,26 +121,26 @@ CREATE TABLE gantt_tasks (
     progress    int         NOT NULL DEFAULT 0 CHECK (progress BETWEEN 0 AND 100),
     created_at  timestamptz NOT NULL DEFAULT now(),
     updated_at  timestamptz NOT NULL DEFAULT now(),
-    UNIQUE (id, user_id)
+    PRIMARY KEY (user_id, id)
 );
-CREATE INDEX gantt_tasks_user_idx ON gantt_tasks (user_id, id);
 
 CREATE TABLE gantt_durations (
-    id         bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    id         bigint GENERATED ALWAYS AS IDENTITY,
     user_id    bigint      NOT NULL REFERENCES users ON DELETE CASCADE,
     task_id    bigint      NOT NULL,
     start_date date        NOT NULL,
     end_date   date        NOT NULL,
     created_at timestamptz NOT NULL DEFAULT now(),
     updated_at timestamptz NOT NULL DEFAULT now(),
-    CONSTRAINT gantt_durations_task_id_ref FOREIGN KEY (task_id, user_id)
-        REFERENCES gantt_tasks (id, user_id) ON DELETE CASCADE,
+    PRIMARY KEY (user_id, id),
+    CONSTRAINT gantt_durations_task_id_ref FOREIGN KEY (user_id, task_id)
+        REFERENCES gantt_tasks (user_id, id) ON DELETE CASCADE,
     CONSTRAINT gantt_durations_end_date_range CHECK (end_date >= start_date)
 );
 CREATE INDEX gantt_durations_task_idx ON gantt_durations (task_id, id);
 
 CREATE TABLE planner_entries (
-    id         bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    id         bigint GENERATED ALWAYS AS IDENTITY,
     user_id    bigint      NOT NULL REFERENCES users ON DELETE CASCADE,
     title      text        NOT NULL,
     start      timestamptz NOT NULL,
@@ -149,12 +149,12 @@ CREATE TABLE planner_entries (
     done       boolean     NOT NULL DEFAULT false,
     created_at timestamptz NOT NULL DEFAULT now(),
     updated_at timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (user_id, id),
     CONSTRAINT planner_entries_end_range CHECK ("end" >= start)
 );
-CREATE INDEX planner_entries_user_idx ON planner_entries (user_id, id);
 
 CREATE TABLE pomodoro_presets (
-    id                  bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    id                  bigint GENERATED ALWAYS AS IDENTITY,
     user_id             bigint      NOT NULL REFERENCES users ON DELETE CASCADE,
     name                text        NOT NULL,
     work_minutes        int         NOT NULL DEFAULT 25 CHECK (work_minutes BETWEEN 1 AND 600),
@@ -162,12 +162,12 @@ CREATE TABLE pomodoro_presets (
     long_break_minutes  int         NOT NULL DEFAULT 15 CHECK (long_break_minutes BETWEEN 1 AND 600),
     cycles              int         NOT NULL DEFAULT 4 CHECK (cycles BETWEEN 1 AND 600),
     created_at          timestamptz NOT NULL DEFAULT now(),
-    updated_at          timestamptz NOT NULL DEFAULT now()
+    updated_at          timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (user_id, id)
 );
-CREATE INDEX pomodoro_presets_user_idx ON pomodoro_presets (user_id, id);
 
 CREATE TABLE pomodoros (
-    id              bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    id              bigint GENERATED ALWAYS AS IDENTITY,
     user_id         bigint      NOT NULL REFERENCES users ON DELETE CASCADE,
     kind            text        NOT NULL DEFAULT 'focus' CHECK (kind IN ('focus', 'short_break', 'long_break')),
     started_at      timestamptz NOT NULL,
@@ -178,13 +178,13 @@ CREATE TABLE pomodoros (
     task_id         bigint,
     created_at      timestamptz NOT NULL DEFAULT now(),
     updated_at      timestamptz NOT NULL DEFAULT now(),
-    CONSTRAINT pomodoros_category_id_ref FOREIGN KEY (category_id, user_id)
-        REFERENCES categories (id, user_id) ON DELETE SET NULL (category_id),
-    CONSTRAINT pomodoros_task_id_ref FOREIGN KEY (task_id, user_id)
-        REFERENCES tasks (id, user_id) ON DELETE SET NULL (task_id),
+    PRIMARY KEY (user_id, id),
+    CONSTRAINT pomodoros_category_id_ref FOREIGN KEY (user_id, category_id)
+        REFERENCES categories (user_id, id) ON DELETE SET NULL (category_id),
+    CONSTRAINT pomodoros_task_id_ref FOREIGN KEY (user_id, task_id)
+        REFERENCES tasks (user_id, id) ON DELETE SET NULL (task_id),
     CONSTRAINT pomodoros_ended_at_range CHECK (ended_at >= started_at)
 );
-CREATE INDEX pomodoros_user_idx ON pomodoros (user_id, id);
 CREATE INDEX pomodoros_user_started_idx ON pomodoros (user_id, started_at);
 CREATE INDEX pomodoros_category_idx ON pomodoros (category_id);
 CREATE INDEX pomodoros_task_idx ON pomodoros (task_id);
