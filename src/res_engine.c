@@ -237,26 +237,37 @@ static void build_list(res_state_t *st, const resource_t *res)
         snprintf(order, sizeof(order), "t.\"%s\", t.id", res->parent_param);
     else
         snprintf(order, sizeof(order), "%s", owner ? "t.user_id, t.id" : "t.id");
-    /* One scan of at most limit + 1 rows: the extra one only says that a next page exists. */
-    sql_add(&s,
-            "SELECT json_build_object('items', COALESCE(json_agg(p.j ORDER BY p.id) FILTER (WHERE p.n <= $%d), "
-            "'[]'), 'next_cursor', CASE WHEN count(*) > $%d THEN (max(p.id) FILTER (WHERE p.n <= $%d))::text END)"
-            "::text FROM (SELECT t.id, row_number() OVER (ORDER BY %s) AS n, ",
-            limit, limit, limit, order);
-    sql_object(&s, res);
-    sql_add(&s, " AS j FROM %s AS t WHERE ", res->table);
-    if (owner)
+    /* At most limit + 1 rows (the extra one only says that a next page
+     * exists), each rendered by row_to_json; list_rows() joins them. A nested
+     * list starts from its parent: no parent of the caller's, no row at all
+     * (404); a parent without children, one row of NULLs. */
+    sql_add(&s, "SELECT r.id, row_to_json(r)::text FROM ");
+    if (parent)
+        sql_add(&s, "%s AS pp LEFT JOIN LATERAL (", res->parent_table);
+    else
+        sql_add(&s, "(");
+    sql_add(&s, "SELECT t.id");
+    if (parent)
+        sql_add(&s, ", t.\"%s\"", res->parent_param);
+    for (size_t i = 0; i < res->field_count; i++) {
+        const char *name = res->fields[i].f.name;
+        if (res->fields[i].f.type == FIELD_DATETIME)
+            sql_add(&s, ", hg_time(t.\"%s\") AS \"%s\"", name, name);
+        else
+            sql_add(&s, ", t.\"%s\"", name);
+    }
+    sql_add(&s, ", hg_time(t.created_at) AS created_at, hg_time(t.updated_at) AS updated_at FROM %s AS t WHERE ",
+            res->table);
+    if (parent)
+        sql_add(&s, "t.user_id = pp.user_id AND t.\"%s\" = pp.id AND ", res->parent_param);
+    else if (owner)
         sql_add(&s, "t.user_id = $%d AND ", owner);
     sql_add(&s, "t.id > $%d", after);
-    if (parent)
-        sql_add(&s, " AND t.\"%s\" = $%d", res->parent_param, parent);
     for (size_t i = 0; i < res->filter_count; i++)
         build_filter(&s, &res->filters[i], n++);
-    sql_add(&s, " ORDER BY %s LIMIT $%d + 1) AS p", order, limit);
-    /* A parent that is missing or not the caller's: no row at all, 404. */
+    sql_add(&s, " ORDER BY %s LIMIT $%d + 1) AS r", order, limit);
     if (parent)
-        sql_add(&s, " HAVING EXISTS (SELECT 1 FROM %s WHERE id = $%d AND user_id = $%d)", res->parent_table, parent,
-                owner);
+        sql_add(&s, " ON true WHERE pp.user_id = $%d AND pp.id = $%d", owner, parent);
     st->stmt_list = register_stmt(res, "list", &s);
 }
 
@@ -353,6 +364,7 @@ typedef struct {
     int fields_at;  /* where the fields start in a.v */
     field_errors_t e;
     int status;     /* of the answer when the write succeeds */
+    long long limit; /* of a list's page */
 } res_ctx_t;
 
 /* Adds not_found for each bad reference the refs statement named, then answers 422. */
@@ -610,17 +622,43 @@ static const char *filter_value(http_request_t *req, const res_filter_t *f, fiel
     return v;
 }
 
+/* The page envelope around the rows' JSON; next_cursor is the last id shown
+ * when the statement found one row more than the limit. */
 static void on_list(http_request_t *req, PGresult *res_pg)
 {
+    const res_ctx_t *c = req->ctx;
     if (PQresultStatus(res_pg) != PGRES_TUPLES_OK) {
         http_respond_db_error(req, res_pg);
         return;
     }
-    if (PQntuples(res_pg) != 1) { /* the parent is not the caller's */
+    int rows = PQntuples(res_pg);
+    if (rows == 0 && c->st->res->parent_param) { /* the parent is not the caller's */
         http_respond_problem(req, 404, "not_found", NULL);
         return;
     }
-    http_respond_json(req, 200, PQgetvalue(res_pg, 0, 0), (size_t)PQgetlength(res_pg, 0, 0));
+    abuf_t b;
+    size_t guess = 40;
+    for (int i = 0; i < rows; i++)
+        guess += (size_t)PQgetlength(res_pg, i, 1) + 1;
+    abuf_init(&b, &req->arena, guess);
+    abuf_puts(&b, "{\"items\":[");
+    int shown = 0;
+    for (int i = 0; i < rows && shown < c->limit; i++) {
+        if (PQgetisnull(res_pg, i, 0))
+            continue;
+        if (shown++)
+            abuf_puts(&b, ",");
+        abuf_append(&b, PQgetvalue(res_pg, i, 1), (size_t)PQgetlength(res_pg, i, 1));
+    }
+    abuf_puts(&b, "],\"next_cursor\":");
+    if (rows > c->limit) {
+        abuf_puts(&b, "\"");
+        abuf_puts(&b, PQgetvalue(res_pg, (int)c->limit - 1, 0));
+        abuf_puts(&b, "\"}");
+    } else {
+        abuf_puts(&b, "null}");
+    }
+    http_respond_json(req, 200, b.data, b.len);
 }
 
 static const res_state_t *state_for(const resource_t *res)
@@ -634,27 +672,30 @@ static const res_state_t *state_for(const resource_t *res)
 static void list_with(http_request_t *req, const res_state_t *st)
 {
     const resource_t *res = st->res;
-    args_t a = {0};
-    args_owner(req, res, &a);
+    res_ctx_t *c = arena_calloc(&req->arena, sizeof(*c));
+    c->st = st;
+    req->ctx = c;
+    args_t *a = &c->a;
+    args_owner(req, res, a);
     field_errors_t e;
     field_errors_init(&e, req);
-    long long limit, after;
-    body_page_params(req, &e, &limit, &after);
-    a.v[a.n++] = http_int_param(req, after);
-    a.v[a.n++] = http_int_param(req, limit);
+    long long after;
+    body_page_params(req, &e, &c->limit, &after);
+    a->v[a->n++] = http_int_param(req, after);
+    a->v[a->n++] = http_int_param(req, c->limit);
     if (res->parent_param) {
         const char *parent = http_path_id(req, res->parent_param);
         if (!parent)
             return;
-        a.v[a.n++] = parent;
+        a->v[a->n++] = parent;
     }
     for (size_t i = 0; i < res->filter_count; i++)
-        a.v[a.n++] = filter_value(req, &res->filters[i], &e);
+        a->v[a->n++] = filter_value(req, &res->filters[i], &e);
     if (e.count) {
         http_respond_validation(req, &e);
         return;
     }
-    http_query(req, st->stmt_list, a.n, a.v, on_list);
+    http_query(req, st->stmt_list, a->n, a->v, on_list);
 }
 
 void res_list(http_request_t *req, const resource_t *res)
