@@ -277,6 +277,17 @@ TEST(auth_access_token_round_trip)
     char *longer = arena_printf(&a, "%s garbage", t);
     CHECK(auth_access_token_verify(longer, strlen(t), 1000010, &c) == 0);
 
+    /* Verified claims are reused for the exact token only: one byte off is
+     * verified afresh (and fails), and a new key forgets them. */
+    char *tampered = arena_strdup(&a, t);
+    tampered[strlen(tampered) - 2] = tampered[strlen(tampered) - 2] == 'A' ? 'B' : 'A';
+    CHECK(auth_access_token_verify(t, strlen(t), 1000010, &c) == 0);
+    CHECK(auth_access_token_verify(tampered, strlen(tampered), 1000010, &c) == -1);
+    CHECK(auth_access_token_verify(t, strlen(t), 1000900, &c) == -2);
+    CHECK(setup_hs256("another secret, at least 32 bytes long", 900000) == 0);
+    CHECK(auth_access_token_verify(t, strlen(t), 1000010, &c) == -1);
+    CHECK(setup_hs256(SECRET, 900000) == 0);
+
     /* Big ids survive the trip; sub is a decimal string. */
     char *big = auth_access_token_issue(&a, 9007199254740993LL, 9007199254740995LL, "user", 1000000, NULL);
     CHECK(big && auth_access_token_verify(big, strlen(big), 1000010, &c) == 0);
