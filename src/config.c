@@ -43,7 +43,7 @@ static const cfg_var_t cfg_vars[] = {
     {"POSTGRES_USER", CFG_STRING, NULL, 0, 0, NULL, OFF(postgres_user)},
     {"POSTGRES_PASSWORD", CFG_SECRET, NULL, 0, 0, NULL, OFF(postgres_password)},
     {"POSTGRES_DB", CFG_STRING, NULL, 0, 0, NULL, OFF(postgres_db)},
-    {"DB_POOL_SIZE", CFG_INT, "4", 1, 100, NULL, OFF(db_pool_size)},
+    {"DB_POOL_SIZE", CFG_INT, "2", 1, 100, NULL, OFF(db_pool_size)},
     {"DB_QUEUE_SIZE", CFG_INT, "1024", 0, 1000000, NULL, OFF(db_queue_size)},
     {"DB_PIPELINE_DEPTH", CFG_INT, "32", 1, 1024, NULL, OFF(db_pipeline_depth)},
     {"DB_STARTUP_TIMEOUT", CFG_DURATION, "30s", 0, HOUR_MS, NULL, OFF(db_startup_timeout_ms)},

@@ -95,10 +95,10 @@ def test_metrics_names_and_types(server):
     samples = metric_samples(text)
     # the /metrics request's own connection is open
     assert metric_value(samples, "http_connections_open") >= 1
-    # idle + busy = the pool (DB_POOL_SIZE 4 x WORKERS 2 by default, but never more)
+    # idle + busy = the pool (DB_POOL_SIZE 2 x WORKERS 2 by default, but never more)
     idle = metric_value(samples, "db_pool_connections", state="idle")
     busy = metric_value(samples, "db_pool_connections", state="busy")
-    assert idle >= 1 and busy >= 0 and idle + busy <= 8, (idle, busy)
+    assert idle >= 1 and busy >= 0 and idle + busy <= 4, (idle, busy)
     assert metric_value(samples, "db_pool_queue_length") == 0
 
 
