@@ -13,7 +13,6 @@
 #include "hourglass/embed.h"
 #include "hourglass/openapi.h"
 
-#define LEN(a) (sizeof(a) / sizeof((a)[0]))
 #define DOCS_MAX_ASSETS 16
 #define DOCS_VERSION_CHARS 12 /* of the ETag, in ?v= */
 #define DOCS_PAGE_MAX 2048
@@ -53,7 +52,7 @@ static const char *content_type(const char *name)
         {".txt", "text/plain; charset=utf-8"}, {".html", "text/html; charset=utf-8"},
     };
     const char *dot = strrchr(name, '.');
-    for (size_t i = 0; dot && i < LEN(types); i++)
+    for (size_t i = 0; dot && i < ARRAY_LEN(types); i++)
         if (!strcmp(dot, types[i].ext))
             return types[i].type;
     return "application/octet-stream";
@@ -225,10 +224,10 @@ static const openapi_extra_t docs_extras[] = {
 static void docs_openapi_extras(json_t *paths, json_t *schemas)
 {
     (void)schemas;
-    openapi_add_extras(paths, docs_extras, LEN(docs_extras));
+    openapi_add_extras(paths, docs_extras, ARRAY_LEN(docs_extras));
 }
 
 /* docs_setup takes the register_statements slot: it too runs once, before the workers start. */
 const api_module_t api_docs_module = {
-    "docs", docs_routes, LEN(docs_routes), docs_setup, docs_docs, LEN(docs_docs), docs_openapi_extras,
+    "docs", docs_routes, ARRAY_LEN(docs_routes), docs_setup, docs_docs, ARRAY_LEN(docs_docs), docs_openapi_extras,
 };

@@ -8,7 +8,6 @@
 #include "hourglass/openapi.h"
 #include "hourglass/resource.h"
 
-#define LEN(a) (sizeof(a) / sizeof((a)[0]))
 
 static int stmt_premium;
 
@@ -20,7 +19,7 @@ static const res_field_t music_fields[] = {
 
 static const resource_t res_music = {
     "MusicTrack", "music_tracks", "music", "/api/v1/admin/music", "/api/v1/admin/music/{id}", NULL, NULL, 1,
-    ROUTE_ADMIN, music_fields, LEN(music_fields), NULL, 0, "music tracks",
+    ROUTE_ADMIN, music_fields, ARRAY_LEN(music_fields), NULL, 0, "music tracks",
 };
 
 static void on_premium(http_request_t *req, PGresult *res)
@@ -72,7 +71,7 @@ static const openapi_extra_t music_doc_extras[] = {
 static void music_openapi(json_t *paths, json_t *schemas)
 {
     res_openapi(&res_music, paths, schemas);
-    openapi_add_extras(paths, music_doc_extras, LEN(music_doc_extras));
+    openapi_add_extras(paths, music_doc_extras, ARRAY_LEN(music_doc_extras));
 }
 
 static const route_doc_t music_docs[] = {
@@ -81,5 +80,5 @@ static const route_doc_t music_docs[] = {
 };
 
 const api_module_t api_music_module = {
-    "music", music_routes, LEN(music_routes), music_register_statements, music_docs, LEN(music_docs), music_openapi,
+    "music", music_routes, ARRAY_LEN(music_routes), music_register_statements, music_docs, ARRAY_LEN(music_docs), music_openapi,
 };

@@ -11,7 +11,6 @@
 #include "hourglass/db.h"
 #include "hourglass/openapi.h"
 
-#define LEN(a) (sizeof(a) / sizeof((a)[0]))
 
 /* API.md: to - from is at most 365 days (366 periods of a day). */
 #define STATS_MAX_SPAN_DAYS 365
@@ -155,7 +154,7 @@ static const body_field_t stats_query[] = {
 };
 
 static const openapi_extra_t stats_doc_extras[] = {
-    {ALLOW_GET, "/api/v1/stats", 0, "400", stats_query, LEN(stats_query),
+    {ALLOW_GET, "/api/v1/stats", 0, "400", stats_query, ARRAY_LEN(stats_query),
      "Completed focus pomodoros of `from`..`to` (days in `tz`, both inclusive), in periods of `group` (default "
      "`day`; weeks start on Monday) cut in `tz` (an IANA name, default `UTC`). A session counts in the period where "
      "it started, with `ended_at - started_at` seconds. Every period of the range is present, empty ones with "
@@ -204,10 +203,10 @@ static json_t *stats_object_with_array(const body_field_t *fields, size_t count,
 
 static void stats_openapi(json_t *paths, json_t *schemas)
 {
-    json_t *period = stats_object_with_array(stats_period, LEN(stats_period), "by_category",
-                                             openapi_object_schema(stats_by_category, LEN(stats_by_category)));
-    json_object_set_new(schemas, "Stats", stats_object_with_array(stats_totals, LEN(stats_totals), "periods", period));
-    json_t *achievement = openapi_object_schema(achievement_object, LEN(achievement_object));
+    json_t *period = stats_object_with_array(stats_period, ARRAY_LEN(stats_period), "by_category",
+                                             openapi_object_schema(stats_by_category, ARRAY_LEN(stats_by_category)));
+    json_object_set_new(schemas, "Stats", stats_object_with_array(stats_totals, ARRAY_LEN(stats_totals), "periods", period));
+    json_t *achievement = openapi_object_schema(achievement_object, ARRAY_LEN(achievement_object));
     json_object_set_new(json_object_get(json_object_get(achievement, "properties"), "progress"), "description",
                         json_string("min(current value, goal), and the goal once unlocked; focus time counts in "
                                     "seconds, a streak in consecutive UTC days"));
@@ -216,7 +215,7 @@ static void stats_openapi(json_t *paths, json_t *schemas)
                         json_pack("{s:s, s:s, s:{s:s}}", "type", "array", "description",
                                   "the whole catalogue in a fixed order; texts in the Accept-Language (en or ru)",
                                   "items", "$ref", "#/components/schemas/Achievement"));
-    openapi_add_extras(paths, stats_doc_extras, LEN(stats_doc_extras));
+    openapi_add_extras(paths, stats_doc_extras, ARRAY_LEN(stats_doc_extras));
 }
 
 static const route_doc_t stats_docs[] = {
@@ -232,5 +231,5 @@ static const http_route_t stats_routes[] = {
 };
 
 const api_module_t api_stats_module = {
-    "stats", stats_routes, LEN(stats_routes), stats_register_statements, stats_docs, LEN(stats_docs), stats_openapi,
+    "stats", stats_routes, ARRAY_LEN(stats_routes), stats_register_statements, stats_docs, ARRAY_LEN(stats_docs), stats_openapi,
 };

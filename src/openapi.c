@@ -14,7 +14,6 @@
 #include "hourglass/problem.h"
 #include "hourglass_build.h"
 
-#define LEN(a) (sizeof(a) / sizeof((a)[0]))
 /* Set by openapi_add_extras, removed by the last pass: an internal mark. */
 #define NO_DB_MARK "x-hourglass-no-db"
 #define ROUTE_ANY_AUTH (ROUTE_AUTH | ROUTE_STAFF | ROUTE_ADMIN)
@@ -106,7 +105,7 @@ static json_t *ref(const char *kind, const char *name)
 
 static int is_method_key(const char *key)
 {
-    for (size_t i = 0; i < LEN(doc_methods); i++)
+    for (size_t i = 0; i < ARRAY_LEN(doc_methods); i++)
         if (!strcmp(doc_methods[i].key, key))
             return 1;
     return 0;
@@ -115,7 +114,7 @@ static int is_method_key(const char *key)
 /* "GET" for "get", as errors name routes. */
 static const char *method_of_key(const char *key)
 {
-    for (size_t i = 0; i < LEN(doc_methods); i++)
+    for (size_t i = 0; i < ARRAY_LEN(doc_methods); i++)
         if (!strcmp(doc_methods[i].key, key))
             return http_method_name(doc_methods[i].method);
     return key;
@@ -243,7 +242,7 @@ static void add_problem(json_t *responses, const char *status)
                                       "description", "the same ETag", "schema", "type", "string"));
         return;
     }
-    for (size_t i = 0; i < LEN(problems); i++) {
+    for (size_t i = 0; i < ARRAY_LEN(problems); i++) {
         if (!strcmp(problems[i].status, status)) {
             json_object_set_new(responses, status, ref("responses", problems[i].name));
             return;
@@ -285,7 +284,7 @@ void openapi_add_extras(json_t *paths, const openapi_extra_t *extras, size_t cou
 {
     for (size_t i = 0; i < count; i++) {
         const openapi_extra_t *x = &extras[i];
-        for (size_t m = 0; m < LEN(doc_methods); m++) {
+        for (size_t m = 0; m < ARRAY_LEN(doc_methods); m++) {
             if (!(x->methods & HTTP_M(doc_methods[m].method)))
                 continue;
             json_t *op = member(openapi_path_item(paths, x->pattern), doc_methods[m].key, 0);
@@ -386,7 +385,7 @@ static void operation_id(char *out, size_t cap, const char *method, const char *
 
 static int add_doc(json_t *paths, const route_doc_t *d, char *err, size_t errlen)
 {
-    for (size_t m = 0; m < LEN(doc_methods); m++) {
+    for (size_t m = 0; m < ARRAY_LEN(doc_methods); m++) {
         if (!(d->methods & HTTP_M(doc_methods[m].method)))
             continue;
         const char *key = doc_methods[m].key;
@@ -568,7 +567,7 @@ static int complete_operation(json_t *doc, json_t *item, json_t *op, const char 
     sort_responses(op);
     static const char *const order[] = {"operationId", "summary", "description", "tags",
                                         "security",    "parameters", "requestBody", "responses"};
-    for (size_t i = 0; i < LEN(order); i++)
+    for (size_t i = 0; i < ARRAY_LEN(order); i++)
         move_last(op, order[i]);
     return 0;
 }
@@ -590,7 +589,7 @@ static void add_tags(json_t *doc)
                 json_object_set_new(seen, name, json_true());
                 char fallback[160];
                 const char *text = NULL;
-                for (size_t k = 0; k < LEN(tag_texts); k++)
+                for (size_t k = 0; k < ARRAY_LEN(tag_texts); k++)
                     if (!strcmp(tag_texts[k].name, name))
                         text = tag_texts[k].description;
                 if (!text) {
@@ -698,7 +697,7 @@ static int check_against_router(json_t *paths, const router_t *router, json_t *r
     for (int id = 1; id <= router_path_count(router); id++) {
         const char *pattern = router_path_pattern(router, id);
         unsigned methods = router_path_methods(router, id);
-        for (size_t m = 0; m < LEN(doc_methods); m++) {
+        for (size_t m = 0; m < ARRAY_LEN(doc_methods); m++) {
             if ((methods & HTTP_M(doc_methods[m].method)) &&
                 !json_object_get(json_object_get(paths, pattern), doc_methods[m].key)) {
                 snprintf(err, errlen,
@@ -778,7 +777,7 @@ static json_t *new_document(void)
                         json_pack("{s:s, s:{s:{s:s, s:[s]}}, s:[s]}", "type", "object", "properties", "status", "type",
                                   "string", "enum", "accepted", "required", "status"));
     json_t *responses = json_object_get(components, "responses");
-    for (size_t i = 0; i < LEN(problems); i++) {
+    for (size_t i = 0; i < ARRAY_LEN(problems); i++) {
         json_t *r = json_pack("{s:s, s:{s:{s:o}}}", "description", problems[i].description, "content",
                               "application/problem+json", "schema", ref("schemas", "Problem"));
         if (problems[i].header)
@@ -813,7 +812,7 @@ int openapi_build(const api_module_t *const *modules, size_t count, const router
         for (size_t r = 0; r < mod->route_count; r++) {
             /* Paths in route-table order, whoever fills them first. */
             openapi_path_item(paths, mod->routes[r].pattern);
-            for (size_t m = 0; m < LEN(doc_methods); m++) {
+            for (size_t m = 0; m < ARRAY_LEN(doc_methods); m++) {
                 if (!(mod->routes[r].methods & HTTP_M(doc_methods[m].method)))
                     continue;
                 char route[512];
@@ -831,7 +830,7 @@ int openapi_build(const api_module_t *const *modules, size_t count, const router
     json_t *item, *op;
     json_object_foreach(paths, pattern, item) {
         add_path_parameters(item, pattern);
-        for (size_t m = 0; m < LEN(doc_methods); m++)
+        for (size_t m = 0; m < ARRAY_LEN(doc_methods); m++)
             move_last(item, doc_methods[m].key);
         json_object_foreach(item, key, op) {
             if (!is_method_key(key))

@@ -4,7 +4,6 @@
 #include "hourglass/api.h"
 #include "hourglass/resource.h"
 
-#define LEN(a) (sizeof(a) / sizeof((a)[0]))
 #define API "/api/v1"
 
 /* Positions and other small orderings: any int that fits a column. */
@@ -25,7 +24,7 @@ static const res_field_t list_fields[] = {
 };
 static const resource_t res_lists = {
     "List", "lists", "lists", API "/lists", API "/lists/{id}", NULL, NULL, 0, ROUTE_AUTH,
-    list_fields, LEN(list_fields), NULL, 0, "named to-do lists",
+    list_fields, ARRAY_LEN(list_fields), NULL, 0, "named to-do lists",
 };
 
 static const res_field_t task_fields[] = {
@@ -46,7 +45,7 @@ static const res_filter_t task_filters[] = {
 };
 static const resource_t res_tasks = {
     "Task", "tasks", "tasks", API "/tasks", API "/tasks/{id}", NULL, NULL, 0, ROUTE_AUTH,
-    task_fields, LEN(task_fields), task_filters, LEN(task_filters), "tasks",
+    task_fields, ARRAY_LEN(task_fields), task_filters, ARRAY_LEN(task_filters), "tasks",
 };
 
 static const res_field_t wheel_fields[] = {
@@ -56,7 +55,7 @@ static const res_field_t wheel_fields[] = {
 };
 static const resource_t res_wheel = {
     "BalanceSphere", "balance_wheel", "balance wheel", API "/balance-wheel", API "/balance-wheel/{id}", NULL, NULL, 0,
-    ROUTE_AUTH, wheel_fields, LEN(wheel_fields), NULL, 0, "spheres of the life balance wheel",
+    ROUTE_AUTH, wheel_fields, ARRAY_LEN(wheel_fields), NULL, 0, "spheres of the life balance wheel",
 };
 
 static const res_field_t column_fields[] = {
@@ -65,7 +64,7 @@ static const res_field_t column_fields[] = {
 };
 static const resource_t res_columns = {
     "KanbanColumn", "kanban_columns", "kanban", API "/kanban/columns", API "/kanban/columns/{id}", NULL, NULL, 0,
-    ROUTE_AUTH, column_fields, LEN(column_fields), NULL, 0, "kanban board columns (card types)",
+    ROUTE_AUTH, column_fields, ARRAY_LEN(column_fields), NULL, 0, "kanban board columns (card types)",
 };
 
 static const res_field_t card_fields[] = {
@@ -80,7 +79,7 @@ static const res_filter_t card_filters[] = {
 };
 static const resource_t res_cards = {
     "KanbanCard", "kanban_cards", "kanban", API "/kanban/cards", API "/kanban/cards/{id}", NULL, NULL, 0, ROUTE_AUTH,
-    card_fields, LEN(card_fields), card_filters, LEN(card_filters), "cards on the kanban board",
+    card_fields, ARRAY_LEN(card_fields), card_filters, ARRAY_LEN(card_filters), "cards on the kanban board",
 };
 
 static const res_field_t item_fields[] = {
@@ -90,7 +89,7 @@ static const res_field_t item_fields[] = {
 };
 static const resource_t res_items = {
     "KanbanItem", "kanban_items", "kanban", API "/kanban/cards/{card_id}/items", API "/kanban/items/{id}", "card_id",
-    "kanban_cards", 0, ROUTE_AUTH, item_fields, LEN(item_fields), NULL, 0, "a card's checklist items",
+    "kanban_cards", 0, ROUTE_AUTH, item_fields, ARRAY_LEN(item_fields), NULL, 0, "a card's checklist items",
 };
 
 static const res_field_t gantt_fields[] = {
@@ -101,7 +100,7 @@ static const res_field_t gantt_fields[] = {
 };
 static const resource_t res_gantt = {
     "GanttTask", "gantt_tasks", "gantt", API "/gantt/tasks", API "/gantt/tasks/{id}", NULL, NULL, 0, ROUTE_AUTH,
-    gantt_fields, LEN(gantt_fields), NULL, 0, "Gantt chart tasks",
+    gantt_fields, ARRAY_LEN(gantt_fields), NULL, 0, "Gantt chart tasks",
 };
 
 static const res_field_t duration_fields[] = {
@@ -110,7 +109,7 @@ static const res_field_t duration_fields[] = {
 };
 static const resource_t res_durations = {
     "GanttDuration", "gantt_durations", "gantt", API "/gantt/tasks/{task_id}/durations", API "/gantt/durations/{id}",
-    "task_id", "gantt_tasks", 0, ROUTE_AUTH, duration_fields, LEN(duration_fields), NULL, 0,
+    "task_id", "gantt_tasks", 0, ROUTE_AUTH, duration_fields, ARRAY_LEN(duration_fields), NULL, 0,
     "a Gantt task's date ranges",
 };
 
@@ -128,7 +127,7 @@ static const res_filter_t planner_filters[] = {
 };
 static const resource_t res_planner = {
     "PlannerEntry", "planner_entries", "planner", API "/planner/entries", API "/planner/entries/{id}", NULL, NULL, 0,
-    ROUTE_AUTH, planner_fields, LEN(planner_fields), planner_filters, LEN(planner_filters), "daily planner entries",
+    ROUTE_AUTH, planner_fields, ARRAY_LEN(planner_fields), planner_filters, ARRAY_LEN(planner_filters), "daily planner entries",
 };
 
 static const res_field_t category_fields[] = {
@@ -137,7 +136,7 @@ static const res_field_t category_fields[] = {
 };
 static const resource_t res_categories = {
     "Category", "categories", "categories", API "/categories", API "/categories/{id}", NULL, NULL, 0, ROUTE_AUTH,
-    category_fields, LEN(category_fields), NULL, 0, "categories of tasks and pomodoros",
+    category_fields, ARRAY_LEN(category_fields), NULL, 0, "categories of tasks and pomodoros",
 };
 
 #define MINUTES(name, dflt) {.f = {name, FIELD_INT, 0, 1, 600, NULL}, .def = dflt, .doc = "minutes"}
@@ -150,7 +149,7 @@ static const res_field_t preset_fields[] = {
 };
 static const resource_t res_presets = {
     "PomodoroPreset", "pomodoro_presets", "pomodoro", API "/pomodoro/presets", API "/pomodoro/presets/{id}", NULL,
-    NULL, 0, ROUTE_AUTH, preset_fields, LEN(preset_fields), NULL, 0, "pomodoro timer settings",
+    NULL, 0, ROUTE_AUTH, preset_fields, ARRAY_LEN(preset_fields), NULL, 0, "pomodoro timer settings",
 };
 
 static const res_field_t pomodoro_fields[] = {
@@ -169,7 +168,7 @@ static const res_filter_t pomodoro_filters[] = {
 };
 static const resource_t res_pomodoros = {
     "Pomodoro", "pomodoros", "pomodoro", API "/pomodoros", API "/pomodoros/{id}", NULL, NULL, 0, ROUTE_AUTH,
-    pomodoro_fields, LEN(pomodoro_fields), pomodoro_filters, LEN(pomodoro_filters), "pomodoro timer sessions",
+    pomodoro_fields, ARRAY_LEN(pomodoro_fields), pomodoro_filters, ARRAY_LEN(pomodoro_filters), "pomodoro timer sessions",
 };
 
 static const resource_t *const resources[] = {
@@ -177,20 +176,20 @@ static const resource_t *const resources[] = {
     &res_gantt,   &res_durations, &res_planner, &res_categories, &res_presets, &res_pomodoros,
 };
 
-static http_route_t planning_routes[2 * LEN(resources)];
+static http_route_t planning_routes[2 * ARRAY_LEN(resources)];
 
 static void planning_register(void)
 {
-    for (size_t i = 0; i < LEN(resources); i++)
+    for (size_t i = 0; i < ARRAY_LEN(resources); i++)
         res_register(resources[i], &planning_routes[2 * i]);
 }
 
 static void planning_openapi(json_t *paths, json_t *schemas)
 {
-    for (size_t i = 0; i < LEN(resources); i++)
+    for (size_t i = 0; i < ARRAY_LEN(resources); i++)
         res_openapi(resources[i], paths, schemas);
 }
 
 const api_module_t api_planning_module = {
-    "planning", planning_routes, LEN(planning_routes), planning_register, NULL, 0, planning_openapi,
+    "planning", planning_routes, ARRAY_LEN(planning_routes), planning_register, NULL, 0, planning_openapi,
 };

@@ -8,6 +8,8 @@
 #include "hourglass/http.h"
 #include "hourglass/router.h"
 
+#define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+
 /* What the OpenAPI document says of a hand-written route, declared beside
  * its module's route table. One entry per (pattern, method set); the
  * generator refuses a route that no entry (or resource) describes. */
