@@ -13,7 +13,9 @@
 --       <table>_<field>_ref     a reference      (23503 -> 422 not_found on the field)
 --       <table>_<field>_unique  unique per user  (23505 -> 409 on the field)
 --       <table>_<field>_range   end >= start     (23514 -> 422 invalid_range on the field)
---   * cascades and SET NULL live here, not in C.
+--   * cascades and SET NULL live here, not in C; the indexes that serve them
+--     (and the filters) skip rows without a reference, so creating a task
+--     without a list or a category updates no index for them.
 -- Bounds and choices are checked in C first (with every error in one answer);
 -- the CHECKs here only keep the data sound.
 
@@ -55,8 +57,8 @@ CREATE TABLE tasks (
     CONSTRAINT tasks_category_id_ref FOREIGN KEY (user_id, category_id)
         REFERENCES categories (user_id, id) ON DELETE SET NULL (category_id)
 );
-CREATE INDEX tasks_list_idx ON tasks (list_id);
-CREATE INDEX tasks_category_idx ON tasks (category_id);
+CREATE INDEX tasks_list_idx ON tasks (user_id, list_id) WHERE list_id IS NOT NULL;
+CREATE INDEX tasks_category_idx ON tasks (user_id, category_id) WHERE category_id IS NOT NULL;
 
 CREATE TABLE balance_wheel (
     id         bigint GENERATED ALWAYS AS IDENTITY,
@@ -186,5 +188,5 @@ CREATE TABLE pomodoros (
     CONSTRAINT pomodoros_ended_at_range CHECK (ended_at >= started_at)
 );
 CREATE INDEX pomodoros_user_started_idx ON pomodoros (user_id, started_at);
-CREATE INDEX pomodoros_category_idx ON pomodoros (category_id);
-CREATE INDEX pomodoros_task_idx ON pomodoros (task_id);
+CREATE INDEX pomodoros_category_idx ON pomodoros (user_id, category_id) WHERE category_id IS NOT NULL;
+CREATE INDEX pomodoros_task_idx ON pomodoros (user_id, task_id) WHERE task_id IS NOT NULL;
