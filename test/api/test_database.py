@@ -239,3 +239,18 @@ def test_restart_mid_load_loses_nothing(make_server, server):
     mails = psql("SELECT count(*) FROM mail_outbox WHERE to_addr LIKE 'restart-%s-%%'" % tag)
     assert int(mails) == stored, "every stored registration has its mail, and only those"
     assert s.running() and s.pid == pid
+
+
+def test_connection_string_options_still_apply(make_server):
+    """The pool adds its own session options (generic plans for its prepared
+    statements); options in DATABASE_URL must still reach the session."""
+    from conftest import DB_URL, psql
+    name = "hg-options-%d" % int(time.time() * 1000)
+    sep = "&" if "?" in DB_URL else "?"
+    s = make_server(WORKERS=1, DB_POOL_SIZE=1,
+                    DATABASE_URL=DB_URL + sep + "options=-c%20application_name%3D" + name)
+    _wait_shared_ready(s)
+    assert _ready(s.url)[0] == 200
+    # the pool's one connection carries the name from the URL (and, being
+    # ready, accepted the pool's own option before it)
+    assert psql("SELECT count(*) FROM pg_stat_activity WHERE application_name = '%s'" % name) == "1"
