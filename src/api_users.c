@@ -503,19 +503,10 @@ static void api_me_avatar_get(http_request_t *req) { avatar_get(req, user_id_tex
 
 /* ---------------------------------------------------------------- lists and profiles */
 
-/* A text filter of the query string: NULL when absent or empty. */
-static const char *text_filter(http_request_t *req, const char *name, size_t max_chars, field_errors_t *e)
-{
-    const char *v = http_query_get(req, name);
-    if (!v || !*v)
-        return NULL;
-    size_t chars = body_utf8_length(v, strlen(v));
-    if (chars == SIZE_MAX)
-        field_errors_add(e, name, "invalid_format");
-    else if (chars > max_chars)
-        field_errors_add(e, name, "too_long");
-    return v;
-}
+/* The directory's text filters, checked as body fields are. */
+static const body_field_t filter_q = {"q", FIELD_STRING, 0, 0, SEARCH_MAX_CHARS, NULL};
+static const body_field_t filter_country = {"country", FIELD_STRING, 0, 0, COUNTRY_MAX_CHARS, NULL};
+static const body_field_t filter_email = {"email", FIELD_STRING, 0, 0, EMAIL_MAX_CHARS, NULL};
 
 /* GET /users (public profiles) and GET /admin/users (whole users, ?email=). */
 static void api_users_list(http_request_t *req)
@@ -530,10 +521,10 @@ static void api_users_list(http_request_t *req)
         premium = NULL;
     if (premium && strcmp(premium, "true") && strcmp(premium, "false"))
         field_errors_add(&e, "is_premium", "wrong_type");
-    const char *q = text_filter(req, "q", SEARCH_MAX_CHARS, &e);
-    const char *country = text_filter(req, "country", COUNTRY_MAX_CHARS, &e);
+    const char *q = body_query_param(req, &filter_q, &e);
+    const char *country = body_query_param(req, &filter_country, &e);
     /* The public list knows no e-mail filter: it would let anyone probe addresses. */
-    const char *email = full ? text_filter(req, "email", EMAIL_MAX_CHARS, &e) : NULL;
+    const char *email = full ? body_query_param(req, &filter_email, &e) : NULL;
     if (e.count) {
         http_respond_validation(req, &e);
         return;

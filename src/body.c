@@ -214,10 +214,12 @@ static long long days_from_civil(long long y, long long m, long long d)
     return era * 146097 + doe - 719468;
 }
 
+long long body_date_days(const char *date) { return days_from_civil(num(date, 4), num(date + 5, 2), num(date + 8, 2)); }
+
 /* UTC seconds of a valid RFC 3339 time; frac gets its fraction's digits. */
 static long long datetime_seconds(const char *s, const char **frac, size_t *frac_len)
 {
-    long long secs = days_from_civil(num(s, 4), num(s + 5, 2), num(s + 8, 2)) * 86400 + num(s + 11, 2) * 3600 +
+    long long secs = body_date_days(s) * 86400 + num(s + 11, 2) * 3600 +
                      num(s + 14, 2) * 60 + num(s + 17, 2);
     const char *z = s + 19;
     *frac = z;
@@ -260,6 +262,53 @@ static int valid_color(const char *s)
         if (!isxdigit((unsigned char)s[i]))
             return 0;
     return 1;
+}
+
+/* The code of the rule a text value breaks for field f, or NULL. */
+static const char *text_error(const body_field_t *f, const char *s, size_t bytes)
+{
+    if (memchr(s, '\0', bytes))
+        return "invalid_format";
+    size_t chars = body_utf8_length(s, bytes);
+    if (chars == SIZE_MAX)
+        return "invalid_format";
+    switch (f->type) {
+    case FIELD_STRING:
+    case FIELD_PASSWORD:
+        if (f->min && chars < (size_t)f->min)
+            return "too_short";
+        if (f->max && chars > (size_t)f->max)
+            return "too_long";
+        return NULL;
+    case FIELD_EMAIL:
+        return body_valid_email(s) ? NULL : "invalid_format";
+    case FIELD_DATE:
+        return body_valid_date(s) ? NULL : "invalid_format";
+    case FIELD_DATETIME:
+        return body_valid_datetime(s) ? NULL : "invalid_format";
+    case FIELD_COLOR:
+        return valid_color(s) ? NULL : "invalid_format";
+    case FIELD_ENUM:
+        for (int i = 0; f->choices && f->choices[i]; i++)
+            if (!strcmp(f->choices[i], s))
+                return NULL;
+        return "invalid_choice";
+    default:
+        return NULL;
+    }
+}
+
+const char *body_query_param(http_request_t *req, const body_field_t *f, field_errors_t *e)
+{
+    const char *v = http_query_get(req, f->name);
+    if (!v || !*v)
+        return NULL;
+    const char *err = f->type == FIELD_ID ? (http_parse_id(v) ? NULL : "wrong_type") : text_error(f, v, strlen(v));
+    if (err) {
+        field_errors_add(e, f->name, err);
+        return NULL;
+    }
+    return v;
 }
 
 /* One field: sets values->text or adds an error. */
@@ -308,59 +357,10 @@ static void check_value(http_request_t *req, const body_field_t *f, json_t *v, b
     }
     const char *s = json_string_value(v);
     size_t bytes = json_string_length(v);
-    if (memchr(s, '\0', bytes)) {
-        field_errors_add(e, f->name, "invalid_format");
+    const char *err = text_error(f, s, bytes);
+    if (err) {
+        field_errors_add(e, f->name, err);
         return;
-    }
-    size_t chars = body_utf8_length(s, bytes);
-    switch (f->type) {
-    case FIELD_STRING:
-    case FIELD_PASSWORD:
-        if (f->min && chars < (size_t)f->min) {
-            field_errors_add(e, f->name, "too_short");
-            return;
-        }
-        if (f->max && chars > (size_t)f->max) {
-            field_errors_add(e, f->name, "too_long");
-            return;
-        }
-        break;
-    case FIELD_EMAIL:
-        if (!body_valid_email(s)) {
-            field_errors_add(e, f->name, "invalid_format");
-            return;
-        }
-        break;
-    case FIELD_DATE:
-        if (!body_valid_date(s)) {
-            field_errors_add(e, f->name, "invalid_format");
-            return;
-        }
-        break;
-    case FIELD_DATETIME:
-        if (!body_valid_datetime(s)) {
-            field_errors_add(e, f->name, "invalid_format");
-            return;
-        }
-        break;
-    case FIELD_COLOR:
-        if (!valid_color(s)) {
-            field_errors_add(e, f->name, "invalid_format");
-            return;
-        }
-        break;
-    case FIELD_ENUM: {
-        int ok = 0;
-        for (int i = 0; f->choices && f->choices[i]; i++)
-            ok |= !strcmp(f->choices[i], s);
-        if (!ok) {
-            field_errors_add(e, f->name, "invalid_choice");
-            return;
-        }
-        break;
-    }
-    default:
-        break;
     }
     out->text = arena_strndup(&req->arena, s, bytes);
 }

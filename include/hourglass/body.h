@@ -69,6 +69,11 @@ int body_read(http_request_t *req, const body_field_t *fields, size_t count, bod
  * list; a bad value adds an error on its parameter to e. */
 void body_page_params(http_request_t *req, field_errors_t *e, long long *limit, long long *after);
 
+/* Query parameter f->name checked as field f would be in a body (FIELD_ID,
+ * FIELD_DATE, FIELD_ENUM and the text types): NULL when absent or empty, or
+ * when broken, after adding the error to e. */
+const char *body_query_param(http_request_t *req, const body_field_t *f, field_errors_t *e);
+
 /* The same checks on a JSON object already parsed; errors are added to e. */
 void body_check_object(http_request_t *req, json_t *obj, const body_field_t *fields, size_t count, body_mode_t mode,
                        body_value_t *values, field_errors_t *e);
@@ -77,6 +82,8 @@ void body_check_object(http_request_t *req, json_t *obj, const body_field_t *fie
 int body_valid_email(const char *s);
 int body_valid_date(const char *s);
 int body_valid_datetime(const char *s);
+/* Days since 1970-01-01 of a valid date. */
+long long body_date_days(const char *date);
 /* Orders two valid dates, or two valid RFC 3339 times (any offsets): <0, 0, >0. */
 int body_time_cmp(const char *a, const char *b);
 size_t body_utf8_length(const char *s, size_t bytes); /* code points, or SIZE_MAX if not UTF-8 */
