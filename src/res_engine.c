@@ -26,11 +26,17 @@
 #define RES_MAX 32
 #define RES_MAX_PARAMS (RES_MAX_FIELDS + 8)
 #define RES_SEARCH_MAX_CHARS 200
+#define RES_MAX_FILTERS 8
 
 typedef struct {
     const resource_t *res;
     int stmt_get, stmt_list, stmt_create, stmt_update, stmt_delete;
     int stmt_refs; /* -1 without references */
+    /* Derived once from the declaration: the fields as body.c reads them,
+     * each field's "after" as an index (-1: none), the filters as fields. */
+    body_field_t fields[RES_MAX_FIELDS];
+    int after[RES_MAX_FIELDS];
+    body_field_t filters[RES_MAX_FILTERS];
 } res_state_t;
 
 /* Filled before the workers start, read-only afterwards. */
@@ -78,20 +84,35 @@ static const char *sql_type(field_type_t t)
     }
 }
 
-/* The object as JSON: id, the parent's id, every field, the two times. */
+/* One member of the object: `'name', expr` inside json_build_object, or
+ * `expr AS "name"` for row_to_json. Times are rendered by hg_time. */
+static void sql_member(sql_t *s, const char *name, int is_time, int pairs, int first)
+{
+    const char *sep = first ? "" : ", ";
+    if (pairs)
+        sql_add(s, is_time ? "%s'%s', hg_time(t.\"%s\")" : "%s'%s', t.\"%s\"", sep, name, name);
+    else
+        sql_add(s, is_time ? "%shg_time(t.\"%s\") AS \"%s\"" : "%st.\"%s\" AS \"%s\"", sep, name, name);
+}
+
+/* The object's members in order: id, the parent's id, every field, the two times. */
+static void sql_members(sql_t *s, const resource_t *res, int pairs)
+{
+    sql_member(s, "id", 0, pairs, 1);
+    if (res->parent_param)
+        sql_member(s, res->parent_param, 0, pairs, 0);
+    for (size_t i = 0; i < res->field_count; i++)
+        sql_member(s, res->fields[i].f.name, res->fields[i].f.type == FIELD_DATETIME, pairs, 0);
+    sql_member(s, "created_at", 1, pairs, 0);
+    sql_member(s, "updated_at", 1, pairs, 0);
+}
+
+/* The object as JSON: json_build_object(...) of its members. */
 static void sql_object(sql_t *s, const resource_t *res)
 {
-    sql_add(s, "json_build_object('id', t.id");
-    if (res->parent_param)
-        sql_add(s, ", '%s', t.\"%s\"", res->parent_param, res->parent_param);
-    for (size_t i = 0; i < res->field_count; i++) {
-        const body_field_t *f = &res->fields[i].f;
-        if (f->type == FIELD_DATETIME)
-            sql_add(s, ", '%s', hg_time(t.\"%s\")", f->name, f->name);
-        else
-            sql_add(s, ", '%s', t.\"%s\"", f->name, f->name);
-    }
-    sql_add(s, ", 'created_at', hg_time(t.created_at), 'updated_at', hg_time(t.updated_at))");
+    sql_add(s, "json_build_object(");
+    sql_members(s, res, 1);
+    sql_add(s, ")");
 }
 
 /* "t.user_id = $n AND " for an owned resource; the parameter number advances. */
@@ -238,7 +259,7 @@ static void build_list(res_state_t *st, const resource_t *res)
     else
         snprintf(order, sizeof(order), "%s", owner ? "t.user_id, t.id" : "t.id");
     /* At most limit + 1 rows (the extra one only says that a next page
-     * exists), each rendered by row_to_json; list_rows() joins them. A nested
+     * exists), each rendered by row_to_json; on_list() joins them. A nested
      * list starts from its parent: no parent of the caller's, no row at all
      * (404); a parent without children, one row of NULLs. */
     sql_add(&s, "SELECT r.id, row_to_json(r)::text FROM ");
@@ -246,18 +267,9 @@ static void build_list(res_state_t *st, const resource_t *res)
         sql_add(&s, "%s AS pp LEFT JOIN LATERAL (", res->parent_table);
     else
         sql_add(&s, "(");
-    sql_add(&s, "SELECT t.id");
-    if (parent)
-        sql_add(&s, ", t.\"%s\"", res->parent_param);
-    for (size_t i = 0; i < res->field_count; i++) {
-        const char *name = res->fields[i].f.name;
-        if (res->fields[i].f.type == FIELD_DATETIME)
-            sql_add(&s, ", hg_time(t.\"%s\") AS \"%s\"", name, name);
-        else
-            sql_add(&s, ", t.\"%s\"", name);
-    }
-    sql_add(&s, ", hg_time(t.created_at) AS created_at, hg_time(t.updated_at) AS updated_at FROM %s AS t WHERE ",
-            res->table);
+    sql_add(&s, "SELECT ");
+    sql_members(&s, res, 0);
+    sql_add(&s, " FROM %s AS t WHERE ", res->table);
     if (parent)
         sql_add(&s, "t.user_id = pp.user_id AND t.\"%s\" = pp.id AND ", res->parent_param);
     else if (owner)
@@ -300,14 +312,34 @@ static void build_refs(res_state_t *st, const resource_t *res)
     free(s.data);
 }
 
+static int field_index(const resource_t *res, const char *name)
+{
+    for (size_t i = 0; i < res->field_count; i++)
+        if (!strcmp(res->fields[i].f.name, name))
+            return (int)i;
+    return -1;
+}
+
+body_field_t res_filter_field(const res_filter_t *f)
+{
+    body_field_t field = {f->param, f->type, 0, 0, f->type == FIELD_STRING ? RES_SEARCH_MAX_CHARS : 0, f->choices};
+    return field;
+}
+
 void res_register(const resource_t *res, http_route_t routes[2])
 {
-    if (state_count == RES_MAX || res->field_count > RES_MAX_FIELDS) {
+    if (state_count == RES_MAX || res->field_count > RES_MAX_FIELDS || res->filter_count > RES_MAX_FILTERS) {
         log_error("resource %s: too many resources or fields", res->name);
         abort();
     }
     res_state_t *st = &states[state_count++];
     st->res = res;
+    for (size_t i = 0; i < res->field_count; i++) {
+        st->fields[i] = res->fields[i].f;
+        st->after[i] = res->fields[i].after ? field_index(res, res->fields[i].after) : -1;
+    }
+    for (size_t i = 0; i < res->filter_count; i++)
+        st->filters[i] = res_filter_field(&res->filters[i]);
     build_get(st, res);
     build_create(st, res);
     build_update(st, res);
@@ -480,13 +512,6 @@ static void on_deleted(http_request_t *req, PGresult *res_pg)
     http_respond(req, 204, NULL, NULL, 0);
 }
 
-static int field_index(const resource_t *res, const char *name)
-{
-    for (size_t i = 0; i < res->field_count; i++)
-        if (!strcmp(res->fields[i].f.name, name))
-            return (int)i;
-    return -1;
-}
 
 /* Reads and checks the body into c->a from c->fields_at. On create and PUT
  * absent fields take their defaults; mask gets a bit per field to write.
@@ -494,11 +519,8 @@ static int field_index(const resource_t *res, const char *name)
 static int read_fields(http_request_t *req, res_ctx_t *c, body_mode_t mode, unsigned *mask)
 {
     const resource_t *res = c->st->res;
-    body_field_t fields[RES_MAX_FIELDS];
     body_value_t v[RES_MAX_FIELDS];
-    for (size_t i = 0; i < res->field_count; i++)
-        fields[i] = res->fields[i].f;
-    if (body_read(req, fields, res->field_count, mode, 0, v, &c->e))
+    if (body_read(req, c->st->fields, res->field_count, mode, 0, v, &c->e))
         return -1;
     const char **out = c->a.v + c->fields_at;
     c->a.n = c->fields_at + (int)res->field_count;
@@ -520,7 +542,7 @@ static int read_fields(http_request_t *req, res_ctx_t *c, body_mode_t mode, unsi
     /* end >= start when the body has both; a PATCH of one of them is checked
      * against the stored other by the table's CHECK. */
     for (size_t i = 0; i < res->field_count; i++) {
-        int start = res->fields[i].after ? field_index(res, res->fields[i].after) : -1;
+        int start = c->st->after[i];
         if (start >= 0 && v[i].text && v[start].text && body_time_cmp(v[i].text, v[start].text) < 0)
             field_errors_add(&c->e, res->fields[i].f.name, "invalid_range");
     }
@@ -576,50 +598,6 @@ static void res_update(http_request_t *req, const char *id, body_mode_t mode)
     }
     c->a.v[mask_at] = http_int_param(req, mask);
     http_query(req, c->st->stmt_update, c->a.n, c->a.v, on_object);
-}
-
-/* A filter's query value as a parameter; NULL when absent; errors go to e. */
-static const char *filter_value(http_request_t *req, const res_filter_t *f, field_errors_t *e)
-{
-    const char *v = http_query_get(req, f->param);
-    if (!v || !*v)
-        return NULL;
-    int ok = 1;
-    switch (f->type) {
-    case FIELD_ID:
-        if (!http_parse_id(v)) {
-            field_errors_add(e, f->param, "wrong_type");
-            return NULL;
-        }
-        return v;
-    case FIELD_DATE:
-        ok = body_valid_date(v);
-        break;
-    case FIELD_ENUM:
-        ok = 0;
-        for (int i = 0; f->choices && f->choices[i]; i++)
-            ok |= !strcmp(f->choices[i], v);
-        if (!ok) {
-            field_errors_add(e, f->param, "invalid_choice");
-            return NULL;
-        }
-        return v;
-    default: {
-        size_t chars = body_utf8_length(v, strlen(v));
-        if (chars == SIZE_MAX) {
-            ok = 0;
-        } else if (chars > RES_SEARCH_MAX_CHARS) {
-            field_errors_add(e, f->param, "too_long");
-            return NULL;
-        }
-        break;
-    }
-    }
-    if (!ok) {
-        field_errors_add(e, f->param, "invalid_format");
-        return NULL;
-    }
-    return v;
 }
 
 /* The page envelope around the rows' JSON; next_cursor is the last id shown
@@ -690,7 +668,7 @@ static void list_with(http_request_t *req, const res_state_t *st)
         a->v[a->n++] = parent;
     }
     for (size_t i = 0; i < res->filter_count; i++)
-        a->v[a->n++] = filter_value(req, &res->filters[i], &e);
+        a->v[a->n++] = body_query_param(req, &st->filters[i], &e);
     if (e.count) {
         http_respond_validation(req, &e);
         return;

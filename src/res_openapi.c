@@ -13,7 +13,11 @@ static json_t *ref_to(const char *fmt, const char *name)
     return json_pack("{s:s}", "$ref", buf);
 }
 
-static json_t *id_schema(void) { return json_pack("{s:s, s:s, s:i}", "type", "integer", "format", "int64", "minimum", 1); }
+static json_t *id_schema(void)
+{
+    static const body_field_t id = {"id", FIELD_ID, 0, 0, 0, NULL};
+    return openapi_field_schema(&id);
+}
 
 /* The object as answered: id, parent id, fields (nullable unless they have a default or are required), times. */
 static json_t *object_schema(const resource_t *res)
@@ -77,13 +81,11 @@ static json_t *input_schema(const resource_t *res, int patch)
     return schema;
 }
 
-static json_t *param(const char *name, const char *in, json_t *schema, const char *description)
+/* A filter; path parameters are declared by the generator from the pattern. */
+static json_t *query_param(const char *name, json_t *schema, const char *description)
 {
-    json_t *p = json_pack("{s:s, s:s, s:b, s:o}", "name", name, "in", in, "required", !strcmp(in, "path"), "schema",
-                          schema);
-    if (description)
-        json_object_set_new(p, "description", json_string(description));
-    return p;
+    return json_pack("{s:s, s:s, s:b, s:o, s:s}", "name", name, "in", "query", "required", 0, "schema", schema,
+                     "description", description);
 }
 
 static json_t *json_body(json_t *schema)
@@ -113,25 +115,13 @@ static json_t *operation(const resource_t *res, const char *id_prefix, const cha
                      "responses", responses);
 }
 
-static void add_path_params(json_t *path_item, const resource_t *res, int item)
-{
-    json_t *params = json_array();
-    if (item)
-        json_array_append_new(params, param("id", "path", id_schema(), NULL));
-    else if (res->parent_param)
-        json_array_append_new(params, param(res->parent_param, "path", id_schema(), "the parent's id"));
-    if (json_array_size(params))
-        json_object_set_new(path_item, "parameters", params);
-    else
-        json_decref(params);
-}
 
 static json_t *list_params(const resource_t *res)
 {
     json_t *params = json_array();
     for (size_t i = 0; i < res->filter_count; i++) {
         const res_filter_t *f = &res->filters[i];
-        body_field_t as_field = {f->param, f->type, 0, 0, 0, f->choices};
+        body_field_t as_field = res_filter_field(f);
         static const char *const what[] = {
             [FILTER_EQ] = "equal to", [FILTER_DATE_LE] = "on or before (inclusive)",
             [FILTER_DATE_GE] = "on or after (inclusive)", [FILTER_SEARCH] = "contains, ignoring case",
@@ -142,7 +132,7 @@ static json_t *list_params(const resource_t *res)
                  f->column2 ? f->column2 : "");
         if (f->column2)
             strncat(desc, ")", sizeof(desc) - strlen(desc) - 1);
-        json_array_append_new(params, param(f->param, "query", openapi_field_schema(&as_field), desc));
+        json_array_append_new(params, query_param(f->param, openapi_field_schema(&as_field), desc));
     }
     return params;
 }
@@ -160,7 +150,6 @@ void res_openapi(const resource_t *res, json_t *paths, json_t *schemas)
 
     char summary[160];
     json_t *coll = json_object();
-    add_path_params(coll, res, 0);
     snprintf(summary, sizeof(summary), "List %s", res->summary);
     json_t *list = operation(res, "list", summary, 200,
                              json_response("a page, in id order", ref_to("#/components/schemas/%sPage", res->name)));
@@ -174,7 +163,6 @@ void res_openapi(const resource_t *res, json_t *paths, json_t *schemas)
     json_object_set_new(paths, res->collection, coll);
 
     json_t *item = json_object();
-    add_path_params(item, res, 1);
     snprintf(summary, sizeof(summary), "Get one of the %s", res->summary);
     json_object_set_new(item, "get",
                         operation(res, "get", summary, 200,

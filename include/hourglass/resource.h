@@ -73,6 +73,9 @@ void res_list(http_request_t *req, const resource_t *res);
 /* Adds the resource's paths and its schemas (<name>, <name>Input, <name>Page). */
 void res_openapi(const resource_t *res, json_t *paths, json_t *schemas);
 
+/* A filter as the field its query value is checked as (and documented as). */
+body_field_t res_filter_field(const res_filter_t *f);
+
 /* "name:field" of a constraint named by the conventions, exposed for unit tests:
  * returns the field's index in res, or -1. kind gets "ref", "unique" or "range". */
 int res_constraint_field(const resource_t *res, const char *constraint, const char **kind);
