@@ -12,7 +12,7 @@ FROM debian:12-slim AS build
 RUN apt-get update \
     && apt-get install -y --no-install-recommends \
         gcc libc6-dev meson ninja-build pkg-config python3 node-llhttp \
-        libuv1-dev libpq-dev libsodium-dev libjwt-dev libjansson-dev libcurl4-openssl-dev \
+        libuv1-dev libpq-dev libsodium-dev libargon2-dev libjwt-dev libjansson-dev libcurl4-openssl-dev \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .
@@ -24,7 +24,7 @@ RUN meson setup /build --buildtype=release -Ddocs_assets=/assets \
 FROM debian:12-slim
 RUN apt-get update \
     && apt-get install -y --no-install-recommends \
-        libuv1 libpq5 libsodium23 libjwt0 libjansson4 libcurl4 ca-certificates \
+        libuv1 libpq5 libsodium23 libargon2-1 libjwt0 libjansson4 libcurl4 ca-certificates \
     && rm -rf /var/lib/apt/lists/* \
     && useradd --system --uid 10001 --user-group --no-create-home --shell /usr/sbin/nologin hourglass
 COPY --from=build /out/hourglass /usr/local/bin/hourglass

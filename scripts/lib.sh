@@ -26,7 +26,7 @@ hg_die() { hg_log "ERROR: $*"; exit 1; }
 # What to build, run and serve; every mode needs these. gcc and libc6-dev are explicit
 # because --no-install-recommends would otherwise leave gcc without libc headers.
 HG_PKGS_BUILD="gcc libc6-dev meson ninja-build pkg-config node-llhttp python3
-    libuv1-dev libpq-dev libsodium-dev libjwt-dev libjansson-dev libcurl4-openssl-dev
+    libuv1-dev libpq-dev libsodium-dev libargon2-dev libjwt-dev libjansson-dev libcurl4-openssl-dev
     postgresql-15 postgresql-client-15 curl ca-certificates"
 # clang + its runtime for the libFuzzer build; pytest/aiosmtpd/requests for the black-box
 # tests; docker-compose validates compose.yaml offline; headless chromium renders /docs.

@@ -12,9 +12,16 @@
 
 #define HASH_THREAD_NICE 10
 
-static unsigned long long ops_limit;
-static size_t mem_limit;
-static char dummy_hash[crypto_pwhash_STRBYTES];
+/* libsodium's named costs, in argon2 terms: passes and KiB */
+static uint32_t hash_passes;
+static uint32_t hash_memory_kib;
+static char dummy_hash[AUTH_HASH_STR_MAX];
+
+static void set_cost(unsigned long long ops_limit, size_t mem_limit)
+{
+    hash_passes = (uint32_t)ops_limit;
+    hash_memory_kib = (uint32_t)(mem_limit / 1024);
+}
 
 /* Decodes one UTF-8 code point; returns its length, or 0 for an invalid
  * sequence (truncated, overlong, a surrogate, or beyond U+10FFFF). */
@@ -153,16 +160,13 @@ int auth_password_setup(const config_t *cfg)
 {
     switch (cfg->password_hash_cost) {
     case PASSWORD_COST_MODERATE:
-        ops_limit = crypto_pwhash_OPSLIMIT_MODERATE;
-        mem_limit = crypto_pwhash_MEMLIMIT_MODERATE;
+        set_cost(crypto_pwhash_OPSLIMIT_MODERATE, crypto_pwhash_MEMLIMIT_MODERATE);
         break;
     case PASSWORD_COST_MIN:
-        ops_limit = crypto_pwhash_OPSLIMIT_MIN;
-        mem_limit = crypto_pwhash_MEMLIMIT_MIN;
+        set_cost(crypto_pwhash_OPSLIMIT_MIN, crypto_pwhash_MEMLIMIT_MIN);
         break;
     default:
-        ops_limit = crypto_pwhash_OPSLIMIT_INTERACTIVE;
-        mem_limit = crypto_pwhash_MEMLIMIT_INTERACTIVE;
+        set_cost(crypto_pwhash_OPSLIMIT_INTERACTIVE, crypto_pwhash_MEMLIMIT_INTERACTIVE);
         break;
     }
     /* The dummy only has to cost what a real hash costs; nobody knows its password. */
@@ -170,18 +174,18 @@ int auth_password_setup(const config_t *cfg)
     char random_pw[2 * sizeof(random_bytes) + 1];
     randombytes_buf(random_bytes, sizeof(random_bytes));
     sodium_bin2hex(random_pw, sizeof(random_pw), random_bytes, sizeof(random_bytes));
-    int rc = crypto_pwhash_str(dummy_hash, random_pw, strlen(random_pw), ops_limit, mem_limit);
+    int rc = auth_hash_encode(random_pw, strlen(random_pw), hash_passes, hash_memory_kib, dummy_hash,
+                              sizeof(dummy_hash));
     sodium_memzero(random_pw, sizeof(random_pw));
+    auth_hash_release_idle_now(0); /* this thread hashes nothing more */
     return rc;
 }
 
-int auth_password_hash_blocking(const char *password, char out[crypto_pwhash_STRBYTES])
+int auth_password_hash_blocking(const char *password, char out[AUTH_HASH_STR_MAX])
 {
-    if (!ops_limit) {
-        ops_limit = crypto_pwhash_OPSLIMIT_INTERACTIVE;
-        mem_limit = crypto_pwhash_MEMLIMIT_INTERACTIVE;
-    }
-    return crypto_pwhash_str(out, password, strlen(password), ops_limit, mem_limit);
+    if (!hash_passes)
+        set_cost(crypto_pwhash_OPSLIMIT_INTERACTIVE, crypto_pwhash_MEMLIMIT_INTERACTIVE);
+    return auth_hash_encode(password, strlen(password), hash_passes, hash_memory_kib, out, AUTH_HASH_STR_MAX);
 }
 
 typedef struct {
@@ -219,9 +223,9 @@ static void do_hash(uv_work_t *w)
 {
     lower_priority_once();
     pw_job_t *job = w->data;
-    job->hash = malloc(crypto_pwhash_STRBYTES);
-    job->ok = job->hash && crypto_pwhash_str(job->hash, job->password, strlen(job->password), ops_limit,
-                                             mem_limit) == 0;
+    job->hash = malloc(AUTH_HASH_STR_MAX);
+    job->ok = job->hash && auth_hash_encode(job->password, strlen(job->password), hash_passes, hash_memory_kib,
+                                            job->hash, AUTH_HASH_STR_MAX) == 0;
 }
 
 static void do_verify(uv_work_t *w)
@@ -229,7 +233,7 @@ static void do_verify(uv_work_t *w)
     lower_priority_once();
     pw_job_t *job = w->data;
     const char *hash = job->hash ? job->hash : dummy_hash;
-    int match = crypto_pwhash_str_verify(hash, job->password, strlen(job->password)) == 0;
+    int match = auth_hash_verify(hash, job->password, strlen(job->password)) == 0;
     job->ok = job->hash && match;
 }
 

@@ -72,7 +72,7 @@ int cmd_create_admin(const config_t *cfg, const char *email)
     int rc = cmd_migrate(cfg);
     if (rc)
         return rc;
-    char hash[crypto_pwhash_STRBYTES];
+    char hash[AUTH_HASH_STR_MAX];
     if (sodium_init() < 0 || auth_password_setup(cfg) || auth_password_hash_blocking(password, hash)) {
         sodium_memzero(password, sizeof(password));
         fprintf(stderr, "create-admin: cannot hash the password\n");

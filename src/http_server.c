@@ -20,6 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "hourglass/auth.h"
 #include "hourglass/events.h"
 #include "hourglass/http_auth.h"
 #include "hourglass/http_parser.h"
@@ -750,6 +751,7 @@ static void on_pool_closed(void *data)
     uv_close((uv_handle_t *)&w->wakeup, on_handle_closed);
     uv_close((uv_handle_t *)&w->after_io, on_handle_closed);
     uv_close((uv_handle_t *)&w->drain_timer, on_handle_closed);
+    uv_close((uv_handle_t *)&w->housekeeping, on_handle_closed);
 }
 
 static void on_mail_stopped(void *data)
@@ -796,6 +798,17 @@ static void worker_drain(worker_t *w)
 }
 
 static void on_wakeup(uv_async_t *a) { worker_drain(a->data); }
+
+/* Hashing arenas are 64 MiB each at the default cost: kept while logins
+ * come, given back after a quiet spell. */
+#define HOUSEKEEPING_MS 5000
+#define HASH_ARENA_IDLE_MS 10000
+
+static void on_housekeeping(uv_timer_t *t)
+{
+    (void)t;
+    auth_hash_release_idle_now(HASH_ARENA_IDLE_MS);
+}
 
 static void on_after_io(uv_check_t *h)
 {
@@ -855,6 +868,11 @@ static int worker_init(worker_t *w, int id, const config_t *cfg, const router_t 
     uv_unref((uv_handle_t *)&w->after_io);
     uv_timer_init(&w->loop, &w->drain_timer);
     w->drain_timer.data = w;
+    uv_timer_init(&w->loop, &w->housekeeping);
+    if (id == 0) {
+        uv_timer_start(&w->housekeeping, on_housekeeping, HOUSEKEEPING_MS, HOUSEKEEPING_MS);
+        uv_unref((uv_handle_t *)&w->housekeeping);
+    }
     w->db = db_pool_new(&w->loop, cfg, id);
     w->mail = mail_outbox_start(&w->loop, w->db, cfg, id);
     if (id == 0)

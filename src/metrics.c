@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hourglass/auth.h"
 #include "hourglass/router.h"
 
 /* Statuses we count one by one; anything else is counted under its class. */
@@ -159,6 +160,8 @@ char *metrics_render(arena_t *a, const struct router *r, size_t *len)
         abuf_printf(&b, "http_request_duration_seconds_count{route=\"%s\"} %llu\n", pattern,
                     (unsigned long long)count);
     }
+    size_t arena_bytes = 0;
+    int arenas = auth_hash_arena_count(&arena_bytes);
     abuf_printf(&b,
                 "# HELP http_connections_open Client connections open now.\n"
                 "# TYPE http_connections_open gauge\n"
@@ -177,11 +180,18 @@ char *metrics_render(arena_t *a, const struct router *r, size_t *len)
                 "# TYPE mail_outbox_messages gauge\n"
                 "mail_outbox_messages{state=\"pending\"} %lld\n"
                 "mail_outbox_messages{state=\"sent\"} %lld\n"
-                "mail_outbox_messages{state=\"failed\"} %lld\n",
+                "mail_outbox_messages{state=\"failed\"} %lld\n"
+                "# HELP password_hash_arenas Memory kept for password hashing, one arena per thread hashing lately.\n"
+                "# TYPE password_hash_arenas gauge\n"
+                "password_hash_arenas %d\n"
+                "# HELP password_hash_arena_bytes Bytes of those arenas.\n"
+                "# TYPE password_hash_arena_bytes gauge\n"
+                "password_hash_arena_bytes %zu\n",
                 (long long)metrics_gauge_total(GAUGE_CONNECTIONS_OPEN), (long long)metrics_gauge_total(GAUGE_DB_IDLE),
                 (long long)metrics_gauge_total(GAUGE_DB_BUSY), (long long)metrics_gauge_total(GAUGE_DB_QUEUED),
                 (long long)metrics_gauge_total(COUNTER_DB_RECONNECTS), (long long)metrics_gauge_total(GAUGE_MAIL_PENDING),
-                (long long)metrics_gauge_total(GAUGE_MAIL_SENT), (long long)metrics_gauge_total(GAUGE_MAIL_FAILED));
+                (long long)metrics_gauge_total(GAUGE_MAIL_SENT), (long long)metrics_gauge_total(GAUGE_MAIL_FAILED),
+                arenas, arena_bytes);
     *len = b.len;
     return b.data;
 }

@@ -11,6 +11,23 @@
 
 /* sodium_init() must have run (once, before any thread starts) before any of these. */
 
+/* --- argon2id (auth_hash.c) --- */
+
+/* Strings in libsodium's crypto_pwhash_str format, which fits in this. */
+#define AUTH_HASH_STR_MAX crypto_pwhash_STRBYTES
+/* Hashes pw with a random salt into out: "$argon2id$v=19$m=KiB,t=passes,p=1$salt$hash".
+ * 0, or -1 (no memory for the arena, or out too small). Thread-safe. */
+int auth_hash_encode(const char *pw, size_t pw_len, uint32_t passes, uint32_t memory_kib, char *out, size_t cap);
+/* 0 when encoded is such a string (from either implementation) and pw
+ * matches it; -1 for no match, a malformed string, or no memory. */
+int auth_hash_verify(const char *encoded, const char *pw, size_t pw_len);
+/* Hashing keeps one arena per thread that hashes; these hand back to the
+ * system those idle for idle_ms or more (the loop calls this now and then). */
+void auth_hash_release_idle(uint64_t now_ms, uint64_t idle_ms);
+void auth_hash_release_idle_now(uint64_t idle_ms);
+/* Arenas mapped now, and their bytes when bytes is not NULL (for /metrics). */
+int auth_hash_arena_count(size_t *bytes);
+
 /* --- passwords (auth_password.c) --- */
 
 #define AUTH_PASSWORD_MIN_CHARS 8   /* code points */
@@ -45,7 +62,7 @@ typedef void (*auth_verify_cb)(http_request_t *req, int matches);
 void auth_password_verify(http_request_t *req, const char *password, const char *hash, auth_verify_cb cb);
 /* For command-line tools (create-admin): blocking; the configured cost if
  * auth_password_setup ran, else interactive. 0 or -1. */
-int auth_password_hash_blocking(const char *password, char out[crypto_pwhash_STRBYTES]);
+int auth_password_hash_blocking(const char *password, char out[AUTH_HASH_STR_MAX]);
 
 /* --- tokens (auth_tokens.c) --- */
 

@@ -20,6 +20,7 @@ struct worker {
     uv_async_t wakeup;        /* asks the loop to start draining */
     uv_check_t after_io;      /* flushes buffered log lines */
     uv_timer_t drain_timer;
+    uv_timer_t housekeeping;  /* worker 0: process-wide chores every few seconds */
     const config_t *cfg;
     const router_t *router;
     db_pool_t *db;

@@ -14,7 +14,7 @@ TEXT = "text/plain; charset=utf-8"
 
 METRIC_NAMES = ["http_requests_total", "http_request_duration_seconds_bucket", "http_request_duration_seconds_sum",
                 "http_request_duration_seconds_count", "http_connections_open", "db_pool_queue_length",
-                "db_reconnects_total"]
+                "db_reconnects_total", "password_hash_arenas", "password_hash_arena_bytes"]
 
 
 def _ctype(h):
@@ -175,6 +175,29 @@ def test_metrics_open_connections_gauge(make_server):
             for c in conns:
                 c.close()
         wait_gauge(1)
+
+
+def test_metrics_password_hash_arenas_kept_then_released(make_server):
+    """Hashing reuses one arena per thread while logins come, and gives the
+    memory back after about 10-15 s without any (auth_hash.c, http_server.c)."""
+    s = make_server(WORKERS=1)
+
+    def arenas():
+        samples = metric_samples(_metrics(s.url))
+        return (metric_value(samples, "password_hash_arenas"), metric_value(samples, "password_hash_arena_bytes"))
+
+    assert arenas() == (0, 0), "the start-up's reference hash keeps no arena"
+    login = {"email": "nobody-%d@example.com" % os.getpid(), "password": "Whatever-123"}
+    for _ in range(3):  # an unknown user still costs a hash (the dummy)
+        st = http("POST", s.url + "/api/v1/auth/login", headers={"Content-Type": "application/json"},
+                  body=json.dumps(login).encode())[0]
+        assert st == 401, st
+    count, size = arenas()
+    assert 1 <= count <= 2 and size == count * 8 * 1024, (count, size)  # PASSWORD_HASH_COST=min: 8 KiB
+    deadline = time.monotonic() + 25
+    while arenas() != (0, 0):
+        assert time.monotonic() < deadline, "arenas still kept 25 s after the last hash: %s" % (arenas(),)
+        time.sleep(0.5)
 
 
 def test_request_log_line(server):

@@ -1,4 +1,5 @@
 #include <jwt.h>
+#include <pthread.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <stdlib.h>
@@ -144,6 +145,92 @@ TEST(auth_password_hash_blocking)
     CHECK(crypto_pwhash_str_verify(hash, "Пароль-124", strlen("Пароль-124")) != 0);
     char again[crypto_pwhash_STRBYTES];
     CHECK(auth_password_hash_blocking("Пароль-123", again) == 0 && strcmp(hash, again)); /* salted */
+}
+
+/* Stored hashes were made by libsodium before auth_hash.c: both ways must hold. */
+TEST(auth_hash_verifies_libsodium_strings_and_the_other_way_round)
+{
+    if (sodium_init() < 0)
+        abort();
+    const char *pw = "Pässword-1";
+    char theirs[crypto_pwhash_STRBYTES], ours[AUTH_HASH_STR_MAX];
+    CHECK(crypto_pwhash_str(theirs, pw, strlen(pw), 2, 1 << 20) == 0);
+    CHECK(auth_hash_verify(theirs, pw, strlen(pw)) == 0);
+    CHECK(auth_hash_verify(theirs, "Pässword-2", strlen(pw)) == -1);
+    CHECK(auth_hash_verify(theirs, pw, strlen(pw) - 1) == -1);
+    CHECK(auth_hash_encode(pw, strlen(pw), 2, 1024, ours, sizeof(ours)) == 0);
+    CHECK(!strncmp(ours, "$argon2id$v=19$m=1024,t=2,p=1$", 30));
+    CHECK(crypto_pwhash_str_verify(ours, pw, strlen(pw)) == 0);
+    CHECK(crypto_pwhash_str_verify(ours, "Pässword-2", strlen(pw)) != 0);
+    CHECK(auth_hash_verify(ours, pw, strlen(pw)) == 0);
+    char small[40];
+    CHECK(auth_hash_encode(pw, strlen(pw), 2, 1024, small, sizeof(small)) == -1);
+}
+
+TEST(auth_hash_refuses_malformed_strings)
+{
+    const char *pw = "Bench-pass-123";
+    char good[AUTH_HASH_STR_MAX];
+    CHECK(auth_hash_encode(pw, strlen(pw), 1, 64, good, sizeof(good)) == 0);
+    CHECK(auth_hash_verify(good, pw, strlen(pw)) == 0);
+    const char *tail = good + strlen("$argon2id$v=19$m=64,t=1,p=1"); /* "$salt$hash" */
+    CHECK(*tail == '$');
+    const char *prefixes[] = {
+        "$argon2i$v=19$m=64,t=1,p=1",   "$argon2id$v=16$m=64,t=1,p=1",  "$argon2id$m=64,t=1,p=1",
+        "$argon2id$v=19$m=064,t=1,p=1", "$argon2id$v=19$m=+64,t=1,p=1", "$argon2id$v=19$m= 64,t=1,p=1",
+        "$argon2id$v=19$m=64,t=0,p=1",  "$argon2id$v=19$m=64,t=1,p=2",  "$argon2id$v=19$m=64,t=99999,p=1",
+        "$argon2id$v=19$m=4,t=1,p=1",   "$argon2id$v=19$m=99999999999,t=1,p=1",
+    };
+    char bad[AUTH_HASH_STR_MAX + 32];
+    snprintf(bad, sizeof(bad), "$argon2id$v=19$m=64,t=1,p=1%s", tail); /* the same, rebuilt */
+    CHECK(auth_hash_verify(bad, pw, strlen(pw)) == 0);
+    for (size_t i = 0; i < sizeof(prefixes) / sizeof(prefixes[0]); i++) {
+        snprintf(bad, sizeof(bad), "%s%s", prefixes[i], tail);
+        CHECK(auth_hash_verify(bad, pw, strlen(pw)) == -1);
+    }
+    snprintf(bad, sizeof(bad), "%s=", good); /* padding is not the format */
+    CHECK(auth_hash_verify(bad, pw, strlen(pw)) == -1);
+    snprintf(bad, sizeof(bad), "%s$", good);
+    CHECK(auth_hash_verify(bad, pw, strlen(pw)) == -1);
+    snprintf(bad, sizeof(bad), "%.*s", (int)strlen(good) - 1, good);
+    CHECK(auth_hash_verify(bad, pw, strlen(pw)) == -1);
+    CHECK(auth_hash_verify("", pw, strlen(pw)) == -1);
+    CHECK(auth_hash_verify("$argon2id$v=19$m=64,t=1,p=1$$", pw, strlen(pw)) == -1);
+}
+
+static void *hash_on_thread(void *arg)
+{
+    char out[AUTH_HASH_STR_MAX];
+    *(int *)arg = auth_hash_encode("Bench-pass-123", 14, 1, 256, out, sizeof(out));
+    return NULL;
+}
+
+/* One arena per thread hashing, reused, and handed back once idle. */
+TEST(auth_hash_arenas_are_reused_then_released_when_idle)
+{
+    char out[AUTH_HASH_STR_MAX];
+    auth_hash_release_idle(UINT64_MAX, 0);
+    CHECK(auth_hash_arena_count(NULL) == 0);
+    CHECK(auth_hash_encode("a", 1, 1, 256, out, sizeof(out)) == 0);
+    CHECK(auth_hash_encode("b", 1, 1, 256, out, sizeof(out)) == 0);
+    size_t bytes = 0;
+    CHECK(auth_hash_arena_count(&bytes) == 1 && bytes == 256 * 1024);
+    pthread_t t[3];
+    int rc[3] = {-1, -1, -1};
+    for (int i = 0; i < 3; i++)
+        pthread_create(&t[i], NULL, hash_on_thread, &rc[i]);
+    for (int i = 0; i < 3; i++)
+        pthread_join(t[i], NULL);
+    CHECK(rc[0] == 0 && rc[1] == 0 && rc[2] == 0);
+    int n = auth_hash_arena_count(NULL);
+    CHECK(n >= 1 && n <= 3);
+    /* another cost: the idle arena of the old size is remapped, not added to */
+    CHECK(auth_hash_encode("c", 1, 1, 512, out, sizeof(out)) == 0);
+    CHECK(auth_hash_arena_count(NULL) == n);
+    auth_hash_release_idle_now(60000); /* none has been idle a minute */
+    CHECK(auth_hash_arena_count(NULL) == n);
+    auth_hash_release_idle_now(0);
+    CHECK(auth_hash_arena_count(NULL) == 0);
 }
 
 static int hash_calls, verify_calls, last_match;
