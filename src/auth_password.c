@@ -1,5 +1,7 @@
 /* Password policy and argon2id hashing. Hashing takes tens of milliseconds
  * and much memory: it runs on libuv's thread pool, never on a loop. */
+#include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -208,32 +210,146 @@ static void job_free(pw_job_t *job)
     free(job);
 }
 
-/* Hashing yields to the event loops: a busy loop preempts it at once, and
- * whatever CPU the loops leave is hashing's. (Per thread on Linux.) */
-static void lower_priority_once(void)
+/* Hashing yields to the event loops, two ways.
+ *
+ * Each hashing thread runs at nice 10: a loop that wakes preempts it, and
+ * whatever CPU the loops leave is hashing's. (Per thread on Linux.)
+ *
+ * And while the loops are busy, fewer hashes run at once: a gate lets as many
+ * through as there are cores the loops are not using, never fewer than one.
+ * Priority alone is not enough: argon2 streams through 64 MiB, and two hashes
+ * at once thrash the caches and memory the loops need. Measured here (one
+ * loop serving /health at 60k rps beside a login flood, bench/RESULTS.md):
+ * two hashes at once gave a p99 of 4.4-5.4 ms, one gave 2.0 ms, and more
+ * logins got done. With the loops quiet, every core hashes. */
+#define GATE_SAMPLE_NS 20000000ull /* the loops' load, measured over at least 20 ms */
+#define GATE_SLACK 0.25            /* loop work under a quarter of a core keeps no core back */
+#define GATE_MAX_LOOPS 64
+
+static struct {
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    int running;
+    int cores;
+    uv_loop_t *loops[GATE_MAX_LOOPS];
+    int loop_count;
+    uint64_t sample_ns, sample_idle_ns; /* the last sample: when, and the loops' idle time by then */
+    int limit;
+} gate = {.lock = PTHREAD_MUTEX_INITIALIZER, .cores = 1, .limit = 1};
+
+int auth_password_hash_limit(int cores, double loop_busy_cores)
 {
-    static __thread int done;
-    if (!done) {
-        setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), HASH_THREAD_NICE);
-        done = 1;
+    int reserved = loop_busy_cores > GATE_SLACK ? (int)ceil(loop_busy_cores - GATE_SLACK) : 0;
+    return cores - reserved > 1 ? cores - reserved : 1;
+}
+
+static uint64_t loops_idle_ns(void)
+{
+    uint64_t idle = 0;
+    for (int i = 0; i < gate.loop_count; i++)
+        idle += uv_metrics_idle_time(gate.loops[i]);
+    return idle;
+}
+
+void auth_password_watch_loop(uv_loop_t *loop)
+{
+    pthread_mutex_lock(&gate.lock);
+    if (!gate.loop_count) {
+        pthread_condattr_t attr;
+        pthread_condattr_init(&attr);
+        pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+        pthread_cond_init(&gate.cond, &attr);
+        pthread_condattr_destroy(&attr);
+        long n = sysconf(_SC_NPROCESSORS_ONLN);
+        gate.cores = n < 1 ? 1 : n > 1024 ? 1024 : (int)n;
+        gate.limit = gate.cores;
     }
+    if (gate.loop_count < GATE_MAX_LOOPS)
+        gate.loops[gate.loop_count++] = loop;
+    gate.sample_ns = uv_hrtime();
+    gate.sample_idle_ns = loops_idle_ns();
+    pthread_mutex_unlock(&gate.lock);
+}
+
+/* Under gate.lock: the limit, from a fresh sample when the last is old enough. */
+static int gate_limit(uint64_t now)
+{
+    if (gate.loop_count && now - gate.sample_ns >= GATE_SAMPLE_NS) {
+        uint64_t idle = loops_idle_ns();
+        double busy = gate.loop_count - (double)(idle - gate.sample_idle_ns) / (double)(now - gate.sample_ns);
+        gate.limit = auth_password_hash_limit(gate.cores, busy < 0 ? 0 : busy);
+        gate.sample_ns = now;
+        gate.sample_idle_ns = idle;
+    }
+    return gate.limit;
+}
+
+int auth_password_hash_limit_now(void)
+{
+    pthread_mutex_lock(&gate.lock);
+    int limit = gate_limit(uv_hrtime());
+    pthread_mutex_unlock(&gate.lock);
+    return limit;
+}
+
+int auth_password_hashing_now(void)
+{
+    pthread_mutex_lock(&gate.lock);
+    int n = gate.running;
+    pthread_mutex_unlock(&gate.lock);
+    return n;
+}
+
+/* On a pool thread, before a hash: waits while the gate is full, looking at
+ * the loops again every sample period. No loop ever takes this lock. */
+static void gate_enter(void)
+{
+    static __thread int lowered;
+    if (!lowered) {
+        setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), HASH_THREAD_NICE);
+        lowered = 1;
+    }
+    pthread_mutex_lock(&gate.lock);
+    while (gate.loop_count && gate.running >= gate_limit(uv_hrtime())) {
+        struct timespec until;
+        clock_gettime(CLOCK_MONOTONIC, &until);
+        until.tv_nsec += (long)GATE_SAMPLE_NS;
+        if (until.tv_nsec >= 1000000000L) {
+            until.tv_sec++;
+            until.tv_nsec -= 1000000000L;
+        }
+        pthread_cond_timedwait(&gate.cond, &gate.lock, &until);
+    }
+    gate.running++;
+    pthread_mutex_unlock(&gate.lock);
+}
+
+static void gate_leave(void)
+{
+    pthread_mutex_lock(&gate.lock);
+    gate.running--;
+    if (gate.loop_count)
+        pthread_cond_signal(&gate.cond);
+    pthread_mutex_unlock(&gate.lock);
 }
 
 static void do_hash(uv_work_t *w)
 {
-    lower_priority_once();
     pw_job_t *job = w->data;
     job->hash = malloc(AUTH_HASH_STR_MAX);
+    gate_enter();
     job->ok = job->hash && auth_hash_encode(job->password, strlen(job->password), hash_passes, hash_memory_kib,
                                             job->hash, AUTH_HASH_STR_MAX) == 0;
+    gate_leave();
 }
 
 static void do_verify(uv_work_t *w)
 {
-    lower_priority_once();
     pw_job_t *job = w->data;
     const char *hash = job->hash ? job->hash : dummy_hash;
+    gate_enter();
     int match = auth_hash_verify(hash, job->password, strlen(job->password)) == 0;
+    gate_leave();
     job->ok = job->hash && match;
 }
 

@@ -856,6 +856,9 @@ static int worker_init(worker_t *w, int id, const config_t *cfg, const router_t 
     w->read_buf = malloc(w->read_buf_size);
     w->metrics = metrics_worker(id);
     uv_loop_init(&w->loop);
+    /* how busy the loop is: password hashing holds back while loops work */
+    uv_loop_configure(&w->loop, UV_METRICS_IDLE_TIME);
+    auth_password_watch_loop(&w->loop);
     int rc = worker_listen(w, addr);
     if (rc) {
         log_error("cannot listen on %s:%d: %s", cfg->host, cfg->port, uv_strerror(rc));

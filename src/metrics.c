@@ -186,12 +186,18 @@ char *metrics_render(arena_t *a, const struct router *r, size_t *len)
                 "password_hash_arenas %d\n"
                 "# HELP password_hash_arena_bytes Bytes of those arenas.\n"
                 "# TYPE password_hash_arena_bytes gauge\n"
-                "password_hash_arena_bytes %zu\n",
+                "password_hash_arena_bytes %zu\n"
+                "# HELP password_hashes_running Password hashes running now.\n"
+                "# TYPE password_hashes_running gauge\n"
+                "password_hashes_running %d\n"
+                "# HELP password_hash_limit Hashes allowed at once: the cores the event loops leave, at least 1.\n"
+                "# TYPE password_hash_limit gauge\n"
+                "password_hash_limit %d\n",
                 (long long)metrics_gauge_total(GAUGE_CONNECTIONS_OPEN), (long long)metrics_gauge_total(GAUGE_DB_IDLE),
                 (long long)metrics_gauge_total(GAUGE_DB_BUSY), (long long)metrics_gauge_total(GAUGE_DB_QUEUED),
                 (long long)metrics_gauge_total(COUNTER_DB_RECONNECTS), (long long)metrics_gauge_total(GAUGE_MAIL_PENDING),
                 (long long)metrics_gauge_total(GAUGE_MAIL_SENT), (long long)metrics_gauge_total(GAUGE_MAIL_FAILED),
-                arenas, arena_bytes);
+                arenas, arena_bytes, auth_password_hashing_now(), auth_password_hash_limit_now());
     *len = b.len;
     return b.data;
 }

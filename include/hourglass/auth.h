@@ -60,6 +60,14 @@ void auth_password_hash(http_request_t *req, const char *password, auth_hash_cb 
  * queued the request is answered 500 here and cb is not called. */
 typedef void (*auth_verify_cb)(http_request_t *req, int matches);
 void auth_password_verify(http_request_t *req, const char *password, const char *hash, auth_verify_cb cb);
+/* Hashing on the pool yields to the loops (auth_password.c explains): each
+ * worker's loop is registered once, before it runs, with UV_METRICS_IDLE_TIME
+ * set. The limit on hashes at once is cores less those the loops use beyond a
+ * quarter of a core, never under 1; _now samples the loops (at most every 20 ms). */
+void auth_password_watch_loop(uv_loop_t *loop);
+int auth_password_hash_limit(int cores, double loop_busy_cores);
+int auth_password_hash_limit_now(void);
+int auth_password_hashing_now(void); /* hashes running now */
 /* For command-line tools (create-admin): blocking; the configured cost if
  * auth_password_setup ran, else interactive. 0 or -1. */
 int auth_password_hash_blocking(const char *password, char out[AUTH_HASH_STR_MAX]);

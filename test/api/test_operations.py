@@ -14,7 +14,8 @@ TEXT = "text/plain; charset=utf-8"
 
 METRIC_NAMES = ["http_requests_total", "http_request_duration_seconds_bucket", "http_request_duration_seconds_sum",
                 "http_request_duration_seconds_count", "http_connections_open", "db_pool_queue_length",
-                "db_reconnects_total", "password_hash_arenas", "password_hash_arena_bytes"]
+                "db_reconnects_total", "password_hash_arenas", "password_hash_arena_bytes",
+                "password_hashes_running", "password_hash_limit"]
 
 
 def _ctype(h):
@@ -100,6 +101,13 @@ def test_metrics_names_and_types(server):
     busy = metric_value(samples, "db_pool_connections", state="busy")
     assert idle >= 1 and busy >= 0 and idle + busy <= 4, (idle, busy)
     assert metric_value(samples, "db_pool_queue_length") == 0
+    assert metric_value(samples, "password_hashes_running") == 0
+    # a server this quiet lets every core hash: each read samples the loops
+    # since the last (at least 20 ms), so a few reads see the quiet
+    deadline = time.monotonic() + 5
+    while metric_value(metric_samples(_metrics(server.url)), "password_hash_limit") != os.cpu_count():
+        assert time.monotonic() < deadline, "password_hash_limit never reached the core count"
+        time.sleep(0.05)
 
 
 def test_metrics_request_counter_is_exact(make_server):

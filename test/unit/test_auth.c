@@ -330,6 +330,74 @@ TEST(auth_password_hash_and_verify_on_the_pool)
     fake_request_free(f);
 }
 
+static uv_loop_t gate_loop; /* registered with the gate for good: never closed */
+static uv_timer_t gate_keepalive;
+static uv_async_t gate_stop;
+
+static void on_gate_keepalive(uv_timer_t *t) { (void)t; }
+
+static void on_gate_stop(uv_async_t *a)
+{
+    uv_close((uv_handle_t *)&gate_keepalive, NULL);
+    uv_close((uv_handle_t *)a, NULL);
+}
+
+static void gate_loop_run(void *arg)
+{
+    (void)arg;
+    uv_run(&gate_loop, UV_RUN_DEFAULT);
+}
+
+/* Hashes at once: cores while the loops idle, fewer while they work. A loop
+ * that has stopped counts as busy: it never waits in epoll. */
+TEST(auth_password_hashing_yields_to_busy_loops)
+{
+    CHECK(auth_password_hash_limit(2, 0) == 2);
+    CHECK(auth_password_hash_limit(2, 0.25) == 2);
+    CHECK(auth_password_hash_limit(2, 0.3) == 1);
+    CHECK(auth_password_hash_limit(2, 1.9) == 1);
+    CHECK(auth_password_hash_limit(4, 0.3) == 3);
+    CHECK(auth_password_hash_limit(4, 1.25) == 3);
+    CHECK(auth_password_hash_limit(4, 1.3) == 2);
+    CHECK(auth_password_hash_limit(4, 1.5) == 2);
+    CHECK(auth_password_hash_limit(1, 0) == 1);
+    CHECK(auth_password_hash_limit(8, 7.9) == 1);
+
+    int cores = (int)sysconf(_SC_NPROCESSORS_ONLN);
+    uv_loop_init(&gate_loop);
+    uv_loop_configure(&gate_loop, UV_METRICS_IDLE_TIME);
+    uv_timer_init(&gate_loop, &gate_keepalive);
+    uv_timer_start(&gate_keepalive, on_gate_keepalive, 60000, 0);
+    uv_async_init(&gate_loop, &gate_stop, on_gate_stop);
+    auth_password_watch_loop(&gate_loop);
+    uv_thread_t t;
+    uv_thread_create(&t, gate_loop_run, NULL);
+    usleep(50000);
+    CHECK(auth_password_hash_limit_now() == cores); /* idle in epoll all along */
+    uv_async_send(&gate_stop);
+    uv_thread_join(&t);
+    usleep(50000);
+    int limit = auth_password_hash_limit_now();
+    CHECK(limit == auth_password_hash_limit(cores, 1.0));
+
+    /* More verifications than the limit, queued at once: never more run. */
+    char stored[AUTH_HASH_STR_MAX];
+    CHECK(auth_hash_encode("Abcdefg1!", 9, 1, 16384, stored, sizeof(stored)) == 0);
+    fake_request_t *f = fake_request_new();
+    verify_calls = 0;
+    int jobs = limit + 2, most = 0;
+    for (int i = 0; i < jobs; i++)
+        auth_password_verify(&f->req, "Abcdefg1!", stored, on_verified);
+    while (verify_calls < jobs) {
+        uv_run(&f->worker.loop, UV_RUN_NOWAIT);
+        int now = auth_password_hashing_now();
+        most = now > most ? now : most;
+    }
+    CHECK(most >= 1 && most <= limit);
+    CHECK(last_match == 1 && f->req.pending == 0);
+    fake_request_free(f);
+}
+
 /* ------------------------------------------------------------ tokens */
 
 static int setup_hs256(const char *secret, uint64_t ttl_ms)
