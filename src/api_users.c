@@ -27,7 +27,8 @@
 #define COUNTRY_MAX_CHARS 100 /* as the field */
 #define EMAIL_MAX_CHARS 254
 
-static int stmt_user_get, stmt_user_public, stmt_update_me, stmt_password_hash, stmt_delete, stmt_set_password,
+static int stmt_user_get, stmt_user_public, stmt_update_me, stmt_password_hash, stmt_password_failed, stmt_delete,
+    stmt_set_password,
     stmt_email_change, stmt_email_confirm, stmt_avatar_set, stmt_avatar_delete, stmt_avatar_get, stmt_page,
     stmt_admin_update;
 
@@ -151,11 +152,22 @@ typedef struct {
     password_ok_fn next;
 } me_ctx_t;
 
+static void on_failure_counted(http_request_t *req, PGresult *res)
+{
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+        http_respond_db_error(req, res); /* not counted: say so rather than a plain 403 */
+        return;
+    }
+    http_respond_problem(req, 403, "wrong_password", NULL);
+}
+
 static void on_password_checked(http_request_t *req, int matches)
 {
     me_ctx_t *c = req->ctx;
     if (!matches) {
-        http_respond_problem(req, 403, "wrong_password", NULL);
+        const char *params[2] = {user_id_text(req),
+                                 http_int_param(req, (long long)req->worker->cfg->login_lockout_window_ms)};
+        http_query(req, stmt_password_failed, 2, params, on_failure_counted);
         return;
     }
     c->next(req);
@@ -163,21 +175,24 @@ static void on_password_checked(http_request_t *req, int matches)
 
 static void on_password_hash(http_request_t *req, PGresult *res)
 {
-    if (found_row(req, res))
+    if (found_row(req, res) || respond_row_error(req, res))
         return;
     me_ctx_t *c = req->ctx;
-    c->hash = arena_strdup(&req->arena, PQgetvalue(res, 0, 0));
+    c->hash = arena_strdup(&req->arena, column(res, "password_hash"));
     auth_password_verify(req, c->password, c->hash, on_password_checked);
 }
 
-/* Checks password against the caller's account, then runs next (403 wrong_password otherwise). */
+/* Checks password against the caller's account, then runs next: 403
+ * wrong_password otherwise, 429 while too many were wrong (0008). */
 static void require_password(http_request_t *req, me_ctx_t *c, const char *password, password_ok_fn next)
 {
+    const config_t *cfg = req->worker->cfg;
     c->password = password;
     c->next = next;
     req->ctx = c;
-    const char *params[1] = {user_id_text(req)};
-    http_query(req, stmt_password_hash, 1, params, on_password_hash);
+    const char *params[3] = {user_id_text(req), http_int_param(req, cfg->login_lockout_threshold),
+                             http_int_param(req, (long long)cfg->login_lockout_window_ms)};
+    http_query(req, stmt_password_hash, 3, params, on_password_hash);
 }
 
 static const body_field_t password_fields[] = {{"password", FIELD_PASSWORD, FIELD_REQUIRED, 0, 0, NULL}};
@@ -591,7 +606,8 @@ static void users_register_statements(void)
         db_statement_register("usr_public", "SELECT user_public_json(u)::text FROM users u WHERE u.id = $1");
     stmt_update_me = db_statement_register(
         "usr_update_me", "SELECT * FROM users_update_me($1, $2, $3, $4, $5, $6, $7, $8, $9::date, $10)");
-    stmt_password_hash = db_statement_register("usr_password_hash", "SELECT password_hash FROM users WHERE id = $1");
+    stmt_password_hash = db_statement_register("usr_password_hash", "SELECT * FROM users_password_for_check($1, $2, $3)");
+    stmt_password_failed = db_statement_register("usr_password_failed", "SELECT users_password_check_failed($1, $2)");
     stmt_delete = db_statement_register("usr_delete", "SELECT users_delete($1) AS ids");
     stmt_set_password = db_statement_register("usr_set_password", "SELECT users_set_password($1, $2, $3, $4) AS ids");
     stmt_email_change =
@@ -664,16 +680,22 @@ static const body_field_t user_filters[] = {
     {"email", FIELD_STRING, 0, 0, EMAIL_MAX_CHARS, NULL},
 };
 
+#define PASSWORD_RECHECK_LIMIT                                                                               \
+    "429 `rate_limited` after 10 wrong passwords for the account in 15 minutes on these routes (not counted " \
+    "with logins), until the oldest leaves the window."
+
 static const openapi_extra_t user_doc_extras[] = {
     {ALLOW_PATCH, "/api/v1/users/me", 0, "409", NULL, 0,
      "Only the fields sent change; an empty body answers the user unchanged. 409 `username_taken`."},
-    {ALLOW_DELETE, "/api/v1/users/me", 0, NULL, NULL, 0, "403 `wrong_password` when the password does not match."},
-    {ALLOW_POST, "/api/v1/users/me/password/check", 0, NULL, NULL, 0,
-     "204 when it matches, 403 `wrong_password` otherwise."},
-    {ALLOW_PUT, "/api/v1/users/me/password", 0, NULL, NULL, 0,
-     "The user's other sessions are revoked. 403 `wrong_password`; 422 lists the password rules broken."},
+    {ALLOW_DELETE, "/api/v1/users/me", 0, "429", NULL, 0,
+     "403 `wrong_password` when the password does not match; " PASSWORD_RECHECK_LIMIT},
+    {ALLOW_POST, "/api/v1/users/me/password/check", 0, "429", NULL, 0,
+     "204 when it matches, 403 `wrong_password` otherwise; " PASSWORD_RECHECK_LIMIT},
+    {ALLOW_PUT, "/api/v1/users/me/password", 0, "429", NULL, 0,
+     "The user's other sessions are revoked. 403 `wrong_password`; 422 lists the password rules broken; "
+     PASSWORD_RECHECK_LIMIT},
     {ALLOW_POST, "/api/v1/users/me/email", 0, "409 429", NULL, 0,
-     "403 `wrong_password`; 409 `email_taken`; 429 beyond 1 code a minute or 5 an hour."},
+     "403 `wrong_password`; 409 `email_taken`; 429 beyond 1 code a minute or 5 an hour; " PASSWORD_RECHECK_LIMIT},
     {ALLOW_POST, "/api/v1/users/me/email/confirm", 0, "400 409 410", NULL, 0,
      "400 `invalid_code`, 410 `code_expired`, 409 `email_taken` when the address was taken meanwhile."},
     {ALLOW_GET, "/api/v1/users/me/avatar", OPENAPI_CACHED, "404", NULL, 0, NULL},

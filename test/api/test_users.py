@@ -284,6 +284,58 @@ def test_password_change_revokes_other_sessions(srv):
     assert st == 204
 
 
+def test_password_recheck_locks_after_wrong_passwords(make_server):
+    """Wrong passwords on every route that asks for it again count per account; over the
+    threshold all of them answer 429 until the oldest failure leaves the window, the right
+    password too. Logins have their own count, and other accounts are not touched."""
+    s = make_server(JWT_SECRET="test-secret-0123456789abcdef", PASSWORD_HASH_COST="min",
+                    AUTH_REQUIRE_VERIFIED_EMAIL="false", LOGIN_IP_LIMIT="1000000",
+                    LOGIN_LOCKOUT_THRESHOLD="3", LOGIN_LOCKOUT_WINDOW="3s")
+    u, other = new_user(s), new_user(s)
+    wrong = "Wrong-pass1"
+    problem(call(s, "POST", "/api/v1/users/me/password/check", u["token"], {"password": wrong}), 403,
+            "wrong_password")
+    problem(call(s, "PUT", "/api/v1/users/me/password", u["token"],
+                 {"current_password": wrong, "new_password": NEW_PASSWORD}), 403, "wrong_password")
+    problem(call(s, "DELETE", "/api/v1/users/me", u["token"], {"password": wrong}), 403, "wrong_password")
+    locked = [
+        ("POST", "/api/v1/users/me/password/check", {"password": PASSWORD}),
+        ("PUT", "/api/v1/users/me/password", {"current_password": PASSWORD, "new_password": NEW_PASSWORD}),
+        ("POST", "/api/v1/users/me/email", {"new_email": unique() + "@example.com", "password": PASSWORD}),
+        ("DELETE", "/api/v1/users/me", {"password": PASSWORD}),
+    ]
+    retry = 0
+    for method, path, body in locked:
+        resp = call(s, method, path, u["token"], body)
+        problem(resp, 429, "rate_limited")
+        ra = resp[1].get("retry-after", "")
+        assert re.fullmatch(r"\d+", ra) and 1 <= int(ra) <= 3, resp
+        retry = max(retry, int(ra))
+    ok_json(call(s, "GET", "/api/v1/users/me", u["token"]))  # the account itself still works
+    login(s, u["email"])  # logins have their own count
+    st, _, _ = call(s, "POST", "/api/v1/users/me/password/check", other["token"], {"password": PASSWORD})
+    assert st == 204
+    time.sleep(retry + 0.3)
+    st, _, body = call(s, "POST", "/api/v1/users/me/password/check", u["token"], {"password": PASSWORD})
+    assert st == 204, body
+    assert psql("SELECT count(*) FROM users WHERE id = %d" % u["id"]) == "1"  # nothing went through
+
+
+def test_password_recheck_right_passwords_do_not_count(make_server):
+    s = make_server(JWT_SECRET="test-secret-0123456789abcdef", PASSWORD_HASH_COST="min",
+                    AUTH_REQUIRE_VERIFIED_EMAIL="false", LOGIN_IP_LIMIT="1000000",
+                    LOGIN_LOCKOUT_THRESHOLD="3", LOGIN_LOCKOUT_WINDOW="60s")
+    u = new_user(s)
+    for _ in range(5):
+        st, _, body = call(s, "POST", "/api/v1/users/me/password/check", u["token"], {"password": PASSWORD})
+        assert st == 204, body
+    for _ in range(2):
+        problem(call(s, "POST", "/api/v1/users/me/password/check", u["token"], {"password": "Wrong-pass1"}),
+                403, "wrong_password")
+    st, _, body = call(s, "POST", "/api/v1/users/me/password/check", u["token"], {"password": PASSWORD})
+    assert st == 204, body
+
+
 # --------------------------------------------------------------------------- DELETE /users/me
 
 def test_delete_me(srv):
