@@ -90,6 +90,7 @@ static const cfg_var_t cfg_vars[] = {
     {"MAIL_SSL_TLS", CFG_BOOL, "false", 0, 0, NULL, OFF(mail_ssl_tls)},
     {"MAIL_TIMEOUT", CFG_DURATION, "30s", 100, HOUR_MS, NULL, OFF(mail_timeout_ms)},
     {"MAIL_RETRY_MAX", CFG_DURATION, "10m", 100, DAY_MS, NULL, OFF(mail_retry_max_ms)},
+    {"MAIL_GIVE_UP_AFTER", CFG_DURATION, "48h", 100, 30 * DAY_MS, NULL, OFF(mail_give_up_after_ms)},
     {"MAIL_POLL_INTERVAL", CFG_DURATION, "10s", 50, HOUR_MS, NULL, OFF(mail_poll_interval_ms)},
 };
 

@@ -31,7 +31,7 @@ void mail_register_statements(void)
     stmt_claim = db_statement_register(
         "mail_claim",
         "UPDATE mail_outbox SET locked_until = now() + $1::bigint * interval '1 millisecond', attempts = attempts + 1"
-        " WHERE id IN (SELECT id FROM mail_outbox WHERE sent_at IS NULL AND next_attempt_at <= now()"
+        " WHERE id IN (SELECT id FROM mail_outbox WHERE sent_at IS NULL AND dead_at IS NULL AND next_attempt_at <= now()"
         " AND (locked_until IS NULL OR locked_until < now()) ORDER BY id LIMIT " MAIL_STR(MAIL_BATCH) " FOR UPDATE SKIP LOCKED)"
         " RETURNING id, to_addr, subject, body_text, attempts");
     stmt_sent = db_statement_register(
@@ -40,12 +40,15 @@ void mail_register_statements(void)
         "mail_failed",
         "UPDATE mail_outbox SET locked_until = NULL, last_error = $2,"
         " next_attempt_at = now() + least($3::bigint, 1000 * power(2, least(attempts - 1, 20))::bigint)"
-        " * interval '1 millisecond' WHERE id = $1");
+        " * interval '1 millisecond',"
+        " dead_at = CASE WHEN $4::boolean OR created_at < now() - $5::bigint * interval '1 millisecond' THEN now() END"
+        " WHERE id = $1 RETURNING id, attempts, dead_at IS NOT NULL");
     stmt_counts = db_statement_register(
         "mail_counts",
-        "SELECT count(*) FILTER (WHERE sent_at IS NULL AND NOT (attempts > 0 AND last_error IS NOT NULL)),"
+        "SELECT count(*) FILTER (WHERE sent_at IS NULL AND dead_at IS NULL AND NOT (attempts > 0 AND last_error IS NOT NULL)),"
         " count(*) FILTER (WHERE sent_at IS NOT NULL),"
-        " count(*) FILTER (WHERE sent_at IS NULL AND attempts > 0 AND last_error IS NOT NULL) FROM mail_outbox");
+        " count(*) FILTER (WHERE sent_at IS NULL AND dead_at IS NULL AND attempts > 0 AND last_error IS NOT NULL),"
+        " count(*) FILTER (WHERE dead_at IS NOT NULL) FROM mail_outbox");
     /* Rows claimed as the mailer stops go back at once, their claim not counted as a try. */
     stmt_release = db_statement_register(
         "mail_release",
@@ -186,13 +189,34 @@ static void on_recorded(void *data, PGresult *res, db_status_t status)
     close_when_idle(m);
 }
 
-static void record(mail_outbox_t *m, int stmt, int nparams, const char *const *params, const char *id)
+/* A failure recorded; when it was the last try, that is worth an error line. */
+static void on_failure_recorded(void *data, PGresult *res, db_status_t status)
+{
+    mail_outbox_t *m = data;
+    if (status != DB_OK || PQresultStatus(res) != PGRES_TUPLES_OK) {
+        on_recorded(data, res, status); /* warns, and the row is retried */
+        return;
+    }
+    if (PQntuples(res) == 1 && !strcmp(PQgetvalue(res, 0, 2), "t"))
+        log_error("mail %s: given up after %s attempt(s); it stays in the outbox with dead_at set",
+                  PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1));
+    m->writes--;
+    close_when_idle(m);
+}
+
+static void record_with(mail_outbox_t *m, int stmt, int nparams, const char *const *params, const char *id,
+                        db_result_fn cb)
 {
     m->writes++;
-    if (db_query(m->db, stmt, nparams, params, on_recorded, m) != DB_OK) {
+    if (db_query(m->db, stmt, nparams, params, cb, m) != DB_OK) {
         m->writes--;
         log_warn("mail %s: the database is unavailable to record the result (the row will be retried)", id);
     }
+}
+
+static void record(mail_outbox_t *m, int stmt, int nparams, const char *const *params, const char *id)
+{
+    record_with(m, stmt, nparams, params, id, on_recorded);
 }
 
 static void mark_sent(mail_outbox_t *m, const char *id)
@@ -201,12 +225,15 @@ static void mark_sent(mail_outbox_t *m, const char *id)
     record(m, stmt_sent, 1, params, id);
 }
 
-static void mark_failed(mail_outbox_t *m, const char *id, const char *why)
+/* permanent: the mail can never be sent (its address); else it is retried
+ * until it is older than MAIL_GIVE_UP_AFTER. */
+static void mark_failed(mail_outbox_t *m, const char *id, const char *why, int permanent)
 {
-    char max[24];
+    char max[24], give_up[24];
     snprintf(max, sizeof(max), "%llu", (unsigned long long)m->cfg->mail_retry_max_ms);
-    const char *params[3] = {id, why, max};
-    record(m, stmt_failed, 3, params, id);
+    snprintf(give_up, sizeof(give_up), "%llu", (unsigned long long)m->cfg->mail_give_up_after_ms);
+    const char *params[5] = {id, why, max, permanent ? "true" : "false", give_up};
+    record_with(m, stmt_failed, 5, params, id, on_failure_recorded);
 }
 
 static void job_free(mail_job_t *j)
@@ -248,7 +275,7 @@ static void check_done(mail_outbox_t *m)
             const char *why = j->errbuf[0] ? j->errbuf : curl_easy_strerror(rc);
             log_warn("mail %s to %s failed, will retry: %s", j->id, j->to, why);
             __atomic_store_n(&mail_health, HEALTH_FAILING, __ATOMIC_RELAXED);
-            mark_failed(m, j->id, why);
+            mark_failed(m, j->id, why, 0);
         }
         m->active--;
         job_free(j);
@@ -527,7 +554,7 @@ static void start_transfer(mail_outbox_t *m, const char *id, const char *to, con
     m->jobs = j;
     if (curl_multi_add_handle(m->multi, e) != CURLM_OK) {
         m->active--;
-        mark_failed(m, id, "curl refused the transfer");
+        mark_failed(m, id, "curl refused the transfer", 0);
         job_free(j);
     }
 }
@@ -580,7 +607,7 @@ static void on_claimed(void *data, PGresult *res, db_status_t status)
             mark_sent(m, id);
         } else if (!recipient_ok(to)) {
             log_warn("mail %s: not sent, the recipient address is not usable", id);
-            mark_failed(m, id, "invalid recipient address");
+            mark_failed(m, id, "invalid recipient address", 1);
         } else {
             start_transfer(m, id, to, subject, body);
         }
@@ -597,6 +624,7 @@ static void on_counts(void *data, PGresult *res, db_status_t status)
     metrics_gauge_set(m->metrics, GAUGE_MAIL_PENDING, strtoll(PQgetvalue(res, 0, 0), NULL, 10));
     metrics_gauge_set(m->metrics, GAUGE_MAIL_SENT, strtoll(PQgetvalue(res, 0, 1), NULL, 10));
     metrics_gauge_set(m->metrics, GAUGE_MAIL_FAILED, strtoll(PQgetvalue(res, 0, 2), NULL, 10));
+    metrics_gauge_set(m->metrics, GAUGE_MAIL_DEAD, strtoll(PQgetvalue(res, 0, 3), NULL, 10));
 }
 
 static void claim(mail_outbox_t *m)

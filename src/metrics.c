@@ -176,11 +176,12 @@ char *metrics_render(arena_t *a, const struct router *r, size_t *len)
                 "# HELP db_reconnects_total Database connections re-established after a loss.\n"
                 "# TYPE db_reconnects_total counter\n"
                 "db_reconnects_total %lld\n"
-                "# HELP mail_outbox_messages Mail in the outbox by state (pending, sent, failed and waiting to retry).\n"
+                "# HELP mail_outbox_messages Mail in the outbox by state (pending, sent, failed and waiting to retry, dead: given up).\n"
                 "# TYPE mail_outbox_messages gauge\n"
                 "mail_outbox_messages{state=\"pending\"} %lld\n"
                 "mail_outbox_messages{state=\"sent\"} %lld\n"
                 "mail_outbox_messages{state=\"failed\"} %lld\n"
+                "mail_outbox_messages{state=\"dead\"} %lld\n"
                 "# HELP password_hash_arenas Memory kept for password hashing, one arena per thread hashing lately.\n"
                 "# TYPE password_hash_arenas gauge\n"
                 "password_hash_arenas %d\n"
@@ -197,6 +198,7 @@ char *metrics_render(arena_t *a, const struct router *r, size_t *len)
                 (long long)metrics_gauge_total(GAUGE_DB_BUSY), (long long)metrics_gauge_total(GAUGE_DB_QUEUED),
                 (long long)metrics_gauge_total(COUNTER_DB_RECONNECTS), (long long)metrics_gauge_total(GAUGE_MAIL_PENDING),
                 (long long)metrics_gauge_total(GAUGE_MAIL_SENT), (long long)metrics_gauge_total(GAUGE_MAIL_FAILED),
+                (long long)metrics_gauge_total(GAUGE_MAIL_DEAD),
                 arenas, arena_bytes, auth_password_hashing_now(), auth_password_hash_limit_now());
     *len = b.len;
     return b.data;

@@ -73,6 +73,7 @@ typedef struct config {
     int mail_ssl_tls;
     uint64_t mail_timeout_ms;
     uint64_t mail_retry_max_ms;
+    uint64_t mail_give_up_after_ms; /* a mail still failing at this age is given up */
     uint64_t mail_poll_interval_ms;
 } config_t;
 

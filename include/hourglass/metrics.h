@@ -21,6 +21,7 @@ typedef enum {
     GAUGE_MAIL_PENDING, /* process-wide counts, set by worker 0 */
     GAUGE_MAIL_SENT,
     GAUGE_MAIL_FAILED,
+    GAUGE_MAIL_DEAD,
     GAUGE_COUNT
 } metrics_gauge_t;
 

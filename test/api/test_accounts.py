@@ -25,7 +25,7 @@ import uuid
 
 import pytest
 
-from conftest import HERE, assert_problem, psql, start_server
+from conftest import HERE, assert_problem, http, metric_samples, metric_value, psql, start_server
 
 
 def _load_mailbox():
@@ -567,6 +567,50 @@ def test_refused_mail_is_delivered_once_later(srv, box, mail):
     assert box.stays(email, 1, 1.5), "the mail arrived %d times" % box.count_to(email)
     r = c.post("/api/v1/auth/verify-email", {"email": email, "code": code})
     assert r.status == 200, r
+
+
+def _wait_dead(mail_id, timeout):
+    deadline = time.monotonic() + timeout
+    while psql("SELECT dead_at IS NOT NULL FROM mail_outbox WHERE id = %d" % mail_id) != "t":
+        assert time.monotonic() < deadline, psql(
+            "SELECT attempts, last_error, sent_at FROM mail_outbox WHERE id = %d" % mail_id)
+        time.sleep(0.1)
+
+
+def test_mail_still_refused_at_MAIL_GIVE_UP_AFTER_is_given_up(short, box, mail):
+    s = short(MAIL_GIVE_UP_AFTER="1s", MAIL_RETRY_MAX="200ms")
+    email = new_email("given-up")
+    refuse = os.path.join(mail[1], ".refuse")
+    open(refuse, "w").close()
+    try:
+        Client(s.url).register(email)
+        mail_id = int(psql("SELECT max(id) FROM mail_outbox WHERE lower(to_addr) = lower('%s')" % email))
+        _wait_dead(mail_id, 15)
+        attempts = psql("SELECT attempts FROM mail_outbox WHERE id = %d" % mail_id)
+        assert int(attempts) >= 2, attempts  # retried before it was given up
+    finally:
+        os.remove(refuse)
+    # the server takes mail again, but a dead mail is never claimed again
+    assert box.stays(email, 0, 1.5), "a given-up mail was delivered"
+    assert psql("SELECT attempts, sent_at IS NULL FROM mail_outbox WHERE id = %d" % mail_id) == attempts + "|t"
+    # only this server gives up this soon (the module's server waits 48 h): the line is in its log
+    assert "mail %d: given up after" % mail_id in s.log(), s.log_tail()
+
+
+def test_mail_to_an_unusable_address_dies_at_once(srv):
+    mail_id = int(psql("WITH r AS (INSERT INTO mail_outbox (to_addr, subject, body_text) "
+                       "VALUES ('two words@example.com', 'Hello', 'text') RETURNING id) SELECT id FROM r"))
+    _wait_dead(mail_id, 10)
+    row = psql("SELECT attempts, last_error, sent_at IS NULL FROM mail_outbox WHERE id = %d" % mail_id)
+    assert row == "1|invalid recipient address|t", row
+    deadline = time.monotonic() + 5
+    while True:
+        st, _, body = http("GET", srv.url + "/metrics")
+        dead = metric_value(metric_samples(body.decode()), "mail_outbox_messages", state="dead")
+        if dead and dead >= 1:
+            break
+        assert time.monotonic() < deadline, "mail_outbox_messages{state=\"dead\"} is %s" % dead
+        time.sleep(0.2)
 
 
 # =========================================================================== login
