@@ -17,7 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <time.h>
+#include <uv.h>
 
 #include "hourglass/auth.h"
 
@@ -37,13 +37,6 @@ typedef struct {
 
 static hash_arena_t arenas[ARENA_SLOTS];
 static pthread_mutex_t arenas_lock = PTHREAD_MUTEX_INITIALIZER;
-
-static uint64_t monotonic_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 static uint8_t *map_arena(size_t len)
 {
@@ -111,7 +104,7 @@ static void arena_give(uint8_t *memory, size_t len)
     for (int i = 0; i < ARENA_SLOTS; i++) {
         if (arenas[i].busy && arenas[i].mem == memory) {
             arenas[i].busy = 0;
-            arenas[i].idle_since_ms = monotonic_ms();
+            arenas[i].idle_since_ms = uv_hrtime() / 1000000;
             pooled = 1;
             break;
         }
@@ -138,7 +131,7 @@ void auth_hash_release_idle(uint64_t now_ms, uint64_t idle_ms)
         munmap(dropped[i].mem, dropped[i].len);
 }
 
-void auth_hash_release_idle_now(uint64_t idle_ms) { auth_hash_release_idle(monotonic_ms(), idle_ms); }
+void auth_hash_release_idle_now(uint64_t idle_ms) { auth_hash_release_idle(uv_hrtime() / 1000000, idle_ms); }
 
 int auth_hash_arena_count(size_t *bytes)
 {

@@ -310,14 +310,10 @@ static void gate_enter(void)
         lowered = 1;
     }
     pthread_mutex_lock(&gate.lock);
-    while (gate.loop_count && gate.running >= gate_limit(uv_hrtime())) {
-        struct timespec until;
-        clock_gettime(CLOCK_MONOTONIC, &until);
-        until.tv_nsec += (long)GATE_SAMPLE_NS;
-        if (until.tv_nsec >= 1000000000L) {
-            until.tv_sec++;
-            until.tv_nsec -= 1000000000L;
-        }
+    for (uint64_t now = uv_hrtime(); gate.loop_count && gate.running >= gate_limit(now); now = uv_hrtime()) {
+        /* uv_hrtime is CLOCK_MONOTONIC on Linux, the clock gate.cond waits by */
+        uint64_t until_ns = now + GATE_SAMPLE_NS;
+        struct timespec until = {.tv_sec = (time_t)(until_ns / 1000000000u), .tv_nsec = (long)(until_ns % 1000000000u)};
         pthread_cond_timedwait(&gate.cond, &gate.lock, &until);
     }
     gate.running++;

@@ -183,7 +183,7 @@ static void on_recorded(void *data, PGresult *res, db_status_t status)
 {
     mail_outbox_t *m = data;
     m->writes--;
-    if (status != DB_OK || PQresultStatus(res) != PGRES_COMMAND_OK)
+    if (status != DB_OK || (PQresultStatus(res) != PGRES_COMMAND_OK && PQresultStatus(res) != PGRES_TUPLES_OK))
         log_warn("mail: could not record a result (the row will be retried): %s",
                  res ? PQresultErrorMessage(res) : "database unavailable");
     close_when_idle(m);
@@ -192,20 +192,15 @@ static void on_recorded(void *data, PGresult *res, db_status_t status)
 /* A failure recorded; when it was the last try, that is worth an error line. */
 static void on_failure_recorded(void *data, PGresult *res, db_status_t status)
 {
-    mail_outbox_t *m = data;
-    if (status != DB_OK || PQresultStatus(res) != PGRES_TUPLES_OK) {
-        on_recorded(data, res, status); /* warns, and the row is retried */
-        return;
-    }
-    if (PQntuples(res) == 1 && !strcmp(PQgetvalue(res, 0, 2), "t"))
+    if (status == DB_OK && PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1 &&
+        !strcmp(PQgetvalue(res, 0, 2), "t"))
         log_error("mail %s: given up after %s attempt(s); it stays in the outbox with dead_at set",
                   PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1));
-    m->writes--;
-    close_when_idle(m);
+    on_recorded(data, res, status);
 }
 
-static void record_with(mail_outbox_t *m, int stmt, int nparams, const char *const *params, const char *id,
-                        db_result_fn cb)
+static void record(mail_outbox_t *m, int stmt, int nparams, const char *const *params, const char *id,
+                   db_result_fn cb)
 {
     m->writes++;
     if (db_query(m->db, stmt, nparams, params, cb, m) != DB_OK) {
@@ -214,15 +209,10 @@ static void record_with(mail_outbox_t *m, int stmt, int nparams, const char *con
     }
 }
 
-static void record(mail_outbox_t *m, int stmt, int nparams, const char *const *params, const char *id)
-{
-    record_with(m, stmt, nparams, params, id, on_recorded);
-}
-
 static void mark_sent(mail_outbox_t *m, const char *id)
 {
     const char *params[1] = {id};
-    record(m, stmt_sent, 1, params, id);
+    record(m, stmt_sent, 1, params, id, on_recorded);
 }
 
 /* permanent: the mail can never be sent (its address); else it is retried
@@ -233,7 +223,7 @@ static void mark_failed(mail_outbox_t *m, const char *id, const char *why, int p
     snprintf(max, sizeof(max), "%llu", (unsigned long long)m->cfg->mail_retry_max_ms);
     snprintf(give_up, sizeof(give_up), "%llu", (unsigned long long)m->cfg->mail_give_up_after_ms);
     const char *params[5] = {id, why, max, permanent ? "true" : "false", give_up};
-    record_with(m, stmt_failed, 5, params, id, on_failure_recorded);
+    record(m, stmt_failed, 5, params, id, on_failure_recorded);
 }
 
 static void job_free(mail_job_t *j)
@@ -578,7 +568,7 @@ static void release_claimed(mail_outbox_t *m, PGresult *res)
     text_str(&ids, "}");
     log_info("worker %d: stopping; %d claimed mail(s) given back", m->worker_id, rows);
     const char *params[1] = {ids.p};
-    record(m, stmt_release, 1, params, ids.p);
+    record(m, stmt_release, 1, params, ids.p, on_recorded);
     free(ids.p);
 }
 
