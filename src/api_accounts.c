@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "hourglass/bridge.h"
 #include "hourglass/api.h"
 #include "hourglass/auth.h"
 #include "hourglass/body.h"
@@ -26,7 +27,7 @@ static int stmt_register, stmt_verify, stmt_send_code, stmt_login_lookup, stmt_l
 static json_t *result_json(http_request_t *req, PGresult *res)
 {
     if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
-        http_respond_db_error(req, res);
+        api_respond_db_error(req, res);
         return NULL;
     }
     json_error_t e;
@@ -115,25 +116,25 @@ static void on_register_hashed(http_request_t *req, const char *hash)
         v[R_MIDDLE].text, v[R_PHONE].text, v[R_DOB].text, v[R_COUNTRY].text, code,
         http_int_param(req, (long long)req->worker->cfg->auth_code_ttl_ms), http_lang_code(req), "false",
     };
-    http_query(req, stmt_register, 14, params, on_registered);
+    api_query(req, stmt_register, 14, params, on_registered);
 }
 
 static void api_register(http_request_t *req)
 {
     body_value_t *v = arena_calloc(&req->arena, sizeof(body_value_t) * REGISTER_FIELDS);
     field_errors_t e;
-    if (body_read(req, register_fields, REGISTER_FIELDS, BODY_CREATE, 0, v, &e))
+    if (api_body_read(req, register_fields, REGISTER_FIELDS, BODY_CREATE, 0, v, &e))
         return;
     /* One answer with every rule broken, the body's and the policy's. */
-    auth_password_policy_errors(req, "password", v[R_PASSWORD].text, &e);
+    api_password_policy_errors(req, "password", v[R_PASSWORD].text, &e);
     if (v[R_CONFIRM].text && v[R_PASSWORD].text && strcmp(v[R_CONFIRM].text, v[R_PASSWORD].text))
         field_errors_add(&e, "password_confirm", "mismatch");
     if (e.count) {
-        http_respond_validation(req, &e);
+        api_respond_validation(req, &e);
         return;
     }
     req->ctx = v;
-    auth_password_hash(req, v[R_PASSWORD].text, on_register_hashed);
+    api_password_hash(req, v[R_PASSWORD].text, on_register_hashed);
 }
 
 /* ---------------------------------------------------------------- codes */
@@ -166,10 +167,10 @@ static void on_verified(http_request_t *req, PGresult *res)
 static void api_verify_email(http_request_t *req)
 {
     body_value_t v[2];
-    if (body_parse(req, email_code_fields, 2, BODY_CREATE, 0, v))
+    if (api_body_parse(req, email_code_fields, 2, BODY_CREATE, 0, v))
         return;
     const char *params[3] = {v[0].text, v[1].text, http_int_param(req, req->worker->cfg->auth_code_max_attempts)};
-    http_query(req, stmt_verify, 3, params, on_verified);
+    api_query(req, stmt_verify, 3, params, on_verified);
 }
 
 static const body_field_t email_fields[] = {{"email", FIELD_EMAIL, FIELD_REQUIRED, 0, 0, NULL}};
@@ -177,7 +178,7 @@ static const body_field_t email_fields[] = {{"email", FIELD_EMAIL, FIELD_REQUIRE
 static void on_code_sent(http_request_t *req, PGresult *res)
 {
     if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-        http_respond_db_error(req, res);
+        api_respond_db_error(req, res);
         return;
     }
     http_respond_json(req, 202, "{\"status\":\"accepted\"}", 21);
@@ -187,14 +188,14 @@ static void on_code_sent(http_request_t *req, PGresult *res)
 static void send_code(http_request_t *req, const char *kind)
 {
     body_value_t v[1];
-    if (body_parse(req, email_fields, 1, BODY_CREATE, 0, v))
+    if (api_body_parse(req, email_fields, 1, BODY_CREATE, 0, v))
         return;
     const config_t *cfg = req->worker->cfg;
     char code[7];
     auth_code_new(code);
     const char *params[7] = {kind, v[0].text, code, http_int_param(req, (long long)cfg->auth_code_ttl_ms), http_lang_code(req),
                              http_int_param(req, cfg->mail_quota_per_minute), http_int_param(req, cfg->mail_quota_per_hour)};
-    http_query(req, stmt_send_code, 7, params, on_code_sent);
+    api_query(req, stmt_send_code, 7, params, on_code_sent);
 }
 
 static void api_resend_verification(http_request_t *req) { send_code(req, "verify"); }
@@ -232,22 +233,22 @@ static void on_reset_hashed(http_request_t *req, const char *hash)
     body_value_t *v = req->ctx;
     const char *params[4] = {v[P_EMAIL].text, v[P_CODE].text, hash,
                              http_int_param(req, req->worker->cfg->auth_code_max_attempts)};
-    http_query(req, stmt_reset, 4, params, on_reset);
+    api_query(req, stmt_reset, 4, params, on_reset);
 }
 
 static void api_reset_password(http_request_t *req)
 {
     body_value_t *v = arena_calloc(&req->arena, sizeof(body_value_t) * 3);
     field_errors_t e;
-    if (body_read(req, reset_fields, 3, BODY_CREATE, 0, v, &e))
+    if (api_body_read(req, reset_fields, 3, BODY_CREATE, 0, v, &e))
         return;
-    auth_password_policy_errors(req, "new_password", v[P_NEW].text, &e);
+    api_password_policy_errors(req, "new_password", v[P_NEW].text, &e);
     if (e.count) {
-        http_respond_validation(req, &e);
+        api_respond_validation(req, &e);
         return;
     }
     req->ctx = v;
-    auth_password_hash(req, v[P_NEW].text, on_reset_hashed);
+    api_password_hash(req, v[P_NEW].text, on_reset_hashed);
 }
 
 /* ---------------------------------------------------------------- login */
@@ -305,7 +306,7 @@ static void on_login_checked(http_request_t *req, int matches)
             return;
         }
         const char *params[1] = {http_int_param(req, c->user_id)};
-        http_query(req, stmt_login_failed, 1, params, on_failure_recorded);
+        api_query(req, stmt_login_failed, 1, params, on_failure_recorded);
         return;
     }
     const config_t *cfg = req->worker->cfg;
@@ -318,7 +319,7 @@ static void on_login_checked(http_request_t *req, int matches)
     const char *ua = http_header_get(req, "user-agent", &ua_len);
     const char *params[5] = {http_int_param(req, c->user_id), c->refresh, ua ? arena_strndup(&req->arena, ua, ua_len) : NULL,
                              http_client_ip(req), http_int_param(req, (long long)cfg->refresh_token_ttl_ms)};
-    http_query(req, stmt_session_open, 5, params, on_session_opened);
+    api_query(req, stmt_session_open, 5, params, on_session_opened);
 }
 
 static void on_login_lookup(http_request_t *req, PGresult *res)
@@ -339,21 +340,21 @@ static void on_login_lookup(http_request_t *req, PGresult *res)
     c->email_verified = json_is_true(json_object_get(j, "email_verified"));
     const char *hash = json_string_value(json_object_get(j, "password_hash"));
     /* Unknown users are checked against a dummy hash: the same answer in similar time. */
-    auth_password_verify(req, c->password, c->user_id ? hash : NULL, on_login_checked);
+    api_password_verify(req, c->password, c->user_id ? hash : NULL, on_login_checked);
     json_decref(j);
 }
 
 static void api_login(http_request_t *req)
 {
     body_value_t v[LOGIN_FIELDS];
-    if (body_parse(req, login_fields, LOGIN_FIELDS, BODY_CREATE, 1, v))
+    if (api_body_parse(req, login_fields, LOGIN_FIELDS, BODY_CREATE, 1, v))
         return;
     const char *login = v[L_EMAIL].text ? v[L_EMAIL].text : v[L_USERNAME].text;
     if (!login) {
         field_errors_t e;
         field_errors_init(&e, req);
         field_errors_add(&e, "email", "required");
-        http_respond_validation(req, &e);
+        api_respond_validation(req, &e);
         return;
     }
     login_ctx_t *c = arena_calloc(&req->arena, sizeof(*c));
@@ -362,7 +363,7 @@ static void api_login(http_request_t *req)
     const config_t *cfg = req->worker->cfg;
     const char *params[5] = {login, http_client_ip(req), http_int_param(req, cfg->login_ip_limit_per_minute),
                              http_int_param(req, cfg->login_lockout_threshold), http_int_param(req, (long long)cfg->login_lockout_window_ms)};
-    http_query(req, stmt_login_lookup, 5, params, on_login_lookup);
+    api_query(req, stmt_login_lookup, 5, params, on_login_lookup);
 }
 
 /* ---------------------------------------------------------------- refresh */
@@ -397,7 +398,7 @@ static void api_refresh(http_request_t *req)
 {
     body_value_t v[1] = {{0}};
     size_t ct_len = 0;
-    if ((req->body.len || http_header_get(req, "content-type", &ct_len)) && body_parse(req, refresh_fields, 1, BODY_PATCH, 1, v))
+    if ((req->body.len || http_header_get(req, "content-type", &ct_len)) && api_body_parse(req, refresh_fields, 1, BODY_PATCH, 1, v))
         return;
     const char *token = v[0].text;
     if (!token)
@@ -419,7 +420,7 @@ static void api_refresh(http_request_t *req)
     auth_refresh_token_next(token, c->next);
     req->ctx = c;
     const char *params[3] = {token, c->next, http_int_param(req, (long long)req->worker->cfg->refresh_reuse_grace_ms)};
-    http_query(req, stmt_refresh, 3, params, on_refreshed);
+    api_query(req, stmt_refresh, 3, params, on_refreshed);
 }
 
 /* ---------------------------------------------------------------- sessions */
@@ -427,7 +428,7 @@ static void api_refresh(http_request_t *req)
 static void on_revoked(http_request_t *req, PGresult *res)
 {
     if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-        http_respond_db_error(req, res);
+        api_respond_db_error(req, res);
         return;
     }
     const char *ids = PQgetvalue(res, 0, 0);
@@ -445,7 +446,7 @@ static void on_revoked(http_request_t *req, PGresult *res)
 static void revoke(http_request_t *req, const char *session_id)
 {
     const char *params[3] = {http_int_param(req, req->auth.user_id), session_id, NULL};
-    http_query(req, stmt_revoke, 3, params, on_revoked);
+    api_query(req, stmt_revoke, 3, params, on_revoked);
 }
 
 static void api_logout(http_request_t *req) { revoke(req, http_int_param(req, req->auth.session_id)); }
@@ -506,12 +507,12 @@ static void api_sessions(http_request_t *req)
             field_errors_add(&e, "cursor", "invalid_format");
     }
     if (e.count) {
-        http_respond_validation(req, &e);
+        api_respond_validation(req, &e);
         return;
     }
     const char *params[4] = {http_int_param(req, req->auth.user_id), http_int_param(req, req->auth.session_id),
                              http_int_param(req, after), http_int_param(req, limit)};
-    http_query(req, stmt_sessions, 4, params, on_sessions);
+    api_query(req, stmt_sessions, 4, params, on_sessions);
 }
 
 /* ---------------------------------------------------------------- module */

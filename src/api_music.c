@@ -3,6 +3,7 @@
  * read that lets premium users and admins list it. */
 #include <string.h>
 
+#include "hourglass/bridge.h"
 #include "hourglass/api.h"
 #include "hourglass/db.h"
 #include "hourglass/openapi.h"
@@ -25,7 +26,7 @@ static const resource_t res_music = {
 static void on_premium(http_request_t *req, PGresult *res)
 {
     if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-        http_respond_db_error(req, res);
+        api_respond_db_error(req, res);
         return;
     }
     /* No row: the account is gone since its token was issued. */
@@ -45,7 +46,7 @@ static void api_music_list(http_request_t *req)
         return;
     }
     const char *params[1] = {http_int_param(req, req->auth.user_id)};
-    http_query(req, stmt_premium, 1, params, on_premium);
+    api_query(req, stmt_premium, 1, params, on_premium);
 }
 
 /* Filled by res_register before the routes are read. */

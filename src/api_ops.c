@@ -3,6 +3,8 @@
 #include <stdio.h>
 
 #include "hourglass/api.h"
+#include "hourglass/auth.h"
+#include "hourglass/bridge.h"
 #include "hourglass/mail.h"
 #include "hourglass/openapi.h"
 #include "hourglass/server.h"
@@ -33,14 +35,35 @@ static void ops_ready(http_request_t *req)
 {
     /* The pool answers at once when no connection can come (the database is
      * down); while one is still opening, the query waits for it. */
-    http_query_or_null(req, stmt_ready, 0, NULL, on_ready_result);
+    api_query_or_null(req, stmt_ready, 0, NULL, on_ready_result);
 }
+
+static const char *route_label(const void *router, int route_id) { return router_path_pattern(router, route_id); }
+static const char *method_label(int m) { return http_method_name((http_method_t)m); }
 
 static void ops_metrics(http_request_t *req)
 {
-    size_t len;
-    char *text = metrics_render(&req->arena, req->worker->router, &len);
-    http_respond(req, 200, "text/plain; version=0.0.4; charset=utf-8", text, len);
+    abuf_t b;
+    abuf_init(&b, &req->arena, 16384);
+    metrics_labels_t labels = {route_label, method_label, req->worker->router};
+    metrics_render(&b, &labels);
+    size_t arena_bytes = 0;
+    int arenas = auth_hash_arena_count(&arena_bytes);
+    abuf_printf(&b,
+                "# HELP password_hash_arenas Memory kept for password hashing, one arena per thread hashing lately.\n"
+                "# TYPE password_hash_arenas gauge\n"
+                "password_hash_arenas %d\n"
+                "# HELP password_hash_arena_bytes Bytes of those arenas.\n"
+                "# TYPE password_hash_arena_bytes gauge\n"
+                "password_hash_arena_bytes %zu\n"
+                "# HELP password_hashes_running Password hashes running now.\n"
+                "# TYPE password_hashes_running gauge\n"
+                "password_hashes_running %d\n"
+                "# HELP password_hash_limit Hashes allowed at once: the cores the event loops leave, at least 1.\n"
+                "# TYPE password_hash_limit gauge\n"
+                "password_hash_limit %d\n",
+                arenas, arena_bytes, auth_password_hashing_now(), auth_password_hash_limit_now());
+    http_respond(req, 200, "text/plain; version=0.0.4; charset=utf-8", b.data, b.len);
 }
 
 static void ops_register_statements(void)

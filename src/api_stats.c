@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hourglass/bridge.h"
 #include "hourglass/api.h"
 #include "hourglass/body.h"
 #include "hourglass/db.h"
@@ -56,7 +57,7 @@ static int stats_tz_plausible(const char *tz)
 static void on_stats(http_request_t *req, PGresult *res)
 {
     if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
-        http_respond_db_error(req, res);
+        api_respond_db_error(req, res);
         return;
     }
     if (!PQgetisnull(res, 0, 0)) {
@@ -85,7 +86,7 @@ static void api_stats(http_request_t *req)
     if (!group)
         group = STATS_DEFAULT_GROUP;
     if (e.count) {
-        http_respond_validation(req, &e);
+        api_respond_validation(req, &e);
         return;
     }
     const char *tz = http_query_get(req, "tz");
@@ -96,13 +97,13 @@ static void api_stats(http_request_t *req)
         return;
     }
     const char *params[5] = {http_int_param(req, req->auth.user_id), from, to, group, tz};
-    http_query(req, stmt_stats, 5, params, on_stats);
+    api_query(req, stmt_stats, 5, params, on_stats);
 }
 
 static void on_achievements(http_request_t *req, PGresult *res)
 {
     if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
-        http_respond_db_error(req, res);
+        api_respond_db_error(req, res);
         return;
     }
     http_respond_json(req, 200, PQgetvalue(res, 0, 0), (size_t)PQgetlength(res, 0, 0));
@@ -111,7 +112,7 @@ static void on_achievements(http_request_t *req, PGresult *res)
 static void api_achievements(http_request_t *req)
 {
     const char *params[2] = {http_int_param(req, req->auth.user_id), http_lang_code(req)};
-    http_query(req, stmt_achievements, 2, params, on_achievements);
+    api_query(req, stmt_achievements, 2, params, on_achievements);
 }
 
 static void stats_register_statements(void)

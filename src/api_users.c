@@ -9,6 +9,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "hourglass/bridge.h"
 #include "hourglass/api.h"
 #include "hourglass/http_auth.h"
 #include "hourglass/auth.h"
@@ -40,7 +41,7 @@ static const char *user_id_text(http_request_t *req) { return http_int_param(req
 static int one_row(http_request_t *req, PGresult *res)
 {
     if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
-        http_respond_db_error(req, res);
+        api_respond_db_error(req, res);
         return -1;
     }
     return 0;
@@ -50,7 +51,7 @@ static int one_row(http_request_t *req, PGresult *res)
 static int found_row(http_request_t *req, PGresult *res)
 {
     if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-        http_respond_db_error(req, res);
+        api_respond_db_error(req, res);
         return -1;
     }
     if (PQntuples(res) != 1) {
@@ -110,7 +111,7 @@ static void on_user_outcome(http_request_t *req, PGresult *res)
 static void on_json_row(http_request_t *req, PGresult *res)
 {
     if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-        http_respond_db_error(req, res);
+        api_respond_db_error(req, res);
         return;
     }
     if (PQntuples(res) != 1 || PQgetisnull(res, 0, 0)) {
@@ -155,7 +156,7 @@ typedef struct {
 static void on_failure_counted(http_request_t *req, PGresult *res)
 {
     if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-        http_respond_db_error(req, res); /* not counted: say so rather than a plain 403 */
+        api_respond_db_error(req, res); /* not counted: say so rather than a plain 403 */
         return;
     }
     http_respond_problem(req, 403, "wrong_password", NULL);
@@ -167,7 +168,7 @@ static void on_password_checked(http_request_t *req, int matches)
     if (!matches) {
         const char *params[2] = {user_id_text(req),
                                  http_int_param(req, (long long)req->worker->cfg->login_lockout_window_ms)};
-        http_query(req, stmt_password_failed, 2, params, on_failure_counted);
+        api_query(req, stmt_password_failed, 2, params, on_failure_counted);
         return;
     }
     c->next(req);
@@ -179,7 +180,7 @@ static void on_password_hash(http_request_t *req, PGresult *res)
         return;
     me_ctx_t *c = req->ctx;
     c->hash = arena_strdup(&req->arena, column(res, "password_hash"));
-    auth_password_verify(req, c->password, c->hash, on_password_checked);
+    api_password_verify(req, c->password, c->hash, on_password_checked);
 }
 
 /* Checks password against the caller's account, then runs next: 403
@@ -192,7 +193,7 @@ static void require_password(http_request_t *req, me_ctx_t *c, const char *passw
     req->ctx = c;
     const char *params[3] = {user_id_text(req), http_int_param(req, cfg->login_lockout_threshold),
                              http_int_param(req, (long long)cfg->login_lockout_window_ms)};
-    http_query(req, stmt_password_hash, 3, params, on_password_hash);
+    api_query(req, stmt_password_hash, 3, params, on_password_hash);
 }
 
 static const body_field_t password_fields[] = {{"password", FIELD_PASSWORD, FIELD_REQUIRED, 0, 0, NULL}};
@@ -201,7 +202,7 @@ static const body_field_t password_fields[] = {{"password", FIELD_PASSWORD, FIEL
 static me_ctx_t *parse_password_body(http_request_t *req)
 {
     me_ctx_t *c = arena_calloc(&req->arena, sizeof(*c));
-    if (body_parse(req, password_fields, 1, BODY_CREATE, 0, c->v))
+    if (api_body_parse(req, password_fields, 1, BODY_CREATE, 0, c->v))
         return NULL;
     return c;
 }
@@ -211,7 +212,7 @@ static me_ctx_t *parse_password_body(http_request_t *req)
 static void api_me_get(http_request_t *req)
 {
     const char *params[1] = {user_id_text(req)};
-    http_query(req, stmt_user_get, 1, params, on_json_row);
+    api_query(req, stmt_user_get, 1, params, on_json_row);
 }
 
 enum { M_USERNAME, M_NAME, M_FIRST, M_LAST, M_MIDDLE, M_PHONE, M_DOB, M_COUNTRY, M_COUNT };
@@ -233,12 +234,12 @@ static const body_field_t me_fields[M_COUNT] = {
 static void patch_user(http_request_t *req, const char *id, const body_field_t *fields, int count, int stmt)
 {
     body_value_t v[PATCH_FIELDS_MAX];
-    if (body_parse(req, fields, (size_t)count, BODY_PATCH, 0, v))
+    if (api_body_parse(req, fields, (size_t)count, BODY_PATCH, 0, v))
         return;
     const char *params[2 + PATCH_FIELDS_MAX] = {id, present_fields(req, fields, v, count)};
     for (int i = 0; i < count; i++)
         params[2 + i] = v[i].text;
-    http_query(req, stmt, 2 + count, params, on_user_outcome);
+    api_query(req, stmt, 2 + count, params, on_user_outcome);
 }
 
 static void api_me_patch(http_request_t *req) { patch_user(req, user_id_text(req), me_fields, M_COUNT, stmt_update_me); }
@@ -269,7 +270,7 @@ static void on_account_deleted(http_request_t *req, PGresult *res)
 static void delete_account(http_request_t *req)
 {
     const char *params[1] = {user_id_text(req)};
-    http_query(req, stmt_delete, 1, params, on_account_deleted);
+    api_query(req, stmt_delete, 1, params, on_account_deleted);
 }
 
 static void api_me_delete(http_request_t *req)
@@ -318,24 +319,24 @@ static void on_new_password_hashed(http_request_t *req, const char *hash)
     }
     me_ctx_t *c = req->ctx;
     const char *params[4] = {user_id_text(req), c->hash, hash, http_int_param(req, req->auth.session_id)};
-    http_query(req, stmt_set_password, 4, params, on_password_set);
+    api_query(req, stmt_set_password, 4, params, on_password_set);
 }
 
 static void hash_new_password(http_request_t *req)
 {
     me_ctx_t *c = req->ctx;
-    auth_password_hash(req, c->v[PW_NEW].text, on_new_password_hashed);
+    api_password_hash(req, c->v[PW_NEW].text, on_new_password_hashed);
 }
 
 static void api_password_change(http_request_t *req)
 {
     me_ctx_t *c = arena_calloc(&req->arena, sizeof(*c));
     field_errors_t e;
-    if (body_read(req, password_change_fields, 2, BODY_CREATE, 0, c->v, &e))
+    if (api_body_read(req, password_change_fields, 2, BODY_CREATE, 0, c->v, &e))
         return;
-    auth_password_policy_errors(req, "new_password", c->v[PW_NEW].text, &e);
+    api_password_policy_errors(req, "new_password", c->v[PW_NEW].text, &e);
     if (e.count) {
-        http_respond_validation(req, &e);
+        api_respond_validation(req, &e);
         return;
     }
     require_password(req, c, c->v[PW_CURRENT].text, hash_new_password);
@@ -365,13 +366,13 @@ static void send_email_code(http_request_t *req)
     const char *params[7] = {user_id_text(req), c->v[E_NEW].text, code, http_int_param(req, (long long)cfg->auth_code_ttl_ms),
                              http_lang_code(req), http_int_param(req, cfg->mail_quota_per_minute),
                              http_int_param(req, cfg->mail_quota_per_hour)};
-    http_query(req, stmt_email_change, 7, params, on_email_change);
+    api_query(req, stmt_email_change, 7, params, on_email_change);
 }
 
 static void api_email_change(http_request_t *req)
 {
     me_ctx_t *c = arena_calloc(&req->arena, sizeof(*c));
-    if (body_parse(req, email_change_fields, 2, BODY_CREATE, 0, c->v))
+    if (api_body_parse(req, email_change_fields, 2, BODY_CREATE, 0, c->v))
         return;
     require_password(req, c, c->v[E_PASSWORD].text, send_email_code);
 }
@@ -381,10 +382,10 @@ static const body_field_t code_fields[] = {{"code", FIELD_STRING, FIELD_REQUIRED
 static void api_email_confirm(http_request_t *req)
 {
     body_value_t v[1];
-    if (body_parse(req, code_fields, 1, BODY_CREATE, 0, v))
+    if (api_body_parse(req, code_fields, 1, BODY_CREATE, 0, v))
         return;
     const char *params[3] = {user_id_text(req), v[0].text, http_int_param(req, req->worker->cfg->auth_code_max_attempts)};
-    http_query(req, stmt_email_confirm, 3, params, on_user_outcome);
+    api_query(req, stmt_email_confirm, 3, params, on_user_outcome);
 }
 
 /* ---------------------------------------------------------------- avatars */
@@ -419,7 +420,7 @@ static int avatar_bytes(http_request_t *req, const char **data, size_t *len)
             field_errors_t e;
             field_errors_init(&e, req);
             field_errors_add(&e, "file", "required");
-            http_respond_validation(req, &e);
+            api_respond_validation(req, &e);
             return -1;
         }
         *data = f->value;
@@ -459,13 +460,13 @@ static void api_avatar_put(http_request_t *req)
     char *hex = arena_alloc(&req->arena, len * 2 + 1);
     sodium_bin2hex(hex, len * 2 + 1, (const unsigned char *)data, len);
     const char *params[4] = {user_id_text(req), type, hex, arena_strdup(&req->arena, etag)};
-    http_query(req, stmt_avatar_set, 4, params, on_user_outcome);
+    api_query(req, stmt_avatar_set, 4, params, on_user_outcome);
 }
 
 static void on_avatar_deleted(http_request_t *req, PGresult *res)
 {
     if (PQresultStatus(res) != PGRES_COMMAND_OK && PQresultStatus(res) != PGRES_TUPLES_OK) {
-        http_respond_db_error(req, res);
+        api_respond_db_error(req, res);
         return;
     }
     http_respond(req, 204, NULL, NULL, 0);
@@ -475,7 +476,7 @@ static void on_avatar_deleted(http_request_t *req, PGresult *res)
 static void api_avatar_delete(http_request_t *req)
 {
     const char *params[1] = {user_id_text(req)};
-    http_query(req, stmt_avatar_delete, 1, params, on_avatar_deleted);
+    api_query(req, stmt_avatar_delete, 1, params, on_avatar_deleted);
 }
 
 static void on_avatar(http_request_t *req, PGresult *res)
@@ -504,7 +505,7 @@ static void avatar_get(http_request_t *req, const char *user_id)
     size_t len = 0;
     const char *inm = http_header_get(req, "if-none-match", &len);
     const char *params[2] = {user_id, inm ? arena_strndup(&req->arena, inm, len) : NULL};
-    http_query(req, stmt_avatar_get, 2, params, on_avatar);
+    api_query(req, stmt_avatar_get, 2, params, on_avatar);
 }
 
 static void api_avatar_get(http_request_t *req)
@@ -541,12 +542,12 @@ static void api_users_list(http_request_t *req)
     /* The public list knows no e-mail filter: it would let anyone probe addresses. */
     const char *email = full ? body_query_param(req, &filter_email, &e) : NULL;
     if (e.count) {
-        http_respond_validation(req, &e);
+        api_respond_validation(req, &e);
         return;
     }
     const char *params[7] = {full ? "true" : "false", q, country, premium, email, http_int_param(req, after),
                              http_int_param(req, limit)};
-    http_query(req, stmt_page, 7, params, on_json_row);
+    api_query(req, stmt_page, 7, params, on_json_row);
 }
 
 /* One user by the {id} of the path, rendered by stmt. */
@@ -556,7 +557,7 @@ static void get_user_by_path_id(http_request_t *req, int stmt)
     if (!id)
         return;
     const char *params[1] = {id};
-    http_query(req, stmt, 1, params, on_json_row);
+    api_query(req, stmt, 1, params, on_json_row);
 }
 
 static void api_user_public(http_request_t *req) { get_user_by_path_id(req, stmt_user_public); }
@@ -594,7 +595,7 @@ static void api_admin_user_delete(http_request_t *req)
     if (!id)
         return;
     const char *params[1] = {id};
-    http_query(req, stmt_delete, 1, params, on_admin_deleted);
+    api_query(req, stmt_delete, 1, params, on_admin_deleted);
 }
 
 /* ---------------------------------------------------------------- module */

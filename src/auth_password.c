@@ -10,7 +10,6 @@
 
 #include "hourglass/auth.h"
 #include "hourglass/log.h"
-#include "hourglass/server.h"
 
 #define HASH_THREAD_NICE 10
 
@@ -192,9 +191,9 @@ int auth_password_hash_blocking(const char *password, char out[AUTH_HASH_STR_MAX
 
 typedef struct {
     uv_work_t work;
-    http_request_t *req;
-    auth_hash_cb hash_cb;
-    auth_verify_cb verify_cb;
+    void *data;
+    auth_hash_done_fn hash_done;
+    auth_verify_done_fn verify_done;
     char *password;
     char *hash; /* in: stored hash to verify; out: new hash */
     int ok;
@@ -352,62 +351,52 @@ static void do_verify(uv_work_t *w)
 static void after_job(uv_work_t *w, int status)
 {
     pw_job_t *job = w->data;
-    http_request_t *req = job->req;
-    req->pending--;
-    /* Timed out (504 already sent) or the client went away: nothing to answer. */
-    if (!req->conn || req->state != REQ_RUNNING) {
-        http_request_release(req);
-    } else if (job->hash_cb) {
-        job->hash_cb(req, status == 0 && job->ok ? arena_strdup(&req->arena, job->hash) : NULL);
-    } else {
-        job->verify_cb(req, status == 0 && job->ok);
-    }
+    if (job->hash_done)
+        job->hash_done(job->data, status == 0 && job->ok ? job->hash : NULL);
+    else
+        job->verify_done(job->data, status == 0 && job->ok);
     job_free(job);
 }
 
-static int queue_job(http_request_t *req, pw_job_t *job, uv_work_cb work)
+static int queue_job(uv_loop_t *loop, pw_job_t *job, uv_work_cb work)
 {
-    job->req = req;
     job->work.data = job;
-    req->pending++;
-    if (uv_queue_work(&req->worker->loop, &job->work, work, after_job)) {
-        req->pending--;
+    if (uv_queue_work(loop, &job->work, work, after_job)) {
         job_free(job);
         return -1;
     }
     return 0;
 }
 
-void auth_password_hash(http_request_t *req, const char *password, auth_hash_cb cb)
+int auth_password_hash(uv_loop_t *loop, const char *password, auth_hash_done_fn done, void *data)
 {
     pw_job_t *job = calloc(1, sizeof(*job));
-    if (job && (job->password = strdup(password))) {
-        job->hash_cb = cb;
-        if (queue_job(req, job, do_hash) == 0)
-            return;
-    } else {
+    if (!job || !(job->password = strdup(password))) {
         free(job);
+        return -1;
     }
-    cb(req, NULL);
+    job->hash_done = done;
+    job->data = data;
+    return queue_job(loop, job, do_hash);
 }
 
-void auth_password_verify(http_request_t *req, const char *password, const char *hash, auth_verify_cb cb)
+int auth_password_verify(uv_loop_t *loop, const char *password, const char *hash, auth_verify_done_fn done,
+                         void *data)
 {
     pw_job_t *job = calloc(1, sizeof(*job));
-    if (job && (job->password = strdup(password)) && (!hash || (job->hash = strdup(hash)))) {
-        job->verify_cb = cb;
-        if (queue_job(req, job, do_verify) == 0)
-            return;
-    } else if (job) {
-        job_free(job);
+    if (!job || !(job->password = strdup(password)) || (hash && !(job->hash = strdup(hash)))) {
+        if (job)
+            job_free(job);
+        return -1;
     }
-    /* Not "no match": that would count as a failed login. */
-    http_respond_problem(req, 500, "internal_error", NULL);
+    job->verify_done = done;
+    job->data = data;
+    return queue_job(loop, job, do_verify);
 }
 
-int auth_password_policy_errors(http_request_t *req, const char *field, const char *pw, field_errors_t *e)
+int auth_password_policy_errors(const config_t *cfg, const char *field, const char *pw, field_errors_t *e)
 {
-    if (!pw || !req->worker->cfg->password_policy)
+    if (!pw || !cfg->password_policy)
         return 0;
     const char *codes[8];
     int n = auth_password_policy(pw, strlen(pw), codes, 8);

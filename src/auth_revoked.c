@@ -1,8 +1,10 @@
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "hourglass/log.h"
 #include "hourglass/revoked.h"
 
 /* Open addressing, linear probing; rebuilt (dropping old entries) when it fills. */
@@ -118,4 +120,32 @@ void revoked_free(void)
     table = NULL;
     capacity = used = 0;
     pthread_rwlock_unlock(&lock);
+}
+
+static int stmt_recent_revoked;
+
+void revoked_register_statements(void)
+{
+    stmt_recent_revoked = db_statement_register(
+        "ev_recent_revoked",
+        "SELECT coalesce(array_agg(id), '{}')::text FROM sessions WHERE revoked_at > now() - $1::bigint * interval '1 millisecond'");
+}
+
+static void on_recent_revoked(void *data, PGresult *res, db_status_t status)
+{
+    (void)data;
+    if (status != DB_OK || PQresultStatus(res) != PGRES_TUPLES_OK) {
+        log_warn("could not reload recent revocations");
+        return;
+    }
+    revoked_add_array_text(PQgetvalue(res, 0, 0));
+}
+
+/* Notifications sent while we were not listening are lost: catch up. */
+void revoked_catch_up(db_pool_t *db, uint64_t window_ms)
+{
+    char ms[32];
+    snprintf(ms, sizeof(ms), "%llu", (unsigned long long)window_ms);
+    const char *params[1] = {ms};
+    db_query(db, stmt_recent_revoked, 1, params, on_recent_revoked, NULL);
 }

@@ -11,7 +11,6 @@
 
 #include "hourglass/forms.h"
 #include "hourglass/json_text.h"
-#include "hourglass/problem.h"
 
 typedef struct {
     const char *code;
@@ -73,19 +72,6 @@ void field_errors_add(field_errors_t *e, const char *field, const char *code)
     abuf_json_string(&e->json, message, strlen(message));
     abuf_puts(&e->json, "}");
     abuf_printf(&e->detail, "%s: %s", field, message);
-}
-
-void field_errors_respond(http_request_t *req, field_errors_t *e, int status, const char *code)
-{
-    abuf_puts(&e->json, "]");
-    size_t len;
-    char *body = problem_render(&req->arena, status, code, e->detail.data, e->json.data, &len);
-    http_respond(req, status, "application/problem+json", body, len);
-}
-
-void http_respond_validation(http_request_t *req, field_errors_t *e)
-{
-    field_errors_respond(req, e, 422, "validation_failed");
 }
 
 #define PAGE_DEFAULT_LIMIT 50
@@ -410,8 +396,8 @@ static json_t *form_to_object(http_request_t *req, const char *ct, size_t ct_len
     return obj;
 }
 
-int body_read(http_request_t *req, const body_field_t *fields, size_t count, body_mode_t mode, int allow_forms,
-              body_value_t *values, field_errors_t *e)
+body_error_t body_read(http_request_t *req, const body_field_t *fields, size_t count, body_mode_t mode,
+                       int allow_forms, body_value_t *values, field_errors_t *e)
 {
     field_errors_init(e, req);
     size_t ct_len = 0;
@@ -422,41 +408,22 @@ int body_read(http_request_t *req, const body_field_t *fields, size_t count, bod
     } else if (ct && http_content_type_is(req, "application/json")) {
         json_error_t jerr;
         obj = json_loadb(req->body.data, req->body.len, JSON_REJECT_DUPLICATES, &jerr);
-        if (!obj) {
-            http_respond_problem(req, 400, "malformed_json", NULL);
-            return -1;
-        }
+        if (!obj)
+            return BODY_MALFORMED_JSON;
         if (!json_is_object(obj)) {
             json_decref(obj);
-            http_respond_problem(req, 400, "malformed_json", NULL);
-            return -1;
+            return BODY_MALFORMED_JSON;
         }
     } else if (allow_forms && ct &&
                (http_content_type_is(req, "application/x-www-form-urlencoded") ||
                 http_content_type_is(req, "multipart/form-data"))) {
         obj = form_to_object(req, ct, ct_len, http_content_type_is(req, "multipart/form-data"));
-        if (!obj) {
-            http_respond_problem(req, 400, "malformed_request", NULL);
-            return -1;
-        }
+        if (!obj)
+            return BODY_MALFORMED_FORM;
     } else {
-        http_respond_problem(req, 415, "unsupported_media_type", NULL);
-        return -1;
+        return BODY_UNSUPPORTED_TYPE;
     }
     body_check_object(req, obj, fields, count, mode, values, e);
     json_decref(obj);
-    return 0;
-}
-
-int body_parse(http_request_t *req, const body_field_t *fields, size_t count, body_mode_t mode, int allow_forms,
-               body_value_t *values)
-{
-    field_errors_t e;
-    if (body_read(req, fields, count, mode, allow_forms, values, &e))
-        return -1;
-    if (e.count) {
-        http_respond_validation(req, &e);
-        return -1;
-    }
-    return 0;
+    return BODY_OK;
 }

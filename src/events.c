@@ -1,57 +1,63 @@
-/* What arrives by PostgreSQL NOTIFY: session revocations from other
- * instances, and new mail to send. Worker 0 listens for the process. */
-#include <stdio.h>
+/* What arrives by PostgreSQL NOTIFY: one LISTEN connection per worker,
+ * fanned out to the modules that subscribed to each channel. */
 #include <stdlib.h>
 #include <string.h>
 
 #include "hourglass/events.h"
-#include "hourglass/log.h"
-#include "hourglass/mail.h"
-#include "hourglass/revoked.h"
-#include "hourglass/server.h"
 
-static const char *const channels[] = {"hourglass_revoked", "hourglass_mail"};
-static int stmt_recent_revoked;
+typedef struct {
+    const char *channel;
+    events_notify_fn on_notify;
+    events_listening_fn on_listening;
+    void *data;
+} subscription_t;
 
-void events_register_statements(void)
+struct events {
+    db_pool_t *db;
+    subscription_t subs[EVENTS_MAX_SUBSCRIPTIONS];
+    const char *channels[EVENTS_MAX_SUBSCRIPTIONS];
+    int count;
+};
+
+events_t *events_new(db_pool_t *db)
 {
-    stmt_recent_revoked = db_statement_register(
-        "ev_recent_revoked",
-        "SELECT coalesce(array_agg(id), '{}')::text FROM sessions WHERE revoked_at > now() - $1::bigint * interval '1 millisecond'");
+    events_t *ev = calloc(1, sizeof(*ev));
+    if (ev)
+        ev->db = db;
+    return ev;
+}
+
+int events_subscribe(events_t *ev, const char *channel, events_notify_fn on_notify, events_listening_fn on_listening,
+                     void *data)
+{
+    if (ev->count == EVENTS_MAX_SUBSCRIPTIONS)
+        return -1;
+    ev->subs[ev->count] = (subscription_t){channel, on_notify, on_listening, data};
+    ev->channels[ev->count] = channel;
+    ev->count++;
+    return 0;
 }
 
 static void on_notify(void *data, const char *channel, const char *payload)
 {
-    worker_t *w = data;
-    if (!strcmp(channel, "hourglass_revoked"))
-        revoked_add(strtoll(payload, NULL, 10));
-    else if (!strcmp(channel, "hourglass_mail") && w->mail)
-        mail_outbox_wake(w->mail);
+    events_t *ev = data;
+    for (int i = 0; i < ev->count; i++)
+        if (!strcmp(ev->subs[i].channel, channel))
+            ev->subs[i].on_notify(ev->subs[i].data, payload);
 }
 
-static void on_recent_revoked(void *data, PGresult *res, db_status_t status)
-{
-    worker_t *w = data;
-    if (status != DB_OK || PQresultStatus(res) != PGRES_TUPLES_OK) {
-        log_warn("worker %d: could not reload recent revocations", w->id);
-        return;
-    }
-    revoked_add_array_text(PQgetvalue(res, 0, 0));
-}
-
-/* Notifications sent while we were not listening are lost: catch up. */
 static void on_listening(void *data)
 {
-    worker_t *w = data;
-    char ms[32];
-    snprintf(ms, sizeof(ms), "%llu", (unsigned long long)w->cfg->access_token_ttl_ms + 60000);
-    const char *params[1] = {ms};
-    db_query(w->db, stmt_recent_revoked, 1, params, on_recent_revoked, w);
-    if (w->mail)
-        mail_outbox_wake(w->mail);
+    events_t *ev = data;
+    for (int i = 0; i < ev->count; i++)
+        if (ev->subs[i].on_listening)
+            ev->subs[i].on_listening(ev->subs[i].data);
 }
 
-void events_listen(worker_t *w)
+void events_start(events_t *ev)
 {
-    db_pool_listen(w->db, channels, sizeof(channels) / sizeof(channels[0]), on_notify, on_listening, w);
+    if (ev->count)
+        db_pool_listen(ev->db, ev->channels, ev->count, on_notify, on_listening, ev);
 }
+
+void events_free(events_t *ev) { free(ev); }

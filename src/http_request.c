@@ -1,4 +1,4 @@
-/* Reading a request, and the bridge from a request to the database pool. */
+/* Reading a request, and keeping it alive while it waits. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -101,56 +101,15 @@ const char *http_query_get(http_request_t *req, const char *name)
     return NULL;
 }
 
-typedef struct {
-    http_request_t *req;
-    http_db_cb cb;
-    int wants_failures;
-} http_query_ctx_t;
+void http_request_hold(http_request_t *req) { req->pending++; }
 
-static void on_db_result(void *data, PGresult *res, db_status_t status)
+int http_request_resume(http_request_t *req)
 {
-    http_query_ctx_t *ctx = data;
-    http_request_t *req = ctx->req;
     req->pending--;
-    /* Timed out (504 already sent) or the client went away: nothing to answer. */
-    if (!req->conn || req->state != REQ_RUNNING) {
-        http_request_release(req);
-        return;
-    }
-    if (status != DB_OK && !ctx->wants_failures) {
-        http_respond_problem(req, 503, "database_unavailable", NULL);
-        return;
-    }
-    ctx->cb(req, status == DB_OK ? res : NULL);
-}
-
-static void query_send(http_request_t *req, int stmt, int nparams, const char *const *values, http_db_cb cb,
-                       int wants_failures)
-{
-    http_query_ctx_t *ctx = arena_alloc(&req->arena, sizeof(*ctx));
-    ctx->req = req;
-    ctx->cb = cb;
-    ctx->wants_failures = wants_failures;
-    req->pending++;
-    db_status_t st = db_query(req->worker->db, stmt, nparams, values, on_db_result, ctx);
-    if (st == DB_OK)
-        return;
-    req->pending--;
-    /* A full queue is our own overload, not a database failure: always 503 overloaded. */
-    if (wants_failures && st == DB_UNAVAILABLE)
-        cb(req, NULL);
-    else
-        http_respond_problem(req, 503, st == DB_OVERLOADED ? "overloaded" : "database_unavailable", NULL);
-}
-
-void http_query(http_request_t *req, int stmt, int nparams, const char *const *values, http_db_cb cb)
-{
-    query_send(req, stmt, nparams, values, cb, 0);
-}
-
-void http_query_or_null(http_request_t *req, int stmt, int nparams, const char *const *values, http_db_cb cb)
-{
-    query_send(req, stmt, nparams, values, cb, 1);
+    if (req->conn && req->state == REQ_RUNNING)
+        return 1;
+    http_request_release(req);
+    return 0;
 }
 
 long long http_parse_id(const char *s)

@@ -4,7 +4,6 @@
 #include <string.h>
 #include <strings.h>
 
-#include "hourglass/log.h"
 #include "hourglass/problem.h"
 #include "hourglass/server.h"
 
@@ -84,7 +83,7 @@ void http_respond(http_request_t *req, int status, const char *content_type, con
         append_lit(b, content_type);
         abuf_append(b, "\r\n", 2);
     }
-    if (status != 204 && status >= 200) {
+    if (status != 204 && status >= 200 && !req->streaming) {
         append_lit(b, "Content-Length: ");
         append_uint(b, bodyless ? 0 : len);
         abuf_append(b, "\r\n", 2);
@@ -128,25 +127,4 @@ void http_respond_problem(http_request_t *req, int status, const char *code, con
     size_t len;
     char *body = problem_render(&req->arena, status, code, detail, NULL, &len);
     http_respond(req, status, "application/problem+json", body, len);
-}
-
-void http_respond_db_error(http_request_t *req, const PGresult *res)
-{
-    const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
-    if (!res || !state) {
-        http_respond_problem(req, 503, "database_unavailable", NULL);
-        return;
-    }
-    if (!strcmp(state, "23505")) {
-        http_respond_problem(req, 409, "conflict", NULL);
-        return;
-    }
-    /* Connection trouble, shutdown, or a server that cannot take us now. */
-    if (!strncmp(state, "08", 2) || !strncmp(state, "57P", 3) || !strcmp(state, "53300")) {
-        http_respond_problem(req, 503, "database_unavailable", NULL);
-        return;
-    }
-    /* The statement's message goes to our log only, never to the client. */
-    log_error("request %s: database error %s: %s", req->request_id, state, PQresultErrorMessage(res));
-    http_respond_problem(req, 500, "internal_error", NULL);
 }

@@ -20,11 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "hourglass/auth.h"
-#include "hourglass/events.h"
-#include "hourglass/http_auth.h"
 #include "hourglass/http_parser.h"
-#include "hourglass/mail.h"
 #include "hourglass/log.h"
 #include "hourglass/problem.h"
 
@@ -63,6 +59,19 @@ typedef struct {
     char arena_mem[REQUEST_INLINE_ARENA];
 } request_block_t;
 
+/* A stream's bytes (http_stream_*): what waits for the socket, and what the
+ * write in flight sends. Both are the connection's, freed with the request. */
+struct http_stream {
+    char *buf;
+    size_t len, cap;
+    char *inflight;
+    size_t inflight_len;
+    http_stream_gone_fn gone; /* NULL once called, or when the owner ended the stream */
+    void *data;
+    unsigned ending : 1; /* the owner is done: close after the queued bytes */
+    unsigned broken : 1; /* a write failed: the connection closes on its timer */
+};
+
 static uint64_t process_start_ns;
 static char request_id_prefix[9];
 
@@ -92,6 +101,10 @@ static void conn_flush(http_conn_t *c);
 static void conn_arm_timer(http_conn_t *c);
 static void conn_feed(http_conn_t *c, const char *data, size_t len);
 static void worker_maybe_finish(worker_t *w);
+static void on_write(uv_write_t *wr, int status);
+static void stream_gone(http_request_t *req);
+static int stream_flush(http_conn_t *c, http_request_t *req, int by_owner);
+static void conn_head_written(http_conn_t *c);
 
 /* ---------------------------------------------------------------- requests */
 
@@ -129,6 +142,11 @@ static http_request_t *request_new(void *owner)
 static void request_free(http_request_t *req)
 {
     worker_t *w = req->worker;
+    if (req->stream) {
+        free(req->stream->buf);
+        free(req->stream->inflight);
+        free(req->stream);
+    }
     arena_reset(&req->arena);
     if (w->free_request_count < FREE_REQUESTS_KEPT) {
         req->next = w->free_requests;
@@ -261,7 +279,8 @@ static void request_dispatch(http_request_t *req)
         return;
     }
     req->route_data = m->route->data;
-    if ((m->route->flags & (ROUTE_AUTH | ROUTE_STAFF | ROUTE_ADMIN)) && http_authenticate(req, m->route->flags))
+    if ((m->route->flags & (ROUTE_AUTH | ROUTE_STAFF | ROUTE_ADMIN)) &&
+        req->worker->app->authenticate(req, m->route->flags))
         return;
     m->route->handler(req);
 }
@@ -408,15 +427,141 @@ static void on_write(uv_write_t *wr, int status)
     c->writing = 0;
     if (status < 0 || c->state == CONN_CLOSING) {
         /* conn_close left this request to us: libuv held it until now. */
+        stream_gone(req);
         request_detach(req);
         conn_close(c);
         return;
     }
-    conn_request_written(c);
+    if (req->state == REQ_STREAMING) {
+        free(req->stream->inflight);
+        req->stream->inflight = NULL;
+        req->stream->inflight_len = 0;
+        stream_flush(c, req, 0);
+    } else {
+        conn_head_written(c);
+    }
     if (c->state == CONN_OPEN)
         conn_flush(c);
     if (c->state == CONN_OPEN)
         conn_arm_timer(c);
+}
+
+/* ---------------------------------------------------------------- streams */
+
+static void stream_gone(http_request_t *req)
+{
+    http_stream_t *s = req->stream;
+    if (s && s->gone) {
+        http_stream_gone_fn gone = s->gone;
+        s->gone = NULL;
+        gone(s->data);
+    }
+}
+
+/* Writes what the stream has queued. From the owner's call (by_owner) a
+ * failure is not acted on here, so nothing calls back into the owner while it
+ * writes: the stream is marked broken and its connection closes on its timer. */
+static int stream_flush(http_conn_t *c, http_request_t *req, int by_owner)
+{
+    http_stream_t *s = req->stream;
+    if (c->state != CONN_OPEN || c->writing || req->state != REQ_STREAMING)
+        return 0;
+    if (s->len) {
+        uv_buf_t b = uv_buf_init(s->buf, (unsigned)s->len);
+        int n = uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
+        if (n > 0) {
+            memmove(s->buf, s->buf + n, s->len - (size_t)n);
+            s->len -= (size_t)n;
+        }
+        if (s->len && (n >= 0 || n == UV_EAGAIN)) {
+            /* The rest goes with libuv; new bytes queue in a fresh buffer meanwhile. */
+            s->inflight = s->buf;
+            s->inflight_len = s->len;
+            s->buf = NULL;
+            s->len = s->cap = 0;
+            b = uv_buf_init(s->inflight, (unsigned)s->inflight_len);
+            req->write_req.data = req;
+            if (uv_write(&req->write_req, (uv_stream_t *)&c->tcp, &b, 1, on_write) == 0) {
+                c->writing = 1;
+                return 0;
+            }
+            n = UV_EPIPE;
+        }
+        if (n < 0 && n != UV_EAGAIN) {
+            if (!by_owner) {
+                conn_close(c);
+                return -1;
+            }
+            s->broken = 1;
+            s->gone = NULL;
+            conn_arm_timer(c);
+            return -1;
+        }
+    }
+    if (s->ending)
+        conn_request_written(c);
+    return 0;
+}
+
+/* The head's answer is on the wire: a plain answer is done, a stream begins. */
+static void conn_head_written(http_conn_t *c)
+{
+    http_request_t *req = c->head;
+    if (!req->stream) {
+        conn_request_written(c);
+        return;
+    }
+    req->state = REQ_STREAMING;
+    stream_flush(c, req, 0);
+}
+
+int http_stream_start(http_request_t *req, const char *content_type, http_stream_gone_fn gone, void *data)
+{
+    if (req->state != REQ_RUNNING || !req->conn)
+        return -1;
+    http_stream_t *s = calloc(1, sizeof(*s));
+    if (!s)
+        return -1;
+    s->gone = gone;
+    s->data = data;
+    req->stream = s;
+    req->streaming = 1;
+    req->close_after = 1;
+    http_respond(req, 200, content_type, NULL, 0);
+    return 0;
+}
+
+long http_stream_write(http_request_t *req, const void *data, size_t len)
+{
+    http_stream_t *s = req->stream;
+    if (!s || s->ending || s->broken || !req->conn || req->conn->state != CONN_OPEN)
+        return -1;
+    if (s->len + len > s->cap) {
+        size_t cap = s->cap ? s->cap : 1024;
+        while (cap < s->len + len)
+            cap *= 2;
+        char *nb = realloc(s->buf, cap);
+        if (!nb)
+            return -1;
+        s->buf = nb;
+        s->cap = cap;
+    }
+    memcpy(s->buf + s->len, data, len);
+    s->len += len;
+    if (stream_flush(req->conn, req, 1))
+        return -1;
+    return (long)(s->len + s->inflight_len);
+}
+
+void http_stream_end(http_request_t *req)
+{
+    http_stream_t *s = req->stream;
+    if (!s || s->ending)
+        return;
+    s->gone = NULL;
+    s->ending = 1;
+    if (req->conn && !req->conn->writing && req->state == REQ_STREAMING && !s->len)
+        conn_request_written(req->conn);
 }
 
 static void conn_flush(http_conn_t *c)
@@ -426,7 +571,7 @@ static void conn_flush(http_conn_t *c)
         uv_buf_t b = uv_buf_init(req->out.data + req->written, (unsigned)(req->out.len - req->written));
         int n = uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
         if (n == (int)b.len) {
-            conn_request_written(c);
+            conn_head_written(c);
             continue;
         }
         if (n < 0 && n != UV_EAGAIN) {
@@ -563,7 +708,8 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
             }
             request_detach(partial);
         }
-        if (!c->head)
+        /* A stream has nobody left to read it. */
+        if (!c->head || c->head->stream)
             conn_close(c);
         return;
     }
@@ -580,7 +726,7 @@ static void on_conn_timer(uv_timer_t *t)
     worker_t *w = c->worker;
     uint64_t now = uv_now(&w->loop);
     c->timer_deadline_ms = UINT64_MAX;
-    if (c->state == CONN_LINGER) {
+    if (c->state == CONN_LINGER || (c->head && c->head->stream && c->head->stream->broken)) {
         conn_close(c);
         return;
     }
@@ -618,6 +764,8 @@ static void conn_arm_timer(http_conn_t *c)
     uint64_t deadline = UINT64_MAX;
     if (c->state == CONN_LINGER) {
         deadline = c->linger_until_ms;
+    } else if (c->head && c->head->stream && c->head->stream->broken) {
+        deadline = uv_now(&w->loop);
     } else {
         for (http_request_t *r = c->head; r; r = r->next)
             if ((r->state == REQ_RUNNING || r->state == REQ_PARSING) && r->deadline_ms < deadline)
@@ -667,9 +815,10 @@ static void conn_close(http_conn_t *c)
     http_request_t *r = c->head;
     while (r) {
         http_request_t *next = r->next;
+        stream_gone(r);
         /* A request being written is referenced by libuv's write request until
          * its callback runs (with an error, after the close); free it there. */
-        if (r->state != REQ_WRITING)
+        if (r->state != REQ_WRITING && !(r->state == REQ_STREAMING && c->writing))
             request_detach(r);
         r = next;
     }
@@ -745,29 +894,22 @@ static void on_connection(uv_stream_t *server, int status)
 
 static void on_handle_closed(uv_handle_t *h) { (void)h; }
 
-static void on_pool_closed(void *data)
+static void on_app_stopped(worker_t *w)
 {
-    worker_t *w = data;
     uv_close((uv_handle_t *)&w->wakeup, on_handle_closed);
     uv_close((uv_handle_t *)&w->after_io, on_handle_closed);
     uv_close((uv_handle_t *)&w->drain_timer, on_handle_closed);
     uv_close((uv_handle_t *)&w->housekeeping, on_handle_closed);
 }
 
-static void on_mail_stopped(void *data)
-{
-    worker_t *w = data;
-    db_pool_close(w->db, on_pool_closed, w);
-}
-
-/* The last connection is gone: the mailer stops before the pool it uses. */
+/* The last connection is gone: what the application runs on this loop stops. */
 static void worker_maybe_finish(worker_t *w)
 {
     if (!w->draining || w->conn_count > 0 || w->stopped)
         return;
     w->stopped = 1;
     uv_timer_stop(&w->drain_timer);
-    mail_outbox_stop(w->mail, on_mail_stopped, w);
+    w->app->worker_stop(w, on_app_stopped);
 }
 
 static void on_drain_timeout(uv_timer_t *t)
@@ -788,6 +930,11 @@ static void worker_drain(worker_t *w)
     for (http_conn_t *c = w->conns; c; c = c->next) {
         if (c->state != CONN_OPEN)
             continue;
+        if (c->head && c->head->stream) { /* its owner lets go, what is queued is sent, then it closes */
+            stream_gone(c->head);
+            http_stream_end(c->head);
+            continue;
+        }
         if (!c->head && !c->parser.req)
             conn_close_gracefully(c);
         else if (!c->parser.req)
@@ -799,15 +946,14 @@ static void worker_drain(worker_t *w)
 
 static void on_wakeup(uv_async_t *a) { worker_drain(a->data); }
 
-/* Hashing arenas are 64 MiB each at the default cost: kept while logins
- * come, given back after a quiet spell. */
+_Static_assert(METHOD_COUNT <= METRICS_METHODS, "metrics count every method");
+
 #define HOUSEKEEPING_MS 5000
-#define HASH_ARENA_IDLE_MS 10000
 
 static void on_housekeeping(uv_timer_t *t)
 {
-    (void)t;
-    auth_hash_release_idle_now(HASH_ARENA_IDLE_MS);
+    worker_t *w = t->data;
+    w->app->housekeeping();
 }
 
 static void on_after_io(uv_check_t *h)
@@ -841,13 +987,14 @@ static int worker_listen(worker_t *w, const struct sockaddr *addr)
     return uv_listen((uv_stream_t *)&w->listener, 4096, on_connection);
 }
 
-static int worker_init(worker_t *w, int id, const config_t *cfg, const router_t *router,
+static int worker_init(worker_t *w, int id, const config_t *cfg, const router_t *router, const http_app_t *app,
                        const struct sockaddr *addr)
 {
     memset(w, 0, sizeof(*w));
     w->id = id;
     w->cfg = cfg;
     w->router = router;
+    w->app = app;
     w->limits.max_header_size = cfg->http_max_header_size;
     w->limits.max_headers = cfg->http_max_headers;
     w->limits.max_url_size = cfg->http_max_url_size;
@@ -858,7 +1005,6 @@ static int worker_init(worker_t *w, int id, const config_t *cfg, const router_t 
     uv_loop_init(&w->loop);
     /* how busy the loop is: password hashing holds back while loops work */
     uv_loop_configure(&w->loop, UV_METRICS_IDLE_TIME);
-    auth_password_watch_loop(&w->loop);
     int rc = worker_listen(w, addr);
     if (rc) {
         log_error("cannot listen on %s:%d: %s", cfg->host, cfg->port, uv_strerror(rc));
@@ -872,15 +1018,13 @@ static int worker_init(worker_t *w, int id, const config_t *cfg, const router_t 
     uv_timer_init(&w->loop, &w->drain_timer);
     w->drain_timer.data = w;
     uv_timer_init(&w->loop, &w->housekeeping);
+    w->housekeeping.data = w;
     if (id == 0) {
         uv_timer_start(&w->housekeeping, on_housekeeping, HOUSEKEEPING_MS, HOUSEKEEPING_MS);
         uv_unref((uv_handle_t *)&w->housekeeping);
     }
-    w->db = db_pool_new(&w->loop, cfg, id);
-    w->mail = mail_outbox_start(&w->loop, w->db, cfg, id);
-    if (id == 0)
-        events_listen(w);
-    return 0;
+    w->app_state = app->worker_start(w);
+    return w->app_state ? 0 : -1;
 }
 
 static void worker_cleanup(worker_t *w)
@@ -889,8 +1033,7 @@ static void worker_cleanup(worker_t *w)
     uv_run(&w->loop, UV_RUN_NOWAIT);
     if (uv_loop_close(&w->loop) == UV_EBUSY)
         log_warn("worker %d: handles still open at exit", w->id);
-    mail_outbox_free(w->mail);
-    db_pool_free(w->db);
+    w->app->worker_free(w);
     while (w->free_requests) {
         http_request_t *next = w->free_requests->next;
         free(w->free_requests);
@@ -945,7 +1088,7 @@ static void raise_fd_limit(void)
     }
 }
 
-int http_server_run(const config_t *cfg, const router_t *router)
+int http_server_run(const config_t *cfg, const router_t *router, const http_app_t *app)
 {
     process_start_ns = http_now_ns();
     uint32_t seed = (uint32_t)(process_start_ns ^ ((uint64_t)getpid() << 16));
@@ -959,7 +1102,7 @@ int http_server_run(const config_t *cfg, const router_t *router)
     server_t srv = {.count = cfg->workers};
     srv.workers = calloc((size_t)cfg->workers, sizeof(worker_t));
     for (int i = 0; i < cfg->workers; i++) {
-        if (worker_init(&srv.workers[i], i, cfg, router, (struct sockaddr *)&addr)) {
+        if (worker_init(&srv.workers[i], i, cfg, router, app, (struct sockaddr *)&addr)) {
             free(srv.workers);
             return 1;
         }

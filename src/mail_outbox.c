@@ -1,7 +1,7 @@
 /* The mailer of one worker loop: claims due rows of mail_outbox, sends them
- * by SMTP through libcurl's multi interface driven by this loop (a uv_poll per
- * curl socket, one uv_timer for curl's timeout), and marks them sent or due
- * again later. Without MAIL_SERVER it writes each mail to the log. */
+ * by SMTP through the worker's outbound driver (libcurl multi on this loop,
+ * outbound.c), and marks them sent or due again later. Without MAIL_SERVER
+ * it writes each mail to the log. */
 #include <curl/curl.h>
 #include <sodium.h>
 #include <stdio.h>
@@ -66,7 +66,6 @@ const char *mail_outbox_health(void)
 }
 
 typedef struct mail_job mail_job_t;
-typedef struct curl_sock curl_sock_t;
 
 struct mail_outbox {
     uv_loop_t *loop;
@@ -75,13 +74,11 @@ struct mail_outbox {
     int worker_id;
     metrics_worker_t *metrics;
     uv_timer_t poll_timer; /* the next claim; once stopping, the limit on waiting for results */
-    uv_timer_t curl_timer;
-    CURLM *multi;
+    outbound_t *out;       /* the worker's curl multi */
     char url[300];
     char from_addr[MAIL_ADDRESS_MAX + 3];   /* the envelope sender, "<address>" */
     char from_domain[MAIL_ADDRESS_MAX + 1]; /* its domain, for Message-ID */
     mail_job_t *jobs;                       /* transfers in flight */
-    curl_sock_t *socks;                     /* one uv_poll per curl socket */
     int active;
     int claiming;
     int writes; /* results being recorded */
@@ -101,14 +98,8 @@ struct mail_job {
     char *payload;
     size_t len, off;
     struct curl_slist *rcpt;
+    int running; /* in the worker's multi */
     char errbuf[CURL_ERROR_SIZE];
-};
-
-struct curl_sock {
-    uv_poll_t poll;
-    curl_socket_t fd;
-    mail_outbox_t *m;
-    curl_sock_t *prev, *next;
 };
 
 /* ---------------------------------------------------------------- stopping */
@@ -129,36 +120,12 @@ static void on_handle_closed(uv_handle_t *h)
     finish_stop_maybe(m);
 }
 
-static void on_sock_closed(uv_handle_t *h)
-{
-    curl_sock_t *s = (curl_sock_t *)h;
-    mail_outbox_t *m = s->m;
-    free(s);
-    m->open_handles--;
-    finish_stop_maybe(m);
-}
-
-static void sock_close(curl_sock_t *s)
-{
-    mail_outbox_t *m = s->m;
-    if (s->prev)
-        s->prev->next = s->next;
-    else
-        m->socks = s->next;
-    if (s->next)
-        s->next->prev = s->prev;
-    uv_close((uv_handle_t *)&s->poll, on_sock_closed);
-}
-
 static void close_handles(mail_outbox_t *m)
 {
     if (m->closing)
         return;
     m->closing = 1;
-    while (m->socks) /* curl is gone by now: any socket it did not report removed */
-        sock_close(m->socks);
     uv_close((uv_handle_t *)&m->poll_timer, on_handle_closed);
-    uv_close((uv_handle_t *)&m->curl_timer, on_handle_closed);
 }
 
 /* A stopping mailer closes once its claim and the results it is recording are
@@ -236,8 +203,8 @@ static void job_free(mail_job_t *j)
     if (j->next)
         j->next->prev = j->prev;
     if (j->easy) {
-        if (m->multi)
-            curl_multi_remove_handle(m->multi, j->easy);
+        if (j->running)
+            outbound_cancel(m->out, j->easy);
         curl_easy_cleanup(j->easy);
     }
     curl_slist_free_all(j->rcpt);
@@ -246,100 +213,25 @@ static void job_free(mail_job_t *j)
     free(j);
 }
 
-static void check_done(mail_outbox_t *m)
-{
-    CURLMsg *msg;
-    int left;
-    while (m->multi && (msg = curl_multi_info_read(m->multi, &left))) {
-        if (msg->msg != CURLMSG_DONE)
-            continue;
-        mail_job_t *j = NULL;
-        curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&j);
-        CURLcode rc = msg->data.result;
-        if (rc == CURLE_OK) {
-            log_info("mail %s sent to %s", j->id, j->to);
-            __atomic_store_n(&mail_health, HEALTH_OK, __ATOMIC_RELAXED);
-            mark_sent(m, j->id);
-        } else {
-            /* curl's own words: the server's answer or the network error, never credentials */
-            const char *why = j->errbuf[0] ? j->errbuf : curl_easy_strerror(rc);
-            log_warn("mail %s to %s failed, will retry: %s", j->id, j->to, why);
-            __atomic_store_n(&mail_health, HEALTH_FAILING, __ATOMIC_RELAXED);
-            mark_failed(m, j->id, why, 0);
-        }
-        m->active--;
-        job_free(j);
-    }
-}
-
-/* ---------------------------------------------------------------- curl on the loop */
-
-static void on_curl_poll(uv_poll_t *h, int status, int events)
-{
-    curl_sock_t *s = (curl_sock_t *)h;
-    mail_outbox_t *m = s->m;
-    if (!m->multi)
-        return;
-    int flags = status < 0 ? CURL_CSELECT_ERR
-                           : ((events & UV_READABLE) ? CURL_CSELECT_IN : 0) | ((events & UV_WRITABLE) ? CURL_CSELECT_OUT : 0);
-    int running;
-    curl_multi_socket_action(m->multi, s->fd, flags, &running);
-    check_done(m);
-}
-
-static int on_curl_socket(CURL *easy, curl_socket_t fd, int what, void *userp, void *socketp)
+static void on_transfer_done(void *data, CURL *easy, CURLcode rc)
 {
     (void)easy;
-    mail_outbox_t *m = userp;
-    curl_sock_t *s = socketp;
-    if (what == CURL_POLL_REMOVE) {
-        if (s) {
-            curl_multi_assign(m->multi, fd, NULL);
-            sock_close(s);
-        }
-        return 0;
+    mail_job_t *j = data;
+    mail_outbox_t *m = j->m;
+    j->running = 0;
+    if (rc == CURLE_OK) {
+        log_info("mail %s sent to %s", j->id, j->to);
+        __atomic_store_n(&mail_health, HEALTH_OK, __ATOMIC_RELAXED);
+        mark_sent(m, j->id);
+    } else {
+        /* curl's own words: the server's answer or the network error, never credentials */
+        const char *why = j->errbuf[0] ? j->errbuf : curl_easy_strerror(rc);
+        log_warn("mail %s to %s failed, will retry: %s", j->id, j->to, why);
+        __atomic_store_n(&mail_health, HEALTH_FAILING, __ATOMIC_RELAXED);
+        mark_failed(m, j->id, why, 0);
     }
-    if (!s) {
-        s = calloc(1, sizeof(*s));
-        if (!s)
-            return -1;
-        s->fd = fd;
-        s->m = m;
-        if (uv_poll_init_socket(m->loop, &s->poll, fd)) {
-            free(s);
-            return -1;
-        }
-        m->open_handles++;
-        s->next = m->socks;
-        if (m->socks)
-            m->socks->prev = s;
-        m->socks = s;
-        curl_multi_assign(m->multi, fd, s);
-    }
-    int events = ((what & CURL_POLL_IN) ? UV_READABLE : 0) | ((what & CURL_POLL_OUT) ? UV_WRITABLE : 0);
-    uv_poll_start(&s->poll, events, on_curl_poll);
-    return 0;
-}
-
-static void on_curl_timeout(uv_timer_t *t)
-{
-    mail_outbox_t *m = t->data;
-    if (!m->multi)
-        return;
-    int running;
-    curl_multi_socket_action(m->multi, CURL_SOCKET_TIMEOUT, 0, &running);
-    check_done(m);
-}
-
-static int on_curl_timer(CURLM *multi, long timeout_ms, void *userp)
-{
-    (void)multi;
-    mail_outbox_t *m = userp;
-    if (timeout_ms < 0)
-        uv_timer_stop(&m->curl_timer);
-    else /* 0 too goes through the loop, never a recursive call */
-        uv_timer_start(&m->curl_timer, on_curl_timeout, timeout_ms ? (uint64_t)timeout_ms : 1, 0);
-    return 0;
+    m->active--;
+    job_free(j);
 }
 
 static size_t read_payload(char *buf, size_t size, size_t nitems, void *userp)
@@ -519,7 +411,6 @@ static void start_transfer(mail_outbox_t *m, const char *id, const char *to, con
     CURL *e = j->easy = curl_easy_init();
     const config_t *cfg = m->cfg;
     curl_easy_setopt(e, CURLOPT_URL, m->url);
-    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(e, CURLOPT_MAIL_FROM, m->from_addr);
     curl_easy_setopt(e, CURLOPT_MAIL_RCPT, j->rcpt);
     curl_easy_setopt(e, CURLOPT_UPLOAD, 1L);
@@ -528,7 +419,6 @@ static void start_transfer(mail_outbox_t *m, const char *id, const char *to, con
     curl_easy_setopt(e, CURLOPT_INFILESIZE, (long)j->len);
     curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)cfg->mail_timeout_ms);
     curl_easy_setopt(e, CURLOPT_ERRORBUFFER, j->errbuf);
-    curl_easy_setopt(e, CURLOPT_PRIVATE, j);
     /* One connection per mail: no idle sockets held by curl between mails. */
     curl_easy_setopt(e, CURLOPT_FORBID_REUSE, 1L);
     if (cfg->mail_starttls && !cfg->mail_ssl_tls)
@@ -542,7 +432,9 @@ static void start_transfer(mail_outbox_t *m, const char *id, const char *to, con
     if (m->jobs)
         m->jobs->prev = j;
     m->jobs = j;
-    if (curl_multi_add_handle(m->multi, e) != CURLM_OK) {
+    if (outbound_start(m->out, e, on_transfer_done, j) == 0) {
+        j->running = 1;
+    } else {
         m->active--;
         mark_failed(m, id, "curl refused the transfer", 0);
         job_free(j);
@@ -643,11 +535,13 @@ void mail_outbox_wake(mail_outbox_t *m)
         claim(m);
 }
 
-mail_outbox_t *mail_outbox_start(uv_loop_t *loop, db_pool_t *db, const config_t *cfg, int worker_id)
+mail_outbox_t *mail_outbox_start(uv_loop_t *loop, db_pool_t *db, outbound_t *out, const config_t *cfg,
+                                 int worker_id)
 {
     mail_outbox_t *m = calloc(1, sizeof(*m));
     m->loop = loop;
     m->db = db;
+    m->out = out;
     m->cfg = cfg;
     m->worker_id = worker_id;
     m->metrics = metrics_worker(worker_id);
@@ -668,15 +562,9 @@ mail_outbox_t *mail_outbox_start(uv_loop_t *loop, db_pool_t *db, const config_t 
         snprintf(m->from_domain, sizeof(m->from_domain), "%.*s", (int)dlen, at + 1);
     else
         snprintf(m->from_domain, sizeof(m->from_domain), "localhost");
-    m->multi = curl_multi_init();
-    curl_multi_setopt(m->multi, CURLMOPT_SOCKETFUNCTION, on_curl_socket);
-    curl_multi_setopt(m->multi, CURLMOPT_SOCKETDATA, m);
-    curl_multi_setopt(m->multi, CURLMOPT_TIMERFUNCTION, on_curl_timer);
-    curl_multi_setopt(m->multi, CURLMOPT_TIMERDATA, m);
     uv_timer_init(loop, &m->poll_timer);
-    uv_timer_init(loop, &m->curl_timer);
-    m->poll_timer.data = m->curl_timer.data = m;
-    m->open_handles = 2;
+    m->poll_timer.data = m;
+    m->open_handles = 1;
     uv_timer_start(&m->poll_timer, on_poll_timer, MAIL_FIRST_POLL_MS, cfg->mail_poll_interval_ms);
     return m;
 }
@@ -691,9 +579,6 @@ void mail_outbox_stop(mail_outbox_t *m, void (*done)(void *), void *data)
     while (m->jobs)
         job_free(m->jobs);
     m->active = 0;
-    curl_multi_cleanup(m->multi); /* reports its last sockets removed */
-    m->multi = NULL;
-    uv_timer_stop(&m->curl_timer);
     uv_timer_stop(&m->poll_timer);
     if (m->writes || m->claiming)
         uv_timer_start(&m->poll_timer, on_stop_timeout, m->cfg->shutdown_timeout_ms, 0);
@@ -702,9 +587,5 @@ void mail_outbox_stop(mail_outbox_t *m, void (*done)(void *), void *data)
 
 void mail_outbox_free(mail_outbox_t *m)
 {
-    if (!m)
-        return;
-    if (m->multi)
-        curl_multi_cleanup(m->multi);
     free(m);
 }

@@ -13,6 +13,7 @@
 #include <sodium.h>
 
 #include "hourglass/api.h"
+#include "hourglass/app.h"
 #include "hourglass/auth.h"
 #include "hourglass/commands.h"
 #include "hourglass/revoked.h"
@@ -143,7 +144,7 @@ static int run_serve(const config_t *cfg)
         return 1;
     }
     metrics_init(cfg->workers, router_path_count(router));
-    rc = http_server_run(cfg, router);
+    rc = http_server_run(cfg, router, &app_hooks);
     metrics_free();
     router_free(router);
     openapi_free();

@@ -3,8 +3,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "hourglass/auth.h"
-#include "hourglass/router.h"
 
 /* Statuses we count one by one; anything else is counted under its class. */
 static const int counted_statuses[] = {
@@ -16,7 +14,7 @@ static const double buckets[] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05
 #define BUCKETS (sizeof(buckets) / sizeof(buckets[0]))
 
 typedef struct {
-    uint64_t requests[METHOD_COUNT][STATUS_SLOTS];
+    uint64_t requests[METRICS_METHODS][STATUS_SLOTS];
     uint64_t hist[BUCKETS + 1];
     uint64_t sum_ns;
     uint64_t count;
@@ -62,7 +60,7 @@ metrics_worker_t *metrics_worker(int id) { return workers && id < worker_count ?
 #define ADD(p, v) __atomic_store_n((p), __atomic_load_n((p), __ATOMIC_RELAXED) + (v), __ATOMIC_RELAXED)
 #define LOAD(p) __atomic_load_n((p), __ATOMIC_RELAXED)
 
-void metrics_request(metrics_worker_t *m, int route_id, http_method_t method, int status, uint64_t duration_ns)
+void metrics_request(metrics_worker_t *m, int route_id, int method, int status, uint64_t duration_ns)
 {
     if (!m || route_id < 0 || route_id >= routes_count)
         return;
@@ -113,28 +111,26 @@ static const char *status_label(size_t slot, char *buf)
     return buf;
 }
 
-char *metrics_render(arena_t *a, const struct router *r, size_t *len)
+void metrics_render(abuf_t *b, const metrics_labels_t *labels)
 {
-    abuf_t b;
-    abuf_init(&b, a, 16384);
     char sbuf[8];
-    abuf_puts(&b, "# HELP http_requests_total Requests answered, by declared route, method and status.\n"
+    abuf_puts(b, "# HELP http_requests_total Requests answered, by declared route, method and status.\n"
                   "# TYPE http_requests_total counter\n");
     for (int route = 0; route < routes_count; route++) {
-        const char *pattern = router_path_pattern(r, route);
-        for (int m = 0; m < METHOD_COUNT; m++) {
+        const char *pattern = labels->route(labels->ctx, route);
+        for (int m = 0; m < METRICS_METHODS; m++) {
             for (size_t s = 0; s < STATUS_SLOTS; s++) {
                 uint64_t n = 0;
                 for (int w = 0; w < worker_count; w++)
                     n += LOAD(&workers[w].routes[route].requests[m][s]);
                 if (n)
-                    abuf_printf(&b, "http_requests_total{route=\"%s\",method=\"%s\",status=\"%s\"} %llu\n",
-                                pattern, http_method_name((http_method_t)m), status_label(s, sbuf),
+                    abuf_printf(b, "http_requests_total{route=\"%s\",method=\"%s\",status=\"%s\"} %llu\n",
+                                pattern, labels->method(m), status_label(s, sbuf),
                                 (unsigned long long)n);
             }
         }
     }
-    abuf_puts(&b, "# HELP http_request_duration_seconds Time from the first byte of a request to its answer.\n"
+    abuf_puts(b, "# HELP http_request_duration_seconds Time from the first byte of a request to its answer.\n"
                   "# TYPE http_request_duration_seconds histogram\n");
     for (int route = 0; route < routes_count; route++) {
         uint64_t hist[BUCKETS + 1] = {0}, sum_ns = 0, count = 0;
@@ -147,22 +143,20 @@ char *metrics_render(arena_t *a, const struct router *r, size_t *len)
         }
         if (!count)
             continue;
-        const char *pattern = router_path_pattern(r, route);
+        const char *pattern = labels->route(labels->ctx, route);
         uint64_t cumulative = 0;
         for (size_t i = 0; i < BUCKETS; i++) {
             cumulative += hist[i];
-            abuf_printf(&b, "http_request_duration_seconds_bucket{route=\"%s\",le=\"%g\"} %llu\n", pattern,
+            abuf_printf(b, "http_request_duration_seconds_bucket{route=\"%s\",le=\"%g\"} %llu\n", pattern,
                         buckets[i], (unsigned long long)cumulative);
         }
-        abuf_printf(&b, "http_request_duration_seconds_bucket{route=\"%s\",le=\"+Inf\"} %llu\n", pattern,
+        abuf_printf(b, "http_request_duration_seconds_bucket{route=\"%s\",le=\"+Inf\"} %llu\n", pattern,
                     (unsigned long long)count);
-        abuf_printf(&b, "http_request_duration_seconds_sum{route=\"%s\"} %.6f\n", pattern, (double)sum_ns / 1e9);
-        abuf_printf(&b, "http_request_duration_seconds_count{route=\"%s\"} %llu\n", pattern,
+        abuf_printf(b, "http_request_duration_seconds_sum{route=\"%s\"} %.6f\n", pattern, (double)sum_ns / 1e9);
+        abuf_printf(b, "http_request_duration_seconds_count{route=\"%s\"} %llu\n", pattern,
                     (unsigned long long)count);
     }
-    size_t arena_bytes = 0;
-    int arenas = auth_hash_arena_count(&arena_bytes);
-    abuf_printf(&b,
+    abuf_printf(b,
                 "# HELP http_connections_open Client connections open now.\n"
                 "# TYPE http_connections_open gauge\n"
                 "http_connections_open %lld\n"
@@ -181,25 +175,10 @@ char *metrics_render(arena_t *a, const struct router *r, size_t *len)
                 "mail_outbox_messages{state=\"pending\"} %lld\n"
                 "mail_outbox_messages{state=\"sent\"} %lld\n"
                 "mail_outbox_messages{state=\"failed\"} %lld\n"
-                "mail_outbox_messages{state=\"dead\"} %lld\n"
-                "# HELP password_hash_arenas Memory kept for password hashing, one arena per thread hashing lately.\n"
-                "# TYPE password_hash_arenas gauge\n"
-                "password_hash_arenas %d\n"
-                "# HELP password_hash_arena_bytes Bytes of those arenas.\n"
-                "# TYPE password_hash_arena_bytes gauge\n"
-                "password_hash_arena_bytes %zu\n"
-                "# HELP password_hashes_running Password hashes running now.\n"
-                "# TYPE password_hashes_running gauge\n"
-                "password_hashes_running %d\n"
-                "# HELP password_hash_limit Hashes allowed at once: the cores the event loops leave, at least 1.\n"
-                "# TYPE password_hash_limit gauge\n"
-                "password_hash_limit %d\n",
+                "mail_outbox_messages{state=\"dead\"} %lld\n",
                 (long long)metrics_gauge_total(GAUGE_CONNECTIONS_OPEN), (long long)metrics_gauge_total(GAUGE_DB_IDLE),
                 (long long)metrics_gauge_total(GAUGE_DB_BUSY), (long long)metrics_gauge_total(GAUGE_DB_QUEUED),
                 (long long)metrics_gauge_total(COUNTER_DB_RECONNECTS), (long long)metrics_gauge_total(GAUGE_MAIL_PENDING),
                 (long long)metrics_gauge_total(GAUGE_MAIL_SENT), (long long)metrics_gauge_total(GAUGE_MAIL_FAILED),
-                (long long)metrics_gauge_total(GAUGE_MAIL_DEAD),
-                arenas, arena_bytes, auth_password_hashing_now(), auth_password_hash_limit_now());
-    *len = b.len;
-    return b.data;
+                (long long)metrics_gauge_total(GAUGE_MAIL_DEAD));
 }

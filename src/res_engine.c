@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hourglass/bridge.h"
 #include "hourglass/db.h"
 #include "hourglass/json_text.h"
 #include "hourglass/log.h"
@@ -404,7 +405,7 @@ static void on_refs(http_request_t *req, PGresult *res_pg)
 {
     res_ctx_t *c = req->ctx;
     if (PQresultStatus(res_pg) != PGRES_TUPLES_OK || PQntuples(res_pg) != 1) {
-        http_respond_db_error(req, res_pg);
+        api_respond_db_error(req, res_pg);
         return;
     }
     const char *bad = PQgetvalue(res_pg, 0, 0);
@@ -419,7 +420,7 @@ static void on_refs(http_request_t *req, PGresult *res_pg)
     }
     if (!c->e.count) /* the row went away between the write and this check */
         field_errors_add(&c->e, "id", "not_found");
-    http_respond_validation(req, &c->e);
+    api_respond_validation(req, &c->e);
 }
 
 /* Answers the errors gathered, after asking which references are bad too
@@ -437,10 +438,10 @@ static void respond_errors(http_request_t *req, res_ctx_t *c)
         }
     }
     if (!any || c->st->stmt_refs < 0) {
-        http_respond_validation(req, &c->e);
+        api_respond_validation(req, &c->e);
         return;
     }
-    http_query(req, c->st->stmt_refs, (int)res->field_count + 1, refs, on_refs);
+    api_query(req, c->st->stmt_refs, (int)res->field_count + 1, refs, on_refs);
 }
 
 /* The database's answer to a write: a violated constraint named by the
@@ -457,20 +458,20 @@ static void respond_write_error(http_request_t *req, res_ctx_t *c, const PGresul
         return;
     }
     if (i < 0) {
-        http_respond_db_error(req, res_pg);
+        api_respond_db_error(req, res_pg);
         return;
     }
     const char *field = res->fields[i].f.name;
     if (!strcmp(state, "23505") && !strcmp(kind, "unique")) {
         field_errors_add(&c->e, field, "taken");
-        field_errors_respond(req, &c->e, 409, "conflict");
+        api_respond_errors(req, &c->e, 409, "conflict");
     } else if (!strcmp(state, "23503") && !strcmp(kind, "ref")) {
         respond_errors(req, c); /* names every bad reference, not only this one */
     } else if (!strcmp(state, "23514") && !strcmp(kind, "range")) {
         field_errors_add(&c->e, field, "invalid_range");
-        http_respond_validation(req, &c->e);
+        api_respond_validation(req, &c->e);
     } else {
-        http_respond_db_error(req, res_pg);
+        api_respond_db_error(req, res_pg);
     }
 }
 
@@ -502,7 +503,7 @@ static void on_object(http_request_t *req, PGresult *res_pg)
 static void on_deleted(http_request_t *req, PGresult *res_pg)
 {
     if (PQresultStatus(res_pg) != PGRES_TUPLES_OK) {
-        http_respond_db_error(req, res_pg);
+        api_respond_db_error(req, res_pg);
         return;
     }
     if (PQntuples(res_pg) != 1) {
@@ -520,7 +521,7 @@ static int read_fields(http_request_t *req, res_ctx_t *c, body_mode_t mode, unsi
 {
     const resource_t *res = c->st->res;
     body_value_t v[RES_MAX_FIELDS];
-    if (body_read(req, c->st->fields, res->field_count, mode, 0, v, &c->e))
+    if (api_body_read(req, c->st->fields, res->field_count, mode, 0, v, &c->e))
         return -1;
     const char **out = c->a.v + c->fields_at;
     c->a.n = c->fields_at + (int)res->field_count;
@@ -578,7 +579,7 @@ static void res_create(http_request_t *req)
     unsigned mask;
     if (read_fields(req, c, BODY_CREATE, &mask))
         return;
-    http_query(req, c->st->stmt_create, c->a.n, c->a.v, on_object);
+    api_query(req, c->st->stmt_create, c->a.n, c->a.v, on_object);
 }
 
 static void res_update(http_request_t *req, const char *id, body_mode_t mode)
@@ -593,11 +594,11 @@ static void res_update(http_request_t *req, const char *id, body_mode_t mode)
     if (read_fields(req, c, mode, &mask))
         return;
     if (!mask) { /* an empty PATCH changes nothing, not even updated_at */
-        http_query(req, c->st->stmt_get, mask_at, c->a.v, on_object);
+        api_query(req, c->st->stmt_get, mask_at, c->a.v, on_object);
         return;
     }
     c->a.v[mask_at] = http_int_param(req, mask);
-    http_query(req, c->st->stmt_update, c->a.n, c->a.v, on_object);
+    api_query(req, c->st->stmt_update, c->a.n, c->a.v, on_object);
 }
 
 /* The page envelope around the rows' JSON; next_cursor is the last id shown
@@ -606,7 +607,7 @@ static void on_list(http_request_t *req, PGresult *res_pg)
 {
     const res_ctx_t *c = req->ctx;
     if (PQresultStatus(res_pg) != PGRES_TUPLES_OK) {
-        http_respond_db_error(req, res_pg);
+        api_respond_db_error(req, res_pg);
         return;
     }
     int rows = PQntuples(res_pg);
@@ -670,10 +671,10 @@ static void list_with(http_request_t *req, const res_state_t *st)
     for (size_t i = 0; i < res->filter_count; i++)
         a->v[a->n++] = body_query_param(req, &st->filters[i], &e);
     if (e.count) {
-        http_respond_validation(req, &e);
+        api_respond_validation(req, &e);
         return;
     }
-    http_query(req, st->stmt_list, a->n, a->v, on_list);
+    api_query(req, st->stmt_list, a->n, a->v, on_list);
 }
 
 void res_list(http_request_t *req, const resource_t *res)
@@ -706,6 +707,6 @@ void res_item(http_request_t *req)
     res_ctx_t *c = ctx_new(req, 200);
     c->a.v[c->a.n++] = id;
     args_owner(req, c->st->res, &c->a);
-    http_query(req, req->method == METHOD_DELETE ? c->st->stmt_delete : c->st->stmt_get, c->a.n, c->a.v,
+    api_query(req, req->method == METHOD_DELETE ? c->st->stmt_delete : c->st->stmt_get, c->a.n, c->a.v,
                req->method == METHOD_DELETE ? on_deleted : on_object);
 }

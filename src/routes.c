@@ -1,8 +1,7 @@
 /* Every module of endpoints the server has, in one list: a new module is
  * one line here. */
 #include "hourglass/api.h"
-#include "hourglass/events.h"
-#include "hourglass/mail.h"
+#include "hourglass/app.h"
 #include "hourglass/openapi.h"
 
 static const api_module_t *const modules[] = {
@@ -18,8 +17,7 @@ static const api_module_t *const modules[] = {
 router_t *routes_build(char *err, size_t errlen)
 {
     router_t *r = router_new();
-    mail_register_statements();
-    events_register_statements();
+    app_register_statements();
     for (size_t m = 0; m < sizeof(modules) / sizeof(modules[0]); m++) {
         if (modules[m]->register_statements)
             modules[m]->register_statements();

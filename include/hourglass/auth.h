@@ -3,11 +3,11 @@
 #include <sodium.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <uv.h>
 
 #include "hourglass/arena.h"
 #include "hourglass/body.h"
 #include "hourglass/config.h"
-#include "hourglass/http.h"
 
 /* sodium_init() must have run (once, before any thread starts) before any of these. */
 
@@ -47,19 +47,19 @@ int auth_password_setup(const config_t *cfg);
 
 /* Adds one error on field per policy rule pw breaks (nothing when the policy
  * is off or pw is NULL); returns how many. */
-int auth_password_policy_errors(http_request_t *req, const char *field, const char *pw, field_errors_t *e);
+int auth_password_policy_errors(const config_t *cfg, const char *field, const char *pw, field_errors_t *e);
 
-/* argon2id on libuv's thread pool of req->worker->loop. cb runs on that loop,
- * and only while the request can still be answered. hash (in the arena) is
- * NULL on failure; when the work cannot even be queued, cb(req, NULL) runs
- * before auth_password_hash returns. */
-typedef void (*auth_hash_cb)(http_request_t *req, const char *hash);
-void auth_password_hash(http_request_t *req, const char *password, auth_hash_cb cb);
+/* argon2id on libuv's thread pool of loop; done runs on that loop, never
+ * before these return. hash is NULL on failure and lives only during the
+ * call. Both return 0, or -1 when the work cannot be queued (done is not
+ * called then). */
+typedef void (*auth_hash_done_fn)(void *data, const char *hash);
+int auth_password_hash(uv_loop_t *loop, const char *password, auth_hash_done_fn done, void *data);
 /* matches is 1 or 0. hash NULL (an unknown user) checks against the dummy
- * hash: about the same time, and never a match. When the work cannot be
- * queued the request is answered 500 here and cb is not called. */
-typedef void (*auth_verify_cb)(http_request_t *req, int matches);
-void auth_password_verify(http_request_t *req, const char *password, const char *hash, auth_verify_cb cb);
+ * hash: about the same time, and never a match. */
+typedef void (*auth_verify_done_fn)(void *data, int matches);
+int auth_password_verify(uv_loop_t *loop, const char *password, const char *hash, auth_verify_done_fn done,
+                         void *data);
 /* Hashing on the pool yields to the loops (auth_password.c explains): each
  * worker's loop is registered once, before it runs, with UV_METRICS_IDLE_TIME
  * set. The limit on hashes at once is cores less those the loops use beyond a

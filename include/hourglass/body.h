@@ -48,22 +48,23 @@ typedef struct {
 
 void field_errors_init(field_errors_t *e, http_request_t *req);
 void field_errors_add(field_errors_t *e, const char *field, const char *code);
-/* A problem with status and code that lists every error gathered. */
-void field_errors_respond(http_request_t *req, field_errors_t *e, int status, const char *code);
-/* 422 validation_failed with every error gathered. */
-void http_respond_validation(http_request_t *req, field_errors_t *e);
 const char *field_error_message(const char *code, http_lang_t lang);
 
+/* What stops a body before its fields are looked at. */
+typedef enum {
+    BODY_OK = 0,
+    BODY_MALFORMED_JSON,   /* 400 malformed_json: not JSON, or not an object */
+    BODY_MALFORMED_FORM,   /* 400 malformed_request */
+    BODY_UNSUPPORTED_TYPE, /* 415 unsupported_media_type */
+} body_error_t;
+
 /* Reads the body (JSON; or form fields when the content type is a form and
- * allow_forms is set) and checks it against fields. Returns 0 with values
- * filled (one per field, in order), or -1 after answering 400, 415 or 422. */
-int body_parse(http_request_t *req, const body_field_t *fields, size_t count, body_mode_t mode, int allow_forms,
-               body_value_t *values);
-/* The same, but field errors are only gathered in e (initialised here), so
+ * allow_forms is set) and checks it against fields: values are filled (one
+ * per field, in order) and field errors gathered in e (initialised here), so
  * the handler can add its own checks and answer one 422 with all of them.
- * Returns -1 only after answering 400 or 415. */
-int body_read(http_request_t *req, const body_field_t *fields, size_t count, body_mode_t mode, int allow_forms,
-              body_value_t *values, field_errors_t *e);
+ * Answering is the caller's (bridge.h: api_body_parse, api_body_read). */
+body_error_t body_read(http_request_t *req, const body_field_t *fields, size_t count, body_mode_t mode,
+                       int allow_forms, body_value_t *values, field_errors_t *e);
 
 /* ?limit= (1..200, default 50) and ?cursor= (the opaque keyset position) of a
  * list; a bad value adds an error on its parameter to e. */

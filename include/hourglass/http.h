@@ -3,7 +3,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include <libpq-fe.h>
 #include <uv.h>
 
 #include "hourglass/arena.h"
@@ -40,6 +39,7 @@ typedef struct http_request http_request_t;
 typedef struct http_conn http_conn_t;
 typedef struct worker worker_t;
 typedef struct router_path router_path_t;
+typedef struct http_stream http_stream_t;
 
 typedef void (*http_handler_fn)(http_request_t *req);
 
@@ -79,6 +79,7 @@ typedef enum {
     REQ_RUNNING,    /* handler or database step in progress */
     REQ_RESPONDED,  /* response bytes ready, waiting for earlier ones */
     REQ_WRITING,    /* on the wire */
+    REQ_STREAMING,  /* its head is sent; a stream's bytes follow until it ends */
 } http_req_state_t;
 
 /* Per-limit answers of the parser. */
@@ -135,6 +136,8 @@ struct http_request {
     abuf_t extra_headers; /* added by the handler before it responds */
     size_t written;
     unsigned close_after : 1;
+    unsigned streaming : 1; /* http_stream_start: no Content-Length, the body ends with the connection */
+    struct http_stream *stream;
     unsigned pending;     /* database calls in flight; the request lives until 0 */
     uint64_t start_ns;
     uint64_t deadline_ms; /* loop time when the request gets 504 */
@@ -170,18 +173,27 @@ void http_respond_json(http_request_t *req, int status, const char *json, size_t
 void http_respond_text(http_request_t *req, int status, const char *text);
 /* Problem JSON; detail NULL takes the catalogue's text for `code` in the request's language. */
 void http_respond_problem(http_request_t *req, int status, const char *code, const char *detail);
-/* Status and problem for a failed database call (503, 409, 500). */
-void http_respond_db_error(http_request_t *req, const PGresult *res);
 
-/* --- the database, the one way handlers reach it --- */
-typedef void (*http_db_cb)(http_request_t *req, PGresult *res);
-/* Runs prepared statement `stmt` with text parameters (NULL = SQL NULL).
- * cb gets a PGRES_TUPLES_OK / COMMAND_OK / FATAL_ERROR result and owns
- * nothing: the result is cleared after cb returns. A database that is down or
- * overloaded is answered 503 here and cb is not called. */
-void http_query(http_request_t *req, int stmt, int nparams, const char *const *values, http_db_cb cb);
-/* The same, but cb also runs (with res NULL) when the database cannot answer,
- * for handlers whose answer to that is not a plain 503 problem. */
-void http_query_or_null(http_request_t *req, int stmt, int nparams, const char *const *values, http_db_cb cb);
+/* --- streams (text/event-stream): an answer that stays open --- */
+/* Called once when the stream can take no more bytes: the client went away,
+ * the connection was closed, or the server is draining. The request must not
+ * be touched after it returns. */
+typedef void (*http_stream_gone_fn)(void *data);
+/* Sends the head of a 200 answer (no Content-Length, Connection: close) and
+ * keeps the request open for http_stream_write. 0, or -1 if answered already. */
+int http_stream_start(http_request_t *req, const char *content_type, http_stream_gone_fn gone, void *data);
+/* Queues bytes, writing them as the socket takes them. Returns the bytes not
+ * yet on the wire, or -1 when the stream has ended. */
+long http_stream_write(http_request_t *req, const void *data, size_t len);
+/* Ends the stream after its queued bytes (gone is not called); the request
+ * must not be touched after this. */
+void http_stream_end(http_request_t *req);
+
+/* --- waiting: for the database, the thread pool, another service --- */
+/* A request waiting on something keeps itself alive with a hold per wait. */
+void http_request_hold(http_request_t *req);
+/* Ends a hold. 1: the request can still be answered. 0: it cannot (answered
+ * 504 already, or the client went away); it is released with its last hold. */
+int http_request_resume(http_request_t *req);
 
 #endif

@@ -2,8 +2,6 @@
 #define HOURGLASS_HTTP_AUTH_H
 #include "hourglass/http.h"
 
-/* Fills req->auth from the access token, or answers 401/403 and returns -1. */
-int http_authenticate(http_request_t *req, unsigned flags);
 /* The Bearer token of the Authorization header, copied, or NULL. */
 const char *http_bearer_token(http_request_t *req);
 int http_unsafe_method(const http_request_t *req);

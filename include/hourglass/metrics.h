@@ -4,9 +4,10 @@
 #include <stdint.h>
 
 #include "hourglass/arena.h"
-#include "hourglass/http.h"
 
-struct router;
+/* Requests are counted by route id and method index (below METRICS_METHODS);
+ * the names come from whoever renders. */
+#define METRICS_METHODS 8
 
 /* Each worker writes only its own counters (relaxed atomics, no sharing of
  * cache lines on the hot path); /metrics adds the workers up. */
@@ -28,10 +29,16 @@ typedef enum {
 int metrics_init(int workers, int route_count);
 void metrics_free(void);
 metrics_worker_t *metrics_worker(int worker_id);
-void metrics_request(metrics_worker_t *m, int route_id, http_method_t method, int status, uint64_t duration_ns);
+void metrics_request(metrics_worker_t *m, int route_id, int method, int status, uint64_t duration_ns);
 void metrics_gauge_add(metrics_worker_t *m, metrics_gauge_t g, int64_t delta);
 void metrics_gauge_set(metrics_worker_t *m, metrics_gauge_t g, int64_t value);
 int64_t metrics_gauge_total(metrics_gauge_t g);
-char *metrics_render(arena_t *a, const struct router *r, size_t *len);
+typedef struct {
+    const char *(*route)(const void *ctx, int route_id); /* the declared pattern */
+    const char *(*method)(int method);
+    const void *ctx;
+} metrics_labels_t;
+/* Appends the Prometheus text of every counter and gauge to b. */
+void metrics_render(abuf_t *b, const metrics_labels_t *labels);
 
 #endif

@@ -5,7 +5,6 @@
 #include <uv.h>
 
 #include "hourglass/config.h"
-#include "hourglass/db.h"
 #include "hourglass/http.h"
 #include "hourglass/metrics.h"
 #include "hourglass/router.h"
@@ -23,8 +22,8 @@ struct worker {
     uv_timer_t housekeeping;  /* worker 0: process-wide chores every few seconds */
     const config_t *cfg;
     const router_t *router;
-    db_pool_t *db;
-    struct mail_outbox *mail;
+    const struct http_app *app;
+    void *app_state;          /* what app->worker_start made for this worker */
     metrics_worker_t *metrics;
     http_limits_t limits;
     http_conn_t *conns;       /* every open connection (intrusive list) */
@@ -40,8 +39,24 @@ struct worker {
     int free_request_count;
 };
 
+/* What the layers above add to the transport (app.c): each worker's own
+ * state (its database pool, mailer, listeners) and who is asking. */
+typedef struct http_app {
+    /* On the main thread, before the worker's loop runs: the worker's state, or NULL on failure. */
+    void *(*worker_start)(worker_t *w);
+    /* The worker's last connection is gone: close what worker_start made, then call done(w). */
+    void (*worker_stop)(worker_t *w, void (*done)(worker_t *w));
+    /* After the worker's loop has ended. */
+    void (*worker_free)(worker_t *w);
+    /* For routes flagged ROUTE_AUTH, _STAFF or _ADMIN: fills req->auth and
+     * returns 0, or answers (401, 403) and returns -1. */
+    int (*authenticate)(http_request_t *req, unsigned flags);
+    /* Worker 0, every few seconds. */
+    void (*housekeeping)(void);
+} http_app_t;
+
 /* The process: `serve` after configuration and migrations. Returns the exit code. */
-int http_server_run(const config_t *cfg, const router_t *router);
+int http_server_run(const config_t *cfg, const router_t *router, const http_app_t *app);
 /* Process start time and uptime, for /health/ready. */
 uint64_t server_uptime_s(void);
 

@@ -6,6 +6,7 @@
 #include <unistd.h>
 #include <uv.h>
 
+#include "hourglass/bridge.h"
 #include "hourglass/auth.h"
 #include "hourglass/server.h"
 #include "unit.h"
@@ -283,7 +284,7 @@ TEST(auth_password_hash_and_verify_on_the_pool)
     http_request_t *req = &f->req;
     hash_calls = verify_calls = 0;
 
-    auth_password_hash(req, "Abcdefg1!", on_hashed);
+    api_password_hash(req, "Abcdefg1!", on_hashed);
     CHECK(req->pending == 1 && hash_calls == 0); /* never on the caller's stack */
     uv_run(&f->worker.loop, UV_RUN_DEFAULT);
     CHECK(req->pending == 0 && hash_calls == 1);
@@ -291,29 +292,29 @@ TEST(auth_password_hash_and_verify_on_the_pool)
     char stored[crypto_pwhash_STRBYTES];
     strcpy(stored, last_hash);
 
-    auth_password_verify(req, "Abcdefg1!", stored, on_verified);
+    api_password_verify(req, "Abcdefg1!", stored, on_verified);
     uv_run(&f->worker.loop, UV_RUN_DEFAULT);
     CHECK(req->pending == 0 && verify_calls == 1 && last_match == 1);
-    auth_password_verify(req, "Abcdefg1?", stored, on_verified);
+    api_password_verify(req, "Abcdefg1?", stored, on_verified);
     uv_run(&f->worker.loop, UV_RUN_DEFAULT);
     CHECK(verify_calls == 2 && last_match == 0);
     /* An unknown user: the dummy hash does the work, and it never matches. */
-    auth_password_verify(req, "Abcdefg1!", NULL, on_verified);
+    api_password_verify(req, "Abcdefg1!", NULL, on_verified);
     uv_run(&f->worker.loop, UV_RUN_DEFAULT);
     CHECK(verify_calls == 3 && last_match == 0);
-    auth_password_verify(req, "Abcdefg1!", "not a hash", on_verified);
+    api_password_verify(req, "Abcdefg1!", "not a hash", on_verified);
     uv_run(&f->worker.loop, UV_RUN_DEFAULT);
     CHECK(verify_calls == 4 && last_match == 0);
 
     /* Two at once on one request: each keeps it alive. */
-    auth_password_hash(req, "Abcdefg1!", on_hashed);
-    auth_password_verify(req, "Abcdefg1!", stored, on_verified);
+    api_password_hash(req, "Abcdefg1!", on_hashed);
+    api_password_verify(req, "Abcdefg1!", stored, on_verified);
     CHECK(req->pending == 2);
     uv_run(&f->worker.loop, UV_RUN_DEFAULT);
     CHECK(req->pending == 0 && hash_calls == 2 && verify_calls == 5 && last_match == 1);
 
     /* The client went away meanwhile: no callback, and the request is released. */
-    auth_password_verify(req, "Abcdefg1!", stored, on_verified);
+    api_password_verify(req, "Abcdefg1!", stored, on_verified);
     req->conn = NULL;
     uv_run(&f->worker.loop, UV_RUN_DEFAULT);
     CHECK(verify_calls == 5 && req->pending == 0);
@@ -323,7 +324,7 @@ TEST(auth_password_hash_and_verify_on_the_pool)
     fake_request_free(f);
     f = fake_request_new();
     req = &f->req;
-    auth_password_hash(req, "Abcdefg1!", on_hashed);
+    api_password_hash(req, "Abcdefg1!", on_hashed);
     req->state = REQ_RESPONDED;
     uv_run(&f->worker.loop, UV_RUN_DEFAULT);
     CHECK(hash_calls == 2 && req->pending == 0);
@@ -387,7 +388,7 @@ TEST(auth_password_hashing_yields_to_busy_loops)
     verify_calls = 0;
     int jobs = limit + 2, most = 0;
     for (int i = 0; i < jobs; i++)
-        auth_password_verify(&f->req, "Abcdefg1!", stored, on_verified);
+        api_password_verify(&f->req, "Abcdefg1!", stored, on_verified);
     while (verify_calls < jobs) {
         uv_run(&f->worker.loop, UV_RUN_NOWAIT);
         int now = auth_password_hashing_now();

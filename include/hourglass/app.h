@@ -1,0 +1,26 @@
+#ifndef HOURGLASS_APP_H
+#define HOURGLASS_APP_H
+#include "hourglass/db.h"
+#include "hourglass/events.h"
+#include "hourglass/mail.h"
+#include "hourglass/outbound.h"
+#include "hourglass/server.h"
+
+/* What the server runs on each worker's loop besides HTTP (app.c): the
+ * database pool, the outbound transfers (curl multi), the mailer and the
+ * NOTIFY listener. */
+typedef struct app_worker {
+    db_pool_t *db;
+    outbound_t *out;
+    mail_outbox_t *mail;
+    events_t *events;
+} app_worker_t;
+
+/* The statements of the modules that are not endpoints (mail, revocations). */
+void app_register_statements(void);
+/* The hooks http_server_run takes. */
+extern const http_app_t app_hooks;
+
+static inline app_worker_t *app_worker(const worker_t *w) { return w->app_state; }
+
+#endif

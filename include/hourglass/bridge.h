@@ -1,0 +1,57 @@
+#ifndef HOURGLASS_BRIDGE_H
+#define HOURGLASS_BRIDGE_H
+#include <libpq-fe.h>
+
+#include "hourglass/body.h"
+#include "hourglass/db.h"
+#include "hourglass/http.h"
+
+/* Where the layers meet (api_bridge.c): the database, the password hashing
+ * and the body checks return results and errors as values; these turn them
+ * into answers for the endpoint modules (api_*, res_*). */
+
+/* The worker's database pool. */
+db_pool_t *api_db(const http_request_t *req);
+
+/* Runs prepared statement `stmt` with text parameters (NULL = SQL NULL).
+ * cb gets a PGRES_TUPLES_OK / COMMAND_OK / FATAL_ERROR result and owns
+ * nothing: the result is cleared after cb returns. A database that is down or
+ * overloaded is answered 503 here and cb is not called; neither is it when the
+ * request can no longer be answered (504 sent, client gone). */
+typedef void (*api_db_cb)(http_request_t *req, PGresult *res);
+void api_query(http_request_t *req, int stmt, int nparams, const char *const *values, api_db_cb cb);
+/* The same, but cb also runs (with res NULL) when the database cannot answer,
+ * for handlers whose answer to that is not a plain 503 problem. */
+void api_query_or_null(http_request_t *req, int stmt, int nparams, const char *const *values, api_db_cb cb);
+/* Status and problem for a failed database call (503, 409, 500). */
+void api_respond_db_error(http_request_t *req, const PGresult *res);
+
+/* A problem with status and code that lists every error gathered in e. */
+void api_respond_errors(http_request_t *req, field_errors_t *e, int status, const char *code);
+/* 422 validation_failed with every error gathered. */
+void api_respond_validation(http_request_t *req, field_errors_t *e);
+/* body_read, answering 400 or 415 (then -1); field errors stay in e. */
+int api_body_read(http_request_t *req, const body_field_t *fields, size_t count, body_mode_t mode, int allow_forms,
+                  body_value_t *values, field_errors_t *e);
+/* body_read that answers 400, 415 or 422 itself: 0 with values filled, or -1. */
+int api_body_parse(http_request_t *req, const body_field_t *fields, size_t count, body_mode_t mode, int allow_forms,
+                   body_value_t *values);
+/* auth_password_policy_errors with the server's configuration. */
+int api_password_policy_errors(http_request_t *req, const char *field, const char *pw, field_errors_t *e);
+
+/* argon2id for a request, on the pool of its worker's loop. cb runs only
+ * while the request can still be answered. hash (in the arena) is NULL on
+ * failure; when the work cannot be queued, cb(req, NULL) runs at once. */
+typedef void (*api_hash_cb)(http_request_t *req, const char *hash);
+void api_password_hash(http_request_t *req, const char *password, api_hash_cb cb);
+/* matches is 1 or 0; hash NULL (an unknown user) checks against a dummy and
+ * never matches. When the work cannot be queued the request is answered 500
+ * (not "no match": that would count as a failed login) and cb is not called. */
+typedef void (*api_verify_cb)(http_request_t *req, int matches);
+void api_password_verify(http_request_t *req, const char *password, const char *hash, api_verify_cb cb);
+
+/* Who is asking, from the access token (Bearer header or cookie): fills
+ * req->auth and returns 0, or answers 401 / 403 and returns -1. */
+int api_authenticate(http_request_t *req, unsigned flags);
+
+#endif

@@ -1,0 +1,240 @@
+/* The one place where results and errors of the layers below become
+ * answers: database results and outages, body checks, password hashing on
+ * the thread pool, and the access token of whoever is asking. */
+#include <string.h>
+#include <time.h>
+
+#include "hourglass/app.h"
+#include "hourglass/auth.h"
+#include "hourglass/bridge.h"
+#include "hourglass/http_auth.h"
+#include "hourglass/log.h"
+#include "hourglass/problem.h"
+#include "hourglass/revoked.h"
+
+db_pool_t *api_db(const http_request_t *req) { return app_worker(req->worker)->db; }
+
+typedef struct {
+    http_request_t *req;
+    api_db_cb cb;
+    int wants_failures;
+} query_ctx_t;
+
+static void on_db_result(void *data, PGresult *res, db_status_t status)
+{
+    query_ctx_t *ctx = data;
+    http_request_t *req = ctx->req;
+    if (!http_request_resume(req))
+        return;
+    if (status != DB_OK && !ctx->wants_failures) {
+        http_respond_problem(req, 503, "database_unavailable", NULL);
+        return;
+    }
+    ctx->cb(req, status == DB_OK ? res : NULL);
+}
+
+static void query_send(http_request_t *req, int stmt, int nparams, const char *const *values, api_db_cb cb,
+                       int wants_failures)
+{
+    query_ctx_t *ctx = arena_alloc(&req->arena, sizeof(*ctx));
+    ctx->req = req;
+    ctx->cb = cb;
+    ctx->wants_failures = wants_failures;
+    /* Held first: a connection lost while sending fails the query at once. */
+    http_request_hold(req);
+    db_status_t st = db_query(api_db(req), stmt, nparams, values, on_db_result, ctx);
+    if (st == DB_OK)
+        return;
+    (void)http_request_resume(req); /* never queued; the handler still has the request */
+    /* A full queue is our own overload, not a database failure: always 503 overloaded. */
+    if (wants_failures && st == DB_UNAVAILABLE)
+        cb(req, NULL);
+    else
+        http_respond_problem(req, 503, st == DB_OVERLOADED ? "overloaded" : "database_unavailable", NULL);
+}
+
+void api_query(http_request_t *req, int stmt, int nparams, const char *const *values, api_db_cb cb)
+{
+    query_send(req, stmt, nparams, values, cb, 0);
+}
+
+void api_query_or_null(http_request_t *req, int stmt, int nparams, const char *const *values, api_db_cb cb)
+{
+    query_send(req, stmt, nparams, values, cb, 1);
+}
+
+void api_respond_db_error(http_request_t *req, const PGresult *res)
+{
+    const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+    if (!res || !state) {
+        http_respond_problem(req, 503, "database_unavailable", NULL);
+        return;
+    }
+    if (!strcmp(state, "23505")) {
+        http_respond_problem(req, 409, "conflict", NULL);
+        return;
+    }
+    /* Connection trouble, shutdown, or a server that cannot take us now. */
+    if (!strncmp(state, "08", 2) || !strncmp(state, "57P", 3) || !strcmp(state, "53300")) {
+        http_respond_problem(req, 503, "database_unavailable", NULL);
+        return;
+    }
+    /* The statement's message goes to our log only, never to the client. */
+    log_error("request %s: database error %s: %s", req->request_id, state, PQresultErrorMessage(res));
+    http_respond_problem(req, 500, "internal_error", NULL);
+}
+
+void api_respond_errors(http_request_t *req, field_errors_t *e, int status, const char *code)
+{
+    abuf_puts(&e->json, "]");
+    size_t len;
+    char *body = problem_render(&req->arena, status, code, e->detail.data, e->json.data, &len);
+    http_respond(req, status, "application/problem+json", body, len);
+}
+
+void api_respond_validation(http_request_t *req, field_errors_t *e)
+{
+    api_respond_errors(req, e, 422, "validation_failed");
+}
+
+int api_body_read(http_request_t *req, const body_field_t *fields, size_t count, body_mode_t mode, int allow_forms,
+                  body_value_t *values, field_errors_t *e)
+{
+    switch (body_read(req, fields, count, mode, allow_forms, values, e)) {
+    case BODY_OK:
+        return 0;
+    case BODY_MALFORMED_JSON:
+        http_respond_problem(req, 400, "malformed_json", NULL);
+        break;
+    case BODY_MALFORMED_FORM:
+        http_respond_problem(req, 400, "malformed_request", NULL);
+        break;
+    case BODY_UNSUPPORTED_TYPE:
+        http_respond_problem(req, 415, "unsupported_media_type", NULL);
+        break;
+    }
+    return -1;
+}
+
+int api_body_parse(http_request_t *req, const body_field_t *fields, size_t count, body_mode_t mode, int allow_forms,
+                   body_value_t *values)
+{
+    field_errors_t e;
+    if (api_body_read(req, fields, count, mode, allow_forms, values, &e))
+        return -1;
+    if (e.count) {
+        api_respond_validation(req, &e);
+        return -1;
+    }
+    return 0;
+}
+
+int api_password_policy_errors(http_request_t *req, const char *field, const char *pw, field_errors_t *e)
+{
+    return auth_password_policy_errors(req->worker->cfg, field, pw, e);
+}
+
+typedef struct {
+    http_request_t *req;
+    api_hash_cb hash_cb;
+    api_verify_cb verify_cb;
+} hash_ctx_t;
+
+static void on_hashed(void *data, const char *hash)
+{
+    hash_ctx_t *ctx = data;
+    if (http_request_resume(ctx->req))
+        ctx->hash_cb(ctx->req, hash ? arena_strdup(&ctx->req->arena, hash) : NULL);
+}
+
+static void on_verified(void *data, int matches)
+{
+    hash_ctx_t *ctx = data;
+    if (http_request_resume(ctx->req))
+        ctx->verify_cb(ctx->req, matches);
+}
+
+static hash_ctx_t *hash_ctx_new(http_request_t *req, api_hash_cb hash_cb, api_verify_cb verify_cb)
+{
+    hash_ctx_t *ctx = arena_alloc(&req->arena, sizeof(*ctx));
+    ctx->req = req;
+    ctx->hash_cb = hash_cb;
+    ctx->verify_cb = verify_cb;
+    return ctx;
+}
+
+void api_password_hash(http_request_t *req, const char *password, api_hash_cb cb)
+{
+    /* the pool's answer never comes on this stack */
+    if (auth_password_hash(&req->worker->loop, password, on_hashed, hash_ctx_new(req, cb, NULL)) == 0)
+        http_request_hold(req);
+    else
+        cb(req, NULL);
+}
+
+void api_password_verify(http_request_t *req, const char *password, const char *hash, api_verify_cb cb)
+{
+    if (auth_password_verify(&req->worker->loop, password, hash, on_verified, hash_ctx_new(req, NULL, cb)) == 0)
+        http_request_hold(req);
+    else
+        http_respond_problem(req, 500, "internal_error", NULL);
+}
+
+static void refuse_401(http_request_t *req, const char *code)
+{
+    http_header_add(req, "WWW-Authenticate", "Bearer");
+    http_respond_problem(req, 401, code, NULL);
+}
+
+static http_role_t role_from_text(const char *role)
+{
+    if (!strcmp(role, "admin"))
+        return ROLE_ADMIN;
+    if (!strcmp(role, "staff"))
+        return ROLE_STAFF;
+    return ROLE_USER;
+}
+
+int api_authenticate(http_request_t *req, unsigned flags)
+{
+    const char *token = http_bearer_token(req);
+    int via_cookie = 0;
+    if (!token) {
+        token = http_cookie_get(req, "access_token");
+        via_cookie = token != NULL;
+    }
+    if (!token || !*token) {
+        refuse_401(req, "not_authenticated");
+        return -1;
+    }
+    auth_claims_t claims;
+    int rc = auth_access_token_verify(token, strlen(token), (int64_t)time(NULL), &claims);
+    if (rc == -2) {
+        refuse_401(req, "token_expired");
+        return -1;
+    }
+    if (rc != 0) {
+        refuse_401(req, "invalid_token");
+        return -1;
+    }
+    if (revoked_contains(claims.session_id)) {
+        refuse_401(req, "session_revoked");
+        return -1;
+    }
+    /* A browser sends cookies to us from any page: unsafe requests must come
+     * from our own front end. */
+    if (via_cookie && http_unsafe_method(req) && !http_origin_allowed(req)) {
+        http_respond_problem(req, 403, "origin_not_allowed", NULL);
+        return -1;
+    }
+    req->auth.user_id = claims.user_id;
+    req->auth.session_id = claims.session_id;
+    req->auth.role = role_from_text(claims.role);
+    req->auth.via_cookie = via_cookie ? 1 : 0;
+    if (((flags & ROUTE_ADMIN) && req->auth.role != ROLE_ADMIN) ||
+        ((flags & ROUTE_STAFF) && req->auth.role == ROLE_USER)) {
+        http_respond_problem(req, 403, "forbidden", NULL);
+        return -1;
+    }
+    return 0;
+}

@@ -1,0 +1,125 @@
+/* What each worker runs besides HTTP, and the hooks that give it to the
+ * transport: its database pool, its mailer, and what arrives by NOTIFY.
+ * Worker 0 listens for the process: revocations (a set all workers share)
+ * and new mail. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "hourglass/app.h"
+#include "hourglass/auth.h"
+#include "hourglass/bridge.h"
+#include "hourglass/log.h"
+#include "hourglass/revoked.h"
+
+/* Hashing arenas are 64 MiB each at the default cost: kept while logins
+ * come, given back after a quiet spell. */
+#define HASH_ARENA_IDLE_MS 10000
+/* Revocations are caught up over an access token's lifetime and a minute more. */
+#define REVOKED_CATCH_UP_SLACK_MS 60000
+
+void app_register_statements(void)
+{
+    mail_register_statements();
+    revoked_register_statements();
+}
+
+static void on_revoked_notify(void *data, const char *payload)
+{
+    (void)data;
+    revoked_add(strtoll(payload, NULL, 10));
+}
+
+static void on_revoked_listening(void *data)
+{
+    worker_t *w = data;
+    revoked_catch_up(app_worker(w)->db, w->cfg->access_token_ttl_ms + REVOKED_CATCH_UP_SLACK_MS);
+}
+
+static void on_mail_notify(void *data, const char *payload)
+{
+    (void)payload;
+    mail_outbox_wake(data);
+}
+
+static void on_mail_listening(void *data) { mail_outbox_wake(data); }
+
+static void *app_worker_start(worker_t *w)
+{
+    app_worker_t *aw = calloc(1, sizeof(*aw));
+    if (!aw)
+        return NULL;
+    auth_password_watch_loop(&w->loop);
+    aw->db = db_pool_new(&w->loop, w->cfg, w->id);
+    aw->out = outbound_new(&w->loop);
+    aw->events = events_new(aw->db);
+    if (!aw->db || !aw->out || !aw->events) {
+        log_error("worker %d: out of memory", w->id);
+        return NULL;
+    }
+    aw->mail = mail_outbox_start(&w->loop, aw->db, aw->out, w->cfg, w->id);
+    if (w->id == 0) {
+        events_subscribe(aw->events, REVOKED_CHANNEL, on_revoked_notify, on_revoked_listening, w);
+        if (aw->mail)
+            events_subscribe(aw->events, MAIL_CHANNEL, on_mail_notify, on_mail_listening, aw->mail);
+    }
+    events_start(aw->events);
+    return aw;
+}
+
+typedef struct {
+    worker_t *w;
+    void (*done)(worker_t *w);
+} stop_ctx_t;
+
+static void on_pool_closed(void *data)
+{
+    stop_ctx_t *ctx = data;
+    ctx->done(ctx->w);
+    free(ctx);
+}
+
+static void on_outbound_closed(void *data)
+{
+    stop_ctx_t *ctx = data;
+    db_pool_close(app_worker(ctx->w)->db, on_pool_closed, ctx);
+}
+
+static void on_mail_stopped(void *data)
+{
+    stop_ctx_t *ctx = data;
+    outbound_close(app_worker(ctx->w)->out, on_outbound_closed, ctx);
+}
+
+/* Each stops before what it uses: the mailer, its transfers, the pool. */
+static void app_worker_stop(worker_t *w, void (*done)(worker_t *w))
+{
+    stop_ctx_t *ctx = malloc(sizeof(*ctx));
+    if (!ctx)
+        abort(); /* nothing sensible is left to do with no memory at shutdown */
+    ctx->w = w;
+    ctx->done = done;
+    mail_outbox_stop(app_worker(w)->mail, on_mail_stopped, ctx);
+}
+
+static void app_worker_free(worker_t *w)
+{
+    app_worker_t *aw = app_worker(w);
+    if (!aw)
+        return;
+    mail_outbox_free(aw->mail);
+    outbound_free(aw->out);
+    events_free(aw->events);
+    db_pool_free(aw->db);
+    free(aw);
+    w->app_state = NULL;
+}
+
+static void app_housekeeping(void) { auth_hash_release_idle_now(HASH_ARENA_IDLE_MS); }
+
+const http_app_t app_hooks = {
+    .worker_start = app_worker_start,
+    .worker_stop = app_worker_stop,
+    .worker_free = app_worker_free,
+    .authenticate = api_authenticate,
+    .housekeeping = app_housekeeping,
+};
