@@ -53,14 +53,20 @@ def uniq(prefix="x"):
     return "%s-%s" % (prefix, uuid.uuid4().hex[:10])
 
 
-def module_server(**extra):
-    """A generator for a module-scoped server fixture with ENV (and extra) settings."""
+def module_server(ready=None, **extra):
+    """A generator for a module-scoped server fixture with ENV (and extra) settings; ready(s),
+    when given, runs before the server is handed out."""
     env = dict(ENV)
     env.update(extra)
     s = start_server(env)
-    s.wait_db_ready()
-    yield s
-    probs = s.finish()
+    probs = []
+    try:
+        s.wait_db_ready()
+        if ready:
+            ready(s)
+        yield s
+    finally:
+        probs = s.finish()
     if probs:
         pytest.fail("\n".join(probs))
 
