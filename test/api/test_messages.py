@@ -192,7 +192,7 @@ def test_send_to_a_deleted_user_is_not_found(srv, a):
     send(a, gone, "before")
     send(gone, a, "reply")
     assert peers(a) == [gone.id]
-    r = gone.delete("/api/v1/users/me", {"password": PASSWORD})
+    r = gone.req("DELETE", "/api/v1/users/me", {"password": PASSWORD})
     assert r.status == 204, r
     assert_errors(a.post(MESSAGES, {"to_user_id": gone.id, "text": "still there?"}), [("to_user_id", "not_found")])
     # the account and its messages are gone: no conversation left
