@@ -33,7 +33,7 @@ HEADERS = {
 FILES = {
     "base": ["arena.c", "log.c", "config.c", "json_text.c", "metrics.c"],
     "transport": ["media_sniff.c"],
-    "domain": ["body.c", "events.c", "outbound.c"],
+    "domain": ["body.c", "events.c", "outbound.c", "sse.c"],
     "endpoint": ["openapi.c", "routes.c", "app.c"],
     "top": ["main.c", "commands.c"],
 }

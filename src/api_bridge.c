@@ -229,6 +229,7 @@ int api_authenticate(http_request_t *req, unsigned flags)
     }
     req->auth.user_id = claims.user_id;
     req->auth.session_id = claims.session_id;
+    req->auth.expires_at = claims.exp;
     req->auth.role = role_from_text(claims.role);
     req->auth.via_cookie = via_cookie ? 1 : 0;
     if (((flags & ROUTE_ADMIN) && req->auth.role != ROLE_ADMIN) ||

@@ -1,7 +1,8 @@
 /* What each worker runs besides HTTP, and the hooks that give it to the
- * transport: its database pool, its mailer, and what arrives by NOTIFY.
- * Worker 0 listens for the process: revocations (a set all workers share)
- * and new mail. */
+ * transport: its database pool, its outbound transfers, its mailer, its
+ * event streams, and what arrives by NOTIFY. Every worker listens for the
+ * messages and revocations its own streams need; worker 0 also for the
+ * process: the revocation set all workers share, and new mail. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -21,6 +22,7 @@ void app_register_statements(void)
 {
     mail_register_statements();
     revoked_register_statements();
+    sse_register_statements();
 }
 
 static void on_revoked_notify(void *data, const char *payload)
@@ -52,11 +54,14 @@ static void *app_worker_start(worker_t *w)
     aw->db = db_pool_new(&w->loop, w->cfg, w->id);
     aw->out = outbound_new(&w->loop);
     aw->events = events_new(aw->db);
-    if (!aw->db || !aw->out || !aw->events) {
+    aw->sse = sse_hub_new(&w->loop, aw->db, w->cfg, w->metrics);
+    if (!aw->db || !aw->out || !aw->events || !aw->sse) {
         log_error("worker %d: out of memory", w->id);
         return NULL;
     }
     aw->mail = mail_outbox_start(&w->loop, aw->db, aw->out, w->cfg, w->id);
+    events_subscribe(aw->events, SSE_MESSAGE_CHANNEL, sse_on_message_notify, sse_on_listening, aw->sse);
+    events_subscribe(aw->events, REVOKED_CHANNEL, sse_on_revoked_notify, NULL, aw->sse);
     if (w->id == 0) {
         events_subscribe(aw->events, REVOKED_CHANNEL, on_revoked_notify, on_revoked_listening, w);
         if (aw->mail)
@@ -78,10 +83,16 @@ static void on_pool_closed(void *data)
     free(ctx);
 }
 
-static void on_outbound_closed(void *data)
+static void on_sse_closed(void *data)
 {
     stop_ctx_t *ctx = data;
     db_pool_close(app_worker(ctx->w)->db, on_pool_closed, ctx);
+}
+
+static void on_outbound_closed(void *data)
+{
+    stop_ctx_t *ctx = data;
+    sse_hub_close(app_worker(ctx->w)->sse, on_sse_closed, ctx);
 }
 
 static void on_mail_stopped(void *data)
@@ -90,7 +101,7 @@ static void on_mail_stopped(void *data)
     outbound_close(app_worker(ctx->w)->out, on_outbound_closed, ctx);
 }
 
-/* Each stops before what it uses: the mailer, its transfers, the pool. */
+/* Each stops before what it uses: the mailer, the transfers, the streams' hub, the pool. */
 static void app_worker_stop(worker_t *w, void (*done)(worker_t *w))
 {
     stop_ctx_t *ctx = malloc(sizeof(*ctx));
@@ -108,6 +119,7 @@ static void app_worker_free(worker_t *w)
         return;
     mail_outbox_free(aw->mail);
     outbound_free(aw->out);
+    sse_hub_free(aw->sse);
     events_free(aw->events);
     db_pool_free(aw->db);
     free(aw);

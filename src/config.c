@@ -92,6 +92,25 @@ static const cfg_var_t cfg_vars[] = {
     {"MAIL_RETRY_MAX", CFG_DURATION, "10m", 100, DAY_MS, NULL, OFF(mail_retry_max_ms)},
     {"MAIL_GIVE_UP_AFTER", CFG_DURATION, "48h", 100, 30 * DAY_MS, NULL, OFF(mail_give_up_after_ms)},
     {"MAIL_POLL_INTERVAL", CFG_DURATION, "10s", 50, HOUR_MS, NULL, OFF(mail_poll_interval_ms)},
+
+    {"EVENTS_HEARTBEAT_INTERVAL", CFG_DURATION, "15s", 100, HOUR_MS, NULL, OFF(events_heartbeat_ms)},
+    {"EVENTS_MAX_STREAMS_PER_USER", CFG_INT, "10", 1, 10000, NULL, OFF(events_max_streams_per_user)},
+    {"EVENTS_MAX_UNSENT", CFG_SIZE, "256k", 1 * KIB, 64 * MIB, NULL, OFF(events_max_unsent)},
+
+    {"OUTBOUND_TIMEOUT", CFG_DURATION, "10s", 100, HOUR_MS, NULL, OFF(outbound_timeout_ms)},
+    {"OUTBOUND_MAX_RESPONSE", CFG_SIZE, "1m", 1 * KIB, 64 * MIB, NULL, OFF(outbound_max_response)},
+    {"PAYMENT_GATEWAY_URL", CFG_STRING, NULL, 0, 0, NULL, OFF(payment_gateway_url)},
+    {"PAYMENT_GATEWAY_USER", CFG_STRING, NULL, 0, 0, NULL, OFF(payment_gateway_user)},
+    {"PAYMENT_GATEWAY_PASSWORD", CFG_SECRET, NULL, 0, 0, NULL, OFF(payment_gateway_password)},
+    {"TELEGRAM_API_URL", CFG_STRING, "https://api.telegram.org", 0, 0, NULL, OFF(telegram_api_url)},
+    {"TELEGRAM_BOT_TOKEN", CFG_SECRET, NULL, 0, 0, NULL, OFF(telegram_bot_token)},
+    {"TELEGRAM_CHAT_ID", CFG_STRING, NULL, 0, 0, NULL, OFF(telegram_chat_id)},
+    {"SHOP_NOTIFY_EMAIL", CFG_STRING, NULL, 0, 0, NULL, OFF(shop_notify_email)},
+    {"BOT_API_TOKEN", CFG_SECRET, NULL, 0, 0, NULL, OFF(bot_api_token)},
+    {"CONTACT_FORM_LIMIT", CFG_INT, "5", 1, 100000, NULL, OFF(contact_form_limit)},
+    {"CONTACT_FORM_WINDOW", CFG_DURATION, "10m", 1000, DAY_MS, NULL, OFF(contact_form_window_ms)},
+
+    {"COMPAT_SEED000", CFG_BOOL, "false", 0, 0, NULL, OFF(compat_seed000)},
 };
 
 #define CFG_VAR_COUNT (sizeof(cfg_vars) / sizeof(cfg_vars[0]))

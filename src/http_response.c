@@ -68,6 +68,11 @@ void http_respond(http_request_t *req, int status, const char *content_type, con
 {
     if (req->state != REQ_RUNNING)
         return; /* answered already (a 504 raced the database) */
+    if (req->respond_filter) {
+        http_respond_filter_fn filter = req->respond_filter;
+        req->respond_filter = NULL;
+        filter(req, &status, &content_type, &body, &len);
+    }
     req->status = status;
     int bodyless = status == 204 || status == 304 || status < 200;
     abuf_t *b = &req->out;

@@ -564,6 +564,19 @@ void http_stream_end(http_request_t *req)
         conn_request_written(req->conn);
 }
 
+void http_stream_abort(http_request_t *req)
+{
+    http_stream_t *s = req->stream;
+    if (!s)
+        return;
+    s->gone = NULL;
+    s->ending = 1;
+    if (req->conn && req->conn->state == CONN_OPEN) {
+        s->broken = 1;
+        conn_arm_timer(req->conn);
+    }
+}
+
 static void conn_flush(http_conn_t *c)
 {
     while (c->state == CONN_OPEN && !c->writing && c->head && c->head->state == REQ_RESPONDED) {

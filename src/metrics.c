@@ -175,10 +175,20 @@ void metrics_render(abuf_t *b, const metrics_labels_t *labels)
                 "mail_outbox_messages{state=\"pending\"} %lld\n"
                 "mail_outbox_messages{state=\"sent\"} %lld\n"
                 "mail_outbox_messages{state=\"failed\"} %lld\n"
-                "mail_outbox_messages{state=\"dead\"} %lld\n",
+                "mail_outbox_messages{state=\"dead\"} %lld\n"
+                "# HELP sse_streams_open Event streams (GET /api/v1/events) open now.\n"
+                "# TYPE sse_streams_open gauge\n"
+                "sse_streams_open %lld\n"
+                "# HELP sse_events_sent_total Events written to event streams.\n"
+                "# TYPE sse_events_sent_total counter\n"
+                "sse_events_sent_total %lld\n"
+                "# HELP sse_streams_dropped_total Event streams ended because their reader left too much unsent.\n"
+                "# TYPE sse_streams_dropped_total counter\n"
+                "sse_streams_dropped_total %lld\n",
                 (long long)metrics_gauge_total(GAUGE_CONNECTIONS_OPEN), (long long)metrics_gauge_total(GAUGE_DB_IDLE),
                 (long long)metrics_gauge_total(GAUGE_DB_BUSY), (long long)metrics_gauge_total(GAUGE_DB_QUEUED),
                 (long long)metrics_gauge_total(COUNTER_DB_RECONNECTS), (long long)metrics_gauge_total(GAUGE_MAIL_PENDING),
                 (long long)metrics_gauge_total(GAUGE_MAIL_SENT), (long long)metrics_gauge_total(GAUGE_MAIL_FAILED),
-                (long long)metrics_gauge_total(GAUGE_MAIL_DEAD));
+                (long long)metrics_gauge_total(GAUGE_MAIL_DEAD), (long long)metrics_gauge_total(GAUGE_SSE_OPEN),
+                (long long)metrics_gauge_total(COUNTER_SSE_SENT), (long long)metrics_gauge_total(COUNTER_SSE_DROPPED));
 }

@@ -5,15 +5,17 @@
 #include "hourglass/mail.h"
 #include "hourglass/outbound.h"
 #include "hourglass/server.h"
+#include "hourglass/sse.h"
 
 /* What the server runs on each worker's loop besides HTTP (app.c): the
- * database pool, the outbound transfers (curl multi), the mailer and the
- * NOTIFY listener. */
+ * database pool, the outbound transfers (curl multi), the mailer, the live
+ * event streams and the NOTIFY listener. */
 typedef struct app_worker {
     db_pool_t *db;
     outbound_t *out;
     mail_outbox_t *mail;
     events_t *events;
+    sse_hub_t *sse;
 } app_worker_t;
 
 /* The statements of the modules that are not endpoints (mail, revocations). */

@@ -75,6 +75,28 @@ typedef struct config {
     uint64_t mail_retry_max_ms;
     uint64_t mail_give_up_after_ms; /* a mail still failing at this age is given up */
     uint64_t mail_poll_interval_ms;
+
+    /* Live events (GET /api/v1/events). */
+    uint64_t events_heartbeat_ms;
+    int events_max_streams_per_user;
+    size_t events_max_unsent;
+
+    /* Outbound HTTP (outbound.c) and the shop's services; unset: not configured. */
+    uint64_t outbound_timeout_ms;
+    size_t outbound_max_response;
+    char *payment_gateway_url;
+    char *payment_gateway_user;
+    char *payment_gateway_password;
+    char *telegram_api_url;
+    char *telegram_bot_token;
+    char *telegram_chat_id;
+    char *shop_notify_email;
+    char *bot_api_token;
+    int contact_form_limit;
+    uint64_t contact_form_window_ms;
+
+    /* Seed 000's front end routes (api_compat.c). */
+    int compat_seed000;
 } config_t;
 
 enum { JWT_HS256, JWT_RS256, JWT_ES256 };

@@ -42,6 +42,11 @@ typedef struct router_path router_path_t;
 typedef struct http_stream http_stream_t;
 
 typedef void (*http_handler_fn)(http_request_t *req);
+/* Sees an answer before it is written and may replace its status, type and
+ * body (in the request's arena): set by a handler that translates for
+ * another (api_compat.c) before it hands the request on. */
+typedef void (*http_respond_filter_fn)(http_request_t *req, int *status, const char **content_type,
+                                       const void **body, size_t *len);
 
 /* One route as modules declare it: methods, pattern with {params}, handler.
  * `data` lets one generic handler serve many declarations (the resource engine). */
@@ -67,6 +72,7 @@ typedef enum { ROLE_USER, ROLE_STAFF, ROLE_ADMIN } http_role_t;
 typedef struct {
     int64_t user_id;    /* 0: anonymous */
     int64_t session_id;
+    int64_t expires_at; /* the access token's exp, seconds since 1970 */
     http_role_t role;
     unsigned via_cookie : 1;
 } http_auth_t;
@@ -136,6 +142,8 @@ struct http_request {
     abuf_t extra_headers; /* added by the handler before it responds */
     size_t written;
     unsigned close_after : 1;
+    http_respond_filter_fn respond_filter;
+    void *filter_data;
     unsigned streaming : 1; /* http_stream_start: no Content-Length, the body ends with the connection */
     struct http_stream *stream;
     unsigned pending;     /* database calls in flight; the request lives until 0 */
@@ -188,6 +196,9 @@ long http_stream_write(http_request_t *req, const void *data, size_t len);
 /* Ends the stream after its queued bytes (gone is not called); the request
  * must not be touched after this. */
 void http_stream_end(http_request_t *req);
+/* Ends it now, dropping what is queued (a reader too slow to keep): the
+ * connection closes on the loop's next turn; gone is not called. */
+void http_stream_abort(http_request_t *req);
 
 /* --- waiting: for the database, the thread pool, another service --- */
 /* A request waiting on something keeps itself alive with a hold per wait. */

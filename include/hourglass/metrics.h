@@ -23,6 +23,9 @@ typedef enum {
     GAUGE_MAIL_SENT,
     GAUGE_MAIL_FAILED,
     GAUGE_MAIL_DEAD,
+    GAUGE_SSE_OPEN,       /* event streams open */
+    COUNTER_SSE_SENT,     /* events written to streams */
+    COUNTER_SSE_DROPPED,  /* streams ended for leaving too much unsent */
     GAUGE_COUNT
 } metrics_gauge_t;
 
