@@ -1,0 +1,38 @@
+"""Defects of the hardening issue, each pinned by a test: refresh tokens of any length that are
+not live ones answer 401, HEAD /health is in the OpenAPI document, and a planning object is the
+same bytes whether it comes alone or in a page."""
+
+import json
+
+import pytest
+
+from conftest import http
+from planning_helpers import RES, anon, fid, make, srv, user  # noqa: F401  (fixtures)
+
+
+# --------------------------------------------------------------------------- refresh tokens
+
+@pytest.mark.parametrize("length", [1, 43, 256, 257, 300, 5000])
+def test_refresh_token_of_any_length_that_is_not_live_is_401(srv, length):
+    token = ("x" * length)
+    for headers, body in (
+        ({"Content-Type": "application/json"}, json.dumps({"refresh_token": token})),
+        ({"Content-Type": "application/x-www-form-urlencoded"}, "refresh_token=" + token),
+        ({"Authorization": "Bearer " + token}, None),
+    ):
+        st, hdrs, out = http("POST", srv.url + "/api/v1/auth/refresh", headers=headers, body=body)
+        assert st == 401, (length, headers, st, out[:300])
+        assert json.loads(out)["code"] in ("invalid_token", "not_authenticated", "token_expired"), out[:300]
+        assert hdrs.get("www-authenticate") == "Bearer"
+
+
+def test_refresh_token_empty_is_401(srv):
+    st, _, out = http("POST", srv.url + "/api/v1/auth/refresh", headers={"Content-Type": "application/json"},
+                      body=json.dumps({"refresh_token": ""}))
+    assert st == 401, out
+
+
+def test_refresh_token_of_the_wrong_type_is_still_422(srv):
+    st, _, out = http("POST", srv.url + "/api/v1/auth/refresh", headers={"Content-Type": "application/json"},
+                      body=json.dumps({"refresh_token": 12}))
+    assert st == 422 and json.loads(out)["errors"][0]["code"] == "wrong_type", out
