@@ -36,3 +36,17 @@ def test_refresh_token_of_the_wrong_type_is_still_422(srv):
     st, _, out = http("POST", srv.url + "/api/v1/auth/refresh", headers={"Content-Type": "application/json"},
                       body=json.dumps({"refresh_token": 12}))
     assert st == 422 and json.loads(out)["errors"][0]["code"] == "wrong_type", out
+
+
+# --------------------------------------------------------------------------- HEAD /health
+
+def test_head_health_is_served_and_documented(srv):
+    st, hdrs, out = http("HEAD", srv.url + "/health")
+    assert st == 200 and out == b""
+    st, _, out = http("GET", srv.url + "/openapi.json")
+    assert st == 200
+    doc = json.loads(out)
+    head = doc["paths"]["/health"].get("head")
+    assert head, "HEAD /health is served but not in /openapi.json"
+    assert head["operationId"] == "headHealth" and "200" in head["responses"]
+    assert "content" not in head["responses"]["200"]
