@@ -50,3 +50,27 @@ def test_head_health_is_served_and_documented(srv):
     assert head, "HEAD /health is served but not in /openapi.json"
     assert head["operationId"] == "headHealth" and "200" in head["responses"]
     assert "content" not in head["responses"]["200"]
+
+
+# --------------------------------------------------------------------------- one rendering
+
+def _page_bytes(api, res, parent):
+    r = api.get(res.coll(parent) + "?limit=200")
+    assert r.status == 200, r
+    return r.body
+
+
+@pytest.mark.parametrize("res", list(RES.values()), ids=fid)
+def test_single_item_is_the_same_bytes_as_in_a_page(user, res):
+    obj, body, parent = make(user, res, full=True)
+    one = user.get(res.item_path(obj["id"]))
+    assert one.status == 200, one
+    assert b'" : ' not in one.body and b', "' not in one.body, one.body[:300]
+    page = _page_bytes(user, res, parent)
+    assert one.body in page, (one.body[:300], page[:600])
+    # the create and update answers render the same way
+    created = user.post(res.coll(parent), res.full(user))
+    assert created.status == 201 and b'" : ' not in created.body, created
+    patched = user.patch(res.item_path(obj["id"]), {})
+    assert patched.status == 200 and b'" : ' not in patched.body, patched
+    assert list(json.loads(patched.body)) == list(json.loads(one.body))  # the same members, in the same order
