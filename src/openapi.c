@@ -16,6 +16,7 @@
 
 /* Set by openapi_add_extras, removed by the last pass: an internal mark. */
 #define NO_DB_MARK "x-hourglass-no-db"
+/* Kept in the document: public, user, staff or admin, from the route's flags. */
 #define ACCESS_MARK "x-hourglass-access"
 #define ROUTE_ANY_AUTH (ROUTE_AUTH | ROUTE_STAFF | ROUTE_ADMIN)
 
