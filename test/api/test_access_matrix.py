@@ -62,6 +62,8 @@ NOT_OWNED = {
     "/api/v1/users/{id}/avatar": "public profiles: anyone's",
     "/api/v1/admin/users/{id}": "admin: every user",
     "/api/v1/admin/music/{id}": "the admin's music is global (no owner)",
+    "/api/v1/messages/{user_id}": "a peer's id: the conversation is always the caller's own with them (test_messages)",
+    "/api/v1/messages/{user_id}/read": "a peer's id: marks only messages to the caller (test_messages)",
     "/docs/assets/{name}": "static documentation files",
 }
 
