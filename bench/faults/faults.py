@@ -15,7 +15,6 @@ import http.client as httpclient
 import json
 import os
 import resource
-import selectors
 import signal
 import socket
 import subprocess
@@ -89,6 +88,13 @@ def open_fds(pid):
     return len(os.listdir("/proc/%d/fd" % pid))
 
 
+def cpu_s(pid):
+    """User + system CPU seconds of a process so far."""
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def pctl(values, p):
     if not values:
         return 0.0
@@ -123,7 +129,8 @@ class Client:
             return r.status, data, t0, time.monotonic() - t0
         except (OSError, httpclient.HTTPException) as e:
             self.close()
-            return None, repr(e).encode(), t0, time.monotonic() - t0
+            # no answer: the kind of failure stands in for the status (refused, reset, closed)
+            return type(e).__name__, repr(e).encode(), t0, time.monotonic() - t0
 
     def close(self):
         if self.conn:
@@ -492,7 +499,8 @@ def sigterm(seconds=3.0, readers=4, writers=4, shutdown_timeout="10s", wrk_conns
         after = [r for r in results if r[2] + r[3] >= t_sig]
         fig["before_signal"] = summarize(before)
         fig["at_or_after_signal"] = summarize(after)
-        # an answer with a status is whole (http.client reads it to its Content-Length); None: no answer
+        # an answer with a status is whole (http.client reads it to its Content-Length); a name
+        # instead of a status: no answer (ConnectionRefusedError: a new connection was refused)
         fig.update(check_writes(results, tag))
         fig["wrk"] = wrk_result(bg)
     finally:
@@ -591,81 +599,113 @@ def kill9(seconds=3.0, mails=12, expire="wait", db_url=None):
 
 class Hostile:
     """slow: connections that send a request's headers one byte a second (reconnecting when the
-    server closes them); deaf: connections that pipeline requests and never read the answers."""
+    server answers or closes them); deaf: connections that pipeline requests and never read the
+    answers. Runs in a child process, so its Python loop does not hold the measuring client's GIL."""
 
-    def __init__(self, port, slow, deaf, deaf_path, token):
+    def __init__(self, port, slow, deaf, deaf_path, token, ramp_s=0):
+        import multiprocessing
         self.port, self.slow_n, self.deaf_n = port, slow, deaf
+        # opened all at once, the slow connections all time out in the same loop turn; a ramp
+        # over the header timeout spreads them as a real attack's arrivals would be
+        self.per_round = slow if ramp_s <= 0 else max(1, int(slow / ramp_s))
         self.req = ("GET /api/v1/tasks HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer %s\r\nX-Pad: %s\r\n\r\n"
                     % (token, "p" * 200)).encode()
         self.deaf_req = ("GET %s HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer %s\r\n\r\n" % (deaf_path, token)).encode()
-        self.stopping = threading.Event()
-        self.stats = {"slow_opened": 0, "slow_closed_by_server": 0, "deaf_opened": 0, "deaf_closed_by_server": 0,
-                      "connect_errors": 0}
-        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.stopping = multiprocessing.Event()
+        self.ready = multiprocessing.Event()
+        self.out = multiprocessing.Queue()
+        self.proc = multiprocessing.Process(target=self._run, daemon=True)
 
-    def _connect(self):
+    def start(self, timeout=60):
+        self.proc.start()
+        self.ready.wait(timeout)
+
+    def stop(self):
+        self.stopping.set()
+        try:
+            stats = self.out.get(timeout=30)
+        except Exception:  # noqa: BLE001
+            stats = {"error": "no stats from the hostile clients"}
+        self.proc.join(10)
+        if self.proc.is_alive():
+            self.proc.kill()
+        return stats
+
+    def _connect(self, stats):
         s = socket.socket()
         s.setblocking(False)
-        try:
-            s.connect_ex(("127.0.0.1", self.port))
-        except OSError:
+        if s.connect_ex(("127.0.0.1", self.port)) not in (0, 115):  # EINPROGRESS
             s.close()
-            self.stats["connect_errors"] += 1
+            stats["connect_errors"] += 1
             return None
         return s
 
     def _run(self):
-        sel = selectors.DefaultSelector()
-        slow = {}
-        for _ in range(self.slow_n):
-            s = self._connect()
-            if s:
-                slow[s] = 0
-                self.stats["slow_opened"] += 1
-        deaf = []
+        stats = {"slow_opened": 0, "slow_answered_or_closed": 0, "slow_408": 0, "deaf_opened": 0,
+                 "connect_errors": 0}
+        slow, deaf = {}, []
+        to_open = self.slow_n
         for _ in range(self.deaf_n):
-            s = self._connect()
-            if s:
-                s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            s = socket.socket()
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            s.setblocking(False)
+            if s.connect_ex(("127.0.0.1", self.port)) in (0, 115):
                 deaf.append(s)
-                self.stats["deaf_opened"] += 1
+                stats["deaf_opened"] += 1
+            else:
+                s.close()
+                stats["connect_errors"] += 1
         time.sleep(0.2)
         for s in deaf:
             try:
                 s.send(self.deaf_req * 32)
             except OSError:
                 pass
-        while not self.stopping.is_set():
+        self.ready.set()
+        rounds = 0
+        while not self.stopping.is_set() and rounds < 3600:
+            rounds += 1
             t0 = time.monotonic()
+            for _ in range(min(to_open, self.per_round)):
+                s = self._connect(stats)
+                to_open -= 1
+                if s:
+                    slow[s] = 0
+                    stats["slow_opened"] += 1
             for s in list(slow):
-                pos = slow[s]
                 try:
-                    s.send(self.req[pos:pos + 1])
-                    slow[s] = (pos + 1) % len(self.req)
+                    d = s.recv(4096)
                 except (BlockingIOError, InterruptedError):
-                    pass
+                    d = None
                 except OSError:
-                    s.close()
-                    del slow[s]
-                    self.stats["slow_closed_by_server"] += 1
-                    n = self._connect()
-                    if n:
-                        slow[n] = 0
-                        self.stats["slow_opened"] += 1
+                    d = b""
+                if d is None:
+                    pos = slow[s]
+                    try:
+                        s.send(self.req[pos:pos + 1])
+                        slow[s] = (pos + 1) % len(self.req)
+                        continue
+                    except (BlockingIOError, InterruptedError):
+                        continue
+                    except OSError:
+                        d = b""
+                stats["slow_answered_or_closed"] += 1
+                stats["slow_408"] += d.startswith(b"HTTP/1.1 408")
+                s.close()
+                del slow[s]
+                n = self._connect(stats)
+                if n:
+                    slow[n] = 0
+                    stats["slow_opened"] += 1
             for s in deaf:
                 try:
                     s.send(self.deaf_req)
-                except (BlockingIOError, InterruptedError):
-                    pass
                 except OSError:
                     pass
             self.stopping.wait(max(0.0, 1.0 - (time.monotonic() - t0)))
         for s in list(slow) + deaf:
             s.close()
-        sel.close()
-
-    def deaf_still_open(self):
-        return None
+        self.out.put(stats)
 
 
 def normal_gets(url, token, task_id, seconds, limit=100000):
@@ -684,13 +724,13 @@ def normal_gets(url, token, task_id, seconds, limit=100000):
             "p99_ms": round(pctl(took, 0.99) * 1000, 2)}
 
 
-def slow_clients(slow=300, deaf=100, seconds=6.0, limit_conns=64, idle="60s"):
+def slow_clients(slow=300, deaf=100, seconds=6.0, limit_conns=64, idle="60s", ramp_s=0, workers=1):
     """slowloris and non-reading connections beside a normal client's task_get; then the
     per-worker connection limit."""
     raise_fd_limit()
-    s = start({"WORKERS": "1", "HTTP_HEADER_TIMEOUT": "10s", "HTTP_IDLE_TIMEOUT": idle})
+    s = start({"WORKERS": workers, "HTTP_HEADER_TIMEOUT": "10s", "HTTP_IDLE_TIMEOUT": idle})
     tag = uuid.uuid4().hex[:8]
-    fig = {"campaign": "slow_clients", "slow": slow, "deaf": deaf}
+    fig = {"campaign": "slow_clients", "slow": slow, "deaf": deaf, "ramp_s": ramp_s, "workers": workers}
     try:
         _, token = user(s.url, tag)
         b = http("POST", s.url + "/api/v1/tasks", {"Content-Type": "application/json", "Authorization": "Bearer " + token},
@@ -701,18 +741,21 @@ def slow_clients(slow=300, deaf=100, seconds=6.0, limit_conns=64, idle="60s"):
                  json.dumps({"title": "filler %d %s" % (i, "x" * 150)}))
         normal_gets(s.url, token, task_id, 1.0)
         fig["rss_kib_before"] = rss_kib(s.pid)
+        c0, t0 = cpu_s(s.pid), time.monotonic()
         fig["baseline"] = normal_gets(s.url, token, task_id, seconds / 2)
-        h = Hostile(s.port, slow, deaf, "/api/v1/tasks?limit=50", token)
-        h.thread.start()
-        time.sleep(2.0)
+        fig["baseline"]["server_cpu_pct"] = round(100 * (cpu_s(s.pid) - c0) / (time.monotonic() - t0))
+        h = Hostile(s.port, slow, deaf, "/api/v1/tasks?limit=50", token, ramp_s)
+        h.start()
+        time.sleep(2.0 + ramp_s)
+        c0, a0, t0 = cpu_s(s.pid), cpu_s(h.proc.pid), time.monotonic()
         fig["under_attack"] = normal_gets(s.url, token, task_id, seconds)
+        fig["under_attack"]["server_cpu_pct"] = round(100 * (cpu_s(s.pid) - c0) / (time.monotonic() - t0))
+        fig["under_attack"]["attacker_cpu_pct"] = round(100 * (cpu_s(h.proc.pid) - a0) / (time.monotonic() - t0))
         fig["rss_kib_under_attack"] = rss_kib(s.pid)
         fig["fds_under_attack"] = open_fds(s.pid)
         fig["open_connections"] = metric_value(metric_samples(http("GET", s.url + "/metrics")[2].decode()),
                                                "http_connections_open")
-        h.stopping.set()
-        h.thread.join(30)
-        fig["hostile"] = h.stats
+        fig["hostile"] = h.stop()
         time.sleep(1.0)
         fig["rss_kib_after"] = rss_kib(s.pid)
         fig["fds_after"] = open_fds(s.pid)
@@ -850,7 +893,7 @@ CAMPAIGNS = {
     "smtp_down": lambda a: [smtp_down(down_s=a.seconds, drain_s=max(60.0, a.seconds * 2), retry_max=a.retry_max)],
     "sigterm": lambda a: [sigterm(a.seconds)],
     "kill9": lambda a: [kill9(a.seconds)],
-    "slow_clients": lambda a: [slow_clients(a.slow, a.deaf, a.seconds)],
+    "slow_clients": lambda a: [slow_clients(a.slow, a.deaf, a.seconds, ramp_s=a.ramp, workers=a.workers)],
     "deaf_expire": lambda a: [deaf_connections_expire()],
     "soak": lambda a: [soak(a.minutes, a.sample)],
 }
@@ -865,6 +908,8 @@ def main():
     ap.add_argument("--minutes", type=float, default=30.0)
     ap.add_argument("--sample", type=float, default=60.0)
     ap.add_argument("--retry-max", default="10m")
+    ap.add_argument("--ramp", type=float, default=0.0, help="slow_clients: seconds over which to open them")
+    ap.add_argument("--workers", type=int, default=1, help="slow_clients: the server's WORKERS")
     a = ap.parse_args()
     bad = 0
     for fig in CAMPAIGNS[a.campaign](a):

@@ -15,3 +15,10 @@ def test_faults_slowloris_and_non_readers():
     assert lim["refused"] == lim["opened"] - lim["limit"], fig
     assert lim["open_connections"] <= lim["limit"], fig
     assert_clean(fig)
+
+
+def test_faults_non_readers_do_not_hold_connections_forever():
+    fig = faults.deaf_connections_expire(deaf=20, idle="2s", wait_s=5.0)
+    assert fig["open_at_start"] >= 20, fig
+    assert fig["open_after_wait"] <= 1, "connections that never read their answers still open: %s" % fig
+    assert_clean(fig)

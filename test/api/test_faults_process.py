@@ -9,6 +9,9 @@ def test_faults_sigterm_under_load():
     before = fig["before_signal"]
     assert before["requests"] > 0 and set(before["statuses"]) <= {"200", "201"}, fig
     # at the signal: answered in full, or not served at all (refused, or closed before reading it)
-    assert set(fig["at_or_after_signal"]["statuses"]) <= {"200", "201", "503", "None"}, fig
+    # (an idle keep-alive connection closed just as a request was sent on it is the usual race)
+    assert set(fig["at_or_after_signal"]["statuses"]) <= {"200", "201", "503", "ConnectionRefusedError",
+                                                          "RemoteDisconnected", "ConnectionResetError",
+                                                          "BrokenPipeError"}, fig
     assert fig["writes_lost"] == 0 and fig["writes_twice"] == 0, fig
     assert_clean(fig)
