@@ -777,9 +777,10 @@ def slow_clients(slow=300, deaf=100, seconds=6.0, limit_conns=64, idle="60s", ra
         # counted out, so look at all of them: a 503 or the close is there by now
         refused, accepted = 0, []
         for c in held:
+            c.setblocking(False)
             try:
-                data = c.recv(4096, socket.MSG_DONTWAIT)
-            except BlockingIOError:
+                data = c.recv(4096)
+            except (BlockingIOError, socket.timeout):
                 data = None
             except OSError:
                 data = b""

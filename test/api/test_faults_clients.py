@@ -15,7 +15,8 @@ def test_faults_slowloris_and_non_readers():
     # ASan's quarantine keeps freed memory, so this bound is loose; release figures: bench/RESULTS.md
     assert fig["rss_kib_under_attack"] - fig["rss_kib_before"] < 256 * 1024, fig
     lim = fig["limit"]
-    assert lim["refused"] == lim["opened"] - lim["limit"], fig
+    # never more than the limit; a start-up check's connection still closing may take a place
+    assert lim["opened"] - lim["limit"] <= lim["refused"] <= lim["opened"] - lim["limit"] + 2, fig
     assert lim["open_connections"] <= lim["limit"], fig
     assert_clean(fig)
 
