@@ -602,8 +602,9 @@ class Hostile:
     server answers or closes them); deaf: connections that pipeline requests and never read the
     answers. Runs in a child process, so its Python loop does not hold the measuring client's GIL."""
 
-    def __init__(self, port, slow, deaf, deaf_path, token, ramp_s=0):
+    def __init__(self, port, slow, deaf, deaf_path, token, ramp_s=0, reconnect=True):
         import multiprocessing
+        self.reconnect = reconnect
         self.port, self.slow_n, self.deaf_n = port, slow, deaf
         # opened all at once, the slow connections all time out in the same loop turn; a ramp
         # over the header timeout spreads them as a real attack's arrivals would be
@@ -693,7 +694,7 @@ class Hostile:
                 stats["slow_408"] += d.startswith(b"HTTP/1.1 408")
                 s.close()
                 del slow[s]
-                n = self._connect(stats)
+                n = self._connect(stats) if self.reconnect else None
                 if n:
                     slow[n] = 0
                     stats["slow_opened"] += 1
@@ -725,13 +726,14 @@ def normal_gets(url, token, task_id, seconds, limit=100000):
 
 
 def slow_clients(slow=300, deaf=100, seconds=6.0, limit_conns=64, idle="60s", ramp_s=0, workers=1,
-                 header_timeout="10s"):
+                 header_timeout="10s", reconnect=True):
     """slowloris and non-reading connections beside a normal client's task_get; then the
     per-worker connection limit."""
     raise_fd_limit()
     s = start({"WORKERS": workers, "HTTP_HEADER_TIMEOUT": header_timeout, "HTTP_IDLE_TIMEOUT": idle})
     tag = uuid.uuid4().hex[:8]
     fig = {"campaign": "slow_clients", "slow": slow, "deaf": deaf, "ramp_s": ramp_s, "workers": workers,
+           "reconnect": reconnect,
            "header_timeout": header_timeout}
     try:
         _, token = user(s.url, tag)
@@ -746,7 +748,7 @@ def slow_clients(slow=300, deaf=100, seconds=6.0, limit_conns=64, idle="60s", ra
         c0, t0 = cpu_s(s.pid), time.monotonic()
         fig["baseline"] = normal_gets(s.url, token, task_id, seconds / 2)
         fig["baseline"]["server_cpu_pct"] = round(100 * (cpu_s(s.pid) - c0) / (time.monotonic() - t0))
-        h = Hostile(s.port, slow, deaf, "/api/v1/tasks?limit=50", token, ramp_s)
+        h = Hostile(s.port, slow, deaf, "/api/v1/tasks?limit=50", token, ramp_s, reconnect)
         h.start()
         time.sleep(2.0 + ramp_s)
         c0, a0, t0 = cpu_s(s.pid), cpu_s(h.proc.pid), time.monotonic()
@@ -901,7 +903,7 @@ CAMPAIGNS = {
     "sigterm": lambda a: [sigterm(a.seconds)],
     "kill9": lambda a: [kill9(a.seconds)],
     "slow_clients": lambda a: [slow_clients(a.slow, a.deaf, a.seconds, ramp_s=a.ramp, workers=a.workers,
-                                            header_timeout=a.header_timeout)],
+                                            header_timeout=a.header_timeout, reconnect=not a.no_reconnect)],
     "deaf_expire": lambda a: [deaf_connections_expire()],
     "soak": lambda a: [soak(a.minutes, a.sample)],
 }
@@ -919,6 +921,7 @@ def main():
     ap.add_argument("--ramp", type=float, default=0.0, help="slow_clients: seconds over which to open them")
     ap.add_argument("--workers", type=int, default=1, help="slow_clients: the server's WORKERS")
     ap.add_argument("--header-timeout", default="10s", help="slow_clients: HTTP_HEADER_TIMEOUT")
+    ap.add_argument("--no-reconnect", action="store_true", help="slow_clients: do not replace the ones answered 408")
     a = ap.parse_args()
     bad = 0
     for fig in CAMPAIGNS[a.campaign](a):
