@@ -927,6 +927,11 @@ def main():
     for fig in CAMPAIGNS[a.campaign](a):
         print("fault", json.dumps(fig, sort_keys=True), flush=True)
         bad += bool(fig.get("problems"))
+    if bad:
+        log("server logs kept in %s" % conftest.LOG_DIR)
+    else:
+        import shutil
+        shutil.rmtree(conftest.LOG_DIR, ignore_errors=True)
     return 1 if bad else 0
 
 
