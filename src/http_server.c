@@ -407,9 +407,11 @@ static void on_write(uv_write_t *wr, int status)
         return; /* cannot happen: a writing request stays attached */
     c->writing = 0;
     if (status < 0 || c->state == CONN_CLOSING) {
-        /* conn_close left this request to us: libuv held it until now. */
-        request_detach(req);
+        /* conn_close leaves a request being written to us, libuv holding it until now.
+         * Close first: on a failed write this request is still the head of the queue,
+         * and conn_close walks the queue (freed first, its next pointed into the free list). */
         conn_close(c);
+        request_detach(req);
         return;
     }
     conn_request_written(c);

@@ -26,3 +26,31 @@ def test_faults_non_readers_do_not_hold_connections_forever():
     assert fig["open_at_start"] >= 20, fig
     assert fig["open_after_wait"] <= 1, "connections that never read their answers still open: %s" % fig
     assert_clean(fig)
+
+
+def test_faults_client_gone_while_an_answer_is_being_written(make_server):
+    """A client that stops reading a large answer and then resets the connection: the failed
+    write freed the request while it still headed the queue, and closing the connection then
+    walked the free list (heap corruption, seen at the next shutdown)."""
+    import socket
+    import struct
+    import time
+
+    from conftest import http
+    s = make_server(WORKERS=1)
+    for _ in range(3):
+        c = socket.socket()
+        c.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        c.connect(("127.0.0.1", s.port))
+        c.setblocking(False)
+        try:
+            for _ in range(64):
+                c.send(b"GET /openapi.json HTTP/1.1\r\nHost: t\r\n\r\n")
+        except BlockingIOError:
+            pass
+        time.sleep(0.5)
+        c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))  # close with a reset
+        c.close()
+        time.sleep(0.2)
+        assert http("GET", s.url + "/health")[0] == 200
+    assert s.stop() == 0, s.log_tail()
