@@ -48,6 +48,8 @@ struct http_conn {
     uint64_t idle_since_ms;      /* loop time of the last answer (or accept) */
     uint64_t linger_until_ms;
     uint64_t timer_deadline_ms;  /* what the timer is set to; UINT64_MAX when stopped */
+    uint64_t write_progress_ms;  /* loop time the answer being written last moved */
+    size_t write_queue_seen;     /* libuv's write queue then */
     uv_shutdown_t *shutdown_req;
     conn_state_t state;
     unsigned reading : 1;
@@ -445,6 +447,8 @@ static void conn_flush(http_conn_t *c)
             return;
         }
         c->writing = 1;
+        c->write_progress_ms = uv_now(&c->worker->loop);
+        c->write_queue_seen = c->tcp.write_queue_size;
     }
     if (c->state == CONN_OPEN)
         conn_arm_timer(c);
@@ -600,6 +604,18 @@ static void on_conn_timer(uv_timer_t *t)
     }
     if (c->state != CONN_OPEN)
         return;
+    if (c->writing) {
+        size_t queued = c->tcp.write_queue_size;
+        if (queued < c->write_queue_seen) {
+            c->write_queue_seen = queued;
+            c->write_progress_ms = now;
+        } else if (c->write_progress_ms + w->cfg->http_idle_timeout_ms <= now) {
+            /* A client that took nothing of its answer for a whole idle timeout would
+             * hold the answers' memory and a connection slot for as long as it likes. */
+            conn_close(c);
+            return;
+        }
+    }
     if (c->parser.req && c->parser.req->deadline_ms <= now) {
         conn_refuse(c, c->parser.req, 408, "request_timeout");
         return;
@@ -628,6 +644,8 @@ static void conn_arm_timer(http_conn_t *c)
             uint64_t limit = c->served_any ? w->cfg->http_idle_timeout_ms : w->cfg->http_header_timeout_ms;
             deadline = c->idle_since_ms + limit;
         }
+        if (c->writing && c->write_progress_ms + w->cfg->http_idle_timeout_ms < deadline)
+            deadline = c->write_progress_ms + w->cfg->http_idle_timeout_ms;
     }
     /* Most requests leave the deadline where it was: skip the timer heap then. */
     if (deadline == c->timer_deadline_ms)

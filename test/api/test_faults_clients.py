@@ -9,7 +9,7 @@ def test_faults_slowloris_and_non_readers():
     # The campaign's own bound is 2x the p99 (bench/RESULTS.md, a release build). Here the
     # server runs under ASan on shared cores and the p99 of a few thousand requests is noisy,
     # so the p50 carries the check and the p99 only catches a stall.
-    assert under["p50_ms"] <= 2 * base["p50_ms"] + 1.0, fig
+    assert under["p50_ms"] <= 2 * base["p50_ms"] + 2.0, fig
     assert under["p99_ms"] <= max(3 * base["p99_ms"], 25.0), fig
     assert fig["hostile"]["slow_opened"] >= 300 and fig["hostile"]["deaf_opened"] >= 100, fig
     # ASan's quarantine keeps freed memory, so this bound is loose; release figures: bench/RESULTS.md
@@ -54,3 +54,36 @@ def test_faults_client_gone_while_an_answer_is_being_written(make_server):
         time.sleep(0.2)
         assert http("GET", s.url + "/health")[0] == 200
     assert s.stop() == 0, s.log_tail()
+
+
+def test_faults_non_reader_of_a_large_answer_is_closed_after_idle_timeout(make_server):
+    """A client that never reads an answer larger than the socket buffers: the write stays
+    queued, and without a deadline the connection, its answers' memory and its slot under
+    HTTP_MAX_CONNECTIONS were held for as long as the client liked."""
+    import socket
+    import time
+
+    from conftest import http, metric_samples, metric_value
+
+    def open_connections():
+        return metric_value(metric_samples(http("GET", s.url + "/metrics")[2].decode()), "http_connections_open")
+
+    s = make_server(WORKERS=1, HTTP_IDLE_TIMEOUT="2s")
+    c = socket.socket()
+    c.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    c.connect(("127.0.0.1", s.port))
+    c.setblocking(False)
+    try:
+        try:
+            for _ in range(64):
+                c.send(b"GET /openapi.json HTTP/1.1\r\nHost: t\r\n\r\n")
+        except BlockingIOError:
+            pass
+        time.sleep(1.0)
+        assert open_connections() == 2, "the non-reader's connection should still be open (+ /metrics)"
+        deadline = time.monotonic() + 6
+        while open_connections() != 1:
+            assert time.monotonic() < deadline, "a stuck write still holds its connection after HTTP_IDLE_TIMEOUT"
+            time.sleep(0.2)
+    finally:
+        c.close()
