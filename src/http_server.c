@@ -410,8 +410,13 @@ static void on_write(uv_write_t *wr, int status)
     c->writing = 0;
     if (status < 0 || c->state == CONN_CLOSING) {
         /* conn_close leaves a request being written to us, libuv holding it until now.
-         * Close first: on a failed write this request is still the head of the queue,
-         * and conn_close walks the queue (freed first, its next pointed into the free list). */
+         * On a failed write it still heads the queue that conn_close frees: take it off
+         * first, or freeing it here and then the queue frees the worker's free list. */
+        if (c->head == req) {
+            c->head = req->next;
+            if (!c->head)
+                c->tail = NULL;
+        }
         conn_close(c);
         request_detach(req);
         return;
