@@ -412,7 +412,7 @@ $$;
 --   NULL                -> the order object (201)
 --   'validation_failed' -> {"errors":[{"field","code"}]}: delivery_type_id or
 --                          items[i].variation_id not_found (missing, or its good hidden),
---                          items[i].variation_id duplicate, items required
+--                          items[i].variation_id duplicate, items required / too_short
 --   'price_changed'     -> {"items":[fault...]}: some current_price differs from the
 --                          effective price (takes precedence over out_of_stock)
 --   'out_of_stock'      -> {"items":[fault...]}: some amount exceeds the stock
@@ -436,7 +436,8 @@ DECLARE
 BEGIN
     IF jsonb_typeof(p_order->'items') IS DISTINCT FROM 'array' OR jsonb_array_length(p_order->'items') = 0 THEN
         error := 'validation_failed';
-        body := json_build_object('errors', json_build_array(json_build_object('field', 'items', 'code', 'required')));
+        body := json_build_object('errors', json_build_array(json_build_object('field', 'items', 'code',
+                    CASE WHEN jsonb_typeof(p_order->'items') = 'array' THEN 'too_short' ELSE 'required' END)));
         RETURN;
     END IF;
     -- The items as parallel arrays (no temporary table: its catalogue churn
