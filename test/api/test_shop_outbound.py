@@ -286,7 +286,7 @@ def test_staff_mail_reaches_the_sink(staff, anon, mail):
     o = place(staff, anon, customer_name="Пётр Сидоров", comment="Домофон 12")
     msg = box.wait_for(NOTIFY, count=before + 1, timeout=10)
     assert msg is not None, "no staff mail to %s" % NOTIFY
-    mails = [m for m in box.all_to(NOTIFY) if str(o["id"]) in subject(m)]
+    mails = [m for m in box.all_to(NOTIFY) if subject(m).endswith(" %d" % o["id"])]
     assert len(mails) == 1, [subject(m) for m in box.all_to(NOTIFY)]
     text = body_text(mails[0])
     assert "Пётр Сидоров" in text and "Домофон 12" in text and o["phone_number"] in text
