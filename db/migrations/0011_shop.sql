@@ -648,16 +648,20 @@ LANGUAGE sql AS $$
                AS e(external_id, amount, line, ord)
          WHERE e.external_id IS NOT NULL
          ORDER BY e.external_id, e.ord DESC),
+    matched AS (
+        SELECT t.id, i.external_id, i.amount FROM input i JOIN variations t ON t.external_id = i.external_id),
+    -- rows already right are not written (no dead tuples, updated_at kept); a
+    -- data-modifying WITH runs to completion though nothing reads it
     upd AS (
-        UPDATE variations v SET amount = i.amount, updated_at = now()
-          FROM input i WHERE v.external_id = i.external_id
-        RETURNING v.external_id)
+        UPDATE variations v SET amount = m.amount, updated_at = now()
+          FROM matched m WHERE v.id = m.id AND v.amount IS DISTINCT FROM m.amount
+        RETURNING 1)
     SELECT json_build_object(
-        'updated', (SELECT count(*) FROM upd),
+        'updated', (SELECT count(*) FROM matched),
         'unknown', coalesce((SELECT json_agg(CASE WHEN i.line IS NULL THEN json_build_object('external_id', i.external_id)
                                                   ELSE json_build_object('external_id', i.external_id, 'line', i.line) END
                                              ORDER BY i.ord)
-                               FROM input i WHERE NOT EXISTS (SELECT 1 FROM upd u WHERE u.external_id = i.external_id)),
+                               FROM input i WHERE NOT EXISTS (SELECT 1 FROM matched m WHERE m.external_id = i.external_id)),
                             '[]'))
 $$;
 
@@ -669,16 +673,20 @@ LANGUAGE sql AS $$
                AS e(external_id, weight, line, ord)
          WHERE e.external_id IS NOT NULL
          ORDER BY e.external_id, e.ord DESC),
+    matched AS (
+        SELECT t.id, i.external_id, i.weight FROM input i JOIN goods t ON t.external_id = i.external_id),
+    -- rows already right are not written (no dead tuples, updated_at kept); a
+    -- data-modifying WITH runs to completion though nothing reads it
     upd AS (
-        UPDATE goods g SET weight = i.weight, updated_at = now()
-          FROM input i WHERE g.external_id = i.external_id
-        RETURNING g.external_id)
+        UPDATE goods g SET weight = m.weight, updated_at = now()
+          FROM matched m WHERE g.id = m.id AND g.weight IS DISTINCT FROM m.weight
+        RETURNING 1)
     SELECT json_build_object(
-        'updated', (SELECT count(*) FROM upd),
+        'updated', (SELECT count(*) FROM matched),
         'unknown', coalesce((SELECT json_agg(CASE WHEN i.line IS NULL THEN json_build_object('external_id', i.external_id)
                                                   ELSE json_build_object('external_id', i.external_id, 'line', i.line) END
                                              ORDER BY i.ord)
-                               FROM input i WHERE NOT EXISTS (SELECT 1 FROM upd u WHERE u.external_id = i.external_id)),
+                               FROM input i WHERE NOT EXISTS (SELECT 1 FROM matched m WHERE m.external_id = i.external_id)),
                             '[]'))
 $$;
 
