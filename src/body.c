@@ -57,7 +57,9 @@ void field_errors_init(field_errors_t *e, http_request_t *req)
     e->lang = req->lang;
 }
 
-void field_errors_add(field_errors_t *e, const char *field, const char *code)
+void field_errors_add(field_errors_t *e, const char *field, const char *code) { field_errors_add_line(e, field, 0, code); }
+
+void field_errors_add_line(field_errors_t *e, const char *field, long line, const char *code)
 {
     const char *message = field_error_message(code, e->lang);
     if (e->count++) {
@@ -66,12 +68,17 @@ void field_errors_add(field_errors_t *e, const char *field, const char *code)
     }
     abuf_puts(&e->json, "{\"field\":");
     abuf_json_string(&e->json, field, strlen(field));
+    if (line)
+        abuf_printf(&e->json, ",\"line\":%ld", line);
     abuf_puts(&e->json, ",\"code\":");
     abuf_json_string(&e->json, code, strlen(code));
     abuf_puts(&e->json, ",\"message\":");
     abuf_json_string(&e->json, message, strlen(message));
     abuf_puts(&e->json, "}");
-    abuf_printf(&e->detail, "%s: %s", field, message);
+    if (line)
+        abuf_printf(&e->detail, "%s, line %ld: %s", field, line, message);
+    else
+        abuf_printf(&e->detail, "%s: %s", field, message);
 }
 
 #define PAGE_DEFAULT_LIMIT 50
