@@ -86,6 +86,25 @@ void api_respond_db_error(http_request_t *req, const PGresult *res)
     http_respond_problem(req, 500, "internal_error", NULL);
 }
 
+int api_found_row(http_request_t *req, const PGresult *res)
+{
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+        api_respond_db_error(req, res);
+        return -1;
+    }
+    if (PQntuples(res) != 1) {
+        http_respond_problem(req, 404, "not_found", NULL);
+        return -1;
+    }
+    return 0;
+}
+
+void api_respond_json_row(http_request_t *req, PGresult *res)
+{
+    if (!api_found_row(req, res))
+        http_respond_json(req, 200, PQgetvalue(res, 0, 0), (size_t)PQgetlength(res, 0, 0));
+}
+
 void api_respond_errors(http_request_t *req, field_errors_t *e, int status, const char *code)
 {
     abuf_puts(&e->json, "]");
@@ -303,14 +322,8 @@ const char *api_if_none_match(http_request_t *req)
 
 void api_image_respond(http_request_t *req, PGresult *res, const char *cache_control)
 {
-    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-        api_respond_db_error(req, res);
+    if (api_found_row(req, res))
         return;
-    }
-    if (PQntuples(res) != 1) {
-        http_respond_problem(req, 404, "not_found", NULL);
-        return;
-    }
     http_header_add(req, "ETag", arena_printf(&req->arena, "\"%s\"", PQgetvalue(res, 0, 1)));
     http_header_add(req, "Cache-Control", cache_control);
     if (!strcmp(PQgetvalue(res, 0, 2), "t")) {

@@ -13,7 +13,6 @@
 #include "hourglass/import_csv.h"
 #include "hourglass/openapi.h"
 
-#define SHOP "/api/v1/shop"
 /* API.md: a picture is at most 5 MiB (the multipart envelope gets room beyond it). */
 #define IMAGE_MAX_BYTES ((size_t)5 * 1024 * 1024)
 /* A new picture is a new row, so the bytes behind a URL never change. */
@@ -135,15 +134,8 @@ static void image_get(http_request_t *req)
 
 static void on_image_deleted(http_request_t *req, PGresult *res)
 {
-    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-        api_respond_db_error(req, res);
-        return;
-    }
-    if (PQntuples(res) != 1) {
-        http_respond_problem(req, 404, "not_found", NULL);
-        return;
-    }
-    http_respond(req, 204, NULL, NULL, 0);
+    if (!api_found_row(req, res))
+        http_respond(req, 204, NULL, NULL, 0);
 }
 
 static void image_delete(http_request_t *req)
@@ -156,15 +148,6 @@ static void image_delete(http_request_t *req)
 }
 
 /* ---------------------------------------------------------------- imports */
-
-static void on_imported(http_request_t *req, PGresult *res)
-{
-    if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
-        api_respond_db_error(req, res);
-        return;
-    }
-    http_respond_json(req, 200, PQgetvalue(res, 0, 0), (size_t)PQgetlength(res, 0, 0));
-}
 
 /* A JSON list [{"external_id", "<value>"}]: checked whole, errors at "[i].field". */
 static int json_rows(http_request_t *req, const char *value_name, import_rows_t *rows, field_errors_t *e)
@@ -280,7 +263,7 @@ static void import_run(http_request_t *req, int stmt, const char *value_name)
     if (csv ? csv_rows(req, &rows, &e) : json_rows(req, value_name, &rows, &e))
         return;
     const char *p[3] = {rows.ids.data, rows.values.data, csv ? rows.lines.data : NULL};
-    api_query(req, stmt, 3, p, on_imported);
+    api_query(req, stmt, 3, p, api_respond_json_row);
 }
 
 static void stock_import(http_request_t *req) { import_run(req, stmt_stock_set, "amount"); }
@@ -289,11 +272,11 @@ static void weights_import(http_request_t *req) { import_run(req, stmt_weights_s
 /* ---------------------------------------------------------------- the module */
 
 static const http_route_t catalogue_routes[] = {
-    {ALLOW_POST, SHOP "/images", image_create, NULL, ROUTE_STAFF, IMAGE_MAX_BYTES},
-    {ALLOW_GET, SHOP "/images/{id}", image_get, NULL, 0, 0},
-    {ALLOW_DELETE, SHOP "/images/{id}", image_delete, NULL, ROUTE_STAFF, 0},
-    {ALLOW_POST, SHOP "/variations/stock", stock_import, NULL, ROUTE_STAFF, IMPORT_MAX_BYTES},
-    {ALLOW_POST, SHOP "/goods/weights", weights_import, NULL, ROUTE_STAFF, IMPORT_MAX_BYTES},
+    {ALLOW_POST, "/api/v1/shop/images", image_create, NULL, ROUTE_STAFF, IMAGE_MAX_BYTES},
+    {ALLOW_GET, "/api/v1/shop/images/{id}", image_get, NULL, 0, 0},
+    {ALLOW_DELETE, "/api/v1/shop/images/{id}", image_delete, NULL, ROUTE_STAFF, 0},
+    {ALLOW_POST, "/api/v1/shop/variations/stock", stock_import, NULL, ROUTE_STAFF, IMPORT_MAX_BYTES},
+    {ALLOW_POST, "/api/v1/shop/goods/weights", weights_import, NULL, ROUTE_STAFF, IMPORT_MAX_BYTES},
 };
 
 static void catalogue_register(void)
@@ -320,18 +303,18 @@ static const body_field_t image_object[] = {
 };
 
 static const openapi_extra_t catalogue_doc_extras[] = {
-    {ALLOW_POST, SHOP "/images", 0, "413", NULL, 0,
+    {ALLOW_POST, "/api/v1/shop/images", 0, "413", NULL, 0,
      "Multipart: the file `image` (at most 5 MiB), `good_id`, optional `position` (order among the good's "
      "pictures, then id). The type is read from the bytes: PNG, JPEG, GIF or WebP, else 415."},
-    {ALLOW_GET, SHOP "/images/{id}", OPENAPI_CACHED, NULL, NULL, 0,
+    {ALLOW_GET, "/api/v1/shop/images/{id}", OPENAPI_CACHED, NULL, NULL, 0,
      "An id's bytes never change: cached for a year, `ETag` the sha256 of the bytes."},
-    {ALLOW_POST, SHOP "/variations/stock", 0, NULL, NULL, 0,
+    {ALLOW_POST, "/api/v1/shop/variations/stock", 0, NULL, NULL, 0,
      "A JSON list `[{\"external_id\",\"amount\"}]`, or the 1C report as CSV (a multipart field `file`, or the "
      "body as text/csv): `external_id;amount` lines, `;` between fields, optionally quoted, a header line, UTF-8 "
      "(a BOM allowed) or Windows-1251, LF or CRLF; numbers as 1C writes them (`1 234`, `5,000`). One transaction: "
      "a broken line (each listed with its `line`, the header is line 1) changes nothing. Answers how many rows "
      "were named (`updated`) and which ids are unknown (with their lines from a CSV)."},
-    {ALLOW_POST, SHOP "/goods/weights", 0, NULL, NULL, 0,
+    {ALLOW_POST, "/api/v1/shop/goods/weights", 0, NULL, NULL, 0,
      "As the stock import, for `external_id;weight` (grams) of goods; a JSON list takes `weight`."},
 };
 
@@ -354,7 +337,7 @@ static void catalogue_openapi(json_t *paths, json_t *schemas)
                   "external_id", "type", "string", "line", "type", "integer"));
     openapi_add_extras(paths, catalogue_doc_extras, ARRAY_LEN(catalogue_doc_extras));
     /* Besides the multipart form, a JSON list or the CSV as the body. */
-    const char *imports[][2] = {{SHOP "/variations/stock", "amount"}, {SHOP "/goods/weights", "weight"}};
+    const char *imports[][2] = {{"/api/v1/shop/variations/stock", "amount"}, {"/api/v1/shop/goods/weights", "weight"}};
     for (size_t i = 0; i < ARRAY_LEN(imports); i++) {
         json_t *row = json_pack("{s:s, s:[s, s], s:b, s:{s:{s:s, s:i, s:i}, s:{s:s, s:i, s:I}}}", "type",
                                 "object", "required", "external_id", imports[i][1], "additionalProperties", 0,
@@ -369,12 +352,13 @@ static void catalogue_openapi(json_t *paths, json_t *schemas)
 }
 
 static const route_doc_t catalogue_docs[] = {
-    {ALLOW_POST, SHOP "/images", "shop", "Upload a picture of a good", NULL, 0, "ShopImageForm", 201, "ShopImage"},
-    {ALLOW_GET, SHOP "/images/{id}", "shop", "A picture's bytes", NULL, 0, NULL, 200, "image/*"},
-    {ALLOW_DELETE, SHOP "/images/{id}", "shop", "Delete a picture", NULL, 0, NULL, 204, NULL},
-    {ALLOW_POST, SHOP "/variations/stock", "shop", "Set the stock from the 1C report", NULL, 0, "ShopImportForm", 200,
-     "ShopImportResult"},
-    {ALLOW_POST, SHOP "/goods/weights", "shop", "Set the goods' weights from the 1C report", NULL, 0,
+    {ALLOW_POST, "/api/v1/shop/images", "shop", "Upload a picture of a good", NULL, 0, "ShopImageForm", 201,
+     "ShopImage"},
+    {ALLOW_GET, "/api/v1/shop/images/{id}", "shop", "A picture's bytes", NULL, 0, NULL, 200, "image/*"},
+    {ALLOW_DELETE, "/api/v1/shop/images/{id}", "shop", "Delete a picture", NULL, 0, NULL, 204, NULL},
+    {ALLOW_POST, "/api/v1/shop/variations/stock", "shop", "Set the stock from the 1C report", NULL, 0,
+     "ShopImportForm", 200, "ShopImportResult"},
+    {ALLOW_POST, "/api/v1/shop/goods/weights", "shop", "Set the goods' weights from the 1C report", NULL, 0,
      "ShopImportForm", 200, "ShopImportResult"},
 };
 

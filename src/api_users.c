@@ -46,20 +46,6 @@ static int one_row(http_request_t *req, PGresult *res)
     return 0;
 }
 
-/* Exactly one row, or an answer: the database's error, or 404 when there is none. */
-static int found_row(http_request_t *req, PGresult *res)
-{
-    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-        api_respond_db_error(req, res);
-        return -1;
-    }
-    if (PQntuples(res) != 1) {
-        http_respond_problem(req, 404, "not_found", NULL);
-        return -1;
-    }
-    return 0;
-}
-
 static const char *column(const PGresult *res, const char *name)
 {
     int col = PQfnumber(res, name);
@@ -175,7 +161,7 @@ static void on_password_checked(http_request_t *req, int matches)
 
 static void on_password_hash(http_request_t *req, PGresult *res)
 {
-    if (found_row(req, res) || respond_row_error(req, res))
+    if (api_found_row(req, res) || respond_row_error(req, res))
         return;
     me_ctx_t *c = req->ctx;
     c->hash = arena_strdup(&req->arena, column(res, "password_hash"));

@@ -12,7 +12,6 @@
 #include "hourglass/openapi.h"
 #include "hourglass/resource.h"
 
-#define SHOP "/api/v1/shop"
 #define SHOP_WRITES (ROUTE_STAFF | RES_PUBLIC_READ)
 #define INT_MAX_VALUE 2147483647LL /* the int columns: amount, weight */
 #define MONEY_MAX INT64_MAX        /* minor units, bigint */
@@ -25,9 +24,9 @@
 #define FLAG(name, value) {.f = {name, FIELD_BOOL, 0, 0, 0, NULL}, .def = value}
 
 /* One reference list: a unique name (and nothing else but for colors). */
-#define DICTIONARY(var, schema, table, path, fields, summary)                                                    \
-    static const resource_t var = {schema, table, "shop", SHOP "/" path, SHOP "/" path "/{id}", NULL, NULL, 1,   \
-                                   SHOP_WRITES, fields, ARRAY_LEN(fields), NULL, 0, summary}
+#define DICTIONARY(var, schema, table, path, fields, summary)                                            \
+    static const resource_t var = {schema, table, "shop", "/api/v1/shop/" path, "/api/v1/shop/" path "/{id}", \
+                                   NULL, NULL, 1, SHOP_WRITES, fields, ARRAY_LEN(fields), NULL, 0, summary}
 
 static const res_field_t name_fields[] = {NAME(200)};
 static const res_field_t care_fields[] = {NAME(2000)};
@@ -57,8 +56,8 @@ static const res_field_t good_fields[] = {
     {.f = {"weight", FIELD_INT, FIELD_REQUIRED, 0, INT_MAX_VALUE, NULL}, .doc = "grams"},
 };
 static const resource_t res_goods = {
-    "ShopGood", "goods", "shop", SHOP "/goods", SHOP "/goods/{id}", NULL, NULL, 1, SHOP_WRITES, good_fields,
-    ARRAY_LEN(good_fields), NULL, 0, "goods",
+    "ShopGood", "goods", "shop", "/api/v1/shop/goods", "/api/v1/shop/goods/{id}", NULL, NULL, 1, SHOP_WRITES,
+    good_fields, ARRAY_LEN(good_fields), NULL, 0, "goods",
 };
 
 static const res_field_t variation_fields[] = {
@@ -77,7 +76,7 @@ static const res_field_t variation_fields[] = {
     FLAG("is_default", "false"),
 };
 static const resource_t res_variations = {
-    "ShopVariation", "variations", "shop", SHOP "/variations", SHOP "/variations/{id}", NULL, NULL, 1,
+    "ShopVariation", "variations", "shop", "/api/v1/shop/variations", "/api/v1/shop/variations/{id}", NULL, NULL, 1,
     SHOP_WRITES, variation_fields, ARRAY_LEN(variation_fields), NULL, 0, "variations of goods",
 };
 
@@ -122,20 +121,6 @@ static void on_page(http_request_t *req, PGresult *res)
     http_respond_json(req, 200, PQgetvalue(res, 0, 0), (size_t)PQgetlength(res, 0, 0));
 }
 
-/* One object, or 404 when no row (missing, or hidden from the public). */
-static void on_object(http_request_t *req, PGresult *res)
-{
-    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-        api_respond_db_error(req, res);
-        return;
-    }
-    if (PQntuples(res) != 1) {
-        http_respond_problem(req, 404, "not_found", NULL);
-        return;
-    }
-    http_respond_json(req, 200, PQgetvalue(res, 0, 0), (size_t)PQgetlength(res, 0, 0));
-}
-
 static const char *staff_param(http_request_t *req) { return api_caller_is_staff(req) ? "true" : "false"; }
 
 static void goods_list(http_request_t *req)
@@ -159,14 +144,17 @@ static void goods_list(http_request_t *req)
     api_query(req, stmt_goods_page, 9, p, on_page);
 }
 
-static void good_get(http_request_t *req)
+/* One good or variation, by the function stmt calls with (id, staff). */
+static void object_get(http_request_t *req, int stmt)
 {
     const char *id = http_path_id(req, "id");
     if (!id)
         return;
     const char *p[2] = {id, staff_param(req)};
-    api_query(req, stmt_good_get, 2, p, on_object);
+    api_query(req, stmt, 2, p, api_respond_json_row);
 }
+
+static void good_get(http_request_t *req) { object_get(req, stmt_good_get); }
 
 /* Variations of one good (nested, 404 without it) or of all, by good_id. */
 static void variations_page(http_request_t *req, const char *good_id, int nested)
@@ -195,14 +183,7 @@ static void good_variations(http_request_t *req)
         variations_page(req, id, 1);
 }
 
-static void variation_get(http_request_t *req)
-{
-    const char *id = http_path_id(req, "id");
-    if (!id)
-        return;
-    const char *p[2] = {id, staff_param(req)};
-    api_query(req, stmt_variation_get, 2, p, on_object);
-}
+static void variation_get(http_request_t *req) { object_get(req, stmt_variation_get); }
 
 /* ---------------------------------------------------------------- the module */
 
@@ -218,11 +199,12 @@ static void shop_register(void)
     shop_routes[VARIATIONS_AT + RES_ROUTE_LIST].handler = variations_list;
     shop_routes[VARIATIONS_AT + RES_ROUTE_GET].handler = variation_get;
     shop_routes[ARRAY_LEN(resources) * RES_ROUTES_MAX] =
-        (http_route_t){ALLOW_GET, SHOP "/goods/{id}/variations", good_variations, NULL, 0, 0};
+        (http_route_t){ALLOW_GET, "/api/v1/shop/goods/{id}/variations", good_variations, NULL, 0, 0};
     stmt_goods_page = db_statement_register(
         "shop_goods_page", "SELECT shop_goods_page($1::boolean, $2::bigint, $3::boolean, $4::boolean, $5::bigint, "
                            "$6::bigint, $7::text, $8::bigint, $9::int)::text");
-    stmt_good_get = db_statement_register("shop_good_get", "SELECT j::text FROM shop_good_get($1::bigint, $2::boolean) j");
+    stmt_good_get =
+        db_statement_register("shop_good_get", "SELECT j::text FROM shop_good_get($1::bigint, $2::boolean) j");
     stmt_variations_page = db_statement_register(
         "shop_variations_page", "SELECT shop_variations_page($1::boolean, $2::bigint, $3::bigint, $4::int)::text");
     stmt_variation_get = db_statement_register("shop_variation_get",
@@ -230,25 +212,25 @@ static void shop_register(void)
 }
 
 static const openapi_extra_t shop_doc_extras[] = {
-    {ALLOW_GET, SHOP "/goods", 0, NULL, goods_filters, ARRAY_LEN(goods_filters),
+    {ALLOW_GET, "/api/v1/shop/goods", 0, NULL, goods_filters, ARRAY_LEN(goods_filters),
      "Anyone sees the visible goods, staff all of them; each with its variations (id order) and `images` "
      "`[{\"id\",\"url\"}]`. A good matches `is_sale`, `is_new`, `price_min` and `price_max` when one of its "
      "variations does, by its effective price (`discounted_price`, else `price`); `q` occurs in the name or the "
      "article, any case. `price_max` below `price_min` is 422 `invalid_range`."},
-    {ALLOW_GET, SHOP "/goods/{id}", 0, NULL, NULL, 0,
+    {ALLOW_GET, "/api/v1/shop/goods/{id}", 0, NULL, NULL, 0,
      "With its `variations` and `images`; a hidden good is 404 but for staff."},
-    {ALLOW_GET, SHOP "/variations", 0, NULL, variation_filters, ARRAY_LEN(variation_filters),
+    {ALLOW_GET, "/api/v1/shop/variations", 0, NULL, variation_filters, ARRAY_LEN(variation_filters),
      "Variations of visible goods (staff: of all); an unknown `good_id` gives an empty page."},
-    {ALLOW_GET, SHOP "/variations/{id}", 0, NULL, NULL, 0, "404 when its good is hidden, but for staff."},
-    {ALLOW_GET, SHOP "/goods/{id}/variations", OPENAPI_PAGED, NULL, NULL, 0,
+    {ALLOW_GET, "/api/v1/shop/variations/{id}", 0, NULL, NULL, 0, "404 when its good is hidden, but for staff."},
+    {ALLOW_GET, "/api/v1/shop/goods/{id}/variations", OPENAPI_PAGED, NULL, NULL, 0,
      "404 when the good is missing, or hidden and the caller is not staff."},
-    {ALLOW_DELETE, SHOP "/categories/{id}", 0, "409", NULL, 0, "409 `in_use` while goods refer to it."},
-    {ALLOW_DELETE, SHOP "/compositions/{id}", 0, "409", NULL, 0, "409 `in_use` while goods refer to it."},
-    {ALLOW_DELETE, SHOP "/care/{id}", 0, "409", NULL, 0, "409 `in_use` while goods refer to it."},
-    {ALLOW_DELETE, SHOP "/colors/{id}", 0, "409", NULL, 0, "409 `in_use` while variations refer to it."},
-    {ALLOW_DELETE, SHOP "/sizes/{id}", 0, "409", NULL, 0, "409 `in_use` while variations refer to it."},
-    {ALLOW_DELETE, SHOP "/order-statuses/{id}", 0, "409", NULL, 0, "409 `in_use` while orders refer to it."},
-    {ALLOW_DELETE, SHOP "/delivery-types/{id}", 0, "409", NULL, 0, "409 `in_use` while orders refer to it."},
+    {ALLOW_DELETE, "/api/v1/shop/categories/{id}", 0, "409", NULL, 0, "409 `in_use` while goods refer to it."},
+    {ALLOW_DELETE, "/api/v1/shop/compositions/{id}", 0, "409", NULL, 0, "409 `in_use` while goods refer to it."},
+    {ALLOW_DELETE, "/api/v1/shop/care/{id}", 0, "409", NULL, 0, "409 `in_use` while goods refer to it."},
+    {ALLOW_DELETE, "/api/v1/shop/colors/{id}", 0, "409", NULL, 0, "409 `in_use` while variations refer to it."},
+    {ALLOW_DELETE, "/api/v1/shop/sizes/{id}", 0, "409", NULL, 0, "409 `in_use` while variations refer to it."},
+    {ALLOW_DELETE, "/api/v1/shop/order-statuses/{id}", 0, "409", NULL, 0, "409 `in_use` while orders refer to it."},
+    {ALLOW_DELETE, "/api/v1/shop/delivery-types/{id}", 0, "409", NULL, 0, "409 `in_use` while orders refer to it."},
 };
 
 static void shop_openapi(json_t *paths, json_t *schemas)
@@ -259,7 +241,7 @@ static void shop_openapi(json_t *paths, json_t *schemas)
 }
 
 static const route_doc_t shop_docs[] = {
-    {ALLOW_GET, SHOP "/goods/{id}/variations", "shop", "A good's variations, in id order", NULL, 0, NULL, 200,
+    {ALLOW_GET, "/api/v1/shop/goods/{id}/variations", "shop", "A good's variations, in id order", NULL, 0, NULL, 200,
      "ShopVariationPage"},
 };
 

@@ -27,6 +27,12 @@ void api_query_or_null(http_request_t *req, int stmt, int nparams, const char *c
 /* Status and problem for a failed database call (503, 409, 500). */
 void api_respond_db_error(http_request_t *req, const PGresult *res);
 
+/* 0 when res holds exactly one row; else answers (the failure, or 404 for
+ * no row: missing, or not the caller's) and returns -1. */
+int api_found_row(http_request_t *req, const PGresult *res);
+/* 200 with the JSON text of the one row's first column, or as api_found_row. */
+void api_respond_json_row(http_request_t *req, PGresult *res);
+
 /* A problem with status and code that lists every error gathered in e. */
 void api_respond_errors(http_request_t *req, field_errors_t *e, int status, const char *code);
 /* 422 validation_failed with every error gathered. */

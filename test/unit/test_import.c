@@ -34,7 +34,8 @@ TEST(import_csv_reads_rows_into_arrays)
     arena_t a;
     arena_init(&a, NULL, 0);
     import_rows_t r;
-    CHECK(parse(&a, "\xEF\xBB\xBF" "external_id;amount\r\nA-1;12\r\n\r\n\"B;\"\"2\"\" \\\\\" ; 1 234 \r\nC;0", &r) == 0);
+    CHECK(parse(&a, "\xEF\xBB\xBF" "external_id;amount\r\nA-1;12\r\n\r\n"
+                    "\"B;\"\"2\"\" \\\\\" ; 1 234 \r\nC;0", &r) == 0);
     CHECK(r.rows == 3 && r.error_count == 0 && !r.not_text);
     CHECK_STR(r.ids.data, "{\"A-1\",\"B;\\\"2\\\" \\\\\\\\\",\"C\"}");
     CHECK_STR(r.values.data, "{12,1234,0}");
