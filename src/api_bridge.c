@@ -99,11 +99,20 @@ int api_found_row(http_request_t *req, const PGresult *res)
     return 0;
 }
 
-void api_respond_json_row(http_request_t *req, PGresult *res)
+void api_respond_json_row(http_request_t *req, const PGresult *res, int status)
 {
-    if (!api_found_row(req, res))
-        http_respond_json(req, 200, PQgetvalue(res, 0, 0), (size_t)PQgetlength(res, 0, 0));
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+        api_respond_db_error(req, res);
+        return;
+    }
+    if (PQntuples(res) != 1 || PQgetisnull(res, 0, 0)) {
+        http_respond_problem(req, 404, "not_found", NULL);
+        return;
+    }
+    http_respond_json(req, status, PQgetvalue(res, 0, 0), (size_t)PQgetlength(res, 0, 0));
 }
+
+void api_on_json_row(http_request_t *req, PGresult *res) { api_respond_json_row(req, res, 200); }
 
 void api_respond_errors(http_request_t *req, field_errors_t *e, int status, const char *code)
 {

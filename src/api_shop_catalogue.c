@@ -263,7 +263,7 @@ static void import_run(http_request_t *req, int stmt, const char *value_name)
     if (csv ? csv_rows(req, &rows, &e) : json_rows(req, value_name, &rows, &e))
         return;
     const char *p[3] = {rows.ids.data, rows.values.data, csv ? rows.lines.data : NULL};
-    api_query(req, stmt, 3, p, api_respond_json_row);
+    api_query(req, stmt, 3, p, api_on_json_row);
 }
 
 static void stock_import(http_request_t *req) { import_run(req, stmt_stock_set, "amount"); }

@@ -103,7 +103,7 @@ static void api_stats(http_request_t *req)
 static void api_achievements(http_request_t *req)
 {
     const char *params[2] = {http_int_param(req, req->auth.user_id), http_lang_code(req)};
-    api_query(req, stmt_achievements, 2, params, api_respond_json_row);
+    api_query(req, stmt_achievements, 2, params, api_on_json_row);
 }
 
 static void stats_register_statements(void)

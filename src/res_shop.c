@@ -151,7 +151,7 @@ static void object_get(http_request_t *req, int stmt)
     if (!id)
         return;
     const char *p[2] = {id, staff_param(req)};
-    api_query(req, stmt, 2, p, api_respond_json_row);
+    api_query(req, stmt, 2, p, api_on_json_row);
 }
 
 static void good_get(http_request_t *req) { object_get(req, stmt_good_get); }
