@@ -103,23 +103,18 @@ static const body_field_t variation_filters[] = {
     {"good_id", FIELD_ID, 0, 0, 0, NULL},
 };
 
-/* The page a function answered whole; NULL (a missing parent) is 404 when
- * nested, an empty page when the parent was only a filter. */
-static void on_page(http_request_t *req, PGresult *res)
+/* The page a function answered whole; NULL is a good that is missing (or
+ * hidden): 404 for its nested list, an empty page where it was a filter. */
+static void on_page(http_request_t *req, PGresult *res, int nested)
 {
-    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-        api_respond_db_error(req, res);
-        return;
-    }
-    if (PQntuples(res) != 1 || PQgetisnull(res, 0, 0)) {
-        if (req->ctx)
-            http_respond_problem(req, 404, "not_found", NULL);
-        else
-            http_respond_json(req, 200, EMPTY_PAGE, strlen(EMPTY_PAGE));
-        return;
-    }
-    http_respond_json(req, 200, PQgetvalue(res, 0, 0), (size_t)PQgetlength(res, 0, 0));
+    if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1 && PQgetisnull(res, 0, 0) && !nested)
+        http_respond_json(req, 200, EMPTY_PAGE, strlen(EMPTY_PAGE));
+    else
+        api_respond_json_row(req, res, 200);
 }
+
+static void on_filtered_page(http_request_t *req, PGresult *res) { on_page(req, res, 0); }
+static void on_nested_page(http_request_t *req, PGresult *res) { on_page(req, res, 1); }
 
 static const char *staff_param(http_request_t *req) { return api_caller_is_staff(req) ? "true" : "false"; }
 
@@ -141,7 +136,7 @@ static void goods_list(http_request_t *req)
     }
     p[7] = http_int_param(req, after);
     p[8] = http_int_param(req, limit);
-    api_query(req, stmt_goods_page, 9, p, on_page);
+    api_query(req, stmt_goods_page, 9, p, on_filtered_page);
 }
 
 /* One good or variation, by the function stmt calls with (id, staff). */
@@ -169,9 +164,8 @@ static void variations_page(http_request_t *req, const char *good_id, int nested
         api_respond_validation(req, &e);
         return;
     }
-    req->ctx = nested ? (void *)req : NULL; /* on_page: a missing good is 404 */
     const char *p[4] = {staff_param(req), good_id, http_int_param(req, after), http_int_param(req, limit)};
-    api_query(req, stmt_variations_page, 4, p, on_page);
+    api_query(req, stmt_variations_page, 4, p, nested ? on_nested_page : on_filtered_page);
 }
 
 static void variations_list(http_request_t *req) { variations_page(req, NULL, 0); }
