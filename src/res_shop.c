@@ -5,6 +5,7 @@
  * add a good's variations and image urls in the same statement; the engine
  * keeps their writes. */
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "hourglass/api.h"
@@ -227,10 +228,35 @@ static const openapi_extra_t shop_doc_extras[] = {
     {ALLOW_DELETE, "/api/v1/shop/delivery-types/{id}", 0, "409", NULL, 0, "409 `in_use` while orders refer to it."},
 };
 
+/* What the reads of goods answer: the engine's object with its variations and pictures. */
+static void goods_read_schemas(json_t *paths, json_t *schemas)
+{
+    json_t *image = json_pack("{s:s, s:[s, s], s:{s:{s:s, s:s}, s:{s:s}}}", "type", "object", "required", "id", "url",
+                              "properties", "id", "type", "integer", "format", "int64", "url", "type", "string");
+    json_t *more = json_pack("{s:s, s:[s, s], s:{s:{s:s, s:{s:s}}, s:{s:s, s:o}}}", "type", "object", "required",
+                             "variations", "images", "properties", "variations", "type", "array", "items", "$ref",
+                             "#/components/schemas/ShopVariation", "images", "type", "array", "items", image);
+    json_object_set_new(schemas, "ShopGoodShown",
+                        json_pack("{s:[{s:s}, o]}", "allOf", "$ref", "#/components/schemas/ShopGood", more));
+    json_object_set_new(schemas, "ShopGoodShownPage", openapi_page_schema("ShopGoodShown"));
+    const char *reads[][2] = {{"/api/v1/shop/goods", "ShopGoodShownPage"},
+                              {"/api/v1/shop/goods/{id}", "ShopGoodShown"}};
+    static const char *const to_media[] = {"get", "responses", "200", "content", "application/json"};
+    for (size_t i = 0; i < ARRAY_LEN(reads); i++) {
+        json_t *media = openapi_path_item(paths, reads[i][0]);
+        for (size_t k = 0; k < ARRAY_LEN(to_media); k++)
+            media = json_object_get(media, to_media[k]);
+        char ref[96];
+        snprintf(ref, sizeof(ref), "#/components/schemas/%s", reads[i][1]);
+        json_object_set_new(media, "schema", json_pack("{s:s}", "$ref", ref));
+    }
+}
+
 static void shop_openapi(json_t *paths, json_t *schemas)
 {
     for (size_t i = 0; i < ARRAY_LEN(resources); i++)
         res_openapi(resources[i], paths, schemas);
+    goods_read_schemas(paths, schemas);
     openapi_add_extras(paths, shop_doc_extras, ARRAY_LEN(shop_doc_extras));
 }
 
