@@ -55,6 +55,7 @@ void field_errors_init(field_errors_t *e, http_request_t *req)
     abuf_puts(&e->json, "[");
     e->count = 0;
     e->lang = req->lang;
+    e->prefix = NULL;
 }
 
 void field_errors_add(field_errors_t *e, const char *field, const char *code) { field_errors_add_line(e, field, 0, code); }
@@ -66,6 +67,8 @@ void field_errors_add_line(field_errors_t *e, const char *field, long line, cons
         abuf_puts(&e->json, ",");
         abuf_puts(&e->detail, "; ");
     }
+    if (e->prefix)
+        field = arena_printf(e->json.arena, "%s%s", e->prefix, field);
     abuf_puts(&e->json, "{\"field\":");
     abuf_json_string(&e->json, field, strlen(field));
     if (line)

@@ -45,6 +45,7 @@ typedef struct {
     abuf_t detail;
     int count;
     http_lang_t lang;
+    const char *prefix; /* put before each field's name while set: "[3]." for an item of a list */
 } field_errors_t;
 
 void field_errors_init(field_errors_t *e, http_request_t *req);
