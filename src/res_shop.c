@@ -6,6 +6,7 @@
  * keeps their writes. */
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "hourglass/api.h"
@@ -85,8 +86,6 @@ static const resource_t *const resources[] = {
     &res_materials, &res_categories, &res_compositions, &res_care,  &res_sizes,
     &res_colors,    &res_order_statuses, &res_delivery_types, &res_goods, &res_variations,
 };
-#define GOODS_AT (8 * RES_ROUTES_MAX)
-#define VARIATIONS_AT (9 * RES_ROUTES_MAX)
 
 static int stmt_goods_page, stmt_good_get, stmt_variations_page, stmt_variation_get;
 
@@ -184,15 +183,23 @@ static void variation_get(http_request_t *req) { object_get(req, stmt_variation_
 
 static http_route_t shop_routes[ARRAY_LEN(resources) * RES_ROUTES_MAX + 1];
 
+/* The engine writes goods and variations; reading them is the SQL functions'. */
+static void read_with(const resource_t *res, http_handler_fn list, http_handler_fn get)
+{
+    for (size_t i = 0; i < ARRAY_LEN(resources); i++) {
+        if (resources[i] == res) {
+            shop_routes[i * RES_ROUTES_MAX + RES_ROUTE_LIST].handler = list;
+            shop_routes[i * RES_ROUTES_MAX + RES_ROUTE_GET].handler = get;
+        }
+    }
+}
+
 static void shop_register(void)
 {
     for (size_t i = 0; i < ARRAY_LEN(resources); i++)
         res_register(resources[i], &shop_routes[i * RES_ROUTES_MAX]);
-    /* The engine writes goods and variations; reading them is the SQL functions'. */
-    shop_routes[GOODS_AT + RES_ROUTE_LIST].handler = goods_list;
-    shop_routes[GOODS_AT + RES_ROUTE_GET].handler = good_get;
-    shop_routes[VARIATIONS_AT + RES_ROUTE_LIST].handler = variations_list;
-    shop_routes[VARIATIONS_AT + RES_ROUTE_GET].handler = variation_get;
+    read_with(&res_goods, goods_list, good_get);
+    read_with(&res_variations, variations_list, variation_get);
     shop_routes[ARRAY_LEN(resources) * RES_ROUTES_MAX] =
         (http_route_t){ALLOW_GET, "/api/v1/shop/goods/{id}/variations", good_variations, NULL, 0, 0};
     stmt_goods_page = db_statement_register(
