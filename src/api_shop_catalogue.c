@@ -67,30 +67,20 @@ static void on_image_created(http_request_t *req, PGresult *res)
     http_respond_json(req, 201, PQgetvalue(res, 0, 1), (size_t)PQgetlength(res, 0, 1));
 }
 
-/* A text form field checked as a number, as a query value is. */
-static const char *form_number(const form_field_t *fields, size_t n, const body_field_t *f, field_errors_t *e)
+/* A text field of a form, checked as a query value is; NULL when absent or broken. */
+static const char *form_value(const form_field_t *fields, size_t n, const body_field_t *f, field_errors_t *e)
 {
     const form_field_t *v = form_field_get(fields, n, f->name);
-    if (!v || !v->value_len) {
+    if (!v || !v->value_len || v->filename) {
         if (f->flags & FIELD_REQUIRED)
             field_errors_add(e, f->name, "required");
         return NULL;
     }
-    long long x = f->type == FIELD_ID ? http_parse_id(v->value) : 0;
-    if (f->type == FIELD_ID && !x) {
+    if (memchr(v->value, '\0', v->value_len)) {
         field_errors_add(e, f->name, "invalid_format");
         return NULL;
     }
-    if (f->type == FIELD_INT) {
-        const char *err = import_number(v->value, v->value_len, &x);
-        if (!err && x > f->max)
-            err = "too_large";
-        if (err) {
-            field_errors_add(e, f->name, err);
-            return NULL;
-        }
-    }
-    return v->value;
+    return body_text_param(f, v->value, e);
 }
 
 /* POST /images: multipart `image` (the file), `good_id`, optional `position`. */
@@ -109,8 +99,8 @@ static void image_create(http_request_t *req)
     const form_field_t *file = form_field_get(fields, n, "image");
     if (!file)
         field_errors_add(&e, "image", "required");
-    const char *good_id = form_number(fields, n, &image_form[0], &e);
-    const char *position = form_number(fields, n, &image_form[1], &e);
+    const char *good_id = form_value(fields, n, &image_form[0], &e);
+    const char *position = form_value(fields, n, &image_form[1], &e);
     if (e.count) {
         api_respond_validation(req, &e);
         return;

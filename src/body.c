@@ -312,11 +312,8 @@ static const char *query_int_error(const body_field_t *f, const char *v)
     return NULL;
 }
 
-const char *body_query_param(http_request_t *req, const body_field_t *f, field_errors_t *e)
+const char *body_text_param(const body_field_t *f, const char *v, field_errors_t *e)
 {
-    const char *v = http_query_get(req, f->name);
-    if (!v || !*v)
-        return NULL;
     const char *err;
     if (f->type == FIELD_ID)
         err = http_parse_id(v) ? NULL : "invalid_format";
@@ -331,6 +328,14 @@ const char *body_query_param(http_request_t *req, const body_field_t *f, field_e
         return NULL;
     }
     return v;
+}
+
+const char *body_query_param(http_request_t *req, const body_field_t *f, field_errors_t *e)
+{
+    const char *v = http_query_get(req, f->name);
+    if (!v || !*v)
+        return NULL;
+    return body_text_param(f, v, e);
 }
 
 /* One field: sets values->text or adds an error. */
