@@ -4,6 +4,7 @@
 
 #include "hourglass/body.h"
 #include "hourglass/db.h"
+#include "hourglass/forms.h"
 #include "hourglass/http.h"
 
 /* Where the layers meet (api_bridge.c): the database, the password hashing
@@ -28,6 +29,12 @@ void api_respond_db_error(http_request_t *req, const PGresult *res);
 /* The first column of the one row as the JSON answer with status; 404 when
  * there is no row or it is NULL; the database's error otherwise. */
 void api_respond_json_row(http_request_t *req, const PGresult *res, int status);
+
+/* 0 when res holds exactly one row; else answers (the failure, or 404 for
+ * no row: missing, or not the caller's) and returns -1. */
+int api_found_row(http_request_t *req, const PGresult *res);
+/* api_respond_json_row with 200, as the callback of api_query. */
+void api_on_json_row(http_request_t *req, PGresult *res);
 
 /* A problem with status and code that lists every error gathered in e. */
 void api_respond_errors(http_request_t *req, field_errors_t *e, int status, const char *code);
@@ -56,5 +63,30 @@ void api_password_verify(http_request_t *req, const char *password, const char *
 /* Who is asking, from the access token (Bearer header or cookie): fills
  * req->auth and returns 0, or answers 401 / 403 and returns -1. */
 int api_authenticate(http_request_t *req, unsigned flags);
+/* On a public route: fills req->auth when a valid access token came with the
+ * request; without one, or with a bad one, the caller stays anonymous
+ * (user_id 0). Never answers. */
+void api_authenticate_optional(http_request_t *req);
+/* The same, then 1 when the caller is staff or an admin (who see more). */
+int api_caller_is_staff(http_request_t *req);
+
+/* Uploaded images (avatars, the shop's pictures). */
+typedef struct {
+    const char *type;   /* sniffed from the bytes: image/png, jpeg, gif or webp */
+    const char *sha256; /* of the bytes, hex: the ETag */
+    const char *hex;    /* the bytes hex-encoded, as a text parameter */
+    size_t len;
+} api_image_t;
+/* The parts of a multipart/form-data body: 0, or -1 after answering 400. */
+int api_multipart_fields(http_request_t *req, form_field_t **fields, size_t *count);
+/* Checks one uploaded file: 413 beyond max bytes, 415 when its bytes are no
+ * image we keep. 0 with img filled, or -1 after answering. */
+int api_image_accept(http_request_t *req, const char *data, size_t len, size_t max, api_image_t *img);
+/* If-None-Match as a text parameter, or NULL. */
+const char *api_if_none_match(http_request_t *req);
+/* Answers a stored image from a row (content_type, etag, not_modified, hex):
+ * 404 without one, 304 when not_modified, else the bytes; ETag and
+ * cache_control either way. */
+void api_image_respond(http_request_t *req, PGresult *res, const char *cache_control);
 
 #endif
