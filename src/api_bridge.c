@@ -97,10 +97,10 @@ void api_respond_validation(http_request_t *req, field_errors_t *e)
     api_respond_errors(req, e, 422, "validation_failed");
 }
 
-int api_body_read(http_request_t *req, const body_field_t *fields, size_t count, body_mode_t mode, int allow_forms,
-                  body_value_t *values, field_errors_t *e)
+/* 0 for BODY_OK; else the answer, and -1. */
+static int respond_body_error(http_request_t *req, body_error_t rc)
 {
-    switch (body_read(req, fields, count, mode, allow_forms, values, e)) {
+    switch (rc) {
     case BODY_OK:
         return 0;
     case BODY_MALFORMED_JSON:
@@ -114,6 +114,18 @@ int api_body_read(http_request_t *req, const body_field_t *fields, size_t count,
         break;
     }
     return -1;
+}
+
+int api_body_read(http_request_t *req, const body_field_t *fields, size_t count, body_mode_t mode, int allow_forms,
+                  body_value_t *values, field_errors_t *e)
+{
+    return respond_body_error(req, body_read(req, fields, count, mode, allow_forms, values, e));
+}
+
+json_t *api_body_json(http_request_t *req)
+{
+    json_t *obj;
+    return respond_body_error(req, body_json_object(req, &obj)) ? NULL : obj;
 }
 
 int api_body_parse(http_request_t *req, const body_field_t *fields, size_t count, body_mode_t mode, int allow_forms,
@@ -175,6 +187,30 @@ void api_password_hash(http_request_t *req, const char *password, api_hash_cb cb
 void api_password_verify(http_request_t *req, const char *password, const char *hash, api_verify_cb cb)
 {
     if (auth_password_verify(&req->worker->loop, password, hash, on_verified, hash_ctx_new(req, NULL, cb)) == 0)
+        http_request_hold(req);
+    else
+        http_respond_problem(req, 500, "internal_error", NULL);
+}
+
+typedef struct {
+    http_request_t *req;
+    api_outbound_cb cb;
+} outbound_ctx_t;
+
+static void on_outbound_answer(void *data, const outbound_response_t *r)
+{
+    outbound_ctx_t *ctx = data;
+    if (http_request_resume(ctx->req))
+        ctx->cb(ctx->req, r);
+}
+
+void api_outbound_http(http_request_t *req, const outbound_request_t *rq, api_outbound_cb cb)
+{
+    outbound_ctx_t *ctx = arena_alloc(&req->arena, sizeof(*ctx));
+    ctx->req = req;
+    ctx->cb = cb;
+    /* the answer never comes on this stack */
+    if (outbound_http(app_worker(req->worker)->out, rq, on_outbound_answer, ctx) == 0)
         http_request_hold(req);
     else
         http_respond_problem(req, 500, "internal_error", NULL);
