@@ -84,6 +84,47 @@ void api_respond_db_error(http_request_t *req, const PGresult *res)
     http_respond_problem(req, 500, "internal_error", NULL);
 }
 
+const char *api_column(const PGresult *res, const char *name)
+{
+    int col = PQfnumber(res, name);
+    return col < 0 || PQntuples(res) < 1 || PQgetisnull(res, 0, col) ? NULL : PQgetvalue(res, 0, col);
+}
+
+int api_row_found(http_request_t *req, const PGresult *res)
+{
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+        api_respond_db_error(req, res);
+        return -1;
+    }
+    if (PQntuples(res) != 1) {
+        http_respond_problem(req, 404, "not_found", NULL);
+        return -1;
+    }
+    return 0;
+}
+
+void api_respond_json_row(http_request_t *req, PGresult *res)
+{
+    if (api_row_found(req, res))
+        return;
+    if (PQgetisnull(res, 0, 0))
+        http_respond_problem(req, 404, "not_found", NULL);
+    else
+        http_respond_json(req, 200, PQgetvalue(res, 0, 0), (size_t)PQgetlength(res, 0, 0));
+}
+
+const char *api_present_fields(http_request_t *req, const body_field_t *fields, const body_value_t *v, size_t n)
+{
+    abuf_t b;
+    abuf_init(&b, &req->arena, 128);
+    abuf_puts(&b, "{");
+    for (size_t i = 0, k = 0; i < n; i++)
+        if (v[i].present)
+            abuf_printf(&b, "%s%s", k++ ? "," : "", fields[i].name);
+    abuf_puts(&b, "}");
+    return b.data;
+}
+
 void api_respond_errors(http_request_t *req, field_errors_t *e, int status, const char *code)
 {
     abuf_puts(&e->json, "]");

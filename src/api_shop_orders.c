@@ -19,8 +19,6 @@
 #include "hourglass/server.h"
 #include "hourglass/telegram.h"
 
-#define SHOP "/api/v1/shop"
-
 /* The notes' bounds (shop_sql.md, decision 10). */
 #define ORDER_ITEMS_MAX 100
 #define ORDER_ITEM_AMOUNT_MAX 10000
@@ -35,26 +33,6 @@ static int stmt_order_create, stmt_order_get, stmt_order_update, stmt_orders_pag
     stmt_tg_delete;
 
 /* ---------------------------------------------------------------- answers */
-
-static const char *column(const PGresult *res, const char *name)
-{
-    int col = PQfnumber(res, name);
-    return col < 0 || PQgetisnull(res, 0, col) ? NULL : PQgetvalue(res, 0, col);
-}
-
-/* A single JSON column, or 404 when there is no row or it is NULL. */
-static void on_json_row(http_request_t *req, PGresult *res)
-{
-    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-        api_respond_db_error(req, res);
-        return;
-    }
-    if (PQntuples(res) != 1 || PQgetisnull(res, 0, 0)) {
-        http_respond_problem(req, 404, "not_found", NULL);
-        return;
-    }
-    http_respond_json(req, 200, PQgetvalue(res, 0, 0), (size_t)PQgetlength(res, 0, 0));
-}
 
 /* 201 with the object of column 0 and Location <prefix>/<column 1>. */
 static void respond_created(http_request_t *req, const char *prefix, const char *body, const char *id)
@@ -84,18 +62,18 @@ static void respond_sql_validation(http_request_t *req, const char *errors)
 /* The `error` of a function's (error, body) row answered; 1 when there was one. */
 static int respond_row_error(http_request_t *req, const PGresult *res)
 {
-    const char *code = column(res, "error");
+    const char *code = api_column(res, "error");
     if (!code)
         return 0;
     if (!strcmp(code, "validation_failed")) {
-        respond_sql_validation(req, column(res, "errors"));
+        respond_sql_validation(req, api_column(res, "errors"));
     } else if (!strcmp(code, "price_changed") || !strcmp(code, "out_of_stock")) {
         size_t len;
         char *doc = problem_render_member(&req->arena, 409, code, problem_detail(code, req->lang), "items",
-                                          column(res, "items"), &len);
+                                          api_column(res, "items"), &len);
         http_respond(req, 409, "application/problem+json", doc, len);
     } else if (!strcmp(code, "rate_limited")) {
-        const char *retry_after = column(res, "retry_after");
+        const char *retry_after = api_column(res, "retry_after");
         if (retry_after)
             http_header_add(req, "Retry-After", retry_after);
         http_respond_problem(req, 429, code, NULL);
@@ -123,23 +101,9 @@ static int outcome_row(http_request_t *req, PGresult *res)
 static void on_outcome_200(http_request_t *req, PGresult *res)
 {
     if (outcome_row(req, res) == 0) {
-        const char *body = column(res, "body");
+        const char *body = api_column(res, "body");
         http_respond_json(req, 200, body, strlen(body));
     }
-}
-
-/* The names of the fields a PATCH body sent, as a text[] literal; the names
- * are ours (the declared fields), never request data. */
-static const char *present_fields(http_request_t *req, const body_field_t *fields, const body_value_t *v, size_t n)
-{
-    abuf_t b;
-    abuf_init(&b, &req->arena, 64);
-    abuf_puts(&b, "{");
-    for (size_t i = 0, k = 0; i < n; i++)
-        if (v[i].present)
-            abuf_printf(&b, "%s%s", k++ ? "," : "", fields[i].name);
-    abuf_puts(&b, "}");
-    return b.data;
 }
 
 /* ?limit=&cursor= and an optional id filter; -1 after answering 422. */
@@ -262,7 +226,7 @@ static const char *order_json(http_request_t *req, json_t *body, field_errors_t 
 static void on_order_created(http_request_t *req, PGresult *res)
 {
     if (outcome_row(req, res) == 0)
-        respond_created(req, SHOP "/orders", column(res, "body"), column(res, "id"));
+        respond_created(req, "/api/v1/shop/orders", api_column(res, "body"), api_column(res, "id"));
 }
 
 static const char *config_or_null(const char *v) { return v && *v ? v : NULL; }
@@ -298,7 +262,7 @@ static void api_orders_list(http_request_t *req)
     if (page_query(req, "status_id", &status, &limit, &after))
         return;
     const char *params[3] = {status, http_int_param(req, after), http_int_param(req, limit)};
-    api_query(req, stmt_orders_page, 3, params, on_json_row);
+    api_query(req, stmt_orders_page, 3, params, api_respond_json_row);
 }
 
 static void api_order_get(http_request_t *req)
@@ -307,7 +271,7 @@ static void api_order_get(http_request_t *req)
     if (!id)
         return;
     const char *params[1] = {id};
-    api_query(req, stmt_order_get, 1, params, on_json_row);
+    api_query(req, stmt_order_get, 1, params, api_respond_json_row);
 }
 
 enum { U_STATUS, U_DELIVERY, U_ADDRESS, U_COMMENT, U_COUNT };
@@ -325,7 +289,7 @@ static void api_order_patch(http_request_t *req)
     body_value_t v[U_COUNT];
     if (!id || api_body_parse(req, order_patch_fields, U_COUNT, BODY_PATCH, 0, v))
         return;
-    const char *params[7] = {id, present_fields(req, order_patch_fields, v, U_COUNT), v[U_STATUS].text,
+    const char *params[7] = {id, api_present_fields(req, order_patch_fields, v, U_COUNT), v[U_STATUS].text,
                              v[U_DELIVERY].text, v[U_ADDRESS].text, v[U_COMMENT].text,
                              http_int_param(req, req->auth.user_id)};
     api_query(req, stmt_order_update, 7, params, on_outcome_200);
@@ -337,7 +301,7 @@ static void changes_page(http_request_t *req, const char *order_id)
     if (page_query(req, NULL, NULL, &limit, &after))
         return;
     const char *params[3] = {order_id, http_int_param(req, after), http_int_param(req, limit)};
-    api_query(req, stmt_changes_page, 3, params, on_json_row);
+    api_query(req, stmt_changes_page, 3, params, api_respond_json_row);
 }
 
 static void api_order_changes(http_request_t *req)
@@ -363,7 +327,7 @@ static const body_field_t form_fields[F_COUNT] = {
 static void on_form_created(http_request_t *req, PGresult *res)
 {
     if (outcome_row(req, res) == 0) {
-        const char *body = column(res, "body");
+        const char *body = api_column(res, "body");
         http_respond_json(req, 201, body, strlen(body));
     }
 }
@@ -386,7 +350,7 @@ static void api_forms_list(http_request_t *req)
     if (page_query(req, NULL, NULL, &limit, &after))
         return;
     const char *params[2] = {http_int_param(req, after), http_int_param(req, limit)};
-    api_query(req, stmt_forms_page, 2, params, on_json_row);
+    api_query(req, stmt_forms_page, 2, params, api_respond_json_row);
 }
 
 /* ---------------------------------------------------------------- payments */
@@ -484,20 +448,14 @@ static void on_registered(http_request_t *req, const outbound_response_t *r)
     }
     const char *params[3] = {c->id, arena_strdup(&req->arena, order_id), arena_strdup(&req->arena, form_url)};
     json_decref(doc);
-    api_query(req, stmt_payment_registered, 3, params, on_json_row);
+    api_query(req, stmt_payment_registered, 3, params, api_respond_json_row);
 }
 
 static void on_payment_begun(http_request_t *req, PGresult *res)
 {
     payment_ctx_t *c = req->ctx;
-    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-        api_respond_db_error(req, res);
+    if (api_row_found(req, res))
         return;
-    }
-    if (PQntuples(res) != 1) {
-        http_respond_problem(req, 404, "not_found", NULL);
-        return;
-    }
     abuf_t form;
     abuf_init(&form, &req->arena, 512);
     form_param(&form, "orderNumber", PQgetvalue(res, 0, 0));
@@ -511,11 +469,7 @@ static void on_payment_begun(http_request_t *req, PGresult *res)
 /* The order exists, so the missing configuration is the answer. */
 static void on_order_exists(http_request_t *req, PGresult *res)
 {
-    if (PQresultStatus(res) != PGRES_TUPLES_OK)
-        api_respond_db_error(req, res);
-    else if (PQntuples(res) != 1)
-        http_respond_problem(req, 404, "not_found", NULL);
-    else
+    if (api_row_found(req, res) == 0)
         http_respond_problem(req, 503, "not_configured", NULL);
 }
 
@@ -606,14 +560,8 @@ static void on_gateway_status(http_request_t *req, const outbound_response_t *r)
 static void on_payment_lookup(http_request_t *req, PGresult *res)
 {
     payment_ctx_t *c = req->ctx;
-    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-        api_respond_db_error(req, res);
+    if (api_row_found(req, res))
         return;
-    }
-    if (PQntuples(res) != 1) {
-        http_respond_problem(req, 404, "not_found", NULL);
-        return;
-    }
     if (!gateway_configured(req->worker->cfg)) {
         http_respond_problem(req, 503, "not_configured", NULL);
         return;
@@ -685,7 +633,7 @@ static void on_tg_user_created(http_request_t *req, PGresult *res)
         api_respond_db_error(req, res);
         return;
     }
-    respond_created(req, SHOP "/telegram-users", PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1));
+    respond_created(req, "/api/v1/shop/telegram-users", PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1));
 }
 
 static void api_tg_users_list(http_request_t *req)
@@ -694,7 +642,7 @@ static void api_tg_users_list(http_request_t *req)
     if (bot_authenticate(req) || page_query(req, NULL, NULL, &limit, &after))
         return;
     const char *params[2] = {http_int_param(req, after), http_int_param(req, limit)};
-    api_query(req, stmt_tg_page, 2, params, on_json_row);
+    api_query(req, stmt_tg_page, 2, params, api_respond_json_row);
 }
 
 static void api_tg_user_create(http_request_t *req)
@@ -712,7 +660,7 @@ static void api_tg_user_get(http_request_t *req)
     if (bot_authenticate(req) || !(id = http_path_id(req, "id")))
         return;
     const char *params[1] = {id};
-    api_query(req, stmt_tg_get, 1, params, on_json_row);
+    api_query(req, stmt_tg_get, 1, params, api_respond_json_row);
 }
 
 static void api_tg_user_patch(http_request_t *req)
@@ -721,17 +669,13 @@ static void api_tg_user_patch(http_request_t *req)
     body_value_t v[T_COUNT];
     if (bot_authenticate(req) || !(id = http_path_id(req, "id")) || tg_user_body(req, BODY_PATCH, v))
         return;
-    const char *params[4] = {id, present_fields(req, tg_user_fields, v, T_COUNT), v[T_CHAT].text, v[T_STATUS].text};
-    api_query(req, stmt_tg_update, 4, params, on_json_row);
+    const char *params[4] = {id, api_present_fields(req, tg_user_fields, v, T_COUNT), v[T_CHAT].text, v[T_STATUS].text};
+    api_query(req, stmt_tg_update, 4, params, api_respond_json_row);
 }
 
 static void on_tg_user_deleted(http_request_t *req, PGresult *res)
 {
-    if (PQresultStatus(res) != PGRES_TUPLES_OK)
-        api_respond_db_error(req, res);
-    else if (PQntuples(res) != 1)
-        http_respond_problem(req, 404, "not_found", NULL);
-    else
+    if (api_row_found(req, res) == 0)
         http_respond(req, 204, NULL, NULL, 0);
 }
 
@@ -801,49 +745,49 @@ static void shop_orders_register_statements(void)
 }
 
 static const http_route_t shop_order_routes[] = {
-    {ALLOW_POST, SHOP "/orders", api_order_create, NULL, 0, 0},
-    {ALLOW_GET, SHOP "/orders", api_orders_list, NULL, ROUTE_STAFF, 0},
-    {ALLOW_GET, SHOP "/orders/{id}", api_order_get, NULL, ROUTE_STAFF, 0},
-    {ALLOW_PATCH, SHOP "/orders/{id}", api_order_patch, NULL, ROUTE_STAFF, 0},
-    {ALLOW_GET, SHOP "/orders/{id}/status-changes", api_order_changes, NULL, ROUTE_STAFF, 0},
-    {ALLOW_GET, SHOP "/status-changes", api_changes_list, NULL, ROUTE_STAFF, 0},
-    {ALLOW_POST, SHOP "/orders/{id}/payment", api_payment_register, NULL, 0, 0},
-    {ALLOW_GET, SHOP "/orders/{id}/payment", api_payment_status, NULL, 0, 0},
-    {ALLOW_POST, SHOP "/contact-forms", api_form_create, NULL, 0, 0},
-    {ALLOW_GET, SHOP "/contact-forms", api_forms_list, NULL, ROUTE_STAFF, 0},
-    {ALLOW_GET, SHOP "/telegram-users", api_tg_users_list, NULL, 0, 0},
-    {ALLOW_POST, SHOP "/telegram-users", api_tg_user_create, NULL, 0, 0},
-    {ALLOW_GET, SHOP "/telegram-users/{id}", api_tg_user_get, NULL, 0, 0},
-    {ALLOW_PATCH, SHOP "/telegram-users/{id}", api_tg_user_patch, NULL, 0, 0},
-    {ALLOW_DELETE, SHOP "/telegram-users/{id}", api_tg_user_delete, NULL, 0, 0},
+    {ALLOW_POST, "/api/v1/shop/orders", api_order_create, NULL, 0, 0},
+    {ALLOW_GET, "/api/v1/shop/orders", api_orders_list, NULL, ROUTE_STAFF, 0},
+    {ALLOW_GET, "/api/v1/shop/orders/{id}", api_order_get, NULL, ROUTE_STAFF, 0},
+    {ALLOW_PATCH, "/api/v1/shop/orders/{id}", api_order_patch, NULL, ROUTE_STAFF, 0},
+    {ALLOW_GET, "/api/v1/shop/orders/{id}/status-changes", api_order_changes, NULL, ROUTE_STAFF, 0},
+    {ALLOW_GET, "/api/v1/shop/status-changes", api_changes_list, NULL, ROUTE_STAFF, 0},
+    {ALLOW_POST, "/api/v1/shop/orders/{id}/payment", api_payment_register, NULL, 0, 0},
+    {ALLOW_GET, "/api/v1/shop/orders/{id}/payment", api_payment_status, NULL, 0, 0},
+    {ALLOW_POST, "/api/v1/shop/contact-forms", api_form_create, NULL, 0, 0},
+    {ALLOW_GET, "/api/v1/shop/contact-forms", api_forms_list, NULL, ROUTE_STAFF, 0},
+    {ALLOW_GET, "/api/v1/shop/telegram-users", api_tg_users_list, NULL, 0, 0},
+    {ALLOW_POST, "/api/v1/shop/telegram-users", api_tg_user_create, NULL, 0, 0},
+    {ALLOW_GET, "/api/v1/shop/telegram-users/{id}", api_tg_user_get, NULL, 0, 0},
+    {ALLOW_PATCH, "/api/v1/shop/telegram-users/{id}", api_tg_user_patch, NULL, 0, 0},
+    {ALLOW_DELETE, "/api/v1/shop/telegram-users/{id}", api_tg_user_delete, NULL, 0, 0},
 };
 
 static const route_doc_t shop_order_docs[] = {
-    {ALLOW_POST, SHOP "/orders", "shop", "Place an order (public)", NULL, 0, NULL, 201, "Order"},
-    {ALLOW_GET, SHOP "/orders", "shop", "Orders, in id order (staff)", NULL, 0, NULL, 200, "OrderPage"},
-    {ALLOW_GET, SHOP "/orders/{id}", "shop", "An order (staff)", NULL, 0, NULL, 200, "Order"},
-    {ALLOW_PATCH, SHOP "/orders/{id}", "shop", "Change an order's status, delivery, address or comment (staff)",
+    {ALLOW_POST, "/api/v1/shop/orders", "shop", "Place an order (public)", NULL, 0, NULL, 201, "Order"},
+    {ALLOW_GET, "/api/v1/shop/orders", "shop", "Orders, in id order (staff)", NULL, 0, NULL, 200, "OrderPage"},
+    {ALLOW_GET, "/api/v1/shop/orders/{id}", "shop", "An order (staff)", NULL, 0, NULL, 200, "Order"},
+    {ALLOW_PATCH, "/api/v1/shop/orders/{id}", "shop", "Change an order's status, delivery, address or comment (staff)",
      order_patch_fields, U_COUNT, NULL, 200, "Order"},
-    {ALLOW_GET, SHOP "/orders/{id}/status-changes", "shop", "An order's status changes, oldest first (staff)", NULL,
+    {ALLOW_GET, "/api/v1/shop/orders/{id}/status-changes", "shop", "An order's status changes, oldest first (staff)", NULL,
      0, NULL, 200, "StatusChangePage"},
-    {ALLOW_GET, SHOP "/status-changes", "shop", "Every order's status changes, oldest first (staff)", NULL, 0, NULL,
+    {ALLOW_GET, "/api/v1/shop/status-changes", "shop", "Every order's status changes, oldest first (staff)", NULL, 0, NULL,
      200, "StatusChangePage"},
-    {ALLOW_POST, SHOP "/orders/{id}/payment", "shop", "Register the order with the payment gateway (public)",
+    {ALLOW_POST, "/api/v1/shop/orders/{id}/payment", "shop", "Register the order with the payment gateway (public)",
      payment_fields, P_COUNT, NULL, 200, "PaymentRegistered"},
-    {ALLOW_GET, SHOP "/orders/{id}/payment", "shop", "The gateway's status of the order's payment (public)", NULL, 0,
+    {ALLOW_GET, "/api/v1/shop/orders/{id}/payment", "shop", "The gateway's status of the order's payment (public)", NULL, 0,
      NULL, 200, "PaymentStatus"},
-    {ALLOW_POST, SHOP "/contact-forms", "shop", "Send a contact form (public, rate limited)", form_fields, F_COUNT,
+    {ALLOW_POST, "/api/v1/shop/contact-forms", "shop", "Send a contact form (public, rate limited)", form_fields, F_COUNT,
      NULL, 201, "ContactForm"},
-    {ALLOW_GET, SHOP "/contact-forms", "shop", "Contact forms, in id order (staff)", NULL, 0, NULL, 200,
+    {ALLOW_GET, "/api/v1/shop/contact-forms", "shop", "Contact forms, in id order (staff)", NULL, 0, NULL, 200,
      "ContactFormPage"},
-    {ALLOW_GET, SHOP "/telegram-users", "shop", "The bot's users, in id order (X-Bot-Token)", NULL, 0, NULL, 200,
+    {ALLOW_GET, "/api/v1/shop/telegram-users", "shop", "The bot's users, in id order (X-Bot-Token)", NULL, 0, NULL, 200,
      "TelegramUserPage"},
-    {ALLOW_POST, SHOP "/telegram-users", "shop", "Add a bot user (X-Bot-Token)", tg_user_fields, T_COUNT, NULL, 201,
+    {ALLOW_POST, "/api/v1/shop/telegram-users", "shop", "Add a bot user (X-Bot-Token)", tg_user_fields, T_COUNT, NULL, 201,
      "TelegramUser"},
-    {ALLOW_GET, SHOP "/telegram-users/{id}", "shop", "A bot user (X-Bot-Token)", NULL, 0, NULL, 200, "TelegramUser"},
-    {ALLOW_PATCH, SHOP "/telegram-users/{id}", "shop", "Change a bot user (X-Bot-Token)", tg_user_fields, T_COUNT,
+    {ALLOW_GET, "/api/v1/shop/telegram-users/{id}", "shop", "A bot user (X-Bot-Token)", NULL, 0, NULL, 200, "TelegramUser"},
+    {ALLOW_PATCH, "/api/v1/shop/telegram-users/{id}", "shop", "Change a bot user (X-Bot-Token)", tg_user_fields, T_COUNT,
      NULL, 200, "TelegramUser"},
-    {ALLOW_DELETE, SHOP "/telegram-users/{id}", "shop", "Remove a bot user (X-Bot-Token)", NULL, 0, NULL, 204, NULL},
+    {ALLOW_DELETE, "/api/v1/shop/telegram-users/{id}", "shop", "Remove a bot user (X-Bot-Token)", NULL, 0, NULL, 204, NULL},
 };
 
 static const body_field_t status_filter[] = {{"status_id", FIELD_ID, 0, 0, 0, NULL}};
@@ -857,7 +801,7 @@ static const body_field_t status_filter[] = {{"status_id", FIELD_ID, 0, 0, 0, NU
     "answer within OUTBOUND_TIMEOUT answers 504 `gateway_timeout`."
 
 static const openapi_extra_t shop_order_extras[] = {
-    {ALLOW_POST, SHOP "/orders", 0, "409", NULL, 0,
+    {ALLOW_POST, "/api/v1/shop/orders", 0, "409", NULL, 0,
      "`items` (1..100) name variations with the price the customer saw (`current_price`, the discounted price when "
      "there is one). In one transaction every price and the stock are checked, the stock taken and the first status "
      "(the order status with the smallest id) recorded. 409 `price_changed` (any price differs) or `out_of_stock` "
@@ -866,28 +810,28 @@ static const openapi_extra_t shop_order_extras[] = {
      "`items[i].variation_id` (also a hidden good), `duplicate` on a variation named twice. The staff are told by "
      "e-mail (SHOP_NOTIFY_EMAIL) and Telegram when configured, afterwards: those never delay or fail the order. A "
      "Bearer token, when sent, records the customer as its author."},
-    {ALLOW_GET, SHOP "/orders", OPENAPI_PAGED, NULL, status_filter, 1, NULL},
-    {ALLOW_PATCH, SHOP "/orders/{id}", 0, NULL, NULL, 0,
+    {ALLOW_GET, "/api/v1/shop/orders", OPENAPI_PAGED, NULL, status_filter, 1, NULL},
+    {ALLOW_PATCH, "/api/v1/shop/orders/{id}", 0, NULL, NULL, 0,
      "A new `status_id` is recorded as a status change with its time and the caller as author; the same status is "
      "no change. 422 `not_found` for an unknown status or delivery type."},
-    {ALLOW_GET, SHOP "/orders/{id}/status-changes", OPENAPI_PAGED, NULL, NULL, 0,
+    {ALLOW_GET, "/api/v1/shop/orders/{id}/status-changes", OPENAPI_PAGED, NULL, NULL, 0,
      "The first change, with `from_status_id` null, is the order's creation."},
-    {ALLOW_GET, SHOP "/status-changes", OPENAPI_PAGED, NULL, NULL, 0, NULL},
-    {ALLOW_POST, SHOP "/orders/{id}/payment", 0, "502 504", NULL, 0,
+    {ALLOW_GET, "/api/v1/shop/status-changes", OPENAPI_PAGED, NULL, NULL, 0, NULL},
+    {ALLOW_POST, "/api/v1/shop/orders/{id}/payment", 0, "502 504", NULL, 0,
      "Each call registers a new attempt (`orderNumber` `<id>-<n>`: the gateway refuses a number twice); the "
      "answer's `payment_url` is where the customer pays." GATEWAY_TEXT},
-    {ALLOW_GET, SHOP "/orders/{id}/payment", 0, "409 502 504", NULL, 0,
+    {ALLOW_GET, "/api/v1/shop/orders/{id}/payment", 0, "409 502 504", NULL, 0,
      "409 `payment_not_registered` before a payment was registered. `status` is the gateway's orderStatus in "
      "words: registered, held, paid, reversed, refunded, pending, declined." GATEWAY_TEXT},
-    {ALLOW_POST, SHOP "/contact-forms", 0, "429", NULL, 0,
+    {ALLOW_POST, "/api/v1/shop/contact-forms", 0, "429", NULL, 0,
      "At most CONTACT_FORM_LIMIT forms (5) per client address in CONTACT_FORM_WINDOW (10 minutes); beyond, 429 "
      "`rate_limited` with Retry-After."},
-    {ALLOW_GET, SHOP "/contact-forms", OPENAPI_PAGED, NULL, NULL, 0, NULL},
-    {ALLOW_GET, SHOP "/telegram-users", OPENAPI_PAGED, NULL, NULL, 0, BOT_TOKEN_TEXT},
-    {ALLOW_POST, SHOP "/telegram-users", 0, "409", NULL, 0, BOT_TOKEN_TEXT " 409 when the chat_id is taken."},
-    {ALLOW_GET, SHOP "/telegram-users/{id}", 0, NULL, NULL, 0, BOT_TOKEN_TEXT},
-    {ALLOW_PATCH, SHOP "/telegram-users/{id}", 0, "409", NULL, 0, BOT_TOKEN_TEXT},
-    {ALLOW_DELETE, SHOP "/telegram-users/{id}", 0, NULL, NULL, 0, BOT_TOKEN_TEXT},
+    {ALLOW_GET, "/api/v1/shop/contact-forms", OPENAPI_PAGED, NULL, NULL, 0, NULL},
+    {ALLOW_GET, "/api/v1/shop/telegram-users", OPENAPI_PAGED, "401", NULL, 0, BOT_TOKEN_TEXT},
+    {ALLOW_POST, "/api/v1/shop/telegram-users", 0, "401 409", NULL, 0, BOT_TOKEN_TEXT " 409 when the chat_id is taken."},
+    {ALLOW_GET, "/api/v1/shop/telegram-users/{id}", 0, "401", NULL, 0, BOT_TOKEN_TEXT},
+    {ALLOW_PATCH, "/api/v1/shop/telegram-users/{id}", 0, "401 409", NULL, 0, BOT_TOKEN_TEXT},
+    {ALLOW_DELETE, "/api/v1/shop/telegram-users/{id}", 0, "401", NULL, 0, BOT_TOKEN_TEXT},
 };
 
 static const body_field_t order_item_object[] = {
@@ -977,8 +921,17 @@ static void shop_orders_openapi(json_t *paths, json_t *schemas)
     json_t *post = json_object();
     json_object_set_new(post, "requestBody",
                         json_pack("{s:b, s:{s:{s:o}}}", "required", 1, "content", "application/json", "schema", create));
-    json_object_set_new(openapi_path_item(paths, SHOP "/orders"), "post", post);
+    json_object_set_new(openapi_path_item(paths, "/api/v1/shop/orders"), "post", post);
     openapi_add_extras(paths, shop_order_extras, ARRAY_LEN(shop_order_extras));
+    /* The bot's routes take its header, not an access token. */
+    static const char *const bot_ops[][2] = {
+        {"/api/v1/shop/telegram-users", "get"},        {"/api/v1/shop/telegram-users", "post"},
+        {"/api/v1/shop/telegram-users/{id}", "get"},   {"/api/v1/shop/telegram-users/{id}", "patch"},
+        {"/api/v1/shop/telegram-users/{id}", "delete"},
+    };
+    for (size_t i = 0; i < ARRAY_LEN(bot_ops); i++)
+        json_object_set_new(json_object_get(openapi_path_item(paths, bot_ops[i][0]), bot_ops[i][1]), "security",
+                            json_pack("[{s:[]}]", "botToken"));
 }
 
 const api_module_t api_shop_orders_module = {

@@ -27,6 +27,18 @@ void api_query_or_null(http_request_t *req, int stmt, int nparams, const char *c
 /* Status and problem for a failed database call (503, 409, 500). */
 void api_respond_db_error(http_request_t *req, const PGresult *res);
 
+/* A column of row 0 by name; NULL when absent or SQL NULL. */
+const char *api_column(const PGresult *res, const char *name);
+/* 0 when res has exactly one row; otherwise the database's error or 404
+ * not_found is answered and -1 returned. */
+int api_row_found(http_request_t *req, const PGresult *res);
+/* Answers 200 with column 0 of the one row (JSON text), or 404 when there is
+ * no row or it is NULL: an api_db_cb. */
+void api_respond_json_row(http_request_t *req, PGresult *res);
+/* The names of the fields a PATCH body sent, as a text[] literal; the names
+ * are the declared fields', never request data. */
+const char *api_present_fields(http_request_t *req, const body_field_t *fields, const body_value_t *v, size_t n);
+
 /* A problem with status and code that lists every error gathered in e. */
 void api_respond_errors(http_request_t *req, field_errors_t *e, int status, const char *code);
 /* 422 validation_failed with every error gathered. */
