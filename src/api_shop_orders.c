@@ -262,7 +262,7 @@ static void api_orders_list(http_request_t *req)
     if (page_query(req, "status_id", &status, &limit, &after))
         return;
     const char *params[3] = {status, http_int_param(req, after), http_int_param(req, limit)};
-    api_query(req, stmt_orders_page, 3, params, api_respond_json_row);
+    api_query(req, stmt_orders_page, 3, params, api_on_json_row);
 }
 
 static void api_order_get(http_request_t *req)
@@ -271,7 +271,7 @@ static void api_order_get(http_request_t *req)
     if (!id)
         return;
     const char *params[1] = {id};
-    api_query(req, stmt_order_get, 1, params, api_respond_json_row);
+    api_query(req, stmt_order_get, 1, params, api_on_json_row);
 }
 
 enum { U_STATUS, U_DELIVERY, U_ADDRESS, U_COMMENT, U_COUNT };
@@ -301,7 +301,7 @@ static void changes_page(http_request_t *req, const char *order_id)
     if (page_query(req, NULL, NULL, &limit, &after))
         return;
     const char *params[3] = {order_id, http_int_param(req, after), http_int_param(req, limit)};
-    api_query(req, stmt_changes_page, 3, params, api_respond_json_row);
+    api_query(req, stmt_changes_page, 3, params, api_on_json_row);
 }
 
 static void api_order_changes(http_request_t *req)
@@ -350,7 +350,7 @@ static void api_forms_list(http_request_t *req)
     if (page_query(req, NULL, NULL, &limit, &after))
         return;
     const char *params[2] = {http_int_param(req, after), http_int_param(req, limit)};
-    api_query(req, stmt_forms_page, 2, params, api_respond_json_row);
+    api_query(req, stmt_forms_page, 2, params, api_on_json_row);
 }
 
 /* ---------------------------------------------------------------- payments */
@@ -448,13 +448,13 @@ static void on_registered(http_request_t *req, const outbound_response_t *r)
     }
     const char *params[3] = {c->id, arena_strdup(&req->arena, order_id), arena_strdup(&req->arena, form_url)};
     json_decref(doc);
-    api_query(req, stmt_payment_registered, 3, params, api_respond_json_row);
+    api_query(req, stmt_payment_registered, 3, params, api_on_json_row);
 }
 
 static void on_payment_begun(http_request_t *req, PGresult *res)
 {
     payment_ctx_t *c = req->ctx;
-    if (api_row_found(req, res))
+    if (api_found_row(req, res))
         return;
     abuf_t form;
     abuf_init(&form, &req->arena, 512);
@@ -469,7 +469,7 @@ static void on_payment_begun(http_request_t *req, PGresult *res)
 /* The order exists, so the missing configuration is the answer. */
 static void on_order_exists(http_request_t *req, PGresult *res)
 {
-    if (api_row_found(req, res) == 0)
+    if (api_found_row(req, res) == 0)
         http_respond_problem(req, 503, "not_configured", NULL);
 }
 
@@ -560,7 +560,7 @@ static void on_gateway_status(http_request_t *req, const outbound_response_t *r)
 static void on_payment_lookup(http_request_t *req, PGresult *res)
 {
     payment_ctx_t *c = req->ctx;
-    if (api_row_found(req, res))
+    if (api_found_row(req, res))
         return;
     if (!gateway_configured(req->worker->cfg)) {
         http_respond_problem(req, 503, "not_configured", NULL);
@@ -642,7 +642,7 @@ static void api_tg_users_list(http_request_t *req)
     if (bot_authenticate(req) || page_query(req, NULL, NULL, &limit, &after))
         return;
     const char *params[2] = {http_int_param(req, after), http_int_param(req, limit)};
-    api_query(req, stmt_tg_page, 2, params, api_respond_json_row);
+    api_query(req, stmt_tg_page, 2, params, api_on_json_row);
 }
 
 static void api_tg_user_create(http_request_t *req)
@@ -660,7 +660,7 @@ static void api_tg_user_get(http_request_t *req)
     if (bot_authenticate(req) || !(id = http_path_id(req, "id")))
         return;
     const char *params[1] = {id};
-    api_query(req, stmt_tg_get, 1, params, api_respond_json_row);
+    api_query(req, stmt_tg_get, 1, params, api_on_json_row);
 }
 
 static void api_tg_user_patch(http_request_t *req)
@@ -670,12 +670,12 @@ static void api_tg_user_patch(http_request_t *req)
     if (bot_authenticate(req) || !(id = http_path_id(req, "id")) || tg_user_body(req, BODY_PATCH, v))
         return;
     const char *params[4] = {id, api_present_fields(req, tg_user_fields, v, T_COUNT), v[T_CHAT].text, v[T_STATUS].text};
-    api_query(req, stmt_tg_update, 4, params, api_respond_json_row);
+    api_query(req, stmt_tg_update, 4, params, api_on_json_row);
 }
 
 static void on_tg_user_deleted(http_request_t *req, PGresult *res)
 {
-    if (api_row_found(req, res) == 0)
+    if (api_found_row(req, res) == 0)
         http_respond(req, 204, NULL, NULL, 0);
 }
 

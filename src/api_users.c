@@ -4,7 +4,6 @@
  * answer); the SQL functions are in 0004_users.sql and answer JSON text that
  * is sent as it is. */
 #include <errno.h>
-#include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -122,7 +121,7 @@ static void on_password_checked(http_request_t *req, int matches)
 
 static void on_password_hash(http_request_t *req, PGresult *res)
 {
-    if (api_row_found(req, res) || respond_row_error(req, res))
+    if (api_found_row(req, res) || respond_row_error(req, res))
         return;
     me_ctx_t *c = req->ctx;
     c->hash = arena_strdup(&req->arena, api_column(res, "password_hash"));
@@ -158,7 +157,7 @@ static me_ctx_t *parse_password_body(http_request_t *req)
 static void api_me_get(http_request_t *req)
 {
     const char *params[1] = {user_id_text(req)};
-    api_query(req, stmt_user_get, 1, params, api_respond_json_row);
+    api_query(req, stmt_user_get, 1, params, api_on_json_row);
 }
 
 enum { M_USERNAME, M_NAME, M_FIRST, M_LAST, M_MIDDLE, M_PHONE, M_DOB, M_COUNTRY, M_COUNT };
@@ -349,16 +348,11 @@ static int raw_image_type(const http_request_t *req)
  * Returns 0, or -1 after answering. */
 static int avatar_bytes(http_request_t *req, const char **data, size_t *len)
 {
-    size_t ct_len = 0;
-    const char *ct = http_header_get(req, "content-type", &ct_len);
     if (http_content_type_is(req, "multipart/form-data")) {
         form_field_t *fields = NULL;
         size_t n = 0;
-        if (multipart_parse(&req->arena, ct, ct_len, req->body.data ? req->body.data : "", req->body.len, &fields,
-                            &n)) {
-            http_respond_problem(req, 400, "malformed_request", NULL);
+        if (api_multipart_fields(req, &fields, &n))
             return -1;
-        }
         const form_field_t *f = form_field_get(fields, n, "file");
         if (!f)
             f = form_field_get(fields, n, "photo");
@@ -386,26 +380,10 @@ static void api_avatar_put(http_request_t *req)
 {
     const char *data;
     size_t len;
-    if (avatar_bytes(req, &data, &len))
+    api_image_t img;
+    if (avatar_bytes(req, &data, &len) || api_image_accept(req, data, len, AVATAR_MAX_BYTES, &img))
         return;
-    if (len > AVATAR_MAX_BYTES) {
-        http_respond_problem(req, 413, "payload_too_large", NULL);
-        return;
-    }
-    /* Stored as what the bytes are, whatever the client declared. */
-    const char *type = media_sniff_image(data, len);
-    if (!type) {
-        http_respond_problem(req, 415, "unsupported_media_type", NULL);
-        return;
-    }
-    unsigned char digest[crypto_hash_sha256_BYTES];
-    crypto_hash_sha256(digest, (const unsigned char *)data, len);
-    char etag[crypto_hash_sha256_BYTES * 2 + 1];
-    sodium_bin2hex(etag, sizeof(etag), digest, sizeof(digest));
-    /* Parameters are text: the bytes travel hex-encoded and SQL decodes them. */
-    char *hex = arena_alloc(&req->arena, len * 2 + 1);
-    sodium_bin2hex(hex, len * 2 + 1, (const unsigned char *)data, len);
-    const char *params[4] = {user_id_text(req), type, hex, arena_strdup(&req->arena, etag)};
+    const char *params[4] = {user_id_text(req), img.type, img.hex, img.sha256};
     api_query(req, stmt_avatar_set, 4, params, on_user_outcome);
 }
 
@@ -425,32 +403,11 @@ static void api_avatar_delete(http_request_t *req)
     api_query(req, stmt_avatar_delete, 1, params, on_avatar_deleted);
 }
 
-static void on_avatar(http_request_t *req, PGresult *res)
-{
-    if (api_row_found(req, res))
-        return;
-    http_header_add(req, "ETag", arena_printf(&req->arena, "\"%s\"", PQgetvalue(res, 0, 1)));
-    http_header_add(req, "Cache-Control", AVATAR_CACHE_CONTROL);
-    if (!strcmp(PQgetvalue(res, 0, 2), "t")) {
-        http_respond(req, 304, NULL, NULL, 0);
-        return;
-    }
-    const char *hex = PQgetvalue(res, 0, 3);
-    size_t hex_len = (size_t)PQgetlength(res, 0, 3);
-    unsigned char *bytes = arena_alloc(&req->arena, hex_len / 2 + 1);
-    size_t len = 0;
-    if (sodium_hex2bin(bytes, hex_len / 2 + 1, hex, hex_len, NULL, &len, NULL)) {
-        http_respond_problem(req, 500, "internal_error", NULL);
-        return;
-    }
-    http_respond(req, 200, PQgetvalue(res, 0, 0), bytes, len);
-}
+static void on_avatar(http_request_t *req, PGresult *res) { api_image_respond(req, res, AVATAR_CACHE_CONTROL); }
 
 static void avatar_get(http_request_t *req, const char *user_id)
 {
-    size_t len = 0;
-    const char *inm = http_header_get(req, "if-none-match", &len);
-    const char *params[2] = {user_id, inm ? arena_strndup(&req->arena, inm, len) : NULL};
+    const char *params[2] = {user_id, api_if_none_match(req)};
     api_query(req, stmt_avatar_get, 2, params, on_avatar);
 }
 
@@ -493,7 +450,7 @@ static void api_users_list(http_request_t *req)
     }
     const char *params[7] = {full ? "true" : "false", q, country, premium, email, http_int_param(req, after),
                              http_int_param(req, limit)};
-    api_query(req, stmt_page, 7, params, api_respond_json_row);
+    api_query(req, stmt_page, 7, params, api_on_json_row);
 }
 
 /* One user by the {id} of the path, rendered by stmt. */
@@ -503,7 +460,7 @@ static void get_user_by_path_id(http_request_t *req, int stmt)
     if (!id)
         return;
     const char *params[1] = {id};
-    api_query(req, stmt, 1, params, api_respond_json_row);
+    api_query(req, stmt, 1, params, api_on_json_row);
 }
 
 static void api_user_public(http_request_t *req) { get_user_by_path_id(req, stmt_user_public); }

@@ -58,7 +58,9 @@ void field_errors_init(field_errors_t *e, http_request_t *req)
     e->lang = req->lang;
 }
 
-void field_errors_add(field_errors_t *e, const char *field, const char *code)
+void field_errors_add(field_errors_t *e, const char *field, const char *code) { field_errors_add_line(e, field, 0, code); }
+
+void field_errors_add_line(field_errors_t *e, const char *field, long line, const char *code)
 {
     const char *message = field_error_message(code, e->lang);
     if (e->count++) {
@@ -67,12 +69,17 @@ void field_errors_add(field_errors_t *e, const char *field, const char *code)
     }
     abuf_puts(&e->json, "{\"field\":");
     abuf_json_string(&e->json, field, strlen(field));
+    if (line)
+        abuf_printf(&e->json, ",\"line\":%ld", line);
     abuf_puts(&e->json, ",\"code\":");
     abuf_json_string(&e->json, code, strlen(code));
     abuf_puts(&e->json, ",\"message\":");
     abuf_json_string(&e->json, message, strlen(message));
     abuf_puts(&e->json, "}");
-    abuf_printf(&e->detail, "%s: %s", field, message);
+    if (line)
+        abuf_printf(&e->detail, "%s, line %ld: %s", field, line, message);
+    else
+        abuf_printf(&e->detail, "%s: %s", field, message);
 }
 
 #define PAGE_DEFAULT_LIMIT 50
@@ -285,12 +292,38 @@ static const char *text_error(const body_field_t *f, const char *s, size_t bytes
     }
 }
 
+/* A query value for an integer field: an optional '-' and digits, within the
+ * field's bounds (0, 0: those of a 64-bit integer). */
+static const char *query_int_error(const body_field_t *f, const char *v)
+{
+    const char *d = v[0] == '-' ? v + 1 : v;
+    if (!*d || strspn(d, "0123456789") != strlen(d))
+        return "invalid_format";
+    errno = 0;
+    long long n = strtoll(v, NULL, 10);
+    if (errno == ERANGE)
+        return v[0] == '-' ? "too_small" : "too_large";
+    if ((f->min || f->max) && n < f->min)
+        return "too_small";
+    if (f->max && n > f->max)
+        return "too_large";
+    return NULL;
+}
+
 const char *body_query_param(http_request_t *req, const body_field_t *f, field_errors_t *e)
 {
     const char *v = http_query_get(req, f->name);
     if (!v || !*v)
         return NULL;
-    const char *err = f->type == FIELD_ID ? (http_parse_id(v) ? NULL : "wrong_type") : text_error(f, v, strlen(v));
+    const char *err;
+    if (f->type == FIELD_ID)
+        err = http_parse_id(v) ? NULL : "invalid_format";
+    else if (f->type == FIELD_INT || f->type == FIELD_BIGINT)
+        err = query_int_error(f, v);
+    else if (f->type == FIELD_BOOL)
+        err = strcmp(v, "true") && strcmp(v, "false") ? "invalid_format" : NULL;
+    else
+        err = text_error(f, v, strlen(v));
     if (err) {
         field_errors_add(e, f->name, err);
         return NULL;
@@ -310,6 +343,7 @@ static void check_value(http_request_t *req, const body_field_t *f, json_t *v, b
     }
     switch (f->type) {
     case FIELD_INT:
+    case FIELD_BIGINT:
     case FIELD_ID: {
         if (!json_is_integer(v)) {
             field_errors_add(e, f->name, "wrong_type");

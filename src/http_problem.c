@@ -77,6 +77,7 @@ static const problem_text_t catalogue[] = {
      "Сервер останавливается; повторите попытку чуть позже."},
     {"timeout", "The request took too long.", "Запрос выполнялся слишком долго."},
     {"conflict", "This value is already taken.", "Это значение уже занято."},
+    {"in_use", "Other records still refer to this one.", "На эту запись ещё ссылаются другие."},
     {"validation_failed", "Some fields are not valid.", "Некоторые поля заполнены неверно."},
     {"malformed_json", "The request body is not valid JSON.", "Тело запроса не является корректным JSON."},
     {"not_authenticated", "Sign in first: no access token was sent.", "Сначала войдите: токен доступа не передан."},

@@ -135,7 +135,9 @@ json_t *openapi_field_schema(const body_field_t *f)
     json_t *s;
     switch (f->type) {
     case FIELD_INT:
-        s = json_pack("{s:s}", "type", "integer");
+    case FIELD_BIGINT:
+        s = f->type == FIELD_BIGINT ? json_pack("{s:s, s:s}", "type", "integer", "format", "int64")
+                                    : json_pack("{s:s}", "type", "integer");
         /* As body.c checks: 0, 0 is unbounded; otherwise min bounds, and max when set. */
         if (f->min || f->max)
             json_object_set_new(s, "minimum", json_integer(f->min));

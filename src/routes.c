@@ -11,6 +11,9 @@ static const api_module_t *const modules[] = {
     &api_planning_module,
     &api_stats_module,
     &api_music_module,
+    &api_messages_module,
+    &api_shop_module,
+    &api_shop_catalogue_module,
     &api_shop_orders_module,
     &api_docs_module,
 };

@@ -18,6 +18,7 @@ typedef enum {
     FIELD_ENUM,     /* one of choices */
     FIELD_COLOR,    /* #rrggbb */
     FIELD_ID,       /* positive 64-bit integer */
+    FIELD_BIGINT,   /* as FIELD_INT, but stored as a signed 64-bit bigint (money, chat ids) */
 } field_type_t;
 
 #define FIELD_REQUIRED 1u /* must be present and not null on create / PUT */
@@ -48,6 +49,8 @@ typedef struct {
 
 void field_errors_init(field_errors_t *e, http_request_t *req);
 void field_errors_add(field_errors_t *e, const char *field, const char *code);
+/* The same with the line of an uploaded file it concerns (from 1): `"line": N`. */
+void field_errors_add_line(field_errors_t *e, const char *field, long line, const char *code);
 const char *field_error_message(const char *code, http_lang_t lang);
 
 /* What stops a body before its fields are looked at. */
@@ -75,8 +78,9 @@ body_error_t body_read(http_request_t *req, const body_field_t *fields, size_t c
 void body_page_params(http_request_t *req, field_errors_t *e, long long *limit, long long *after);
 
 /* Query parameter f->name checked as field f would be in a body (FIELD_ID,
- * FIELD_DATE, FIELD_ENUM and the text types): NULL when absent or empty, or
- * when broken, after adding the error to e. */
+ * the integers, FIELD_BOOL as true|false, FIELD_DATE, FIELD_ENUM and the text
+ * types; a value that is no id, number or bool is invalid_format): NULL when
+ * absent or empty, or when broken, after adding the error to e. */
 const char *body_query_param(http_request_t *req, const body_field_t *f, field_errors_t *e);
 
 /* The same checks on a JSON object already parsed; errors are added to e. */

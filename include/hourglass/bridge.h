@@ -4,6 +4,7 @@
 
 #include "hourglass/body.h"
 #include "hourglass/db.h"
+#include "hourglass/forms.h"
 #include "hourglass/http.h"
 #include "hourglass/outbound.h"
 
@@ -26,15 +27,18 @@ void api_query(http_request_t *req, int stmt, int nparams, const char *const *va
 void api_query_or_null(http_request_t *req, int stmt, int nparams, const char *const *values, api_db_cb cb);
 /* Status and problem for a failed database call (503, 409, 500). */
 void api_respond_db_error(http_request_t *req, const PGresult *res);
+/* The first column of the one row as the JSON answer with status; 404 when
+ * there is no row or it is NULL; the database's error otherwise. */
+void api_respond_json_row(http_request_t *req, const PGresult *res, int status);
+
+/* 0 when res holds exactly one row; else answers (the failure, or 404 for
+ * no row: missing, or not the caller's) and returns -1. */
+int api_found_row(http_request_t *req, const PGresult *res);
+/* api_respond_json_row with 200, as the callback of api_query. */
+void api_on_json_row(http_request_t *req, PGresult *res);
 
 /* A column of row 0 by name; NULL when absent or SQL NULL. */
 const char *api_column(const PGresult *res, const char *name);
-/* 0 when res has exactly one row; otherwise the database's error or 404
- * not_found is answered and -1 returned. */
-int api_row_found(http_request_t *req, const PGresult *res);
-/* Answers 200 with column 0 of the one row (JSON text), or 404 when there is
- * no row or it is NULL: an api_db_cb. */
-void api_respond_json_row(http_request_t *req, PGresult *res);
 /* The names of the fields a PATCH body sent, as a text[] literal; the names
  * are the declared fields', never request data. */
 const char *api_present_fields(http_request_t *req, const body_field_t *fields, const body_value_t *v, size_t n);
@@ -75,5 +79,28 @@ void api_outbound_http(http_request_t *req, const outbound_request_t *rq, api_ou
 /* Who is asking, from the access token (Bearer header or cookie): fills
  * req->auth and returns 0, or answers 401 / 403 and returns -1. */
 int api_authenticate(http_request_t *req, unsigned flags);
+/* On a public route: 1 when a valid token of staff or an admin came with the
+ * request (req->auth is filled then); anyone else, or a bad token, reads as
+ * the public does. Never answers. */
+int api_caller_is_staff(http_request_t *req);
+
+/* Uploaded images (avatars, the shop's pictures). */
+typedef struct {
+    const char *type;   /* sniffed from the bytes: image/png, jpeg, gif or webp */
+    const char *sha256; /* of the bytes, hex: the ETag */
+    const char *hex;    /* the bytes hex-encoded, as a text parameter */
+    size_t len;
+} api_image_t;
+/* The parts of a multipart/form-data body: 0, or -1 after answering 400. */
+int api_multipart_fields(http_request_t *req, form_field_t **fields, size_t *count);
+/* Checks one uploaded file: 413 beyond max bytes, 415 when its bytes are no
+ * image we keep. 0 with img filled, or -1 after answering. */
+int api_image_accept(http_request_t *req, const char *data, size_t len, size_t max, api_image_t *img);
+/* If-None-Match as a text parameter, or NULL. */
+const char *api_if_none_match(http_request_t *req);
+/* Answers a stored image from a row (content_type, etag, not_modified, hex):
+ * 404 without one, 304 when not_modified, else the bytes; ETag and
+ * cache_control either way. */
+void api_image_respond(http_request_t *req, PGresult *res, const char *cache_control);
 
 #endif

@@ -1,0 +1,250 @@
+/* The shop's catalogue (API.md "Shop"): the eight reference lists, goods and
+ * variations are declarations for the resource engine (res_engine.c) over
+ * 0011_shop.sql, global, read by anyone and written by staff. Goods and
+ * variations are read through the SQL functions that hide what staff hid and
+ * add a good's variations and image urls in the same statement; the engine
+ * keeps their writes. */
+#include <stdint.h>
+#include <string.h>
+
+#include "hourglass/api.h"
+#include "hourglass/bridge.h"
+#include "hourglass/openapi.h"
+#include "hourglass/resource.h"
+
+#define SHOP_WRITES (ROUTE_STAFF | RES_PUBLIC_READ)
+#define INT_MAX_VALUE 2147483647LL /* the int columns: amount, weight */
+#define MONEY_MAX INT64_MAX        /* minor units, bigint */
+#define Q_MAX_CHARS 200
+#define EMPTY_PAGE "{\"items\":[],\"next_cursor\":null}"
+
+#define TEXT(name, flags, min, max) {.f = {name, FIELD_STRING, flags, min, max, NULL}}
+#define NAME(max) {.f = {"name", FIELD_STRING, FIELD_REQUIRED, 1, max, NULL}, .unique = 1}
+#define REF(name, flags, table) {.f = {name, FIELD_ID, flags, 0, 0, NULL}, .ref = table}
+#define FLAG(name, value) {.f = {name, FIELD_BOOL, 0, 0, 0, NULL}, .def = value}
+
+/* One reference list: a unique name (and nothing else but for colors). */
+#define DICTIONARY(var, schema, table, path, fields, summary)                                            \
+    static const resource_t var = {schema, table, "shop", "/api/v1/shop/" path, "/api/v1/shop/" path "/{id}", \
+                                   NULL, NULL, 1, SHOP_WRITES, fields, ARRAY_LEN(fields), NULL, 0, summary}
+
+static const res_field_t name_fields[] = {NAME(200)};
+static const res_field_t care_fields[] = {NAME(2000)};
+static const res_field_t color_fields[] = {NAME(200), TEXT("code", FIELD_REQUIRED, 1, 50)};
+
+DICTIONARY(res_materials, "ShopMaterial", "materials", "materials", name_fields, "materials");
+DICTIONARY(res_categories, "ShopCategory", "shop_categories", "categories", name_fields, "categories of goods");
+DICTIONARY(res_compositions, "ShopComposition", "compositions", "compositions", name_fields, "compositions");
+DICTIONARY(res_care, "ShopCare", "care", "care", care_fields, "care instructions");
+DICTIONARY(res_sizes, "ShopSize", "sizes", "sizes", name_fields, "sizes");
+DICTIONARY(res_colors, "ShopColor", "colors", "colors", color_fields, "colors");
+DICTIONARY(res_order_statuses, "ShopOrderStatus", "order_statuses", "order-statuses", name_fields,
+           "order statuses");
+DICTIONARY(res_delivery_types, "ShopDeliveryType", "delivery_types", "delivery-types", name_fields,
+           "delivery types");
+
+static const res_field_t good_fields[] = {
+    TEXT("name", FIELD_REQUIRED, 1, 200),
+    TEXT("article", FIELD_REQUIRED, 1, 100),
+    {.f = {"external_id", FIELD_STRING, 0, 1, 100, NULL}, .unique = 1, .doc = "the 1C id the weight report names"},
+    REF("category_id", FIELD_REQUIRED, "shop_categories"),
+    TEXT("barcode", 0, 0, 100),
+    REF("composition_id", FIELD_REQUIRED, "compositions"),
+    REF("care_id", 0, "care"),
+    TEXT("description", FIELD_REQUIRED, 0, 10000),
+    FLAG("is_visible", "true"),
+    {.f = {"weight", FIELD_INT, FIELD_REQUIRED, 0, INT_MAX_VALUE, NULL}, .doc = "grams"},
+};
+static const resource_t res_goods = {
+    "ShopGood", "goods", "shop", "/api/v1/shop/goods", "/api/v1/shop/goods/{id}", NULL, NULL, 1, SHOP_WRITES,
+    good_fields, ARRAY_LEN(good_fields), NULL, 0, "goods",
+};
+
+static const res_field_t variation_fields[] = {
+    REF("good_id", FIELD_REQUIRED, "goods"),
+    TEXT("name", FIELD_REQUIRED, 1, 200),
+    REF("color_id", FIELD_REQUIRED, "colors"),
+    REF("size_id", FIELD_REQUIRED, "sizes"),
+    {.f = {"price", FIELD_BIGINT, FIELD_REQUIRED, 0, MONEY_MAX, NULL}, .doc = "minor units"},
+    {.f = {"discounted_price", FIELD_BIGINT, 0, 0, MONEY_MAX, NULL},
+     .doc = "minor units, at most the price (422 invalid_range otherwise)"},
+    {.f = {"external_id", FIELD_STRING, 0, 1, 100, NULL}, .unique = 1, .doc = "the 1C id the stock report names"},
+    {.f = {"amount", FIELD_INT, FIELD_REQUIRED, 0, INT_MAX_VALUE, NULL}, .doc = "in stock"},
+    TEXT("barcode", 0, 0, 100),
+    FLAG("is_sale", "false"),
+    FLAG("is_new", "false"),
+    FLAG("is_default", "false"),
+};
+static const resource_t res_variations = {
+    "ShopVariation", "variations", "shop", "/api/v1/shop/variations", "/api/v1/shop/variations/{id}", NULL, NULL, 1,
+    SHOP_WRITES, variation_fields, ARRAY_LEN(variation_fields), NULL, 0, "variations of goods",
+};
+
+static const resource_t *const resources[] = {
+    &res_materials, &res_categories, &res_compositions, &res_care,  &res_sizes,
+    &res_colors,    &res_order_statuses, &res_delivery_types, &res_goods, &res_variations,
+};
+#define GOODS_AT (8 * RES_ROUTES_MAX)
+#define VARIATIONS_AT (9 * RES_ROUTES_MAX)
+
+static int stmt_goods_page, stmt_good_get, stmt_variations_page, stmt_variation_get;
+
+/* ---------------------------------------------------------------- reads */
+
+static const body_field_t goods_filters[] = {
+    {"category_id", FIELD_ID, 0, 0, 0, NULL},
+    {"is_sale", FIELD_BOOL, 0, 0, 0, NULL},
+    {"is_new", FIELD_BOOL, 0, 0, 0, NULL},
+    {"price_min", FIELD_BIGINT, 0, 0, MONEY_MAX, NULL},
+    {"price_max", FIELD_BIGINT, 0, 0, MONEY_MAX, NULL},
+    {"q", FIELD_STRING, 0, 0, Q_MAX_CHARS, NULL},
+};
+static const body_field_t variation_filters[] = {
+    {"good_id", FIELD_ID, 0, 0, 0, NULL},
+};
+
+/* The page a function answered whole; NULL (a missing parent) is 404 when
+ * nested, an empty page when the parent was only a filter. */
+static void on_page(http_request_t *req, PGresult *res)
+{
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+        api_respond_db_error(req, res);
+        return;
+    }
+    if (PQntuples(res) != 1 || PQgetisnull(res, 0, 0)) {
+        if (req->ctx)
+            http_respond_problem(req, 404, "not_found", NULL);
+        else
+            http_respond_json(req, 200, EMPTY_PAGE, strlen(EMPTY_PAGE));
+        return;
+    }
+    http_respond_json(req, 200, PQgetvalue(res, 0, 0), (size_t)PQgetlength(res, 0, 0));
+}
+
+static const char *staff_param(http_request_t *req) { return api_caller_is_staff(req) ? "true" : "false"; }
+
+static void goods_list(http_request_t *req)
+{
+    field_errors_t e;
+    field_errors_init(&e, req);
+    const char *p[9];
+    p[0] = staff_param(req);
+    for (size_t i = 0; i < ARRAY_LEN(goods_filters); i++)
+        p[1 + i] = body_query_param(req, &goods_filters[i], &e);
+    long long limit, after;
+    body_page_params(req, &e, &limit, &after);
+    if (p[4] && p[5] && strtoll(p[5], NULL, 10) < strtoll(p[4], NULL, 10))
+        field_errors_add(&e, "price_max", "invalid_range");
+    if (e.count) {
+        api_respond_validation(req, &e);
+        return;
+    }
+    p[7] = http_int_param(req, after);
+    p[8] = http_int_param(req, limit);
+    api_query(req, stmt_goods_page, 9, p, on_page);
+}
+
+/* One good or variation, by the function stmt calls with (id, staff). */
+static void object_get(http_request_t *req, int stmt)
+{
+    const char *id = http_path_id(req, "id");
+    if (!id)
+        return;
+    const char *p[2] = {id, staff_param(req)};
+    api_query(req, stmt, 2, p, api_on_json_row);
+}
+
+static void good_get(http_request_t *req) { object_get(req, stmt_good_get); }
+
+/* Variations of one good (nested, 404 without it) or of all, by good_id. */
+static void variations_page(http_request_t *req, const char *good_id, int nested)
+{
+    field_errors_t e;
+    field_errors_init(&e, req);
+    long long limit, after;
+    body_page_params(req, &e, &limit, &after);
+    if (!nested)
+        good_id = body_query_param(req, &variation_filters[0], &e);
+    if (e.count) {
+        api_respond_validation(req, &e);
+        return;
+    }
+    req->ctx = nested ? (void *)req : NULL; /* on_page: a missing good is 404 */
+    const char *p[4] = {staff_param(req), good_id, http_int_param(req, after), http_int_param(req, limit)};
+    api_query(req, stmt_variations_page, 4, p, on_page);
+}
+
+static void variations_list(http_request_t *req) { variations_page(req, NULL, 0); }
+
+static void good_variations(http_request_t *req)
+{
+    const char *id = http_path_id(req, "id");
+    if (id)
+        variations_page(req, id, 1);
+}
+
+static void variation_get(http_request_t *req) { object_get(req, stmt_variation_get); }
+
+/* ---------------------------------------------------------------- the module */
+
+static http_route_t shop_routes[ARRAY_LEN(resources) * RES_ROUTES_MAX + 1];
+
+static void shop_register(void)
+{
+    for (size_t i = 0; i < ARRAY_LEN(resources); i++)
+        res_register(resources[i], &shop_routes[i * RES_ROUTES_MAX]);
+    /* The engine writes goods and variations; reading them is the SQL functions'. */
+    shop_routes[GOODS_AT + RES_ROUTE_LIST].handler = goods_list;
+    shop_routes[GOODS_AT + RES_ROUTE_GET].handler = good_get;
+    shop_routes[VARIATIONS_AT + RES_ROUTE_LIST].handler = variations_list;
+    shop_routes[VARIATIONS_AT + RES_ROUTE_GET].handler = variation_get;
+    shop_routes[ARRAY_LEN(resources) * RES_ROUTES_MAX] =
+        (http_route_t){ALLOW_GET, "/api/v1/shop/goods/{id}/variations", good_variations, NULL, 0, 0};
+    stmt_goods_page = db_statement_register(
+        "shop_goods_page", "SELECT shop_goods_page($1::boolean, $2::bigint, $3::boolean, $4::boolean, $5::bigint, "
+                           "$6::bigint, $7::text, $8::bigint, $9::int)::text");
+    stmt_good_get =
+        db_statement_register("shop_good_get", "SELECT j::text FROM shop_good_get($1::bigint, $2::boolean) j");
+    stmt_variations_page = db_statement_register(
+        "shop_variations_page", "SELECT shop_variations_page($1::boolean, $2::bigint, $3::bigint, $4::int)::text");
+    stmt_variation_get = db_statement_register("shop_variation_get",
+                                               "SELECT j::text FROM shop_variation_get($1::bigint, $2::boolean) j");
+}
+
+static const openapi_extra_t shop_doc_extras[] = {
+    {ALLOW_GET, "/api/v1/shop/goods", 0, NULL, goods_filters, ARRAY_LEN(goods_filters),
+     "Anyone sees the visible goods, staff all of them; each with its variations (id order) and `images` "
+     "`[{\"id\",\"url\"}]`. A good matches `is_sale`, `is_new`, `price_min` and `price_max` when one of its "
+     "variations does, by its effective price (`discounted_price`, else `price`); `q` occurs in the name or the "
+     "article, any case. `price_max` below `price_min` is 422 `invalid_range`."},
+    {ALLOW_GET, "/api/v1/shop/goods/{id}", 0, NULL, NULL, 0,
+     "With its `variations` and `images`; a hidden good is 404 but for staff."},
+    {ALLOW_GET, "/api/v1/shop/variations", 0, NULL, variation_filters, ARRAY_LEN(variation_filters),
+     "Variations of visible goods (staff: of all); an unknown `good_id` gives an empty page."},
+    {ALLOW_GET, "/api/v1/shop/variations/{id}", 0, NULL, NULL, 0, "404 when its good is hidden, but for staff."},
+    {ALLOW_GET, "/api/v1/shop/goods/{id}/variations", OPENAPI_PAGED, NULL, NULL, 0,
+     "404 when the good is missing, or hidden and the caller is not staff."},
+    {ALLOW_DELETE, "/api/v1/shop/categories/{id}", 0, "409", NULL, 0, "409 `in_use` while goods refer to it."},
+    {ALLOW_DELETE, "/api/v1/shop/compositions/{id}", 0, "409", NULL, 0, "409 `in_use` while goods refer to it."},
+    {ALLOW_DELETE, "/api/v1/shop/care/{id}", 0, "409", NULL, 0, "409 `in_use` while goods refer to it."},
+    {ALLOW_DELETE, "/api/v1/shop/colors/{id}", 0, "409", NULL, 0, "409 `in_use` while variations refer to it."},
+    {ALLOW_DELETE, "/api/v1/shop/sizes/{id}", 0, "409", NULL, 0, "409 `in_use` while variations refer to it."},
+    {ALLOW_DELETE, "/api/v1/shop/order-statuses/{id}", 0, "409", NULL, 0, "409 `in_use` while orders refer to it."},
+    {ALLOW_DELETE, "/api/v1/shop/delivery-types/{id}", 0, "409", NULL, 0, "409 `in_use` while orders refer to it."},
+};
+
+static void shop_openapi(json_t *paths, json_t *schemas)
+{
+    for (size_t i = 0; i < ARRAY_LEN(resources); i++)
+        res_openapi(resources[i], paths, schemas);
+    openapi_add_extras(paths, shop_doc_extras, ARRAY_LEN(shop_doc_extras));
+}
+
+static const route_doc_t shop_docs[] = {
+    {ALLOW_GET, "/api/v1/shop/goods/{id}/variations", "shop", "A good's variations, in id order", NULL, 0, NULL, 200,
+     "ShopVariationPage"},
+};
+
+const api_module_t api_shop_module = {
+    "shop", shop_routes, ARRAY_LEN(shop_routes), shop_register, shop_docs, ARRAY_LEN(shop_docs), shop_openapi,
+};
