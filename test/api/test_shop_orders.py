@@ -13,9 +13,6 @@ from shop_helpers import (BOT_TOKEN, MISSING_ID, NOBODY, ORDER_KEYS, SHOP, admin
                           effective_price, finish, first_status_id, from_ip, good, items_of, ok, order_body,
                           plain, problem, random_loopback, serve, shop_env, srv, staff, stock_of, uniq,
                           variation)
-# The catalogue's routes come from branch shop-cat; until it is merged the rows are made with psql.
-from shop_fixtures_sql import (catalogue_served, effective_price, good, order_body, order_status_ids,  # noqa: F811
-                               set_discount, stock_of, variation)
 
 
 def post_order(api, body):
@@ -109,7 +106,7 @@ def test_price_changed_lists_every_item(staff, anon):
 def test_price_changed_by_a_new_discount(staff, anon):
     v = variation(staff, price=1000, amount=5)
     body = order_body(staff, [(v, 1)])
-    set_discount(v["id"], 800)
+    ok(staff.patch("%s/variations/%d" % (SHOP, v["id"]), {"discounted_price": 800}))
     doc = problem(post_order(anon, body), 409, "price_changed")
     assert doc["items"][0]["price"] == 800
 
@@ -193,7 +190,7 @@ def test_orders_list_filter_and_pages(staff, anon):
 
 def test_status_change_is_recorded_with_author(staff, admin, anon):
     o = ok(post_order(anon, order_body(staff, [(variation(staff), 1)])), 201)
-    statuses = order_status_ids()
+    statuses = [s["id"] for s in items_of(anon, SHOP + "/order-statuses")]
     item = "%s/orders/%d" % (SHOP, o["id"])
     changed = ok(staff.patch(item, {"status_id": statuses[1]}))
     assert changed["status_id"] == statuses[1] and set(changed) == ORDER_KEYS
@@ -223,8 +220,6 @@ def test_status_change_validation(staff, anon):
 
 
 def test_order_status_in_use_cannot_be_deleted(staff, anon):
-    if not catalogue_served(anon):
-        pytest.skip("the order-statuses routes come with branch shop-cat")
     o = ok(post_order(anon, order_body(staff, [(variation(staff), 1)])), 201)
     problem(staff.delete("%s/order-statuses/%d" % (SHOP, o["status_id"])), 409, "in_use")
 

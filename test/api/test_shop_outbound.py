@@ -16,8 +16,6 @@ from mailbox import Mailbox, body_text, subject
 from shop_helpers import (GATEWAY_USER, GATEWAY_PASSWORD, MISSING_ID, OUTBOUND_TIMEOUT_S, SHOP, TG_CHAT,  # noqa: F401
                           Api, finish, gateway, ok, order_body, problem, serve, shop_env, telegram, uniq,
                           user_with_role, variation)
-# The catalogue's routes come from branch shop-cat; until it is merged the rows are made with psql.
-from shop_fixtures_sql import order_body, variation  # noqa: F811
 from payment_gateway import REGISTER, STATUS
 
 NOTIFY = uniq("shop-staff") + "@example.com"
@@ -169,7 +167,7 @@ def test_gateway_hanging_is_504_and_others_are_unaffected(srv, staff, anon, gate
         st, _, _ = http("GET", srv.url + "/health", timeout=5)
         assert st == 200 and time.monotonic() - t0 < 0.5
         t0 = time.monotonic()
-        st, _, _ = http("GET", srv.url + "/health/ready", timeout=5)  # /goods?limit=1 once shop-cat is in
+        st, _, _ = http("GET", srv.url + SHOP + "/goods?limit=1", timeout=5)
         assert st == 200 and time.monotonic() - t0 < 1.0
     v = variation(staff)
     ok(anon.post(SHOP + "/orders", order_body(staff, [(v, 1)])), 201)
