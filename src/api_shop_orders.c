@@ -106,19 +106,15 @@ static void on_outcome_200(http_request_t *req, PGresult *res)
     }
 }
 
-/* ?limit=&cursor= and an optional id filter; -1 after answering 422. */
-static int page_query(http_request_t *req, const char *filter, const char **filter_value, long long *limit,
+/* ?limit=&cursor= and the list's filter (or NULL); -1 after answering 422. */
+static int page_query(http_request_t *req, const body_field_t *filter, const char **filter_value, long long *limit,
                       long long *after)
 {
     field_errors_t e;
     field_errors_init(&e, req);
     body_page_params(req, &e, limit, after);
-    if (filter) {
-        const char *v = http_query_get(req, filter);
-        *filter_value = v && *v ? v : NULL;
-        if (*filter_value && !http_parse_id(*filter_value))
-            field_errors_add(&e, filter, "invalid_format");
-    }
+    if (filter)
+        *filter_value = body_query_param(req, filter, &e);
     if (e.count) {
         api_respond_validation(req, &e);
         return -1;
@@ -127,6 +123,8 @@ static int page_query(http_request_t *req, const char *filter, const char **filt
 }
 
 /* ---------------------------------------------------------------- orders */
+
+static const body_field_t status_filter[] = {{"status_id", FIELD_ID, 0, 0, 0, NULL}};
 
 enum { O_NAME, O_PHONE, O_EMAIL, O_DELIVERY, O_ADDRESS, O_COMMENT, O_COUNT };
 static const body_field_t order_fields[O_COUNT] = {
@@ -142,7 +140,7 @@ enum { I_VARIATION, I_AMOUNT, I_PRICE, I_COUNT };
 static const body_field_t item_fields[I_COUNT] = {
     [I_VARIATION] = {"variation_id", FIELD_ID, FIELD_REQUIRED, 0, 0, NULL},
     [I_AMOUNT] = {"amount", FIELD_INT, FIELD_REQUIRED, 1, ORDER_ITEM_AMOUNT_MAX, NULL},
-    [I_PRICE] = {"current_price", FIELD_INT, FIELD_REQUIRED, 0, ORDER_PRICE_MAX, NULL},
+    [I_PRICE] = {"current_price", FIELD_BIGINT, FIELD_REQUIRED, 0, ORDER_PRICE_MAX, NULL},
 };
 
 static void json_member_text(abuf_t *b, const char *name, const char *text, int first)
@@ -259,7 +257,7 @@ static void api_orders_list(http_request_t *req)
 {
     long long limit, after;
     const char *status;
-    if (page_query(req, "status_id", &status, &limit, &after))
+    if (page_query(req, status_filter, &status, &limit, &after))
         return;
     const char *params[3] = {status, http_int_param(req, after), http_int_param(req, limit)};
     api_query(req, stmt_orders_page, 3, params, api_on_json_row);
@@ -608,7 +606,7 @@ static int bot_authenticate(http_request_t *req)
 
 enum { T_CHAT, T_STATUS, T_COUNT };
 static const body_field_t tg_user_fields[T_COUNT] = {
-    [T_CHAT] = {"chat_id", FIELD_INT, FIELD_REQUIRED, 0, 0, NULL}, /* signed 64-bit: groups are negative */
+    [T_CHAT] = {"chat_id", FIELD_BIGINT, FIELD_REQUIRED, 0, 0, NULL}, /* groups' are negative */
     [T_STATUS] = {"status_id", FIELD_INT, 0, 0, INT32_MAX_VALUE, NULL},
 };
 
@@ -790,7 +788,6 @@ static const route_doc_t shop_order_docs[] = {
     {ALLOW_DELETE, "/api/v1/shop/telegram-users/{id}", "shop", "Remove a bot user (X-Bot-Token)", NULL, 0, NULL, 204, NULL},
 };
 
-static const body_field_t status_filter[] = {{"status_id", FIELD_ID, 0, 0, 0, NULL}};
 
 #define BOT_TOKEN_TEXT                                                                                        \
     "For the shop's Telegram bot: the header `X-Bot-Token` must equal BOT_API_TOKEN, else 401 "            \
@@ -837,7 +834,7 @@ static const openapi_extra_t shop_order_extras[] = {
 static const body_field_t order_item_object[] = {
     {"variation_id", FIELD_ID, FIELD_REQUIRED, 0, 0, NULL},
     {"amount", FIELD_INT, FIELD_REQUIRED, 1, ORDER_ITEM_AMOUNT_MAX, NULL},
-    {"price", FIELD_INT, FIELD_REQUIRED, 0, ORDER_PRICE_MAX, NULL},
+    {"price", FIELD_BIGINT, FIELD_REQUIRED, 0, ORDER_PRICE_MAX, NULL},
 };
 static const body_field_t order_object[] = {
     {"id", FIELD_ID, FIELD_REQUIRED, 0, 0, NULL},
@@ -847,7 +844,7 @@ static const body_field_t order_object[] = {
     {"delivery_type_id", FIELD_ID, FIELD_REQUIRED, 0, 0, NULL},
     {"address", FIELD_STRING, 0, 0, 0, NULL},
     {"comment", FIELD_STRING, 0, 0, 0, NULL},
-    {"total", FIELD_INT, FIELD_REQUIRED, 0, 0, NULL},
+    {"total", FIELD_BIGINT, FIELD_REQUIRED, 0, 0, NULL},
     {"status_id", FIELD_ID, FIELD_REQUIRED, 0, 0, NULL},
     {"created_at", FIELD_DATETIME, FIELD_REQUIRED, 0, 0, NULL},
 };
@@ -869,7 +866,7 @@ static const body_field_t form_object[] = {
 };
 static const body_field_t tg_user_object[] = {
     {"id", FIELD_ID, FIELD_REQUIRED, 0, 0, NULL},
-    {"chat_id", FIELD_INT, FIELD_REQUIRED, 0, 0, NULL},
+    {"chat_id", FIELD_BIGINT, FIELD_REQUIRED, 0, 0, NULL},
     {"status_id", FIELD_INT, FIELD_REQUIRED, 0, 0, NULL},
     {"created_at", FIELD_DATETIME, FIELD_REQUIRED, 0, 0, NULL},
     {"updated_at", FIELD_DATETIME, FIELD_REQUIRED, 0, 0, NULL},
@@ -884,7 +881,7 @@ static const body_field_t payment_status_object[] = {
     {"gateway_order_id", FIELD_STRING, FIELD_REQUIRED, 0, 0, NULL},
     {"status", FIELD_ENUM, FIELD_REQUIRED, 0, 0, payment_words},
     {"gateway_status", FIELD_INT, FIELD_REQUIRED, 0, 0, NULL},
-    {"amount", FIELD_INT, 0, 0, 0, NULL},
+    {"amount", FIELD_BIGINT, 0, 0, 0, NULL},
     {"paid", FIELD_BOOL, FIELD_REQUIRED, 0, 0, NULL},
 };
 
