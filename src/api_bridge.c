@@ -240,6 +240,9 @@ void api_password_verify(http_request_t *req, const char *password, const char *
         http_respond_problem(req, 500, "internal_error", NULL);
 }
 
+/* How long before the request's own deadline an outbound call gives up. */
+#define OUTBOUND_ANSWER_MARGIN_MS 100
+
 typedef struct {
     http_request_t *req;
     api_outbound_cb cb;
@@ -257,8 +260,16 @@ void api_outbound_http(http_request_t *req, const outbound_request_t *rq, api_ou
     outbound_ctx_t *ctx = arena_alloc(&req->arena, sizeof(*ctx));
     ctx->req = req;
     ctx->cb = cb;
+    /* The call ends while the request can still say so itself (a 504 of its own), not
+     * after HTTP_REQUEST_TIMEOUT has answered for it. */
+    outbound_request_t bounded = *rq;
+    uint64_t now = uv_now(&req->worker->loop);
+    uint64_t left = req->deadline_ms > now + OUTBOUND_ANSWER_MARGIN_MS ? req->deadline_ms - now - OUTBOUND_ANSWER_MARGIN_MS
+                                                                       : 1;
+    if (!bounded.timeout_ms || bounded.timeout_ms > left)
+        bounded.timeout_ms = left;
     /* the answer never comes on this stack */
-    if (outbound_http(app_worker(req->worker)->out, rq, on_outbound_answer, ctx) == 0)
+    if (outbound_http(app_worker(req->worker)->out, &bounded, on_outbound_answer, ctx) == 0)
         http_request_hold(req);
     else
         http_respond_problem(req, 500, "internal_error", NULL);

@@ -72,7 +72,8 @@ void api_password_verify(http_request_t *req, const char *password, const char *
 /* An HTTP call to another service through the worker's outbound driver
  * (outbound.h), the request held meanwhile. cb runs only while the request
  * can still be answered; when the call cannot be started the request is
- * answered 500 and cb is not called. */
+ * answered 500 and cb is not called. Its timeout is cut to end shortly before
+ * the request's own deadline (HTTP_REQUEST_TIMEOUT). */
 typedef void (*api_outbound_cb)(http_request_t *req, const outbound_response_t *r);
 void api_outbound_http(http_request_t *req, const outbound_request_t *rq, api_outbound_cb cb);
 

@@ -179,6 +179,21 @@ def test_gateway_hanging_is_504_and_others_are_unaffected(srv, staff, anon, gate
     ok(pay(anon, o["id"]))
 
 
+def test_gateway_timeout_comes_before_the_request_timeout(staff, anon, gateway):
+    """OUTBOUND_TIMEOUT longer than HTTP_REQUEST_TIMEOUT: the call is cut short so the answer is
+    still the payment's own 504 gateway_timeout, not the request's 504 timeout."""
+    o = place(staff, anon)
+    s = serve(shop_env(gw=gateway, OUTBOUND_TIMEOUT="10s", HTTP_REQUEST_TIMEOUT="2s"))
+    try:
+        gateway.hang(6)
+        t0 = time.monotonic()
+        problem(pay(Api(s, None), o["id"]), 504, "gateway_timeout")
+        assert time.monotonic() - t0 < 3.5
+    finally:
+        gateway.normal()
+        finish(s)
+
+
 # --------------------------------------------------------------------------- Telegram
 
 def messages_about(telegram, order_id):
