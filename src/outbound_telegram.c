@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "hourglass/log.h"
+#include "hourglass/metrics.h"
 #include "hourglass/telegram.h"
 
 #define TELEGRAM_BATCH 8               /* rows per claim, and transfers at once */
@@ -18,7 +19,7 @@
 #define TELEGRAM_FIRST_POLL_MS 50
 #define TELEGRAM_ERROR_MAX 300         /* of the text kept in last_error */
 
-static int stmt_claim, stmt_sent, stmt_failed, stmt_release;
+static int stmt_claim, stmt_sent, stmt_failed, stmt_release, stmt_counts;
 
 void telegram_register_statements(void)
 {
@@ -28,6 +29,12 @@ void telegram_register_statements(void)
     stmt_failed = db_statement_register(
         "tg_failed", "SELECT shop_telegram_failed($1::bigint, $2, $3, $4::bigint, $5::bigint, $6::bigint, false)");
     stmt_release = db_statement_register("tg_release", "SELECT shop_telegram_release($1::bigint[], $2)");
+    stmt_counts = db_statement_register(
+        "tg_counts",
+        "SELECT count(*) FILTER (WHERE sent_at IS NULL AND dead_at IS NULL AND last_error IS NULL),"
+        " count(*) FILTER (WHERE sent_at IS NOT NULL),"
+        " count(*) FILTER (WHERE sent_at IS NULL AND dead_at IS NULL AND last_error IS NOT NULL),"
+        " count(*) FILTER (WHERE dead_at IS NOT NULL) FROM telegram_outbox");
 }
 
 int telegram_configured(const config_t *cfg)
@@ -43,6 +50,7 @@ struct telegram_outbox {
     outbound_t *out;
     const config_t *cfg;
     int worker_id;
+    metrics_worker_t *metrics;
     uv_timer_t timer;      /* the next poll; once stopping, the limit on waiting for results */
     char worker_name[160]; /* "<host>:<pid>:<worker>": whose claim a row is */
     char *url;             /* .../bot<token>/sendMessage: never logged */
@@ -295,7 +303,24 @@ static void claim(telegram_outbox_t *t)
         t->claiming = 0;
 }
 
-static void on_poll(uv_timer_t *timer) { claim(timer->data); }
+static void on_counts(void *data, PGresult *res, db_status_t status)
+{
+    telegram_outbox_t *t = data;
+    if (status != DB_OK || PQresultStatus(res) != PGRES_TUPLES_OK || t->stopping)
+        return;
+    static const metrics_gauge_t gauges[] = {GAUGE_TELEGRAM_PENDING, GAUGE_TELEGRAM_SENT, GAUGE_TELEGRAM_FAILED,
+                                             GAUGE_TELEGRAM_DEAD};
+    for (int i = 0; i < (int)(sizeof(gauges) / sizeof(gauges[0])); i++)
+        metrics_gauge_set(t->metrics, gauges[i], strtoll(PQgetvalue(res, 0, i), NULL, 10));
+}
+
+static void on_poll(uv_timer_t *timer)
+{
+    telegram_outbox_t *t = timer->data;
+    claim(t);
+    if (t->worker_id == 0) /* one count per process is enough */
+        db_query(t->db, stmt_counts, 0, NULL, on_counts, t);
+}
 
 void telegram_outbox_wake(telegram_outbox_t *t)
 {
@@ -329,6 +354,7 @@ telegram_outbox_t *telegram_outbox_start(uv_loop_t *loop, db_pool_t *db, outboun
     t->out = out;
     t->cfg = cfg;
     t->worker_id = worker_id;
+    t->metrics = metrics_worker(worker_id);
     uv_timer_init(loop, &t->timer);
     t->timer.data = t;
     uv_timer_start(&t->timer, on_poll, TELEGRAM_FIRST_POLL_MS, cfg->outbound_poll_interval_ms);

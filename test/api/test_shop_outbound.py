@@ -220,6 +220,21 @@ def test_order_is_sent_to_telegram(staff, anon, telegram):
     assert call["path"] == "/bot%s/sendMessage" % telegram.token
 
 
+def test_telegram_outbox_in_metrics(srv, staff, anon, telegram):
+    o = place(staff, anon)
+    wait_delivered(telegram, [o["id"]])
+    deadline = time.monotonic() + 5
+    while True:
+        st, _, body = http("GET", srv.url + "/metrics")
+        sent = re.search(rb'^telegram_outbox_messages\{state="sent"\} (\d+)$', body, re.M)
+        if sent and int(sent.group(1)) >= 1 or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    assert sent and int(sent.group(1)) >= 1, body.decode()[-600:]
+    for state in ("pending", "failed", "dead"):
+        assert re.search(rb'^telegram_outbox_messages\{state="%s"\} \d+$' % state.encode(), body, re.M), state
+
+
 def test_telegram_down_then_every_message_exactly_once(staff, anon, telegram):
     telegram.down()
     t0 = time.monotonic()
