@@ -341,10 +341,15 @@ int api_authenticate(http_request_t *req, unsigned flags)
     return 0;
 }
 
-int api_caller_is_staff(http_request_t *req)
+void api_authenticate_optional(http_request_t *req)
 {
     if (!req->auth.user_id && token_refusal(req))
         memset(&req->auth, 0, sizeof(req->auth));
+}
+
+int api_caller_is_staff(http_request_t *req)
+{
+    api_authenticate_optional(req);
     return req->auth.user_id && req->auth.role != ROLE_USER;
 }
 

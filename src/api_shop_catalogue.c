@@ -3,6 +3,7 @@
  * An import is one statement, one transaction: the file is read line by line
  * into three array parameters (import_csv.c), and a file with any broken line
  * sends nothing at all. */
+#include <stdlib.h>
 #include <string.h>
 
 #include <jansson.h>
@@ -66,30 +67,20 @@ static void on_image_created(http_request_t *req, PGresult *res)
     http_respond_json(req, 201, PQgetvalue(res, 0, 1), (size_t)PQgetlength(res, 0, 1));
 }
 
-/* A text form field checked as a number, as a query value is. */
-static const char *form_number(const form_field_t *fields, size_t n, const body_field_t *f, field_errors_t *e)
+/* A text field of a form, checked as a query value is; NULL when absent or broken. */
+static const char *form_value(const form_field_t *fields, size_t n, const body_field_t *f, field_errors_t *e)
 {
     const form_field_t *v = form_field_get(fields, n, f->name);
-    if (!v || !v->value_len) {
+    if (!v || !v->value_len || v->filename) {
         if (f->flags & FIELD_REQUIRED)
             field_errors_add(e, f->name, "required");
         return NULL;
     }
-    long long x = f->type == FIELD_ID ? http_parse_id(v->value) : 0;
-    if (f->type == FIELD_ID && !x) {
+    if (memchr(v->value, '\0', v->value_len)) {
         field_errors_add(e, f->name, "invalid_format");
         return NULL;
     }
-    if (f->type == FIELD_INT) {
-        const char *err = import_number(v->value, v->value_len, &x);
-        if (!err && x > f->max)
-            err = "too_large";
-        if (err) {
-            field_errors_add(e, f->name, err);
-            return NULL;
-        }
-    }
-    return v->value;
+    return body_text_param(f, v->value, e);
 }
 
 /* POST /images: multipart `image` (the file), `good_id`, optional `position`. */
@@ -108,8 +99,8 @@ static void image_create(http_request_t *req)
     const form_field_t *file = form_field_get(fields, n, "image");
     if (!file)
         field_errors_add(&e, "image", "required");
-    const char *good_id = form_number(fields, n, &image_form[0], &e);
-    const char *position = form_number(fields, n, &image_form[1], &e);
+    const char *good_id = form_value(fields, n, &image_form[0], &e);
+    const char *position = form_value(fields, n, &image_form[1], &e);
     if (e.count) {
         api_respond_validation(req, &e);
         return;
@@ -149,8 +140,18 @@ static void image_delete(http_request_t *req)
 
 /* ---------------------------------------------------------------- imports */
 
-/* A JSON list [{"external_id", "<value>"}]: checked whole, errors at "[i].field". */
-static int json_rows(http_request_t *req, const char *value_name, import_rows_t *rows, field_errors_t *e)
+/* An item of a JSON list, as the fields of a body: the stock's or the weights'. */
+static const body_field_t stock_item[] = {
+    {"external_id", FIELD_STRING, FIELD_REQUIRED, 1, IMPORT_ID_MAX_CHARS, NULL},
+    {"amount", FIELD_INT, FIELD_REQUIRED, 0, IMPORT_VALUE_MAX, NULL},
+};
+static const body_field_t weight_item[] = {
+    {"external_id", FIELD_STRING, FIELD_REQUIRED, 1, IMPORT_ID_MAX_CHARS, NULL},
+    {"weight", FIELD_INT, FIELD_REQUIRED, 0, IMPORT_VALUE_MAX, NULL},
+};
+
+/* A JSON list of items: checked whole, each item's errors at "[i].field". */
+static int json_rows(http_request_t *req, const body_field_t *item_fields, import_rows_t *rows, field_errors_t *e)
 {
     json_error_t jerr;
     json_t *doc = json_loadb(req->body.data ? req->body.data : "", req->body.len, 0, &jerr);
@@ -175,37 +176,12 @@ static int json_rows(http_request_t *req, const char *value_name, import_rows_t 
             field_errors_add(e, at, "wrong_type");
             continue;
         }
-        const char *key;
-        json_t *v;
-        json_object_foreach(item, key, v) {
-            if (strcmp(key, "external_id") && strcmp(key, value_name))
-                field_errors_add(e, arena_printf(&req->arena, "%s.%s", at, key), "unknown_field");
-        }
-        json_t *id = json_object_get(item, "external_id"), *value = json_object_get(item, value_name);
-        const char *id_err = NULL, *value_err = NULL;
-        size_t id_len = json_string_length(id);
-        if (!id || json_is_null(id))
-            id_err = "required";
-        else if (!json_is_string(id))
-            id_err = "wrong_type";
-        else if (!id_len)
-            id_err = "too_short";
-        else if (body_utf8_length(json_string_value(id), id_len) > IMPORT_ID_MAX_CHARS)
-            id_err = "too_long";
-        if (!value || json_is_null(value))
-            value_err = "required";
-        else if (!json_is_integer(value))
-            value_err = "wrong_type";
-        else if (json_integer_value(value) < 0)
-            value_err = "too_small";
-        else if (json_integer_value(value) > IMPORT_VALUE_MAX)
-            value_err = "too_large";
-        if (id_err)
-            field_errors_add(e, arena_printf(&req->arena, "%s.external_id", at), id_err);
-        if (value_err)
-            field_errors_add(e, arena_printf(&req->arena, "%s.%s", at, value_name), value_err);
-        if (!id_err && !value_err && !e->count)
-            import_rows_add(rows, json_string_value(id), id_len, json_integer_value(value), 0);
+        body_value_t v[2];
+        e->prefix = arena_printf(&req->arena, "%s.", at);
+        body_check_object(req, item, item_fields, 2, BODY_CREATE, v, e);
+        e->prefix = NULL;
+        if (!e->count) /* a broken list sends nothing: stop building */
+            import_rows_add(rows, v[0].text, strlen(v[0].text), strtoll(v[1].text, NULL, 10), 0);
     }
     json_decref(doc);
     import_rows_finish(rows);
@@ -245,7 +221,7 @@ static int csv_rows(http_request_t *req, import_rows_t *rows, field_errors_t *e)
     return -1;
 }
 
-static void import_run(http_request_t *req, int stmt, const char *value_name)
+static void import_run(http_request_t *req, int stmt, const body_field_t *item_fields)
 {
     field_errors_t e;
     field_errors_init(&e, req);
@@ -260,14 +236,14 @@ static void import_run(http_request_t *req, int stmt, const char *value_name)
         http_respond_problem(req, 415, "unsupported_media_type", NULL);
         return;
     }
-    if (csv ? csv_rows(req, &rows, &e) : json_rows(req, value_name, &rows, &e))
+    if (csv ? csv_rows(req, &rows, &e) : json_rows(req, item_fields, &rows, &e))
         return;
     const char *p[3] = {rows.ids.data, rows.values.data, csv ? rows.lines.data : NULL};
     api_query(req, stmt, 3, p, api_on_json_row);
 }
 
-static void stock_import(http_request_t *req) { import_run(req, stmt_stock_set, "amount"); }
-static void weights_import(http_request_t *req) { import_run(req, stmt_weights_set, "weight"); }
+static void stock_import(http_request_t *req) { import_run(req, stmt_stock_set, stock_item); }
+static void weights_import(http_request_t *req) { import_run(req, stmt_weights_set, weight_item); }
 
 /* ---------------------------------------------------------------- the module */
 
@@ -337,16 +313,15 @@ static void catalogue_openapi(json_t *paths, json_t *schemas)
                   "external_id", "type", "string", "line", "type", "integer"));
     openapi_add_extras(paths, catalogue_doc_extras, ARRAY_LEN(catalogue_doc_extras));
     /* Besides the multipart form, a JSON list or the CSV as the body. */
-    const char *imports[][2] = {{"/api/v1/shop/variations/stock", "amount"}, {"/api/v1/shop/goods/weights", "weight"}};
+    const struct {
+        const char *pattern;
+        const body_field_t *item;
+    } imports[] = {{"/api/v1/shop/variations/stock", stock_item}, {"/api/v1/shop/goods/weights", weight_item}};
     for (size_t i = 0; i < ARRAY_LEN(imports); i++) {
-        json_t *row = json_pack("{s:s, s:[s, s], s:b, s:{s:{s:s, s:i, s:i}, s:{s:s, s:i, s:I}}}", "type",
-                                "object", "required", "external_id", imports[i][1], "additionalProperties", 0,
-                                "properties", "external_id", "type", "string", "minLength", 1, "maxLength",
-                                IMPORT_ID_MAX_CHARS, imports[i][1], "type", "integer", "minimum", 0, "maximum",
-                                (json_int_t)IMPORT_VALUE_MAX);
+        json_t *item = openapi_fields_schema(imports[i].item, 2, BODY_CREATE);
         json_t *content = json_pack("{s:{s:{s:s, s:o}}, s:{s:{s:s}}}", "application/json", "schema", "type",
-                                    "array", "items", row, "text/csv", "schema", "type", "string");
-        json_t *op = json_object_get(openapi_path_item(paths, imports[i][0]), "post");
+                                    "array", "items", item, "text/csv", "schema", "type", "string");
+        json_t *op = json_object_get(openapi_path_item(paths, imports[i].pattern), "post");
         json_object_set_new(op, "requestBody", json_pack("{s:o}", "content", content));
     }
 }

@@ -56,6 +56,7 @@ void field_errors_init(field_errors_t *e, http_request_t *req)
     abuf_puts(&e->json, "[");
     e->count = 0;
     e->lang = req->lang;
+    e->prefix = NULL;
 }
 
 void field_errors_add(field_errors_t *e, const char *field, const char *code) { field_errors_add_line(e, field, 0, code); }
@@ -67,6 +68,8 @@ void field_errors_add_line(field_errors_t *e, const char *field, long line, cons
         abuf_puts(&e->json, ",");
         abuf_puts(&e->detail, "; ");
     }
+    if (e->prefix)
+        field = arena_printf(e->json.arena, "%s%s", e->prefix, field);
     abuf_puts(&e->json, "{\"field\":");
     abuf_json_string(&e->json, field, strlen(field));
     if (line)
@@ -310,11 +313,8 @@ static const char *query_int_error(const body_field_t *f, const char *v)
     return NULL;
 }
 
-const char *body_query_param(http_request_t *req, const body_field_t *f, field_errors_t *e)
+const char *body_text_param(const body_field_t *f, const char *v, field_errors_t *e)
 {
-    const char *v = http_query_get(req, f->name);
-    if (!v || !*v)
-        return NULL;
     const char *err;
     if (f->type == FIELD_ID)
         err = http_parse_id(v) ? NULL : "invalid_format";
@@ -329,6 +329,14 @@ const char *body_query_param(http_request_t *req, const body_field_t *f, field_e
         return NULL;
     }
     return v;
+}
+
+const char *body_query_param(http_request_t *req, const body_field_t *f, field_errors_t *e)
+{
+    const char *v = http_query_get(req, f->name);
+    if (!v || !*v)
+        return NULL;
+    return body_text_param(f, v, e);
 }
 
 /* One field: sets values->text or adds an error. */

@@ -5,6 +5,8 @@
  * add a good's variations and image urls in the same statement; the engine
  * keeps their writes. */
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "hourglass/api.h"
@@ -84,8 +86,6 @@ static const resource_t *const resources[] = {
     &res_materials, &res_categories, &res_compositions, &res_care,  &res_sizes,
     &res_colors,    &res_order_statuses, &res_delivery_types, &res_goods, &res_variations,
 };
-#define GOODS_AT (8 * RES_ROUTES_MAX)
-#define VARIATIONS_AT (9 * RES_ROUTES_MAX)
 
 static int stmt_goods_page, stmt_good_get, stmt_variations_page, stmt_variation_get;
 
@@ -103,23 +103,18 @@ static const body_field_t variation_filters[] = {
     {"good_id", FIELD_ID, 0, 0, 0, NULL},
 };
 
-/* The page a function answered whole; NULL (a missing parent) is 404 when
- * nested, an empty page when the parent was only a filter. */
-static void on_page(http_request_t *req, PGresult *res)
+/* The page a function answered whole; NULL is a good that is missing (or
+ * hidden): 404 for its nested list, an empty page where it was a filter. */
+static void on_page(http_request_t *req, PGresult *res, int nested)
 {
-    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-        api_respond_db_error(req, res);
-        return;
-    }
-    if (PQntuples(res) != 1 || PQgetisnull(res, 0, 0)) {
-        if (req->ctx)
-            http_respond_problem(req, 404, "not_found", NULL);
-        else
-            http_respond_json(req, 200, EMPTY_PAGE, strlen(EMPTY_PAGE));
-        return;
-    }
-    http_respond_json(req, 200, PQgetvalue(res, 0, 0), (size_t)PQgetlength(res, 0, 0));
+    if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1 && PQgetisnull(res, 0, 0) && !nested)
+        http_respond_json(req, 200, EMPTY_PAGE, strlen(EMPTY_PAGE));
+    else
+        api_respond_json_row(req, res, 200);
 }
+
+static void on_filtered_page(http_request_t *req, PGresult *res) { on_page(req, res, 0); }
+static void on_nested_page(http_request_t *req, PGresult *res) { on_page(req, res, 1); }
 
 static const char *staff_param(http_request_t *req) { return api_caller_is_staff(req) ? "true" : "false"; }
 
@@ -141,7 +136,7 @@ static void goods_list(http_request_t *req)
     }
     p[7] = http_int_param(req, after);
     p[8] = http_int_param(req, limit);
-    api_query(req, stmt_goods_page, 9, p, on_page);
+    api_query(req, stmt_goods_page, 9, p, on_filtered_page);
 }
 
 /* One good or variation, by the function stmt calls with (id, staff). */
@@ -169,9 +164,8 @@ static void variations_page(http_request_t *req, const char *good_id, int nested
         api_respond_validation(req, &e);
         return;
     }
-    req->ctx = nested ? (void *)req : NULL; /* on_page: a missing good is 404 */
     const char *p[4] = {staff_param(req), good_id, http_int_param(req, after), http_int_param(req, limit)};
-    api_query(req, stmt_variations_page, 4, p, on_page);
+    api_query(req, stmt_variations_page, 4, p, nested ? on_nested_page : on_filtered_page);
 }
 
 static void variations_list(http_request_t *req) { variations_page(req, NULL, 0); }
@@ -189,15 +183,23 @@ static void variation_get(http_request_t *req) { object_get(req, stmt_variation_
 
 static http_route_t shop_routes[ARRAY_LEN(resources) * RES_ROUTES_MAX + 1];
 
+/* The engine writes goods and variations; reading them is the SQL functions'. */
+static void read_with(const resource_t *res, http_handler_fn list, http_handler_fn get)
+{
+    for (size_t i = 0; i < ARRAY_LEN(resources); i++) {
+        if (resources[i] == res) {
+            shop_routes[i * RES_ROUTES_MAX + RES_ROUTE_LIST].handler = list;
+            shop_routes[i * RES_ROUTES_MAX + RES_ROUTE_GET].handler = get;
+        }
+    }
+}
+
 static void shop_register(void)
 {
     for (size_t i = 0; i < ARRAY_LEN(resources); i++)
         res_register(resources[i], &shop_routes[i * RES_ROUTES_MAX]);
-    /* The engine writes goods and variations; reading them is the SQL functions'. */
-    shop_routes[GOODS_AT + RES_ROUTE_LIST].handler = goods_list;
-    shop_routes[GOODS_AT + RES_ROUTE_GET].handler = good_get;
-    shop_routes[VARIATIONS_AT + RES_ROUTE_LIST].handler = variations_list;
-    shop_routes[VARIATIONS_AT + RES_ROUTE_GET].handler = variation_get;
+    read_with(&res_goods, goods_list, good_get);
+    read_with(&res_variations, variations_list, variation_get);
     shop_routes[ARRAY_LEN(resources) * RES_ROUTES_MAX] =
         (http_route_t){ALLOW_GET, "/api/v1/shop/goods/{id}/variations", good_variations, NULL, 0, 0};
     stmt_goods_page = db_statement_register(
@@ -233,10 +235,35 @@ static const openapi_extra_t shop_doc_extras[] = {
     {ALLOW_DELETE, "/api/v1/shop/delivery-types/{id}", 0, "409", NULL, 0, "409 `in_use` while orders refer to it."},
 };
 
+/* What the reads of goods answer: the engine's object with its variations and pictures. */
+static void goods_read_schemas(json_t *paths, json_t *schemas)
+{
+    json_t *image = json_pack("{s:s, s:[s, s], s:{s:{s:s, s:s}, s:{s:s}}}", "type", "object", "required", "id", "url",
+                              "properties", "id", "type", "integer", "format", "int64", "url", "type", "string");
+    json_t *more = json_pack("{s:s, s:[s, s], s:{s:{s:s, s:{s:s}}, s:{s:s, s:o}}}", "type", "object", "required",
+                             "variations", "images", "properties", "variations", "type", "array", "items", "$ref",
+                             "#/components/schemas/ShopVariation", "images", "type", "array", "items", image);
+    json_object_set_new(schemas, "ShopGoodShown",
+                        json_pack("{s:[{s:s}, o]}", "allOf", "$ref", "#/components/schemas/ShopGood", more));
+    json_object_set_new(schemas, "ShopGoodShownPage", openapi_page_schema("ShopGoodShown"));
+    const char *reads[][2] = {{"/api/v1/shop/goods", "ShopGoodShownPage"},
+                              {"/api/v1/shop/goods/{id}", "ShopGoodShown"}};
+    static const char *const to_media[] = {"get", "responses", "200", "content", "application/json"};
+    for (size_t i = 0; i < ARRAY_LEN(reads); i++) {
+        json_t *media = openapi_path_item(paths, reads[i][0]);
+        for (size_t k = 0; k < ARRAY_LEN(to_media); k++)
+            media = json_object_get(media, to_media[k]);
+        char ref[96];
+        snprintf(ref, sizeof(ref), "#/components/schemas/%s", reads[i][1]);
+        json_object_set_new(media, "schema", json_pack("{s:s}", "$ref", ref));
+    }
+}
+
 static void shop_openapi(json_t *paths, json_t *schemas)
 {
     for (size_t i = 0; i < ARRAY_LEN(resources); i++)
         res_openapi(resources[i], paths, schemas);
+    goods_read_schemas(paths, schemas);
     openapi_add_extras(paths, shop_doc_extras, ARRAY_LEN(shop_doc_extras));
 }
 

@@ -45,6 +45,7 @@ typedef struct {
     abuf_t detail;
     int count;
     http_lang_t lang;
+    const char *prefix; /* put before each field's name while set: "[3]." for an item of a list */
 } field_errors_t;
 
 void field_errors_init(field_errors_t *e, http_request_t *req);
@@ -82,6 +83,9 @@ void body_page_params(http_request_t *req, field_errors_t *e, long long *limit, 
  * types; a value that is no id, number or bool is invalid_format): NULL when
  * absent or empty, or when broken, after adding the error to e. */
 const char *body_query_param(http_request_t *req, const body_field_t *f, field_errors_t *e);
+/* The same checks on a value already read (a text field of a form): v, or
+ * NULL after adding the error to e. */
+const char *body_text_param(const body_field_t *f, const char *v, field_errors_t *e);
 
 /* The same checks on a JSON object already parsed; errors are added to e. */
 void body_check_object(http_request_t *req, json_t *obj, const body_field_t *fields, size_t count, body_mode_t mode,

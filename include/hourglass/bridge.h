@@ -80,9 +80,11 @@ void api_outbound_http(http_request_t *req, const outbound_request_t *rq, api_ou
 /* Who is asking, from the access token (Bearer header or cookie): fills
  * req->auth and returns 0, or answers 401 / 403 and returns -1. */
 int api_authenticate(http_request_t *req, unsigned flags);
-/* On a public route: 1 when a valid token of staff or an admin came with the
- * request (req->auth is filled then); anyone else, or a bad token, reads as
- * the public does. Never answers. */
+/* On a public route: fills req->auth when a valid access token came with the
+ * request; without one, or with a bad one, the caller stays anonymous
+ * (user_id 0). Never answers. */
+void api_authenticate_optional(http_request_t *req);
+/* The same, then 1 when the caller is staff or an admin (who see more). */
 int api_caller_is_staff(http_request_t *req);
 
 /* Uploaded images (avatars, the shop's pictures). */

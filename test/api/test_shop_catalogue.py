@@ -401,3 +401,14 @@ def test_errors_never_leak(staff):
     for leak in ("violates", "constraint", "insert into", "select ", "sqlstate"):
         assert leak not in text, r
     assert errors_of(r)
+
+
+def test_image_position_orders_the_pictures(staff, anon):
+    g = good(staff)
+    second = ok(upload(staff, g["id"], PNG_1X1, position="2"), 201)
+    first = ok(upload(staff, g["id"], GIF_1X1, position="1"), 201)
+    assert first["position"] == 1 and second["position"] == 2
+    shown = ok(anon.get("%s/goods/%d" % (SHOP, g["id"])))["images"]
+    assert [i["id"] for i in shown] == [first["id"], second["id"]]
+    assert_errors(upload(staff, g["id"], PNG_1X1, position="-1"), [("position", "too_small")])
+    assert_errors(upload(staff, "abc", PNG_1X1), [("good_id", "invalid_format")])

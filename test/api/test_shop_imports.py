@@ -192,3 +192,18 @@ def test_weights_broken_file_changes_nothing(staff):
     r = csv_upload(staff, WEIGHTS, "external_id;weight\n%s;300\nx;-1\n" % g["external_id"], bom=True)
     assert line_errors(r) == [(3, "too_small")]
     assert ok(staff.get("%s/goods/%d" % (SHOP, g["id"])))["weight"] == 100
+
+
+def test_weights_json_list_and_error_cap(staff):
+    g = good(staff, external_id=uniq("Г"), weight=100)
+    unknown = uniq("нет")
+    doc = ok(staff.post(WEIGHTS, [{"external_id": g["external_id"], "weight": 250}, {"external_id": unknown,
+                                                                                      "weight": 1}]))
+    assert doc == {"updated": 1, "unknown": [{"external_id": unknown}]}, doc
+    assert ok(staff.get("%s/goods/%d" % (SHOP, g["id"])))["weight"] == 250
+    problem(staff.post(WEIGHTS, [{"external_id": "x", "amount": 1}]), 422)  # weights take `weight`
+    # a file broken on every line lists the first 1000 lines only, and changes nothing
+    r = csv_upload(staff, WEIGHTS, "external_id;weight\n" + "x;bad\n" * 1500 + "%s;1\n" % g["external_id"])
+    errors = line_errors(r)
+    assert len(errors) == 1000 and errors[0] == (2, "invalid_format") and errors[-1] == (1001, "invalid_format")
+    assert ok(staff.get("%s/goods/%d" % (SHOP, g["id"])))["weight"] == 250
