@@ -11,7 +11,6 @@
 
 #include "hourglass/api.h"
 #include "hourglass/bridge.h"
-#include "hourglass/http_auth.h"
 #include "hourglass/json_text.h"
 #include "hourglass/log.h"
 #include "hourglass/openapi.h"
@@ -229,11 +228,11 @@ static void on_order_created(http_request_t *req, PGresult *res)
 
 static const char *config_or_null(const char *v) { return v && *v ? v : NULL; }
 
-/* Public; a Bearer token, when one is sent, names the customer. */
+/* Public; a valid access token, when one comes, names the customer (an expired one
+ * does not stop an order: it is placed anonymously). */
 static void api_order_create(http_request_t *req)
 {
-    if (http_bearer_token(req) && api_authenticate(req, 0))
-        return;
+    api_authenticate_optional(req);
     json_t *body = api_body_json(req);
     if (!body)
         return;
@@ -806,7 +805,7 @@ static const openapi_extra_t shop_order_extras[] = {
      "current_price, price}`; nothing changes then. 422 `not_found` on `delivery_type_id` or "
      "`items[i].variation_id` (also a hidden good), `duplicate` on a variation named twice. The staff are told by "
      "e-mail (SHOP_NOTIFY_EMAIL) and Telegram when configured, afterwards: those never delay or fail the order. A "
-     "Bearer token, when sent, records the customer as its author."},
+     "valid access token, when one comes, records the customer as its author; without one the order is anonymous."},
     {ALLOW_GET, "/api/v1/shop/orders", OPENAPI_PAGED, NULL, status_filter, 1, NULL},
     {ALLOW_PATCH, "/api/v1/shop/orders/{id}", 0, NULL, NULL, 0,
      "A new `status_id` is recorded as a status change with its time and the caller as author; the same status is "
