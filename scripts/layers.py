@@ -24,7 +24,7 @@ HEADERS = {
     "base": ["arena.h", "log.h", "config.h", "json_text.h", "embed.h", "metrics.h", "import_csv.h"],
     "transport": ["http.h", "http_parser.h", "http_auth.h", "router.h", "problem.h", "forms.h", "server.h"],
     "storage": ["db.h"],
-    "domain": ["auth.h", "revoked.h", "mail.h", "events.h", "body.h", "outbound.h", "sse.h"],
+    "domain": ["auth.h", "revoked.h", "mail.h", "events.h", "body.h", "outbound.h", "sse.h", "telegram.h"],
     "endpoint": ["api.h", "bridge.h", "openapi.h", "resource.h", "app.h"],
     "top": ["commands.h"],
 }

@@ -86,6 +86,12 @@ void api_respond_db_error(http_request_t *req, const PGresult *res)
     http_respond_problem(req, 500, "internal_error", NULL);
 }
 
+const char *api_column(const PGresult *res, const char *name)
+{
+    int col = PQfnumber(res, name);
+    return col < 0 || PQntuples(res) < 1 || PQgetisnull(res, 0, col) ? NULL : PQgetvalue(res, 0, col);
+}
+
 int api_found_row(http_request_t *req, const PGresult *res)
 {
     if (PQresultStatus(res) != PGRES_TUPLES_OK) {
@@ -114,6 +120,18 @@ void api_respond_json_row(http_request_t *req, const PGresult *res, int status)
 
 void api_on_json_row(http_request_t *req, PGresult *res) { api_respond_json_row(req, res, 200); }
 
+const char *api_present_fields(http_request_t *req, const body_field_t *fields, const body_value_t *v, size_t n)
+{
+    abuf_t b;
+    abuf_init(&b, &req->arena, 128);
+    abuf_puts(&b, "{");
+    for (size_t i = 0, k = 0; i < n; i++)
+        if (v[i].present)
+            abuf_printf(&b, "%s%s", k++ ? "," : "", fields[i].name);
+    abuf_puts(&b, "}");
+    return b.data;
+}
+
 void api_respond_errors(http_request_t *req, field_errors_t *e, int status, const char *code)
 {
     abuf_puts(&e->json, "]");
@@ -127,10 +145,10 @@ void api_respond_validation(http_request_t *req, field_errors_t *e)
     api_respond_errors(req, e, 422, "validation_failed");
 }
 
-int api_body_read(http_request_t *req, const body_field_t *fields, size_t count, body_mode_t mode, int allow_forms,
-                  body_value_t *values, field_errors_t *e)
+/* 0 for BODY_OK; else the answer, and -1. */
+static int respond_body_error(http_request_t *req, body_error_t rc)
 {
-    switch (body_read(req, fields, count, mode, allow_forms, values, e)) {
+    switch (rc) {
     case BODY_OK:
         return 0;
     case BODY_MALFORMED_JSON:
@@ -144,6 +162,18 @@ int api_body_read(http_request_t *req, const body_field_t *fields, size_t count,
         break;
     }
     return -1;
+}
+
+int api_body_read(http_request_t *req, const body_field_t *fields, size_t count, body_mode_t mode, int allow_forms,
+                  body_value_t *values, field_errors_t *e)
+{
+    return respond_body_error(req, body_read(req, fields, count, mode, allow_forms, values, e));
+}
+
+json_t *api_body_json(http_request_t *req)
+{
+    json_t *obj;
+    return respond_body_error(req, body_json_object(req, &obj)) ? NULL : obj;
 }
 
 int api_body_parse(http_request_t *req, const body_field_t *fields, size_t count, body_mode_t mode, int allow_forms,
@@ -205,6 +235,41 @@ void api_password_hash(http_request_t *req, const char *password, api_hash_cb cb
 void api_password_verify(http_request_t *req, const char *password, const char *hash, api_verify_cb cb)
 {
     if (auth_password_verify(&req->worker->loop, password, hash, on_verified, hash_ctx_new(req, NULL, cb)) == 0)
+        http_request_hold(req);
+    else
+        http_respond_problem(req, 500, "internal_error", NULL);
+}
+
+/* How long before the request's own deadline an outbound call gives up. */
+#define OUTBOUND_ANSWER_MARGIN_MS 100
+
+typedef struct {
+    http_request_t *req;
+    api_outbound_cb cb;
+} outbound_ctx_t;
+
+static void on_outbound_answer(void *data, const outbound_response_t *r)
+{
+    outbound_ctx_t *ctx = data;
+    if (http_request_resume(ctx->req))
+        ctx->cb(ctx->req, r);
+}
+
+void api_outbound_http(http_request_t *req, const outbound_request_t *rq, api_outbound_cb cb)
+{
+    outbound_ctx_t *ctx = arena_alloc(&req->arena, sizeof(*ctx));
+    ctx->req = req;
+    ctx->cb = cb;
+    /* The call ends while the request can still say so itself (a 504 of its own), not
+     * after HTTP_REQUEST_TIMEOUT has answered for it. */
+    outbound_request_t bounded = *rq;
+    uint64_t now = uv_now(&req->worker->loop);
+    uint64_t left = req->deadline_ms > now + OUTBOUND_ANSWER_MARGIN_MS ? req->deadline_ms - now - OUTBOUND_ANSWER_MARGIN_MS
+                                                                       : 1;
+    if (!bounded.timeout_ms || bounded.timeout_ms > left)
+        bounded.timeout_ms = left;
+    /* the answer never comes on this stack */
+    if (outbound_http(app_worker(req->worker)->out, &bounded, on_outbound_answer, ctx) == 0)
         http_request_hold(req);
     else
         http_respond_problem(req, 500, "internal_error", NULL);

@@ -46,12 +46,6 @@ static int one_row(http_request_t *req, PGresult *res)
     return 0;
 }
 
-static const char *column(const PGresult *res, const char *name)
-{
-    int col = PQfnumber(res, name);
-    return col < 0 || PQgetisnull(res, 0, col) ? NULL : PQgetvalue(res, 0, col);
-}
-
 static int error_status(const char *code)
 {
     static const struct {
@@ -70,10 +64,10 @@ static int error_status(const char *code)
 /* Answers the `error` column of a function's row; 1 when there was one. */
 static int respond_row_error(http_request_t *req, const PGresult *res)
 {
-    const char *code = column(res, "error");
+    const char *code = api_column(res, "error");
     if (!code)
         return 0;
-    const char *retry_after = column(res, "retry_after");
+    const char *retry_after = api_column(res, "retry_after");
     if (retry_after)
         http_header_add(req, "Retry-After", retry_after);
     http_respond_problem(req, error_status(code), code, NULL);
@@ -85,34 +79,11 @@ static void on_user_outcome(http_request_t *req, PGresult *res)
 {
     if (one_row(req, res) || respond_row_error(req, res))
         return;
-    const char *revoked = column(res, "revoked");
+    const char *revoked = api_column(res, "revoked");
     if (revoked)
         revoked_add_array_text(revoked);
     int col = PQfnumber(res, "body");
     http_respond_json(req, 200, PQgetvalue(res, 0, col), (size_t)PQgetlength(res, 0, col));
-}
-
-/* A single JSON column, or 404 when there is no row. */
-static void on_json_row(http_request_t *req, PGresult *res) { api_respond_json_row(req, res, 200); }
-
-/* The names of the fields a PATCH body sent, as a text[] literal. The names
- * are ours (the declared fields), never request data. */
-static const char *present_fields(http_request_t *req, const body_field_t *fields, const body_value_t *v, size_t n)
-{
-    abuf_t b;
-    abuf_init(&b, &req->arena, 128);
-    abuf_puts(&b, "{");
-    int first = 1;
-    for (size_t i = 0; i < n; i++) {
-        if (!v[i].present)
-            continue;
-        if (!first)
-            abuf_puts(&b, ",");
-        abuf_puts(&b, fields[i].name);
-        first = 0;
-    }
-    abuf_puts(&b, "}");
-    return b.data;
 }
 
 /* ---------------------------------------------------------------- password steps */
@@ -153,7 +124,7 @@ static void on_password_hash(http_request_t *req, PGresult *res)
     if (api_found_row(req, res) || respond_row_error(req, res))
         return;
     me_ctx_t *c = req->ctx;
-    c->hash = arena_strdup(&req->arena, column(res, "password_hash"));
+    c->hash = arena_strdup(&req->arena, api_column(res, "password_hash"));
     api_password_verify(req, c->password, c->hash, on_password_checked);
 }
 
@@ -186,7 +157,7 @@ static me_ctx_t *parse_password_body(http_request_t *req)
 static void api_me_get(http_request_t *req)
 {
     const char *params[1] = {user_id_text(req)};
-    api_query(req, stmt_user_get, 1, params, on_json_row);
+    api_query(req, stmt_user_get, 1, params, api_on_json_row);
 }
 
 enum { M_USERNAME, M_NAME, M_FIRST, M_LAST, M_MIDDLE, M_PHONE, M_DOB, M_COUNTRY, M_COUNT };
@@ -210,7 +181,7 @@ static void patch_user(http_request_t *req, const char *id, const body_field_t *
     body_value_t v[PATCH_FIELDS_MAX];
     if (api_body_parse(req, fields, (size_t)count, BODY_PATCH, 0, v))
         return;
-    const char *params[2 + PATCH_FIELDS_MAX] = {id, present_fields(req, fields, v, count)};
+    const char *params[2 + PATCH_FIELDS_MAX] = {id, api_present_fields(req, fields, v, count)};
     for (int i = 0; i < count; i++)
         params[2 + i] = v[i].text;
     api_query(req, stmt, 2 + count, params, on_user_outcome);
@@ -224,7 +195,7 @@ static int user_deleted(http_request_t *req, PGresult *res)
 {
     if (one_row(req, res))
         return -1;
-    const char *ids = column(res, "ids");
+    const char *ids = api_column(res, "ids");
     if (!ids) {
         http_respond_problem(req, 404, "not_found", NULL);
         return -1;
@@ -275,7 +246,7 @@ static void on_password_set(http_request_t *req, PGresult *res)
 {
     if (one_row(req, res))
         return;
-    const char *ids = column(res, "ids");
+    const char *ids = api_column(res, "ids");
     if (!ids) {
         /* Changed by another request since we checked it. */
         http_respond_problem(req, 403, "wrong_password", NULL);
@@ -479,7 +450,7 @@ static void api_users_list(http_request_t *req)
     }
     const char *params[7] = {full ? "true" : "false", q, country, premium, email, http_int_param(req, after),
                              http_int_param(req, limit)};
-    api_query(req, stmt_page, 7, params, on_json_row);
+    api_query(req, stmt_page, 7, params, api_on_json_row);
 }
 
 /* One user by the {id} of the path, rendered by stmt. */
@@ -489,7 +460,7 @@ static void get_user_by_path_id(http_request_t *req, int stmt)
     if (!id)
         return;
     const char *params[1] = {id};
-    api_query(req, stmt, 1, params, on_json_row);
+    api_query(req, stmt, 1, params, api_on_json_row);
 }
 
 static void api_user_public(http_request_t *req) { get_user_by_path_id(req, stmt_user_public); }

@@ -38,6 +38,7 @@ static const field_text_t field_texts[] = {
     {"no_symbol", "must contain a character that is neither a letter nor a digit",
      "должен содержать символ, который не является буквой или цифрой"},
     {"taken", "is already taken", "уже занято"},
+    {"duplicate", "appears twice", "повторяется"},
 };
 
 const char *field_error_message(const char *code, http_lang_t lang)
@@ -439,6 +440,29 @@ static json_t *form_to_object(http_request_t *req, const char *ct, size_t ct_len
     return obj;
 }
 
+body_error_t body_json_object(http_request_t *req, json_t **out)
+{
+    *out = NULL;
+    size_t ct_len = 0;
+    const char *ct = http_header_get(req, "content-type", &ct_len);
+    if (req->body.len == 0 && (!ct || http_content_type_is(req, "application/json"))) {
+        *out = json_object(); /* an empty body is an empty object: PATCH with nothing to change */
+        return BODY_OK;
+    }
+    if (!ct || !http_content_type_is(req, "application/json"))
+        return BODY_UNSUPPORTED_TYPE;
+    json_error_t jerr;
+    json_t *obj = json_loadb(req->body.data, req->body.len, JSON_REJECT_DUPLICATES, &jerr);
+    if (!obj)
+        return BODY_MALFORMED_JSON;
+    if (!json_is_object(obj)) {
+        json_decref(obj);
+        return BODY_MALFORMED_JSON;
+    }
+    *out = obj;
+    return BODY_OK;
+}
+
 body_error_t body_read(http_request_t *req, const body_field_t *fields, size_t count, body_mode_t mode,
                        int allow_forms, body_value_t *values, field_errors_t *e)
 {
@@ -446,17 +470,10 @@ body_error_t body_read(http_request_t *req, const body_field_t *fields, size_t c
     size_t ct_len = 0;
     const char *ct = http_header_get(req, "content-type", &ct_len);
     json_t *obj = NULL;
-    if (req->body.len == 0 && (!ct || http_content_type_is(req, "application/json"))) {
-        obj = json_object(); /* an empty body is an empty object: PATCH with nothing to change */
-    } else if (ct && http_content_type_is(req, "application/json")) {
-        json_error_t jerr;
-        obj = json_loadb(req->body.data, req->body.len, JSON_REJECT_DUPLICATES, &jerr);
-        if (!obj)
-            return BODY_MALFORMED_JSON;
-        if (!json_is_object(obj)) {
-            json_decref(obj);
-            return BODY_MALFORMED_JSON;
-        }
+    if (!ct || http_content_type_is(req, "application/json")) {
+        body_error_t rc = body_json_object(req, &obj);
+        if (rc != BODY_OK)
+            return rc;
     } else if (allow_forms && ct &&
                (http_content_type_is(req, "application/x-www-form-urlencoded") ||
                 http_content_type_is(req, "multipart/form-data"))) {

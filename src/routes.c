@@ -14,6 +14,7 @@ static const api_module_t *const modules[] = {
     &api_messages_module,
     &api_shop_module,
     &api_shop_catalogue_module,
+    &api_shop_orders_module,
     &api_docs_module,
 };
 

@@ -47,6 +47,7 @@ extern const api_module_t api_music_module;
 extern const api_module_t api_messages_module;
 extern const api_module_t api_shop_module;
 extern const api_module_t api_shop_catalogue_module;
+extern const api_module_t api_shop_orders_module;
 extern const api_module_t api_docs_module;
 
 /* Registers every module's statements and routes; NULL with err on a bad table. */

@@ -62,6 +62,10 @@ typedef enum {
     BODY_UNSUPPORTED_TYPE, /* 415 unsupported_media_type */
 } body_error_t;
 
+/* The JSON object of the body (an empty body is {}), for handlers whose
+ * fields go beyond a flat list (arrays of objects); the caller frees it. */
+body_error_t body_json_object(http_request_t *req, json_t **out);
+
 /* Reads the body (JSON; or form fields when the content type is a form and
  * allow_forms is set) and checks it against fields: values are filled (one
  * per field, in order) and field errors gathered in e (initialised here), so

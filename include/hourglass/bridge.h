@@ -6,6 +6,7 @@
 #include "hourglass/db.h"
 #include "hourglass/forms.h"
 #include "hourglass/http.h"
+#include "hourglass/outbound.h"
 
 /* Where the layers meet (api_bridge.c): the database, the password hashing
  * and the body checks return results and errors as values; these turn them
@@ -36,6 +37,12 @@ int api_found_row(http_request_t *req, const PGresult *res);
 /* api_respond_json_row with 200, as the callback of api_query. */
 void api_on_json_row(http_request_t *req, PGresult *res);
 
+/* A column of row 0 by name; NULL when absent or SQL NULL. */
+const char *api_column(const PGresult *res, const char *name);
+/* The names of the fields a PATCH body sent, as a text[] literal; the names
+ * are the declared fields', never request data. */
+const char *api_present_fields(http_request_t *req, const body_field_t *fields, const body_value_t *v, size_t n);
+
 /* A problem with status and code that lists every error gathered in e. */
 void api_respond_errors(http_request_t *req, field_errors_t *e, int status, const char *code);
 /* 422 validation_failed with every error gathered. */
@@ -43,6 +50,8 @@ void api_respond_validation(http_request_t *req, field_errors_t *e);
 /* body_read, answering 400 or 415 (then -1); field errors stay in e. */
 int api_body_read(http_request_t *req, const body_field_t *fields, size_t count, body_mode_t mode, int allow_forms,
                   body_value_t *values, field_errors_t *e);
+/* body_json_object, answering 400 or 415 (then NULL); the caller frees it. */
+json_t *api_body_json(http_request_t *req);
 /* body_read that answers 400, 415 or 422 itself: 0 with values filled, or -1. */
 int api_body_parse(http_request_t *req, const body_field_t *fields, size_t count, body_mode_t mode, int allow_forms,
                    body_value_t *values);
@@ -59,6 +68,14 @@ void api_password_hash(http_request_t *req, const char *password, api_hash_cb cb
  * (not "no match": that would count as a failed login) and cb is not called. */
 typedef void (*api_verify_cb)(http_request_t *req, int matches);
 void api_password_verify(http_request_t *req, const char *password, const char *hash, api_verify_cb cb);
+
+/* An HTTP call to another service through the worker's outbound driver
+ * (outbound.h), the request held meanwhile. cb runs only while the request
+ * can still be answered; when the call cannot be started the request is
+ * answered 500 and cb is not called. Its timeout is cut to end shortly before
+ * the request's own deadline (HTTP_REQUEST_TIMEOUT). */
+typedef void (*api_outbound_cb)(http_request_t *req, const outbound_response_t *r);
+void api_outbound_http(http_request_t *req, const outbound_request_t *rq, api_outbound_cb cb);
 
 /* Who is asking, from the access token (Bearer header or cookie): fills
  * req->auth and returns 0, or answers 401 / 403 and returns -1. */

@@ -9,7 +9,7 @@ import time
 import pytest
 
 from conftest import http, psql
-from shop_helpers import (BOT_TOKEN, MISSING_ID, NOBODY, ORDER_KEYS, SHOP, admin, anon, assert_errors,  # noqa: F401
+from shop_helpers import (BOT_TOKEN, Api, MISSING_ID, NOBODY, ORDER_KEYS, SHOP, admin, anon, assert_errors,  # noqa: F401
                           effective_price, finish, first_status_id, from_ip, good, items_of, ok, order_body,
                           plain, problem, random_loopback, serve, shop_env, srv, staff, stock_of, uniq,
                           variation)
@@ -43,6 +43,16 @@ def test_order_created(staff, anon):
     # the first status is recorded
     changes = items_of(staff, "%s/orders/%d/status-changes" % (SHOP, o["id"]))
     assert len(changes) == 1 and changes[0]["status_id"] == o["status_id"] and changes[0]["from_status_id"] is None
+
+
+def test_order_of_a_signed_in_customer_names_them(staff, plain):
+    o = ok(post_order(plain, order_body(staff, [(variation(staff), 1)])), 201)
+    changes = items_of(staff, "%s/orders/%d/status-changes" % (SHOP, o["id"]))
+    assert changes[0]["author_id"] == plain.user["id"]
+    # a token that is no longer good does not stop the order: it is placed anonymously
+    expired = Api(plain.srv, "not-a-token")
+    o = ok(post_order(expired, order_body(staff, [(variation(staff), 1)])), 201)
+    assert items_of(staff, "%s/orders/%d/status-changes" % (SHOP, o["id"]))[0]["author_id"] is None
 
 
 def test_order_optional_fields(staff, anon):

@@ -179,6 +179,21 @@ def test_gateway_hanging_is_504_and_others_are_unaffected(srv, staff, anon, gate
     ok(pay(anon, o["id"]))
 
 
+def test_gateway_timeout_comes_before_the_request_timeout(staff, anon, gateway):
+    """OUTBOUND_TIMEOUT longer than HTTP_REQUEST_TIMEOUT: the call is cut short so the answer is
+    still the payment's own 504 gateway_timeout, not the request's 504 timeout."""
+    o = place(staff, anon)
+    s = serve(shop_env(gw=gateway, OUTBOUND_TIMEOUT="10s", HTTP_REQUEST_TIMEOUT="2s"))
+    try:
+        gateway.hang(6)
+        t0 = time.monotonic()
+        problem(pay(Api(s, None), o["id"]), 504, "gateway_timeout")
+        assert time.monotonic() - t0 < 3.5
+    finally:
+        gateway.normal()
+        finish(s)
+
+
 # --------------------------------------------------------------------------- Telegram
 
 def messages_about(telegram, order_id):
@@ -203,6 +218,21 @@ def test_order_is_sent_to_telegram(staff, anon, telegram):
     assert "Мария Иванова" in got[0]["text"]
     call = [c for c in telegram.calls(r"/sendMessage$") if c["status"] == 200][-1]
     assert call["path"] == "/bot%s/sendMessage" % telegram.token
+
+
+def test_telegram_outbox_in_metrics(srv, staff, anon, telegram):
+    o = place(staff, anon)
+    wait_delivered(telegram, [o["id"]])
+    deadline = time.monotonic() + 5
+    while True:
+        st, _, body = http("GET", srv.url + "/metrics")
+        sent = re.search(rb'^telegram_outbox_messages\{state="sent"\} (\d+)$', body, re.M)
+        if sent and int(sent.group(1)) >= 1 or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    assert sent and int(sent.group(1)) >= 1, body.decode()[-600:]
+    for state in ("pending", "failed", "dead"):
+        assert re.search(rb'^telegram_outbox_messages\{state="%s"\} \d+$' % state.encode(), body, re.M), state
 
 
 def test_telegram_down_then_every_message_exactly_once(staff, anon, telegram):

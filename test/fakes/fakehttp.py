@@ -32,6 +32,32 @@ class _Server(ThreadingHTTPServer):
     allow_reuse_address = True
     request_queue_size = 128
 
+    def __init__(self, *a, **kw):
+        self.open_sockets = set()
+        self.sockets_lock = threading.Lock()
+        super().__init__(*a, **kw)
+
+    def get_request(self):
+        sock, addr = super().get_request()
+        with self.sockets_lock:
+            self.open_sockets.add(sock)
+        return sock, addr
+
+    def shutdown_request(self, request):
+        with self.sockets_lock:
+            self.open_sockets.discard(request)
+        super().shutdown_request(request)
+
+    def drop_connections(self):
+        """Ends kept-alive connections too: a client must not reach a server that is down through them."""
+        with self.sockets_lock:
+            socks = list(self.open_sockets)
+        for sock in socks:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
 
 class FakeServer:
     """Subclasses implement handle(call) -> (status, content_type, body bytes or str)."""
@@ -80,6 +106,7 @@ class FakeServer:
         if httpd:
             httpd.shutdown()
             httpd.server_close()
+            httpd.drop_connections()
             self._thread.join(5)
 
     def stop(self):
