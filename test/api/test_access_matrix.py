@@ -70,6 +70,11 @@ NOT_OWNED = {
        for name in ("materials", "categories", "compositions", "care", "sizes", "colors", "order-statuses",
                     "delivery-types", "goods", "variations", "images")},
     "/api/v1/shop/goods/{id}/variations": "the shop's catalogue is global: public reads, staff writes",
+    "/api/v1/shop/orders/{id}": "orders are the shop's, not a user's: staff only (the staff rows check it)",
+    "/api/v1/shop/orders/{id}/status-changes": "orders are the shop's: staff only",
+    "/api/v1/shop/orders/{id}/payment": "the checkout pays by order id, as the seed's did: customers have no "
+                                        "accounts (test_shop_outbound)",
+    "/api/v1/shop/telegram-users/{id}": "the shop bot's, by X-Bot-Token, not a user's (test_shop_orders)",
     "/docs/assets/{name}": "static documentation files",
 }
 
