@@ -132,7 +132,7 @@ def browser_run():
     env = dict(os.environ, NODE_PATH=os.path.join(DEPS, "node_modules"), CHROMIUM=chromium)
     started = time.monotonic()
     try:
-        p = subprocess.run([node, os.path.join(BROWSER_DIR, "run_page.js"), url, "--screenshot", shot,
+        p = subprocess.run([node, os.path.join(BROWSER_DIR, "run_page.js"), url, "--screenshot", shot, "--selector", "#app",
                             "--timeout", "150000", "--timezone", TIMEZONE],
                            capture_output=True, text=True, timeout=200, env=env, cwd=BROWSER_DIR)
     finally:
