@@ -258,8 +258,10 @@ def test_login_cookies(user):
     assert {"access_token", "refresh_token", "logged_in"} <= set(c), c
     for name in ("access_token", "refresh_token"):
         assert re.search(r";\s*HttpOnly", c[name], re.I), c[name]
-        assert re.search(r";\s*Path=/(;|$)", c[name], re.I), c[name]
         assert re.search(r";\s*SameSite=Lax", c[name], re.I), c[name]
+    assert re.search(r";\s*Path=/(;|$)", c["access_token"], re.I), c["access_token"]
+    # the browser must send it to GET /api/auth/refresh (the /api/v1 one has Path=/api/v1/auth)
+    assert re.search(r";\s*Path=/(api/auth/?)?(;|$)", c["refresh_token"], re.I), c["refresh_token"]
     assert c["logged_in"].startswith("logged_in=True;"), c["logged_in"]
     assert not re.search(r";\s*HttpOnly", c["logged_in"], re.I), c["logged_in"]
     assert re.search(r";\s*Path=/(;|$)", c["logged_in"], re.I), c["logged_in"]
