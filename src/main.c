@@ -93,7 +93,7 @@ static int run_openapi(void)
         fprintf(stderr, "cannot initialise libsodium\n");
         return 1;
     }
-    router_t *router = routes_build(err, sizeof(err));
+    router_t *router = routes_build(0, err, sizeof(err)); /* the document of a server as configured by default */
     if (!router) {
         fprintf(stderr, "routes: %s\n", err);
         return 1;
@@ -138,7 +138,7 @@ static int run_serve(const config_t *cfg)
         return 1;
     }
     revoked_setup(cfg->access_token_ttl_ms);
-    router_t *router = routes_build(err, sizeof(err));
+    router_t *router = routes_build(cfg->compat_seed000, err, sizeof(err));
     if (!router) {
         log_error("routes: %s", err);
         return 1;
