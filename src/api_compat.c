@@ -218,16 +218,19 @@ static const char *seed_name(const shape_t *sh, const char *v1)
 
 typedef struct compat_ctx compat_ctx_t;
 typedef struct compat_route compat_route_t;
-/* What a route makes of an /api/v1 answer (body parsed, or NULL): it sets
- * c->status and c->out (the seed's answer), or returns 1 after handing the
- * request on to another step, which answers in its turn. */
-typedef int (*answer_fn)(http_request_t *req, compat_ctx_t *c, int status, json_t *body);
+/* What a route makes of an /api/v1 answer (c->in_status, c->in: its body
+ * parsed, or NULL): it sets c->status and c->out (the seed's answer), or
+ * returns 1 after handing the request on to another step, which answers in
+ * its turn. */
+typedef int (*answer_fn)(http_request_t *req, compat_ctx_t *c);
 
 struct compat_ctx {
     const compat_route_t *route;
     const shape_t *shape; /* for field names in error texts */
     answer_fn on_ok;      /* 2xx */
     answer_fn on_error;   /* optional; 0: the common translation */
+    int in_status;
+    json_t *in;           /* borrowed for the answer_fn's call */
     int status;
     json_t *out;          /* the seed's answer; NULL: no body */
     json_t *acc, *acc2;   /* lists gathered page by page */
@@ -287,22 +290,22 @@ static const char *problem_code(json_t *body)
     return code ? code : "";
 }
 
-static void common_error(http_request_t *req, compat_ctx_t *c, int status, json_t *body)
+static void common_error(http_request_t *req, compat_ctx_t *c)
 {
-    const char *code = problem_code(body);
-    const char *detail = json_string_value(json_object_get(body, "detail"));
-    if (status == 401)
+    const char *code = problem_code(c->in);
+    const char *detail = json_string_value(json_object_get(c->in, "detail"));
+    if (c->in_status == 401)
         answer_detail(c, 401, !strcmp(code, "not_authenticated") ? T_NOT_LOGGED_IN : T_TOKEN_INVALID);
-    else if (status == 404)
+    else if (c->in_status == 404)
         answer_detail(c, 404, T_NOT_FOUND);
-    else if (status == 409)
+    else if (c->in_status == 409)
         answer_detail(c, 409, T_TAKEN);
-    else if (status == 422)
-        answer_detail(c, 422, validation_text(req, c, body));
-    else if (status == 400 && !strcmp(code, "malformed_json"))
+    else if (c->in_status == 422)
+        answer_detail(c, 422, validation_text(req, c, c->in));
+    else if (c->in_status == 400 && !strcmp(code, "malformed_json"))
         answer_detail(c, 400, T_BAD_JSON);
     else
-        answer_detail(c, status, detail && *detail ? detail : "Ошибка сервера");
+        answer_detail(c, c->in_status, detail && *detail ? detail : "Ошибка сервера");
 }
 
 static void compat_filter(http_request_t *req, int *status, const char **content_type, const void **body,
@@ -313,14 +316,17 @@ static void compat_filter(http_request_t *req, int *status, const char **content
     if (!c->status) { /* else the handler answered in the seed's words already */
         json_t *in = *len ? json_loadb(*body, *len, 0, NULL) : NULL;
         c->out = NULL;
+        c->in_status = *status;
+        c->in = in;
         if (*status >= 400) {
             if (c->on_error)
-                c->on_error(req, c, *status, in);
+                c->on_error(req, c);
             if (!c->status)
-                common_error(req, c, *status, in);
+                common_error(req, c);
         } else {
-            went_on = c->on_ok(req, c, *status, in);
+            went_on = c->on_ok(req, c);
         }
+        c->in = NULL;
         json_decref(in);
     }
     if (went_on) {
@@ -346,19 +352,20 @@ static void compat_filter(http_request_t *req, int *status, const char **content
 
 /* Starts a compat request: Russian texts, the filter, and (auth) the
  * access token, whose 401 the filter translates too. NULL after answering. */
-static compat_ctx_t *compat_begin(http_request_t *req, answer_fn on_ok, answer_fn on_error, int auth)
+static int compat_start(http_request_t *req, compat_ctx_t *c, answer_fn on_ok, answer_fn on_error, int auth)
 {
-    compat_ctx_t *c = arena_calloc(&req->arena, sizeof(*c));
-    const compat_route_t *r = req->route_data; /* NULL for the account routes */
-    c->route = r;
     c->on_ok = on_ok;
     c->on_error = on_error;
     req->lang = LANG_RU;
     req->respond_filter = compat_filter;
     req->filter_data = c;
-    if (auth && api_authenticate(req, ROUTE_AUTH))
-        return NULL;
-    return c;
+    return auth && api_authenticate(req, ROUTE_AUTH) ? -1 : 0;
+}
+
+static compat_ctx_t *compat_begin(http_request_t *req, answer_fn on_ok, answer_fn on_error, int auth)
+{
+    compat_ctx_t *c = arena_calloc(&req->arena, sizeof(*c));
+    return compat_start(req, c, on_ok, on_error, auth) ? NULL : c;
 }
 
 /* Hands the request on to the next /api/v1 step, with the filter on again. */
@@ -480,23 +487,16 @@ static const shape_t task_shape = SHAPE(task_names), wheel_shape = SHAPE(wheel_n
 #define R_COLUMNS "KanbanColumn"
 #define R_CARDS "KanbanCard"
 
+/* A seed resource whose four routes are list, create, update and delete. */
+#define SEED_CRUD(name, resource, shape, envelope)                                                             \
+    name##_list = {OP_LIST, resource, &shape, envelope, NULL}, name##_create = {OP_CREATE, resource, &shape, NULL, NULL}, \
+    name##_update = {OP_UPDATE, resource, &shape, NULL, "id"}, name##_delete = {OP_DELETE, resource, &shape, NULL, "id"}
+
 static const compat_route_t
-    tasks_list = {OP_LIST, R_TASKS, &task_shape, "items", NULL},
-    tasks_create = {OP_CREATE, R_TASKS, &task_shape, NULL, NULL},
-    tasks_update = {OP_UPDATE, R_TASKS, &task_shape, NULL, "id"},
-    tasks_delete = {OP_DELETE, R_TASKS, &task_shape, NULL, "id"},
-    wheel_list = {OP_LIST, R_WHEEL, &wheel_shape, "stats", NULL},
-    wheel_create = {OP_CREATE, R_WHEEL, &wheel_shape, NULL, NULL},
-    wheel_update = {OP_UPDATE, R_WHEEL, &wheel_shape, NULL, "id"},
-    wheel_delete = {OP_DELETE, R_WHEEL, &wheel_shape, NULL, "id"},
-    entries_list = {OP_LIST, R_ENTRIES, &entry_shape, "entries", NULL},
-    entries_create = {OP_CREATE, R_ENTRIES, &entry_shape, NULL, NULL},
-    entries_update = {OP_UPDATE, R_ENTRIES, &entry_shape, NULL, "id"},
-    entries_delete = {OP_DELETE, R_ENTRIES, &entry_shape, NULL, "id"},
-    gantt_list = {OP_LIST, R_GANTT, &gantt_shape, "GanttTasks", NULL},
-    gantt_create = {OP_CREATE, R_GANTT, &gantt_shape, NULL, NULL},
-    gantt_update = {OP_UPDATE, R_GANTT, &gantt_shape, NULL, "id"},
-    gantt_delete = {OP_DELETE, R_GANTT, &gantt_shape, NULL, "id"},
+    SEED_CRUD(tasks, R_TASKS, task_shape, "items"),
+    SEED_CRUD(wheel, R_WHEEL, wheel_shape, "stats"),
+    SEED_CRUD(entries, R_ENTRIES, entry_shape, "entries"),
+    SEED_CRUD(gantt, R_GANTT, gantt_shape, "GanttTasks"),
     durations_list = {OP_LIST, R_DURATIONS, &duration_shape, "durations", "task_id"},
     durations_create = {OP_CREATE, R_DURATIONS, &duration_shape, NULL, "task_id"},
     durations_update = {OP_UPDATE, R_DURATIONS, &duration_shape, NULL, "id"},
@@ -552,20 +552,18 @@ static json_t *take_list(compat_ctx_t *c, const shape_t *sh, json_t **acc)
     return out;
 }
 
-static int on_list(http_request_t *req, compat_ctx_t *c, int status, json_t *body)
+static int on_list(http_request_t *req, compat_ctx_t *c)
 {
-    (void)status;
-    if (gather(req, c, body, c->route->resource, on_list))
+    if (gather(req, c, c->in, c->route->resource, on_list))
         return 1;
     json_t *items = take_list(c, c->route->shape, &c->acc);
     return answer(c, 200, json_pack("{s:o}", c->route->envelope, items));
 }
 
 /* The board: every column with its cards, both in creation order. */
-static int on_board(http_request_t *req, compat_ctx_t *c, int status, json_t *body)
+static int on_board(http_request_t *req, compat_ctx_t *c)
 {
-    (void)status;
-    if (gather(req, c, body, c->phase ? R_CARDS : R_COLUMNS, on_board))
+    if (gather(req, c, c->in, c->phase ? R_CARDS : R_COLUMNS, on_board))
         return 1;
     if (c->phase == 0) {
         c->phase = 1;
@@ -592,23 +590,23 @@ static int on_board(http_request_t *req, compat_ctx_t *c, int status, json_t *bo
     return answer(c, 200, json_pack("{s:o}", "columns", columns));
 }
 
-static int on_object(http_request_t *req, compat_ctx_t *c, int status, json_t *body)
+static int on_object(http_request_t *req, compat_ctx_t *c)
 {
     http_header_remove(req, "Location"); /* an /api/v1 address: the seed has none */
-    if (status == 204)
+    if (c->in_status == 204)
         return answer(c, 204, NULL);
-    return answer(c, status, shape_out(c->route->shape, body));
+    return answer(c, c->in_status, shape_out(c->route->shape, c->in));
 }
 
 /* A card put into a column that is not the caller's: 404, as the seed's
  * nested address reads (the column is in its path). */
-static int on_resource_error(http_request_t *req, compat_ctx_t *c, int status, json_t *body)
+static int on_resource_error(http_request_t *req, compat_ctx_t *c)
 {
     (void)req;
     const char *id_to = c->route->id_to;
-    if (status == 422 && id_to && id_to[0] == '.' && has_error(body, id_to + 1, "not_found"))
+    if (c->in_status == 422 && id_to && id_to[0] == '.' && has_error(c->in, id_to + 1, "not_found"))
         return answer_detail(c, 404, T_NOT_FOUND);
-    if (status == 422 && has_error(body, NULL, "not_found"))
+    if (c->in_status == 422 && has_error(c->in, NULL, "not_found"))
         return answer_detail(c, 404, T_NOT_FOUND);
     return 0;
 }
@@ -653,10 +651,11 @@ static void compat_resource(http_request_t *req)
 {
     const compat_route_t *r = req->route_data;
     answer_fn on_ok = r->op == OP_LIST ? on_list : r->op == OP_BOARD ? on_board : on_object;
-    compat_ctx_t *c = compat_begin(req, on_ok, on_resource_error, 1);
-    if (!c)
-        return;
+    compat_ctx_t *c = arena_calloc(&req->arena, sizeof(*c));
+    c->route = r; /* before the token is checked: its 401 goes through on_resource_error */
     c->shape = r->shape;
+    if (compat_start(req, c, on_ok, on_resource_error, 1))
+        return;
     const char *id = req->param_count ? req->params[0].value : NULL;
     json_t *v1 = NULL;
     const char *move_to = NULL;
@@ -752,11 +751,9 @@ static void session_cookies(http_request_t *req, const char *access, const char 
     http_cookie_set(req, "logged_in", access ? "True" : "", "/", access ? session_s : 0, 0);
 }
 
-static int on_registered(http_request_t *req, compat_ctx_t *c, int status, json_t *body)
+static int on_registered(http_request_t *req, compat_ctx_t *c)
 {
     (void)req;
-    (void)status;
-    (void)body;
     http_header_remove(req, "Location");
     return answer(c, 201, json_pack("{s:s, s:s}", "status", "success", "message", "Пользователь успешно зарегистрирован"));
 }
@@ -773,55 +770,42 @@ static int password_errors(compat_ctx_t *c, json_t *body, const char *password_f
     return 0;
 }
 
-static int on_register_error(http_request_t *req, compat_ctx_t *c, int status, json_t *body)
+static int on_register_error(http_request_t *req, compat_ctx_t *c)
 {
     (void)req;
-    const char *code = problem_code(body);
-    if (status == 409)
+    const char *code = problem_code(c->in);
+    if (c->in_status == 409)
         return answer_detail(c, 409, !strcmp(code, "email_taken") ? T_EMAIL_TAKEN : T_LOGIN_TAKEN);
-    if (status == 422)
-        return password_errors(c, body, "password");
+    if (c->in_status == 422)
+        return password_errors(c, c->in, "password");
     return 0;
 }
 
-static void compat_register(http_request_t *req)
-{
-    if (begin_with_body(req, &register_shape, on_registered, on_register_error, 0))
-        api_register(req);
-}
 
 /* The seed answers a code 200 with a message either way (notes D6). */
-static int on_code_checked(http_request_t *req, compat_ctx_t *c, int status, json_t *body)
+static int on_code_checked(http_request_t *req, compat_ctx_t *c)
 {
     (void)req;
-    (void)status;
-    (void)body;
     return answer(c, 200, json_pack("{s:s}", "message", T_VERIFIED));
 }
 
-static int on_code_error(http_request_t *req, compat_ctx_t *c, int status, json_t *body)
+static int on_code_error(http_request_t *req, compat_ctx_t *c)
 {
     (void)req;
-    const char *code = problem_code(body);
-    if (status == 410 || !strcmp(code, "code_expired"))
+    const char *code = problem_code(c->in);
+    if (c->in_status == 410 || !strcmp(code, "code_expired"))
         return answer(c, 200, json_pack("{s:s}", "message", T_CODE_EXPIRED));
-    if (status == 400 && !strcmp(code, "invalid_code"))
+    if (c->in_status == 400 && !strcmp(code, "invalid_code"))
         return answer(c, 200, json_pack("{s:s}", "message", T_WRONG_CODE));
     return 0;
 }
 
-static void compat_verify_not_auth(http_request_t *req)
-{
-    if (begin_with_body(req, &code_shape, on_code_checked, on_code_error, 0))
-        api_verify_email(req);
-}
 
 /* Login and refresh: the token pair of /api/v1 becomes the seed's cookies. */
-static int on_token_pair(http_request_t *req, compat_ctx_t *c, int status, json_t *body)
+static int on_token_pair(http_request_t *req, compat_ctx_t *c)
 {
-    (void)status;
-    const char *access = json_string_value(json_object_get(body, "access_token"));
-    const char *refresh = json_string_value(json_object_get(body, "refresh_token"));
+    const char *access = json_string_value(json_object_get(c->in, "access_token"));
+    const char *refresh = json_string_value(json_object_get(c->in, "refresh_token"));
     if (!access || !refresh)
         return answer_detail(c, 500, "Ошибка сервера");
     session_cookies(req, access, refresh);
@@ -830,28 +814,22 @@ static int on_token_pair(http_request_t *req, compat_ctx_t *c, int status, json_
     return answer(c, 200, json_pack("{s:s, s:s, s:s}", "status", "Успешно", "access_token", access, "message", ""));
 }
 
-static int on_login_error(http_request_t *req, compat_ctx_t *c, int status, json_t *body)
+static int on_login_error(http_request_t *req, compat_ctx_t *c)
 {
     (void)req;
-    const char *code = problem_code(body);
+    const char *code = problem_code(c->in);
     http_header_remove(req, "WWW-Authenticate");
-    if (status == 401)
+    if (c->in_status == 401)
         return answer_detail(c, 400, T_BAD_LOGIN);
     if (!strcmp(code, "email_not_verified"))
         return answer_detail(c, 403, T_NOT_VERIFIED);
     return 0;
 }
 
-static void compat_login(http_request_t *req)
-{
-    if (begin_with_body(req, &login_shape, on_token_pair, on_login_error, 0))
-        api_login(req);
-}
 
-static int on_refresh_error(http_request_t *req, compat_ctx_t *c, int status, json_t *body)
+static int on_refresh_error(http_request_t *req, compat_ctx_t *c)
 {
-    (void)body;
-    if (status == 401) { /* its session is over: the front end should not believe otherwise */
+    if (c->in_status == 401) { /* its session is over: the front end should not believe otherwise */
         session_cookies(req, NULL, NULL);
         return answer_detail(c, 401, T_TOKEN_INVALID);
     }
@@ -874,49 +852,35 @@ static void compat_refresh(http_request_t *req)
     api_refresh(req);
 }
 
-static int on_logged_out(http_request_t *req, compat_ctx_t *c, int status, json_t *body)
+static int on_logged_out(http_request_t *req, compat_ctx_t *c)
 {
-    (void)status;
-    (void)body;
     session_cookies(req, NULL, NULL);
     return answer(c, 200, json_pack("{s:s}", "status", "success"));
 }
 
-static void compat_logout(http_request_t *req)
-{
-    if (compat_begin(req, on_logged_out, NULL, 1))
-        api_logout(req);
-}
 
 /* ---------------------------------------------------------------- the user's own account */
 
-static int on_user(http_request_t *req, compat_ctx_t *c, int status, json_t *body)
+static int on_user(http_request_t *req, compat_ctx_t *c)
 {
     (void)req;
-    (void)status;
-    return answer(c, 200, shape_out(&user_shape, body));
+    return answer(c, 200, shape_out(&user_shape, c->in));
 }
 
-static void compat_me(http_request_t *req)
-{
-    if (compat_begin(req, on_user, NULL, 1))
-        api_me_get(req);
-}
 
-static int on_profile_error(http_request_t *req, compat_ctx_t *c, int status, json_t *body)
+static int on_profile_error(http_request_t *req, compat_ctx_t *c)
 {
     (void)req;
-    if (status == 409 || !strcmp(problem_code(body), "username_taken"))
+    if (c->in_status == 409 || !strcmp(problem_code(c->in), "username_taken"))
         return answer_detail(c, 409, T_LOGIN_TAKEN);
     return 0;
 }
 
 /* The e-mail is compared with the stored one first: it changes only with a
  * password and a mailed code (/api/v1/users/me/email), never here (D5). */
-static int on_profile_read(http_request_t *req, compat_ctx_t *c, int status, json_t *body)
+static int on_profile_read(http_request_t *req, compat_ctx_t *c)
 {
-    (void)status;
-    const char *now = json_string_value(json_object_get(body, "email"));
+    const char *now = json_string_value(json_object_get(c->in, "email"));
     if (c->text && now && strcasecmp(c->text, now))
         return answer_detail(c, 400, T_EMAIL_CHANGE);
     req->method = METHOD_PATCH;
@@ -942,20 +906,17 @@ static void compat_update_profile(http_request_t *req)
 
 /* GET /email/verify_profile and /email/verify_auth_code/{code}: /api/v1's
  * resend and verify, for the caller's own address. */
-static int on_mail_sent(http_request_t *req, compat_ctx_t *c, int status, json_t *body)
+static int on_mail_sent(http_request_t *req, compat_ctx_t *c)
 {
     (void)req;
-    (void)status;
-    (void)body;
     return answer(c, 200, json_pack("{s:s}", "message", "Сообщение было отправлено"));
 }
 
 static void send_reverify(http_request_t *req) { api_send_code(req, "reverify"); }
 
-static int on_address_for_code(http_request_t *req, compat_ctx_t *c, int status, json_t *body)
+static int on_address_for_code(http_request_t *req, compat_ctx_t *c)
 {
-    (void)status;
-    json_t *email = json_object_get(body, "email");
+    json_t *email = json_object_get(c->in, "email");
     if (!json_is_string(email))
         return answer_detail(c, 404, "Пользователь не найден");
     req->method = METHOD_POST;
@@ -1050,19 +1011,16 @@ static const char *path_decode(http_request_t *req, const char *s)
     return memchr(out, '\0', o) ? NULL : out;
 }
 
-static int on_password_matched(http_request_t *req, compat_ctx_t *c, int status, json_t *body)
+static int on_password_matched(http_request_t *req, compat_ctx_t *c)
 {
-    (void)status;
-    (void)body;
     http_cookie_set(req, PROOF_COOKIE, proof_seal(req, c->text), PROOF_PATH, PASSWORD_PROOF_SECONDS, 1);
     return answer(c, 200, json_pack("{s:s}", "statusPassword", "true"));
 }
 
-static int on_password_wrong(http_request_t *req, compat_ctx_t *c, int status, json_t *body)
+static int on_password_wrong(http_request_t *req, compat_ctx_t *c)
 {
     (void)req;
-    (void)body;
-    if (status == 403)
+    if (c->in_status == 403)
         return answer_detail(c, 400, T_WRONG_OLD);
     return 0;
 }
@@ -1085,21 +1043,19 @@ static void compat_check_password(http_request_t *req)
     api_password_check(req);
 }
 
-static int on_password_changed(http_request_t *req, compat_ctx_t *c, int status, json_t *body)
+static int on_password_changed(http_request_t *req, compat_ctx_t *c)
 {
-    (void)status;
-    (void)body;
     http_cookie_set(req, PROOF_COOKIE, "", PROOF_PATH, 0, 1);
     return answer(c, 200, json_pack("{s:s}", "message", "Пароль изменён"));
 }
 
-static int on_password_change_error(http_request_t *req, compat_ctx_t *c, int status, json_t *body)
+static int on_password_change_error(http_request_t *req, compat_ctx_t *c)
 {
     (void)req;
-    if (status == 403 && !strcmp(problem_code(body), "wrong_password"))
+    if (c->in_status == 403 && !strcmp(problem_code(c->in), "wrong_password"))
         return answer_detail(c, 403, T_CHECK_OLD_FIRST);
-    if (status == 422)
-        return password_errors(c, body, "new_password");
+    if (c->in_status == 422)
+        return password_errors(c, c->in, "new_password");
     return 0;
 }
 
@@ -1131,6 +1087,29 @@ static void compat_update_password(http_request_t *req)
 
 /* ---------------------------------------------------------------- module */
 
+/* A route that is one /api/v1 call: its body mapped by `body` (NULL: none). */
+typedef struct {
+    const shape_t *body;
+    answer_fn on_ok, on_error;
+    int auth;
+    http_handler_fn v1;
+} compat_call_t;
+
+static void compat_call(http_request_t *req)
+{
+    const compat_call_t *k = req->route_data;
+    compat_ctx_t *c = k->body ? begin_with_body(req, k->body, k->on_ok, k->on_error, k->auth)
+                              : compat_begin(req, k->on_ok, k->on_error, k->auth);
+    if (c)
+        k->v1(req);
+}
+
+static const compat_call_t register_call = {&register_shape, on_registered, on_register_error, 0, api_register},
+                           verify_call = {&code_shape, on_code_checked, on_code_error, 0, api_verify_email},
+                           login_call = {&login_shape, on_token_pair, on_login_error, 0, api_login},
+                           logout_call = {NULL, on_logged_out, NULL, 1, api_logout},
+                           me_call = {NULL, on_user, NULL, 1, api_me_get};
+
 static void compat_register_statements(void)
 {
     /* The one write /api/v1 has no route for: a duration moved to another
@@ -1148,14 +1127,14 @@ static void compat_register_statements(void)
 #define RES(methods, pattern, route) {methods, pattern, compat_resource, &route, 0, 0}
 
 static const http_route_t compat_routes[] = {
-    {ALLOW_POST, "/api/auth/register", compat_register, NULL, 0, 0},
-    {ALLOW_POST, "/api/auth/login", compat_login, NULL, 0, 0},
+    {ALLOW_POST, "/api/auth/register", compat_call, &register_call, 0, 0},
+    {ALLOW_POST, "/api/auth/login", compat_call, &login_call, 0, 0},
     {ALLOW_GET, "/api/auth/refresh", compat_refresh, NULL, 0, 0},
-    {ALLOW_GET, "/api/auth/logout", compat_logout, NULL, 0, 0},
-    {ALLOW_POST, "/email/verify_mail_not_auth", compat_verify_not_auth, NULL, 0, 0},
+    {ALLOW_GET, "/api/auth/logout", compat_call, &logout_call, 0, 0},
+    {ALLOW_POST, "/email/verify_mail_not_auth", compat_call, &verify_call, 0, 0},
     {ALLOW_GET, "/email/verify_profile", compat_verify_profile, NULL, 0, 0},
     {ALLOW_GET, "/email/verify_auth_code/{code}", compat_verify_auth_code, NULL, 0, 0},
-    {ALLOW_GET, "/api/users/me", compat_me, NULL, 0, 0},
+    {ALLOW_GET, "/api/users/me", compat_call, &me_call, 0, 0},
     {ALLOW_PUT, "/api/users/update_profile", compat_update_profile, NULL, 0, 0},
     {ALLOW_PUT, "/api/users/update_user_password", compat_update_password, NULL, 0, 0},
     {ALLOW_GET, "/api/users/check_password/{password}", compat_check_password, NULL, 0, 0},

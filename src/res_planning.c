@@ -50,11 +50,11 @@ static const resource_t res_tasks = {
     task_fields, ARRAY_LEN(task_fields), task_filters, ARRAY_LEN(task_filters), "tasks",
 };
 
-static const res_field_t wheel_fields[] = {
-    {.f = {"sphere", FIELD_STRING, FIELD_REQUIRED, 1, 100, NULL}, .unique = 1},
-    {.f = {"value", FIELD_INT, FIELD_REQUIRED, 0, 10, NULL}},
-    COLOR,
-};
+/* The balance wheel's fields, valued 0..max_value. */
+#define WHEEL_FIELDS(max_value)                                                   \
+    {.f = {"sphere", FIELD_STRING, FIELD_REQUIRED, 1, 100, NULL}, .unique = 1}, \
+        {.f = {"value", FIELD_INT, FIELD_REQUIRED, 0, max_value, NULL}}, COLOR
+static const res_field_t wheel_fields[] = {WHEEL_FIELDS(10)};
 static const resource_t res_wheel = {
     "BalanceSphere", "balance_wheel", "balance wheel", API "/balance-wheel", API "/balance-wheel/{id}", NULL, NULL, 0,
     ROUTE_AUTH, wheel_fields, ARRAY_LEN(wheel_fields), NULL, 0, "spheres of the life balance wheel",
@@ -175,11 +175,7 @@ static const resource_t res_pomodoros = {
 
 /* Seed 000's balance wheel counts 0..100 (api_compat.c): the same table
  * and fields, registered only when COMPAT_SEED000 is on. */
-static const res_field_t wheel_percent_fields[] = {
-    {.f = {"sphere", FIELD_STRING, FIELD_REQUIRED, 1, 100, NULL}, .unique = 1},
-    {.f = {"value", FIELD_INT, FIELD_REQUIRED, 0, 100, NULL}},
-    COLOR,
-};
+static const res_field_t wheel_percent_fields[] = {WHEEL_FIELDS(100)};
 static const resource_t res_wheel_percent = {
     "BalanceSpherePercent", "balance_wheel", "seed-000 compatibility", API "/balance-wheel", API "/balance-wheel/{id}", NULL, NULL, 0,
     ROUTE_AUTH, wheel_percent_fields, ARRAY_LEN(wheel_percent_fields), NULL, 0,
