@@ -84,6 +84,19 @@ void api_respond_db_error(http_request_t *req, const PGresult *res)
     http_respond_problem(req, 500, "internal_error", NULL);
 }
 
+void api_respond_json_row(http_request_t *req, const PGresult *res, int status)
+{
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+        api_respond_db_error(req, res);
+        return;
+    }
+    if (PQntuples(res) != 1 || PQgetisnull(res, 0, 0)) {
+        http_respond_problem(req, 404, "not_found", NULL);
+        return;
+    }
+    http_respond_json(req, status, PQgetvalue(res, 0, 0), (size_t)PQgetlength(res, 0, 0));
+}
+
 void api_respond_errors(http_request_t *req, field_errors_t *e, int status, const char *code)
 {
     abuf_puts(&e->json, "]");

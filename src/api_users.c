@@ -109,18 +109,7 @@ static void on_user_outcome(http_request_t *req, PGresult *res)
 }
 
 /* A single JSON column, or 404 when there is no row. */
-static void on_json_row(http_request_t *req, PGresult *res)
-{
-    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-        api_respond_db_error(req, res);
-        return;
-    }
-    if (PQntuples(res) != 1 || PQgetisnull(res, 0, 0)) {
-        http_respond_problem(req, 404, "not_found", NULL);
-        return;
-    }
-    http_respond_json(req, 200, PQgetvalue(res, 0, 0), (size_t)PQgetlength(res, 0, 0));
-}
+static void on_json_row(http_request_t *req, PGresult *res) { api_respond_json_row(req, res, 200); }
 
 /* The names of the fields a PATCH body sent, as a text[] literal. The names
  * are ours (the declared fields), never request data. */

@@ -94,7 +94,7 @@ static const cfg_var_t cfg_vars[] = {
     {"MAIL_POLL_INTERVAL", CFG_DURATION, "10s", 50, HOUR_MS, NULL, OFF(mail_poll_interval_ms)},
 
     {"EVENTS_HEARTBEAT_INTERVAL", CFG_DURATION, "15s", 100, HOUR_MS, NULL, OFF(events_heartbeat_ms)},
-    {"EVENTS_MAX_STREAMS_PER_USER", CFG_INT, "10", 1, 10000, NULL, OFF(events_max_streams_per_user)},
+    {"EVENTS_MAX_STREAMS_PER_USER", CFG_INT, "10", 1, 1000000, NULL, OFF(events_max_streams_per_user)},
     {"EVENTS_MAX_UNSENT", CFG_SIZE, "256k", 1 * KIB, 64 * MIB, NULL, OFF(events_max_unsent)},
 
     {"OUTBOUND_TIMEOUT", CFG_DURATION, "10s", 100, HOUR_MS, NULL, OFF(outbound_timeout_ms)},

@@ -11,6 +11,7 @@ static const api_module_t *const modules[] = {
     &api_planning_module,
     &api_stats_module,
     &api_music_module,
+    &api_messages_module,
     &api_docs_module,
     &api_compat_module, /* only with COMPAT_SEED000: see routes_build */
 };

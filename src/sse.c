@@ -16,6 +16,7 @@
 #define REPLAY_PAGE 500     /* messages per replay query; a full page asks again */
 #define FETCH_BATCH 256     /* notified ids fetched in one query */
 #define EVENT_STACK_BYTES 8192
+#define TICK_MS 1000        /* how soon an expired token ends its stream */
 
 static int stmt_by_ids, stmt_replay, stmt_baseline;
 
@@ -57,7 +58,8 @@ struct sse_hub {
     db_pool_t *db;
     const config_t *cfg;
     metrics_worker_t *metrics;
-    uv_timer_t heartbeat;
+    uv_timer_t heartbeat;   /* ticks every second: expiry, and the heartbeat when due */
+    uint64_t last_beat_ms;
     sse_stream_t *buckets[BUCKETS];
     int count;
     int64_t *ids; /* notified, waiting for their JSON */
@@ -457,17 +459,21 @@ void sse_on_listening(void *data) { catch_up_all(data); }
 
 /* ---------------------------------------------------------------- the hub */
 
-static void on_heartbeat(uv_timer_t *t)
+static void on_tick(uv_timer_t *t)
 {
     sse_hub_t *hub = t->data;
     int64_t now = (int64_t)time(NULL);
+    uint64_t loop_now = uv_now(hub->loop);
+    int beat = loop_now - hub->last_beat_ms >= hub->cfg->events_heartbeat_ms;
+    if (beat)
+        hub->last_beat_ms = loop_now;
     for (int b = 0; b < BUCKETS; b++) {
         sse_stream_t *next;
         for (sse_stream_t *st = hub->buckets[b]; st; st = next) {
             next = st->next;
             if (now >= st->expires_at || revoked_contains(st->session_id))
                 stream_end(st);
-            else
+            else if (beat)
                 stream_put(st, ":\n\n", 3);
         }
     }
@@ -484,7 +490,9 @@ sse_hub_t *sse_hub_new(uv_loop_t *loop, db_pool_t *db, const config_t *cfg, metr
     hub->metrics = metrics;
     uv_timer_init(loop, &hub->heartbeat);
     hub->heartbeat.data = hub;
-    uv_timer_start(&hub->heartbeat, on_heartbeat, cfg->events_heartbeat_ms, cfg->events_heartbeat_ms);
+    uint64_t tick = cfg->events_heartbeat_ms < TICK_MS ? cfg->events_heartbeat_ms : TICK_MS;
+    hub->last_beat_ms = uv_now(loop);
+    uv_timer_start(&hub->heartbeat, on_tick, tick, tick);
     uv_unref((uv_handle_t *)&hub->heartbeat);
     return hub;
 }

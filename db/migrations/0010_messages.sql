@@ -54,10 +54,11 @@ CREATE TABLE message_peers (
 CREATE INDEX message_peers_recent_idx ON message_peers (user_id, last_message_id);
 CREATE INDEX message_peers_peer_idx ON message_peers (peer_id); -- the cascade from the peer
 
--- The message object of API.md.
+-- The message object of API.md. row_to_json, like every other answer: its
+-- text is compact ({"id":1,...}), where json_build_object's has spaces.
 CREATE FUNCTION message_json(m messages) RETURNS json LANGUAGE sql STABLE AS $$
-    SELECT json_build_object('id', m.id, 'from_user_id', m.from_user_id, 'to_user_id', m.to_user_id,
-                             'text', m.text, 'created_at', hg_time(m.created_at), 'read_at', hg_time(m.read_at))
+    SELECT row_to_json(r) FROM (SELECT m.id, m.from_user_id, m.to_user_id, m.text,
+                                       hg_time(m.created_at) AS created_at, hg_time(m.read_at) AS read_at) AS r
 $$;
 
 -- POST /api/v1/messages. error: NULL (body is the message, id its id),
@@ -144,9 +145,9 @@ LANGUAGE sql STABLE AS $$
               ORDER BY m.id DESC LIMIT p_limit + 1)
         ) AS both_ways ORDER BY id DESC LIMIT p_limit + 1),
     shown AS (SELECT * FROM page ORDER BY id DESC LIMIT p_limit)
-    SELECT json_build_object(
-        'items', coalesce((SELECT json_agg(message_json(s.msg) ORDER BY s.id DESC) FROM shown s), '[]'),
-        'next_cursor', CASE WHEN (SELECT count(*) FROM page) > p_limit THEN (SELECT min(id) FROM shown)::text END)
+    SELECT row_to_json(e) FROM (SELECT
+        coalesce((SELECT json_agg(message_json(s.msg) ORDER BY s.id DESC) FROM shown s), '[]') AS items,
+        CASE WHEN (SELECT count(*) FROM page) > p_limit THEN (SELECT min(id) FROM shown)::text END AS next_cursor) AS e
      WHERE EXISTS (SELECT 1 FROM users WHERE users.id = p_peer)
 $$;
 
@@ -164,17 +165,17 @@ LANGUAGE sql STABLE AS $$
          WHERE p.user_id = p_user AND p.last_message_id < coalesce(nullif(p_before, 0), 9223372036854775807)
          ORDER BY p.last_message_id DESC LIMIT p_limit + 1),
     shown AS (SELECT * FROM page ORDER BY last_message_id DESC LIMIT p_limit)
-    SELECT json_build_object(
-        'items', coalesce((
-            SELECT json_agg(json_build_object(
-                       'user', user_public_json(u),
-                       'last_message', message_json(m),
-                       'unread', (SELECT count(*) FROM messages x
-                                   WHERE x.to_user_id = p_user AND x.from_user_id = s.peer_id AND x.read_at IS NULL))
+    SELECT row_to_json(e) FROM (SELECT
+        coalesce((
+            SELECT json_agg((SELECT row_to_json(c) FROM (SELECT
+                       user_public_json(u) AS "user",
+                       message_json(m) AS last_message,
+                       (SELECT count(*) FROM messages x
+                         WHERE x.to_user_id = p_user AND x.from_user_id = s.peer_id AND x.read_at IS NULL) AS unread) AS c)
                    ORDER BY s.last_message_id DESC)
-              FROM shown s JOIN users u ON u.id = s.peer_id JOIN messages m ON m.id = s.last_message_id), '[]'),
-        'next_cursor', CASE WHEN (SELECT count(*) FROM page) > p_limit
-                            THEN (SELECT min(last_message_id) FROM shown)::text END)
+              FROM shown s JOIN users u ON u.id = s.peer_id JOIN messages m ON m.id = s.last_message_id), '[]') AS items,
+        CASE WHEN (SELECT count(*) FROM page) > p_limit
+             THEN (SELECT min(last_message_id) FROM shown)::text END AS next_cursor) AS e
 $$;
 
 -- POST /api/v1/messages/{peer}/read: every unread message from the peer to

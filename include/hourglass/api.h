@@ -44,6 +44,7 @@ extern const api_module_t api_users_module;
 extern const api_module_t api_planning_module;
 extern const api_module_t api_stats_module;
 extern const api_module_t api_music_module;
+extern const api_module_t api_messages_module;
 extern const api_module_t api_docs_module;
 extern const api_module_t api_compat_module;
 

@@ -25,6 +25,9 @@ void api_query(http_request_t *req, int stmt, int nparams, const char *const *va
 void api_query_or_null(http_request_t *req, int stmt, int nparams, const char *const *values, api_db_cb cb);
 /* Status and problem for a failed database call (503, 409, 500). */
 void api_respond_db_error(http_request_t *req, const PGresult *res);
+/* The first column of the one row as the JSON answer with status; 404 when
+ * there is no row or it is NULL; the database's error otherwise. */
+void api_respond_json_row(http_request_t *req, const PGresult *res, int status);
 
 /* A problem with status and code that lists every error gathered in e. */
 void api_respond_errors(http_request_t *req, field_errors_t *e, int status, const char *code);

@@ -38,6 +38,8 @@ API_MD = [
     ("GET", "/api/v1/admin/users"), ("GET", "/api/v1/admin/users/{id}"), ("PATCH", "/api/v1/admin/users/{id}"),
     ("DELETE", "/api/v1/admin/users/{id}"),
     ("GET", "/api/v1/stats"), ("GET", "/api/v1/achievements"), ("GET", "/api/v1/music"),
+    ("POST", "/api/v1/messages"), ("GET", "/api/v1/messages/{user_id}"), ("GET", "/api/v1/conversations"),
+    ("POST", "/api/v1/messages/{user_id}/read"), ("GET", "/api/v1/events"),
 ]
 # API.md's planning tools: (collection, item); a nested collection only lists and creates.
 RESOURCES = [
