@@ -236,6 +236,7 @@ struct compat_ctx {
     json_t *acc, *acc2;   /* lists gathered page by page */
     int phase;
     const char *text;     /* a value kept between steps */
+    http_method_t method; /* the client's: given back before the answer is written (HEAD, metrics) */
 };
 
 static int answer(compat_ctx_t *c, int status, json_t *out)
@@ -335,6 +336,7 @@ static void compat_filter(http_request_t *req, int *status, const char **content
     }
     *status = c->status;
     c->status = 0;
+    req->method = c->method;
     if (!c->out) {
         *content_type = NULL;
         *body = NULL;
@@ -356,6 +358,7 @@ static int compat_start(http_request_t *req, compat_ctx_t *c, answer_fn on_ok, a
 {
     c->on_ok = on_ok;
     c->on_error = on_error;
+    c->method = req->method;
     req->lang = LANG_RU;
     req->respond_filter = compat_filter;
     req->filter_data = c;
