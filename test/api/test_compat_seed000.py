@@ -217,6 +217,15 @@ def test_api_v1_is_unchanged_by_compat_seed000(compat, plain):
     assert "detail" not in r.json() and "email" in r.json()
 
 
+def test_compat_routes_are_documented_when_on(compat):
+    doc = requests.get(compat.url + "/openapi.json", timeout=10).json()
+    for method, path, auth in ROUTES:
+        pattern = re.sub(r"\{id\}$", lambda m: "{password}" if "check_password" in path else
+                         "{code}" if "verify_auth_code" in path else "{id}", path)
+        op = doc["paths"].get(pattern, {}).get(method.lower())
+        assert op and op["tags"] == ["seed-000 compatibility"], (method, pattern)
+
+
 # --------------------------------------------------------------------------- CORS and errors
 
 @pytest.mark.parametrize("method,path,auth", ROUTES, ids=_ids(ROUTES))
