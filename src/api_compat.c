@@ -233,7 +233,8 @@ struct compat_ctx {
     json_t *in;           /* borrowed for the answer_fn's call */
     int status;
     json_t *out;          /* the seed's answer; NULL: no body */
-    json_t *acc, *acc2;   /* lists gathered page by page */
+    abuf_t pages[2];      /* a list's items gathered page by page, as JSON text in the arena
+                             (a request that ends between pages leaves nothing to free) */
     int phase;
     const char *text;     /* a value kept between steps */
     http_method_t method; /* the client's: given back before the answer is written (HEAD, metrics) */
@@ -353,7 +354,7 @@ static void compat_filter(http_request_t *req, int *status, const char **content
 }
 
 /* Starts a compat request: Russian texts, the filter, and (auth) the
- * access token, whose 401 the filter translates too. NULL after answering. */
+ * access token, whose 401 the filter translates too. -1 after answering. */
 static int compat_start(http_request_t *req, compat_ctx_t *c, answer_fn on_ok, answer_fn on_error, int auth)
 {
     c->on_ok = on_ok;
@@ -365,6 +366,7 @@ static int compat_start(http_request_t *req, compat_ctx_t *c, answer_fn on_ok, a
     return auth && api_authenticate(req, ROUTE_AUTH) ? -1 : 0;
 }
 
+/* compat_start with a new context; NULL after answering. */
 static compat_ctx_t *compat_begin(http_request_t *req, answer_fn on_ok, answer_fn on_error, int auth)
 {
     compat_ctx_t *c = arena_calloc(&req->arena, sizeof(*c));
@@ -526,13 +528,25 @@ static void list_page(http_request_t *req, const char *resource, const char *cur
 
 static void board_cards_page(http_request_t *req) { list_page(req, R_CARDS, NULL); }
 
-/* Gathers a list's pages into c->acc (phase 0) or c->acc2 (the board's cards). */
+/* Gathers a list's pages into c->pages[c->phase] (1: the board's cards). */
 static int gather(http_request_t *req, compat_ctx_t *c, json_t *body, const char *resource, answer_fn again)
 {
-    json_t **acc = c->phase ? &c->acc2 : &c->acc;
-    if (!*acc)
-        *acc = json_array();
-    json_array_extend(*acc, json_object_get(body, "items"));
+    abuf_t *acc = &c->pages[c->phase];
+    if (!acc->data) {
+        abuf_init(acc, &req->arena, 1024);
+        abuf_puts(acc, "[");
+    }
+    size_t i;
+    json_t *item;
+    json_array_foreach(json_object_get(body, "items"), i, item) {
+        char *text = json_dumps(item, JSON_COMPACT);
+        if (text) {
+            if (acc->len > 1)
+                abuf_puts(acc, ",");
+            abuf_puts(acc, text);
+            free(text);
+        }
+    }
     const char *next = json_string_value(json_object_get(body, "next_cursor"));
     if (!next)
         return 0;
@@ -543,24 +557,23 @@ static int gather(http_request_t *req, compat_ctx_t *c, json_t *body, const char
     return 1;
 }
 
-static json_t *take_list(compat_ctx_t *c, const shape_t *sh, json_t **acc)
+/* The gathered items of c->pages[n], parsed; the caller decrefs. */
+static json_t *gathered(compat_ctx_t *c, int n)
 {
-    json_t *out = json_array();
-    size_t i;
-    json_t *v;
-    json_array_foreach(*acc, i, v) json_array_append_new(out, shape_out(sh, v));
-    json_decref(*acc);
-    *acc = NULL;
-    (void)c;
-    return out;
+    abuf_puts(&c->pages[n], "]");
+    json_t *items = json_loadb(c->pages[n].data, c->pages[n].len, 0, NULL);
+    return items ? items : json_array();
 }
 
 static int on_list(http_request_t *req, compat_ctx_t *c)
 {
     if (gather(req, c, c->in, c->route->resource, on_list))
         return 1;
-    json_t *items = take_list(c, c->route->shape, &c->acc);
-    return answer(c, 200, json_pack("{s:o}", c->route->envelope, items));
+    json_t *items = gathered(c, 0), *out = json_array(), *v;
+    size_t i;
+    json_array_foreach(items, i, v) json_array_append_new(out, shape_out(c->route->shape, v));
+    json_decref(items);
+    return answer(c, 200, json_pack("{s:o}", c->route->envelope, out));
 }
 
 /* The board: every column with its cards, both in creation order. */
@@ -573,13 +586,13 @@ static int on_board(http_request_t *req, compat_ctx_t *c)
         req->param_count = 0;
         return go_on(req, c, on_board, board_cards_page);
     }
-    json_t *columns = json_array();
+    json_t *columns = json_array(), *cols = gathered(c, 0), *all_cards = gathered(c, 1);
     size_t i, k;
     json_t *col, *card;
-    json_array_foreach(c->acc, i, col) {
+    json_array_foreach(cols, i, col) {
         json_t *cards = json_array();
         json_int_t id = json_integer_value(json_object_get(col, "id"));
-        json_array_foreach(c->acc2, k, card) {
+        json_array_foreach(all_cards, k, card) {
             if (json_integer_value(json_object_get(card, "column_id")) == id)
                 json_array_append_new(cards, shape_out(&card_shape, card));
         }
@@ -587,9 +600,8 @@ static int on_board(http_request_t *req, compat_ctx_t *c)
         json_object_set_new(out, "cards", cards);
         json_array_append_new(columns, out);
     }
-    json_decref(c->acc);
-    json_decref(c->acc2);
-    c->acc = c->acc2 = NULL;
+    json_decref(cols);
+    json_decref(all_cards);
     return answer(c, 200, json_pack("{s:o}", "columns", columns));
 }
 
