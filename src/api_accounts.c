@@ -369,7 +369,8 @@ void api_login(http_request_t *req)
 
 /* ---------------------------------------------------------------- refresh */
 
-static const body_field_t refresh_fields[] = {{"refresh_token", FIELD_STRING, 0, 1, 256, NULL}};
+/* No length bounds: a token that is not a live one, of any length, is a 401, not a 422. */
+static const body_field_t refresh_fields[] = {{"refresh_token", FIELD_STRING, 0, 0, 0, NULL}};
 
 typedef struct {
     char next[64];

@@ -73,15 +73,16 @@ static void ops_register_statements(void)
 
 static const http_route_t ops_routes[] = {
     {ALLOW_GET | ALLOW_POST, "/", ops_alive, NULL, 0, 0},
-    {ALLOW_GET, "/health", ops_alive, NULL, 0, 0},
+    /* HEAD is answered for any GET; declared here so the document names it for /health. */
+    {ALLOW_GET | HTTP_M(METHOD_HEAD), "/health", ops_alive, NULL, 0, 0},
     {ALLOW_GET, "/health/ready", ops_ready, NULL, 0, 0},
     {ALLOW_GET, "/metrics", ops_metrics, NULL, 0, 0},
 };
 
 static const route_doc_t ops_docs[] = {
     {ALLOW_GET | ALLOW_POST, "/", "operations", "Liveness, as /health", NULL, 0, NULL, 200, "text/plain"},
-    {ALLOW_GET, "/health", "operations", "Liveness: the process and its loop answer `ok`", NULL, 0, NULL, 200,
-     "text/plain"},
+    {ALLOW_GET | HTTP_M(METHOD_HEAD), "/health", "operations", "Liveness: the process and its loop answer `ok`",
+     NULL, 0, NULL, 200, "text/plain"},
     {ALLOW_GET, "/health/ready", "operations", "Readiness: a round trip to the database", NULL, 0, NULL, 200,
      "Ready"},
     {ALLOW_GET, "/metrics", "operations", "Prometheus metrics", NULL, 0, NULL, 200, "text/plain"},
@@ -89,7 +90,7 @@ static const route_doc_t ops_docs[] = {
 
 static const openapi_extra_t ops_doc_extras[] = {
     {ALLOW_GET | ALLOW_POST, "/", OPENAPI_NO_DB, NULL, NULL, 0, "Never touches the database."},
-    {ALLOW_GET, "/health", OPENAPI_NO_DB, NULL, NULL, 0,
+    {ALLOW_GET | HTTP_M(METHOD_HEAD), "/health", OPENAPI_NO_DB, NULL, NULL, 0,
      "Never touches the database, so a load balancer keeps a server whose database is down."},
     {ALLOW_GET, "/metrics", OPENAPI_NO_DB, NULL, NULL, 0,
      "Requests by route and status, latency, open connections, the database pool and the mail outbox."},

@@ -53,6 +53,7 @@ void field_errors_init(field_errors_t *e, http_request_t *req)
     abuf_init(&e->json, &req->arena, 256);
     abuf_init(&e->detail, &req->arena, 128);
     abuf_puts(&e->json, "[");
+    e->detail.data[0] = '\0'; /* a text even with no error in it: the arena's bytes are not zeroed */
     e->count = 0;
     e->lang = req->lang;
 }

@@ -24,17 +24,21 @@ const char *http_header_get(const http_request_t *req, const char *name, size_t 
 
 const char *http_cookie_get(http_request_t *req, const char *name)
 {
-    size_t len, nlen = strlen(name);
+    size_t len = 0, nlen = strlen(name);
     const char *v = http_header_get(req, "cookie", &len);
+    if (!v) /* no header: len is unset and v + len would be undefined */
+        return NULL;
     const char *end = v + len;
-    while (v && v < end) {
+    while (v < end) {
         while (v < end && (*v == ' ' || *v == ';'))
             v++;
-        const char *eq = memchr(v, '=', (size_t)(end - v));
-        if (!eq)
-            return NULL;
-        const char *semi = memchr(eq, ';', (size_t)(end - eq));
+        const char *semi = memchr(v, ';', (size_t)(end - v));
         const char *vend = semi ? semi : end;
+        const char *eq = memchr(v, '=', (size_t)(vend - v));
+        if (!eq) { /* a pair without '=' (browsers send them) hides none after it */
+            v = vend;
+            continue;
+        }
         if ((size_t)(eq - v) == nlen && !memcmp(v, name, nlen)) {
             const char *val = eq + 1;
             if (vend - val >= 2 && *val == '"' && vend[-1] == '"') {

@@ -44,6 +44,8 @@ struct http_conn {
     uint64_t idle_since_ms;      /* loop time of the last answer (or accept) */
     uint64_t linger_until_ms;
     uint64_t timer_deadline_ms;  /* what the timer is set to; UINT64_MAX when stopped */
+    uint64_t write_progress_ms;  /* loop time the answer being written last moved */
+    size_t write_queue_seen;     /* libuv's write queue then */
     uv_shutdown_t *shutdown_req;
     conn_state_t state;
     unsigned reading : 1;
@@ -426,10 +428,17 @@ static void on_write(uv_write_t *wr, int status)
         return; /* cannot happen: a writing request stays attached */
     c->writing = 0;
     if (status < 0 || c->state == CONN_CLOSING) {
-        /* conn_close left this request to us: libuv held it until now. */
+        /* conn_close leaves a request being written to us, libuv holding it until now.
+         * On a failed write it still heads the queue that conn_close frees: take it off
+         * first, or freeing it here and then the queue frees the worker's free list. */
         stream_gone(req);
-        request_detach(req);
+        if (c->head == req) {
+            c->head = req->next;
+            if (!c->head)
+                c->tail = NULL;
+        }
         conn_close(c);
+        request_detach(req);
         return;
     }
     if (req->state == REQ_STREAMING) {
@@ -483,6 +492,9 @@ static int stream_flush(http_conn_t *c, http_request_t *req, int by_owner)
             req->write_req.data = req;
             if (uv_write(&req->write_req, (uv_stream_t *)&c->tcp, &b, 1, on_write) == 0) {
                 c->writing = 1;
+                c->write_progress_ms = uv_now(&c->worker->loop);
+                c->write_queue_seen = c->tcp.write_queue_size;
+                conn_arm_timer(c);
                 return 0;
             }
             n = UV_EPIPE;
@@ -601,6 +613,8 @@ static void conn_flush(http_conn_t *c)
             return;
         }
         c->writing = 1;
+        c->write_progress_ms = uv_now(&c->worker->loop);
+        c->write_queue_seen = c->tcp.write_queue_size;
     }
     if (c->state == CONN_OPEN)
         conn_arm_timer(c);
@@ -757,6 +771,18 @@ static void on_conn_timer(uv_timer_t *t)
     }
     if (c->state != CONN_OPEN)
         return;
+    if (c->writing) {
+        size_t queued = c->tcp.write_queue_size;
+        if (queued < c->write_queue_seen) {
+            c->write_queue_seen = queued;
+            c->write_progress_ms = now;
+        } else if (c->write_progress_ms + w->cfg->http_idle_timeout_ms <= now) {
+            /* A client that took nothing of its answer for a whole idle timeout would
+             * hold the answers' memory and a connection slot for as long as it likes. */
+            conn_close(c);
+            return;
+        }
+    }
     if (c->parser.req && c->parser.req->deadline_ms <= now) {
         conn_refuse(c, c->parser.req, 408, "request_timeout");
         return;
@@ -787,6 +813,8 @@ static void conn_arm_timer(http_conn_t *c)
             uint64_t limit = c->served_any ? w->cfg->http_idle_timeout_ms : w->cfg->http_header_timeout_ms;
             deadline = c->idle_since_ms + limit;
         }
+        if (c->writing && c->write_progress_ms + w->cfg->http_idle_timeout_ms < deadline)
+            deadline = c->write_progress_ms + w->cfg->http_idle_timeout_ms;
     }
     /* Most requests leave the deadline where it was: skip the timer heap then. */
     if (deadline == c->timer_deadline_ms)

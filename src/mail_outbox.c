@@ -26,13 +26,19 @@ enum { HEALTH_OK, HEALTH_LOG, HEALTH_FAILING };
 static int mail_health = HEALTH_OK;
 static int stmt_claim, stmt_sent, stmt_failed, stmt_counts, stmt_release;
 
+/* A row is claimed only when no older row to the same address is waiting
+ * (db/migrations/0012_mail_order.sql): one mail per address in flight, in the
+ * order written, so a resent code never arrives before the one it replaces. */
 void mail_register_statements(void)
 {
     stmt_claim = db_statement_register(
         "mail_claim",
         "UPDATE mail_outbox SET locked_until = now() + $1::bigint * interval '1 millisecond', attempts = attempts + 1"
-        " WHERE id IN (SELECT id FROM mail_outbox WHERE sent_at IS NULL AND dead_at IS NULL AND next_attempt_at <= now()"
-        " AND (locked_until IS NULL OR locked_until < now()) ORDER BY id LIMIT " MAIL_STR(MAIL_BATCH) " FOR UPDATE SKIP LOCKED)"
+        " WHERE id IN (SELECT o.id FROM mail_outbox o WHERE o.sent_at IS NULL AND o.dead_at IS NULL"
+        " AND o.next_attempt_at <= now() AND (o.locked_until IS NULL OR o.locked_until < now())"
+        " AND NOT EXISTS (SELECT 1 FROM mail_outbox e WHERE lower(e.to_addr) = lower(o.to_addr) AND e.id < o.id"
+        " AND e.sent_at IS NULL AND e.dead_at IS NULL)"
+        " ORDER BY o.id LIMIT " MAIL_STR(MAIL_BATCH) " FOR UPDATE OF o SKIP LOCKED)"
         " RETURNING id, to_addr, subject, body_text, attempts");
     stmt_sent = db_statement_register(
         "mail_sent", "UPDATE mail_outbox SET sent_at = now(), locked_until = NULL, last_error = NULL WHERE id = $1");

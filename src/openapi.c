@@ -16,18 +16,23 @@
 
 /* Set by openapi_add_extras, removed by the last pass: an internal mark. */
 #define NO_DB_MARK "x-hourglass-no-db"
+/* Kept in the document: public, user, staff or admin, from the route's flags. */
+#define ACCESS_MARK "x-hourglass-access"
 #define ROUTE_ANY_AUTH (ROUTE_AUTH | ROUTE_STAFF | ROUTE_ADMIN)
 
 static char *doc_text;
 static size_t doc_len;
 static char doc_etag[48];
 
-/* The methods an operation can have; HEAD and OPTIONS are implied by the server. */
+/* The methods an operation can have. OPTIONS is implied by the server, and so is
+ * HEAD where a route answers GET; a route that declares HEAD itself (HEAD /health,
+ * which load balancers ask) is documented like any other method. */
 static const struct {
     http_method_t method;
     const char *key;
 } doc_methods[] = {
-    {METHOD_GET, "get"}, {METHOD_POST, "post"}, {METHOD_PUT, "put"}, {METHOD_PATCH, "patch"}, {METHOD_DELETE, "delete"},
+    {METHOD_GET, "get"},     {METHOD_HEAD, "head"},     {METHOD_POST, "post"},
+    {METHOD_PUT, "put"},     {METHOD_PATCH, "patch"},   {METHOD_DELETE, "delete"},
 };
 
 /* The problem answers every route shares, as components/responses. */
@@ -435,6 +440,8 @@ static int add_doc(json_t *paths, const route_doc_t *d, char *err, size_t errlen
         snprintf(status, sizeof(status), "%d", d->status);
         json_t *ok = member(member(op, "responses", 0), status, 0);
         json_object_set_new(ok, "description", json_string(http_status_reason(d->status)));
+        if (doc_methods[m].method == METHOD_HEAD)
+            continue; /* GET's headers, no body */
         if (d->response && strchr(d->response, '/'))
             json_object_set_new(ok, "content",
                                 json_pack("{s:{s:o}}", d->response, "schema", media_schema(d->response)));
@@ -547,6 +554,12 @@ static int complete_operation(json_t *doc, json_t *item, json_t *op, const char 
         json_object_set_new(op, "security", flags & ROUTE_ANY_AUTH
                                                 ? json_pack("[{s:[]}, {s:[]}]", "bearerAuth", "cookieAuth")
                                                 : json_array());
+    /* Who may call it, from the route's flags, for clients and the access-matrix test. */
+    json_object_set_new(op, ACCESS_MARK,
+                        json_string(flags & ROUTE_ADMIN   ? "admin"
+                                    : flags & ROUTE_STAFF ? "staff"
+                                    : flags & ROUTE_AUTH  ? "user"
+                                                          : "public"));
     if (flags & ROUTE_ANY_AUTH)
         add_problems(responses, "401 403");
     if (strchr(pattern, '{'))
@@ -565,8 +578,8 @@ static int complete_operation(json_t *doc, json_t *item, json_t *op, const char 
     if (!client_error)
         add_problem(responses, "4XX");
     sort_responses(op);
-    static const char *const order[] = {"operationId", "summary", "description", "tags",
-                                        "security",    "parameters", "requestBody", "responses"};
+    static const char *const order[] = {"operationId", "summary",     "description", "tags",     "security",
+                                        ACCESS_MARK,   "parameters", "requestBody", "responses"};
     for (size_t i = 0; i < ARRAY_LEN(order); i++)
         move_last(op, order[i]);
     return 0;

@@ -85,35 +85,33 @@ static const char *sql_type(field_type_t t)
     }
 }
 
-/* One member of the object: `'name', expr` inside json_build_object, or
- * `expr AS "name"` for row_to_json. Times are rendered by hg_time. */
-static void sql_member(sql_t *s, const char *name, int is_time, int pairs, int first)
+/* One member of the object: `expr AS "name"`. Times are rendered by hg_time. */
+static void sql_member(sql_t *s, const char *name, int is_time, int first)
 {
     const char *sep = first ? "" : ", ";
-    if (pairs)
-        sql_add(s, is_time ? "%s'%s', hg_time(t.\"%s\")" : "%s'%s', t.\"%s\"", sep, name, name);
-    else
-        sql_add(s, is_time ? "%shg_time(t.\"%s\") AS \"%s\"" : "%st.\"%s\" AS \"%s\"", sep, name, name);
+    sql_add(s, is_time ? "%shg_time(t.\"%s\") AS \"%s\"" : "%st.\"%s\" AS \"%s\"", sep, name, name);
 }
 
 /* The object's members in order: id, the parent's id, every field, the two times. */
-static void sql_members(sql_t *s, const resource_t *res, int pairs)
+static void sql_members(sql_t *s, const resource_t *res)
 {
-    sql_member(s, "id", 0, pairs, 1);
+    sql_member(s, "id", 0, 1);
     if (res->parent_param)
-        sql_member(s, res->parent_param, 0, pairs, 0);
+        sql_member(s, res->parent_param, 0, 0);
     for (size_t i = 0; i < res->field_count; i++)
-        sql_member(s, res->fields[i].f.name, res->fields[i].f.type == FIELD_DATETIME, pairs, 0);
-    sql_member(s, "created_at", 1, pairs, 0);
-    sql_member(s, "updated_at", 1, pairs, 0);
+        sql_member(s, res->fields[i].f.name, res->fields[i].f.type == FIELD_DATETIME, 0);
+    sql_member(s, "created_at", 1, 0);
+    sql_member(s, "updated_at", 1, 0);
 }
 
-/* The object as JSON: json_build_object(...) of its members. */
+/* The object of row t as JSON. row_to_json, as the list renders each item:
+ * json_build_object's text has spaces (`{"id" : 1, ...}`) and the single item
+ * must be the same bytes as in a page. */
 static void sql_object(sql_t *s, const resource_t *res)
 {
-    sql_add(s, "json_build_object(");
-    sql_members(s, res, 1);
-    sql_add(s, ")");
+    sql_add(s, "(SELECT row_to_json(r) FROM (SELECT ");
+    sql_members(s, res);
+    sql_add(s, ") AS r)");
 }
 
 /* "t.user_id = $n AND " for an owned resource; the parameter number advances. */
@@ -269,7 +267,7 @@ static void build_list(res_state_t *st, const resource_t *res)
     else
         sql_add(&s, "(");
     sql_add(&s, "SELECT ");
-    sql_members(&s, res, 0);
+    sql_members(&s, res);
     sql_add(&s, " FROM %s AS t WHERE ", res->table);
     if (parent)
         sql_add(&s, "t.user_id = pp.user_id AND t.\"%s\" = pp.id AND ", res->parent_param);

@@ -44,7 +44,7 @@ struct sse_stream {
     http_request_t *req; /* NULL once the stream has ended */
     sse_stream_t *prev, *next;
     int64_t user_id, session_id, expires_at;
-    int64_t last_sent;   /* the highest id written */
+    int64_t last_sent;   /* the highest id written (or that Last-Event-ID says the client has) */
     int64_t resume_from; /* a replay starts above the larger of this and last_sent */
     int queries;         /* queries in flight that refer to this stream */
     unsigned replaying : 1;      /* live events wait in pending until the replay is written */
@@ -304,8 +304,8 @@ sse_stream_t *sse_stream_new(sse_hub_t *hub, int64_t user_id, int64_t session_id
     st->user_id = user_id;
     st->session_id = session_id;
     st->expires_at = expires_at;
-    if (after_id > 0) {
-        st->resume_from = after_id;
+    if (after_id > 0) { /* the client has every id up to it: none of those again, live or replayed */
+        st->last_sent = after_id;
         st->baseline_known = 1;
     }
     return st;

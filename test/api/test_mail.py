@@ -306,3 +306,41 @@ def test_metrics_and_readiness_show_the_outbox(make_server):
         assert 'mail_outbox_messages{state="%s"}' % state in text
     st, _, body = http("GET", s.url + "/health/ready")
     assert st == 200 and json.loads(body)["mail"] in ("ok", "failing")
+
+
+def _arrival_order(address):
+    """The codes of the mail to address, in the order the sink received them."""
+    out = []
+    for path in sorted(glob.glob(os.path.join(MAILDIR, "*.eml"))):
+        with open(path, "rb") as f:
+            msg = email.message_from_bytes(f.read())
+        if address in (msg.get("X-Envelope-To") or ""):
+            out.append(msg.get_payload(decode=True).decode())
+    return out
+
+
+def test_mail_to_one_address_leaves_in_the_order_written(make_server):
+    """A resent code must not overtake the first mail while that one waits to be retried:
+    the newest mail in the inbox carries the code that is valid."""
+    url = own_database("mailorder")
+    # the first mail's retry comes 1 s after its failure; the second is due at once
+    make_server(**mail_env(DATABASE_URL=url, MAIL_RETRY_MAX="3s")).wait_db_ready()
+    to = "order-%s@example.com" % uuid.uuid4().hex[:10]
+    other = "order-other-%s@example.com" % uuid.uuid4().hex[:10]
+    refuse = os.path.join(MAILDIR, ".refuse")
+    open(refuse, "w").close()
+    try:
+        first = enqueue(to, code="111111", db_url=url)
+        deadline = time.monotonic() + 5
+        while psql("SELECT last_error IS NOT NULL FROM mail_outbox WHERE id = %d" % first, db_url=url) != "t":
+            assert time.monotonic() < deadline, "the first mail was never tried"
+            time.sleep(0.05)
+    finally:
+        os.remove(refuse)
+    enqueue(to, code="222222", db_url=url)
+    enqueue(other, code="333333", db_url=url)
+    # another address is not held up by this one's retry
+    assert len(wait_for_mail(other, timeout=3)) == 1
+    assert len(wait_for_mail(to, count=2, timeout=8)) == 2
+    codes = _arrival_order(to)
+    assert len(codes) == 2 and "111111" in codes[0] and "222222" in codes[1], codes

@@ -1,4 +1,5 @@
 #include "hourglass/body.h"
+#include "hourglass/problem.h"
 #include "unit.h"
 
 TEST(body_formats)
@@ -81,4 +82,25 @@ TEST(body_times_compare_across_offsets)
     CHECK(body_time_cmp("2026-03-01T07:00:00.5Z", "2026-03-01T07:00:00.50Z") == 0);
     CHECK(body_time_cmp("2026-03-01T07:00:00Z", "2026-03-01T07:00:00.001Z") < 0);
     CHECK(body_time_cmp("1969-12-31T23:59:59Z", "1970-01-01T00:00:00Z") < 0);
+}
+
+/* fuzz_json_body: with no error gathered, the detail text was whatever bytes the
+ * arena held (read past the buffer, or into the answer, when rendered). */
+TEST(body_field_errors_start_as_empty_texts)
+{
+    char first[4096];
+    memset(first, 'M', sizeof(first));
+    http_request_t req;
+    memset(&req, 0, sizeof(req));
+    arena_init(&req.arena, first, sizeof(first));
+    field_errors_t e;
+    field_errors_init(&e, &req);
+    CHECK(e.count == 0);
+    CHECK_STR(e.detail.data, "");
+    abuf_puts(&e.json, "]");
+    CHECK_STR(e.json.data, "[]");
+    size_t len;
+    char *text = problem_render(&req.arena, 422, "validation_failed", e.detail.data, e.json.data, &len);
+    CHECK(strstr(text, "\"detail\":\"\",\"errors\":[]}") != NULL);
+    arena_reset(&req.arena);
 }

@@ -92,6 +92,12 @@ static int build(const route_doc_t *docs, size_t doc_count, void (*hook)(json_t 
     return rc;
 }
 
+static int str_is(json_t *v, const char *s)
+{
+    const char *t = json_string_value(v);
+    return t && !strcmp(t, s);
+}
+
 TEST(openapi_document_of_every_route)
 {
     char err[512] = "";
@@ -119,6 +125,9 @@ TEST(openapi_document_of_every_route)
              json_object_get(json_object_get(post, "responses"), "422") &&
              json_object_get(json_object_get(post, "responses"), "201") &&
              json_array_size(json_object_get(open, "security")) == 0 && json_array_size(params) == 1 &&
+             /* who may call it, from the route flags */
+             str_is(json_object_get(del, "x-hourglass-access"), "user") &&
+             str_is(json_object_get(open, "x-hourglass-access"), "public") &&
              !strcmp(json_string_value(json_object_get(json_array_get(params, 0), "name")), "id") &&
              json_object_get(json_object_get(json_object_get(doc, "components"), "schemas"), "Problem") &&
              json_object_get(json_object_get(json_object_get(doc, "components"), "schemas"), "Thing");

@@ -1,0 +1,939 @@
+#!/usr/bin/python3
+"""Fault campaigns against the real binary: each one starts its own servers, breaks something
+(PostgreSQL, the SMTP server, the process, its clients), keeps traffic going, checks what the
+clients saw and what the database holds, and returns its figures.
+
+    bench/faults/run CAMPAIGN [--seconds N] ...    by hand (a release build, a private cluster)
+    test/api/test_faults_*.py                      the short forms in CI, same functions
+
+Every loop here is bounded in count and time. Uses test/api/conftest.py for the server, psql
+and pg_ctl helpers, so it needs the same environment (HOURGLASS_BIN, DATABASE_URL, HG_PGDATA,
+HG_PGPORT, PGBIN).
+"""
+import argparse
+import http.client as httpclient
+import json
+import os
+import resource
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import uuid
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "..", "test", "api"))
+sys.path.insert(0, os.path.join(HERE, "..", "..", "test"))
+
+import conftest  # noqa: E402
+from conftest import Server, free_port, http, metric_samples, metric_value, psql  # noqa: E402
+
+PASSWORD = "Fault-pass-123"
+OK = (200, 201, 204)
+
+
+def log(*a):
+    print("#", *a, file=sys.stderr, flush=True)
+
+
+def raise_fd_limit():
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    return hard
+
+
+# --------------------------------------------------------------------------- servers and users
+
+def start(env=None, wait=True):
+    base = {"AUTH_REQUIRE_VERIFIED_EMAIL": "false", "LOGIN_IP_LIMIT": "1000000", "LOG_LEVEL": "warn",
+            "HTTP_REQUEST_TIMEOUT": "5s"}
+    base.update(env or {})
+    s = Server(base)
+    if wait:
+        s.wait_ready()
+        s.wait_db_ready(timeout=10)
+    return s
+
+
+def finish(*servers):
+    probs = []
+    for s in servers:
+        probs += s.finish()
+    return probs
+
+
+def user(url, tag):
+    email = "fault-%s-%s@example.com" % (tag, uuid.uuid4().hex[:8])
+    st, _, b = http("POST", url + "/api/v1/auth/register", {"Content-Type": "application/json"},
+                    json.dumps({"email": email, "password": PASSWORD}))
+    assert st == 201, (st, b)
+    st, _, b = http("POST", url + "/api/v1/auth/login", {"Content-Type": "application/json"},
+                    json.dumps({"email": email, "password": PASSWORD}))
+    assert st == 200, (st, b)
+    return email, json.loads(b)["access_token"]
+
+
+def rss_kib(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+def open_fds(pid):
+    return len(os.listdir("/proc/%d/fd" % pid))
+
+
+def cpu_s(pid):
+    """User + system CPU seconds of a process so far."""
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def pctl(values, p):
+    if not values:
+        return 0.0
+    v = sorted(values)
+    return v[min(len(v) - 1, int(len(v) * p))]
+
+
+# --------------------------------------------------------------------------- traffic
+
+class Client:
+    """One keep-alive connection; reconnects after any error. Every request has a timeout."""
+
+    def __init__(self, url, token=None, timeout=10):
+        u = url.split("//", 1)[1]
+        self.host, port = u.split(":")
+        self.port = int(port.split("/")[0])
+        self.token, self.timeout, self.conn = token, timeout, None
+
+    def request(self, method, path, body=None):
+        t0 = time.monotonic()
+        headers = {"Content-Type": "application/json"} if body is not None else {}
+        if self.token:
+            headers["Authorization"] = "Bearer " + self.token
+        try:
+            if self.conn is None:
+                self.conn = httpclient.HTTPConnection(self.host, self.port, timeout=self.timeout)
+            self.conn.request(method, path, body=None if body is None else json.dumps(body), headers=headers)
+            r = self.conn.getresponse()
+            data = r.read()
+            if r.getheader("Connection", "").lower() == "close":
+                self.close()
+            return r.status, data, t0, time.monotonic() - t0
+        except (OSError, httpclient.HTTPException) as e:
+            self.close()
+            # no answer: the kind of failure stands in for the status (refused, reset, closed)
+            return type(e).__name__, repr(e).encode(), t0, time.monotonic() - t0
+
+    def close(self):
+        if self.conn:
+            self.conn.close()
+        self.conn = None
+
+
+class Load:
+    """Readers (GET one task) and writers (POST tasks with unique titles) in threads until stop().
+
+    Every answer is kept as (kind, status, start, took, title)."""
+
+    def __init__(self, url, token, task_id, tag, readers=2, writers=2, pause=0.0, urls=None):
+        self.results, self.lock, self.stopping = [], threading.Lock(), threading.Event()
+        self.tag, self.pause = tag, pause
+        urls = urls or [url]
+        self.threads = [threading.Thread(target=self._read, args=(urls[i % len(urls)], token, task_id), daemon=True)
+                        for i in range(readers)]
+        self.threads += [threading.Thread(target=self._write, args=(urls[i % len(urls)], token, i), daemon=True)
+                         for i in range(writers)]
+
+    def start(self):
+        for t in self.threads:
+            t.start()
+        return self
+
+    def _keep(self, item):
+        with self.lock:
+            self.results.append(item)
+
+    def _read(self, url, token, task_id):
+        c = Client(url, token)
+        while not self.stopping.is_set():
+            st, _, t0, took = c.request("GET", "/api/v1/tasks/%d" % task_id)
+            self._keep(("read", st, t0, took, None))
+            if st != 200:
+                time.sleep(0.02)  # do not spin on an outage
+            elif self.pause:
+                time.sleep(self.pause)
+        c.close()
+
+    def _write(self, url, token, n):
+        c, i = Client(url, token), 0
+        while not self.stopping.is_set():
+            title = "fault-%s-%d-%d" % (self.tag, n, i)
+            i += 1
+            st, _, t0, took = c.request("POST", "/api/v1/tasks", {"title": title})
+            self._keep(("write", st, t0, took, title))
+            time.sleep(0.02 if st != 201 else self.pause)
+        c.close()
+
+    def stop(self):
+        self.stopping.set()
+        for t in self.threads:
+            t.join(30)
+        return self.results
+
+
+def check_writes(results, tag, db_url=None):
+    """Every write answered 201 is stored exactly once; counts the unanswered ones that were stored."""
+    rows = psql("SELECT title, count(*) FROM tasks WHERE title LIKE 'fault-%s-%%' GROUP BY title" % tag, db_url=db_url)
+    stored = {}
+    for line in rows.splitlines():
+        title, n = line.rsplit("|", 1)
+        stored[title] = int(n)
+    created = [r[4] for r in results if r[0] == "write" and r[1] == 201]
+    lost = [t for t in created if stored.get(t, 0) == 0]
+    twice = [t for t, n in stored.items() if n > 1]
+    refused = [r[4] for r in results if r[0] == "write" and r[1] != 201]
+    ambiguous = [t for t in refused if stored.get(t, 0)]
+    return {"writes_201": len(created), "writes_lost": len(lost), "writes_twice": len(twice),
+            "writes_refused": len(refused), "refused_but_stored": len(ambiguous)}
+
+
+def summarize(results, since=None):
+    rs = [r for r in results if since is None or r[2] >= since]
+    statuses = {}
+    for r in rs:
+        statuses[str(r[1])] = statuses.get(str(r[1]), 0) + 1
+    took = [r[3] for r in rs]
+    return {"requests": len(rs), "statuses": statuses, "max_s": round(max(took, default=0), 3),
+            "p99_s": round(pctl(took, 0.99), 4)}
+
+
+def wrk(url, token, seconds, conns=32):
+    """wrk on GET url in the background when wrk is installed (the by-hand runs); else None."""
+    if not conns or not shutil_which("wrk"):
+        return None
+    env = dict(os.environ)
+    lua = os.path.join(HERE, "auth_get.lua")
+    env["TOKEN"] = token
+    return subprocess.Popen(["wrk", "-t1", "-c%d" % conns, "-d%ds" % seconds, "--timeout", "10s", "-s", lua, url],
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def shutil_which(name):
+    import shutil
+    return shutil.which(name)
+
+
+def wrk_result(proc):
+    if proc is None:
+        return None
+    try:
+        out, _ = proc.communicate(timeout=120)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        out, _ = proc.communicate()
+    fig = {}
+    for line in out.splitlines():
+        if line.startswith("Requests/sec:"):
+            fig["wrk_rps"] = float(line.split()[1])
+        if "Non-2xx" in line:
+            fig["wrk_non2xx"] = int(line.split()[-1])
+        if line.strip().startswith("Socket errors"):
+            fig["wrk_socket_errors"] = line.split(":", 1)[1].strip()
+    return fig
+
+
+# --------------------------------------------------------------------------- PostgreSQL
+
+def pg_ctl_restart(mode):
+    conftest._require_cluster()
+    opts = ["-p", str(conftest.PGPORT)] + conftest._postmaster_extra_opts()
+    cmd = ["runuser", "-u", "postgres", "--", os.path.join(conftest.PGBIN, "pg_ctl"), "-D", conftest.PGDATA,
+           "-w", "-t", "60", "-m", mode, "-o", " ".join(opts),
+           "-l", os.path.join(conftest.PGDATA, "postgres.log"), "restart"]
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=90, cwd="/tmp")
+    assert r.returncode == 0, "pg_ctl restart -m %s: %s %s" % (mode, r.stdout, r.stderr)
+
+
+def recovery_after(results, t_up):
+    """Seconds from t_up until the last failed request started (0 when none failed after it)."""
+    bad = [r[2] for r in results if r[2] >= t_up and r[1] not in OK]
+    return round(max(bad) - t_up, 3) if bad else 0.0
+
+
+def pg_restart(mode="fast", seconds=6.0, readers=4, writers=4, wrk_conns=32, env=None):
+    """PostgreSQL restarted (-m fast or -m immediate) under load: only 503 while it is away,
+    no answer slower than HTTP_REQUEST_TIMEOUT, full service within 2 s of PostgreSQL accepting
+    connections, every 201 stored once (as far as synchronous_commit makes a commit durable:
+    a cluster with it off loses the last commits to -m immediate)."""
+    s = start(dict({"HTTP_REQUEST_TIMEOUT": "5s"}, **(env or {})))
+    tag = uuid.uuid4().hex[:8]
+    try:
+        _, token = user(s.url, tag)
+        st, _, b = http("POST", s.url + "/api/v1/tasks", {"Content-Type": "application/json",
+                                                          "Authorization": "Bearer " + token},
+                        json.dumps({"title": "reader"}))
+        task_id = json.loads(b)["id"]
+        bg = wrk(s.url + "/api/v1/tasks/%d" % task_id, token, int(seconds) + 2, wrk_conns)
+        load = Load(s.url, token, task_id, tag, readers, writers).start()
+        time.sleep(seconds / 3)
+        t_down = time.monotonic()
+        pg_ctl_restart(mode)
+        t_up = time.monotonic()
+        time.sleep(max(seconds * 2 / 3, 3.0))
+        results = load.stop()
+        fig = {"campaign": "pg_restart", "mode": mode, "outage_s": round(t_up - t_down, 3)}
+        fig.update(summarize(results))
+        fig["recovery_s"] = recovery_after(results, t_up)
+        fig.update(check_writes(results, tag))
+        fig["wrk"] = wrk_result(bg)
+        fig["server_alive"] = s.running()
+        fig["reconnects"] = metric_value(metric_samples(http("GET", s.url + "/metrics")[2].decode()),
+                                         "db_reconnects_total")
+    finally:
+        fig["problems"] = finish(s)
+    return fig
+
+
+def pg_down_at_start(wait_s=3.0, timeout_s="20s"):
+    """PostgreSQL down when serve starts: what a client sees until it comes, and how soon it serves."""
+    conftest.pg_ctl("stop")
+    fig = {"campaign": "pg_down_at_start"}
+    s = start({"DB_STARTUP_TIMEOUT": timeout_s}, wait=False)
+    try:
+        t0 = time.monotonic()
+        seen = set()
+        while time.monotonic() - t0 < wait_s:
+            try:
+                seen.add(http("GET", s.url + "/health", timeout=1)[0])
+            except OSError as e:
+                seen.add(type(e).__name__)
+            time.sleep(0.1)
+        fig["during_wait"] = sorted(map(str, seen))
+        fig["alive_during_wait"] = s.running()
+        conftest.pg_ctl("start")
+        t_up = time.monotonic()
+        deadline = t_up + 15
+        while time.monotonic() < deadline:
+            try:
+                if http("GET", s.url + "/health/ready", timeout=1)[0] == 200:
+                    break
+            except OSError:
+                pass
+            time.sleep(0.05)
+        fig["ready_after_s"] = round(time.monotonic() - t_up, 3)
+    finally:
+        conftest.ensure_pg_running()
+        fig["problems"] = finish(s)
+    return fig
+
+
+def pg_terminate(seconds=4.0, rounds=3, readers=4, writers=2):
+    """pg_terminate_backend of the pool's connections mid-pipeline: 503 for what was in flight,
+    reconnect, nothing hangs."""
+    app = "hg-fault-%s" % uuid.uuid4().hex[:6]
+    sep = "&" if "?" in conftest.DB_URL else "?"
+    s = start({"DATABASE_URL": conftest.DB_URL + sep + "application_name=" + app})
+    tag = uuid.uuid4().hex[:8]
+    fig = {"campaign": "pg_terminate"}
+    try:
+        _, token = user(s.url, tag)
+        b = http("POST", s.url + "/api/v1/tasks", {"Content-Type": "application/json", "Authorization": "Bearer " + token},
+                 json.dumps({"title": "reader"}))[2]
+        task_id = json.loads(b)["id"]
+        load = Load(s.url, token, task_id, tag, readers, writers).start()
+        killed, last = 0, 0.0
+        for _ in range(rounds):
+            time.sleep(seconds / rounds)
+            killed += int(psql("SELECT count(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                               "WHERE application_name = '%s' AND backend_type = 'client backend') t" % app) or 0)
+            last = time.monotonic()
+        time.sleep(2.5)
+        results = load.stop()
+        fig["terminated"] = killed
+        fig.update(summarize(results))
+        fig["recovery_s"] = recovery_after(results, last)
+        fig.update(check_writes(results, tag))
+        fig["reconnects"] = metric_value(metric_samples(http("GET", s.url + "/metrics")[2].decode()),
+                                         "db_reconnects_total")
+        fig["server_alive"] = s.running()
+    finally:
+        fig["problems"] = finish(s)
+    return fig
+
+
+# --------------------------------------------------------------------------- SMTP
+
+def _mails(maildir):
+    import email
+    out = []
+    for name in sorted(os.listdir(maildir)):
+        if name.endswith(".eml"):
+            with open(os.path.join(maildir, name), "rb") as f:
+                msg = email.message_from_bytes(f.read())
+            out.append((msg.get("X-Envelope-To"), msg.get_payload(decode=True).decode("utf-8", "replace")))
+    return out
+
+
+def smtp_down(down_s=10.0, rate=5.0, resend_every=4, drain_s=60.0, db_url=None, retry_max="2s"):
+    """The SMTP server away for down_s while registrations (and some resends) continue: after it
+    comes back every mail arrives, none twice, and mail to one address in the order written."""
+    import tempfile
+
+    import mail_sink
+    db_url = db_url or conftest.DB_URL
+    maildir = tempfile.mkdtemp(prefix="hg-fault-mail-")
+    port = free_port()
+    sink = mail_sink.start(maildir, port)
+    s = start({"DATABASE_URL": db_url, "MAIL_SERVER": "127.0.0.1", "MAIL_PORT": port, "MAIL_STARTTLS": "false",
+               "MAIL_POLL_INTERVAL": "500ms", "MAIL_RETRY_MAX": retry_max, "MAIL_QUOTA_PER_MINUTE": "5",
+               "MAIL_TIMEOUT": "5s"})
+    tag = uuid.uuid4().hex[:8]
+    fig = {"campaign": "smtp_down", "down_s": down_s, "retry_max": retry_max}
+    answers = []
+    stop = threading.Event()
+
+    def register():
+        c, i = Client(s.url), 0
+        while not stop.is_set() and i < 100000:
+            addr = "smtp-%s-%d@example.com" % (tag, i)
+            st, _, _, _ = c.request("POST", "/api/v1/auth/register", {"email": addr, "password": PASSWORD})
+            answers.append(st)
+            if st == 201 and i % resend_every == 0:
+                answers.append(c.request("POST", "/api/v1/auth/resend-verification", {"email": addr})[0])
+            i += 1
+            time.sleep(1.0 / rate)
+
+    t = threading.Thread(target=register, daemon=True)
+    try:
+        t.start()
+        time.sleep(2.0)
+        sink.stop()
+        t_down = time.monotonic()
+        time.sleep(down_s)
+        sink = mail_sink.start(maildir, port)
+        t_back = time.monotonic()
+        time.sleep(1.0)
+        stop.set()
+        t.join(30)
+        like = "smtp-%s-%%" % tag
+        written = int(psql("SELECT count(*) FROM mail_outbox WHERE to_addr LIKE '%s'" % like, db_url=db_url))
+        fig["written_during_outage"] = int(psql(
+            "SELECT count(*) FROM mail_outbox WHERE to_addr LIKE '%s' AND created_at > now() - interval '%d seconds'"
+            " AND created_at < now() - interval '%d seconds'" % (like, time.monotonic() - t_down + 1,
+                                                                  time.monotonic() - t_back), db_url=db_url))
+        deadline = time.monotonic() + drain_s
+        while time.monotonic() < deadline:
+            if psql("SELECT count(*) FROM mail_outbox WHERE to_addr LIKE '%s' AND sent_at IS NULL AND dead_at IS NULL"
+                    % like, db_url=db_url) == "0":
+                break
+            time.sleep(0.5)
+        fig["drained_after_s"] = round(time.monotonic() - t_back, 1)
+        time.sleep(1.0)
+        got = [(to, body) for to, body in _mails(maildir) if to and to.startswith("smtp-%s-" % tag)]
+        rows = psql("SELECT to_addr, md5(body_text) FROM mail_outbox WHERE to_addr LIKE '%s' ORDER BY id" % like,
+                    db_url=db_url).splitlines()
+        import hashlib
+        want, have = {}, {}
+        for line in rows:
+            to, h = line.split("|")
+            want.setdefault(to, []).append(h)
+        for to, body in got:
+            have.setdefault(to, []).append(hashlib.md5(body.replace("\r\n", "\n").encode()).hexdigest())
+        fig["registrations"] = answers.count(201)
+        fig["answers"] = {str(k): answers.count(k) for k in set(answers)}
+        fig["mails_written"] = written
+        fig["mails_delivered"] = len(got)
+        fig["missing"] = sum(max(0, len(v) - len(have.get(k, []))) for k, v in want.items())
+        fig["duplicates"] = sum(max(0, len(v) - len(want.get(k, []))) for k, v in have.items())
+        fig["out_of_order"] = sum(1 for k, v in want.items() if len(v) > 1 and have.get(k) and have[k] != v)
+        fig["dead"] = int(psql("SELECT count(*) FROM mail_outbox WHERE to_addr LIKE '%s' AND dead_at IS NOT NULL" % like,
+                               db_url=db_url))
+    finally:
+        stop.set()
+        fig["problems"] = finish(s)
+        sink.stop()
+    return fig
+
+
+# --------------------------------------------------------------------------- the process
+
+def sigterm(seconds=3.0, readers=4, writers=4, shutdown_timeout="10s", wrk_conns=32):
+    """SIGTERM under load: what was in flight is answered, nothing torn, new connections refused."""
+    s = start({"SHUTDOWN_TIMEOUT": shutdown_timeout})
+    tag = uuid.uuid4().hex[:8]
+    fig = {"campaign": "sigterm"}
+    try:
+        _, token = user(s.url, tag)
+        b = http("POST", s.url + "/api/v1/tasks", {"Content-Type": "application/json", "Authorization": "Bearer " + token},
+                 json.dumps({"title": "reader"}))[2]
+        task_id = json.loads(b)["id"]
+        bg = wrk(s.url + "/api/v1/tasks/%d" % task_id, token, int(seconds) + 2, wrk_conns)
+        load = Load(s.url, token, task_id, tag, readers, writers).start()
+        time.sleep(seconds)
+        t_sig = time.monotonic()
+        s.send_signal(signal.SIGTERM)
+        time.sleep(0.2)
+        refused = []
+        for _ in range(5):
+            try:
+                st, _, _ = http("GET", s.url + "/health", timeout=2)
+                refused.append(st == 503)
+            except OSError:
+                refused.append(True)
+            time.sleep(0.05)
+        rc = s.wait_exit(15)
+        t_exit = time.monotonic()
+        results = load.stop()
+        fig["exit_code"] = rc
+        fig["exit_after_s"] = round(t_exit - t_sig, 3)
+        fig["new_connections_refused"] = all(refused)
+        before = [r for r in results if r[2] + r[3] < t_sig]
+        after = [r for r in results if r[2] + r[3] >= t_sig]
+        fig["before_signal"] = summarize(before)
+        fig["at_or_after_signal"] = summarize(after)
+        # an answer with a status is whole (http.client reads it to its Content-Length); a name
+        # instead of a status: no answer (ConnectionRefusedError: a new connection was refused)
+        fig.update(check_writes(results, tag))
+        fig["wrk"] = wrk_result(bg)
+    finally:
+        fig["problems"] = finish(s)
+    return fig
+
+
+class StallingSmtp:
+    """Accepts SMTP connections and never answers: a mail relay that hangs."""
+
+    def __init__(self):
+        self.sock = socket.socket()
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(64)
+        self.port = self.sock.getsockname()[1]
+
+    def close(self):
+        self.sock.close()
+
+
+def kill9(seconds=3.0, mails=12, expire="wait", db_url=None):
+    """kill -9 of one of two instances on one database: the other keeps serving, nothing answered
+    2xx is lost, and the mail the dead one had claimed is sent by the other once the claims
+    expire (expire="wait": MAIL_TIMEOUT + 30 s; expire="now": the test moves the clock)."""
+    import tempfile
+
+    import mail_sink
+    db_url = db_url or conftest.DB_URL
+    maildir = tempfile.mkdtemp(prefix="hg-fault-mail-")
+    port = free_port()
+    sink = mail_sink.start(maildir, port)
+    stall = StallingSmtp()
+    common = {"DATABASE_URL": db_url, "MAIL_SERVER": "127.0.0.1", "MAIL_STARTTLS": "false",
+              "MAIL_POLL_INTERVAL": "200ms", "MAIL_RETRY_MAX": "1s", "MAIL_TIMEOUT": "2s"}
+    # A's relay hangs, so A holds claims when it dies; B's relay works but B starts after the mail is claimed.
+    a = start(dict(common, MAIL_PORT=stall.port))
+    tag = uuid.uuid4().hex[:8]
+    fig = {"campaign": "kill9", "expire": expire}
+    b = None
+    try:
+        _, token = user(a.url, tag)
+        body = http("POST", a.url + "/api/v1/tasks", {"Content-Type": "application/json",
+                                                      "Authorization": "Bearer " + token},
+                    json.dumps({"title": "reader"}))[2]
+        task_id = json.loads(body)["id"]
+        addrs = ["kill9-%s-%d@example.com" % (tag, i) for i in range(mails)]
+        for addr in addrs:
+            psql("SELECT mail_enqueue('%s', 'verify_email', 'en', '{\"code\": \"424242\"}')" % addr, db_url=db_url)
+        like = "kill9-%s-%%" % tag
+        deadline = time.monotonic() + 5
+        while int(psql("SELECT count(*) FROM mail_outbox WHERE to_addr LIKE '%s' AND locked_until > now()" % like,
+                       db_url=db_url)) < mails and time.monotonic() < deadline:
+            time.sleep(0.1)
+        fig["claimed_by_a"] = int(psql("SELECT count(*) FROM mail_outbox WHERE to_addr LIKE '%s' AND locked_until > now()"
+                                       % like, db_url=db_url))
+        b = start(dict(common, MAIL_PORT=port))
+        load = Load(a.url, token, task_id, tag, 2, 4, urls=[a.url, b.url]).start()
+        time.sleep(seconds)
+        t_kill = time.monotonic()
+        a.proc.kill()
+        a.proc.wait()
+        a.expected_exit = -9
+        time.sleep(seconds)
+        results = load.stop()
+        on_b = [r for r in results if r[2] >= t_kill]
+        fig["load"] = summarize(results)
+        fig.update(check_writes(results, tag, db_url))
+        fig["b_alive"] = b.running()
+        # B's own readers and writers: every other thread of the load went to B
+        fig["b_after_kill_ok"] = sum(1 for r in on_b if r[1] in OK)
+        if expire == "now":
+            psql("UPDATE mail_outbox SET locked_until = now() - interval '1 second' WHERE to_addr LIKE '%s'"
+                 " AND sent_at IS NULL" % like, db_url=db_url)
+        t0 = time.monotonic()
+        deadline = t0 + (10 if expire == "now" else 60)
+        while time.monotonic() < deadline:
+            if psql("SELECT count(*) FROM mail_outbox WHERE to_addr LIKE '%s' AND sent_at IS NULL" % like,
+                    db_url=db_url) == "0":
+                break
+            time.sleep(0.25)
+        fig["claimed_mail_sent_after_s"] = round(time.monotonic() - t_kill, 1)
+        time.sleep(1.0)
+        got = [to for to, _ in _mails(maildir) if to and to.startswith("kill9-%s-" % tag)]
+        fig["mails_delivered"] = len(got)
+        fig["mails_twice"] = len(got) - len(set(got))
+        fig["mails_missing"] = len(set(addrs) - set(got))
+    finally:
+        fig["problems"] = finish(*[x for x in (a, b) if x])
+        sink.stop()
+        stall.close()
+    return fig
+
+
+# --------------------------------------------------------------------------- hostile clients
+
+class Hostile:
+    """slow: connections that send a request's headers one byte a second (reconnecting when the
+    server answers or closes them); deaf: connections that pipeline requests and never read the
+    answers. Runs in a child process, so its Python loop does not hold the measuring client's GIL."""
+
+    def __init__(self, port, slow, deaf, deaf_path, token, ramp_s=0, reconnect=True):
+        import multiprocessing
+        self.reconnect = reconnect
+        self.port, self.slow_n, self.deaf_n = port, slow, deaf
+        # opened all at once, the slow connections all time out in the same loop turn; a ramp
+        # over the header timeout spreads them as a real attack's arrivals would be
+        self.per_round = slow if ramp_s <= 0 else max(1, int(slow / ramp_s))
+        self.req = ("GET /api/v1/tasks HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer %s\r\nX-Pad: %s\r\n\r\n"
+                    % (token, "p" * 200)).encode()
+        self.deaf_req = ("GET %s HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer %s\r\n\r\n" % (deaf_path, token)).encode()
+        self.stopping = multiprocessing.Event()
+        self.ready = multiprocessing.Event()
+        self.out = multiprocessing.Queue()
+        self.proc = multiprocessing.Process(target=self._run, daemon=True)
+
+    def start(self, timeout=60):
+        self.proc.start()
+        self.ready.wait(timeout)
+
+    def stop(self):
+        self.stopping.set()
+        try:
+            stats = self.out.get(timeout=30)
+        except Exception:  # noqa: BLE001
+            stats = {"error": "no stats from the hostile clients"}
+        self.proc.join(10)
+        if self.proc.is_alive():
+            self.proc.kill()
+        return stats
+
+    def _connect(self, stats):
+        s = socket.socket()
+        s.setblocking(False)
+        if s.connect_ex(("127.0.0.1", self.port)) not in (0, 115):  # EINPROGRESS
+            s.close()
+            stats["connect_errors"] += 1
+            return None
+        return s
+
+    def _run(self):
+        stats = {"slow_opened": 0, "slow_answered_or_closed": 0, "slow_408": 0, "deaf_opened": 0,
+                 "connect_errors": 0}
+        slow, deaf = {}, []
+        to_open = self.slow_n
+        for _ in range(self.deaf_n):
+            s = socket.socket()
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            s.setblocking(False)
+            if s.connect_ex(("127.0.0.1", self.port)) in (0, 115):
+                deaf.append(s)
+                stats["deaf_opened"] += 1
+            else:
+                s.close()
+                stats["connect_errors"] += 1
+        time.sleep(0.2)
+        for s in deaf:
+            try:
+                s.send(self.deaf_req * 32)
+            except OSError:
+                pass
+        self.ready.set()
+        rounds = 0
+        while not self.stopping.is_set() and rounds < 3600:
+            rounds += 1
+            t0 = time.monotonic()
+            for _ in range(min(to_open, self.per_round)):
+                s = self._connect(stats)
+                to_open -= 1
+                if s:
+                    slow[s] = 0
+                    stats["slow_opened"] += 1
+            for s in list(slow):
+                try:
+                    d = s.recv(4096)
+                except (BlockingIOError, InterruptedError):
+                    d = None
+                except OSError:
+                    d = b""
+                if d is None:
+                    pos = slow[s]
+                    try:
+                        s.send(self.req[pos:pos + 1])
+                        slow[s] = (pos + 1) % len(self.req)
+                        continue
+                    except (BlockingIOError, InterruptedError):
+                        continue
+                    except OSError:
+                        d = b""
+                stats["slow_answered_or_closed"] += 1
+                stats["slow_408"] += d.startswith(b"HTTP/1.1 408")
+                s.close()
+                del slow[s]
+                n = self._connect(stats) if self.reconnect else None
+                if n:
+                    slow[n] = 0
+                    stats["slow_opened"] += 1
+            for s in deaf:
+                try:
+                    s.send(self.deaf_req)
+                except OSError:
+                    pass
+            self.stopping.wait(max(0.0, 1.0 - (time.monotonic() - t0)))
+        for s in list(slow) + deaf:
+            s.close()
+        self.out.put(stats)
+
+
+def normal_gets(url, token, task_id, seconds, limit=100000):
+    c = Client(url, token)
+    took, bad, t_end, n = [], 0, time.monotonic() + seconds, 0
+    while time.monotonic() < t_end and n < limit:
+        st, _, _, t = c.request("GET", "/api/v1/tasks/%d" % task_id)
+        n += 1
+        if st == 200:
+            took.append(t)
+        else:
+            bad += 1
+        time.sleep(0.002)
+    c.close()
+    return {"n": len(took), "non200": bad, "p50_ms": round(pctl(took, 0.5) * 1000, 2),
+            "p99_ms": round(pctl(took, 0.99) * 1000, 2)}
+
+
+def slow_clients(slow=300, deaf=100, seconds=6.0, limit_conns=64, idle="60s", ramp_s=0, workers=1,
+                 header_timeout="10s", reconnect=True):
+    """slowloris and non-reading connections beside a normal client's task_get; then the
+    per-worker connection limit."""
+    raise_fd_limit()
+    s = start({"WORKERS": workers, "HTTP_HEADER_TIMEOUT": header_timeout, "HTTP_IDLE_TIMEOUT": idle})
+    tag = uuid.uuid4().hex[:8]
+    fig = {"campaign": "slow_clients", "slow": slow, "deaf": deaf, "ramp_s": ramp_s, "workers": workers,
+           "reconnect": reconnect,
+           "header_timeout": header_timeout}
+    try:
+        _, token = user(s.url, tag)
+        b = http("POST", s.url + "/api/v1/tasks", {"Content-Type": "application/json", "Authorization": "Bearer " + token},
+                 json.dumps({"title": "reader"}))[2]
+        task_id = json.loads(b)["id"]
+        for i in range(20):  # a list worth reading
+            http("POST", s.url + "/api/v1/tasks", {"Content-Type": "application/json", "Authorization": "Bearer " + token},
+                 json.dumps({"title": "filler %d %s" % (i, "x" * 150)}))
+        normal_gets(s.url, token, task_id, 1.0)
+        fig["rss_kib_before"] = rss_kib(s.pid)
+        c0, t0 = cpu_s(s.pid), time.monotonic()
+        fig["baseline"] = normal_gets(s.url, token, task_id, seconds / 2)
+        fig["baseline"]["server_cpu_pct"] = round(100 * (cpu_s(s.pid) - c0) / (time.monotonic() - t0))
+        h = Hostile(s.port, slow, deaf, "/api/v1/tasks?limit=50", token, ramp_s, reconnect)
+        h.start()
+        time.sleep(2.0 + ramp_s)
+        c0, a0, t0 = cpu_s(s.pid), cpu_s(h.proc.pid), time.monotonic()
+        fig["under_attack"] = normal_gets(s.url, token, task_id, seconds)
+        fig["under_attack"]["server_cpu_pct"] = round(100 * (cpu_s(s.pid) - c0) / (time.monotonic() - t0))
+        fig["under_attack"]["attacker_cpu_pct"] = round(100 * (cpu_s(h.proc.pid) - a0) / (time.monotonic() - t0))
+        fig["rss_kib_under_attack"] = rss_kib(s.pid)
+        fig["fds_under_attack"] = open_fds(s.pid)
+        fig["open_connections"] = metric_value(metric_samples(http("GET", s.url + "/metrics")[2].decode()),
+                                               "http_connections_open")
+        fig["hostile"] = h.stop()
+        time.sleep(1.0)
+        fig["rss_kib_after"] = rss_kib(s.pid)
+        fig["fds_after"] = open_fds(s.pid)
+        base, att = fig["baseline"]["p99_ms"], fig["under_attack"]["p99_ms"]
+        fig["p99_ratio"] = round(att / base, 2) if base else None
+    finally:
+        fig["problems"] = finish(s)
+    # the connection limit: WORKERS=1, HTTP_MAX_CONNECTIONS=limit_conns
+    s = start({"WORKERS": "1", "HTTP_MAX_CONNECTIONS": limit_conns})
+    held = []
+    try:
+        for _ in range(limit_conns + 20):
+            c = socket.create_connection(("127.0.0.1", s.port), timeout=5)
+            held.append(c)
+        time.sleep(0.5)
+        # which ones were refused depends on when the start-up checks' own connections were
+        # counted out, so look at all of them: a 503 or the close is there by now
+        refused, accepted = 0, []
+        for c in held:
+            c.setblocking(False)
+            try:
+                data = c.recv(4096)
+            except (BlockingIOError, socket.timeout):
+                data = None
+            except OSError:
+                data = b""
+            if data is not None and (data == b"" or data.startswith(b"HTTP/1.1 503")):
+                refused += 1
+            else:
+                accepted.append(c)
+        # one place freed for the /metrics request itself (at the limit it would be refused too)
+        if accepted:
+            accepted[0].close()
+        time.sleep(0.3)
+        fig["limit"] = {"limit": limit_conns, "opened": len(held), "refused": refused,
+                        "open_connections": metric_value(metric_samples(
+                            http("GET", s.url + "/metrics", timeout=5)[2].decode()), "http_connections_open")}
+    finally:
+        for c in held:
+            c.close()
+        fig["problems"] += finish(s)
+    return fig
+
+
+def deaf_connections_expire(deaf=20, idle="2s", wait_s=6.0):
+    """Connections that never read their answers are closed after HTTP_IDLE_TIMEOUT without
+    progress, so they cannot hold the connection limit and their answers' memory forever."""
+    s = start({"WORKERS": "1", "HTTP_IDLE_TIMEOUT": idle})
+    fig = {"campaign": "deaf_expire"}
+    try:
+        _, token = user(s.url, uuid.uuid4().hex[:8])
+        for i in range(20):
+            http("POST", s.url + "/api/v1/tasks", {"Content-Type": "application/json", "Authorization": "Bearer " + token},
+                 json.dumps({"title": "filler %d %s" % (i, "x" * 150)}))
+        req = ("GET /api/v1/tasks?limit=50 HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer %s\r\n\r\n" % token).encode()
+        socks = []
+        for _ in range(deaf):
+            c = socket.socket()
+            c.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            c.connect(("127.0.0.1", s.port))
+            c.setblocking(False)
+            try:
+                for _ in range(64):
+                    c.send(req)
+            except BlockingIOError:
+                pass
+            socks.append(c)
+        time.sleep(1.0)
+        samples = metric_samples(http("GET", s.url + "/metrics")[2].decode())
+        fig["open_at_start"] = metric_value(samples, "http_connections_open")
+        time.sleep(wait_s)
+        samples = metric_samples(http("GET", s.url + "/metrics")[2].decode())
+        fig["open_after_wait"] = metric_value(samples, "http_connections_open")
+        for c in socks:
+            c.close()
+    finally:
+        fig["problems"] = finish(s)
+    return fig
+
+
+# --------------------------------------------------------------------------- soak
+
+def soak(minutes=5.0, sample_s=60.0, threads=4):
+    """Mixed traffic (logins, task CRUD, lists) for a while; RSS and open descriptors sampled."""
+    s = start({"HTTP_REQUEST_TIMEOUT": "10s"})
+    fig = {"campaign": "soak", "minutes": minutes}
+    stop = threading.Event()
+    counts = {}
+    lock = threading.Lock()
+
+    def mixed(n):
+        email, token = user(s.url, "soak%d" % n)
+        c, anon, i = Client(s.url, token), Client(s.url), 0
+        while not stop.is_set():
+            i += 1
+            if i % 50 == 0:
+                st = anon.request("POST", "/api/v1/auth/login", {"email": email, "password": PASSWORD})[0]
+            else:
+                st, b, _, _ = c.request("POST", "/api/v1/tasks", {"title": "soak %d" % i})
+                if st == 201:
+                    tid = json.loads(b)["id"]
+                    c.request("GET", "/api/v1/tasks/%d" % tid)
+                    c.request("PATCH", "/api/v1/tasks/%d" % tid, {"status": "done"})
+                    c.request("GET", "/api/v1/tasks?limit=20")
+                    st = c.request("DELETE", "/api/v1/tasks/%d" % tid)[0]
+            with lock:
+                counts[str(st)] = counts.get(str(st), 0) + 1
+
+    ts = [threading.Thread(target=mixed, args=(n,), daemon=True) for n in range(threads)]
+    samples = []
+    try:
+        for t in ts:
+            t.start()
+        t0 = time.monotonic()
+        end = t0 + minutes * 60
+        while True:
+            samples.append((round(time.monotonic() - t0), rss_kib(s.pid), open_fds(s.pid)))
+            log("soak t=%ss rss=%s KiB fds=%s" % samples[-1])
+            if time.monotonic() + sample_s > end + 1:
+                break
+            time.sleep(sample_s)
+        stop.set()
+        for t in ts:
+            t.join(30)
+        fig["samples"] = samples
+        fig["last_op_statuses"] = counts
+        warm = samples[1:] or samples
+        fig["rss_growth_after_warmup_kib"] = warm[-1][1] - warm[0][1]
+        fig["fd_growth_after_warmup"] = warm[-1][2] - warm[0][2]
+    finally:
+        stop.set()
+        fig["problems"] = finish(s)
+    return fig
+
+
+CAMPAIGNS = {
+    "pg_restart": lambda a: [pg_restart("fast", a.seconds), pg_restart("immediate", a.seconds)],
+    "pg_down_at_start": lambda a: [pg_down_at_start()],
+    "pg_terminate": lambda a: [pg_terminate(a.seconds)],
+    "smtp_down": lambda a: [smtp_down(down_s=a.seconds, drain_s=max(60.0, a.seconds * 2), retry_max=a.retry_max)],
+    "sigterm": lambda a: [sigterm(a.seconds)],
+    "kill9": lambda a: [kill9(a.seconds)],
+    "slow_clients": lambda a: [slow_clients(a.slow, a.deaf, a.seconds, ramp_s=a.ramp, workers=a.workers,
+                                            header_timeout=a.header_timeout, reconnect=not a.no_reconnect)],
+    "deaf_expire": lambda a: [deaf_connections_expire()],
+    "soak": lambda a: [soak(a.minutes, a.sample)],
+}
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("campaign", choices=sorted(CAMPAIGNS))
+    ap.add_argument("--seconds", type=float, default=10.0)
+    ap.add_argument("--slow", type=int, default=5000)
+    ap.add_argument("--deaf", type=int, default=1000)
+    ap.add_argument("--minutes", type=float, default=30.0)
+    ap.add_argument("--sample", type=float, default=60.0)
+    ap.add_argument("--retry-max", default="10m")
+    ap.add_argument("--ramp", type=float, default=0.0, help="slow_clients: seconds over which to open them")
+    ap.add_argument("--workers", type=int, default=1, help="slow_clients: the server's WORKERS")
+    ap.add_argument("--header-timeout", default="10s", help="slow_clients: HTTP_HEADER_TIMEOUT")
+    ap.add_argument("--no-reconnect", action="store_true", help="slow_clients: do not replace the ones answered 408")
+    a = ap.parse_args()
+    bad = 0
+    for fig in CAMPAIGNS[a.campaign](a):
+        print("fault", json.dumps(fig, sort_keys=True), flush=True)
+        bad += bool(fig.get("problems"))
+    if bad:
+        log("server logs kept in %s" % conftest.LOG_DIR)
+    else:
+        import shutil
+        shutil.rmtree(conftest.LOG_DIR, ignore_errors=True)
+    return 1 if bad else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
