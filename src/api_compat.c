@@ -1139,20 +1139,23 @@ static void compat_register_statements(void)
     randombytes_buf(proof_key, sizeof(proof_key));
 }
 
-#define RES(methods, pattern, route) {methods, pattern, compat_resource, &route, 0, 0}
+/* Every route but the anonymous ones is ROUTE_AUTH (for the document) and
+ * checks the token itself, so that a 401 is in the seed's words. */
+#define BY_HANDLER (ROUTE_AUTH | ROUTE_AUTH_BY_HANDLER)
+#define RES(methods, pattern, route) {methods, pattern, compat_resource, &route, BY_HANDLER, 0}
 
 static const http_route_t compat_routes[] = {
     {ALLOW_POST, "/api/auth/register", compat_call, &register_call, 0, 0},
     {ALLOW_POST, "/api/auth/login", compat_call, &login_call, 0, 0},
     {ALLOW_GET, "/api/auth/refresh", compat_refresh, NULL, 0, 0},
-    {ALLOW_GET, "/api/auth/logout", compat_call, &logout_call, 0, 0},
+    {ALLOW_GET, "/api/auth/logout", compat_call, &logout_call, BY_HANDLER, 0},
     {ALLOW_POST, "/email/verify_mail_not_auth", compat_call, &verify_call, 0, 0},
-    {ALLOW_GET, "/email/verify_profile", compat_verify_profile, NULL, 0, 0},
-    {ALLOW_GET, "/email/verify_auth_code/{code}", compat_verify_auth_code, NULL, 0, 0},
-    {ALLOW_GET, "/api/users/me", compat_call, &me_call, 0, 0},
-    {ALLOW_PUT, "/api/users/update_profile", compat_update_profile, NULL, 0, 0},
-    {ALLOW_PUT, "/api/users/update_user_password", compat_update_password, NULL, 0, 0},
-    {ALLOW_GET, "/api/users/check_password/{password}", compat_check_password, NULL, 0, 0},
+    {ALLOW_GET, "/email/verify_profile", compat_verify_profile, NULL, BY_HANDLER, 0},
+    {ALLOW_GET, "/email/verify_auth_code/{code}", compat_verify_auth_code, NULL, BY_HANDLER, 0},
+    {ALLOW_GET, "/api/users/me", compat_call, &me_call, BY_HANDLER, 0},
+    {ALLOW_PUT, "/api/users/update_profile", compat_update_profile, NULL, BY_HANDLER, 0},
+    {ALLOW_PUT, "/api/users/update_user_password", compat_update_password, NULL, BY_HANDLER, 0},
+    {ALLOW_GET, "/api/users/check_password/{password}", compat_check_password, NULL, BY_HANDLER, 0},
     RES(ALLOW_GET, "/api/balanceCircle/circle_data", wheel_list),
     RES(ALLOW_POST, "/api/balanceCircle/insert_value", wheel_create),
     RES(ALLOW_PUT, "/api/balanceCircle/{id}", wheel_update),

@@ -67,6 +67,9 @@ typedef struct {
 #define ROUTE_AUTH 1u
 #define ROUTE_STAFF 2u /* role staff or admin (implies ROUTE_AUTH) */
 #define ROUTE_ADMIN 4u /* role admin (implies ROUTE_AUTH) */
+/* With ROUTE_AUTH: the handler checks the token itself (api_authenticate), so
+ * that its refusal is in its own words (api_compat.c); documented the same. */
+#define ROUTE_AUTH_BY_HANDLER 8u
 
 typedef enum { ROLE_USER, ROLE_STAFF, ROLE_ADMIN } http_role_t;
 

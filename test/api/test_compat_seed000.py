@@ -224,6 +224,7 @@ def test_compat_routes_are_documented_when_on(compat):
                          "{code}" if "verify_auth_code" in path else "{id}", path)
         op = doc["paths"].get(pattern, {}).get(method.lower())
         assert op and op["tags"] == ["seed-000 compatibility"], (method, pattern)
+        assert op["x-hourglass-access"] == ("user" if auth else "public"), (method, pattern, op["x-hourglass-access"])
 
 
 # --------------------------------------------------------------------------- CORS and errors
