@@ -10,12 +10,13 @@ reads); test_compat_seed000_browser.py makes the same calls from a real browser.
 import importlib.util
 import os
 import re
+import subprocess
 import uuid
 
 import pytest
 import requests
 
-from conftest import HERE, http, start_server
+from conftest import BIN, HERE, http, start_server
 
 ORIGIN = "http://localhost:3000"
 CYRILLIC = re.compile("[А-Яа-яЁё]")
@@ -225,6 +226,13 @@ def test_compat_routes_are_documented_when_on(compat):
         op = doc["paths"].get(pattern, {}).get(method.lower())
         assert op and op["tags"] == ["seed-000 compatibility"], (method, pattern)
         assert op["x-hourglass-access"] == ("user" if auth else "public"), (method, pattern, op["x-hourglass-access"])
+
+
+def test_the_command_prints_the_compat_document(compat):
+    out = subprocess.run([BIN, "openapi"], capture_output=True, timeout=30,
+                         env={"PATH": os.environ["PATH"], "COMPAT_SEED000": "true"})
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.rstrip(b"\n") == requests.get(compat.url + "/openapi.json", timeout=10).content
 
 
 # --------------------------------------------------------------------------- CORS and errors
