@@ -565,3 +565,77 @@ def _deleted(s, path):
     r = req(s, "DELETE", path)
     assert r.status_code == 404, (path, r.status_code, r.text)
     detail(r)
+
+
+# --------------------------------------------------------------------------- choices of api_compat.c (README)
+
+def test_profile_email_is_not_changed_here(compat):
+    s = new_user(compat)
+    r = req(s, "PUT", "/api/users/update_profile", {"login": s.login, "firstName": "Мария", "lastName": "Иванова",
+                                                    "patronymic": "", "email": "other-" + s.email})
+    assert r.status_code == 400, r.text
+    detail(r)
+    me = ok(req(s, "GET", "/api/users/me"))
+    assert me["email"] == s.email and me["firstName"] == "Анна", ("nothing changed", me)
+
+
+def test_new_password_needs_a_checked_old_one(compat):
+    s = new_user(compat)
+    r = req(s, "PUT", "/api/users/update_user_password", {"password": "N3w-passw0rd!", "passwordConfirm": "N3w-passw0rd!"})
+    assert r.status_code == 403, r.text
+    detail(r)
+    # the proof is this session's only
+    ok(req(s, "GET", "/api/users/check_password/" + requests.utils.quote(s.password, safe="")))
+    t = browser(compat)
+    ok(req(t, "POST", "/api/auth/login", {"login": s.login, "password": s.password}))
+    proof = [c for c in s.cookies if c.name == "hg_compat_pw"]
+    assert proof and proof[0].path == "/api/users/update_user_password", list(s.cookies)
+    t.cookies.set("hg_compat_pw", proof[0].value, path=proof[0].path)
+    r = req(t, "PUT", "/api/users/update_user_password", {"password": "N3w-passw0rd!", "passwordConfirm": "N3w-passw0rd!"})
+    assert r.status_code == 403, r.text
+    # a policy the new password breaks is one Russian text
+    r = req(s, "PUT", "/api/users/update_user_password", {"password": "short", "passwordConfirm": "short"})
+    assert r.status_code == 400, r.text
+    detail(r)
+
+
+def test_unverified_login_is_refused_in_russian(compat):
+    s = browser(compat)
+    tag = uuid.uuid4().hex[:10]
+    ok(req(s, "POST", "/api/auth/register", {
+        "firstName": "Анна", "lastName": "Вергеева", "patronymic": "", "email": "u%s@example.com" % tag,
+        "login": "u" + tag, "password": "Passw0rd!" + tag, "passwordConfirm": "Passw0rd!" + tag}), (201,))
+    r = req(s, "POST", "/api/auth/login", {"login": "u" + tag, "password": "Passw0rd!" + tag})
+    assert r.status_code == 403, r.text
+    assert "почт" in detail(r)
+    assert "logged_in" not in set_cookies(r)
+
+
+def test_whole_lists_beyond_one_page(compat):
+    s = new_user(compat)
+    made = [ok(req(s, "POST", "/api/tasksList/insert_task_in_list", {"textOfItem": "t%d" % i, "isChecked": False}),
+               (201,))["idTaskInList"] for i in range(205)]
+    items = ok(req(s, "GET", "/api/tasksList/tasks_in_list"))["items"]
+    assert [x["idTaskInList"] for x in items] == made, len(items)
+
+
+def test_head_has_no_body(compat, user):
+    r = req(user, "HEAD", "/api/tasksList/tasks_in_list")
+    assert r.status_code == 200 and r.content == b"", (r.status_code, r.content[:100])
+    ok(req(user, "GET", "/api/tasksList/tasks_in_list"))  # the connection is still in step
+
+
+def test_balance_percent_beside_api_v1(compat, user):
+    st = ok(req(user, "POST", "/api/balanceCircle/insert_value", {"labelItem": "Работа-%s" % uuid.uuid4().hex[:6],
+                                                                  "value": 80}), (201,))
+    r = req(user, "POST", "/api/balanceCircle/insert_value", {"labelItem": st["labelItem"], "value": 5})
+    assert r.status_code == 409, r.text
+    detail(r)
+    # /api/v1 reads the seed's value and still takes only 0..10 itself
+    token = user.cookies.get("access_token")
+    h = {"Authorization": "Bearer " + token}
+    got = requests.get(compat.url + "/api/v1/balance-wheel/" + st["idBalance"], headers=h, timeout=10).json()
+    assert got["value"] == 80 and got["sphere"] == st["labelItem"], got
+    r = requests.post(compat.url + "/api/v1/balance-wheel", headers=h, json={"sphere": "x" + uuid.uuid4().hex[:6], "value": 11},
+                      timeout=10)
+    assert r.status_code == 422, r.text
