@@ -466,7 +466,7 @@ static const name_map_t duration_names[] = {
     {"idGanttDuration", "id", K_ID, OUT},
     {"ganttTaskStart", "start_date", K_DAY, IN | OUT},
     {"ganttTaskEnd", "end_date", K_DAY, IN | OUT},
-    {"ganttTaskId", "task_id", K_ID, OUT}, /* moving is a step of its own: duration_move */
+    {"ganttTaskId", "task_id", K_ID, OUT}, /* moving is a step of its own: stmt_duration_move */
 };
 static const name_map_t column_names[] = {
     {"id", "id", K_ID, OUT},
@@ -613,14 +613,12 @@ static int on_object(http_request_t *req, compat_ctx_t *c)
     return answer(c, c->in_status, shape_out(c->route->shape, c->in));
 }
 
-/* A card put into a column that is not the caller's: 404, as the seed's
- * nested address reads (the column is in its path). */
+/* The references the seed sends are ids from its own addresses (a card's
+ * column, a duration's task): one that is missing or another user's is 404,
+ * as the address itself would be, not /api/v1's 422 on a field. */
 static int on_resource_error(http_request_t *req, compat_ctx_t *c)
 {
     (void)req;
-    const char *id_to = c->route->id_to;
-    if (c->in_status == 422 && id_to && id_to[0] == '.' && has_error(c->in, id_to + 1, "not_found"))
-        return answer_detail(c, 404, T_NOT_FOUND);
     if (c->in_status == 422 && has_error(c->in, NULL, "not_found"))
         return answer_detail(c, 404, T_NOT_FOUND);
     return 0;
