@@ -32,6 +32,8 @@ import sys
 import time
 import urllib.request
 
+from idle_conns import rss_kib  # beside this file
+
 PASSWORD = "Bench-pass-123"
 
 
@@ -66,14 +68,6 @@ def open_stream(port, token):
         raise RuntimeError("stream refused: %r" % head[:80])
     s.setblocking(False)
     return s, head.split(b"\r\n\r\n", 1)[1]
-
-
-def rss_kib(pid):
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    raise RuntimeError("no VmRSS for pid %d" % pid)
 
 
 def streams(args):

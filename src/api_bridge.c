@@ -1,12 +1,14 @@
 /* The one place where results and errors of the layers below become
  * answers: database results and outages, body checks, password hashing on
  * the thread pool, and the access token of whoever is asking. */
+#include <sodium.h>
 #include <string.h>
 #include <time.h>
 
 #include "hourglass/app.h"
 #include "hourglass/auth.h"
 #include "hourglass/bridge.h"
+#include "hourglass/forms.h"
 #include "hourglass/http_auth.h"
 #include "hourglass/log.h"
 #include "hourglass/problem.h"
@@ -84,6 +86,25 @@ void api_respond_db_error(http_request_t *req, const PGresult *res)
     http_respond_problem(req, 500, "internal_error", NULL);
 }
 
+const char *api_column(const PGresult *res, const char *name)
+{
+    int col = PQfnumber(res, name);
+    return col < 0 || PQntuples(res) < 1 || PQgetisnull(res, 0, col) ? NULL : PQgetvalue(res, 0, col);
+}
+
+int api_found_row(http_request_t *req, const PGresult *res)
+{
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+        api_respond_db_error(req, res);
+        return -1;
+    }
+    if (PQntuples(res) != 1) {
+        http_respond_problem(req, 404, "not_found", NULL);
+        return -1;
+    }
+    return 0;
+}
+
 void api_respond_json_row(http_request_t *req, const PGresult *res, int status)
 {
     if (PQresultStatus(res) != PGRES_TUPLES_OK) {
@@ -95,6 +116,20 @@ void api_respond_json_row(http_request_t *req, const PGresult *res, int status)
         return;
     }
     http_respond_json(req, status, PQgetvalue(res, 0, 0), (size_t)PQgetlength(res, 0, 0));
+}
+
+void api_on_json_row(http_request_t *req, PGresult *res) { api_respond_json_row(req, res, 200); }
+
+const char *api_present_fields(http_request_t *req, const body_field_t *fields, const body_value_t *v, size_t n)
+{
+    abuf_t b;
+    abuf_init(&b, &req->arena, 128);
+    abuf_puts(&b, "{");
+    for (size_t i = 0, k = 0; i < n; i++)
+        if (v[i].present)
+            abuf_printf(&b, "%s%s", k++ ? "," : "", fields[i].name);
+    abuf_puts(&b, "}");
+    return b.data;
 }
 
 void api_respond_errors(http_request_t *req, field_errors_t *e, int status, const char *code)
@@ -110,10 +145,10 @@ void api_respond_validation(http_request_t *req, field_errors_t *e)
     api_respond_errors(req, e, 422, "validation_failed");
 }
 
-int api_body_read(http_request_t *req, const body_field_t *fields, size_t count, body_mode_t mode, int allow_forms,
-                  body_value_t *values, field_errors_t *e)
+/* 0 for BODY_OK; else the answer, and -1. */
+static int respond_body_error(http_request_t *req, body_error_t rc)
 {
-    switch (body_read(req, fields, count, mode, allow_forms, values, e)) {
+    switch (rc) {
     case BODY_OK:
         return 0;
     case BODY_MALFORMED_JSON:
@@ -127,6 +162,18 @@ int api_body_read(http_request_t *req, const body_field_t *fields, size_t count,
         break;
     }
     return -1;
+}
+
+int api_body_read(http_request_t *req, const body_field_t *fields, size_t count, body_mode_t mode, int allow_forms,
+                  body_value_t *values, field_errors_t *e)
+{
+    return respond_body_error(req, body_read(req, fields, count, mode, allow_forms, values, e));
+}
+
+json_t *api_body_json(http_request_t *req)
+{
+    json_t *obj;
+    return respond_body_error(req, body_json_object(req, &obj)) ? NULL : obj;
 }
 
 int api_body_parse(http_request_t *req, const body_field_t *fields, size_t count, body_mode_t mode, int allow_forms,
@@ -193,6 +240,41 @@ void api_password_verify(http_request_t *req, const char *password, const char *
         http_respond_problem(req, 500, "internal_error", NULL);
 }
 
+/* How long before the request's own deadline an outbound call gives up. */
+#define OUTBOUND_ANSWER_MARGIN_MS 100
+
+typedef struct {
+    http_request_t *req;
+    api_outbound_cb cb;
+} outbound_ctx_t;
+
+static void on_outbound_answer(void *data, const outbound_response_t *r)
+{
+    outbound_ctx_t *ctx = data;
+    if (http_request_resume(ctx->req))
+        ctx->cb(ctx->req, r);
+}
+
+void api_outbound_http(http_request_t *req, const outbound_request_t *rq, api_outbound_cb cb)
+{
+    outbound_ctx_t *ctx = arena_alloc(&req->arena, sizeof(*ctx));
+    ctx->req = req;
+    ctx->cb = cb;
+    /* The call ends while the request can still say so itself (a 504 of its own), not
+     * after HTTP_REQUEST_TIMEOUT has answered for it. */
+    outbound_request_t bounded = *rq;
+    uint64_t now = uv_now(&req->worker->loop);
+    uint64_t left = req->deadline_ms > now + OUTBOUND_ANSWER_MARGIN_MS ? req->deadline_ms - now - OUTBOUND_ANSWER_MARGIN_MS
+                                                                       : 1;
+    if (!bounded.timeout_ms || bounded.timeout_ms > left)
+        bounded.timeout_ms = left;
+    /* the answer never comes on this stack */
+    if (outbound_http(app_worker(req->worker)->out, &bounded, on_outbound_answer, ctx) == 0)
+        http_request_hold(req);
+    else
+        http_respond_problem(req, 500, "internal_error", NULL);
+}
+
 static void refuse_401(http_request_t *req, const char *code)
 {
     http_header_add(req, "WWW-Authenticate", "Bearer");
@@ -208,7 +290,9 @@ static http_role_t role_from_text(const char *role)
     return ROLE_USER;
 }
 
-int api_authenticate(http_request_t *req, unsigned flags)
+/* The caller's verified access token into req->auth: NULL, or the code of
+ * the 401 (or "origin_not_allowed", a 403) that refuses it. */
+static const char *token_refusal(http_request_t *req)
 {
     const char *token = http_bearer_token(req);
     int via_cookie = 0;
@@ -216,39 +300,122 @@ int api_authenticate(http_request_t *req, unsigned flags)
         token = http_cookie_get(req, "access_token");
         via_cookie = token != NULL;
     }
-    if (!token || !*token) {
-        refuse_401(req, "not_authenticated");
-        return -1;
-    }
+    if (!token || !*token)
+        return "not_authenticated";
     auth_claims_t claims;
     int rc = auth_access_token_verify(token, strlen(token), (int64_t)time(NULL), &claims);
-    if (rc == -2) {
-        refuse_401(req, "token_expired");
-        return -1;
-    }
-    if (rc != 0) {
-        refuse_401(req, "invalid_token");
-        return -1;
-    }
-    if (revoked_contains(claims.session_id)) {
-        refuse_401(req, "session_revoked");
-        return -1;
-    }
+    if (rc == -2)
+        return "token_expired";
+    if (rc != 0)
+        return "invalid_token";
+    if (revoked_contains(claims.session_id))
+        return "session_revoked";
     /* A browser sends cookies to us from any page: unsafe requests must come
      * from our own front end. */
-    if (via_cookie && http_unsafe_method(req) && !http_origin_allowed(req)) {
-        http_respond_problem(req, 403, "origin_not_allowed", NULL);
-        return -1;
-    }
+    if (via_cookie && http_unsafe_method(req) && !http_origin_allowed(req))
+        return "origin_not_allowed";
     req->auth.user_id = claims.user_id;
     req->auth.session_id = claims.session_id;
     req->auth.expires_at = claims.exp;
     req->auth.role = role_from_text(claims.role);
     req->auth.via_cookie = via_cookie ? 1 : 0;
+    return NULL;
+}
+
+int api_authenticate(http_request_t *req, unsigned flags)
+{
+    const char *refusal = token_refusal(req);
+    if (refusal && !strcmp(refusal, "origin_not_allowed")) {
+        http_respond_problem(req, 403, refusal, NULL);
+        return -1;
+    }
+    if (refusal) {
+        refuse_401(req, refusal);
+        return -1;
+    }
     if (((flags & ROUTE_ADMIN) && req->auth.role != ROLE_ADMIN) ||
         ((flags & ROUTE_STAFF) && req->auth.role == ROLE_USER)) {
         http_respond_problem(req, 403, "forbidden", NULL);
         return -1;
     }
     return 0;
+}
+
+void api_authenticate_optional(http_request_t *req)
+{
+    if (!req->auth.user_id && token_refusal(req))
+        memset(&req->auth, 0, sizeof(req->auth));
+}
+
+int api_caller_is_staff(http_request_t *req)
+{
+    api_authenticate_optional(req);
+    return req->auth.user_id && req->auth.role != ROLE_USER;
+}
+
+/* ---------------------------------------------------------------- images */
+
+int api_multipart_fields(http_request_t *req, form_field_t **fields, size_t *count)
+{
+    size_t ct_len = 0;
+    const char *ct = http_header_get(req, "content-type", &ct_len);
+    if (multipart_parse(&req->arena, ct ? ct : "", ct ? ct_len : 0, req->body.data ? req->body.data : "",
+                        req->body.len, fields, count)) {
+        http_respond_problem(req, 400, "malformed_request", NULL);
+        return -1;
+    }
+    return 0;
+}
+
+int api_image_accept(http_request_t *req, const char *data, size_t len, size_t max, api_image_t *img)
+{
+    if (len > max) {
+        http_respond_problem(req, 413, "payload_too_large", NULL);
+        return -1;
+    }
+    /* Stored as what the bytes are, whatever the client declared. */
+    img->type = media_sniff_image(data, len);
+    if (!img->type) {
+        http_respond_problem(req, 415, "unsupported_media_type", NULL);
+        return -1;
+    }
+    unsigned char digest[crypto_hash_sha256_BYTES];
+    crypto_hash_sha256(digest, (const unsigned char *)data, len);
+    char *sha = arena_alloc(&req->arena, crypto_hash_sha256_BYTES * 2 + 1);
+    sodium_bin2hex(sha, crypto_hash_sha256_BYTES * 2 + 1, digest, sizeof(digest));
+    /* Parameters are text: the bytes travel hex-encoded and SQL decodes them. */
+    char *hex = arena_alloc(&req->arena, len * 2 + 1);
+    sodium_bin2hex(hex, len * 2 + 1, (const unsigned char *)data, len);
+    img->sha256 = sha;
+    img->hex = hex;
+    img->len = len;
+    return 0;
+}
+
+const char *api_if_none_match(http_request_t *req)
+{
+    size_t len = 0;
+    const char *inm = http_header_get(req, "if-none-match", &len);
+    return inm ? arena_strndup(&req->arena, inm, len) : NULL;
+}
+
+void api_image_respond(http_request_t *req, PGresult *res, const char *cache_control)
+{
+    if (api_found_row(req, res))
+        return;
+    http_header_add(req, "ETag", arena_printf(&req->arena, "\"%s\"", PQgetvalue(res, 0, 1)));
+    http_header_add(req, "Cache-Control", cache_control);
+    if (!strcmp(PQgetvalue(res, 0, 2), "t")) {
+        http_respond(req, 304, NULL, NULL, 0);
+        return;
+    }
+    const char *hex = PQgetvalue(res, 0, 3);
+    size_t hex_len = (size_t)PQgetlength(res, 0, 3);
+    unsigned char *bytes = arena_alloc(&req->arena, hex_len / 2 + 1);
+    size_t len = 0;
+    if (sodium_hex2bin(bytes, hex_len / 2 + 1, hex, hex_len, NULL, &len, NULL)) {
+        http_respond_problem(req, 500, "internal_error", NULL);
+        return;
+    }
+    http_respond(req, 200, PQgetvalue(res, 0, 0), bytes, len);
 }

@@ -1132,7 +1132,7 @@ static void compat_register_statements(void)
         "UPDATE gantt_durations AS d SET task_id = $3::bigint, updated_at = now() WHERE d.id = $1::bigint AND "
         "d.user_id = $2::bigint AND EXISTS (SELECT 1 FROM gantt_tasks WHERE id = $3::bigint AND user_id = "
         "$2::bigint) RETURNING d.id");
-    http_route_t unused[2];
+    http_route_t unused[RES_ROUTES_MAX];
     res_register(planning_resource(R_WHEEL), unused);
     randombytes_buf(proof_key, sizeof(proof_key));
 }

@@ -13,7 +13,7 @@
 
 #define MESSAGE_MAX_CHARS 4000
 
-static int stmt_send, stmt_page, stmt_conversations, stmt_mark_read;
+static int stmt_send_batch, stmt_page, stmt_conversations, stmt_mark_read, stmt_newest;
 
 static const body_field_t message_fields[] = {
     {"to_user_id", FIELD_ID, FIELD_REQUIRED, 0, 0, NULL},
@@ -39,14 +39,34 @@ static int page_params(http_request_t *req, const char **limit, const char **bef
     return 0;
 }
 
-static void on_sent(http_request_t *req, PGresult *res)
+/* ---------------------------------------------------------------- sending, in batches */
+
+/* A worker's sends go to the database in batches: what arrived while the
+ * previous batch was in the database goes next, in one transaction
+ * (messages_send_batch in 0010_messages.sql says why: one NOTIFY per commit).
+ * One send alone goes at once. Each batcher is touched only by its worker's loop. */
+#define SEND_BATCH_MAX 100 /* a NOTIFY line each: well within its 8000 bytes */
+#define BATCH_WORKERS 64   /* WORKERS' most */
+
+typedef struct pending_send {
+    struct pending_send *next;
+    http_request_t *req; /* held until its answer */
+    const char *to, *text;
+} pending_send_t;
+
+typedef struct {
+    db_pool_t *db;
+    pending_send_t *head, *tail;
+    pending_send_t *flight[SEND_BATCH_MAX];
+    int flight_count;
+} send_batcher_t;
+
+static send_batcher_t batchers[BATCH_WORKERS];
+
+static void respond_sent(http_request_t *req, const PGresult *res, int row)
 {
-    if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
-        api_respond_db_error(req, res);
-        return;
-    }
-    if (!PQgetisnull(res, 0, 0)) {
-        const char *code = PQgetvalue(res, 0, 0);
+    if (!PQgetisnull(res, row, 1)) {
+        const char *code = PQgetvalue(res, row, 1);
         if (!strcmp(code, "sender_not_found")) { /* the account is gone since the token was issued */
             http_header_add(req, "WWW-Authenticate", "Bearer");
             http_respond_problem(req, 401, "invalid_token", NULL);
@@ -58,9 +78,101 @@ static void on_sent(http_request_t *req, PGresult *res)
         api_respond_validation(req, &e);
         return;
     }
-    const char *body = PQgetvalue(res, 0, 2);
-    http_header_add(req, "Location", arena_printf(&req->arena, "/api/v1/messages/%s", (const char *)req->ctx));
-    http_respond_json(req, 201, body, (size_t)PQgetlength(res, 0, 2));
+    const pending_send_t *p = req->ctx;
+    http_header_add(req, "Location", arena_printf(&req->arena, "/api/v1/messages/%s", p->to));
+    http_respond_json(req, 201, PQgetvalue(res, row, 3), (size_t)PQgetlength(res, row, 3));
+}
+
+/* An element of a text[] literal: quoted, with " and \ escaped. */
+static size_t put_array_text(char *out, const char *s)
+{
+    size_t n = 0;
+    out[n++] = '"';
+    for (; *s; s++) {
+        if (*s == '"' || *s == '\\')
+            out[n++] = '\\';
+        out[n++] = *s;
+    }
+    out[n++] = '"';
+    return n;
+}
+
+static void batch_send(send_batcher_t *b);
+
+static void on_batch(void *data, PGresult *res, db_status_t status)
+{
+    send_batcher_t *b = data;
+    int ok = status == DB_OK && PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == b->flight_count;
+    for (int i = 0; i < b->flight_count; i++) {
+        http_request_t *req = b->flight[i]->req;
+        if (!http_request_resume(req))
+            continue; /* answered 504 meanwhile, or the client left */
+        if (ok)
+            respond_sent(req, res, i);
+        else if (status != DB_OK)
+            http_respond_problem(req, 503, "database_unavailable", NULL);
+        else
+            api_respond_db_error(req, res);
+    }
+    b->flight_count = 0;
+    if (b->head)
+        batch_send(b);
+}
+
+/* Fails the batch in flight with 503 (the database could not take it). */
+static void batch_refuse(send_batcher_t *b, const char *code)
+{
+    for (int i = 0; i < b->flight_count; i++) {
+        http_request_t *req = b->flight[i]->req;
+        if (http_request_resume(req))
+            http_respond_problem(req, 503, code, NULL);
+    }
+    b->flight_count = 0;
+}
+
+static void batch_send(send_batcher_t *b)
+{
+    size_t ids_len = 3, text_len = 3;
+    int n = 0;
+    for (pending_send_t *p = b->head; p && n < SEND_BATCH_MAX; p = p->next, n++) {
+        ids_len += 21;
+        text_len += 2 * strlen(p->text) + 3;
+    }
+    for (int i = 0; i < n; i++) {
+        b->flight[i] = b->head;
+        b->head = b->head->next;
+    }
+    if (!b->head)
+        b->tail = NULL;
+    b->flight_count = n;
+    char *from = malloc(ids_len), *to = malloc(ids_len), *texts = malloc(text_len);
+    if (!from || !to || !texts) {
+        free(from);
+        free(to);
+        free(texts);
+        batch_refuse(b, "overloaded");
+        return;
+    }
+    size_t fl = 0, tl = 0, xl = 0;
+    from[fl++] = to[tl++] = texts[xl++] = '{';
+    for (int i = 0; i < n; i++) {
+        const pending_send_t *p = b->flight[i];
+        const char *sep = i ? "," : "";
+        fl += (size_t)sprintf(from + fl, "%s%lld", sep, (long long)p->req->auth.user_id);
+        tl += (size_t)sprintf(to + tl, "%s%s", sep, p->to);
+        if (i)
+            texts[xl++] = ',';
+        xl += put_array_text(texts + xl, p->text);
+    }
+    from[fl++] = to[tl++] = texts[xl++] = '}';
+    from[fl] = to[tl] = texts[xl] = '\0';
+    const char *params[3] = {from, to, texts};
+    db_status_t st = db_query(b->db, stmt_send_batch, 3, params, on_batch, b);
+    free(from);
+    free(to);
+    free(texts);
+    if (st != DB_OK)
+        batch_refuse(b, st == DB_OVERLOADED ? "overloaded" : "database_unavailable");
 }
 
 static void api_message_send(http_request_t *req)
@@ -75,9 +187,19 @@ static void api_message_send(http_request_t *req)
         api_respond_validation(req, &e);
         return;
     }
-    req->ctx = (void *)v[0].text;
-    const char *params[3] = {http_int_param(req, req->auth.user_id), v[0].text, v[1].text};
-    api_query(req, stmt_send, 3, params, on_sent);
+    send_batcher_t *b = &batchers[req->worker->id % BATCH_WORKERS];
+    b->db = api_db(req);
+    pending_send_t *p = arena_alloc(&req->arena, sizeof(*p));
+    *p = (pending_send_t){NULL, req, v[0].text, v[1].text};
+    req->ctx = p;
+    http_request_hold(req);
+    if (b->tail)
+        b->tail->next = p;
+    else
+        b->head = p;
+    b->tail = p;
+    if (!b->flight_count)
+        batch_send(b);
 }
 
 static void on_json(http_request_t *req, PGresult *res) { api_respond_json_row(req, res, 200); }
@@ -136,7 +258,7 @@ static long long last_event_id(const http_request_t *req)
     return http_parse_id(buf);
 }
 
-static void api_events(http_request_t *req)
+static void start_stream(http_request_t *req, long long after_id)
 {
     const config_t *cfg = req->worker->cfg;
     int64_t user = req->auth.user_id;
@@ -146,7 +268,7 @@ static void api_events(http_request_t *req)
         return;
     }
     sse_stream_t *st = sse_stream_new(app_worker(req->worker)->sse, user, req->auth.session_id,
-                                      req->auth.expires_at, last_event_id(req));
+                                      req->auth.expires_at, after_id);
     if (!st) {
         sse_release(user);
         http_respond_problem(req, 500, "internal_error", NULL);
@@ -162,12 +284,39 @@ static void api_events(http_request_t *req)
     sse_attach(st, req);
 }
 
+static void on_newest(http_request_t *req, PGresult *res)
+{
+    if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
+        api_respond_db_error(req, res);
+        return;
+    }
+    start_stream(req, strtoll(PQgetvalue(res, 0, 0), NULL, 10));
+}
+
+/* A new stream starts after the user's newest message; a reconnecting one
+ * (Last-Event-ID) after the last it saw. Either way what commits between that
+ * point and the stream's start is replayed, so nothing falls in between. */
+static void api_events(http_request_t *req)
+{
+    long long after = last_event_id(req);
+    if (after) {
+        start_stream(req, after);
+        return;
+    }
+    const char *params[1] = {http_int_param(req, req->auth.user_id)};
+    api_query(req, stmt_newest, 1, params, on_newest);
+}
+
 static void messages_register_statements(void)
 {
-    stmt_send = db_statement_register("msg_send", "SELECT error, id, body::text FROM messages_send($1, $2, $3)");
+    stmt_send_batch = db_statement_register(
+        "msg_send_batch", "SELECT n, error, id, body FROM messages_send_batch($1::bigint[], $2::bigint[], $3::text[])");
     stmt_page = db_statement_register("msg_page", "SELECT messages_page($1, $2, $3, $4)::text");
     stmt_conversations = db_statement_register("msg_conversations", "SELECT conversations_page($1, $2, $3)::text");
     stmt_mark_read = db_statement_register("msg_mark_read", "SELECT messages_mark_read($1, $2)");
+    stmt_newest = db_statement_register(
+        "msg_newest", "SELECT greatest(coalesce((SELECT max(id) FROM messages WHERE from_user_id = $1), 0), "
+                      "coalesce((SELECT max(id) FROM messages WHERE to_user_id = $1), 0))");
 }
 
 static const http_route_t message_routes[] = {

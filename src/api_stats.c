@@ -100,19 +100,10 @@ static void api_stats(http_request_t *req)
     api_query(req, stmt_stats, 5, params, on_stats);
 }
 
-static void on_achievements(http_request_t *req, PGresult *res)
-{
-    if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
-        api_respond_db_error(req, res);
-        return;
-    }
-    http_respond_json(req, 200, PQgetvalue(res, 0, 0), (size_t)PQgetlength(res, 0, 0));
-}
-
 static void api_achievements(http_request_t *req)
 {
     const char *params[2] = {http_int_param(req, req->auth.user_id), http_lang_code(req)};
-    api_query(req, stmt_achievements, 2, params, on_achievements);
+    api_query(req, stmt_achievements, 2, params, api_on_json_row);
 }
 
 static void stats_register_statements(void)

@@ -4,7 +4,6 @@
  * answer); the SQL functions are in 0004_users.sql and answer JSON text that
  * is sent as it is. */
 #include <errno.h>
-#include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -48,26 +47,6 @@ static int one_row(http_request_t *req, PGresult *res)
     return 0;
 }
 
-/* Exactly one row, or an answer: the database's error, or 404 when there is none. */
-static int found_row(http_request_t *req, PGresult *res)
-{
-    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-        api_respond_db_error(req, res);
-        return -1;
-    }
-    if (PQntuples(res) != 1) {
-        http_respond_problem(req, 404, "not_found", NULL);
-        return -1;
-    }
-    return 0;
-}
-
-static const char *column(const PGresult *res, const char *name)
-{
-    int col = PQfnumber(res, name);
-    return col < 0 || PQgetisnull(res, 0, col) ? NULL : PQgetvalue(res, 0, col);
-}
-
 static int error_status(const char *code)
 {
     static const struct {
@@ -86,10 +65,10 @@ static int error_status(const char *code)
 /* Answers the `error` column of a function's row; 1 when there was one. */
 static int respond_row_error(http_request_t *req, const PGresult *res)
 {
-    const char *code = column(res, "error");
+    const char *code = api_column(res, "error");
     if (!code)
         return 0;
-    const char *retry_after = column(res, "retry_after");
+    const char *retry_after = api_column(res, "retry_after");
     if (retry_after)
         http_header_add(req, "Retry-After", retry_after);
     http_respond_problem(req, error_status(code), code, NULL);
@@ -101,34 +80,11 @@ static void on_user_outcome(http_request_t *req, PGresult *res)
 {
     if (one_row(req, res) || respond_row_error(req, res))
         return;
-    const char *revoked = column(res, "revoked");
+    const char *revoked = api_column(res, "revoked");
     if (revoked)
         revoked_add_array_text(revoked);
     int col = PQfnumber(res, "body");
     http_respond_json(req, 200, PQgetvalue(res, 0, col), (size_t)PQgetlength(res, 0, col));
-}
-
-/* A single JSON column, or 404 when there is no row. */
-static void on_json_row(http_request_t *req, PGresult *res) { api_respond_json_row(req, res, 200); }
-
-/* The names of the fields a PATCH body sent, as a text[] literal. The names
- * are ours (the declared fields), never request data. */
-static const char *present_fields(http_request_t *req, const body_field_t *fields, const body_value_t *v, size_t n)
-{
-    abuf_t b;
-    abuf_init(&b, &req->arena, 128);
-    abuf_puts(&b, "{");
-    int first = 1;
-    for (size_t i = 0; i < n; i++) {
-        if (!v[i].present)
-            continue;
-        if (!first)
-            abuf_puts(&b, ",");
-        abuf_puts(&b, fields[i].name);
-        first = 0;
-    }
-    abuf_puts(&b, "}");
-    return b.data;
 }
 
 /* ---------------------------------------------------------------- password steps */
@@ -166,10 +122,10 @@ static void on_password_checked(http_request_t *req, int matches)
 
 static void on_password_hash(http_request_t *req, PGresult *res)
 {
-    if (found_row(req, res) || respond_row_error(req, res))
+    if (api_found_row(req, res) || respond_row_error(req, res))
         return;
     me_ctx_t *c = req->ctx;
-    c->hash = arena_strdup(&req->arena, column(res, "password_hash"));
+    c->hash = arena_strdup(&req->arena, api_column(res, "password_hash"));
     api_password_verify(req, c->password, c->hash, on_password_checked);
 }
 
@@ -202,7 +158,7 @@ static me_ctx_t *parse_password_body(http_request_t *req)
 void api_me_get(http_request_t *req)
 {
     const char *params[1] = {user_id_text(req)};
-    api_query(req, stmt_user_get, 1, params, on_json_row);
+    api_query(req, stmt_user_get, 1, params, api_on_json_row);
 }
 
 enum { M_USERNAME, M_NAME, M_FIRST, M_LAST, M_MIDDLE, M_PHONE, M_DOB, M_COUNTRY, M_COUNT };
@@ -226,7 +182,7 @@ static void patch_user(http_request_t *req, const char *id, const body_field_t *
     body_value_t v[PATCH_FIELDS_MAX];
     if (api_body_parse(req, fields, (size_t)count, BODY_PATCH, 0, v))
         return;
-    const char *params[2 + PATCH_FIELDS_MAX] = {id, present_fields(req, fields, v, count)};
+    const char *params[2 + PATCH_FIELDS_MAX] = {id, api_present_fields(req, fields, v, count)};
     for (int i = 0; i < count; i++)
         params[2 + i] = v[i].text;
     api_query(req, stmt, 2 + count, params, on_user_outcome);
@@ -240,7 +196,7 @@ static int user_deleted(http_request_t *req, PGresult *res)
 {
     if (one_row(req, res))
         return -1;
-    const char *ids = column(res, "ids");
+    const char *ids = api_column(res, "ids");
     if (!ids) {
         http_respond_problem(req, 404, "not_found", NULL);
         return -1;
@@ -291,7 +247,7 @@ static void on_password_set(http_request_t *req, PGresult *res)
 {
     if (one_row(req, res))
         return;
-    const char *ids = column(res, "ids");
+    const char *ids = api_column(res, "ids");
     if (!ids) {
         /* Changed by another request since we checked it. */
         http_respond_problem(req, 403, "wrong_password", NULL);
@@ -393,16 +349,11 @@ static int raw_image_type(const http_request_t *req)
  * Returns 0, or -1 after answering. */
 static int avatar_bytes(http_request_t *req, const char **data, size_t *len)
 {
-    size_t ct_len = 0;
-    const char *ct = http_header_get(req, "content-type", &ct_len);
     if (http_content_type_is(req, "multipart/form-data")) {
         form_field_t *fields = NULL;
         size_t n = 0;
-        if (multipart_parse(&req->arena, ct, ct_len, req->body.data ? req->body.data : "", req->body.len, &fields,
-                            &n)) {
-            http_respond_problem(req, 400, "malformed_request", NULL);
+        if (api_multipart_fields(req, &fields, &n))
             return -1;
-        }
         const form_field_t *f = form_field_get(fields, n, "file");
         if (!f)
             f = form_field_get(fields, n, "photo");
@@ -430,26 +381,10 @@ static void api_avatar_put(http_request_t *req)
 {
     const char *data;
     size_t len;
-    if (avatar_bytes(req, &data, &len))
+    api_image_t img;
+    if (avatar_bytes(req, &data, &len) || api_image_accept(req, data, len, AVATAR_MAX_BYTES, &img))
         return;
-    if (len > AVATAR_MAX_BYTES) {
-        http_respond_problem(req, 413, "payload_too_large", NULL);
-        return;
-    }
-    /* Stored as what the bytes are, whatever the client declared. */
-    const char *type = media_sniff_image(data, len);
-    if (!type) {
-        http_respond_problem(req, 415, "unsupported_media_type", NULL);
-        return;
-    }
-    unsigned char digest[crypto_hash_sha256_BYTES];
-    crypto_hash_sha256(digest, (const unsigned char *)data, len);
-    char etag[crypto_hash_sha256_BYTES * 2 + 1];
-    sodium_bin2hex(etag, sizeof(etag), digest, sizeof(digest));
-    /* Parameters are text: the bytes travel hex-encoded and SQL decodes them. */
-    char *hex = arena_alloc(&req->arena, len * 2 + 1);
-    sodium_bin2hex(hex, len * 2 + 1, (const unsigned char *)data, len);
-    const char *params[4] = {user_id_text(req), type, hex, arena_strdup(&req->arena, etag)};
+    const char *params[4] = {user_id_text(req), img.type, img.hex, img.sha256};
     api_query(req, stmt_avatar_set, 4, params, on_user_outcome);
 }
 
@@ -469,32 +404,11 @@ static void api_avatar_delete(http_request_t *req)
     api_query(req, stmt_avatar_delete, 1, params, on_avatar_deleted);
 }
 
-static void on_avatar(http_request_t *req, PGresult *res)
-{
-    if (found_row(req, res))
-        return;
-    http_header_add(req, "ETag", arena_printf(&req->arena, "\"%s\"", PQgetvalue(res, 0, 1)));
-    http_header_add(req, "Cache-Control", AVATAR_CACHE_CONTROL);
-    if (!strcmp(PQgetvalue(res, 0, 2), "t")) {
-        http_respond(req, 304, NULL, NULL, 0);
-        return;
-    }
-    const char *hex = PQgetvalue(res, 0, 3);
-    size_t hex_len = (size_t)PQgetlength(res, 0, 3);
-    unsigned char *bytes = arena_alloc(&req->arena, hex_len / 2 + 1);
-    size_t len = 0;
-    if (sodium_hex2bin(bytes, hex_len / 2 + 1, hex, hex_len, NULL, &len, NULL)) {
-        http_respond_problem(req, 500, "internal_error", NULL);
-        return;
-    }
-    http_respond(req, 200, PQgetvalue(res, 0, 0), bytes, len);
-}
+static void on_avatar(http_request_t *req, PGresult *res) { api_image_respond(req, res, AVATAR_CACHE_CONTROL); }
 
 static void avatar_get(http_request_t *req, const char *user_id)
 {
-    size_t len = 0;
-    const char *inm = http_header_get(req, "if-none-match", &len);
-    const char *params[2] = {user_id, inm ? arena_strndup(&req->arena, inm, len) : NULL};
+    const char *params[2] = {user_id, api_if_none_match(req)};
     api_query(req, stmt_avatar_get, 2, params, on_avatar);
 }
 
@@ -537,7 +451,7 @@ static void api_users_list(http_request_t *req)
     }
     const char *params[7] = {full ? "true" : "false", q, country, premium, email, http_int_param(req, after),
                              http_int_param(req, limit)};
-    api_query(req, stmt_page, 7, params, on_json_row);
+    api_query(req, stmt_page, 7, params, api_on_json_row);
 }
 
 /* One user by the {id} of the path, rendered by stmt. */
@@ -547,7 +461,7 @@ static void get_user_by_path_id(http_request_t *req, int stmt)
     if (!id)
         return;
     const char *params[1] = {id};
-    api_query(req, stmt, 1, params, on_json_row);
+    api_query(req, stmt, 1, params, api_on_json_row);
 }
 
 static void api_user_public(http_request_t *req) { get_user_by_path_id(req, stmt_user_public); }

@@ -1,8 +1,9 @@
 /* What each worker runs besides HTTP, and the hooks that give it to the
  * transport: its database pool, its outbound transfers, its mailer, its
- * event streams, and what arrives by NOTIFY. Every worker listens for the
+ * event streams, the Telegram sender, and what arrives by NOTIFY. Every worker listens for the
  * messages and revocations its own streams need; worker 0 also for the
- * process: the revocation set all workers share, and new mail. */
+ * process: the revocation set all workers share, new mail and new Telegram
+ * messages. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -11,6 +12,7 @@
 #include "hourglass/bridge.h"
 #include "hourglass/log.h"
 #include "hourglass/revoked.h"
+#include "hourglass/telegram.h"
 
 /* Hashing arenas are 64 MiB each at the default cost: kept while logins
  * come, given back after a quiet spell. */
@@ -23,6 +25,7 @@ void app_register_statements(void)
     mail_register_statements();
     revoked_register_statements();
     sse_register_statements();
+    telegram_register_statements();
 }
 
 static void on_revoked_notify(void *data, const char *payload)
@@ -45,6 +48,14 @@ static void on_mail_notify(void *data, const char *payload)
 
 static void on_mail_listening(void *data) { mail_outbox_wake(data); }
 
+static void on_telegram_notify(void *data, const char *payload)
+{
+    (void)payload;
+    telegram_outbox_wake(data);
+}
+
+static void on_telegram_listening(void *data) { telegram_outbox_wake(data); }
+
 static void *app_worker_start(worker_t *w)
 {
     app_worker_t *aw = calloc(1, sizeof(*aw));
@@ -60,12 +71,19 @@ static void *app_worker_start(worker_t *w)
         return NULL;
     }
     aw->mail = mail_outbox_start(&w->loop, aw->db, aw->out, w->cfg, w->id);
+    aw->telegram = telegram_outbox_start(&w->loop, aw->db, aw->out, w->cfg, w->id);
+    if (telegram_configured(w->cfg) && !aw->telegram) {
+        log_error("worker %d: out of memory", w->id);
+        return NULL;
+    }
     events_subscribe(aw->events, SSE_MESSAGE_CHANNEL, sse_on_message_notify, sse_on_listening, aw->sse);
     events_subscribe(aw->events, REVOKED_CHANNEL, sse_on_revoked_notify, NULL, aw->sse);
     if (w->id == 0) {
         events_subscribe(aw->events, REVOKED_CHANNEL, on_revoked_notify, on_revoked_listening, w);
         if (aw->mail)
             events_subscribe(aw->events, MAIL_CHANNEL, on_mail_notify, on_mail_listening, aw->mail);
+        if (aw->telegram)
+            events_subscribe(aw->events, TELEGRAM_CHANNEL, on_telegram_notify, on_telegram_listening, aw->telegram);
     }
     events_start(aw->events);
     return aw;
@@ -101,7 +119,13 @@ static void on_mail_stopped(void *data)
     outbound_close(app_worker(ctx->w)->out, on_outbound_closed, ctx);
 }
 
-/* Each stops before what it uses: the mailer, the transfers, the streams' hub, the pool. */
+static void on_telegram_stopped(void *data)
+{
+    stop_ctx_t *ctx = data;
+    mail_outbox_stop(app_worker(ctx->w)->mail, on_mail_stopped, ctx);
+}
+
+/* Each stops before what it uses: the senders, the transfers, the streams' hub, the pool. */
 static void app_worker_stop(worker_t *w, void (*done)(worker_t *w))
 {
     stop_ctx_t *ctx = malloc(sizeof(*ctx));
@@ -109,7 +133,7 @@ static void app_worker_stop(worker_t *w, void (*done)(worker_t *w))
         abort(); /* nothing sensible is left to do with no memory at shutdown */
     ctx->w = w;
     ctx->done = done;
-    mail_outbox_stop(app_worker(w)->mail, on_mail_stopped, ctx);
+    telegram_outbox_stop(app_worker(w)->telegram, on_telegram_stopped, ctx);
 }
 
 static void app_worker_free(worker_t *w)
@@ -118,6 +142,7 @@ static void app_worker_free(worker_t *w)
     if (!aw)
         return;
     mail_outbox_free(aw->mail);
+    telegram_outbox_free(aw->telegram);
     outbound_free(aw->out);
     sse_hub_free(aw->sse);
     events_free(aw->events);

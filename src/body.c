@@ -38,6 +38,7 @@ static const field_text_t field_texts[] = {
     {"no_symbol", "must contain a character that is neither a letter nor a digit",
      "должен содержать символ, который не является буквой или цифрой"},
     {"taken", "is already taken", "уже занято"},
+    {"duplicate", "appears twice", "повторяется"},
 };
 
 const char *field_error_message(const char *code, http_lang_t lang)
@@ -56,23 +57,33 @@ void field_errors_init(field_errors_t *e, http_request_t *req)
     e->detail.data[0] = '\0'; /* a text even with no error in it: the arena's bytes are not zeroed */
     e->count = 0;
     e->lang = req->lang;
+    e->prefix = NULL;
 }
 
-void field_errors_add(field_errors_t *e, const char *field, const char *code)
+void field_errors_add(field_errors_t *e, const char *field, const char *code) { field_errors_add_line(e, field, 0, code); }
+
+void field_errors_add_line(field_errors_t *e, const char *field, long line, const char *code)
 {
     const char *message = field_error_message(code, e->lang);
     if (e->count++) {
         abuf_puts(&e->json, ",");
         abuf_puts(&e->detail, "; ");
     }
+    if (e->prefix)
+        field = arena_printf(e->json.arena, "%s%s", e->prefix, field);
     abuf_puts(&e->json, "{\"field\":");
     abuf_json_string(&e->json, field, strlen(field));
+    if (line)
+        abuf_printf(&e->json, ",\"line\":%ld", line);
     abuf_puts(&e->json, ",\"code\":");
     abuf_json_string(&e->json, code, strlen(code));
     abuf_puts(&e->json, ",\"message\":");
     abuf_json_string(&e->json, message, strlen(message));
     abuf_puts(&e->json, "}");
-    abuf_printf(&e->detail, "%s: %s", field, message);
+    if (line)
+        abuf_printf(&e->detail, "%s, line %ld: %s", field, line, message);
+    else
+        abuf_printf(&e->detail, "%s: %s", field, message);
 }
 
 #define PAGE_DEFAULT_LIMIT 50
@@ -285,17 +296,48 @@ static const char *text_error(const body_field_t *f, const char *s, size_t bytes
     }
 }
 
-const char *body_query_param(http_request_t *req, const body_field_t *f, field_errors_t *e)
+/* A query value for an integer field: an optional '-' and digits, within the
+ * field's bounds (0, 0: those of a 64-bit integer). */
+static const char *query_int_error(const body_field_t *f, const char *v)
 {
-    const char *v = http_query_get(req, f->name);
-    if (!v || !*v)
-        return NULL;
-    const char *err = f->type == FIELD_ID ? (http_parse_id(v) ? NULL : "wrong_type") : text_error(f, v, strlen(v));
+    const char *d = v[0] == '-' ? v + 1 : v;
+    if (!*d || strspn(d, "0123456789") != strlen(d))
+        return "invalid_format";
+    errno = 0;
+    long long n = strtoll(v, NULL, 10);
+    if (errno == ERANGE)
+        return v[0] == '-' ? "too_small" : "too_large";
+    if ((f->min || f->max) && n < f->min)
+        return "too_small";
+    if (f->max && n > f->max)
+        return "too_large";
+    return NULL;
+}
+
+const char *body_text_param(const body_field_t *f, const char *v, field_errors_t *e)
+{
+    const char *err;
+    if (f->type == FIELD_ID)
+        err = http_parse_id(v) ? NULL : "invalid_format";
+    else if (f->type == FIELD_INT || f->type == FIELD_BIGINT)
+        err = query_int_error(f, v);
+    else if (f->type == FIELD_BOOL)
+        err = strcmp(v, "true") && strcmp(v, "false") ? "invalid_format" : NULL;
+    else
+        err = text_error(f, v, strlen(v));
     if (err) {
         field_errors_add(e, f->name, err);
         return NULL;
     }
     return v;
+}
+
+const char *body_query_param(http_request_t *req, const body_field_t *f, field_errors_t *e)
+{
+    const char *v = http_query_get(req, f->name);
+    if (!v || !*v)
+        return NULL;
+    return body_text_param(f, v, e);
 }
 
 /* One field: sets values->text or adds an error. */
@@ -310,6 +352,7 @@ static void check_value(http_request_t *req, const body_field_t *f, json_t *v, b
     }
     switch (f->type) {
     case FIELD_INT:
+    case FIELD_BIGINT:
     case FIELD_ID: {
         if (!json_is_integer(v)) {
             field_errors_add(e, f->name, "wrong_type");
@@ -397,6 +440,29 @@ static json_t *form_to_object(http_request_t *req, const char *ct, size_t ct_len
     return obj;
 }
 
+body_error_t body_json_object(http_request_t *req, json_t **out)
+{
+    *out = NULL;
+    size_t ct_len = 0;
+    const char *ct = http_header_get(req, "content-type", &ct_len);
+    if (req->body.len == 0 && (!ct || http_content_type_is(req, "application/json"))) {
+        *out = json_object(); /* an empty body is an empty object: PATCH with nothing to change */
+        return BODY_OK;
+    }
+    if (!ct || !http_content_type_is(req, "application/json"))
+        return BODY_UNSUPPORTED_TYPE;
+    json_error_t jerr;
+    json_t *obj = json_loadb(req->body.data, req->body.len, JSON_REJECT_DUPLICATES, &jerr);
+    if (!obj)
+        return BODY_MALFORMED_JSON;
+    if (!json_is_object(obj)) {
+        json_decref(obj);
+        return BODY_MALFORMED_JSON;
+    }
+    *out = obj;
+    return BODY_OK;
+}
+
 body_error_t body_read(http_request_t *req, const body_field_t *fields, size_t count, body_mode_t mode,
                        int allow_forms, body_value_t *values, field_errors_t *e)
 {
@@ -404,17 +470,10 @@ body_error_t body_read(http_request_t *req, const body_field_t *fields, size_t c
     size_t ct_len = 0;
     const char *ct = http_header_get(req, "content-type", &ct_len);
     json_t *obj = NULL;
-    if (req->body.len == 0 && (!ct || http_content_type_is(req, "application/json"))) {
-        obj = json_object(); /* an empty body is an empty object: PATCH with nothing to change */
-    } else if (ct && http_content_type_is(req, "application/json")) {
-        json_error_t jerr;
-        obj = json_loadb(req->body.data, req->body.len, JSON_REJECT_DUPLICATES, &jerr);
-        if (!obj)
-            return BODY_MALFORMED_JSON;
-        if (!json_is_object(obj)) {
-            json_decref(obj);
-            return BODY_MALFORMED_JSON;
-        }
+    if (!ct || http_content_type_is(req, "application/json")) {
+        body_error_t rc = body_json_object(req, &obj);
+        if (rc != BODY_OK)
+            return rc;
     } else if (allow_forms && ct &&
                (http_content_type_is(req, "application/x-www-form-urlencoded") ||
                 http_content_type_is(req, "multipart/form-data"))) {

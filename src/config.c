@@ -98,6 +98,9 @@ static const cfg_var_t cfg_vars[] = {
     {"EVENTS_MAX_UNSENT", CFG_SIZE, "256k", 1 * KIB, 64 * MIB, NULL, OFF(events_max_unsent)},
 
     {"OUTBOUND_TIMEOUT", CFG_DURATION, "10s", 100, HOUR_MS, NULL, OFF(outbound_timeout_ms)},
+    {"OUTBOUND_POLL_INTERVAL", CFG_DURATION, "5s", 50, HOUR_MS, NULL, OFF(outbound_poll_interval_ms)},
+    {"OUTBOUND_RETRY_MAX", CFG_DURATION, "5m", 100, DAY_MS, NULL, OFF(outbound_retry_max_ms)},
+    {"OUTBOUND_GIVE_UP_AFTER", CFG_DURATION, "48h", 100, 30 * DAY_MS, NULL, OFF(outbound_give_up_after_ms)},
     {"OUTBOUND_MAX_RESPONSE", CFG_SIZE, "1m", 1 * KIB, 64 * MIB, NULL, OFF(outbound_max_response)},
     {"PAYMENT_GATEWAY_URL", CFG_STRING, NULL, 0, 0, NULL, OFF(payment_gateway_url)},
     {"PAYMENT_GATEWAY_USER", CFG_STRING, NULL, 0, 0, NULL, OFF(payment_gateway_user)},

@@ -35,6 +35,7 @@ static const status_reason_t reasons[] = {
     {431, "Request Header Fields Too Large"},
     {500, "Internal Server Error"},
     {501, "Not Implemented"},
+    {502, "Bad Gateway"},
     {503, "Service Unavailable"},
     {504, "Gateway Timeout"},
 };
@@ -76,6 +77,7 @@ static const problem_text_t catalogue[] = {
      "Сервер останавливается; повторите попытку чуть позже."},
     {"timeout", "The request took too long.", "Запрос выполнялся слишком долго."},
     {"conflict", "This value is already taken.", "Это значение уже занято."},
+    {"in_use", "Other records still refer to this one.", "На эту запись ещё ссылаются другие."},
     {"validation_failed", "Some fields are not valid.", "Некоторые поля заполнены неверно."},
     {"malformed_json", "The request body is not valid JSON.", "Тело запроса не является корректным JSON."},
     {"not_authenticated", "Sign in first: no access token was sent.", "Сначала войдите: токен доступа не передан."},
@@ -98,6 +100,18 @@ static const problem_text_t catalogue[] = {
     {"unknown_time_zone", "This time zone is not known; use an IANA name such as Europe/Moscow.",
      "Такой часовой пояс неизвестен; укажите имя из базы IANA, например Europe/Moscow."},
     {"premium_required", "This needs a premium account.", "Для этого нужен премиум-аккаунт."},
+    {"out_of_stock", "Some items are not in stock in the amounts asked; see items.",
+     "Некоторых товаров нет в нужном количестве; см. items."},
+    {"price_changed", "Some prices have changed; see items.", "Некоторые цены изменились; см. items."},
+    {"not_configured", "This service is not configured on the server.", "Эта служба не настроена на сервере."},
+    {"gateway_error", "The payment gateway could not be used; try again later.",
+     "Платёжный шлюз недоступен; повторите попытку позже."},
+    {"gateway_timeout", "The payment gateway did not answer in time; try again later.",
+     "Платёжный шлюз не ответил вовремя; повторите попытку позже."},
+    {"payment_not_registered", "No payment has been registered for this order yet.",
+     "Оплата этого заказа ещё не зарегистрирована."},
+    {"invalid_bot_token", "The X-Bot-Token header is missing or wrong.",
+     "Заголовок X-Bot-Token отсутствует или неверен."},
 };
 
 const char *problem_detail(const char *code, http_lang_t lang)
@@ -156,6 +170,12 @@ http_lang_t http_lang_from_accept(const char *v, size_t len)
 char *problem_render(arena_t *a, int status, const char *code, const char *detail,
                      const char *errors_json, size_t *len)
 {
+    return problem_render_member(a, status, code, detail, "errors", errors_json, len);
+}
+
+char *problem_render_member(arena_t *a, int status, const char *code, const char *detail, const char *member,
+                            const char *member_json, size_t *len)
+{
     abuf_t b;
     abuf_init(&b, a, 256);
     const char *title = http_status_reason(status);
@@ -169,9 +189,11 @@ char *problem_render(arena_t *a, int status, const char *code, const char *detai
         detail = title;
     abuf_puts(&b, ",\"detail\":");
     abuf_json_string(&b, detail, strlen(detail));
-    if (errors_json) {
-        abuf_puts(&b, ",\"errors\":");
-        abuf_puts(&b, errors_json);
+    if (member_json) {
+        abuf_puts(&b, ",");
+        abuf_json_string(&b, member, strlen(member));
+        abuf_puts(&b, ":");
+        abuf_puts(&b, member_json);
     }
     abuf_puts(&b, "}");
     *len = b.len;

@@ -176,6 +176,12 @@ void metrics_render(abuf_t *b, const metrics_labels_t *labels)
                 "mail_outbox_messages{state=\"sent\"} %lld\n"
                 "mail_outbox_messages{state=\"failed\"} %lld\n"
                 "mail_outbox_messages{state=\"dead\"} %lld\n"
+                "# HELP telegram_outbox_messages The shop's Telegram messages by state (as mail_outbox_messages).\n"
+                "# TYPE telegram_outbox_messages gauge\n"
+                "telegram_outbox_messages{state=\"pending\"} %lld\n"
+                "telegram_outbox_messages{state=\"sent\"} %lld\n"
+                "telegram_outbox_messages{state=\"failed\"} %lld\n"
+                "telegram_outbox_messages{state=\"dead\"} %lld\n"
                 "# HELP sse_streams_open Event streams (GET /api/v1/events) open now.\n"
                 "# TYPE sse_streams_open gauge\n"
                 "sse_streams_open %lld\n"
@@ -189,6 +195,8 @@ void metrics_render(abuf_t *b, const metrics_labels_t *labels)
                 (long long)metrics_gauge_total(GAUGE_DB_BUSY), (long long)metrics_gauge_total(GAUGE_DB_QUEUED),
                 (long long)metrics_gauge_total(COUNTER_DB_RECONNECTS), (long long)metrics_gauge_total(GAUGE_MAIL_PENDING),
                 (long long)metrics_gauge_total(GAUGE_MAIL_SENT), (long long)metrics_gauge_total(GAUGE_MAIL_FAILED),
-                (long long)metrics_gauge_total(GAUGE_MAIL_DEAD), (long long)metrics_gauge_total(GAUGE_SSE_OPEN),
+                (long long)metrics_gauge_total(GAUGE_MAIL_DEAD), (long long)metrics_gauge_total(GAUGE_TELEGRAM_PENDING),
+                (long long)metrics_gauge_total(GAUGE_TELEGRAM_SENT), (long long)metrics_gauge_total(GAUGE_TELEGRAM_FAILED),
+                (long long)metrics_gauge_total(GAUGE_TELEGRAM_DEAD), (long long)metrics_gauge_total(GAUGE_SSE_OPEN),
                 (long long)metrics_gauge_total(COUNTER_SSE_SENT), (long long)metrics_gauge_total(COUNTER_SSE_DROPPED));
 }

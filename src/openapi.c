@@ -140,7 +140,9 @@ json_t *openapi_field_schema(const body_field_t *f)
     json_t *s;
     switch (f->type) {
     case FIELD_INT:
-        s = json_pack("{s:s}", "type", "integer");
+    case FIELD_BIGINT:
+        s = f->type == FIELD_BIGINT ? json_pack("{s:s, s:s}", "type", "integer", "format", "int64")
+                                    : json_pack("{s:s}", "type", "integer");
         /* As body.c checks: 0, 0 is unbounded; otherwise min bounds, and max when set. */
         if (f->min || f->max)
             json_object_set_new(s, "minimum", json_integer(f->min));
@@ -785,6 +787,9 @@ static json_t *new_document(void)
                         json_pack("{s:s, s:s, s:s, s:s}", "type", "apiKey", "in", "cookie", "name", "access_token",
                                   "description",
                                   "set at login (HttpOnly); an unsafe method also needs an Origin from CLIENT_ORIGIN"));
+    json_object_set_new(json_object_get(components, "securitySchemes"), "botToken",
+                        json_pack("{s:s, s:s, s:s, s:s}", "type", "apiKey", "in", "header", "name", "X-Bot-Token",
+                                  "description", "the shop's Telegram bot: BOT_API_TOKEN"));
     json_t *schemas = problem_schemas(json_object_get(components, "schemas"));
     json_object_set_new(schemas, "Accepted",
                         json_pack("{s:s, s:{s:{s:s, s:[s]}}, s:[s]}", "type", "object", "properties", "status", "type",

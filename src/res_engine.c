@@ -80,7 +80,8 @@ static const char *sql_type(field_type_t t)
     case FIELD_BOOL: return "boolean";
     case FIELD_DATE: return "date";
     case FIELD_DATETIME: return "timestamptz";
-    case FIELD_ID: return "bigint";
+    case FIELD_ID:
+    case FIELD_BIGINT: return "bigint";
     default: return "text";
     }
 }
@@ -282,9 +283,10 @@ static void build_list(res_state_t *st, const resource_t *res)
     st->stmt_list = register_stmt(res, "list", &s);
 }
 
-/* Which of the given references are missing or another user's: asked only
- * when a write failed or the body had other errors, so that one 422 names
- * every bad field (the foreign keys still guard every write). */
+/* Which of the given references are missing or another user's (missing, for
+ * a global resource): asked only when a write failed or the body had other
+ * errors, so that one 422 names every bad field (the foreign keys still
+ * guard every write). */
 static void build_refs(res_state_t *st, const resource_t *res)
 {
     st->stmt_refs = -1;
@@ -296,9 +298,9 @@ static void build_refs(res_state_t *st, const resource_t *res)
         if (!f->ref)
             continue;
         int p = (int)i + 2;
-        sql_add(&s, ", CASE WHEN $%d::bigint IS NOT NULL AND NOT EXISTS (SELECT 1 FROM %s WHERE id = $%d::bigint AND "
-                    "user_id = $1) THEN '%s' END",
-                p, f->ref, p, f->f.name);
+        sql_add(&s, ", CASE WHEN $%d::bigint IS NOT NULL AND NOT EXISTS (SELECT 1 FROM %s WHERE id = $%d::bigint%s) "
+                    "THEN '%s' END",
+                p, f->ref, p, res->global ? "" : " AND user_id = $1", f->f.name);
         any = 1;
     }
     /* every parameter must appear for its type to be known */
@@ -306,7 +308,7 @@ static void build_refs(res_state_t *st, const resource_t *res)
     for (size_t i = 0; i < res->field_count; i++)
         if (!res->fields[i].ref)
             sql_add(&s, " AND $%d::text IS NULL", (int)i + 2);
-    if (any && !res->global)
+    if (any)
         st->stmt_refs = register_stmt(res, "refs", &s);
     free(s.data);
 }
@@ -325,7 +327,7 @@ body_field_t res_filter_field(const res_filter_t *f)
     return field;
 }
 
-void res_register(const resource_t *res, http_route_t routes[2])
+void res_register(const resource_t *res, http_route_t *routes)
 {
     if (state_count == RES_MAX || res->field_count > RES_MAX_FIELDS || res->filter_count > RES_MAX_FILTERS) {
         log_error("resource %s: too many resources or fields", res->name);
@@ -344,9 +346,17 @@ void res_register(const resource_t *res, http_route_t routes[2])
     build_update(st, res);
     build_list(st, res);
     build_refs(st, res);
-    routes[0] = (http_route_t){ALLOW_GET | ALLOW_POST, res->collection, res_collection, st, res->route_flags, 0};
-    routes[1] = (http_route_t){ALLOW_GET | ALLOW_PATCH | ALLOW_PUT | ALLOW_DELETE, res->item, res_item, st,
-                               res->route_flags, 0};
+    unsigned writes = ALLOW_PATCH | ALLOW_PUT | ALLOW_DELETE, flags = res->route_flags & ~RES_PUBLIC_READ;
+    if (!(res->route_flags & RES_PUBLIC_READ)) {
+        routes[0] = (http_route_t){ALLOW_GET | ALLOW_POST, res->collection, res_collection, st, flags, 0};
+        routes[1] = (http_route_t){ALLOW_GET | writes, res->item, res_item, st, flags, 0};
+        return;
+    }
+    /* The router takes several entries per pattern, each with its methods and flags. */
+    routes[RES_ROUTE_LIST] = (http_route_t){ALLOW_GET, res->collection, res_collection, st, 0, 0};
+    routes[RES_ROUTE_CREATE] = (http_route_t){ALLOW_POST, res->collection, res_collection, st, flags, 0};
+    routes[RES_ROUTE_GET] = (http_route_t){ALLOW_GET, res->item, res_item, st, 0, 0};
+    routes[RES_ROUTE_WRITE] = (http_route_t){writes, res->item, res_item, st, flags, 0};
 }
 
 /* ---------------------------------------------------------------- requests */
@@ -501,7 +511,12 @@ static void on_object(http_request_t *req, PGresult *res_pg)
 static void on_deleted(http_request_t *req, PGresult *res_pg)
 {
     if (PQresultStatus(res_pg) != PGRES_TUPLES_OK) {
-        api_respond_db_error(req, res_pg);
+        /* Another row still refers to this one (a good to its category). */
+        const char *state = PQresultErrorField(res_pg, PG_DIAG_SQLSTATE);
+        if (state && !strcmp(state, "23503"))
+            http_respond_problem(req, 409, "in_use", NULL);
+        else
+            api_respond_db_error(req, res_pg);
         return;
     }
     if (PQntuples(res_pg) != 1) {

@@ -56,10 +56,11 @@ static json_t *input_schema(const resource_t *res, int patch)
         if (f->def)
             n += snprintf(desc + n, sizeof(desc) - (size_t)n, "Default %s. ", f->def);
         if (f->ref)
-            n += snprintf(desc + n, sizeof(desc) - (size_t)n, "The id of one of the caller's %s (422 not_found otherwise). ",
-                          f->ref);
+            n += snprintf(desc + n, sizeof(desc) - (size_t)n, "The id of one of %s%s (422 not_found otherwise). ",
+                          res->global ? "the " : "the caller's ", f->ref);
         if (f->unique)
-            n += snprintf(desc + n, sizeof(desc) - (size_t)n, "Unique per user (409 conflict otherwise). ");
+            n += snprintf(desc + n, sizeof(desc) - (size_t)n, "Unique%s (409 conflict otherwise). ",
+                          res->global ? "" : " per user");
         if (f->after)
             n += snprintf(desc + n, sizeof(desc) - (size_t)n, "Not before %s (422 invalid_range otherwise). ",
                           f->after);

@@ -12,6 +12,9 @@ static const api_module_t *const modules[] = {
     &api_stats_module,
     &api_music_module,
     &api_messages_module,
+    &api_shop_module,
+    &api_shop_catalogue_module,
+    &api_shop_orders_module,
     &api_docs_module,
     &api_compat_module, /* only with COMPAT_SEED000: see routes_build */
 };

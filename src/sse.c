@@ -18,7 +18,7 @@
 #define EVENT_STACK_BYTES 8192
 #define TICK_MS 1000        /* how soon an expired token ends its stream */
 
-static int stmt_by_ids, stmt_replay, stmt_baseline;
+static int stmt_by_ids, stmt_replay;
 
 void sse_register_statements(void)
 {
@@ -26,10 +26,6 @@ void sse_register_statements(void)
         "sse_by_ids", "SELECT id, from_user_id, to_user_id, body FROM messages_json_by_ids($1::bigint[])");
     stmt_replay =
         db_statement_register("sse_replay", "SELECT id, body FROM messages_replay($1::bigint, $2::bigint, $3::int)");
-    /* Where a stream without Last-Event-ID starts: a reconnect of LISTEN replays above it. */
-    stmt_baseline = db_statement_register(
-        "sse_baseline", "SELECT greatest(coalesce((SELECT max(id) FROM messages WHERE from_user_id = $1), 0), "
-                        "coalesce((SELECT max(id) FROM messages WHERE to_user_id = $1), 0))");
 }
 
 typedef struct pending_event {
@@ -44,11 +40,9 @@ struct sse_stream {
     http_request_t *req; /* NULL once the stream has ended */
     sse_stream_t *prev, *next;
     int64_t user_id, session_id, expires_at;
-    int64_t last_sent;   /* the highest id written (or that Last-Event-ID says the client has) */
-    int64_t resume_from; /* a replay starts above the larger of this and last_sent */
+    int64_t last_sent;   /* the highest id written, or where the stream started */
     int queries;         /* queries in flight that refer to this stream */
-    unsigned replaying : 1;      /* live events wait in pending until the replay is written */
-    unsigned baseline_known : 1; /* resume_from says where this stream started */
+    unsigned replaying : 1; /* live events wait in pending until the replay is written */
     pending_event_t *pend_head, *pend_tail;
     size_t pend_bytes;
 };
@@ -267,10 +261,9 @@ static void on_replayed(void *data, PGresult *res, db_status_t status)
 
 static void stream_replay(sse_stream_t *st)
 {
-    int64_t after = st->resume_from > st->last_sent ? st->resume_from : st->last_sent;
     char user[24], from[24], limit[16];
     snprintf(user, sizeof(user), "%" PRId64, st->user_id);
-    snprintf(from, sizeof(from), "%" PRId64, after);
+    snprintf(from, sizeof(from), "%" PRId64, st->last_sent);
     snprintf(limit, sizeof(limit), "%d", REPLAY_PAGE);
     const char *params[3] = {user, from, limit};
     st->replaying = 1;
@@ -279,19 +272,6 @@ static void stream_replay(sse_stream_t *st)
         st->queries--;
         replay_done(st);
     }
-}
-
-static void on_baseline(void *data, PGresult *res, db_status_t status)
-{
-    sse_stream_t *st = data;
-    st->queries--;
-    if (status == DB_OK && PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1) {
-        int64_t id = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
-        if (id > st->resume_from)
-            st->resume_from = id;
-        st->baseline_known = 1;
-    }
-    stream_free_maybe(st);
 }
 
 sse_stream_t *sse_stream_new(sse_hub_t *hub, int64_t user_id, int64_t session_id, int64_t expires_at,
@@ -304,10 +284,7 @@ sse_stream_t *sse_stream_new(sse_hub_t *hub, int64_t user_id, int64_t session_id
     st->user_id = user_id;
     st->session_id = session_id;
     st->expires_at = expires_at;
-    if (after_id > 0) { /* the client has every id up to it: none of those again, live or replayed */
-        st->last_sent = after_id;
-        st->baseline_known = 1;
-    }
+    st->last_sent = after_id; /* the client has every id up to it: none of those again, live or replayed */
     return st;
 }
 
@@ -322,17 +299,8 @@ void sse_attach(sse_stream_t *st, http_request_t *req)
     hub->buckets[b] = st;
     hub->count++;
     metrics_gauge_add(hub->metrics, GAUGE_SSE_OPEN, 1);
-    if (st->baseline_known) {
-        stream_replay(st);
-        return;
-    }
-    /* Live at once: what commits from now on is sent as it comes. */
-    char user[24];
-    snprintf(user, sizeof(user), "%" PRId64, st->user_id);
-    const char *params[1] = {user};
-    st->queries++;
-    if (db_query(hub->db, stmt_baseline, 1, params, on_baseline, st) != DB_OK)
-        st->queries--;
+    /* What committed between where it starts and now, then live events. */
+    stream_replay(st);
 }
 
 int sse_hub_stream_count(const sse_hub_t *hub) { return hub->count; }
@@ -362,7 +330,7 @@ static void catch_up_all(sse_hub_t *hub)
 {
     for (int b = 0; b < BUCKETS; b++)
         for (sse_stream_t *st = hub->buckets[b]; st; st = st->next)
-            if (!st->replaying && (st->baseline_known || st->last_sent))
+            if (!st->replaying)
                 stream_replay(st);
 }
 
@@ -414,24 +382,35 @@ static void fetch(sse_hub_t *hub)
     free(list);
 }
 
-void sse_on_message_notify(void *data, const char *payload)
+/* Keeps the id of a notified message that a stream here wants; -1 without memory. */
+static int note_message(sse_hub_t *hub, const char *line)
 {
-    sse_hub_t *hub = data;
     long long id, from, to;
-    if (sscanf(payload, "%lld %lld %lld", &id, &from, &to) != 3)
-        return;
-    if (!hub_has_user(hub, from) && !hub_has_user(hub, to))
-        return;
+    if (sscanf(line, "%lld %lld %lld", &id, &from, &to) != 3 || (!hub_has_user(hub, from) && !hub_has_user(hub, to)))
+        return 0;
     if (hub->nids == hub->cap_ids) {
         int cap = hub->cap_ids ? hub->cap_ids * 2 : 64;
         int64_t *ids = realloc(hub->ids, (size_t)cap * sizeof(*ids));
         if (!ids)
-            return;
+            return -1;
         hub->ids = ids;
         hub->cap_ids = cap;
     }
     hub->ids[hub->nids++] = id;
-    if (!hub->fetching)
+    return 0;
+}
+
+/* One line "<id> <from> <to>" per message of the committed transaction. */
+void sse_on_message_notify(void *data, const char *payload)
+{
+    sse_hub_t *hub = data;
+    for (const char *line = payload; line && *line;) {
+        if (note_message(hub, line))
+            break;
+        const char *nl = strchr(line, '\n');
+        line = nl ? nl + 1 : NULL;
+    }
+    if (hub->nids && !hub->fetching)
         fetch(hub);
 }
 

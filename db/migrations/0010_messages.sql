@@ -2,10 +2,12 @@
 -- events that carry new messages to open streams (GET /api/v1/events).
 --
 -- How the pieces fit:
---   * messages_send() is the only writer. In one transaction it checks the
---     recipient, inserts the message, keeps message_peers (one row per user
---     and peer: that conversation's newest message) and NOTIFYs
---     'hourglass_message' with '<id> <from_user_id> <to_user_id>'. Only ids:
+--   * messages_send() (one message) and messages_send_batch() (what the
+--     server runs: the sends a worker has batched) are the only writers. In
+--     one transaction each checks the recipient, inserts the message, keeps
+--     message_peers (one row per user and peer: that conversation's newest
+--     message) and NOTIFYs 'hourglass_message' with a line
+--     '<id> <from_user_id> <to_user_id>' per message. Only ids:
 --     a NOTIFY payload is at most 8000 bytes and a 4000-character text can be
 --     16 000. The workers that hold a stream of either user fetch the JSON
 --     with messages_json_by_ids().
@@ -100,6 +102,52 @@ BEGIN
     PERFORM pg_notify('hourglass_message', m.id || ' ' || m.from_user_id || ' ' || m.to_user_id);
     id := m.id;
     body := message_json(m);
+END $$;
+
+-- What POST /api/v1/messages runs: the sends a worker received while its
+-- previous batch was in the database, in one transaction (api_messages.c).
+-- A transaction that NOTIFYs holds PostgreSQL's notify lock from its commit
+-- until the commit is flushed, so notifying writers commit one at a time:
+-- one commit and one NOTIFY per batch instead of per message. Each send is
+-- checked and answered on its own (n is its place in the arrays, error as
+-- in messages_send); every user of the batch is locked first, in id order,
+-- which keeps ids in commit order per user and two batches from deadlocking.
+-- The NOTIFY payload is one line '<id> <from> <to>' per message sent; the
+-- caller keeps a batch small enough for its 8000 bytes.
+CREATE FUNCTION messages_send_batch(p_from bigint[], p_to bigint[], p_text text[])
+RETURNS TABLE (n int, error text, id bigint, body text)
+LANGUAGE plpgsql AS $$
+DECLARE m messages; present bigint[]; lines text[] := '{}';
+BEGIN
+    SELECT coalesce(array_agg(l.id), '{}') INTO present
+      FROM (SELECT u.id FROM users u WHERE u.id = ANY (p_from || p_to) ORDER BY u.id FOR NO KEY UPDATE) AS l;
+    FOR i IN 1 .. coalesce(array_length(p_from, 1), 0) LOOP
+        n := i;
+        error := NULL;
+        id := NULL;
+        body := NULL;
+        IF p_from[i] = p_to[i] THEN
+            error := 'invalid_recipient';
+        ELSIF NOT (p_from[i] = ANY (present)) THEN
+            error := 'sender_not_found';
+        ELSIF NOT (p_to[i] = ANY (present)) THEN
+            error := 'not_found';
+        ELSE
+            INSERT INTO messages (from_user_id, to_user_id, text) VALUES (p_from[i], p_to[i], p_text[i]) RETURNING * INTO m;
+            INSERT INTO message_peers AS p (user_id, peer_id, last_message_id)
+            VALUES (least(m.from_user_id, m.to_user_id), greatest(m.from_user_id, m.to_user_id), m.id),
+                   (greatest(m.from_user_id, m.to_user_id), least(m.from_user_id, m.to_user_id), m.id)
+            ON CONFLICT (user_id, peer_id) DO UPDATE
+                SET last_message_id = greatest(p.last_message_id, EXCLUDED.last_message_id);
+            lines := lines || (m.id || ' ' || m.from_user_id || ' ' || m.to_user_id);
+            id := m.id;
+            body := message_json(m)::text;
+        END IF;
+        RETURN NEXT;
+    END LOOP;
+    IF array_length(lines, 1) > 0 THEN
+        PERFORM pg_notify('hourglass_message', array_to_string(lines, E'\n'));
+    END IF;
 END $$;
 
 -- The JSON of the messages a worker was notified of, for its streams:

@@ -45,6 +45,9 @@ extern const api_module_t api_planning_module;
 extern const api_module_t api_stats_module;
 extern const api_module_t api_music_module;
 extern const api_module_t api_messages_module;
+extern const api_module_t api_shop_module;
+extern const api_module_t api_shop_catalogue_module;
+extern const api_module_t api_shop_orders_module;
 extern const api_module_t api_docs_module;
 extern const api_module_t api_compat_module;
 

@@ -6,16 +6,18 @@
 #include "hourglass/outbound.h"
 #include "hourglass/server.h"
 #include "hourglass/sse.h"
+#include "hourglass/telegram.h"
 
 /* What the server runs on each worker's loop besides HTTP (app.c): the
  * database pool, the outbound transfers (curl multi), the mailer, the live
- * event streams and the NOTIFY listener. */
+ * event streams, the Telegram sender and the NOTIFY listener. */
 typedef struct app_worker {
     db_pool_t *db;
     outbound_t *out;
     mail_outbox_t *mail;
     events_t *events;
     sse_hub_t *sse;
+    telegram_outbox_t *telegram; /* NULL when Telegram is not configured */
 } app_worker_t;
 
 /* The statements of the modules that are not endpoints (mail, revocations). */

@@ -18,6 +18,7 @@ typedef enum {
     FIELD_ENUM,     /* one of choices */
     FIELD_COLOR,    /* #rrggbb */
     FIELD_ID,       /* positive 64-bit integer */
+    FIELD_BIGINT,   /* as FIELD_INT, but stored as a signed 64-bit bigint (money, chat ids) */
 } field_type_t;
 
 #define FIELD_REQUIRED 1u /* must be present and not null on create / PUT */
@@ -44,10 +45,13 @@ typedef struct {
     abuf_t detail;
     int count;
     http_lang_t lang;
+    const char *prefix; /* put before each field's name while set: "[3]." for an item of a list */
 } field_errors_t;
 
 void field_errors_init(field_errors_t *e, http_request_t *req);
 void field_errors_add(field_errors_t *e, const char *field, const char *code);
+/* The same with the line of an uploaded file it concerns (from 1): `"line": N`. */
+void field_errors_add_line(field_errors_t *e, const char *field, long line, const char *code);
 const char *field_error_message(const char *code, http_lang_t lang);
 
 /* What stops a body before its fields are looked at. */
@@ -57,6 +61,10 @@ typedef enum {
     BODY_MALFORMED_FORM,   /* 400 malformed_request */
     BODY_UNSUPPORTED_TYPE, /* 415 unsupported_media_type */
 } body_error_t;
+
+/* The JSON object of the body (an empty body is {}), for handlers whose
+ * fields go beyond a flat list (arrays of objects); the caller frees it. */
+body_error_t body_json_object(http_request_t *req, json_t **out);
 
 /* Reads the body (JSON; or form fields when the content type is a form and
  * allow_forms is set) and checks it against fields: values are filled (one
@@ -71,9 +79,13 @@ body_error_t body_read(http_request_t *req, const body_field_t *fields, size_t c
 void body_page_params(http_request_t *req, field_errors_t *e, long long *limit, long long *after);
 
 /* Query parameter f->name checked as field f would be in a body (FIELD_ID,
- * FIELD_DATE, FIELD_ENUM and the text types): NULL when absent or empty, or
- * when broken, after adding the error to e. */
+ * the integers, FIELD_BOOL as true|false, FIELD_DATE, FIELD_ENUM and the text
+ * types; a value that is no id, number or bool is invalid_format): NULL when
+ * absent or empty, or when broken, after adding the error to e. */
 const char *body_query_param(http_request_t *req, const body_field_t *f, field_errors_t *e);
+/* The same checks on a value already read (a text field of a form): v, or
+ * NULL after adding the error to e. */
+const char *body_text_param(const body_field_t *f, const char *v, field_errors_t *e);
 
 /* The same checks on a JSON object already parsed; errors are added to e. */
 void body_check_object(http_request_t *req, json_t *obj, const body_field_t *fields, size_t count, body_mode_t mode,

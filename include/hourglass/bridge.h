@@ -4,7 +4,9 @@
 
 #include "hourglass/body.h"
 #include "hourglass/db.h"
+#include "hourglass/forms.h"
 #include "hourglass/http.h"
+#include "hourglass/outbound.h"
 
 /* Where the layers meet (api_bridge.c): the database, the password hashing
  * and the body checks return results and errors as values; these turn them
@@ -29,6 +31,18 @@ void api_respond_db_error(http_request_t *req, const PGresult *res);
  * there is no row or it is NULL; the database's error otherwise. */
 void api_respond_json_row(http_request_t *req, const PGresult *res, int status);
 
+/* 0 when res holds exactly one row; else answers (the failure, or 404 for
+ * no row: missing, or not the caller's) and returns -1. */
+int api_found_row(http_request_t *req, const PGresult *res);
+/* api_respond_json_row with 200, as the callback of api_query. */
+void api_on_json_row(http_request_t *req, PGresult *res);
+
+/* A column of row 0 by name; NULL when absent or SQL NULL. */
+const char *api_column(const PGresult *res, const char *name);
+/* The names of the fields a PATCH body sent, as a text[] literal; the names
+ * are the declared fields', never request data. */
+const char *api_present_fields(http_request_t *req, const body_field_t *fields, const body_value_t *v, size_t n);
+
 /* A problem with status and code that lists every error gathered in e. */
 void api_respond_errors(http_request_t *req, field_errors_t *e, int status, const char *code);
 /* 422 validation_failed with every error gathered. */
@@ -36,6 +50,8 @@ void api_respond_validation(http_request_t *req, field_errors_t *e);
 /* body_read, answering 400 or 415 (then -1); field errors stay in e. */
 int api_body_read(http_request_t *req, const body_field_t *fields, size_t count, body_mode_t mode, int allow_forms,
                   body_value_t *values, field_errors_t *e);
+/* body_json_object, answering 400 or 415 (then NULL); the caller frees it. */
+json_t *api_body_json(http_request_t *req);
 /* body_read that answers 400, 415 or 422 itself: 0 with values filled, or -1. */
 int api_body_parse(http_request_t *req, const body_field_t *fields, size_t count, body_mode_t mode, int allow_forms,
                    body_value_t *values);
@@ -53,8 +69,41 @@ void api_password_hash(http_request_t *req, const char *password, api_hash_cb cb
 typedef void (*api_verify_cb)(http_request_t *req, int matches);
 void api_password_verify(http_request_t *req, const char *password, const char *hash, api_verify_cb cb);
 
+/* An HTTP call to another service through the worker's outbound driver
+ * (outbound.h), the request held meanwhile. cb runs only while the request
+ * can still be answered; when the call cannot be started the request is
+ * answered 500 and cb is not called. Its timeout is cut to end shortly before
+ * the request's own deadline (HTTP_REQUEST_TIMEOUT). */
+typedef void (*api_outbound_cb)(http_request_t *req, const outbound_response_t *r);
+void api_outbound_http(http_request_t *req, const outbound_request_t *rq, api_outbound_cb cb);
+
 /* Who is asking, from the access token (Bearer header or cookie): fills
  * req->auth and returns 0, or answers 401 / 403 and returns -1. */
 int api_authenticate(http_request_t *req, unsigned flags);
+/* On a public route: fills req->auth when a valid access token came with the
+ * request; without one, or with a bad one, the caller stays anonymous
+ * (user_id 0). Never answers. */
+void api_authenticate_optional(http_request_t *req);
+/* The same, then 1 when the caller is staff or an admin (who see more). */
+int api_caller_is_staff(http_request_t *req);
+
+/* Uploaded images (avatars, the shop's pictures). */
+typedef struct {
+    const char *type;   /* sniffed from the bytes: image/png, jpeg, gif or webp */
+    const char *sha256; /* of the bytes, hex: the ETag */
+    const char *hex;    /* the bytes hex-encoded, as a text parameter */
+    size_t len;
+} api_image_t;
+/* The parts of a multipart/form-data body: 0, or -1 after answering 400. */
+int api_multipart_fields(http_request_t *req, form_field_t **fields, size_t *count);
+/* Checks one uploaded file: 413 beyond max bytes, 415 when its bytes are no
+ * image we keep. 0 with img filled, or -1 after answering. */
+int api_image_accept(http_request_t *req, const char *data, size_t len, size_t max, api_image_t *img);
+/* If-None-Match as a text parameter, or NULL. */
+const char *api_if_none_match(http_request_t *req);
+/* Answers a stored image from a row (content_type, etag, not_modified, hex):
+ * 404 without one, 304 when not_modified, else the bytes; ETag and
+ * cache_control either way. */
+void api_image_respond(http_request_t *req, PGresult *res, const char *cache_control);
 
 #endif

@@ -84,6 +84,9 @@ typedef struct config {
     /* Outbound HTTP (outbound.c) and the shop's services; unset: not configured. */
     uint64_t outbound_timeout_ms;
     size_t outbound_max_response;
+    uint64_t outbound_poll_interval_ms;  /* the Telegram outbox is polled this often besides NOTIFY */
+    uint64_t outbound_retry_max_ms;      /* ceiling of its retry backoff */
+    uint64_t outbound_give_up_after_ms;  /* a message still failing at this age is given up */
     char *payment_gateway_url;
     char *payment_gateway_user;
     char *payment_gateway_password;

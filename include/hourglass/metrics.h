@@ -23,6 +23,10 @@ typedef enum {
     GAUGE_MAIL_SENT,
     GAUGE_MAIL_FAILED,
     GAUGE_MAIL_DEAD,
+    GAUGE_TELEGRAM_PENDING, /* the same for the shop's Telegram outbox */
+    GAUGE_TELEGRAM_SENT,
+    GAUGE_TELEGRAM_FAILED,
+    GAUGE_TELEGRAM_DEAD,
     GAUGE_SSE_OPEN,       /* event streams open */
     COUNTER_SSE_SENT,     /* events written to streams */
     COUNTER_SSE_DROPPED,  /* streams ended for leaving too much unsent */

@@ -15,5 +15,8 @@ const char *problem_detail(const char *code, http_lang_t lang);
  * errors_json is a JSON array text or NULL. */
 char *problem_render(arena_t *a, int status, const char *code, const char *detail,
                      const char *errors_json, size_t *len);
+/* The same with member_json (a JSON text, or NULL) as the member `member`. */
+char *problem_render_member(arena_t *a, int status, const char *code, const char *detail, const char *member,
+                            const char *member_json, size_t *len);
 
 #endif

@@ -17,8 +17,9 @@ typedef struct {
     body_field_t f;     /* name (= column), type, FIELD_REQUIRED, bounds, choices */
     const char *def;    /* default on create and PUT as SQL text; NULL: SQL NULL. A field
                            with a default is never null (sending null is wrong_type). */
-    const char *ref;    /* the table a FIELD_ID refers to; the row must be the same user's */
-    unsigned unique : 1; /* unique per user: a clash answers 409 */
+    const char *ref;    /* the table a FIELD_ID refers to; the row must be the same user's
+                           (any row, for a global resource) */
+    unsigned unique : 1; /* unique per user (or in the table, for a global resource): a clash answers 409 */
     const char *after;  /* the field this one must not precede (end >= start): invalid_range */
     const char *doc;    /* a word for the OpenAPI description; may be NULL */
 } res_field_t;
@@ -51,8 +52,9 @@ typedef struct resource {
      * and the parent's table; NULL for a top-level one. */
     const char *parent_param;
     const char *parent_table;
-    unsigned global : 1;    /* not owner-scoped (no user_id column): the admin's music */
-    unsigned route_flags;   /* ROUTE_AUTH, or ROUTE_ADMIN */
+    unsigned global : 1;    /* not owner-scoped (no user_id column): the admin's music, the shop */
+    unsigned route_flags;   /* ROUTE_AUTH, ROUTE_STAFF or ROUTE_ADMIN; with RES_PUBLIC_READ
+                               only the writes need them */
     const res_field_t *fields;
     size_t field_count;
     const res_filter_t *filters;
@@ -60,9 +62,21 @@ typedef struct resource {
     const char *summary;    /* a noun phrase for the documentation: "tasks" */
 } resource_t;
 
-/* Registers the statements of res and fills routes[0] (collection) and
- * routes[1] (item). Called once before the workers start. */
-void res_register(const resource_t *res, http_route_t routes[2]);
+/* In route_flags: GET of the collection and of an item is public (anyone may
+ * read a shop's catalogue); POST, PATCH, PUT and DELETE keep the other flags. */
+#define RES_PUBLIC_READ 0x100u
+
+/* The routes of one resource: 2 (collection, item), or with RES_PUBLIC_READ 4,
+ * the reads apart from the writes, in the order of res_route_t. */
+#define RES_ROUTES_MAX 4
+#define RES_ROUTE_COUNT(res) (((res)->route_flags & RES_PUBLIC_READ) ? 4 : 2)
+typedef enum { RES_ROUTE_LIST, RES_ROUTE_CREATE, RES_ROUTE_GET, RES_ROUTE_WRITE } res_route_t;
+
+/* Registers the statements of res and fills RES_ROUTE_COUNT(res) routes:
+ * routes[0] (collection) and routes[1] (item), or those of res_route_t (a
+ * module may then give the reads a handler of its own). Called once before
+ * the workers start. */
+void res_register(const resource_t *res, http_route_t *routes);
 
 /* The generic handlers; route data is the resource. */
 void res_collection(http_request_t *req);

@@ -12,7 +12,7 @@
  * here, what reaches them, heartbeats, and the end of streams whose session
  * is revoked, whose token expires, or whose reader is too slow.
  *
- * A message commits with NOTIFY on SSE_MESSAGE_CHANNEL ("<id> <from> <to>",
+ * A message commits with NOTIFY on SSE_MESSAGE_CHANNEL (a line "<id> <from> <to>" each,
  * 0010_messages.sql); every worker of every instance listens, fetches the
  * JSON of the messages its own streams want, in id order, and writes
  * "id: N / event: message / data: JSON" to each stream of either user.
@@ -42,9 +42,10 @@ void sse_on_listening(void *hub);
 int sse_reserve(int64_t user_id, int max);
 void sse_release(int64_t user_id);
 
-/* A stream for a reserved user; after_id > 0 replays what came after it
- * (Last-Event-ID) before live events. Start the request's stream with
- * sse_stream_gone and the stream as data, then sse_attach. */
+/* A stream for a reserved user that starts after message after_id
+ * (Last-Event-ID, or the user's newest message when the stream opened):
+ * what committed after it is replayed before live events. Start the
+ * request's stream with sse_stream_gone and the stream as data, then sse_attach. */
 sse_stream_t *sse_stream_new(sse_hub_t *hub, int64_t user_id, int64_t session_id, int64_t expires_at,
                              int64_t after_id);
 void sse_stream_gone(void *stream);

@@ -64,6 +64,12 @@ NOT_OWNED = {
     "/api/v1/admin/music/{id}": "the admin's music is global (no owner)",
     "/api/v1/messages/{user_id}": "a peer's id: the conversation is always the caller's own with them (test_messages)",
     "/api/v1/messages/{user_id}/read": "a peer's id: marks only messages to the caller (test_messages)",
+    # The shop's catalogue is one for everybody: public reads, staff writes (the staff/admin
+    # rows of this matrix check the writes; test_shop_catalogue the rest).
+    **{"/api/v1/shop/%s/{id}" % name: "the shop's catalogue is global: public reads, staff writes"
+       for name in ("materials", "categories", "compositions", "care", "sizes", "colors", "order-statuses",
+                    "delivery-types", "goods", "variations", "images")},
+    "/api/v1/shop/goods/{id}/variations": "the shop's catalogue is global: public reads, staff writes",
     "/docs/assets/{name}": "static documentation files",
 }
 

@@ -104,3 +104,40 @@ TEST(body_field_errors_start_as_empty_texts)
     CHECK(strstr(text, "\"detail\":\"\",\"errors\":[]}") != NULL);
     arena_reset(&req.arena);
 }
+
+/* Query values of ids, integers and booleans: a value that is none is
+ * invalid_format; bounds as in a body; absent or empty is no filter. */
+TEST(body_query_params_are_checked)
+{
+    http_request_t req;
+    memset(&req, 0, sizeof(req));
+    arena_init(&req.arena, NULL, 0);
+    static const body_field_t id = {"id", FIELD_ID, 0, 0, 0, NULL};
+    static const body_field_t money = {"price", FIELD_BIGINT, 0, 0, INT64_MAX, NULL};
+    static const body_field_t flag = {"flag", FIELD_BOOL, 0, 0, 0, NULL};
+    req.query = "id=abc&price=-1&flag=maybe&empty=";
+    field_errors_t e;
+    field_errors_init(&e, &req);
+    CHECK(!body_query_param(&req, &id, &e) && !body_query_param(&req, &money, &e) &&
+          !body_query_param(&req, &flag, &e));
+    abuf_puts(&e.json, "]");
+    CHECK(e.count == 3);
+    CHECK(strstr(e.json.data, "\"field\":\"id\",\"code\":\"invalid_format\""));
+    CHECK(strstr(e.json.data, "\"field\":\"price\",\"code\":\"too_small\""));
+    CHECK(strstr(e.json.data, "\"field\":\"flag\",\"code\":\"invalid_format\""));
+    req.query = "id=42&price=9223372036854775807&flag=false";
+    field_errors_init(&e, &req);
+    CHECK_STR(body_query_param(&req, &id, &e), "42");
+    CHECK_STR(body_query_param(&req, &money, &e), "9223372036854775807");
+    CHECK_STR(body_query_param(&req, &flag, &e), "false");
+    req.query = "price=9223372036854775808&flag=";
+    CHECK(!body_query_param(&req, &money, &e) && !body_query_param(&req, &flag, &e) && e.count == 1);
+    abuf_puts(&e.json, "]");
+    CHECK(strstr(e.json.data, "\"field\":\"price\",\"code\":\"too_large\""));
+    /* a line of an uploaded file */
+    field_errors_init(&e, &req);
+    field_errors_add_line(&e, "file", 7, "required");
+    abuf_puts(&e.json, "]");
+    CHECK(strstr(e.json.data, "{\"field\":\"file\",\"line\":7,\"code\":\"required\",\"message\":"));
+    arena_reset(&req.arena);
+}

@@ -36,6 +36,8 @@ TEST(config_defaults)
     CHECK(cfg.http_idle_timeout_ms == 60000);
     CHECK(cfg.http_request_timeout_ms == 30000);
     CHECK(cfg.shutdown_timeout_ms == 10000);
+    CHECK(cfg.outbound_timeout_ms == 10000 && cfg.outbound_poll_interval_ms == 5000);
+    CHECK(cfg.outbound_retry_max_ms == 300000 && cfg.outbound_give_up_after_ms == 48ull * 3600 * 1000);
     CHECK(cfg.log_level == LOG_INFO && cfg.log_format == LOG_FORMAT_TEXT);
     CHECK(cfg.database_url == NULL);
     CHECK(config_require_database(&cfg, err, sizeof(err)) == -1);
@@ -69,6 +71,7 @@ TEST(config_errors_name_the_variable)
         {"HTTP_MAX_BODY_SIZE=-1", "HTTP_MAX_BODY_SIZE"},
         {"HTTP_HEADER_TIMEOUT=soon", "HTTP_HEADER_TIMEOUT"},
         {"DB_POOL_SIZE=0", "DB_POOL_SIZE"},  {"HOST=", "HOST"},
+        {"OUTBOUND_POLL_INTERVAL=0", "OUTBOUND_POLL_INTERVAL"}, {"OUTBOUND_RETRY_MAX=later", "OUTBOUND_RETRY_MAX"},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         const char *env[] = {cases[i][0], NULL};

@@ -48,3 +48,28 @@ TEST(resource_routes_come_from_declarations)
         CHECK(strstr(it->pattern, "{id}") != NULL);
     }
 }
+
+/* The shop's resources are global with public reads: four routes each, the
+ * reads without flags, the writes for staff; goods and variations are read
+ * by handlers of their own. */
+TEST(resource_public_reads_split_the_routes)
+{
+    const api_module_t *m = &api_shop_module;
+    m->register_statements();
+    CHECK(m->route_count > RES_ROUTES_MAX * 10);
+    size_t own_reads = 0;
+    for (size_t i = 0; i + RES_ROUTES_MAX <= m->route_count; i += RES_ROUTES_MAX) {
+        const http_route_t *r = &m->routes[i];
+        CHECK(r[RES_ROUTE_LIST].methods == ALLOW_GET && r[RES_ROUTE_LIST].flags == 0);
+        CHECK(r[RES_ROUTE_GET].methods == ALLOW_GET && r[RES_ROUTE_GET].flags == 0);
+        CHECK(r[RES_ROUTE_CREATE].methods == ALLOW_POST && r[RES_ROUTE_CREATE].flags == ROUTE_STAFF);
+        CHECK(r[RES_ROUTE_WRITE].methods == (ALLOW_PATCH | ALLOW_PUT | ALLOW_DELETE));
+        CHECK(r[RES_ROUTE_WRITE].flags == ROUTE_STAFF);
+        CHECK(!strcmp(r[RES_ROUTE_LIST].pattern, r[RES_ROUTE_CREATE].pattern));
+        CHECK(!strcmp(r[RES_ROUTE_GET].pattern, r[RES_ROUTE_WRITE].pattern));
+        CHECK(r[RES_ROUTE_CREATE].handler == res_collection && r[RES_ROUTE_WRITE].handler == res_item);
+        own_reads += r[RES_ROUTE_LIST].handler != res_collection;
+        CHECK((r[RES_ROUTE_LIST].handler != res_collection) == (r[RES_ROUTE_GET].handler != res_item));
+    }
+    CHECK(own_reads == 2); /* goods and variations */
+}

@@ -1,0 +1,936 @@
+/* The shop's orders, contact forms, payments and the bot's telegram-users,
+ * under /api/v1/shop. C checks the shapes of bodies; one SQL function per
+ * step (0011_shop.sql) checks references, stock and prices and answers
+ * (error, body), the body being the JSON that is sent. Payments call the
+ * gateway through the worker's outbound driver (api_outbound_http), so a slow
+ * gateway holds only its own request. */
+#include <curl/curl.h>
+#include <sodium.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hourglass/api.h"
+#include "hourglass/bridge.h"
+#include "hourglass/json_text.h"
+#include "hourglass/log.h"
+#include "hourglass/openapi.h"
+#include "hourglass/problem.h"
+#include "hourglass/server.h"
+#include "hourglass/telegram.h"
+
+/* The notes' bounds (shop_sql.md, decision 10). */
+#define ORDER_ITEMS_MAX 100
+#define ORDER_ITEM_AMOUNT_MAX 10000
+/* amount x price summed over every item stays far inside a bigint */
+#define ORDER_PRICE_MAX 1000000000000LL
+#define URL_MAX_CHARS 2000
+#define INT32_MAX_VALUE 2147483647LL
+
+static int stmt_order_create, stmt_order_get, stmt_order_update, stmt_orders_page, stmt_changes_page,
+    stmt_form_create, stmt_forms_page, stmt_order_exists, stmt_payment_begin, stmt_payment_registered,
+    stmt_payment_lookup, stmt_payment_paid, stmt_tg_page, stmt_tg_create, stmt_tg_get, stmt_tg_update,
+    stmt_tg_delete;
+
+/* ---------------------------------------------------------------- answers */
+
+/* 201 with the object of column 0 and Location <prefix>/<column 1>. */
+static void respond_created(http_request_t *req, const char *prefix, const char *body, const char *id)
+{
+    http_header_add(req, "Location", arena_printf(&req->arena, "%s/%s", prefix, id));
+    http_respond_json(req, 201, body, strlen(body));
+}
+
+/* The SQL's field errors {"errors":[{"field","code"}]}, with the catalogue's messages. */
+static void respond_sql_validation(http_request_t *req, const char *errors)
+{
+    field_errors_t e;
+    field_errors_init(&e, req);
+    json_t *doc = errors ? json_loads(errors, 0, NULL) : NULL;
+    size_t i;
+    json_t *x;
+    json_array_foreach(doc, i, x) {
+        const char *field = json_string_value(json_object_get(x, "field"));
+        const char *code = json_string_value(json_object_get(x, "code"));
+        if (field && code)
+            field_errors_add(&e, field, code);
+    }
+    json_decref(doc);
+    api_respond_validation(req, &e);
+}
+
+/* The `error` of a function's (error, body) row answered; 1 when there was one. */
+static int respond_row_error(http_request_t *req, const PGresult *res)
+{
+    const char *code = api_column(res, "error");
+    if (!code)
+        return 0;
+    if (!strcmp(code, "validation_failed")) {
+        respond_sql_validation(req, api_column(res, "errors"));
+    } else if (!strcmp(code, "price_changed") || !strcmp(code, "out_of_stock")) {
+        size_t len;
+        char *doc = problem_render_member(&req->arena, 409, code, problem_detail(code, req->lang), "items",
+                                          api_column(res, "items"), &len);
+        http_respond(req, 409, "application/problem+json", doc, len);
+    } else if (!strcmp(code, "rate_limited")) {
+        const char *retry_after = api_column(res, "retry_after");
+        if (retry_after)
+            http_header_add(req, "Retry-After", retry_after);
+        http_respond_problem(req, 429, code, NULL);
+    } else if (!strcmp(code, "not_found")) {
+        http_respond_problem(req, 404, code, NULL);
+    } else if (!strcmp(code, "no_order_status")) {
+        http_respond_problem(req, 503, "not_configured", NULL);
+    } else {
+        log_error("request %s: unexpected outcome %s", req->request_id, code);
+        http_respond_problem(req, 500, "internal_error", NULL);
+    }
+    return 1;
+}
+
+/* The one row of an (error, body) function, or -1 after answering. */
+static int outcome_row(http_request_t *req, PGresult *res)
+{
+    if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
+        api_respond_db_error(req, res);
+        return -1;
+    }
+    return respond_row_error(req, res) ? -1 : 0;
+}
+
+static void on_outcome_200(http_request_t *req, PGresult *res)
+{
+    if (outcome_row(req, res) == 0) {
+        const char *body = api_column(res, "body");
+        http_respond_json(req, 200, body, strlen(body));
+    }
+}
+
+/* ?limit=&cursor= and the list's filter (or NULL); -1 after answering 422. */
+static int page_query(http_request_t *req, const body_field_t *filter, const char **filter_value, long long *limit,
+                      long long *after)
+{
+    field_errors_t e;
+    field_errors_init(&e, req);
+    body_page_params(req, &e, limit, after);
+    if (filter)
+        *filter_value = body_query_param(req, filter, &e);
+    if (e.count) {
+        api_respond_validation(req, &e);
+        return -1;
+    }
+    return 0;
+}
+
+/* ---------------------------------------------------------------- orders */
+
+static const body_field_t status_filter[] = {{"status_id", FIELD_ID, 0, 0, 0, NULL}};
+
+enum { O_NAME, O_PHONE, O_EMAIL, O_DELIVERY, O_ADDRESS, O_COMMENT, O_COUNT };
+static const body_field_t order_fields[O_COUNT] = {
+    [O_NAME] = {"customer_name", FIELD_STRING, FIELD_REQUIRED, 1, 200, NULL},
+    [O_PHONE] = {"phone_number", FIELD_STRING, FIELD_REQUIRED, 1, 32, NULL},
+    [O_EMAIL] = {"email", FIELD_EMAIL, 0, 0, 0, NULL},
+    [O_DELIVERY] = {"delivery_type_id", FIELD_ID, FIELD_REQUIRED, 0, 0, NULL},
+    [O_ADDRESS] = {"address", FIELD_STRING, 0, 0, 1000, NULL},
+    [O_COMMENT] = {"comment", FIELD_STRING, 0, 0, 2000, NULL},
+};
+
+enum { I_VARIATION, I_AMOUNT, I_PRICE, I_COUNT };
+static const body_field_t item_fields[I_COUNT] = {
+    [I_VARIATION] = {"variation_id", FIELD_ID, FIELD_REQUIRED, 0, 0, NULL},
+    [I_AMOUNT] = {"amount", FIELD_INT, FIELD_REQUIRED, 1, ORDER_ITEM_AMOUNT_MAX, NULL},
+    [I_PRICE] = {"current_price", FIELD_BIGINT, FIELD_REQUIRED, 0, ORDER_PRICE_MAX, NULL},
+};
+
+static void json_member_text(abuf_t *b, const char *name, const char *text, int first)
+{
+    abuf_printf(b, "%s\"%s\":", first ? "" : ",", name);
+    if (text)
+        abuf_json_string(b, text, strlen(text));
+    else
+        abuf_puts(b, "null");
+}
+
+/* Checks items[i] as body fields named "items[i].<name>", and writes the
+ * checked item to out. */
+static void check_item(http_request_t *req, json_t *item, size_t i, abuf_t *out, field_errors_t *e)
+{
+    if (!json_is_object(item)) {
+        field_errors_add(e, arena_printf(&req->arena, "items[%zu]", i), "wrong_type");
+        return;
+    }
+    body_field_t named[I_COUNT];
+    memcpy(named, item_fields, sizeof(named));
+    for (int k = 0; k < I_COUNT; k++)
+        named[k].name = arena_printf(&req->arena, "items[%zu].%s", i, item_fields[k].name);
+    json_t *renamed = json_object();
+    const char *key;
+    json_t *v;
+    json_object_foreach(item, key, v) {
+        int k = 0;
+        while (k < I_COUNT && strcmp(item_fields[k].name, key))
+            k++;
+        if (k == I_COUNT)
+            field_errors_add(e, arena_printf(&req->arena, "items[%zu].%s", i, key), "unknown_field");
+        else
+            json_object_set(renamed, named[k].name, v);
+    }
+    body_value_t values[I_COUNT];
+    int before = e->count;
+    body_check_object(req, renamed, named, I_COUNT, BODY_CREATE, values, e);
+    json_decref(renamed);
+    if (e->count == before)
+        abuf_printf(out, "%s{\"variation_id\":%s,\"amount\":%s,\"current_price\":%s}", i ? "," : "",
+                    values[I_VARIATION].text, values[I_AMOUNT].text, values[I_PRICE].text);
+}
+
+/* The checked order as shop_order_create's p_order, or NULL with errors in e. */
+static const char *order_json(http_request_t *req, json_t *body, field_errors_t *e)
+{
+    json_t *items = json_incref(json_object_get(body, "items"));
+    json_object_del(body, "items");
+    body_value_t v[O_COUNT];
+    body_check_object(req, body, order_fields, O_COUNT, BODY_CREATE, v, e);
+    abuf_t out;
+    abuf_init(&out, &req->arena, 512);
+    for (int k = 0; k < O_COUNT; k++) {
+        if (k == O_DELIVERY)
+            abuf_printf(&out, ",\"delivery_type_id\":%s", v[k].text ? v[k].text : "null");
+        else
+            json_member_text(&out, order_fields[k].name, v[k].text, k == 0);
+    }
+    if (!items || json_is_null(items))
+        field_errors_add(e, "items", "required");
+    else if (!json_is_array(items))
+        field_errors_add(e, "items", "wrong_type");
+    else if (json_array_size(items) == 0)
+        field_errors_add(e, "items", "too_short");
+    else if (json_array_size(items) > ORDER_ITEMS_MAX)
+        field_errors_add(e, "items", "too_long");
+    else {
+        abuf_puts(&out, ",\"items\":[");
+        size_t i;
+        json_t *item;
+        json_array_foreach(items, i, item)
+            check_item(req, item, i, &out, e);
+        abuf_puts(&out, "]");
+    }
+    json_decref(items);
+    abuf_puts(&out, "}");
+    return e->count ? NULL : arena_printf(&req->arena, "{%s", out.data);
+}
+
+static void on_order_created(http_request_t *req, PGresult *res)
+{
+    if (outcome_row(req, res) == 0)
+        respond_created(req, "/api/v1/shop/orders", api_column(res, "body"), api_column(res, "id"));
+}
+
+static const char *config_or_null(const char *v) { return v && *v ? v : NULL; }
+
+/* Public; a valid access token, when one comes, names the customer (an expired one
+ * does not stop an order: it is placed anonymously). */
+static void api_order_create(http_request_t *req)
+{
+    api_authenticate_optional(req);
+    json_t *body = api_body_json(req);
+    if (!body)
+        return;
+    field_errors_t e;
+    field_errors_init(&e, req);
+    const char *order = order_json(req, body, &e);
+    json_decref(body);
+    if (!order) {
+        api_respond_validation(req, &e);
+        return;
+    }
+    const config_t *cfg = req->worker->cfg;
+    const char *params[5] = {
+        order, req->auth.user_id ? http_int_param(req, req->auth.user_id) : NULL,
+        config_or_null(cfg->shop_notify_email), telegram_configured(cfg) ? cfg->telegram_chat_id : NULL,
+        http_lang_code(req)};
+    api_query(req, stmt_order_create, 5, params, on_order_created);
+}
+
+static void api_orders_list(http_request_t *req)
+{
+    long long limit, after;
+    const char *status;
+    if (page_query(req, status_filter, &status, &limit, &after))
+        return;
+    const char *params[3] = {status, http_int_param(req, after), http_int_param(req, limit)};
+    api_query(req, stmt_orders_page, 3, params, api_on_json_row);
+}
+
+static void api_order_get(http_request_t *req)
+{
+    const char *id = http_path_id(req, "id");
+    if (!id)
+        return;
+    const char *params[1] = {id};
+    api_query(req, stmt_order_get, 1, params, api_on_json_row);
+}
+
+enum { U_STATUS, U_DELIVERY, U_ADDRESS, U_COMMENT, U_COUNT };
+/* Ids that may not be null are FIELD_REQUIRED: absent is fine in a PATCH, null is not. */
+static const body_field_t order_patch_fields[U_COUNT] = {
+    [U_STATUS] = {"status_id", FIELD_ID, FIELD_REQUIRED, 0, 0, NULL},
+    [U_DELIVERY] = {"delivery_type_id", FIELD_ID, FIELD_REQUIRED, 0, 0, NULL},
+    [U_ADDRESS] = {"address", FIELD_STRING, 0, 0, 1000, NULL},
+    [U_COMMENT] = {"comment", FIELD_STRING, 0, 0, 2000, NULL},
+};
+
+static void api_order_patch(http_request_t *req)
+{
+    const char *id = http_path_id(req, "id");
+    body_value_t v[U_COUNT];
+    if (!id || api_body_parse(req, order_patch_fields, U_COUNT, BODY_PATCH, 0, v))
+        return;
+    const char *params[7] = {id, api_present_fields(req, order_patch_fields, v, U_COUNT), v[U_STATUS].text,
+                             v[U_DELIVERY].text, v[U_ADDRESS].text, v[U_COMMENT].text,
+                             http_int_param(req, req->auth.user_id)};
+    api_query(req, stmt_order_update, 7, params, on_outcome_200);
+}
+
+static void changes_page(http_request_t *req, const char *order_id)
+{
+    long long limit, after;
+    if (page_query(req, NULL, NULL, &limit, &after))
+        return;
+    const char *params[3] = {order_id, http_int_param(req, after), http_int_param(req, limit)};
+    api_query(req, stmt_changes_page, 3, params, api_on_json_row);
+}
+
+static void api_order_changes(http_request_t *req)
+{
+    const char *id = http_path_id(req, "id");
+    if (id)
+        changes_page(req, id);
+}
+
+static void api_changes_list(http_request_t *req) { changes_page(req, NULL); }
+
+/* ---------------------------------------------------------------- contact forms */
+
+enum { F_NAME, F_PHONE, F_TEXT, F_EMAIL, F_COUNT };
+static const body_field_t form_fields[F_COUNT] = {
+    [F_NAME] = {"customer_name", FIELD_STRING, FIELD_REQUIRED, 1, 200, NULL},
+    [F_PHONE] = {"phone_number", FIELD_STRING, FIELD_REQUIRED, 1, 32, NULL},
+    [F_TEXT] = {"text", FIELD_STRING, 0, 0, 4000, NULL},
+    [F_EMAIL] = {"email", FIELD_EMAIL, 0, 0, 0, NULL},
+};
+
+/* No route reads one form, so no Location. */
+static void on_form_created(http_request_t *req, PGresult *res)
+{
+    if (outcome_row(req, res) == 0) {
+        const char *body = api_column(res, "body");
+        http_respond_json(req, 201, body, strlen(body));
+    }
+}
+
+static void api_form_create(http_request_t *req)
+{
+    body_value_t v[F_COUNT];
+    if (api_body_parse(req, form_fields, F_COUNT, BODY_CREATE, 0, v))
+        return;
+    const config_t *cfg = req->worker->cfg;
+    const char *params[7] = {v[F_NAME].text, v[F_PHONE].text, v[F_TEXT].text, v[F_EMAIL].text,
+                             http_client_ip(req), http_int_param(req, cfg->contact_form_limit),
+                             http_int_param(req, (long long)cfg->contact_form_window_ms)};
+    api_query(req, stmt_form_create, 7, params, on_form_created);
+}
+
+static void api_forms_list(http_request_t *req)
+{
+    long long limit, after;
+    if (page_query(req, NULL, NULL, &limit, &after))
+        return;
+    const char *params[2] = {http_int_param(req, after), http_int_param(req, limit)};
+    api_query(req, stmt_forms_page, 2, params, api_on_json_row);
+}
+
+/* ---------------------------------------------------------------- payments */
+
+/* Where a step of a payment keeps what the next one needs. */
+typedef struct {
+    const char *id;
+    const char *return_url;
+    const char *fail_url;
+    const char *gateway_order_id;
+    int paid_before;
+    const char *answer; /* GET's answer, kept while a first "paid" is recorded */
+} payment_ctx_t;
+
+static int gateway_configured(const config_t *cfg)
+{
+    return config_or_null(cfg->payment_gateway_url) && config_or_null(cfg->payment_gateway_user) &&
+           config_or_null(cfg->payment_gateway_password);
+}
+
+static void form_param(abuf_t *b, const char *name, const char *value)
+{
+    abuf_printf(b, "%s%s=", b->len ? "&" : "", name);
+    for (const unsigned char *p = (const unsigned char *)value; *p; p++) {
+        if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || strchr("-._~", *p))
+            abuf_append(b, p, 1);
+        else
+            abuf_printf(b, "%%%02X", *p);
+    }
+}
+
+/* A form POST to <PAYMENT_GATEWAY_URL>/payment/rest/<method>, credentials first. */
+static void gateway_call(http_request_t *req, const char *method, abuf_t *form, api_outbound_cb cb)
+{
+    const config_t *cfg = req->worker->cfg;
+    abuf_t body;
+    abuf_init(&body, &req->arena, 256 + form->len);
+    form_param(&body, "userName", cfg->payment_gateway_user);
+    form_param(&body, "password", cfg->payment_gateway_password);
+    abuf_printf(&body, "&%s", form->data);
+    size_t base = strlen(cfg->payment_gateway_url);
+    while (base && cfg->payment_gateway_url[base - 1] == '/')
+        base--;
+    outbound_request_t rq = {
+        .url = arena_printf(&req->arena, "%.*s/payment/rest/%s", (int)base, cfg->payment_gateway_url, method),
+        .body = body.data,
+        .content_type = "application/x-www-form-urlencoded",
+        .timeout_ms = cfg->outbound_timeout_ms,
+        .max_bytes = cfg->outbound_max_response,
+    };
+    api_outbound_http(req, &rq, cb);
+}
+
+/* The gateway's JSON answer, or NULL after answering 502 / 504. Its texts
+ * go to our log only. */
+static json_t *gateway_answer(http_request_t *req, const outbound_response_t *r)
+{
+    if (r->rc == CURLE_OPERATION_TIMEDOUT) {
+        log_warn("request %s: the payment gateway did not answer in time", req->request_id);
+        http_respond_problem(req, 504, "gateway_timeout", NULL);
+        return NULL;
+    }
+    json_t *doc = r->rc == CURLE_OK && r->status == 200 ? json_loadb(r->body, r->len, 0, NULL) : NULL;
+    json_t *code = json_object_get(doc, "errorCode");
+    int refused = (json_is_string(code) && strcmp(json_string_value(code), "0")) ||
+                  (json_is_integer(code) && json_integer_value(code) != 0);
+    if (!json_is_object(doc) || refused) {
+        if (r->rc != CURLE_OK)
+            log_warn("request %s: payment gateway: %s", req->request_id, r->error);
+        else if (refused)
+            log_warn("request %s: payment gateway refused: errorCode %s", req->request_id,
+                     json_is_string(code) ? json_string_value(code) : "(a number)");
+        else
+            log_warn("request %s: payment gateway answered HTTP %ld, not its JSON", req->request_id, r->status);
+        json_decref(doc);
+        http_respond_problem(req, 502, "gateway_error", NULL);
+        return NULL;
+    }
+    return doc;
+}
+
+static void on_registered(http_request_t *req, const outbound_response_t *r)
+{
+    payment_ctx_t *c = req->ctx;
+    json_t *doc = gateway_answer(req, r);
+    if (!doc)
+        return;
+    const char *order_id = json_string_value(json_object_get(doc, "orderId"));
+    const char *form_url = json_string_value(json_object_get(doc, "formUrl"));
+    if (!order_id || !form_url) {
+        log_warn("request %s: payment gateway answered no orderId or formUrl", req->request_id);
+        json_decref(doc);
+        http_respond_problem(req, 502, "gateway_error", NULL);
+        return;
+    }
+    const char *params[3] = {c->id, arena_strdup(&req->arena, order_id), arena_strdup(&req->arena, form_url)};
+    json_decref(doc);
+    api_query(req, stmt_payment_registered, 3, params, api_on_json_row);
+}
+
+static void on_payment_begun(http_request_t *req, PGresult *res)
+{
+    payment_ctx_t *c = req->ctx;
+    if (api_found_row(req, res))
+        return;
+    abuf_t form;
+    abuf_init(&form, &req->arena, 512);
+    form_param(&form, "orderNumber", PQgetvalue(res, 0, 0));
+    form_param(&form, "amount", PQgetvalue(res, 0, 1));
+    form_param(&form, "returnUrl", c->return_url);
+    if (c->fail_url)
+        form_param(&form, "failUrl", c->fail_url);
+    gateway_call(req, "register.do", &form, on_registered);
+}
+
+/* The order exists, so the missing configuration is the answer. */
+static void on_order_exists(http_request_t *req, PGresult *res)
+{
+    if (api_found_row(req, res) == 0)
+        http_respond_problem(req, 503, "not_configured", NULL);
+}
+
+enum { P_RETURN, P_FAIL, P_COUNT };
+static const body_field_t payment_fields[P_COUNT] = {
+    [P_RETURN] = {"return_url", FIELD_STRING, FIELD_REQUIRED, 1, URL_MAX_CHARS, NULL},
+    [P_FAIL] = {"fail_url", FIELD_STRING, 0, 1, URL_MAX_CHARS, NULL},
+};
+
+static payment_ctx_t *payment_ctx(http_request_t *req)
+{
+    const char *id = http_path_id(req, "id");
+    if (!id)
+        return NULL;
+    payment_ctx_t *c = arena_calloc(&req->arena, sizeof(*c));
+    c->id = id;
+    req->ctx = c;
+    return c;
+}
+
+static void api_payment_register(http_request_t *req)
+{
+    payment_ctx_t *c = payment_ctx(req);
+    body_value_t v[P_COUNT];
+    if (!c || api_body_parse(req, payment_fields, P_COUNT, BODY_CREATE, 0, v))
+        return;
+    c->return_url = v[P_RETURN].text;
+    c->fail_url = v[P_FAIL].text;
+    const char *params[1] = {c->id};
+    /* An order that does not exist is 404 whatever the configuration. */
+    if (!gateway_configured(req->worker->cfg))
+        api_query(req, stmt_order_exists, 1, params, on_order_exists);
+    else
+        api_query(req, stmt_payment_begin, 1, params, on_payment_begun);
+}
+
+static const char *payment_status_word(long long status)
+{
+    static const char *const words[] = {"registered", "held", "paid", "reversed", "refunded", "pending", "declined"};
+    return status >= 0 && status < (long long)ARRAY_LEN(words) ? words[status] : "unknown";
+}
+
+static void on_paid_recorded(http_request_t *req, PGresult *res)
+{
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+        api_respond_db_error(req, res);
+        return;
+    }
+    payment_ctx_t *c = req->ctx;
+    http_respond_json(req, 200, c->answer, strlen(c->answer));
+}
+
+static void on_gateway_status(http_request_t *req, const outbound_response_t *r)
+{
+    payment_ctx_t *c = req->ctx;
+    json_t *doc = gateway_answer(req, r);
+    if (!doc)
+        return;
+    json_t *status = json_object_get(doc, "orderStatus");
+    json_t *amount = json_object_get(doc, "amount");
+    if (!json_is_integer(status)) {
+        log_warn("request %s: payment gateway answered no orderStatus", req->request_id);
+        json_decref(doc);
+        http_respond_problem(req, 502, "gateway_error", NULL);
+        return;
+    }
+    long long st = json_integer_value(status);
+    json_t *answer = json_pack("{s:s, s:s, s:I, s:O, s:b}", "gateway_order_id", c->gateway_order_id, "status",
+                               payment_status_word(st), "gateway_status", (json_int_t)st, "amount",
+                               json_is_integer(amount) ? amount : json_null(), "paid", st == 2);
+    json_decref(doc);
+    char *text = answer ? json_dumps(answer, JSON_COMPACT) : NULL;
+    json_decref(answer);
+    if (!text) {
+        http_respond_problem(req, 500, "internal_error", NULL);
+        return;
+    }
+    c->answer = arena_strdup(&req->arena, text);
+    free(text);
+    if (st == 2 && !c->paid_before) {
+        const char *params[2] = {c->id, c->gateway_order_id};
+        api_query(req, stmt_payment_paid, 2, params, on_paid_recorded);
+        return;
+    }
+    http_respond_json(req, 200, c->answer, strlen(c->answer));
+}
+
+static void on_payment_lookup(http_request_t *req, PGresult *res)
+{
+    payment_ctx_t *c = req->ctx;
+    if (api_found_row(req, res))
+        return;
+    if (!gateway_configured(req->worker->cfg)) {
+        http_respond_problem(req, 503, "not_configured", NULL);
+        return;
+    }
+    if (PQgetisnull(res, 0, 0)) {
+        http_respond_problem(req, 409, "payment_not_registered", NULL);
+        return;
+    }
+    c->gateway_order_id = arena_strdup(&req->arena, PQgetvalue(res, 0, 0));
+    c->paid_before = !PQgetisnull(res, 0, 1);
+    abuf_t form;
+    abuf_init(&form, &req->arena, 128);
+    form_param(&form, "orderId", c->gateway_order_id);
+    gateway_call(req, "getOrderStatusExtended.do", &form, on_gateway_status);
+}
+
+static void api_payment_status(http_request_t *req)
+{
+    payment_ctx_t *c = payment_ctx(req);
+    if (!c)
+        return;
+    const char *params[1] = {c->id};
+    api_query(req, stmt_payment_lookup, 1, params, on_payment_lookup);
+}
+
+/* ---------------------------------------------------------------- telegram-users */
+
+/* The bot, not a person: X-Bot-Token equal to BOT_API_TOKEN. 0, or -1 after answering. */
+static int bot_authenticate(http_request_t *req)
+{
+    const char *want = config_or_null(req->worker->cfg->bot_api_token);
+    if (!want) {
+        http_respond_problem(req, 503, "not_configured", NULL);
+        return -1;
+    }
+    size_t len = 0;
+    const char *got = http_header_get(req, "x-bot-token", &len);
+    if (!got || len != strlen(want) || sodium_memcmp(got, want, len) != 0) {
+        http_respond_problem(req, 401, "invalid_bot_token", NULL);
+        return -1;
+    }
+    return 0;
+}
+
+enum { T_CHAT, T_STATUS, T_COUNT };
+static const body_field_t tg_user_fields[T_COUNT] = {
+    [T_CHAT] = {"chat_id", FIELD_BIGINT, FIELD_REQUIRED, 0, 0, NULL}, /* groups' are negative */
+    [T_STATUS] = {"status_id", FIELD_INT, 0, 0, INT32_MAX_VALUE, NULL},
+};
+
+/* The body checked; status_id may be left out but is never null. */
+static int tg_user_body(http_request_t *req, body_mode_t mode, body_value_t *v)
+{
+    field_errors_t e;
+    if (api_body_read(req, tg_user_fields, T_COUNT, mode, 0, v, &e))
+        return -1;
+    if (v[T_STATUS].present && v[T_STATUS].is_null)
+        field_errors_add(&e, "status_id", "required");
+    if (e.count) {
+        api_respond_validation(req, &e);
+        return -1;
+    }
+    return 0;
+}
+
+static void on_tg_user_created(http_request_t *req, PGresult *res)
+{
+    if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
+        api_respond_db_error(req, res);
+        return;
+    }
+    respond_created(req, "/api/v1/shop/telegram-users", PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1));
+}
+
+static void api_tg_users_list(http_request_t *req)
+{
+    long long limit, after;
+    if (bot_authenticate(req) || page_query(req, NULL, NULL, &limit, &after))
+        return;
+    const char *params[2] = {http_int_param(req, after), http_int_param(req, limit)};
+    api_query(req, stmt_tg_page, 2, params, api_on_json_row);
+}
+
+static void api_tg_user_create(http_request_t *req)
+{
+    body_value_t v[T_COUNT];
+    if (bot_authenticate(req) || tg_user_body(req, BODY_CREATE, v))
+        return;
+    const char *params[2] = {v[T_CHAT].text, v[T_STATUS].text};
+    api_query(req, stmt_tg_create, 2, params, on_tg_user_created);
+}
+
+static void api_tg_user_get(http_request_t *req)
+{
+    const char *id;
+    if (bot_authenticate(req) || !(id = http_path_id(req, "id")))
+        return;
+    const char *params[1] = {id};
+    api_query(req, stmt_tg_get, 1, params, api_on_json_row);
+}
+
+static void api_tg_user_patch(http_request_t *req)
+{
+    const char *id;
+    body_value_t v[T_COUNT];
+    if (bot_authenticate(req) || !(id = http_path_id(req, "id")) || tg_user_body(req, BODY_PATCH, v))
+        return;
+    const char *params[4] = {id, api_present_fields(req, tg_user_fields, v, T_COUNT), v[T_CHAT].text, v[T_STATUS].text};
+    api_query(req, stmt_tg_update, 4, params, api_on_json_row);
+}
+
+static void on_tg_user_deleted(http_request_t *req, PGresult *res)
+{
+    if (api_found_row(req, res) == 0)
+        http_respond(req, 204, NULL, NULL, 0);
+}
+
+static void api_tg_user_delete(http_request_t *req)
+{
+    const char *id;
+    if (bot_authenticate(req) || !(id = http_path_id(req, "id")))
+        return;
+    const char *params[1] = {id};
+    api_query(req, stmt_tg_delete, 1, params, on_tg_user_deleted);
+}
+
+/* ---------------------------------------------------------------- module */
+
+#define TG_USER_JSON(t)                                                                                  \
+    "json_build_object('id', " t ".id, 'chat_id', " t ".chat_id, 'status_id', " t ".status_id, 'created_at', " \
+    "hg_time(" t ".created_at), 'updated_at', hg_time(" t ".updated_at))"
+
+static void shop_orders_register_statements(void)
+{
+    stmt_order_create = db_statement_register(
+        "shop_order_create",
+        "SELECT error, body::text AS body, body->>'id' AS id, (body->'errors')::text AS errors,"
+        " (body->'items')::text AS items FROM shop_order_create($1::jsonb, $2::bigint, $3, $4, $5)");
+    stmt_order_get = db_statement_register("shop_order_get", "SELECT shop_order_get($1::bigint)::text");
+    stmt_order_update = db_statement_register(
+        "shop_order_update",
+        "SELECT error, body::text AS body, (body->'errors')::text AS errors"
+        " FROM shop_order_update($1::bigint, $2::text[], $3::bigint, $4::bigint, $5, $6, $7::bigint)");
+    stmt_orders_page =
+        db_statement_register("shop_orders_page", "SELECT shop_orders_page($1::bigint, $2::bigint, $3::int)::text");
+    stmt_changes_page = db_statement_register(
+        "shop_changes_page", "SELECT shop_status_changes_page($1::bigint, $2::bigint, $3::int)::text");
+    stmt_form_create = db_statement_register(
+        "shop_form_create", "SELECT error, retry_after, body::text AS body"
+                            " FROM shop_contact_form_create($1, $2, $3, $4, $5, $6::int, $7::bigint)");
+    stmt_forms_page =
+        db_statement_register("shop_forms_page", "SELECT shop_contact_forms_page($1::bigint, $2::int)::text");
+    stmt_order_exists = db_statement_register("shop_order_exists", "SELECT 1 FROM orders WHERE id = $1::bigint");
+    stmt_payment_begin = db_statement_register("shop_payment_begin",
+                                               "SELECT order_number, amount FROM shop_payment_begin($1::bigint)");
+    stmt_payment_registered = db_statement_register(
+        "shop_payment_registered", "SELECT shop_payment_registered($1::bigint, $2, $3)::text");
+    stmt_payment_lookup = db_statement_register(
+        "shop_payment_lookup", "SELECT gateway_order_id, paid_at FROM shop_payment_lookup($1::bigint)");
+    stmt_payment_paid = db_statement_register("shop_payment_paid", "SELECT shop_payment_paid($1::bigint, $2)");
+    stmt_tg_page = db_statement_register(
+        "shop_tg_page",
+        "WITH page AS (SELECT * FROM telegram_users WHERE id > $1::bigint ORDER BY id LIMIT $2::int + 1),"
+        " shown AS (SELECT * FROM page ORDER BY id LIMIT $2::int)"
+        " SELECT json_build_object('items', coalesce((SELECT json_agg(" TG_USER_JSON("s") " ORDER BY s.id)"
+        " FROM shown s), '[]'), 'next_cursor', CASE WHEN (SELECT count(*) FROM page) > $2::int"
+        " THEN (SELECT max(id) FROM shown)::text END)::text");
+    stmt_tg_create = db_statement_register(
+        "shop_tg_create", "INSERT INTO telegram_users AS t (chat_id, status_id) VALUES ($1::bigint, coalesce($2::int, 0))"
+                          " RETURNING " TG_USER_JSON("t") "::text, t.id");
+    stmt_tg_get = db_statement_register("shop_tg_get",
+                                        "SELECT " TG_USER_JSON("t") "::text FROM telegram_users t WHERE t.id = $1::bigint");
+    stmt_tg_update = db_statement_register(
+        "shop_tg_update",
+        "UPDATE telegram_users t SET"
+        " chat_id = CASE WHEN 'chat_id' = ANY ($2::text[]) THEN $3::bigint ELSE t.chat_id END,"
+        " status_id = CASE WHEN 'status_id' = ANY ($2::text[]) THEN $4::int ELSE t.status_id END,"
+        " updated_at = CASE WHEN cardinality($2::text[]) > 0 THEN now() ELSE t.updated_at END"
+        " WHERE t.id = $1::bigint RETURNING " TG_USER_JSON("t") "::text");
+    stmt_tg_delete = db_statement_register("shop_tg_delete", "DELETE FROM telegram_users WHERE id = $1::bigint RETURNING id");
+}
+
+static const http_route_t shop_order_routes[] = {
+    {ALLOW_POST, "/api/v1/shop/orders", api_order_create, NULL, 0, 0},
+    {ALLOW_GET, "/api/v1/shop/orders", api_orders_list, NULL, ROUTE_STAFF, 0},
+    {ALLOW_GET, "/api/v1/shop/orders/{id}", api_order_get, NULL, ROUTE_STAFF, 0},
+    {ALLOW_PATCH, "/api/v1/shop/orders/{id}", api_order_patch, NULL, ROUTE_STAFF, 0},
+    {ALLOW_GET, "/api/v1/shop/orders/{id}/status-changes", api_order_changes, NULL, ROUTE_STAFF, 0},
+    {ALLOW_GET, "/api/v1/shop/status-changes", api_changes_list, NULL, ROUTE_STAFF, 0},
+    {ALLOW_POST, "/api/v1/shop/orders/{id}/payment", api_payment_register, NULL, 0, 0},
+    {ALLOW_GET, "/api/v1/shop/orders/{id}/payment", api_payment_status, NULL, 0, 0},
+    {ALLOW_POST, "/api/v1/shop/contact-forms", api_form_create, NULL, 0, 0},
+    {ALLOW_GET, "/api/v1/shop/contact-forms", api_forms_list, NULL, ROUTE_STAFF, 0},
+    {ALLOW_GET, "/api/v1/shop/telegram-users", api_tg_users_list, NULL, 0, 0},
+    {ALLOW_POST, "/api/v1/shop/telegram-users", api_tg_user_create, NULL, 0, 0},
+    {ALLOW_GET, "/api/v1/shop/telegram-users/{id}", api_tg_user_get, NULL, 0, 0},
+    {ALLOW_PATCH, "/api/v1/shop/telegram-users/{id}", api_tg_user_patch, NULL, 0, 0},
+    {ALLOW_DELETE, "/api/v1/shop/telegram-users/{id}", api_tg_user_delete, NULL, 0, 0},
+};
+
+static const route_doc_t shop_order_docs[] = {
+    {ALLOW_POST, "/api/v1/shop/orders", "shop", "Place an order (public)", NULL, 0, NULL, 201, "Order"},
+    {ALLOW_GET, "/api/v1/shop/orders", "shop", "Orders, in id order (staff)", NULL, 0, NULL, 200, "OrderPage"},
+    {ALLOW_GET, "/api/v1/shop/orders/{id}", "shop", "An order (staff)", NULL, 0, NULL, 200, "Order"},
+    {ALLOW_PATCH, "/api/v1/shop/orders/{id}", "shop", "Change an order's status, delivery, address or comment (staff)",
+     order_patch_fields, U_COUNT, NULL, 200, "Order"},
+    {ALLOW_GET, "/api/v1/shop/orders/{id}/status-changes", "shop", "An order's status changes, oldest first (staff)", NULL,
+     0, NULL, 200, "StatusChangePage"},
+    {ALLOW_GET, "/api/v1/shop/status-changes", "shop", "Every order's status changes, oldest first (staff)", NULL, 0, NULL,
+     200, "StatusChangePage"},
+    {ALLOW_POST, "/api/v1/shop/orders/{id}/payment", "shop", "Register the order with the payment gateway (public)",
+     payment_fields, P_COUNT, NULL, 200, "PaymentRegistered"},
+    {ALLOW_GET, "/api/v1/shop/orders/{id}/payment", "shop", "The gateway's status of the order's payment (public)", NULL, 0,
+     NULL, 200, "PaymentStatus"},
+    {ALLOW_POST, "/api/v1/shop/contact-forms", "shop", "Send a contact form (public, rate limited)", form_fields, F_COUNT,
+     NULL, 201, "ContactForm"},
+    {ALLOW_GET, "/api/v1/shop/contact-forms", "shop", "Contact forms, in id order (staff)", NULL, 0, NULL, 200,
+     "ContactFormPage"},
+    {ALLOW_GET, "/api/v1/shop/telegram-users", "shop", "The bot's users, in id order (X-Bot-Token)", NULL, 0, NULL, 200,
+     "TelegramUserPage"},
+    {ALLOW_POST, "/api/v1/shop/telegram-users", "shop", "Add a bot user (X-Bot-Token)", tg_user_fields, T_COUNT, NULL, 201,
+     "TelegramUser"},
+    {ALLOW_GET, "/api/v1/shop/telegram-users/{id}", "shop", "A bot user (X-Bot-Token)", NULL, 0, NULL, 200, "TelegramUser"},
+    {ALLOW_PATCH, "/api/v1/shop/telegram-users/{id}", "shop", "Change a bot user (X-Bot-Token)", tg_user_fields, T_COUNT,
+     NULL, 200, "TelegramUser"},
+    {ALLOW_DELETE, "/api/v1/shop/telegram-users/{id}", "shop", "Remove a bot user (X-Bot-Token)", NULL, 0, NULL, 204, NULL},
+};
+
+
+#define BOT_TOKEN_TEXT                                                                                        \
+    "For the shop's Telegram bot: the header `X-Bot-Token` must equal BOT_API_TOKEN, else 401 "            \
+    "`invalid_bot_token` (an access token is not the bot); 503 `not_configured` while BOT_API_TOKEN is unset."
+#define GATEWAY_TEXT                                                                                          \
+    " 404 for an unknown order comes before 503 `not_configured` (no PAYMENT_GATEWAY_URL, _USER or "         \
+    "_PASSWORD). The gateway's refusal, an unparsable answer or no connection answer 502 `gateway_error`; no " \
+    "answer within OUTBOUND_TIMEOUT answers 504 `gateway_timeout`."
+
+static const openapi_extra_t shop_order_extras[] = {
+    {ALLOW_POST, "/api/v1/shop/orders", 0, "409", NULL, 0,
+     "`items` (1..100) name variations with the price the customer saw (`current_price`, the discounted price when "
+     "there is one). In one transaction every price and the stock are checked, the stock taken and the first status "
+     "(the order status with the smallest id) recorded. 409 `price_changed` (any price differs) or `out_of_stock` "
+     "lists every item at fault in the problem's `items` member: `{variation_id, code, amount, available, "
+     "current_price, price}`; nothing changes then. 422 `not_found` on `delivery_type_id` or "
+     "`items[i].variation_id` (also a hidden good), `duplicate` on a variation named twice. The staff are told by "
+     "e-mail (SHOP_NOTIFY_EMAIL) and Telegram when configured, afterwards: those never delay or fail the order. A "
+     "valid access token, when one comes, records the customer as its author; without one the order is anonymous."},
+    {ALLOW_GET, "/api/v1/shop/orders", OPENAPI_PAGED, NULL, status_filter, 1, NULL},
+    {ALLOW_PATCH, "/api/v1/shop/orders/{id}", 0, NULL, NULL, 0,
+     "A new `status_id` is recorded as a status change with its time and the caller as author; the same status is "
+     "no change. 422 `not_found` for an unknown status or delivery type."},
+    {ALLOW_GET, "/api/v1/shop/orders/{id}/status-changes", OPENAPI_PAGED, NULL, NULL, 0,
+     "The first change, with `from_status_id` null, is the order's creation."},
+    {ALLOW_GET, "/api/v1/shop/status-changes", OPENAPI_PAGED, NULL, NULL, 0, NULL},
+    {ALLOW_POST, "/api/v1/shop/orders/{id}/payment", 0, "502 504", NULL, 0,
+     "Each call registers a new attempt (`orderNumber` `<id>-<n>`: the gateway refuses a number twice); the "
+     "answer's `payment_url` is where the customer pays." GATEWAY_TEXT},
+    {ALLOW_GET, "/api/v1/shop/orders/{id}/payment", 0, "409 502 504", NULL, 0,
+     "409 `payment_not_registered` before a payment was registered. `status` is the gateway's orderStatus in "
+     "words: registered, held, paid, reversed, refunded, pending, declined." GATEWAY_TEXT},
+    {ALLOW_POST, "/api/v1/shop/contact-forms", 0, "429", NULL, 0,
+     "At most CONTACT_FORM_LIMIT forms (5) per client address in CONTACT_FORM_WINDOW (10 minutes); beyond, 429 "
+     "`rate_limited` with Retry-After."},
+    {ALLOW_GET, "/api/v1/shop/contact-forms", OPENAPI_PAGED, NULL, NULL, 0, NULL},
+    {ALLOW_GET, "/api/v1/shop/telegram-users", OPENAPI_PAGED, "401", NULL, 0, BOT_TOKEN_TEXT},
+    {ALLOW_POST, "/api/v1/shop/telegram-users", 0, "401 409", NULL, 0, BOT_TOKEN_TEXT " 409 when the chat_id is taken."},
+    {ALLOW_GET, "/api/v1/shop/telegram-users/{id}", 0, "401", NULL, 0, BOT_TOKEN_TEXT},
+    {ALLOW_PATCH, "/api/v1/shop/telegram-users/{id}", 0, "401 409", NULL, 0, BOT_TOKEN_TEXT},
+    {ALLOW_DELETE, "/api/v1/shop/telegram-users/{id}", 0, "401", NULL, 0, BOT_TOKEN_TEXT},
+};
+
+static const body_field_t order_item_object[] = {
+    {"variation_id", FIELD_ID, FIELD_REQUIRED, 0, 0, NULL},
+    {"amount", FIELD_INT, FIELD_REQUIRED, 1, ORDER_ITEM_AMOUNT_MAX, NULL},
+    {"price", FIELD_BIGINT, FIELD_REQUIRED, 0, ORDER_PRICE_MAX, NULL},
+};
+static const body_field_t order_object[] = {
+    {"id", FIELD_ID, FIELD_REQUIRED, 0, 0, NULL},
+    {"customer_name", FIELD_STRING, FIELD_REQUIRED, 0, 0, NULL},
+    {"phone_number", FIELD_STRING, FIELD_REQUIRED, 0, 0, NULL},
+    {"email", FIELD_EMAIL, 0, 0, 0, NULL},
+    {"delivery_type_id", FIELD_ID, FIELD_REQUIRED, 0, 0, NULL},
+    {"address", FIELD_STRING, 0, 0, 0, NULL},
+    {"comment", FIELD_STRING, 0, 0, 0, NULL},
+    {"total", FIELD_BIGINT, FIELD_REQUIRED, 0, 0, NULL},
+    {"status_id", FIELD_ID, FIELD_REQUIRED, 0, 0, NULL},
+    {"created_at", FIELD_DATETIME, FIELD_REQUIRED, 0, 0, NULL},
+};
+static const body_field_t change_object[] = {
+    {"id", FIELD_ID, FIELD_REQUIRED, 0, 0, NULL},
+    {"order_id", FIELD_ID, FIELD_REQUIRED, 0, 0, NULL},
+    {"from_status_id", FIELD_ID, 0, 0, 0, NULL},
+    {"status_id", FIELD_ID, FIELD_REQUIRED, 0, 0, NULL},
+    {"author_id", FIELD_ID, 0, 0, 0, NULL},
+    {"created_at", FIELD_DATETIME, FIELD_REQUIRED, 0, 0, NULL},
+};
+static const body_field_t form_object[] = {
+    {"id", FIELD_ID, FIELD_REQUIRED, 0, 0, NULL},
+    {"customer_name", FIELD_STRING, FIELD_REQUIRED, 0, 0, NULL},
+    {"phone_number", FIELD_STRING, FIELD_REQUIRED, 0, 0, NULL},
+    {"text", FIELD_STRING, 0, 0, 0, NULL},
+    {"email", FIELD_EMAIL, 0, 0, 0, NULL},
+    {"created_at", FIELD_DATETIME, FIELD_REQUIRED, 0, 0, NULL},
+};
+static const body_field_t tg_user_object[] = {
+    {"id", FIELD_ID, FIELD_REQUIRED, 0, 0, NULL},
+    {"chat_id", FIELD_BIGINT, FIELD_REQUIRED, 0, 0, NULL},
+    {"status_id", FIELD_INT, FIELD_REQUIRED, 0, 0, NULL},
+    {"created_at", FIELD_DATETIME, FIELD_REQUIRED, 0, 0, NULL},
+    {"updated_at", FIELD_DATETIME, FIELD_REQUIRED, 0, 0, NULL},
+};
+static const body_field_t registered_object[] = {
+    {"payment_url", FIELD_STRING, FIELD_REQUIRED, 0, 0, NULL},
+    {"gateway_order_id", FIELD_STRING, FIELD_REQUIRED, 0, 0, NULL},
+};
+static const char *const payment_words[] = {"registered", "held",     "paid",    "reversed",
+                                            "refunded",   "pending", "declined", "unknown", NULL};
+static const body_field_t payment_status_object[] = {
+    {"gateway_order_id", FIELD_STRING, FIELD_REQUIRED, 0, 0, NULL},
+    {"status", FIELD_ENUM, FIELD_REQUIRED, 0, 0, payment_words},
+    {"gateway_status", FIELD_INT, FIELD_REQUIRED, 0, 0, NULL},
+    {"amount", FIELD_BIGINT, 0, 0, 0, NULL},
+    {"paid", FIELD_BOOL, FIELD_REQUIRED, 0, 0, NULL},
+};
+
+static void add_object(json_t *schemas, const char *name, const body_field_t *fields, size_t count)
+{
+    json_object_set_new(schemas, name, openapi_object_schema(fields, count));
+}
+
+static void shop_orders_openapi(json_t *paths, json_t *schemas)
+{
+    add_object(schemas, "OrderItem", order_item_object, ARRAY_LEN(order_item_object));
+    json_t *order = openapi_object_schema(order_object, ARRAY_LEN(order_object));
+    json_object_set_new(json_object_get(order, "properties"), "items",
+                        json_pack("{s:s, s:{s:s}}", "type", "array", "items", "$ref", "#/components/schemas/OrderItem"));
+    json_array_append_new(json_object_get(order, "required"), json_string("items"));
+    json_object_set_new(schemas, "Order", order);
+    json_object_set_new(schemas, "OrderPage", openapi_page_schema("Order"));
+    add_object(schemas, "StatusChange", change_object, ARRAY_LEN(change_object));
+    json_object_set_new(schemas, "StatusChangePage", openapi_page_schema("StatusChange"));
+    add_object(schemas, "ContactForm", form_object, ARRAY_LEN(form_object));
+    json_object_set_new(schemas, "ContactFormPage", openapi_page_schema("ContactForm"));
+    add_object(schemas, "TelegramUser", tg_user_object, ARRAY_LEN(tg_user_object));
+    json_object_set_new(schemas, "TelegramUserPage", openapi_page_schema("TelegramUser"));
+    add_object(schemas, "PaymentRegistered", registered_object, ARRAY_LEN(registered_object));
+    add_object(schemas, "PaymentStatus", payment_status_object, ARRAY_LEN(payment_status_object));
+
+    /* The order's body: its fields and an array of items. */
+    json_t *create = openapi_fields_schema(order_fields, O_COUNT, BODY_CREATE);
+    json_object_set_new(schemas, "OrderCreateItem", openapi_fields_schema(item_fields, I_COUNT, BODY_CREATE));
+    json_object_set_new(json_object_get(create, "properties"), "items",
+                        json_pack("{s:s, s:i, s:i, s:{s:s}}", "type", "array", "minItems", 1, "maxItems",
+                                  ORDER_ITEMS_MAX, "items", "$ref", "#/components/schemas/OrderCreateItem"));
+    json_array_append_new(json_object_get(create, "required"), json_string("items"));
+    json_t *post = json_object();
+    json_object_set_new(post, "requestBody",
+                        json_pack("{s:b, s:{s:{s:o}}}", "required", 1, "content", "application/json", "schema", create));
+    json_object_set_new(openapi_path_item(paths, "/api/v1/shop/orders"), "post", post);
+    openapi_add_extras(paths, shop_order_extras, ARRAY_LEN(shop_order_extras));
+    /* The bot's routes take its header, not an access token. */
+    static const char *const bot_ops[][2] = {
+        {"/api/v1/shop/telegram-users", "get"},        {"/api/v1/shop/telegram-users", "post"},
+        {"/api/v1/shop/telegram-users/{id}", "get"},   {"/api/v1/shop/telegram-users/{id}", "patch"},
+        {"/api/v1/shop/telegram-users/{id}", "delete"},
+    };
+    for (size_t i = 0; i < ARRAY_LEN(bot_ops); i++)
+        json_object_set_new(json_object_get(openapi_path_item(paths, bot_ops[i][0]), bot_ops[i][1]), "security",
+                            json_pack("[{s:[]}]", "botToken"));
+}
+
+const api_module_t api_shop_orders_module = {
+    "shop_orders", shop_order_routes, ARRAY_LEN(shop_order_routes), shop_orders_register_statements,
+    shop_order_docs, ARRAY_LEN(shop_order_docs), shop_orders_openapi,
+};

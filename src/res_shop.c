@@ -1,0 +1,277 @@
+/* The shop's catalogue (API.md "Shop"): the eight reference lists, goods and
+ * variations are declarations for the resource engine (res_engine.c) over
+ * 0011_shop.sql, global, read by anyone and written by staff. Goods and
+ * variations are read through the SQL functions that hide what staff hid and
+ * add a good's variations and image urls in the same statement; the engine
+ * keeps their writes. */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hourglass/api.h"
+#include "hourglass/bridge.h"
+#include "hourglass/openapi.h"
+#include "hourglass/resource.h"
+
+#define SHOP_WRITES (ROUTE_STAFF | RES_PUBLIC_READ)
+#define INT_MAX_VALUE 2147483647LL /* the int columns: amount, weight */
+#define MONEY_MAX INT64_MAX        /* minor units, bigint */
+#define Q_MAX_CHARS 200
+#define EMPTY_PAGE "{\"items\":[],\"next_cursor\":null}"
+
+#define TEXT(name, flags, min, max) {.f = {name, FIELD_STRING, flags, min, max, NULL}}
+#define NAME(max) {.f = {"name", FIELD_STRING, FIELD_REQUIRED, 1, max, NULL}, .unique = 1}
+#define REF(name, flags, table) {.f = {name, FIELD_ID, flags, 0, 0, NULL}, .ref = table}
+#define FLAG(name, value) {.f = {name, FIELD_BOOL, 0, 0, 0, NULL}, .def = value}
+
+/* One reference list: a unique name (and nothing else but for colors). */
+#define DICTIONARY(var, schema, table, path, fields, summary)                                            \
+    static const resource_t var = {schema, table, "shop", "/api/v1/shop/" path, "/api/v1/shop/" path "/{id}", \
+                                   NULL, NULL, 1, SHOP_WRITES, fields, ARRAY_LEN(fields), NULL, 0, summary}
+
+static const res_field_t name_fields[] = {NAME(200)};
+static const res_field_t care_fields[] = {NAME(2000)};
+static const res_field_t color_fields[] = {NAME(200), TEXT("code", FIELD_REQUIRED, 1, 50)};
+
+DICTIONARY(res_materials, "ShopMaterial", "materials", "materials", name_fields, "materials");
+DICTIONARY(res_categories, "ShopCategory", "shop_categories", "categories", name_fields, "categories of goods");
+DICTIONARY(res_compositions, "ShopComposition", "compositions", "compositions", name_fields, "compositions");
+DICTIONARY(res_care, "ShopCare", "care", "care", care_fields, "care instructions");
+DICTIONARY(res_sizes, "ShopSize", "sizes", "sizes", name_fields, "sizes");
+DICTIONARY(res_colors, "ShopColor", "colors", "colors", color_fields, "colors");
+DICTIONARY(res_order_statuses, "ShopOrderStatus", "order_statuses", "order-statuses", name_fields,
+           "order statuses");
+DICTIONARY(res_delivery_types, "ShopDeliveryType", "delivery_types", "delivery-types", name_fields,
+           "delivery types");
+
+static const res_field_t good_fields[] = {
+    TEXT("name", FIELD_REQUIRED, 1, 200),
+    TEXT("article", FIELD_REQUIRED, 1, 100),
+    {.f = {"external_id", FIELD_STRING, 0, 1, 100, NULL}, .unique = 1, .doc = "the 1C id the weight report names"},
+    REF("category_id", FIELD_REQUIRED, "shop_categories"),
+    TEXT("barcode", 0, 0, 100),
+    REF("composition_id", FIELD_REQUIRED, "compositions"),
+    REF("care_id", 0, "care"),
+    TEXT("description", FIELD_REQUIRED, 0, 10000),
+    FLAG("is_visible", "true"),
+    {.f = {"weight", FIELD_INT, FIELD_REQUIRED, 0, INT_MAX_VALUE, NULL}, .doc = "grams"},
+};
+static const resource_t res_goods = {
+    "ShopGood", "goods", "shop", "/api/v1/shop/goods", "/api/v1/shop/goods/{id}", NULL, NULL, 1, SHOP_WRITES,
+    good_fields, ARRAY_LEN(good_fields), NULL, 0, "goods",
+};
+
+static const res_field_t variation_fields[] = {
+    REF("good_id", FIELD_REQUIRED, "goods"),
+    TEXT("name", FIELD_REQUIRED, 1, 200),
+    REF("color_id", FIELD_REQUIRED, "colors"),
+    REF("size_id", FIELD_REQUIRED, "sizes"),
+    {.f = {"price", FIELD_BIGINT, FIELD_REQUIRED, 0, MONEY_MAX, NULL}, .doc = "minor units"},
+    {.f = {"discounted_price", FIELD_BIGINT, 0, 0, MONEY_MAX, NULL},
+     .doc = "minor units, at most the price (422 invalid_range otherwise)"},
+    {.f = {"external_id", FIELD_STRING, 0, 1, 100, NULL}, .unique = 1, .doc = "the 1C id the stock report names"},
+    {.f = {"amount", FIELD_INT, FIELD_REQUIRED, 0, INT_MAX_VALUE, NULL}, .doc = "in stock"},
+    TEXT("barcode", 0, 0, 100),
+    FLAG("is_sale", "false"),
+    FLAG("is_new", "false"),
+    FLAG("is_default", "false"),
+};
+static const resource_t res_variations = {
+    "ShopVariation", "variations", "shop", "/api/v1/shop/variations", "/api/v1/shop/variations/{id}", NULL, NULL, 1,
+    SHOP_WRITES, variation_fields, ARRAY_LEN(variation_fields), NULL, 0, "variations of goods",
+};
+
+static const resource_t *const resources[] = {
+    &res_materials, &res_categories, &res_compositions, &res_care,  &res_sizes,
+    &res_colors,    &res_order_statuses, &res_delivery_types, &res_goods, &res_variations,
+};
+
+static int stmt_goods_page, stmt_good_get, stmt_variations_page, stmt_variation_get;
+
+/* ---------------------------------------------------------------- reads */
+
+static const body_field_t goods_filters[] = {
+    {"category_id", FIELD_ID, 0, 0, 0, NULL},
+    {"is_sale", FIELD_BOOL, 0, 0, 0, NULL},
+    {"is_new", FIELD_BOOL, 0, 0, 0, NULL},
+    {"price_min", FIELD_BIGINT, 0, 0, MONEY_MAX, NULL},
+    {"price_max", FIELD_BIGINT, 0, 0, MONEY_MAX, NULL},
+    {"q", FIELD_STRING, 0, 0, Q_MAX_CHARS, NULL},
+};
+static const body_field_t variation_filters[] = {
+    {"good_id", FIELD_ID, 0, 0, 0, NULL},
+};
+
+/* The page a function answered whole; NULL is a good that is missing (or
+ * hidden): 404 for its nested list, an empty page where it was a filter. */
+static void on_page(http_request_t *req, PGresult *res, int nested)
+{
+    if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1 && PQgetisnull(res, 0, 0) && !nested)
+        http_respond_json(req, 200, EMPTY_PAGE, strlen(EMPTY_PAGE));
+    else
+        api_respond_json_row(req, res, 200);
+}
+
+static void on_filtered_page(http_request_t *req, PGresult *res) { on_page(req, res, 0); }
+static void on_nested_page(http_request_t *req, PGresult *res) { on_page(req, res, 1); }
+
+static const char *staff_param(http_request_t *req) { return api_caller_is_staff(req) ? "true" : "false"; }
+
+static void goods_list(http_request_t *req)
+{
+    field_errors_t e;
+    field_errors_init(&e, req);
+    const char *p[9];
+    p[0] = staff_param(req);
+    for (size_t i = 0; i < ARRAY_LEN(goods_filters); i++)
+        p[1 + i] = body_query_param(req, &goods_filters[i], &e);
+    long long limit, after;
+    body_page_params(req, &e, &limit, &after);
+    if (p[4] && p[5] && strtoll(p[5], NULL, 10) < strtoll(p[4], NULL, 10))
+        field_errors_add(&e, "price_max", "invalid_range");
+    if (e.count) {
+        api_respond_validation(req, &e);
+        return;
+    }
+    p[7] = http_int_param(req, after);
+    p[8] = http_int_param(req, limit);
+    api_query(req, stmt_goods_page, 9, p, on_filtered_page);
+}
+
+/* One good or variation, by the function stmt calls with (id, staff). */
+static void object_get(http_request_t *req, int stmt)
+{
+    const char *id = http_path_id(req, "id");
+    if (!id)
+        return;
+    const char *p[2] = {id, staff_param(req)};
+    api_query(req, stmt, 2, p, api_on_json_row);
+}
+
+static void good_get(http_request_t *req) { object_get(req, stmt_good_get); }
+
+/* Variations of one good (nested, 404 without it) or of all, by good_id. */
+static void variations_page(http_request_t *req, const char *good_id, int nested)
+{
+    field_errors_t e;
+    field_errors_init(&e, req);
+    long long limit, after;
+    body_page_params(req, &e, &limit, &after);
+    if (!nested)
+        good_id = body_query_param(req, &variation_filters[0], &e);
+    if (e.count) {
+        api_respond_validation(req, &e);
+        return;
+    }
+    const char *p[4] = {staff_param(req), good_id, http_int_param(req, after), http_int_param(req, limit)};
+    api_query(req, stmt_variations_page, 4, p, nested ? on_nested_page : on_filtered_page);
+}
+
+static void variations_list(http_request_t *req) { variations_page(req, NULL, 0); }
+
+static void good_variations(http_request_t *req)
+{
+    const char *id = http_path_id(req, "id");
+    if (id)
+        variations_page(req, id, 1);
+}
+
+static void variation_get(http_request_t *req) { object_get(req, stmt_variation_get); }
+
+/* ---------------------------------------------------------------- the module */
+
+static http_route_t shop_routes[ARRAY_LEN(resources) * RES_ROUTES_MAX + 1];
+
+/* The engine writes goods and variations; reading them is the SQL functions'. */
+static void read_with(const resource_t *res, http_handler_fn list, http_handler_fn get)
+{
+    for (size_t i = 0; i < ARRAY_LEN(resources); i++) {
+        if (resources[i] == res) {
+            shop_routes[i * RES_ROUTES_MAX + RES_ROUTE_LIST].handler = list;
+            shop_routes[i * RES_ROUTES_MAX + RES_ROUTE_GET].handler = get;
+        }
+    }
+}
+
+static void shop_register(void)
+{
+    for (size_t i = 0; i < ARRAY_LEN(resources); i++)
+        res_register(resources[i], &shop_routes[i * RES_ROUTES_MAX]);
+    read_with(&res_goods, goods_list, good_get);
+    read_with(&res_variations, variations_list, variation_get);
+    shop_routes[ARRAY_LEN(resources) * RES_ROUTES_MAX] =
+        (http_route_t){ALLOW_GET, "/api/v1/shop/goods/{id}/variations", good_variations, NULL, 0, 0};
+    stmt_goods_page = db_statement_register(
+        "shop_goods_page", "SELECT shop_goods_page($1::boolean, $2::bigint, $3::boolean, $4::boolean, $5::bigint, "
+                           "$6::bigint, $7::text, $8::bigint, $9::int)::text");
+    stmt_good_get =
+        db_statement_register("shop_good_get", "SELECT j::text FROM shop_good_get($1::bigint, $2::boolean) j");
+    stmt_variations_page = db_statement_register(
+        "shop_variations_page", "SELECT shop_variations_page($1::boolean, $2::bigint, $3::bigint, $4::int)::text");
+    stmt_variation_get = db_statement_register("shop_variation_get",
+                                               "SELECT j::text FROM shop_variation_get($1::bigint, $2::boolean) j");
+}
+
+static const openapi_extra_t shop_doc_extras[] = {
+    {ALLOW_GET, "/api/v1/shop/goods", 0, NULL, goods_filters, ARRAY_LEN(goods_filters),
+     "Anyone sees the visible goods, staff all of them; each with its variations (id order) and `images` "
+     "`[{\"id\",\"url\"}]`. A good matches `is_sale`, `is_new`, `price_min` and `price_max` when one of its "
+     "variations does, by its effective price (`discounted_price`, else `price`); `q` occurs in the name or the "
+     "article, any case. `price_max` below `price_min` is 422 `invalid_range`."},
+    {ALLOW_GET, "/api/v1/shop/goods/{id}", 0, NULL, NULL, 0,
+     "With its `variations` and `images`; a hidden good is 404 but for staff."},
+    {ALLOW_GET, "/api/v1/shop/variations", 0, NULL, variation_filters, ARRAY_LEN(variation_filters),
+     "Variations of visible goods (staff: of all); an unknown `good_id` gives an empty page."},
+    {ALLOW_GET, "/api/v1/shop/variations/{id}", 0, NULL, NULL, 0, "404 when its good is hidden, but for staff."},
+    {ALLOW_GET, "/api/v1/shop/goods/{id}/variations", OPENAPI_PAGED, NULL, NULL, 0,
+     "404 when the good is missing, or hidden and the caller is not staff."},
+    {ALLOW_DELETE, "/api/v1/shop/categories/{id}", 0, "409", NULL, 0, "409 `in_use` while goods refer to it."},
+    {ALLOW_DELETE, "/api/v1/shop/compositions/{id}", 0, "409", NULL, 0, "409 `in_use` while goods refer to it."},
+    {ALLOW_DELETE, "/api/v1/shop/care/{id}", 0, "409", NULL, 0, "409 `in_use` while goods refer to it."},
+    {ALLOW_DELETE, "/api/v1/shop/colors/{id}", 0, "409", NULL, 0, "409 `in_use` while variations refer to it."},
+    {ALLOW_DELETE, "/api/v1/shop/sizes/{id}", 0, "409", NULL, 0, "409 `in_use` while variations refer to it."},
+    {ALLOW_DELETE, "/api/v1/shop/order-statuses/{id}", 0, "409", NULL, 0, "409 `in_use` while orders refer to it."},
+    {ALLOW_DELETE, "/api/v1/shop/delivery-types/{id}", 0, "409", NULL, 0, "409 `in_use` while orders refer to it."},
+};
+
+/* What the reads of goods answer: the engine's object with its variations and pictures. */
+static void goods_read_schemas(json_t *paths, json_t *schemas)
+{
+    json_t *image = json_pack("{s:s, s:[s, s], s:{s:{s:s, s:s}, s:{s:s}}}", "type", "object", "required", "id", "url",
+                              "properties", "id", "type", "integer", "format", "int64", "url", "type", "string");
+    json_t *more = json_pack("{s:s, s:[s, s], s:{s:{s:s, s:{s:s}}, s:{s:s, s:o}}}", "type", "object", "required",
+                             "variations", "images", "properties", "variations", "type", "array", "items", "$ref",
+                             "#/components/schemas/ShopVariation", "images", "type", "array", "items", image);
+    json_object_set_new(schemas, "ShopGoodShown",
+                        json_pack("{s:[{s:s}, o]}", "allOf", "$ref", "#/components/schemas/ShopGood", more));
+    json_object_set_new(schemas, "ShopGoodShownPage", openapi_page_schema("ShopGoodShown"));
+    const char *reads[][2] = {{"/api/v1/shop/goods", "ShopGoodShownPage"},
+                              {"/api/v1/shop/goods/{id}", "ShopGoodShown"}};
+    static const char *const to_media[] = {"get", "responses", "200", "content", "application/json"};
+    for (size_t i = 0; i < ARRAY_LEN(reads); i++) {
+        json_t *media = openapi_path_item(paths, reads[i][0]);
+        for (size_t k = 0; k < ARRAY_LEN(to_media); k++)
+            media = json_object_get(media, to_media[k]);
+        char ref[96];
+        snprintf(ref, sizeof(ref), "#/components/schemas/%s", reads[i][1]);
+        json_object_set_new(media, "schema", json_pack("{s:s}", "$ref", ref));
+    }
+}
+
+static void shop_openapi(json_t *paths, json_t *schemas)
+{
+    for (size_t i = 0; i < ARRAY_LEN(resources); i++)
+        res_openapi(resources[i], paths, schemas);
+    goods_read_schemas(paths, schemas);
+    openapi_add_extras(paths, shop_doc_extras, ARRAY_LEN(shop_doc_extras));
+}
+
+static const route_doc_t shop_docs[] = {
+    {ALLOW_GET, "/api/v1/shop/goods/{id}/variations", "shop", "A good's variations, in id order", NULL, 0, NULL, 200,
+     "ShopVariationPage"},
+};
+
+const api_module_t api_shop_module = {
+    "shop", shop_routes, ARRAY_LEN(shop_routes), shop_register, shop_docs, ARRAY_LEN(shop_docs), shop_openapi,
+};
