@@ -25,7 +25,7 @@ HEADERS = {
     "transport": ["http.h", "http_parser.h", "http_auth.h", "router.h", "problem.h", "forms.h", "server.h"],
     "storage": ["db.h"],
     "domain": ["auth.h", "revoked.h", "mail.h", "events.h", "body.h", "outbound.h", "sse.h", "telegram.h"],
-    "endpoint": ["api.h", "bridge.h", "openapi.h", "resource.h", "app.h"],
+    "endpoint": ["api.h", "api_v1.h", "bridge.h", "openapi.h", "resource.h", "app.h"],
     "top": ["commands.h"],
 }
 

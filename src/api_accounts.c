@@ -9,6 +9,7 @@
 
 #include "hourglass/bridge.h"
 #include "hourglass/api.h"
+#include "hourglass/api_v1.h"
 #include "hourglass/auth.h"
 #include "hourglass/body.h"
 #include "hourglass/http_auth.h"
@@ -119,7 +120,7 @@ static void on_register_hashed(http_request_t *req, const char *hash)
     api_query(req, stmt_register, 14, params, on_registered);
 }
 
-static void api_register(http_request_t *req)
+void api_register(http_request_t *req)
 {
     body_value_t *v = arena_calloc(&req->arena, sizeof(body_value_t) * REGISTER_FIELDS);
     field_errors_t e;
@@ -164,7 +165,7 @@ static void on_verified(http_request_t *req, PGresult *res)
     json_decref(j);
 }
 
-static void api_verify_email(http_request_t *req)
+void api_verify_email(http_request_t *req)
 {
     body_value_t v[2];
     if (api_body_parse(req, email_code_fields, 2, BODY_CREATE, 0, v))
@@ -185,7 +186,7 @@ static void on_code_sent(http_request_t *req, PGresult *res)
 }
 
 /* Always 202: whether the address is known is nobody's business. */
-static void send_code(http_request_t *req, const char *kind)
+void api_send_code(http_request_t *req, const char *kind)
 {
     body_value_t v[1];
     if (api_body_parse(req, email_fields, 1, BODY_CREATE, 0, v))
@@ -198,9 +199,9 @@ static void send_code(http_request_t *req, const char *kind)
     api_query(req, stmt_send_code, 7, params, on_code_sent);
 }
 
-static void api_resend_verification(http_request_t *req) { send_code(req, "verify"); }
+static void api_resend_verification(http_request_t *req) { api_send_code(req, "verify"); }
 
-static void api_forgot_password(http_request_t *req) { send_code(req, "reset"); }
+static void api_forgot_password(http_request_t *req) { api_send_code(req, "reset"); }
 
 enum { P_EMAIL, P_CODE, P_NEW };
 static const body_field_t reset_fields[] = {
@@ -344,7 +345,7 @@ static void on_login_lookup(http_request_t *req, PGresult *res)
     json_decref(j);
 }
 
-static void api_login(http_request_t *req)
+void api_login(http_request_t *req)
 {
     body_value_t v[LOGIN_FIELDS];
     if (api_body_parse(req, login_fields, LOGIN_FIELDS, BODY_CREATE, 1, v))
@@ -395,7 +396,7 @@ static void on_refreshed(http_request_t *req, PGresult *res)
     json_decref(j);
 }
 
-static void api_refresh(http_request_t *req)
+void api_refresh(http_request_t *req)
 {
     body_value_t v[1] = {{0}};
     size_t ct_len = 0;
@@ -450,7 +451,7 @@ static void revoke(http_request_t *req, const char *session_id)
     api_query(req, stmt_revoke, 3, params, on_revoked);
 }
 
-static void api_logout(http_request_t *req) { revoke(req, http_int_param(req, req->auth.session_id)); }
+void api_logout(http_request_t *req) { revoke(req, http_int_param(req, req->auth.session_id)); }
 
 static void api_logout_all(http_request_t *req) { revoke(req, NULL); }
 

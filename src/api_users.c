@@ -10,6 +10,7 @@
 
 #include "hourglass/bridge.h"
 #include "hourglass/api.h"
+#include "hourglass/api_v1.h"
 #include "hourglass/http_auth.h"
 #include "hourglass/auth.h"
 #include "hourglass/body.h"
@@ -154,7 +155,7 @@ static me_ctx_t *parse_password_body(http_request_t *req)
 
 /* ---------------------------------------------------------------- GET/PATCH/DELETE /users/me */
 
-static void api_me_get(http_request_t *req)
+void api_me_get(http_request_t *req)
 {
     const char *params[1] = {user_id_text(req)};
     api_query(req, stmt_user_get, 1, params, api_on_json_row);
@@ -187,7 +188,7 @@ static void patch_user(http_request_t *req, const char *id, const body_field_t *
     api_query(req, stmt, 2 + count, params, on_user_outcome);
 }
 
-static void api_me_patch(http_request_t *req) { patch_user(req, user_id_text(req), me_fields, M_COUNT, stmt_update_me); }
+void api_me_patch(http_request_t *req) { patch_user(req, user_id_text(req), me_fields, M_COUNT, stmt_update_me); }
 
 /* A user is gone: their sessions are refused here at once (other instances
  * hear it through NOTIFY). Returns -1 after answering when nothing was deleted. */
@@ -229,7 +230,7 @@ static void api_me_delete(http_request_t *req)
 
 static void password_matched(http_request_t *req) { http_respond(req, 204, NULL, NULL, 0); }
 
-static void api_password_check(http_request_t *req)
+void api_password_check(http_request_t *req)
 {
     me_ctx_t *c = parse_password_body(req);
     if (c)
@@ -273,7 +274,7 @@ static void hash_new_password(http_request_t *req)
     api_password_hash(req, c->v[PW_NEW].text, on_new_password_hashed);
 }
 
-static void api_password_change(http_request_t *req)
+void api_password_change(http_request_t *req)
 {
     me_ctx_t *c = arena_calloc(&req->arena, sizeof(*c));
     field_errors_t e;

@@ -34,8 +34,8 @@ int http_origin_allowed(http_request_t *req)
     return origin && config_origin_allowed(req->worker->cfg, origin, len);
 }
 
-static void add_cookie(http_request_t *req, const char *name, const char *value, const char *path, uint64_t max_age_s,
-                       int http_only)
+void http_cookie_set(http_request_t *req, const char *name, const char *value, const char *path, uint64_t max_age_s,
+                     int http_only)
 {
     const config_t *cfg = req->worker->cfg;
     http_header_add(req, "Set-Cookie",
@@ -47,14 +47,14 @@ static void add_cookie(http_request_t *req, const char *name, const char *value,
 void http_session_cookies_set(http_request_t *req, const char *access, const char *refresh)
 {
     const config_t *cfg = req->worker->cfg;
-    add_cookie(req, "access_token", access, "/", cfg->access_token_ttl_ms / 1000, 1);
-    add_cookie(req, "refresh_token", refresh, "/api/v1/auth", cfg->refresh_token_ttl_ms / 1000, 1);
-    add_cookie(req, "logged_in", "true", "/", cfg->refresh_token_ttl_ms / 1000, 0);
+    http_cookie_set(req, "access_token", access, "/", cfg->access_token_ttl_ms / 1000, 1);
+    http_cookie_set(req, "refresh_token", refresh, "/api/v1/auth", cfg->refresh_token_ttl_ms / 1000, 1);
+    http_cookie_set(req, "logged_in", "true", "/", cfg->refresh_token_ttl_ms / 1000, 0);
 }
 
 void http_session_cookies_clear(http_request_t *req)
 {
-    add_cookie(req, "access_token", "", "/", 0, 1);
-    add_cookie(req, "refresh_token", "", "/api/v1/auth", 0, 1);
-    add_cookie(req, "logged_in", "", "/", 0, 0);
+    http_cookie_set(req, "access_token", "", "/", 0, 1);
+    http_cookie_set(req, "refresh_token", "", "/api/v1/auth", 0, 1);
+    http_cookie_set(req, "logged_in", "", "/", 0, 0);
 }

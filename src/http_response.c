@@ -1,5 +1,6 @@
 /* Turning an answer into bytes: status line, the headers every response
  * carries, CORS, and problem documents. */
+#define _GNU_SOURCE /* memmem */
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -33,6 +34,25 @@ void http_header_add(http_request_t *req, const char *name, const char *value)
         if (req->extra_headers.data[i] == '\r' || req->extra_headers.data[i] == '\n')
             req->extra_headers.data[i] = ' ';
     abuf_append(&req->extra_headers, "\r\n", 2);
+}
+
+void http_header_remove(http_request_t *req, const char *name)
+{
+    if (!req->extra_headers.data)
+        return;
+    size_t n = strlen(name), kept = 0;
+    char *p = req->extra_headers.data, *end = p + req->extra_headers.len;
+    while (p < end) {
+        char *eol = memmem(p, (size_t)(end - p), "\r\n", 2);
+        size_t line = eol ? (size_t)(eol - p) + 2 : (size_t)(end - p);
+        if (!(line > n && !strncasecmp(p, name, n) && p[n] == ':')) {
+            memmove(req->extra_headers.data + kept, p, line);
+            kept += line;
+        }
+        p += line;
+    }
+    req->extra_headers.len = kept;
+    req->extra_headers.data[kept] = '\0';
 }
 
 static int extra_header_present(const http_request_t *req, const char *name)
@@ -72,6 +92,8 @@ void http_respond(http_request_t *req, int status, const char *content_type, con
         http_respond_filter_fn filter = req->respond_filter;
         req->respond_filter = NULL;
         filter(req, &status, &content_type, &body, &len);
+        if (!status)
+            return; /* the filter took the request on to another step */
     }
     req->status = status;
     int bodyless = status == 204 || status == 304 || status < 200;

@@ -281,7 +281,7 @@ static void request_dispatch(http_request_t *req)
         return;
     }
     req->route_data = m->route->data;
-    if ((m->route->flags & (ROUTE_AUTH | ROUTE_STAFF | ROUTE_ADMIN)) &&
+    if ((m->route->flags & (ROUTE_AUTH | ROUTE_STAFF | ROUTE_ADMIN)) && !(m->route->flags & ROUTE_AUTH_BY_HANDLER) &&
         req->worker->app->authenticate(req, m->route->flags))
         return;
     m->route->handler(req);

@@ -85,7 +85,7 @@ static int run_healthcheck(const config_t *cfg)
 }
 
 /* The document of /openapi.json on stdout, for linters and client generators:
- * the same routes_build() as serve, with no configuration or database. */
+ * the same routes_build() as serve, with no configuration file or database. */
 static int run_openapi(void)
 {
     char err[512];
@@ -93,7 +93,15 @@ static int run_openapi(void)
         fprintf(stderr, "cannot initialise libsodium\n");
         return 1;
     }
-    router_t *router = routes_build(err, sizeof(err));
+    /* The document a server started with this environment serves: the one
+     * setting that changes it is read here, with no configuration file. */
+    int compat = 0;
+    const char *compat_text = getenv("COMPAT_SEED000");
+    if (compat_text && *compat_text && config_parse_bool(compat_text, &compat)) {
+        fprintf(stderr, "config: COMPAT_SEED000: not a boolean: %s\n", compat_text);
+        return 2;
+    }
+    router_t *router = routes_build(compat, err, sizeof(err));
     if (!router) {
         fprintf(stderr, "routes: %s\n", err);
         return 1;
@@ -138,7 +146,7 @@ static int run_serve(const config_t *cfg)
         return 1;
     }
     revoked_setup(cfg->access_token_ttl_ms);
-    router_t *router = routes_build(err, sizeof(err));
+    router_t *router = routes_build(cfg->compat_seed000, err, sizeof(err));
     if (!router) {
         log_error("routes: %s", err);
         return 1;

@@ -661,6 +661,8 @@ static const res_state_t *state_for(const resource_t *res)
     return NULL;
 }
 
+const void *res_route_data(const resource_t *res) { return state_for(res); }
+
 static void list_with(http_request_t *req, const res_state_t *st)
 {
     const resource_t *res = st->res;

@@ -1,6 +1,8 @@
 /* The planning tools of API.md, each one a declaration for the resource
  * engine (res_engine.c) over its table in 0005_planning.sql. A new plain
  * resource is a declaration here and a migration, nothing else. */
+#include <string.h>
+
 #include "hourglass/api.h"
 #include "hourglass/resource.h"
 
@@ -48,11 +50,11 @@ static const resource_t res_tasks = {
     task_fields, ARRAY_LEN(task_fields), task_filters, ARRAY_LEN(task_filters), "tasks",
 };
 
-static const res_field_t wheel_fields[] = {
-    {.f = {"sphere", FIELD_STRING, FIELD_REQUIRED, 1, 100, NULL}, .unique = 1},
-    {.f = {"value", FIELD_INT, FIELD_REQUIRED, 0, 10, NULL}},
-    COLOR,
-};
+/* The balance wheel's fields, valued 0..max_value. */
+#define WHEEL_FIELDS(max_value)                                                   \
+    {.f = {"sphere", FIELD_STRING, FIELD_REQUIRED, 1, 100, NULL}, .unique = 1}, \
+        {.f = {"value", FIELD_INT, FIELD_REQUIRED, 0, max_value, NULL}}, COLOR
+static const res_field_t wheel_fields[] = {WHEEL_FIELDS(10)};
 static const resource_t res_wheel = {
     "BalanceSphere", "balance_wheel", "balance wheel", API "/balance-wheel", API "/balance-wheel/{id}", NULL, NULL, 0,
     ROUTE_AUTH, wheel_fields, ARRAY_LEN(wheel_fields), NULL, 0, "spheres of the life balance wheel",
@@ -171,10 +173,29 @@ static const resource_t res_pomodoros = {
     pomodoro_fields, ARRAY_LEN(pomodoro_fields), pomodoro_filters, ARRAY_LEN(pomodoro_filters), "pomodoro timer sessions",
 };
 
+/* Seed 000's balance wheel counts 0..100 (api_compat.c): the same table
+ * and fields, registered only when COMPAT_SEED000 is on. */
+static const res_field_t wheel_percent_fields[] = {WHEEL_FIELDS(100)};
+static const resource_t res_wheel_percent = {
+    "BalanceSpherePercent", "balance_wheel", "seed-000 compatibility", API "/balance-wheel", API "/balance-wheel/{id}", NULL, NULL, 0,
+    ROUTE_AUTH, wheel_percent_fields, ARRAY_LEN(wheel_percent_fields), NULL, 0,
+    "spheres of the life balance wheel, valued 0..100",
+};
+
 static const resource_t *const resources[] = {
     &res_lists,   &res_tasks,   &res_wheel,      &res_columns, &res_cards,    &res_items,
     &res_gantt,   &res_durations, &res_planner, &res_categories, &res_presets, &res_pomodoros,
 };
+
+const resource_t *planning_resource(const char *name)
+{
+    if (!strcmp(name, res_wheel_percent.name))
+        return &res_wheel_percent;
+    for (size_t i = 0; i < ARRAY_LEN(resources); i++)
+        if (!strcmp(resources[i]->name, name))
+            return resources[i];
+    return NULL;
+}
 
 static http_route_t planning_routes[2 * ARRAY_LEN(resources)];
 

@@ -16,13 +16,16 @@ static const api_module_t *const modules[] = {
     &api_shop_catalogue_module,
     &api_shop_orders_module,
     &api_docs_module,
+    &api_compat_module, /* only with COMPAT_SEED000: see routes_build */
 };
 
-router_t *routes_build(char *err, size_t errlen)
+router_t *routes_build(int compat_seed000, char *err, size_t errlen)
 {
     router_t *r = router_new();
     app_register_statements();
-    for (size_t m = 0; m < sizeof(modules) / sizeof(modules[0]); m++) {
+    /* The compatibility routes are last: off, they are simply not there. */
+    size_t count = sizeof(modules) / sizeof(modules[0]) - (compat_seed000 ? 0 : 1);
+    for (size_t m = 0; m < count; m++) {
         if (modules[m]->register_statements)
             modules[m]->register_statements();
         for (size_t i = 0; i < modules[m]->route_count; i++) {
@@ -33,7 +36,7 @@ router_t *routes_build(char *err, size_t errlen)
         }
     }
     /* Last, when every route is known: the document must cover them all. */
-    if (openapi_build(modules, sizeof(modules) / sizeof(modules[0]), r, err, errlen)) {
+    if (openapi_build(modules, count, r, err, errlen)) {
         router_free(r);
         return NULL;
     }

@@ -49,8 +49,10 @@ extern const api_module_t api_shop_module;
 extern const api_module_t api_shop_catalogue_module;
 extern const api_module_t api_shop_orders_module;
 extern const api_module_t api_docs_module;
+extern const api_module_t api_compat_module;
 
-/* Registers every module's statements and routes; NULL with err on a bad table. */
-router_t *routes_build(char *err, size_t errlen);
+/* Registers every module's statements and routes; NULL with err on a bad
+ * table. compat_seed000 (COMPAT_SEED000) adds seed 000's routes (api_compat.c). */
+router_t *routes_build(int compat_seed000, char *err, size_t errlen);
 
 #endif

@@ -44,7 +44,9 @@ typedef struct http_stream http_stream_t;
 typedef void (*http_handler_fn)(http_request_t *req);
 /* Sees an answer before it is written and may replace its status, type and
  * body (in the request's arena): set by a handler that translates for
- * another (api_compat.c) before it hands the request on. */
+ * another (api_compat.c) before it hands the request on. A filter that sets
+ * *status to 0 keeps the request running: it has started another step, which
+ * answers later (an answer made of several others). */
 typedef void (*http_respond_filter_fn)(http_request_t *req, int *status, const char **content_type,
                                        const void **body, size_t *len);
 
@@ -65,6 +67,9 @@ typedef struct {
 #define ROUTE_AUTH 1u
 #define ROUTE_STAFF 2u /* role staff or admin (implies ROUTE_AUTH) */
 #define ROUTE_ADMIN 4u /* role admin (implies ROUTE_AUTH) */
+/* With ROUTE_AUTH: the handler checks the token itself (api_authenticate), so
+ * that its refusal is in its own words (api_compat.c); documented the same. */
+#define ROUTE_AUTH_BY_HANDLER 8u
 
 typedef enum { ROLE_USER, ROLE_STAFF, ROLE_ADMIN } http_role_t;
 
@@ -176,6 +181,8 @@ const char *http_query_get(http_request_t *req, const char *name);
 
 /* --- answering: exactly one of these per request; later calls are ignored --- */
 void http_header_add(http_request_t *req, const char *name, const char *value);
+/* Drops every header called name (any case) that the handler added. */
+void http_header_remove(http_request_t *req, const char *name);
 void http_respond(http_request_t *req, int status, const char *content_type, const void *body, size_t len);
 void http_respond_json(http_request_t *req, int status, const char *json, size_t len);
 void http_respond_text(http_request_t *req, int status, const char *text);

@@ -103,6 +103,8 @@ def test_every_route_in_the_sources_is_documented(doc):
     """Patterns of route tables ({ALLOW_...}) and resource declarations (API "/..."), read from src/."""
     found = set()
     for path in glob.glob(os.path.join(REPO, "src", "*.c")):
+        if os.path.basename(path) == "api_compat.c":
+            continue  # only with COMPAT_SEED000: test_compat_seed000.py checks its document
         with open(path, encoding="utf-8") as f:
             for line in f:
                 if "ALLOW_" in line:
