@@ -856,7 +856,10 @@ def soak(minutes=5.0, sample_s=60.0, threads=4):
         while not stop.is_set():
             i += 1
             if i % 50 == 0:
-                st = anon.request("POST", "/api/v1/auth/login", {"email": email, "password": PASSWORD})[0]
+                # the new access token is used from here on: a soak outlives ACCESS_TOKEN_EXPIRES_IN
+                st, b, _, _ = anon.request("POST", "/api/v1/auth/login", {"email": email, "password": PASSWORD})
+                if st == 200:
+                    c.token = json.loads(b)["access_token"]
             else:
                 st, b, _, _ = c.request("POST", "/api/v1/tasks", {"title": "soak %d" % i})
                 if st == 201:
@@ -892,6 +895,9 @@ def soak(minutes=5.0, sample_s=60.0, threads=4):
     finally:
         stop.set()
         fig["problems"] = finish(s)
+    bad = {k: v for k, v in counts.items() if not k.startswith("2")}
+    if bad:
+        fig["problems"].append("answers other than 2xx: %s" % bad)
     return fig
 
 
