@@ -150,6 +150,15 @@ static void stream_lost(sse_stream_t *st)
 
 void sse_stream_gone(void *stream) { stream_lost(stream); }
 
+/* A reader too slow to keep: its connection closes, unsent bytes and all. */
+static void stream_drop(sse_stream_t *st, size_t unsent)
+{
+    log_info("event stream of user %" PRId64 " dropped: %zu bytes unsent", st->user_id, unsent);
+    metrics_gauge_add(st->hub->metrics, COUNTER_SSE_DROPPED, 1);
+    http_stream_abort(st->req);
+    stream_lost(st);
+}
+
 /* Writes bytes; a stream that has ended, or whose reader has left more than
  * EVENTS_MAX_UNSENT unsent, is let go. 0, or -1 when the stream is gone. */
 static int stream_put(sse_stream_t *st, const char *bytes, size_t len)
@@ -161,10 +170,7 @@ static int stream_put(sse_stream_t *st, const char *bytes, size_t len)
         return -1;
     }
     if ((size_t)unsent > hub->cfg->events_max_unsent) {
-        log_info("worker event stream of user %" PRId64 " dropped: %ld bytes unsent", st->user_id, unsent);
-        metrics_gauge_add(hub->metrics, COUNTER_SSE_DROPPED, 1);
-        http_stream_abort(st->req);
-        stream_lost(st);
+        stream_drop(st, (size_t)unsent);
         return -1;
     }
     return 0;
@@ -201,9 +207,7 @@ static void stream_event(sse_stream_t *st, int64_t id, const char *json, size_t 
         return;
     }
     if (st->pend_bytes + len > st->hub->cfg->events_max_unsent) {
-        metrics_gauge_add(st->hub->metrics, COUNTER_SSE_DROPPED, 1);
-        http_stream_abort(st->req);
-        stream_lost(st);
+        stream_drop(st, st->pend_bytes + len);
         return;
     }
     pending_event_t *p = malloc(sizeof(*p) + len);

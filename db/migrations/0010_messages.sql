@@ -2,16 +2,15 @@
 -- events that carry new messages to open streams (GET /api/v1/events).
 --
 -- How the pieces fit:
---   * messages_send() (one message) and messages_send_batch() (what the
---     server runs: the sends a worker has batched) are the only writers. In
---     one transaction each checks the recipient, inserts the message, keeps
+--   * messages_send_batch() (the sends a worker has batched) is the only
+--     writer. In one transaction it checks each recipient, inserts the message, keeps
 --     message_peers (one row per user and peer: that conversation's newest
 --     message) and NOTIFYs 'hourglass_message' with a line
 --     '<id> <from_user_id> <to_user_id>' per message. Only ids:
 --     a NOTIFY payload is at most 8000 bytes and a 4000-character text can be
 --     16 000. The workers that hold a stream of either user fetch the JSON
 --     with messages_json_by_ids().
---   * Per user, message ids are in commit order: messages_send() locks both
+--   * Per user, message ids are in commit order: messages_send_batch() locks the
 --     users' rows (FOR NO KEY UPDATE, in id order, so two people writing to
 --     each other cannot deadlock) before the id is drawn, so of two messages
 --     that touch the same user the one with the smaller id commits first.
@@ -44,7 +43,7 @@ CREATE INDEX messages_to_idx ON messages (to_user_id, id);
 CREATE INDEX messages_unread_idx ON messages (to_user_id, from_user_id) WHERE read_at IS NULL;
 
 -- The conversations list: for each user and peer, that conversation's
--- newest message id. Two rows per pair, written only by messages_send().
+-- newest message id. Two rows per pair, written only by messages_send_batch().
 -- Without it, "newest conversation first" would group every message the
 -- user ever sent or received on each page.
 CREATE TABLE message_peers (
@@ -63,54 +62,17 @@ CREATE FUNCTION message_json(m messages) RETURNS json LANGUAGE sql STABLE AS $$
                                        hg_time(m.created_at) AS created_at, hg_time(m.read_at) AS read_at) AS r
 $$;
 
--- POST /api/v1/messages. error: NULL (body is the message, id its id),
--- 'invalid_recipient' (to oneself), 'not_found' (no such recipient: unknown
--- or deleted), 'sender_not_found' (the caller's account is gone: 401).
--- The text's bounds are checked in C first (1..4000 code points); the
--- CHECK only keeps the data sound.
-CREATE FUNCTION messages_send(p_from bigint, p_to bigint, p_text text,
-                              OUT error text, OUT id bigint, OUT body json)
-LANGUAGE plpgsql AS $$
-DECLARE m messages; found_from boolean := false; found_to boolean := false; r record;
-BEGIN
-    IF p_from = p_to THEN
-        error := 'invalid_recipient';
-        RETURN;
-    END IF;
-    -- Both rows, locked in id order: ids touching either user are drawn in
-    -- commit order, and the recipient cannot be deleted before we commit.
-    FOR r IN SELECT u.id FROM users u WHERE u.id IN (p_from, p_to) ORDER BY u.id FOR NO KEY UPDATE LOOP
-        found_from := found_from OR r.id = p_from;
-        found_to := found_to OR r.id = p_to;
-    END LOOP;
-    IF NOT found_from THEN
-        error := 'sender_not_found';
-        RETURN;
-    END IF;
-    IF NOT found_to THEN
-        error := 'not_found';
-        RETURN;
-    END IF;
-    INSERT INTO messages (from_user_id, to_user_id, text) VALUES (p_from, p_to, p_text) RETURNING * INTO m;
-    -- Rows in user_id order, so that concurrent sends in both directions
-    -- lock them in the same order.
-    INSERT INTO message_peers AS p (user_id, peer_id, last_message_id)
-    VALUES (least(p_from, p_to), greatest(p_from, p_to), m.id),
-           (greatest(p_from, p_to), least(p_from, p_to), m.id)
-    ON CONFLICT (user_id, peer_id) DO UPDATE
-        SET last_message_id = greatest(p.last_message_id, EXCLUDED.last_message_id);
-    PERFORM pg_notify('hourglass_message', m.id || ' ' || m.from_user_id || ' ' || m.to_user_id);
-    id := m.id;
-    body := message_json(m);
-END $$;
-
 -- What POST /api/v1/messages runs: the sends a worker received while its
 -- previous batch was in the database, in one transaction (api_messages.c).
 -- A transaction that NOTIFYs holds PostgreSQL's notify lock from its commit
 -- until the commit is flushed, so notifying writers commit one at a time:
 -- one commit and one NOTIFY per batch instead of per message. Each send is
--- checked and answered on its own (n is its place in the arrays, error as
--- in messages_send); every user of the batch is locked first, in id order,
+-- checked and answered on its own: n is its place in the arrays; error is
+-- NULL (body is the message, id its id), 'invalid_recipient' (to oneself),
+-- 'not_found' (no such recipient: unknown or deleted) or 'sender_not_found'
+-- (the caller's account is gone: 401). The text's bounds are checked in C
+-- first (1..4000 code points); the CHECK only keeps the data sound. Every
+-- user of the batch is locked first, in id order,
 -- which keeps ids in commit order per user and two batches from deadlocking.
 -- The NOTIFY payload is one line '<id> <from> <to>' per message sent; the
 -- caller keeps a batch small enough for its 8000 bytes.
