@@ -80,7 +80,8 @@ hg_ensure_packages() {
 # ------------------------------------------------------------------------------ build
 
 # hg_build DIR [meson setup args...]: DIR is relative to $HG_BUILD_ROOT. Setup arguments only
-# matter the first time; change them by deleting the directory.
+# matter the first time; change them by deleting the directory. HG_NINJA_TARGETS, when set,
+# names the targets to build (default: all).
 hg_build() {
     local dir=$HG_BUILD_ROOT/$1; shift
     # Swagger UI and ReDoc from npm, once, into .cache/npm-assets: meson embeds them.
@@ -92,7 +93,8 @@ hg_build() {
         hg_log "meson setup $dir $*"
         meson setup "${wipe[@]}" "$@" "$dir" "$HG_REPO" >&2 || return 1
     fi
-    ninja -C "$dir" >&2
+    # shellcheck disable=SC2086  # a word list of targets
+    ninja -C "$dir" ${HG_NINJA_TARGETS:-} >&2
 }
 
 # ------------------------------------------------------------------------------ PostgreSQL

@@ -1,5 +1,7 @@
 #include "hourglass/arena.h"
+#include "hourglass/mem.h"
 
+#include <assert.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,9 +45,7 @@ void *arena_alloc(arena_t *a, size_t n)
         /* Grow geometrically so a large body costs few chunks. */
         if (a->head && a->head->size * 2 > csize && a->head->size < (1u << 20))
             csize = a->head->size * 2;
-        arena_chunk_t *c = malloc(align_up(sizeof(*c)) + csize);
-        if (!c)
-            abort(); /* out of memory: nothing sensible left to do */
+        arena_chunk_t *c = mem_alloc(align_up(sizeof(*c)) + csize);
         c->mem = (char *)c + align_up(sizeof(*c));
         c->size = csize;
         c->next = a->head;
@@ -76,14 +76,17 @@ char *arena_strndup(arena_t *a, const char *s, size_t n)
 
 char *arena_strdup(arena_t *a, const char *s) { return arena_strndup(a, s, strlen(s)); }
 
+/* Formats into a stack buffer first: most texts fit, and are formatted once. */
 char *arena_vprintf(arena_t *a, const char *fmt, va_list ap)
 {
+    char small[256];
     va_list copy;
     va_copy(copy, ap);
-    int n = vsnprintf(NULL, 0, fmt, copy);
+    int n = vsnprintf(small, sizeof(small), fmt, copy);
     va_end(copy);
-    if (n < 0)
-        n = 0;
+    assert(n >= 0); /* only an invalid format fails, and formats are ours */
+    if ((size_t)n < sizeof(small))
+        return arena_strndup(a, small, (size_t)n);
     char *p = arena_alloc(a, (size_t)n + 1);
     vsnprintf(p, (size_t)n + 1, fmt, ap);
     return p;
@@ -116,19 +119,40 @@ void abuf_init(abuf_t *b, arena_t *a, size_t initial)
     b->arena = a;
     b->len = 0;
     b->cap = initial ? initial : 64;
-    b->data = arena_alloc(a, b->cap);
+    b->data = a ? arena_alloc(a, b->cap) : mem_alloc(b->cap);
+    b->data[0] = '\0';
 }
 
-static void abuf_reserve(abuf_t *b, size_t extra)
+void abuf_free(abuf_t *b)
+{
+    assert(!b->arena); /* an arena's buffer goes with its arena */
+    free(b->data);
+    b->data = NULL;
+    b->len = b->cap = 0;
+}
+
+void abuf_consume(abuf_t *b, size_t n)
+{
+    assert(n <= b->len);
+    memmove(b->data, b->data + n, b->len - n);
+    b->len -= n;
+    b->data[b->len] = '\0';
+}
+
+void abuf_reserve(abuf_t *b, size_t extra)
 {
     if (b->len + extra + 1 <= b->cap)
         return;
-    size_t cap = b->cap * 2;
+    size_t cap = b->cap ? b->cap * 2 : 64;
     while (cap < b->len + extra + 1)
         cap *= 2;
-    char *data = arena_alloc(b->arena, cap);
-    memcpy(data, b->data, b->len);
-    b->data = data;
+    if (!b->arena) {
+        b->data = mem_realloc(b->data, cap);
+    } else {
+        char *data = arena_alloc(b->arena, cap);
+        memcpy(data, b->data, b->len);
+        b->data = data;
+    }
     b->cap = cap;
 }
 
@@ -142,17 +166,21 @@ void abuf_append(abuf_t *b, const void *data, size_t n)
 
 void abuf_puts(abuf_t *b, const char *s) { abuf_append(b, s, strlen(s)); }
 
+/* Formats into the room there is; only a longer text grows the buffer and
+ * formats again. */
 void abuf_printf(abuf_t *b, const char *fmt, ...)
 {
     va_list ap, copy;
     va_start(ap, fmt);
     va_copy(copy, ap);
-    int n = vsnprintf(NULL, 0, fmt, copy);
+    size_t room = b->cap - b->len;
+    int n = vsnprintf(b->data + b->len, room, fmt, copy);
     va_end(copy);
-    if (n > 0) {
+    assert(n >= 0); /* only an invalid format fails, and formats are ours */
+    if ((size_t)n >= room) {
         abuf_reserve(b, (size_t)n);
         vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
-        b->len += (size_t)n;
     }
+    b->len += (size_t)n;
     va_end(ap);
 }

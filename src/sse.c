@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "hourglass/log.h"
+#include "hourglass/mem.h"
 #include "hourglass/revoked.h"
 #include "hourglass/sse.h"
 
@@ -366,13 +367,11 @@ static void on_fetched(void *data, PGresult *res, db_status_t status)
 static void fetch(sse_hub_t *hub)
 {
     int n = hub->nids < FETCH_BATCH ? hub->nids : FETCH_BATCH;
-    char *list = malloc((size_t)n * 21 + 3);
-    if (!list)
-        return;
-    size_t len = 0;
+    size_t cap = (size_t)n * 21 + 3, len = 0;
+    char *list = mem_alloc(cap);
     list[len++] = '{';
     for (int i = 0; i < n; i++)
-        len += (size_t)sprintf(list + len, "%s%" PRId64, i ? "," : "", hub->ids[i]);
+        len += (size_t)snprintf(list + len, cap - len, "%s%" PRId64, i ? "," : "", hub->ids[i]);
     list[len++] = '}';
     list[len] = '\0';
     memmove(hub->ids, hub->ids + n, (size_t)(hub->nids - n) * sizeof(int64_t));

@@ -24,7 +24,9 @@ char *arena_vprintf(arena_t *a, const char *fmt, va_list ap);
 /* Frees every chunk but the caller-provided first one. */
 void arena_reset(arena_t *a);
 
-/* A growable byte buffer whose storage comes from an arena. */
+/* The one growable byte buffer: its storage comes from an arena (released
+ * with it), or with arena NULL from the heap (released by abuf_free). The
+ * bytes are always followed by a NUL. */
 typedef struct {
     arena_t *arena;
     char *data;
@@ -33,8 +35,14 @@ typedef struct {
 } abuf_t;
 
 void abuf_init(abuf_t *b, arena_t *a, size_t initial);
+/* Room for extra more bytes (and the NUL) without moving again. */
+void abuf_reserve(abuf_t *b, size_t extra);
 void abuf_append(abuf_t *b, const void *data, size_t n);
 void abuf_puts(abuf_t *b, const char *s);
 void abuf_printf(abuf_t *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Drops the first n bytes (those written out, say). */
+void abuf_consume(abuf_t *b, size_t n);
+/* Frees a heap buffer's storage; it may be initialised again. */
+void abuf_free(abuf_t *b);
 
 #endif

@@ -1,6 +1,9 @@
 #include <stdint.h>
 
+#include <stdlib.h>
+
 #include "hourglass/arena.h"
+#include "hourglass/mem.h"
 #include "unit.h"
 
 TEST(arena_grows_and_resets)
@@ -37,4 +40,48 @@ TEST(abuf_appends_and_formats)
     abuf_printf(&b, "[%d]", 7);
     CHECK(!strcmp(b.data + 2000, "[7]"));
     arena_reset(&a);
+}
+
+TEST(abuf_on_the_heap_grows_consumes_and_frees)
+{
+    abuf_t b;
+    abuf_init(&b, NULL, 0);
+    CHECK(b.data && b.len == 0 && b.data[0] == '\0');
+    for (int i = 0; i < 500; i++)
+        abuf_printf(&b, "%03d,", i);
+    CHECK(b.len == 2000);
+    CHECK(!strncmp(b.data, "000,001,", 8) && !strcmp(b.data + 1996, "499,"));
+    abuf_consume(&b, 1996);
+    CHECK(b.len == 4 && !strcmp(b.data, "499,"));
+    abuf_consume(&b, 4);
+    CHECK(b.len == 0 && b.data[0] == '\0');
+    abuf_free(&b);
+    CHECK(b.data == NULL && b.cap == 0);
+}
+
+TEST(arena_printf_longer_than_its_stack_buffer)
+{
+    arena_t a;
+    arena_init(&a, NULL, 0);
+    char long_text[1000];
+    memset(long_text, 'y', sizeof(long_text) - 1);
+    long_text[sizeof(long_text) - 1] = '\0';
+    char *s = arena_printf(&a, "<%s>", long_text);
+    CHECK(strlen(s) == 1001 && s[0] == '<' && s[1000] == '>' && s[1] == 'y');
+    arena_reset(&a);
+}
+
+TEST(mem_allocates_and_copies)
+{
+    char *s = mem_strndup("hourglass", 4);
+    CHECK_STR(s, "hour");
+    int *v = mem_reallocarray(NULL, 1000, sizeof(int));
+    v[999] = 7;
+    v = mem_reallocarray(v, 2000, sizeof(int));
+    CHECK(v[999] == 7);
+    int *z = mem_calloc(16, sizeof(int));
+    CHECK(z[15] == 0);
+    free(z);
+    free(v);
+    free(s);
 }

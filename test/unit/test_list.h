@@ -1,6 +1,9 @@
 /* Every unit test, in one list (as libuv's test-list.h). */
 TEST_ENTRY(arena_grows_and_resets)
 TEST_ENTRY(abuf_appends_and_formats)
+TEST_ENTRY(abuf_on_the_heap_grows_consumes_and_frees)
+TEST_ENTRY(arena_printf_longer_than_its_stack_buffer)
+TEST_ENTRY(mem_allocates_and_copies)
 TEST_ENTRY(router_matches_literals_and_params)
 TEST_ENTRY(router_prefers_literal_segments)
 TEST_ENTRY(router_reports_allowed_methods)
