@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hourglass/arena.h"
+#include "hourglass/mem.h"
 #include "hourglass/outbound.h"
 
 typedef struct transfer transfer_t;
@@ -137,9 +139,7 @@ static int on_socket(CURL *easy, curl_socket_t fd, int what, void *userp, void *
         return 0;
     }
     if (!s) {
-        s = calloc(1, sizeof(*s));
-        if (!s)
-            return -1;
+        s = mem_calloc(1, sizeof(*s));
         s->fd = fd;
         s->o = o;
         if (uv_poll_init_socket(o->loop, &s->poll, fd)) {
@@ -178,8 +178,8 @@ static int on_timer(CURLM *multi, long timeout_ms, void *userp)
 
 outbound_t *outbound_new(uv_loop_t *loop)
 {
-    outbound_t *o = calloc(1, sizeof(*o));
-    if (!o || !(o->multi = curl_multi_init())) {
+    outbound_t *o = mem_calloc(1, sizeof(*o));
+    if (!(o->multi = curl_multi_init())) {
         free(o);
         return NULL;
     }
@@ -198,9 +198,7 @@ int outbound_start(outbound_t *o, CURL *easy, outbound_done_fn done, void *data)
 {
     if (o->closing)
         return -1;
-    transfer_t *t = calloc(1, sizeof(*t));
-    if (!t)
-        return -1;
+    transfer_t *t = mem_calloc(1, sizeof(*t));
     t->easy = easy;
     t->done = done;
     t->data = data;
@@ -244,13 +242,11 @@ void outbound_free(outbound_t *o) { free(o); }
 
 int outbound_active(const outbound_t *o) { return o->active; }
 
-/* ---------------------------------------------------------------- HTTP */
-
 typedef struct {
     outbound_http_fn done;
     void *data;
-    char *buf;
-    size_t len, cap, max;
+    abuf_t answer; /* on the heap, at most max bytes */
+    size_t max;
     int too_large;
     struct curl_slist *headers;
     char *body; /* our copy of what is POSTed */
@@ -261,30 +257,18 @@ static size_t on_http_data(char *ptr, size_t size, size_t nmemb, void *userp)
 {
     http_call_t *c = userp;
     size_t n = size * nmemb;
-    if (c->len + n > c->max) {
+    if (c->answer.len + n > c->max) {
         c->too_large = 1;
         return 0; /* curl stops with CURLE_WRITE_ERROR */
     }
-    if (c->len + n + 1 > c->cap) {
-        size_t cap = c->cap ? c->cap * 2 : 4096;
-        while (cap < c->len + n + 1)
-            cap *= 2;
-        char *nb = realloc(c->buf, cap);
-        if (!nb)
-            return 0;
-        c->buf = nb;
-        c->cap = cap;
-    }
-    memcpy(c->buf + c->len, ptr, n);
-    c->len += n;
-    c->buf[c->len] = '\0';
+    abuf_append(&c->answer, ptr, n);
     return n;
 }
 
 static void http_call_free(http_call_t *c)
 {
     curl_slist_free_all(c->headers);
-    free(c->buf);
+    abuf_free(&c->answer);
     free(c->body);
     free(c);
 }
@@ -292,7 +276,7 @@ static void http_call_free(http_call_t *c)
 static void on_http_done(void *data, CURL *easy, CURLcode rc)
 {
     http_call_t *c = data;
-    outbound_response_t r = {.rc = rc, .body = c->buf ? c->buf : "", .len = c->len, .too_large = c->too_large};
+    outbound_response_t r = {.rc = rc, .body = c->answer.data, .len = c->answer.len, .too_large = c->too_large};
     curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &r.status);
     r.error = rc == CURLE_OK ? NULL : c->too_large ? "the answer is too large" : c->errbuf[0] ? c->errbuf : curl_easy_strerror(rc);
     curl_easy_cleanup(easy);
@@ -300,17 +284,27 @@ static void on_http_done(void *data, CURL *easy, CURLcode rc)
     http_call_free(c);
 }
 
+/* The Content-Type header of a POST; NULL when curl had no memory for it. */
+static struct curl_slist *content_type_header(const char *type)
+{
+    abuf_t h;
+    abuf_init(&h, NULL, 0);
+    abuf_printf(&h, "Content-Type: %s", type);
+    struct curl_slist *list = curl_slist_append(NULL, h.data);
+    abuf_free(&h);
+    return list;
+}
+
 int outbound_http(outbound_t *o, const outbound_request_t *rq, outbound_http_fn done, void *data)
 {
-    http_call_t *c = calloc(1, sizeof(*c));
-    CURL *e = c ? curl_easy_init() : NULL;
-    if (!e) {
-        free(c);
+    CURL *e = curl_easy_init();
+    if (!e)
         return -1;
-    }
+    http_call_t *c = mem_calloc(1, sizeof(*c));
     c->done = done;
     c->data = data;
     c->max = rq->max_bytes;
+    abuf_init(&c->answer, NULL, 0);
     curl_easy_setopt(e, CURLOPT_URL, rq->url);
     curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)rq->timeout_ms);
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_http_data);
@@ -318,22 +312,16 @@ int outbound_http(outbound_t *o, const outbound_request_t *rq, outbound_http_fn 
     curl_easy_setopt(e, CURLOPT_ERRORBUFFER, c->errbuf);
     curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
+    int refused = 0;
     if (rq->body) {
-        c->body = strdup(rq->body);
-        if (rq->content_type) {
-            size_t n = strlen(rq->content_type) + sizeof("Content-Type: ");
-            char *h = malloc(n);
-            if (h) {
-                snprintf(h, n, "Content-Type: %s", rq->content_type);
-                c->headers = curl_slist_append(NULL, h);
-                free(h);
-            }
-        }
+        c->body = mem_strdup(rq->body);
+        if (rq->content_type)
+            refused = !(c->headers = content_type_header(rq->content_type));
         curl_easy_setopt(e, CURLOPT_HTTPHEADER, c->headers);
         curl_easy_setopt(e, CURLOPT_POSTFIELDS, c->body);
         curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE, (long)strlen(rq->body));
     }
-    if ((rq->body && !c->body) || outbound_start(o, e, on_http_done, c)) {
+    if (refused || outbound_start(o, e, on_http_done, c)) {
         curl_easy_cleanup(e);
         http_call_free(c);
         return -1;

@@ -28,7 +28,7 @@ void outbound_close(outbound_t *o, void (*closed)(void *), void *data);
 void outbound_free(outbound_t *o);
 int outbound_active(const outbound_t *o);
 
-/* --- HTTP requests with a bounded answer --- */
+/* HTTP requests with a bounded answer. */
 
 typedef struct {
     CURLcode rc;        /* CURLE_OK: an answer came (any status) */
