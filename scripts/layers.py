@@ -24,7 +24,7 @@ HEADERS = {
     "base": ["arena.h", "mem.h", "log.h", "config.h", "json_text.h", "embed.h", "metrics.h", "import_csv.h"],
     "transport": ["http.h", "http_parser.h", "http_auth.h", "router.h", "problem.h", "forms.h", "server.h"],
     "storage": ["db.h"],
-    "domain": ["auth.h", "revoked.h", "mail.h", "events.h", "body.h", "outbound.h", "sse.h", "telegram.h"],
+    "domain": ["auth.h", "revoked.h", "mail.h", "events.h", "body.h", "outbound.h", "outbox.h", "sse.h", "telegram.h"],
     "endpoint": ["api.h", "api_v1.h", "bridge.h", "openapi.h", "resource.h", "app.h"],
     "top": ["commands.h"],
 }
@@ -33,7 +33,7 @@ HEADERS = {
 FILES = {
     "base": ["arena.c", "mem.c", "log.c", "config.c", "json_text.c", "metrics.c", "import_csv.c"],
     "transport": ["media_sniff.c"],
-    "domain": ["body.c", "events.c", "outbound.c", "sse.c"],
+    "domain": ["body.c", "events.c", "outbound.c", "outbox.c", "sse.c"],
     "endpoint": ["openapi.c", "routes.c", "app.c"],
     "top": ["main.c", "commands.c"],
 }

@@ -11,6 +11,7 @@
 #include "hourglass/auth.h"
 #include "hourglass/bridge.h"
 #include "hourglass/log.h"
+#include "hourglass/mem.h"
 #include "hourglass/revoked.h"
 #include "hourglass/telegram.h"
 
@@ -40,22 +41,6 @@ static void on_revoked_listening(void *data)
     revoked_catch_up(app_worker(w)->db, w->cfg->access_token_ttl_ms + REVOKED_CATCH_UP_SLACK_MS);
 }
 
-static void on_mail_notify(void *data, const char *payload)
-{
-    (void)payload;
-    mail_outbox_wake(data);
-}
-
-static void on_mail_listening(void *data) { mail_outbox_wake(data); }
-
-static void on_telegram_notify(void *data, const char *payload)
-{
-    (void)payload;
-    telegram_outbox_wake(data);
-}
-
-static void on_telegram_listening(void *data) { telegram_outbox_wake(data); }
-
 static void *app_worker_start(worker_t *w)
 {
     app_worker_t *aw = calloc(1, sizeof(*aw));
@@ -72,18 +57,12 @@ static void *app_worker_start(worker_t *w)
     }
     aw->mail = mail_outbox_start(&w->loop, aw->db, aw->out, w->cfg, w->id);
     aw->telegram = telegram_outbox_start(&w->loop, aw->db, aw->out, w->cfg, w->id);
-    if (telegram_configured(w->cfg) && !aw->telegram) {
-        log_error("worker %d: out of memory", w->id);
-        return NULL;
-    }
     events_subscribe(aw->events, SSE_MESSAGE_CHANNEL, sse_on_message_notify, sse_on_listening, aw->sse);
     events_subscribe(aw->events, REVOKED_CHANNEL, sse_on_revoked_notify, NULL, aw->sse);
     if (w->id == 0) {
         events_subscribe(aw->events, REVOKED_CHANNEL, on_revoked_notify, on_revoked_listening, w);
-        if (aw->mail)
-            events_subscribe(aw->events, MAIL_CHANNEL, on_mail_notify, on_mail_listening, aw->mail);
-        if (aw->telegram)
-            events_subscribe(aw->events, TELEGRAM_CHANNEL, on_telegram_notify, on_telegram_listening, aw->telegram);
+        outbox_listen(aw->mail, aw->events);
+        outbox_listen(aw->telegram, aw->events);
     }
     events_start(aw->events);
     return aw;
@@ -92,6 +71,7 @@ static void *app_worker_start(worker_t *w)
 typedef struct {
     worker_t *w;
     void (*done)(worker_t *w);
+    int outboxes; /* still stopping */
 } stop_ctx_t;
 
 static void on_pool_closed(void *data)
@@ -113,27 +93,25 @@ static void on_outbound_closed(void *data)
     sse_hub_close(app_worker(ctx->w)->sse, on_sse_closed, ctx);
 }
 
-static void on_mail_stopped(void *data)
+static void on_outbox_stopped(void *data)
 {
     stop_ctx_t *ctx = data;
-    outbound_close(app_worker(ctx->w)->out, on_outbound_closed, ctx);
+    if (--ctx->outboxes == 0)
+        outbound_close(app_worker(ctx->w)->out, on_outbound_closed, ctx);
 }
 
-static void on_telegram_stopped(void *data)
-{
-    stop_ctx_t *ctx = data;
-    mail_outbox_stop(app_worker(ctx->w)->mail, on_mail_stopped, ctx);
-}
-
-/* Each stops before what it uses: the senders, the transfers, the streams' hub, the pool. */
+/* Each stops before what it uses: the outboxes (both at once), the
+ * transfers, the streams' hub, the pool. */
 static void app_worker_stop(worker_t *w, void (*done)(worker_t *w))
 {
-    stop_ctx_t *ctx = malloc(sizeof(*ctx));
-    if (!ctx)
-        abort(); /* nothing sensible is left to do with no memory at shutdown */
+    outbox_t *outboxes[] = {app_worker(w)->telegram, app_worker(w)->mail};
+    const int count = (int)(sizeof(outboxes) / sizeof(outboxes[0]));
+    stop_ctx_t *ctx = mem_alloc(sizeof(*ctx));
     ctx->w = w;
     ctx->done = done;
-    telegram_outbox_stop(app_worker(w)->telegram, on_telegram_stopped, ctx);
+    ctx->outboxes = count;
+    for (int i = 0; i < count; i++)
+        outbox_stop(outboxes[i], on_outbox_stopped, ctx);
 }
 
 static void app_worker_free(worker_t *w)
@@ -141,8 +119,8 @@ static void app_worker_free(worker_t *w)
     app_worker_t *aw = app_worker(w);
     if (!aw)
         return;
-    mail_outbox_free(aw->mail);
-    telegram_outbox_free(aw->telegram);
+    outbox_free(aw->mail);
+    outbox_free(aw->telegram);
     outbound_free(aw->out);
     sse_hub_free(aw->sse);
     events_free(aw->events);

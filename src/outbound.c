@@ -89,14 +89,13 @@ static void sock_close(sock_t *s)
     uv_close((uv_handle_t *)&s->poll, on_sock_closed);
 }
 
-/* The transfer leaves the multi; done (when given) gets rc. */
-static void transfer_end(outbound_t *o, transfer_t *t, CURLcode rc, int call_done)
+/* The transfer leaves the multi; its done gets rc. */
+static void transfer_end(outbound_t *o, transfer_t *t, CURLcode rc)
 {
     LIST_UNLINK(o->transfers, t);
     o->active--;
     curl_multi_remove_handle(o->multi, t->easy);
-    if (call_done)
-        t->done(t->data, t->easy, rc);
+    t->done(t->data, t->easy, rc);
     free(t);
 }
 
@@ -109,7 +108,7 @@ static void check_done(outbound_t *o)
             continue;
         transfer_t *t = NULL;
         curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&t);
-        transfer_end(o, t, msg->data.result, 1);
+        transfer_end(o, t, msg->data.result);
     }
 }
 
@@ -213,23 +212,13 @@ int outbound_start(outbound_t *o, CURL *easy, outbound_done_fn done, void *data)
     return 0;
 }
 
-void outbound_cancel(outbound_t *o, CURL *easy)
-{
-    for (transfer_t *t = o->transfers; t; t = t->next) {
-        if (t->easy == easy) {
-            transfer_end(o, t, CURLE_ABORTED_BY_CALLBACK, 0);
-            return;
-        }
-    }
-}
-
 void outbound_close(outbound_t *o, void (*closed)(void *), void *data)
 {
     o->closing = 1;
     o->closed = closed;
     o->closed_data = data;
     while (o->transfers)
-        transfer_end(o, o->transfers, CURLE_ABORTED_BY_CALLBACK, 1);
+        transfer_end(o, o->transfers, CURLE_ABORTED_BY_CALLBACK);
     curl_multi_cleanup(o->multi); /* reports its last sockets removed */
     o->multi = NULL;
     while (o->socks) /* any socket curl did not report removed */

@@ -14,10 +14,10 @@
 typedef struct app_worker {
     db_pool_t *db;
     outbound_t *out;
-    mail_outbox_t *mail;
+    outbox_t *mail;
     events_t *events;
     sse_hub_t *sse;
-    telegram_outbox_t *telegram; /* NULL when Telegram is not configured */
+    outbox_t *telegram; /* NULL when Telegram is not configured */
 } app_worker_t;
 
 /* The statements of the modules that are not endpoints (mail, revocations). */

@@ -20,8 +20,6 @@ typedef void (*outbound_done_fn)(void *data, CURL *easy, CURLcode rc);
 /* Runs easy on the loop; done runs once when it ends, never on this stack.
  * 0, or -1 (closing, or curl refused it; done will not run). */
 int outbound_start(outbound_t *o, CURL *easy, outbound_done_fn done, void *data);
-/* Abandons a transfer that has not ended; its done will not run. */
-void outbound_cancel(outbound_t *o, CURL *easy);
 /* Ends what is still running (done gets CURLE_ABORTED_BY_CALLBACK) and
  * closes the handles; closed runs when they are. */
 void outbound_close(outbound_t *o, void (*closed)(void *), void *data);
