@@ -20,6 +20,14 @@ int cmd_migrate(const config_t *cfg)
         fprintf(stderr, "config: %s\n", err);
         return 2;
     }
+    /* A string libpq cannot read is a configuration error, not a database
+     * that is not up yet: no waiting for DB_STARTUP_TIMEOUT. */
+    db_conninfo_t conninfo;
+    if (db_conninfo_parse(&conninfo, config_database_conninfo(cfg), err, sizeof(err))) {
+        fprintf(stderr, "config: DATABASE_URL: %s\n", err);
+        return 2;
+    }
+    db_conninfo_free(&conninfo);
     if (db_migrate(config_database_conninfo(cfg), cfg->db_startup_timeout_ms, err, sizeof(err))) {
         log_error("%s", err);
         return 1;

@@ -6,7 +6,7 @@
  * [Prepare, once per connection] + Execute + Sync, so each query is its own
  * transaction and is committed when its Sync comes back; that is when its
  * callback runs. Entries wait in a ring in the order PostgreSQL answers. */
-#include <arpa/inet.h>
+#include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +14,7 @@
 #include "hourglass/config.h"
 #include "hourglass/db.h"
 #include "hourglass/log.h"
+#include "hourglass/mem.h"
 #include "hourglass/metrics.h"
 
 #define DB_MAX_STATEMENTS 512
@@ -37,8 +38,8 @@ int db_statement_register(const char *name, const char *sql)
         log_error("too many prepared statements (limit %d)", DB_MAX_STATEMENTS);
         abort();
     }
-    statements[statement_count].name = strdup(name);
-    statements[statement_count].sql = strdup(sql);
+    statements[statement_count].name = mem_strdup(name);
+    statements[statement_count].sql = mem_strdup(sql);
     return statement_count++;
 }
 
@@ -95,11 +96,7 @@ struct db_pool {
     int size;
     db_query_t *wait_head, *wait_tail;
     int wait_count;
-    const char **keywords; /* from the connection string, NULL-terminated, room for hostaddr */
-    const char **values;
-    PQconninfoOption *options;
-    char *session_options; /* ours, then the connection string's own */
-    const char *dns_host; /* a host name to resolve without blocking, or NULL */
+    db_conninfo_t conninfo;
     const char *const *listen_channels; /* LISTENed on connection 0, if any */
     int listen_count;
     int listen_pending;
@@ -116,17 +113,13 @@ static void conn_start(db_conn_t *c);
 static void conn_lost(db_conn_t *c);
 static void pool_pump(db_pool_t *p);
 
-/* ---------------------------------------------------------------- queries */
-
 static db_query_t *query_new(int stmt, int nparams, const char *const *values, db_result_fn cb, void *data)
 {
     size_t size = sizeof(db_query_t) + sizeof(char *) * (size_t)nparams;
     for (int i = 0; i < nparams; i++)
         if (values[i])
             size += strlen(values[i]) + 1;
-    db_query_t *q = malloc(size);
-    if (!q)
-        abort();
+    db_query_t *q = mem_alloc(size);
     q->next = NULL;
     q->raw_sql = NULL;
     q->stmt = stmt;
@@ -158,8 +151,6 @@ static void query_deliver(db_query_t *q, db_status_t status)
     free((char *)q->raw_sql);
     free(q);
 }
-
-/* ---------------------------------------------------------------- stats */
 
 static void pool_publish(db_pool_t *p)
 {
@@ -221,8 +212,6 @@ static void pool_fail_waiting(db_pool_t *p)
     pool_publish(p);
 }
 
-/* ---------------------------------------------------------------- socket */
-
 static void on_poll(uv_poll_t *h, int status, int events);
 
 static void poll_close(db_conn_t *c)
@@ -244,7 +233,7 @@ static int poll_watch(db_conn_t *c, int events)
     if (c->poll && c->poll_fd != fd)
         poll_close(c); /* libpq moved to another socket (next address, reconnect) */
     if (!c->poll) {
-        c->poll = malloc(sizeof(uv_poll_t));
+        c->poll = mem_alloc(sizeof(uv_poll_t));
         if (uv_poll_init(c->pool->loop, c->poll, fd)) {
             free(c->poll);
             c->poll = NULL;
@@ -262,13 +251,11 @@ static int poll_watch(db_conn_t *c, int events)
     return 0;
 }
 
-/* ---------------------------------------------------------------- ring */
-
 static void ring_push(db_conn_t *c, entry_kind_t kind, int stmt, db_query_t *q)
 {
     if (c->ring_count == c->ring_cap) {
         int cap = c->ring_cap ? c->ring_cap * 2 : 64;
-        db_entry_t *ring = malloc(sizeof(db_entry_t) * (size_t)cap);
+        db_entry_t *ring = mem_reallocarray(NULL, (size_t)cap, sizeof(db_entry_t));
         for (int i = 0; i < c->ring_count; i++)
             ring[i] = c->ring[(c->ring_head + i) % c->ring_cap];
         free(c->ring);
@@ -290,8 +277,6 @@ static db_entry_t ring_pop(db_conn_t *c)
     c->ring_count--;
     return e;
 }
-
-/* ---------------------------------------------------------------- sending */
 
 static void on_broken(uv_timer_t *t) { conn_lost(t->data); }
 
@@ -370,7 +355,8 @@ static void pool_pump(db_pool_t *p)
 
 db_status_t db_query(db_pool_t *p, int stmt, int nparams, const char *const *values, db_result_fn cb, void *data)
 {
-    if (p->closing || stmt < 0 || stmt >= statement_count)
+    assert(stmt >= 0 && stmt < statement_count);
+    if (p->closing)
         return DB_UNAVAILABLE;
     db_conn_t *c = pool_pick(p);
     if (!c || p->wait_head) {
@@ -392,8 +378,6 @@ db_status_t db_query(db_pool_t *p, int stmt, int nparams, const char *const *val
     pool_publish(p);
     return DB_OK;
 }
-
-/* ---------------------------------------------------------------- receiving */
 
 static void conn_read_results(db_conn_t *c)
 {
@@ -479,8 +463,9 @@ static void conn_send_listen(db_conn_t *c)
     p->listen_pending = p->listen_count;
     for (int i = 0; i < p->listen_count; i++) {
         db_query_t *q = query_new(0, 0, NULL, on_listen_result, p);
-        char *sql = malloc(strlen(p->listen_channels[i]) + 8);
-        sprintf(sql, "LISTEN %s", p->listen_channels[i]);
+        size_t len = sizeof("LISTEN ") + strlen(p->listen_channels[i]);
+        char *sql = mem_alloc(len);
+        snprintf(sql, len, "LISTEN %s", p->listen_channels[i]);
         q->raw_sql = sql;
         conn_send(c, q);
     }
@@ -567,8 +552,6 @@ static void on_poll(uv_poll_t *h, int status, int events)
         conn_read_results(c);
 }
 
-/* ---------------------------------------------------------------- connecting */
-
 static void on_backoff(uv_timer_t *t)
 {
     db_conn_t *c = t->data;
@@ -626,21 +609,10 @@ static void conn_lost(db_conn_t *c)
 
 static void conn_open(db_conn_t *c)
 {
-    db_pool_t *p = c->pool;
-    const char *kw[64], *val[64];
-    int n = 0;
-    for (; p->keywords[n] && n < 62; n++) {
-        kw[n] = p->keywords[n];
-        val[n] = p->values[n];
-    }
-    if (c->hostaddr[0]) {
-        kw[n] = "hostaddr";
-        val[n] = c->hostaddr;
-        n++;
-    }
-    kw[n] = NULL;
-    val[n] = NULL;
-    c->pg = PQconnectStartParams(kw, val, 0);
+    db_conninfo_t *ci = &c->pool->conninfo;
+    /* libpq copies what it needs: the pool's one set of arrays serves every connection */
+    db_conninfo_set_hostaddr(ci, c->hostaddr[0] ? c->hostaddr : NULL);
+    c->pg = PQconnectStartParams(ci->keywords, ci->values, 0);
     if (!c->pg || PQstatus(c->pg) == CONNECTION_BAD) {
         conn_lost(c);
         return;
@@ -665,7 +637,7 @@ static void on_resolved(uv_getaddrinfo_t *r, int status, struct addrinfo *res)
     }
     if (status || !res) {
         if (!c->down_logged)
-            log_warn("worker %d: cannot resolve database host %s: %s", p->worker_id, p->dns_host,
+            log_warn("worker %d: cannot resolve database host %s: %s", p->worker_id, p->conninfo.dns_host,
                      uv_strerror(status));
         c->down_logged = 1;
         if (res)
@@ -684,7 +656,7 @@ static void on_resolved(uv_getaddrinfo_t *r, int status, struct addrinfo *res)
 static void conn_start(db_conn_t *c)
 {
     db_pool_t *p = c->pool;
-    if (!p->dns_host) {
+    if (!p->conninfo.dns_host) {
         conn_open(c);
         return;
     }
@@ -693,78 +665,34 @@ static void conn_start(db_conn_t *c)
     c->state = DBC_RESOLVING;
     c->dns.data = c;
     c->hostaddr[0] = '\0';
-    if (uv_getaddrinfo(p->loop, &c->dns, on_resolved, p->dns_host, NULL, &hints)) {
+    if (uv_getaddrinfo(p->loop, &c->dns, on_resolved, p->conninfo.dns_host, NULL, &hints)) {
         conn_lost(c);
         return;
     }
     p->open_handles++;
 }
 
-/* Does this host need a DNS lookup (not an address, a socket folder or a list)? */
-static int host_needs_dns(const char *host)
-{
-    if (!host || !*host || host[0] == '/' || host[0] == '@' || strchr(host, ','))
-        return 0;
-    unsigned char buf[sizeof(struct in6_addr)];
-    return inet_pton(AF_INET, host, buf) != 1 && inet_pton(AF_INET6, host, buf) != 1;
-}
-
 db_pool_t *db_pool_new(uv_loop_t *loop, const config_t *cfg, int worker_id)
 {
-    db_pool_t *p = calloc(1, sizeof(*p));
+    db_pool_t *p = mem_calloc(1, sizeof(*p));
     p->loop = loop;
     p->cfg = cfg;
     p->worker_id = worker_id;
     p->metrics = metrics_worker(worker_id);
     p->size = cfg->db_pool_size;
-    p->conns = calloc((size_t)p->size, sizeof(db_conn_t));
-
-    char *err = NULL;
-    p->options = PQconninfoParse(config_database_conninfo(cfg) ? config_database_conninfo(cfg) : "", &err);
-    if (err)
-        PQfreemem(err);
-    size_t count = 0;
-    for (PQconninfoOption *o = p->options; o && o->keyword; o++)
-        count++;
-    p->keywords = calloc(count + 3, sizeof(char *));
-    p->values = calloc(count + 3, sizeof(char *));
-    const char *host = NULL, *hostaddr = NULL, *user_options = NULL;
-    int n = 0;
-    for (PQconninfoOption *o = p->options; o && o->keyword; o++) {
-        if (o->val && !strcmp(o->keyword, "options"))
-            user_options = o->val;
-        if (!o->val || !strcmp(o->keyword, "options"))
-            continue;
-        if (!strcmp(o->keyword, "host"))
-            host = o->val;
-        if (!strcmp(o->keyword, "hostaddr"))
-            hostaddr = o->val;
-        p->keywords[n] = o->keyword;
-        p->values[n] = o->val;
-        n++;
-    }
-    if (!hostaddr && host_needs_dns(host))
-        p->dns_host = host;
-    /* Every statement is prepared once and run many times with parameters,
-     * and its plan does not depend on their values (every read is scoped by
-     * the owner's key). PostgreSQL's default re-plans each execution while a
-     * custom plan looks cheaper: for a list that was half of its cost,
-     * inlining hg_time included. Options in the connection string come
-     * after ours, so they win. */
-    static const char generic[] = "-c plan_cache_mode=force_generic_plan";
-    size_t len = sizeof(generic) + (user_options ? strlen(user_options) + 1 : 0);
-    p->session_options = malloc(len);
-    snprintf(p->session_options, len, "%s%s%s", generic, user_options ? " " : "", user_options ? user_options : "");
-    p->keywords[n] = "options";
-    p->values[n] = p->session_options;
-    n++;
+    p->conns = mem_calloc((size_t)p->size, sizeof(db_conn_t));
+    /* serve and migrate refused a string that does not parse before any pool */
+    char err[256];
+    int parsed = db_conninfo_parse(&p->conninfo, config_database_conninfo(cfg), err, sizeof(err));
+    assert(parsed == 0);
+    (void)parsed;
 
     for (int i = 0; i < p->size; i++) {
         db_conn_t *c = &p->conns[i];
         c->pool = p;
         c->index = i;
         c->poll_fd = -1;
-        c->prepared = calloc((size_t)(statement_count ? statement_count : 1), 1);
+        c->prepared = mem_calloc((size_t)(statement_count ? statement_count : 1), 1);
         uv_timer_init(loop, &c->timer);
         c->timer.data = c;
         p->open_handles++;
@@ -807,9 +735,6 @@ void db_pool_free(db_pool_t *p)
         free(p->conns[i].ring);
     }
     free(p->conns);
-    free(p->keywords);
-    free(p->values);
-    free(p->session_options);
-    PQconninfoFree(p->options);
+    db_conninfo_free(&p->conninfo);
     free(p);
 }

@@ -25,6 +25,27 @@ typedef void (*db_result_fn)(void *data, PGresult *res, db_status_t status);
 int db_statement_register(const char *name, const char *sql);
 int db_statement_count(void);
 
+/* The parameters every session of a pool opens with, from a libpq URI or
+ * key=value string: each keyword it sets, then "options" with the pool's own
+ * session options first and the string's after them (so the string's win).
+ * The arrays end in a slot for hostaddr (db_conninfo_set_hostaddr) and NULL,
+ * as PQconnectStartParams takes them. */
+typedef struct {
+    const char **keywords;
+    const char **values;
+    int count;            /* entries before the hostaddr slot */
+    const char *dns_host; /* a host name to resolve without blocking, or NULL */
+    PQconninfoOption *parsed;
+    char *session_options;
+} db_conninfo_t;
+
+/* 0, or -1 with libpq's reason in err, any quoted part of the string (it
+ * may hold the password) left out. */
+int db_conninfo_parse(db_conninfo_t *ci, const char *conninfo, char *err, size_t errlen);
+/* The address a connection opens, resolved by the pool; NULL for none. */
+void db_conninfo_set_hostaddr(db_conninfo_t *ci, const char *hostaddr);
+void db_conninfo_free(db_conninfo_t *ci);
+
 db_pool_t *db_pool_new(uv_loop_t *loop, const struct config *cfg, int worker_id);
 /* Sends or queues a query. Returns DB_OK (cb will be called exactly once) or
  * DB_UNAVAILABLE / DB_OVERLOADED (cb will not be called). Parameters are copied. */

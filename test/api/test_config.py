@@ -70,6 +70,18 @@ def test_missing_database_url(command):
     assert_config_error(rc, err, elapsed, "DATABASE_URL")
 
 
+@pytest.mark.parametrize("command", ["serve", "migrate"])
+@pytest.mark.parametrize("url", ["host=127.0.0.1 password %s" % SECRET,
+                                 "postgresql://postgres:%s%%zz@127.0.0.1/x" % SECRET,
+                                 "postgresql://postgres:%s@127.0.0.1/x?nosuchoption=1" % SECRET])
+def test_malformed_database_url(command, url):
+    """A string libpq cannot read is a configuration error: one line at once, not a wait
+    for DB_STARTUP_TIMEOUT as if the database were down, and none of the string repeated."""
+    rc, out, err, elapsed = run_bin({"DATABASE_URL": url}, args=(command,))
+    assert_config_error(rc, err, elapsed, "DATABASE_URL")
+    assert SECRET not in out + err, err
+
+
 def test_postgres_variables_instead_of_url(make_server):
     u = urllib.parse.urlsplit(DB_URL)
     s = make_server(DATABASE_URL=None, POSTGRES_HOST=u.hostname or "127.0.0.1",
