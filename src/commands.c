@@ -28,9 +28,11 @@ int cmd_migrate(const config_t *cfg)
         return 2;
     }
     db_conninfo_free(&conninfo);
-    if (db_migrate(config_database_conninfo(cfg), cfg->db_startup_timeout_ms, err, sizeof(err))) {
+    int rc = db_migrate(config_database_conninfo(cfg), cfg->db_startup_timeout_ms, err, sizeof(err));
+    if (rc) {
         log_error("%s", err);
-        return 1;
+        /* a changed file is the deployment's mistake: waiting or restarting cannot mend it */
+        return rc == DB_MIGRATE_CHANGED ? 2 : 1;
     }
     return 0;
 }

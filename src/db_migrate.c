@@ -1,6 +1,10 @@
 /* Schema migrations, applied at start-up (blocking libpq is fine here: the
  * loops have not started). Several instances may start at once: an advisory
- * lock lets one apply while the others wait, then find nothing left to do. */
+ * lock lets one apply while the others wait, then find nothing left to do.
+ * Each applied file's SHA-256 is recorded; a file changed after it was
+ * applied stops start-up, since databases migrated before and after the
+ * change would differ under one version. */
+#include <assert.h>
 #include <ctype.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -8,11 +12,17 @@
 #include <string.h>
 #include <time.h>
 
+#include <sodium.h>
+
 #include "hourglass/db.h"
 #include "hourglass/embed.h"
 #include "hourglass/log.h"
+#include "hourglass/mem.h"
 
 #define MIGRATION_LOCK_KEY 0x686f7572676c6173LL /* "hourglas" */
+#define CHECKSUM_HEX_SIZE (crypto_hash_sha256_BYTES * 2 + 1)
+#define VERSION_SIZE 32
+#define NAME_SIZE 128
 
 static void set_err(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static void set_err(char *err, size_t errlen, const char *fmt, ...)
@@ -74,18 +84,26 @@ static int split_name(const char *file, char *version, size_t vcap, char *name, 
     return 0;
 }
 
-static int apply_one(PGconn *pg, const embedded_file_t *m, const char *version, const char *name, char *err,
-                     size_t errlen)
+/* As `sha256sum db/migrations/FILE` prints it. */
+static void file_checksum(const embedded_file_t *m, char hex[CHECKSUM_HEX_SIZE])
+{
+    unsigned char digest[crypto_hash_sha256_BYTES];
+    crypto_hash_sha256(digest, (const unsigned char *)m->data, m->len);
+    sodium_bin2hex(hex, CHECKSUM_HEX_SIZE, digest, sizeof(digest));
+}
+
+static int apply_one(PGconn *pg, const embedded_file_t *m, const char *version, const char *name,
+                     const char *checksum, char *err, size_t errlen)
 {
     if (exec_ok(pg, "BEGIN", err, errlen))
         return -1;
-    char *sql = strndup(m->data, m->len);
+    char *sql = mem_strndup(m->data, m->len);
     int rc = exec_ok(pg, sql, err, errlen);
     free(sql);
     if (rc == 0) {
-        const char *params[2] = {version, name};
-        PGresult *r = PQexecParams(pg, "INSERT INTO schema_migrations (version, name) VALUES ($1, $2)", 2, NULL,
-                                   params, NULL, NULL, 0);
+        const char *params[3] = {version, name, checksum};
+        PGresult *r = PQexecParams(pg, "INSERT INTO schema_migrations (version, name, checksum) VALUES ($1, $2, $3)",
+                                   3, NULL, params, NULL, NULL, 0);
         if (PQresultStatus(r) != PGRES_COMMAND_OK) {
             set_err(err, errlen, "%s", PQresultErrorMessage(r));
             rc = -1;
@@ -101,46 +119,103 @@ static int apply_one(PGconn *pg, const embedded_file_t *m, const char *version, 
     return -1;
 }
 
+/* The recorded checksum of a version: 1 and *checksum (NULL for a row from
+ * before checksums), or 0 when the version is not applied yet. */
+static int recorded(const PGresult *rows, const char *version, const char **checksum)
+{
+    for (int i = 0; i < PQntuples(rows); i++) {
+        if (strcmp(PQgetvalue(rows, i, 0), version))
+            continue;
+        *checksum = PQgetisnull(rows, i, 1) ? NULL : PQgetvalue(rows, i, 1);
+        return 1;
+    }
+    return 0;
+}
+
+/* Every applied file must still be the text that was applied; rows from
+ * before checksums were recorded get the file's now, once and quietly.
+ * pending[i] says whether db_migrations[i] is still to apply. */
+static int check_applied(PGconn *pg, unsigned char *pending, char *err, size_t errlen)
+{
+    PGresult *rows = PQexec(pg, "SELECT version, checksum FROM schema_migrations");
+    if (PQresultStatus(rows) != PGRES_TUPLES_OK) {
+        set_err(err, errlen, "%s", PQresultErrorMessage(rows));
+        PQclear(rows);
+        return DB_MIGRATE_FAILED;
+    }
+    int rc = 0;
+    for (size_t i = 0; i < db_migrations_count && rc == 0; i++) {
+        const embedded_file_t *m = &db_migrations[i];
+        char version[VERSION_SIZE], name[NAME_SIZE], checksum[CHECKSUM_HEX_SIZE];
+        const char *was = NULL;
+        if (split_name(m->name, version, sizeof(version), name, sizeof(name))) {
+            set_err(err, errlen, "migration file %s: name must be NNNN_name.sql", m->name);
+            rc = DB_MIGRATE_FAILED;
+            break;
+        }
+        pending[i] = !recorded(rows, version, &was);
+        file_checksum(m, checksum);
+        if (pending[i] || (was && !strcmp(was, checksum)))
+            continue;
+        if (was) {
+            set_err(err, errlen,
+                    "migration %s was changed after it was applied (its SHA-256 is not the one in "
+                    "schema_migrations): restore it and put the change in a new migration", m->name);
+            rc = DB_MIGRATE_CHANGED;
+            break;
+        }
+        const char *params[2] = {version, checksum};
+        PGresult *r = PQexecParams(pg, "UPDATE schema_migrations SET checksum = $2 WHERE version = $1", 2, NULL,
+                                   params, NULL, NULL, 0);
+        if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+            set_err(err, errlen, "%s", PQresultErrorMessage(r));
+            rc = DB_MIGRATE_FAILED;
+        }
+        PQclear(r);
+    }
+    PQclear(rows);
+    return rc;
+}
+
 int db_migrate(const char *conninfo, uint64_t wait_ms, char *err, size_t errlen)
 {
     PGconn *pg = connect_with_wait(conninfo, wait_ms, err, errlen);
     if (!pg)
-        return -1;
-    int rc = -1;
+        return DB_MIGRATE_FAILED;
+    int rc = DB_MIGRATE_FAILED;
+    unsigned char *pending = mem_calloc(db_migrations_count, 1);
     char lock_sql[96];
     snprintf(lock_sql, sizeof(lock_sql), "SELECT pg_advisory_lock(%lld)", MIGRATION_LOCK_KEY);
     PQclear(PQexec(pg, "SET client_min_messages = warning"));
     if (exec_ok(pg, lock_sql, err, errlen))
         goto done;
+    /* checksum is NULL only in rows applied before it was recorded */
     if (exec_ok(pg,
                 "CREATE TABLE IF NOT EXISTS schema_migrations ("
                 " version text PRIMARY KEY,"
                 " name text NOT NULL,"
-                " applied_at timestamptz NOT NULL DEFAULT now())",
-                err, errlen))
+                " applied_at timestamptz NOT NULL DEFAULT now(),"
+                " checksum text)",
+                err, errlen) ||
+        exec_ok(pg, "ALTER TABLE schema_migrations ADD COLUMN IF NOT EXISTS checksum text", err, errlen))
         goto unlock;
+    int checked = check_applied(pg, pending, err, errlen);
+    if (checked) {
+        rc = checked;
+        goto unlock;
+    }
 
     int applied = 0;
     for (size_t i = 0; i < db_migrations_count; i++) {
         const embedded_file_t *m = &db_migrations[i];
-        char version[32], name[128];
-        if (split_name(m->name, version, sizeof(version), name, sizeof(name))) {
-            set_err(err, errlen, "migration file %s: name must be NNNN_name.sql", m->name);
-            goto unlock;
-        }
-        const char *params[1] = {version};
-        PGresult *r = PQexecParams(pg, "SELECT 1 FROM schema_migrations WHERE version = $1", 1, NULL, params,
-                                   NULL, NULL, 0);
-        int done_already = PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) > 0;
-        int failed = PQresultStatus(r) != PGRES_TUPLES_OK;
-        if (failed)
-            set_err(err, errlen, "%s", PQresultErrorMessage(r));
-        PQclear(r);
-        if (failed)
-            goto unlock;
-        if (done_already)
+        char version[VERSION_SIZE], name[NAME_SIZE], checksum[CHECKSUM_HEX_SIZE];
+        if (!pending[i])
             continue;
-        if (apply_one(pg, m, version, name, err, errlen))
+        int named = split_name(m->name, version, sizeof(version), name, sizeof(name));
+        assert(named == 0); /* check_applied refused a bad name */
+        (void)named;
+        file_checksum(m, checksum);
+        if (apply_one(pg, m, version, name, checksum, err, errlen))
             goto unlock;
         log_info("applied migration %s", m->name);
         applied++;
@@ -152,6 +227,7 @@ unlock:
     snprintf(lock_sql, sizeof(lock_sql), "SELECT pg_advisory_unlock(%lld)", MIGRATION_LOCK_KEY);
     PQclear(PQexec(pg, lock_sql));
 done:
+    free(pending);
     PQfinish(pg);
     return rc;
 }

@@ -71,8 +71,14 @@ typedef struct {
 } db_pool_stats_t;
 void db_pool_stats(const db_pool_t *pool, db_pool_stats_t *out);
 
-/* Start-up (blocking is fine here): waits for the database, then applies the
- * embedded migrations under an advisory lock. */
+/* Start-up (blocking is fine here): waits for the database, checks that no
+ * applied migration has changed since (its recorded SHA-256), then applies
+ * the embedded migrations not applied yet, under an advisory lock. Returns 0
+ * or one of these, with the reason in err. */
+enum {
+    DB_MIGRATE_FAILED = -1,  /* no database, or a statement failed */
+    DB_MIGRATE_CHANGED = -2, /* an applied migration's file is not the text that was applied */
+};
 int db_migrate(const char *conninfo, uint64_t wait_ms, char *err, size_t errlen);
 
 #endif
