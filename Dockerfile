@@ -1,5 +1,10 @@
 # hourglass: build on Debian 12, run on Debian 12 slim with only the shared libraries.
-#   docker build -t hourglass .      docker run -e DATABASE_URL=... -p 8000:8000 hourglass
+#   docker build -t hourglass .
+#   docker run -e DATABASE_URL=postgresql://USER:PASSWORD@HOST:5432/DB -e JWT_SECRET="$(openssl rand -hex 32)" \
+#              --stop-timeout 15 -p 8000:8000 hourglass
+# serve needs both variables (JWT_SECRET: at least 16 characters; a fixed one keeps sessions
+# valid across restarts). SIGTERM lets requests finish for SHUTDOWN_TIMEOUT (10s), Docker's
+# own default before it kills: --stop-timeout gives the drain room.
 
 # Swagger UI and ReDoc for /docs and /redoc: fetched from npm at build time, compiled in.
 FROM node:20-bookworm-slim AS docs-assets
@@ -18,7 +23,7 @@ WORKDIR /src
 COPY . .
 COPY --from=docs-assets /assets /assets
 RUN meson setup /build --buildtype=release -Ddocs_assets=/assets \
-    && ninja -C /build \
+    && ninja -C /build hourglass \
     && install -D -s /build/hourglass /out/hourglass
 
 FROM debian:12-slim
@@ -26,7 +31,8 @@ RUN apt-get update \
     && apt-get install -y --no-install-recommends \
         libuv1 libpq5 libsodium23 libargon2-1 libjwt0 libjansson4 libcurl4 ca-certificates \
     && rm -rf /var/lib/apt/lists/* \
-    && useradd --system --uid 10001 --user-group --no-create-home --shell /usr/sbin/nologin hourglass
+    && groupadd --system --gid 10001 hourglass \
+    && useradd --system --uid 10001 --gid 10001 --no-create-home --shell /usr/sbin/nologin hourglass
 COPY --from=build /out/hourglass /usr/local/bin/hourglass
 # numeric, so an orchestrator's "run as non-root" check can verify it
 USER 10001:10001
