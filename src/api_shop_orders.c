@@ -18,7 +18,7 @@
 #include "hourglass/server.h"
 #include "hourglass/telegram.h"
 
-/* The notes' bounds (shop_sql.md, decision 10). */
+/* Bounds of an order (docs/shop.md, decision 10). */
 #define ORDER_ITEMS_MAX 100
 #define ORDER_ITEM_AMOUNT_MAX 10000
 /* amount x price summed over every item stays far inside a bigint */

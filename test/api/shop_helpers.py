@@ -1,6 +1,6 @@
 """Shared pieces of the shop tests (test_shop_*.py): a server with the shop's outbound services
 pointed at local fakes (test/fakes), staff / plain users / anonymous clients, and builders for the
-catalogue. Written from API.md and the decisions in /work/notes/shop_sql.md, not from server code.
+catalogue. Written from API.md and the decisions in docs/shop.md, not from server code.
 
 Roles: a registered user is made `staff` (or `admin`) with psql, then logs in again, since the role
 travels in the access token (as test_music.py does for admins)."""

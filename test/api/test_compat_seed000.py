@@ -4,8 +4,8 @@ status, the seed's field names and envelopes, ids as strings, naive date-times, 
 preflights too), the cookies the seed's front end reads; and, with COMPAT_SEED000 unset,
 404 on every compat route and /api/v1 as before.
 
-The spec is /work/notes/seed000_calls.md (what github:vergeeva/react_management sends and
-reads); test_compat_seed000_browser.py makes the same calls from a real browser.
+The spec is docs/seed000.md (what github:vergeeva/react_management sends and reads, and
+the choices D1-D19); test_compat_seed000_browser.py makes the same calls from a real browser.
 """
 import importlib.util
 import os

@@ -3,9 +3,9 @@ driven by playwright-core) loads a page from another origin, http://localhost:30
 by a small HTTP server of this test, and makes the calls of github:vergeeva/react_management
 with the real axios (withCredentials, JSON bodies, cookies only) against a server started
 with COMPAT_SEED000=true. The call list is test/browser/seed000/flow.js, after
-/work/notes/seed000_calls.md. At the end the page draws the kanban board it read and the
-test saves a screenshot: docs/seed000-kanban.png when every step passed, else into the
-session's log folder.
+docs/seed000.md. At the end the page draws the kanban board it read and the test saves a
+screenshot: docs/seed000-kanban.png when every step passed, else into the session's log
+folder.
 
 Needs: chromium (scripts/test installs it), node, and playwright-core + axios fetched by
 scripts/browser-deps.sh into .cache/npm-browser (scripts/test runs it; $HG_BROWSER_DEPS).

@@ -1,7 +1,7 @@
 """Direct messages and conversations (API.md "Messages"): POST /api/v1/messages,
 GET /api/v1/messages/{user_id}, GET /api/v1/conversations, POST /api/v1/messages/{user_id}/read.
 
-Choices beyond API.md that these tests pin (see /work/notes/messages_sql.md):
+Choices beyond API.md that these tests pin (see docs/messages.md):
   * a conversation page takes ?limit= and ?cursor= like every list, and ?before= (a message
     id: only older messages); next_cursor is the id of the oldest message shown;
   * a conversation with, or a read mark for, a user that does not exist answers 404 not_found,

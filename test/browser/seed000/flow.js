@@ -1,8 +1,8 @@
 // The calls the seed 000 front end (github:vergeeva/react_management) makes, in the order its
 // screens make them, with the same axios settings (withCredentials, JSON bodies, no
-// Authorization header). The spec is /work/notes/seed000_calls.md; section numbers below
-// refer to it. Each step records what went wrong in window.__results; window.__done = true
-// at the end. Query: ?api=http://localhost:PORT&run=UNIQUE
+// Authorization header). The spec is docs/seed000.md; section numbers below refer to it.
+// Each step records what went wrong in window.__results; window.__done = true at the end.
+// Query: ?api=http://localhost:PORT&run=UNIQUE
 (function () {
     "use strict";
 
