@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Write a C file that holds files as strings: embed.py SYMBOL OUT.c (FILE | DIR)...
 
-A folder stands for its *.sql files. The array is sorted by file name so
+A folder stands for its *.sql and *.json files. The array is sorted by file name so
 migrations apply in order. OUT.c is rewritten only when its text changes.
 """
 import os
@@ -23,7 +23,7 @@ def main() -> None:
     inputs = []
     for arg in args:
         if os.path.isdir(arg):
-            inputs += [os.path.join(arg, n) for n in os.listdir(arg) if n.endswith('.sql')]
+            inputs += [os.path.join(arg, n) for n in os.listdir(arg) if n.endswith(('.sql', '.json'))]
         else:
             inputs.append(arg)
     inputs.sort(key=os.path.basename)

@@ -14,7 +14,6 @@
 #include "hourglass/body.h"
 #include "hourglass/http_auth.h"
 #include "hourglass/json_text.h"
-#include "hourglass/openapi.h"
 #include "hourglass/revoked.h"
 #include "hourglass/server.h"
 
@@ -534,100 +533,41 @@ static void accounts_register_statements(void)
     stmt_reset = db_statement_register("acc_reset", "SELECT auth_reset_password($1, $2, $3, $4)::text");
 }
 
-static const http_route_t account_routes[] = {
-    {ALLOW_POST, "/api/v1/auth/register", api_register, NULL, 0, 0},
-    {ALLOW_POST, "/api/v1/auth/verify-email", api_verify_email, NULL, 0, 0},
-    {ALLOW_POST, "/api/v1/auth/resend-verification", api_resend_verification, NULL, 0, 0},
-    {ALLOW_POST, "/api/v1/auth/login", api_login, NULL, 0, 0},
-    {ALLOW_POST, "/api/v1/auth/refresh", api_refresh, NULL, 0, 0},
-    {ALLOW_POST, "/api/v1/auth/logout", api_logout, NULL, ROUTE_AUTH, 0},
-    {ALLOW_POST, "/api/v1/auth/logout-all", api_logout_all, NULL, ROUTE_AUTH, 0},
-    {ALLOW_GET, "/api/v1/auth/sessions", api_sessions, NULL, ROUTE_AUTH, 0},
-    {ALLOW_DELETE, "/api/v1/auth/sessions/{id}", api_session_delete, NULL, ROUTE_AUTH, 0},
-    {ALLOW_POST, "/api/v1/auth/forgot-password", api_forgot_password, NULL, 0, 0},
-    {ALLOW_POST, "/api/v1/auth/reset-password", api_reset_password, NULL, 0, 0},
+static const api_route_t account_routes[] = {
+    {.http = {.methods = ALLOW_POST, .pattern = "/api/v1/auth/register", .handler = api_register},
+     .summary = "Create an account", .status = 201, .response = "User", .body = register_fields,
+     .body_count = REGISTER_FIELDS, .errors = "409"},
+    {.http = {.methods = ALLOW_POST, .pattern = "/api/v1/auth/verify-email", .handler = api_verify_email},
+     .summary = "Verify the e-mail address with the mailed code", .response = "User", .body = email_code_fields,
+     .body_count = ARRAY_LEN(email_code_fields), .errors = "400 410"},
+    {.http = {.methods = ALLOW_POST, .pattern = "/api/v1/auth/resend-verification", .handler = api_resend_verification},
+     .summary = "Mail a new verification code", .status = 202, .response = "Accepted", .body = email_fields,
+     .body_count = ARRAY_LEN(email_fields)},
+    {.http = {.methods = ALLOW_POST, .pattern = "/api/v1/auth/login", .handler = api_login},
+     .summary = "Log in: a token pair and session cookies", .response = "TokenPair", .body = login_fields,
+     .body_count = LOGIN_FIELDS, .doc = API_FORMS, .errors = "401 403 429"},
+    {.http = {.methods = ALLOW_POST, .pattern = "/api/v1/auth/refresh", .handler = api_refresh},
+     .summary = "Trade a refresh token for a new pair", .response = "TokenPair", .body = refresh_fields,
+     .body_count = ARRAY_LEN(refresh_fields), .doc = API_FORMS, .errors = "401 403"},
+    {.http = {.methods = ALLOW_POST, .pattern = "/api/v1/auth/logout", .handler = api_logout, .flags = ROUTE_AUTH},
+     .summary = "Log out: revoke this session", .status = 204},
+    {.http = {.methods = ALLOW_POST, .pattern = "/api/v1/auth/logout-all", .handler = api_logout_all,
+              .flags = ROUTE_AUTH},
+     .summary = "Revoke every session of the user", .status = 204},
+    {.http = {.methods = ALLOW_GET, .pattern = "/api/v1/auth/sessions", .handler = api_sessions, .flags = ROUTE_AUTH},
+     .summary = "The user's live sessions", .response = "SessionPage", .doc = API_PAGED},
+    {.http = {.methods = ALLOW_DELETE, .pattern = "/api/v1/auth/sessions/{id}", .handler = api_session_delete,
+              .flags = ROUTE_AUTH},
+     .summary = "Revoke one of the user's sessions", .status = 204},
+    {.http = {.methods = ALLOW_POST, .pattern = "/api/v1/auth/forgot-password", .handler = api_forgot_password},
+     .summary = "Mail a password reset code", .status = 202, .response = "Accepted", .body = email_fields,
+     .body_count = ARRAY_LEN(email_fields)},
+    {.http = {.methods = ALLOW_POST, .pattern = "/api/v1/auth/reset-password", .handler = api_reset_password},
+     .summary = "Set a new password with the mailed code", .status = 204, .body = reset_fields,
+     .body_count = ARRAY_LEN(reset_fields), .errors = "400 410"},
 };
-
-static const route_doc_t account_docs[] = {
-    {ALLOW_POST, "/api/v1/auth/register", "auth", "Create an account", register_fields, REGISTER_FIELDS, NULL, 201,
-     "User"},
-    {ALLOW_POST, "/api/v1/auth/verify-email", "auth", "Verify the e-mail address with the mailed code",
-     email_code_fields, 2, NULL, 200, "User"},
-    {ALLOW_POST, "/api/v1/auth/resend-verification", "auth", "Mail a new verification code", email_fields, 1, NULL,
-     202, "Accepted"},
-    {ALLOW_POST, "/api/v1/auth/login", "auth", "Log in: a token pair and session cookies", login_fields, LOGIN_FIELDS,
-     NULL, 200, "TokenPair"},
-    {ALLOW_POST, "/api/v1/auth/refresh", "auth", "Trade a refresh token for a new pair", refresh_fields, 1, NULL, 200,
-     "TokenPair"},
-    {ALLOW_POST, "/api/v1/auth/logout", "auth", "Log out: revoke this session", NULL, 0, NULL, 204, NULL},
-    {ALLOW_POST, "/api/v1/auth/logout-all", "auth", "Revoke every session of the user", NULL, 0, NULL, 204, NULL},
-    {ALLOW_GET, "/api/v1/auth/sessions", "auth", "The user's live sessions", NULL, 0, NULL, 200, "SessionPage"},
-    {ALLOW_DELETE, "/api/v1/auth/sessions/{id}", "auth", "Revoke one of the user's sessions", NULL, 0, NULL, 204,
-     NULL},
-    {ALLOW_POST, "/api/v1/auth/forgot-password", "auth", "Mail a password reset code", email_fields, 1, NULL, 202,
-     "Accepted"},
-    {ALLOW_POST, "/api/v1/auth/reset-password", "auth", "Set a new password with the mailed code", reset_fields, 3,
-     NULL, 204, NULL},
-};
-
-static const openapi_extra_t account_doc_extras[] = {
-    {ALLOW_POST, "/api/v1/auth/register", 0, "409", NULL, 0,
-     "A 6-digit verification code is mailed. 409 `email_taken` or `username_taken`; 422 lists every password "
-     "rule broken (`too_short`, `too_long`, `no_lower`, `no_upper`, `no_digit`, `no_symbol`) and `mismatch` "
-     "when `password_confirm` differs."},
-    {ALLOW_POST, "/api/v1/auth/verify-email", 0, "400 410", NULL, 0,
-     "400 `invalid_code` for a wrong code, and for any code after 5 wrong tries; 410 `code_expired` after 15 "
-     "minutes."},
-    {ALLOW_POST, "/api/v1/auth/resend-verification", 0, NULL, NULL, 0,
-     "Always 202, so nobody learns which addresses have accounts. Beyond 1 a minute and 5 an hour per address "
-     "nothing more is sent."},
-    {ALLOW_POST, "/api/v1/auth/login", OPENAPI_FORMS, "401 403 429", NULL, 0,
-     "`email` (or `username`) and `password`, as JSON or as the OAuth2 password form, whose `username` may hold "
-     "the e-mail. Sets the cookies `access_token` and `refresh_token` (HttpOnly, SameSite=Lax) and `logged_in`. "
-     "401 `invalid_credentials` alike for an unknown user and a wrong password; 403 `email_not_verified`; 429 "
-     "after 10 failures for the account in 15 minutes, or 100 attempts from the address in a minute."},
-    {ALLOW_POST, "/api/v1/auth/refresh", OPENAPI_FORMS, "401 403", NULL, 0,
-     "The refresh token comes in the body, as a Bearer header, or as the `refresh_token` cookie (which needs an "
-     "allowed Origin, else 403 `origin_not_allowed`). The old token stops working; presenting one already rotated "
-     "revokes its whole session (401 `token_reused`), except within 10 s of the rotation, when it gets the same "
-     "new pair."},
-    {ALLOW_POST, "/api/v1/auth/logout", 0, NULL, NULL, 0,
-     "Clears the cookies; this session's access token is refused from now on."},
-    {ALLOW_GET, "/api/v1/auth/sessions", OPENAPI_PAGED, NULL, NULL, 0, NULL},
-    {ALLOW_POST, "/api/v1/auth/forgot-password", 0, NULL, NULL, 0,
-     "Always 202; a reset code is mailed when the address is known, within the same quotas as verification."},
-    {ALLOW_POST, "/api/v1/auth/reset-password", 0, "400 410", NULL, 0,
-     "Every session of the user is revoked. Codes answer as in verify-email."},
-};
-
-static const char *const token_types[] = {"bearer", NULL};
-static const body_field_t token_pair_object[] = {
-    {"access_token", FIELD_STRING, FIELD_REQUIRED, 0, 0, NULL},
-    {"refresh_token", FIELD_STRING, FIELD_REQUIRED, 0, 0, NULL},
-    {"token_type", FIELD_ENUM, FIELD_REQUIRED, 0, 0, token_types},
-    {"expires_in", FIELD_INT, FIELD_REQUIRED, 0, 0, NULL},
-};
-static const body_field_t session_object[] = {
-    {"id", FIELD_ID, FIELD_REQUIRED, 0, 0, NULL},
-    {"user_agent", FIELD_STRING, 0, 0, 0, NULL},
-    {"ip", FIELD_STRING, 0, 0, 0, NULL},
-    {"created_at", FIELD_DATETIME, FIELD_REQUIRED, 0, 0, NULL},
-    {"last_used_at", FIELD_DATETIME, FIELD_REQUIRED, 0, 0, NULL},
-    {"current", FIELD_BOOL, FIELD_REQUIRED, 0, 0, NULL},
-};
-
-static void accounts_openapi(json_t *paths, json_t *schemas)
-{
-    json_object_set_new(
-        schemas, "TokenPair",
-        openapi_object_schema(token_pair_object, sizeof(token_pair_object) / sizeof(token_pair_object[0])));
-    json_object_set_new(schemas, "Session",
-                        openapi_object_schema(session_object, sizeof(session_object) / sizeof(session_object[0])));
-    json_object_set_new(schemas, "SessionPage", openapi_page_schema("Session"));
-    openapi_add_extras(paths, account_doc_extras, sizeof(account_doc_extras) / sizeof(account_doc_extras[0]));
-}
 
 const api_module_t api_accounts_module = {
-    "accounts", account_routes, sizeof(account_routes) / sizeof(account_routes[0]), accounts_register_statements,
-    account_docs, sizeof(account_docs) / sizeof(account_docs[0]), accounts_openapi,
+    .name = "accounts", .tag = "auth", .routes = account_routes, .route_count = ARRAY_LEN(account_routes),
+    .register_statements = accounts_register_statements,
 };

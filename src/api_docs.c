@@ -195,39 +195,20 @@ static void docs_asset(http_request_t *req)
     respond_file(req, f->type, f->data, f->len, f->etag, current ? CACHE_IMMUTABLE : CACHE_REVALIDATE);
 }
 
-static const http_route_t docs_routes[] = {
-    {ALLOW_GET, "/openapi.json", docs_openapi, NULL, 0, 0},
-    {ALLOW_GET, "/docs", docs_page, &swagger_page, 0, 0},
-    {ALLOW_GET, "/redoc", docs_page, &redoc_page, 0, 0},
-    {ALLOW_GET, "/docs/assets/{name}", docs_asset, NULL, 0, 0},
+static const api_route_t docs_routes[] = {
+    {.http = {.methods = ALLOW_GET, .pattern = "/openapi.json", .handler = docs_openapi},
+     .summary = "This document: OpenAPI 3.1 of every route", .response = "application/json",
+     .doc = API_NO_DB | API_CACHED},
+    {.http = {.methods = ALLOW_GET, .pattern = "/docs", .handler = docs_page, .data = &swagger_page},
+     .summary = "Swagger UI over /openapi.json", .response = "text/html", .doc = API_NO_DB | API_CACHED},
+    {.http = {.methods = ALLOW_GET, .pattern = "/redoc", .handler = docs_page, .data = &redoc_page},
+     .summary = "ReDoc over /openapi.json", .response = "text/html", .doc = API_NO_DB | API_CACHED},
+    {.http = {.methods = ALLOW_GET, .pattern = "/docs/assets/{name}", .handler = docs_asset},
+     .summary = "A file of the documentation pages", .response = "*/*", .doc = API_NO_DB | API_CACHED, .errors = "404"},
 };
-
-static const route_doc_t docs_docs[] = {
-    {ALLOW_GET, "/openapi.json", "documentation", "This document: OpenAPI 3.1 of every route", NULL, 0, NULL, 200,
-     "application/json"},
-    {ALLOW_GET, "/docs", "documentation", "Swagger UI over /openapi.json", NULL, 0, NULL, 200, "text/html"},
-    {ALLOW_GET, "/redoc", "documentation", "ReDoc over /openapi.json", NULL, 0, NULL, 200, "text/html"},
-    {ALLOW_GET, "/docs/assets/{name}", "documentation", "A file of the documentation pages", NULL, 0, NULL, 200,
-     "*/*"},
-};
-
-static const openapi_extra_t docs_extras[] = {
-    {ALLOW_GET, "/openapi.json", OPENAPI_NO_DB | OPENAPI_CACHED, NULL, NULL, 0, NULL},
-    {ALLOW_GET, "/docs", OPENAPI_NO_DB | OPENAPI_CACHED, NULL, NULL, 0, NULL},
-    {ALLOW_GET, "/redoc", OPENAPI_NO_DB | OPENAPI_CACHED, NULL, NULL, 0, NULL},
-    {ALLOW_GET, "/docs/assets/{name}", OPENAPI_NO_DB | OPENAPI_CACHED, "404", NULL, 0,
-     "Swagger UI and ReDoc (from the npm packages swagger-ui-dist and redoc, compiled into the server) and their "
-     "licences. The pages ask for them with `?v=` and the start of the ETag; such an answer may be kept for a "
-     "year, any other is revalidated."},
-};
-
-static void docs_openapi_extras(json_t *paths, json_t *schemas)
-{
-    (void)schemas;
-    openapi_add_extras(paths, docs_extras, ARRAY_LEN(docs_extras));
-}
 
 /* docs_setup takes the register_statements slot: it too runs once, before the workers start. */
 const api_module_t api_docs_module = {
-    "docs", docs_routes, ARRAY_LEN(docs_routes), docs_setup, docs_docs, ARRAY_LEN(docs_docs), docs_openapi_extras,
+    .name = "docs", .tag = "documentation", .routes = docs_routes, .route_count = ARRAY_LEN(docs_routes),
+    .register_statements = docs_setup,
 };

@@ -8,7 +8,6 @@
 #include "hourglass/api.h"
 #include "hourglass/app.h"
 #include "hourglass/bridge.h"
-#include "hourglass/openapi.h"
 #include "hourglass/sse.h"
 
 #define MESSAGE_MAX_CHARS 4000
@@ -319,75 +318,31 @@ static void messages_register_statements(void)
                       "coalesce((SELECT max(id) FROM messages WHERE to_user_id = $1), 0))");
 }
 
-static const http_route_t message_routes[] = {
-    {ALLOW_POST, "/api/v1/messages", api_message_send, NULL, ROUTE_AUTH, 0},
-    {ALLOW_GET, "/api/v1/messages/{user_id}", api_conversation, NULL, ROUTE_AUTH, 0},
-    {ALLOW_POST, "/api/v1/messages/{user_id}/read", api_mark_read, NULL, ROUTE_AUTH, 0},
-    {ALLOW_GET, "/api/v1/conversations", api_conversations, NULL, ROUTE_AUTH, 0},
-    {ALLOW_GET, "/api/v1/events", api_events, NULL, ROUTE_AUTH, 0},
-};
-
-static const route_doc_t message_docs[] = {
-    {ALLOW_POST, "/api/v1/messages", "messages", "Send a message", message_fields, ARRAY_LEN(message_fields), NULL,
-     201, "Message"},
-    {ALLOW_GET, "/api/v1/messages/{user_id}", "messages", "The conversation with one user, newest first", NULL, 0,
-     NULL, 200, "MessagePage"},
-    {ALLOW_POST, "/api/v1/messages/{user_id}/read", "messages", "Mark that user's messages to the caller read", NULL,
-     0, NULL, 204, NULL},
-    {ALLOW_GET, "/api/v1/conversations", "messages", "Each peer with the last message and the unread count", NULL, 0,
-     NULL, 200, "ConversationPage"},
-    {ALLOW_GET, "/api/v1/events", "messages", "Live events: new messages as they are committed", NULL, 0, NULL, 200,
-     "text/event-stream"},
-};
-
+/* The documented query parameter of GET /messages/{user_id} (page_params reads it). */
 static const body_field_t before_query[] = {
     {"before", FIELD_ID, 0, 0, 0, NULL},
 };
 
-static const openapi_extra_t message_extras[] = {
-    {ALLOW_POST, "/api/v1/messages", 0, NULL, NULL, 0,
-     "`text` is 1 to 4 000 characters. 422 `validation_failed` with `invalid_recipient` on `to_user_id` for "
-     "oneself, `not_found` for an unknown or deleted user. The message reaches the recipient's event streams "
-     "(and the sender's) as it commits."},
-    {ALLOW_GET, "/api/v1/messages/{user_id}", OPENAPI_PAGED, "404", before_query, ARRAY_LEN(before_query),
-     "Both directions, newest first. `next_cursor` is the oldest id shown: give it back as `cursor` (or "
-     "`before`) for older messages. 404 for an unknown user."},
-    {ALLOW_POST, "/api/v1/messages/{user_id}/read", 0, "404", NULL, 0, NULL},
-    {ALLOW_GET, "/api/v1/conversations", OPENAPI_PAGED, NULL, NULL, 0,
-     "Newest conversation first; `next_cursor` pages to older ones."},
-    {ALLOW_GET, "/api/v1/events", 0, "429", NULL, 0,
-     "`text/event-stream`, authenticated by the Bearer header or the `access_token` cookie (EventSource cannot "
-     "send headers). Each new message to or from the caller is an event `message` with `id:` the message id and "
-     "`data:` the message JSON; a comment line is sent every `EVENTS_HEARTBEAT_INTERVAL` (15 s). `Last-Event-ID` "
-     "replays what was committed after that id first, without gap or duplicate. 429 beyond "
-     "`EVENTS_MAX_STREAMS_PER_USER` open streams; a reader that leaves more than `EVENTS_MAX_UNSENT` unsent is "
-     "dropped; the stream ends when its session is revoked or its token expires."},
+static const api_route_t message_routes[] = {
+    {.http = {.methods = ALLOW_POST, .pattern = "/api/v1/messages", .handler = api_message_send, .flags = ROUTE_AUTH},
+     .summary = "Send a message", .status = 201, .response = "Message", .body = message_fields,
+     .body_count = ARRAY_LEN(message_fields)},
+    {.http = {.methods = ALLOW_GET, .pattern = "/api/v1/messages/{user_id}", .handler = api_conversation,
+              .flags = ROUTE_AUTH},
+     .summary = "The conversation with one user, newest first", .response = "MessagePage", .query = before_query,
+     .query_count = ARRAY_LEN(before_query), .doc = API_PAGED, .errors = "404"},
+    {.http = {.methods = ALLOW_POST, .pattern = "/api/v1/messages/{user_id}/read", .handler = api_mark_read,
+              .flags = ROUTE_AUTH},
+     .summary = "Mark that user's messages to the caller read", .status = 204, .errors = "404"},
+    {.http = {.methods = ALLOW_GET, .pattern = "/api/v1/conversations", .handler = api_conversations,
+              .flags = ROUTE_AUTH},
+     .summary = "Each peer with the last message and the unread count", .response = "ConversationPage",
+     .doc = API_PAGED},
+    {.http = {.methods = ALLOW_GET, .pattern = "/api/v1/events", .handler = api_events, .flags = ROUTE_AUTH},
+     .summary = "Live events: new messages as they are committed", .response = "text/event-stream", .errors = "429"},
 };
-
-static const body_field_t message_object[] = {
-    {"id", FIELD_ID, FIELD_REQUIRED, 0, 0, NULL},
-    {"from_user_id", FIELD_ID, FIELD_REQUIRED, 0, 0, NULL},
-    {"to_user_id", FIELD_ID, FIELD_REQUIRED, 0, 0, NULL},
-    {"text", FIELD_STRING, FIELD_REQUIRED, 1, MESSAGE_MAX_CHARS, NULL},
-    {"created_at", FIELD_DATETIME, FIELD_REQUIRED, 0, 0, NULL},
-    {"read_at", FIELD_DATETIME, 0, 0, 0, NULL},
-};
-
-static void messages_openapi(json_t *paths, json_t *schemas)
-{
-    json_object_set_new(schemas, "Message", openapi_object_schema(message_object, ARRAY_LEN(message_object)));
-    json_object_set_new(schemas, "MessagePage", openapi_page_schema("Message"));
-    json_object_set_new(
-        schemas, "Conversation",
-        json_pack("{s:s, s:[s,s,s], s:b, s:{s:{s:s}, s:{s:s}, s:{s:s, s:i}}}", "type", "object", "required", "user",
-                  "last_message", "unread", "additionalProperties", 0, "properties", "user", "$ref",
-                  "#/components/schemas/PublicUser", "last_message", "$ref", "#/components/schemas/Message", "unread",
-                  "type", "integer", "minimum", 0));
-    json_object_set_new(schemas, "ConversationPage", openapi_page_schema("Conversation"));
-    openapi_add_extras(paths, message_extras, ARRAY_LEN(message_extras));
-}
 
 const api_module_t api_messages_module = {
-    "messages",         message_routes, ARRAY_LEN(message_routes), messages_register_statements,
-    message_docs,       ARRAY_LEN(message_docs), messages_openapi,
+    .name = "messages", .tag = "messages", .routes = message_routes, .route_count = ARRAY_LEN(message_routes),
+    .register_statements = messages_register_statements,
 };

@@ -6,9 +6,7 @@
 #include "hourglass/bridge.h"
 #include "hourglass/api.h"
 #include "hourglass/db.h"
-#include "hourglass/openapi.h"
 #include "hourglass/resource.h"
-
 
 static int stmt_premium;
 
@@ -19,8 +17,16 @@ static const res_field_t music_fields[] = {
 };
 
 static const resource_t res_music = {
-    "MusicTrack", "music_tracks", "music", "/api/v1/admin/music", "/api/v1/admin/music/{id}", NULL, NULL, 1,
-    ROUTE_ADMIN, music_fields, ARRAY_LEN(music_fields), NULL, 0, "music tracks",
+    .name = "MusicTrack",
+    .table = "music_tracks",
+    .tag = "music",
+    .collection = "/api/v1/admin/music",
+    .item = "/api/v1/admin/music/{id}",
+    .global = 1,
+    .route_flags = ROUTE_ADMIN,
+    .fields = music_fields,
+    .field_count = ARRAY_LEN(music_fields),
+    .summary = "music tracks",
 };
 
 static void on_premium(http_request_t *req, PGresult *res)
@@ -49,11 +55,12 @@ static void api_music_list(http_request_t *req)
     api_query(req, stmt_premium, 1, params, on_premium);
 }
 
-/* Filled by res_register before the routes are read. */
-static http_route_t music_routes[] = {
-    {ALLOW_GET, "/api/v1/music", api_music_list, NULL, ROUTE_AUTH, 0},
-    {0, NULL, NULL, NULL, 0, 0},
-    {0, NULL, NULL, NULL, 0, 0},
+/* The engine's routes (filled by res_register before the routes are read)
+ * document /admin/music; the premium read answers its page. */
+static api_route_t music_routes[1 + RES_ROUTES_MAX] = {
+    {.http = {.methods = ALLOW_GET, .pattern = "/api/v1/music", .handler = api_music_list, .flags = ROUTE_AUTH},
+     .summary = "Background tracks, in id order (premium users and admins)", .response = "MusicTrackPage",
+     .doc = API_PAGED},
 };
 
 static void music_register_statements(void)
@@ -62,24 +69,7 @@ static void music_register_statements(void)
     res_register(&res_music, &music_routes[1]);
 }
 
-static const openapi_extra_t music_doc_extras[] = {
-    {ALLOW_GET, "/api/v1/music", OPENAPI_PAGED, NULL, NULL, 0,
-     "For premium users and admins; others get 403 `premium_required`. Premium is read from the account, so a "
-     "change applies at once. Admins manage the tracks at /api/v1/admin/music."},
-};
-
-/* The engine documents /admin/music; the premium read answers its page. */
-static void music_openapi(json_t *paths, json_t *schemas)
-{
-    res_openapi(&res_music, paths, schemas);
-    openapi_add_extras(paths, music_doc_extras, ARRAY_LEN(music_doc_extras));
-}
-
-static const route_doc_t music_docs[] = {
-    {ALLOW_GET, "/api/v1/music", "music",
-     "Background tracks, in id order (premium users and admins)", NULL, 0, NULL, 200, "MusicTrackPage"},
-};
-
 const api_module_t api_music_module = {
-    "music", music_routes, ARRAY_LEN(music_routes), music_register_statements, music_docs, ARRAY_LEN(music_docs), music_openapi,
+    .name = "music", .tag = "music", .routes = music_routes, .route_count = ARRAY_LEN(music_routes),
+    .register_statements = music_register_statements,
 };

@@ -6,7 +6,6 @@
 #include "hourglass/auth.h"
 #include "hourglass/bridge.h"
 #include "hourglass/mail.h"
-#include "hourglass/openapi.h"
 #include "hourglass/server.h"
 
 static int stmt_ready;
@@ -71,57 +70,19 @@ static void ops_register_statements(void)
     stmt_ready = db_statement_register("ops_ready", "SELECT count(*) FROM schema_migrations");
 }
 
-static const http_route_t ops_routes[] = {
-    {ALLOW_GET | ALLOW_POST, "/", ops_alive, NULL, 0, 0},
-    /* HEAD is answered for any GET; declared here so the document names it for /health. */
-    {ALLOW_GET | HTTP_M(METHOD_HEAD), "/health", ops_alive, NULL, 0, 0},
-    {ALLOW_GET, "/health/ready", ops_ready, NULL, 0, 0},
-    {ALLOW_GET, "/metrics", ops_metrics, NULL, 0, 0},
+/* HEAD is answered for any GET; declared for /health so the document names it. */
+static const api_route_t ops_routes[] = {
+    {.http = {.methods = ALLOW_GET | ALLOW_POST, .pattern = "/", .handler = ops_alive},
+     .summary = "Liveness, as /health", .response = "text/plain", .doc = API_NO_DB},
+    {.http = {.methods = ALLOW_GET | HTTP_M(METHOD_HEAD), .pattern = "/health", .handler = ops_alive},
+     .summary = "Liveness: the process and its loop answer `ok`", .response = "text/plain", .doc = API_NO_DB},
+    {.http = {.methods = ALLOW_GET, .pattern = "/health/ready", .handler = ops_ready},
+     .summary = "Readiness: a round trip to the database", .response = "Ready"},
+    {.http = {.methods = ALLOW_GET, .pattern = "/metrics", .handler = ops_metrics},
+     .summary = "Prometheus metrics", .response = "text/plain", .doc = API_NO_DB},
 };
-
-static const route_doc_t ops_docs[] = {
-    {ALLOW_GET | ALLOW_POST, "/", "operations", "Liveness, as /health", NULL, 0, NULL, 200, "text/plain"},
-    {ALLOW_GET | HTTP_M(METHOD_HEAD), "/health", "operations", "Liveness: the process and its loop answer `ok`",
-     NULL, 0, NULL, 200, "text/plain"},
-    {ALLOW_GET, "/health/ready", "operations", "Readiness: a round trip to the database", NULL, 0, NULL, 200,
-     "Ready"},
-    {ALLOW_GET, "/metrics", "operations", "Prometheus metrics", NULL, 0, NULL, 200, "text/plain"},
-};
-
-static const openapi_extra_t ops_doc_extras[] = {
-    {ALLOW_GET | ALLOW_POST, "/", OPENAPI_NO_DB, NULL, NULL, 0, "Never touches the database."},
-    {ALLOW_GET | HTTP_M(METHOD_HEAD), "/health", OPENAPI_NO_DB, NULL, NULL, 0,
-     "Never touches the database, so a load balancer keeps a server whose database is down."},
-    {ALLOW_GET, "/metrics", OPENAPI_NO_DB, NULL, NULL, 0,
-     "Requests by route and status, latency, open connections, the database pool and the mail outbox."},
-};
-
-static const char *const ready_states[] = {"ok", "unavailable", NULL};
-static const char *const database_states[] = {"ok", "down", NULL};
-static const char *const mail_states[] = {"ok", "log", "failing", NULL};
-static const body_field_t ready_object[] = {
-    {"status", FIELD_ENUM, FIELD_REQUIRED, 0, 0, ready_states},
-    {"database", FIELD_ENUM, FIELD_REQUIRED, 0, 0, database_states},
-    {"mail", FIELD_ENUM, FIELD_REQUIRED, 0, 0, mail_states},
-    {"uptime_s", FIELD_INT, FIELD_REQUIRED, 0, 0, NULL},
-};
-
-static void ops_openapi(json_t *paths, json_t *schemas)
-{
-    json_object_set_new(schemas, "Ready",
-                        openapi_object_schema(ready_object, sizeof(ready_object) / sizeof(ready_object[0])));
-    openapi_add_extras(paths, ops_doc_extras, sizeof(ops_doc_extras) / sizeof(ops_doc_extras[0]));
-    /* Not ready is an answer of its own (respond_ready), not a problem. */
-    json_t *get = json_object();
-    json_object_set_new(openapi_path_item(paths, "/health/ready"), "get", get);
-    json_object_set_new(get, "responses",
-                        json_pack("{s:{s:s, s:{s:{s:{s:s}}}, s:{s:{s:s, s:{s:s}}}}}", "503", "description",
-                                  "no database connection is usable", "content", "application/json", "schema", "$ref",
-                                  "#/components/schemas/Ready", "headers", "Retry-After", "description",
-                                  "seconds to wait", "schema", "type", "string"));
-}
 
 const api_module_t api_ops_module = {
-    "operations", ops_routes, sizeof(ops_routes) / sizeof(ops_routes[0]), ops_register_statements,
-    ops_docs, sizeof(ops_docs) / sizeof(ops_docs[0]), ops_openapi,
+    .name = "operations", .tag = "operations", .routes = ops_routes, .route_count = ARRAY_LEN(ops_routes),
+    .register_statements = ops_register_statements,
 };

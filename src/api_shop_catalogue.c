@@ -12,7 +12,6 @@
 #include "hourglass/bridge.h"
 #include "hourglass/forms.h"
 #include "hourglass/import_csv.h"
-#include "hourglass/openapi.h"
 
 /* API.md: a picture is at most 5 MiB (the multipart envelope gets room beyond it). */
 #define IMAGE_MAX_BYTES ((size_t)5 * 1024 * 1024)
@@ -247,14 +246,6 @@ static void weights_import(http_request_t *req) { import_run(req, stmt_weights_s
 
 /* ---------------------------------------------------------------- the module */
 
-static const http_route_t catalogue_routes[] = {
-    {ALLOW_POST, "/api/v1/shop/images", image_create, NULL, ROUTE_STAFF, IMAGE_MAX_BYTES},
-    {ALLOW_GET, "/api/v1/shop/images/{id}", image_get, NULL, 0, 0},
-    {ALLOW_DELETE, "/api/v1/shop/images/{id}", image_delete, NULL, ROUTE_STAFF, 0},
-    {ALLOW_POST, "/api/v1/shop/variations/stock", stock_import, NULL, ROUTE_STAFF, IMPORT_MAX_BYTES},
-    {ALLOW_POST, "/api/v1/shop/goods/weights", weights_import, NULL, ROUTE_STAFF, IMPORT_MAX_BYTES},
-};
-
 static void catalogue_register(void)
 {
     stmt_image_create = db_statement_register(
@@ -268,76 +259,28 @@ static void catalogue_register(void)
                                              "SELECT shop_weights_set($1::text[], $2::int[], $3::int[])::text");
 }
 
-static const body_field_t image_object[] = {
-    {"id", FIELD_ID, FIELD_REQUIRED, 0, 0, NULL},
-    {"good_id", FIELD_ID, FIELD_REQUIRED, 0, 0, NULL},
-    {"position", FIELD_INT, FIELD_REQUIRED, 0, 0, NULL},
-    {"content_type", FIELD_STRING, FIELD_REQUIRED, 0, 0, NULL},
-    {"size", FIELD_INT, FIELD_REQUIRED, 0, 0, NULL},
-    {"url", FIELD_STRING, FIELD_REQUIRED, 0, 0, NULL},
-    {"created_at", FIELD_DATETIME, FIELD_REQUIRED, 0, 0, NULL},
-};
-
-static const openapi_extra_t catalogue_doc_extras[] = {
-    {ALLOW_POST, "/api/v1/shop/images", 0, "413", NULL, 0,
-     "Multipart: the file `image` (at most 5 MiB), `good_id`, optional `position` (order among the good's "
-     "pictures, then id). The type is read from the bytes: PNG, JPEG, GIF or WebP, else 415."},
-    {ALLOW_GET, "/api/v1/shop/images/{id}", OPENAPI_CACHED, NULL, NULL, 0,
-     "An id's bytes never change: cached for a year, `ETag` the sha256 of the bytes."},
-    {ALLOW_POST, "/api/v1/shop/variations/stock", 0, NULL, NULL, 0,
-     "A JSON list `[{\"external_id\",\"amount\"}]`, or the 1C report as CSV (a multipart field `file`, or the "
-     "body as text/csv): `external_id;amount` lines, `;` between fields, optionally quoted, a header line, UTF-8 "
-     "(a BOM allowed) or Windows-1251, LF or CRLF; numbers as 1C writes them (`1 234`, `5,000`). One transaction: "
-     "a broken line (each listed with its `line`, the header is line 1) changes nothing. Answers how many rows "
-     "were named (`updated`) and which ids are unknown (with their lines from a CSV)."},
-    {ALLOW_POST, "/api/v1/shop/goods/weights", 0, NULL, NULL, 0,
-     "As the stock import, for `external_id;weight` (grams) of goods; a JSON list takes `weight`."},
-};
-
-static void catalogue_openapi(json_t *paths, json_t *schemas)
-{
-    json_object_set_new(schemas, "ShopImage", openapi_object_schema(image_object, ARRAY_LEN(image_object)));
-    json_object_set_new(schemas, "ShopImageForm",
-                        json_pack("{s:s, s:[s, s], s:{s:{s:s, s:s}, s:{s:s, s:i}, s:{s:s}}}", "type", "object",
-                                  "required", "image", "good_id", "properties", "image", "type", "string", "format",
-                                  "binary", "good_id", "type", "integer", "minimum", 1, "position", "type",
-                                  "integer"));
-    json_object_set_new(schemas, "ShopImportForm",
-                        json_pack("{s:s, s:[s], s:{s:{s:s, s:s}}}", "type", "object", "required", "file",
-                                  "properties", "file", "type", "string", "format", "binary"));
-    json_object_set_new(
-        schemas, "ShopImportResult",
-        json_pack("{s:s, s:[s, s], s:{s:{s:s, s:i}, s:{s:s, s:{s:s, s:[s], s:{s:{s:s}, s:{s:s}}}}}}", "type",
-                  "object", "required", "updated", "unknown", "properties", "updated", "type", "integer", "minimum",
-                  0, "unknown", "type", "array", "items", "type", "object", "required", "external_id", "properties",
-                  "external_id", "type", "string", "line", "type", "integer"));
-    openapi_add_extras(paths, catalogue_doc_extras, ARRAY_LEN(catalogue_doc_extras));
-    /* Besides the multipart form, a JSON list or the CSV as the body. */
-    const struct {
-        const char *pattern;
-        const body_field_t *item;
-    } imports[] = {{"/api/v1/shop/variations/stock", stock_item}, {"/api/v1/shop/goods/weights", weight_item}};
-    for (size_t i = 0; i < ARRAY_LEN(imports); i++) {
-        json_t *item = openapi_fields_schema(imports[i].item, 2, BODY_CREATE);
-        json_t *content = json_pack("{s:{s:{s:s, s:o}}, s:{s:{s:s}}}", "application/json", "schema", "type",
-                                    "array", "items", item, "text/csv", "schema", "type", "string");
-        json_t *op = json_object_get(openapi_path_item(paths, imports[i].pattern), "post");
-        json_object_set_new(op, "requestBody", json_pack("{s:o}", "content", content));
-    }
-}
-
-static const route_doc_t catalogue_docs[] = {
-    {ALLOW_POST, "/api/v1/shop/images", "shop", "Upload a picture of a good", NULL, 0, "ShopImageForm", 201,
-     "ShopImage"},
-    {ALLOW_GET, "/api/v1/shop/images/{id}", "shop", "A picture's bytes", NULL, 0, NULL, 200, "image/*"},
-    {ALLOW_DELETE, "/api/v1/shop/images/{id}", "shop", "Delete a picture", NULL, 0, NULL, 204, NULL},
-    {ALLOW_POST, "/api/v1/shop/variations/stock", "shop", "Set the stock from the 1C report", NULL, 0,
-     "ShopImportForm", 200, "ShopImportResult"},
-    {ALLOW_POST, "/api/v1/shop/goods/weights", "shop", "Set the goods' weights from the 1C report", NULL, 0,
-     "ShopImportForm", 200, "ShopImportResult"},
+static const api_route_t catalogue_routes[] = {
+    {.http = {.methods = ALLOW_POST, .pattern = "/api/v1/shop/images", .handler = image_create, .flags = ROUTE_STAFF,
+              .max_body = IMAGE_MAX_BYTES},
+     .summary = "Upload a picture of a good", .status = 201, .response = "ShopImage", .body_schema = "ShopImageForm",
+     .errors = "413"},
+    {.http = {.methods = ALLOW_GET, .pattern = "/api/v1/shop/images/{id}", .handler = image_get},
+     .summary = "A picture's bytes", .response = "image/*", .doc = API_CACHED},
+    {.http = {.methods = ALLOW_DELETE, .pattern = "/api/v1/shop/images/{id}", .handler = image_delete,
+              .flags = ROUTE_STAFF},
+     .summary = "Delete a picture", .status = 204},
+    /* A JSON list of items, a multipart field `file` or the CSV itself (docs/openapi/shop_catalogue.json). */
+    {.http = {.methods = ALLOW_POST, .pattern = "/api/v1/shop/variations/stock", .handler = stock_import,
+              .flags = ROUTE_STAFF, .max_body = IMPORT_MAX_BYTES},
+     .summary = "Set the stock from the 1C report", .response = "ShopImportResult", .body = stock_item,
+     .body_count = ARRAY_LEN(stock_item), .body_schema = "ShopImportForm", .doc = API_BODY_LIST},
+    {.http = {.methods = ALLOW_POST, .pattern = "/api/v1/shop/goods/weights", .handler = weights_import,
+              .flags = ROUTE_STAFF, .max_body = IMPORT_MAX_BYTES},
+     .summary = "Set the goods' weights from the 1C report", .response = "ShopImportResult", .body = weight_item,
+     .body_count = ARRAY_LEN(weight_item), .body_schema = "ShopImportForm", .doc = API_BODY_LIST},
 };
 
 const api_module_t api_shop_catalogue_module = {
-    "shop catalogue", catalogue_routes, ARRAY_LEN(catalogue_routes), catalogue_register, catalogue_docs,
-    ARRAY_LEN(catalogue_docs), catalogue_openapi,
+    .name = "shop_catalogue", .tag = "shop", .routes = catalogue_routes, .route_count = ARRAY_LEN(catalogue_routes),
+    .register_statements = catalogue_register,
 };

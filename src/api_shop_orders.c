@@ -741,196 +741,70 @@ static void shop_orders_register_statements(void)
     stmt_tg_delete = db_statement_register("shop_tg_delete", "DELETE FROM telegram_users WHERE id = $1::bigint RETURNING id");
 }
 
-static const http_route_t shop_order_routes[] = {
-    {ALLOW_POST, "/api/v1/shop/orders", api_order_create, NULL, 0, 0},
-    {ALLOW_GET, "/api/v1/shop/orders", api_orders_list, NULL, ROUTE_STAFF, 0},
-    {ALLOW_GET, "/api/v1/shop/orders/{id}", api_order_get, NULL, ROUTE_STAFF, 0},
-    {ALLOW_PATCH, "/api/v1/shop/orders/{id}", api_order_patch, NULL, ROUTE_STAFF, 0},
-    {ALLOW_GET, "/api/v1/shop/orders/{id}/status-changes", api_order_changes, NULL, ROUTE_STAFF, 0},
-    {ALLOW_GET, "/api/v1/shop/status-changes", api_changes_list, NULL, ROUTE_STAFF, 0},
-    {ALLOW_POST, "/api/v1/shop/orders/{id}/payment", api_payment_register, NULL, 0, 0},
-    {ALLOW_GET, "/api/v1/shop/orders/{id}/payment", api_payment_status, NULL, 0, 0},
-    {ALLOW_POST, "/api/v1/shop/contact-forms", api_form_create, NULL, 0, 0},
-    {ALLOW_GET, "/api/v1/shop/contact-forms", api_forms_list, NULL, ROUTE_STAFF, 0},
-    {ALLOW_GET, "/api/v1/shop/telegram-users", api_tg_users_list, NULL, 0, 0},
-    {ALLOW_POST, "/api/v1/shop/telegram-users", api_tg_user_create, NULL, 0, 0},
-    {ALLOW_GET, "/api/v1/shop/telegram-users/{id}", api_tg_user_get, NULL, 0, 0},
-    {ALLOW_PATCH, "/api/v1/shop/telegram-users/{id}", api_tg_user_patch, NULL, 0, 0},
-    {ALLOW_DELETE, "/api/v1/shop/telegram-users/{id}", api_tg_user_delete, NULL, 0, 0},
-};
-
-static const route_doc_t shop_order_docs[] = {
-    {ALLOW_POST, "/api/v1/shop/orders", "shop", "Place an order (public)", NULL, 0, NULL, 201, "Order"},
-    {ALLOW_GET, "/api/v1/shop/orders", "shop", "Orders, in id order (staff)", NULL, 0, NULL, 200, "OrderPage"},
-    {ALLOW_GET, "/api/v1/shop/orders/{id}", "shop", "An order (staff)", NULL, 0, NULL, 200, "Order"},
-    {ALLOW_PATCH, "/api/v1/shop/orders/{id}", "shop", "Change an order's status, delivery, address or comment (staff)",
-     order_patch_fields, U_COUNT, NULL, 200, "Order"},
-    {ALLOW_GET, "/api/v1/shop/orders/{id}/status-changes", "shop", "An order's status changes, oldest first (staff)", NULL,
-     0, NULL, 200, "StatusChangePage"},
-    {ALLOW_GET, "/api/v1/shop/status-changes", "shop", "Every order's status changes, oldest first (staff)", NULL, 0, NULL,
-     200, "StatusChangePage"},
-    {ALLOW_POST, "/api/v1/shop/orders/{id}/payment", "shop", "Register the order with the payment gateway (public)",
-     payment_fields, P_COUNT, NULL, 200, "PaymentRegistered"},
-    {ALLOW_GET, "/api/v1/shop/orders/{id}/payment", "shop", "The gateway's status of the order's payment (public)", NULL, 0,
-     NULL, 200, "PaymentStatus"},
-    {ALLOW_POST, "/api/v1/shop/contact-forms", "shop", "Send a contact form (public, rate limited)", form_fields, F_COUNT,
-     NULL, 201, "ContactForm"},
-    {ALLOW_GET, "/api/v1/shop/contact-forms", "shop", "Contact forms, in id order (staff)", NULL, 0, NULL, 200,
-     "ContactFormPage"},
-    {ALLOW_GET, "/api/v1/shop/telegram-users", "shop", "The bot's users, in id order (X-Bot-Token)", NULL, 0, NULL, 200,
-     "TelegramUserPage"},
-    {ALLOW_POST, "/api/v1/shop/telegram-users", "shop", "Add a bot user (X-Bot-Token)", tg_user_fields, T_COUNT, NULL, 201,
-     "TelegramUser"},
-    {ALLOW_GET, "/api/v1/shop/telegram-users/{id}", "shop", "A bot user (X-Bot-Token)", NULL, 0, NULL, 200, "TelegramUser"},
-    {ALLOW_PATCH, "/api/v1/shop/telegram-users/{id}", "shop", "Change a bot user (X-Bot-Token)", tg_user_fields, T_COUNT,
-     NULL, 200, "TelegramUser"},
-    {ALLOW_DELETE, "/api/v1/shop/telegram-users/{id}", "shop", "Remove a bot user (X-Bot-Token)", NULL, 0, NULL, 204, NULL},
-};
-
-
-#define BOT_TOKEN_TEXT                                                                                        \
-    "For the shop's Telegram bot: the header `X-Bot-Token` must equal BOT_API_TOKEN, else 401 "            \
-    "`invalid_bot_token` (an access token is not the bot); 503 `not_configured` while BOT_API_TOKEN is unset."
-#define GATEWAY_TEXT                                                                                          \
-    " 404 for an unknown order comes before 503 `not_configured` (no PAYMENT_GATEWAY_URL, _USER or "         \
-    "_PASSWORD). The gateway's refusal, an unparsable answer or no connection answer 502 `gateway_error`; no " \
-    "answer within OUTBOUND_TIMEOUT answers 504 `gateway_timeout`."
-
-static const openapi_extra_t shop_order_extras[] = {
-    {ALLOW_POST, "/api/v1/shop/orders", 0, "409", NULL, 0,
-     "`items` (1..100) name variations with the price the customer saw (`current_price`, the discounted price when "
-     "there is one). In one transaction every price and the stock are checked, the stock taken and the first status "
-     "(the order status with the smallest id) recorded. 409 `price_changed` (any price differs) or `out_of_stock` "
-     "lists every item at fault in the problem's `items` member: `{variation_id, code, amount, available, "
-     "current_price, price}`; nothing changes then. 422 `not_found` on `delivery_type_id` or "
-     "`items[i].variation_id` (also a hidden good), `duplicate` on a variation named twice. The staff are told by "
-     "e-mail (SHOP_NOTIFY_EMAIL) and Telegram when configured, afterwards: those never delay or fail the order. A "
-     "valid access token, when one comes, records the customer as its author; without one the order is anonymous."},
-    {ALLOW_GET, "/api/v1/shop/orders", OPENAPI_PAGED, NULL, status_filter, 1, NULL},
-    {ALLOW_PATCH, "/api/v1/shop/orders/{id}", 0, NULL, NULL, 0,
-     "A new `status_id` is recorded as a status change with its time and the caller as author; the same status is "
-     "no change. 422 `not_found` for an unknown status or delivery type."},
-    {ALLOW_GET, "/api/v1/shop/orders/{id}/status-changes", OPENAPI_PAGED, NULL, NULL, 0,
-     "The first change, with `from_status_id` null, is the order's creation."},
-    {ALLOW_GET, "/api/v1/shop/status-changes", OPENAPI_PAGED, NULL, NULL, 0, NULL},
-    {ALLOW_POST, "/api/v1/shop/orders/{id}/payment", 0, "502 504", NULL, 0,
-     "Each call registers a new attempt (`orderNumber` `<id>-<n>`: the gateway refuses a number twice); the "
-     "answer's `payment_url` is where the customer pays." GATEWAY_TEXT},
-    {ALLOW_GET, "/api/v1/shop/orders/{id}/payment", 0, "409 502 504", NULL, 0,
-     "409 `payment_not_registered` before a payment was registered. `status` is the gateway's orderStatus in "
-     "words: registered, held, paid, reversed, refunded, pending, declined." GATEWAY_TEXT},
-    {ALLOW_POST, "/api/v1/shop/contact-forms", 0, "429", NULL, 0,
-     "At most CONTACT_FORM_LIMIT forms (5) per client address in CONTACT_FORM_WINDOW (10 minutes); beyond, 429 "
-     "`rate_limited` with Retry-After."},
-    {ALLOW_GET, "/api/v1/shop/contact-forms", OPENAPI_PAGED, NULL, NULL, 0, NULL},
-    {ALLOW_GET, "/api/v1/shop/telegram-users", OPENAPI_PAGED, "401", NULL, 0, BOT_TOKEN_TEXT},
-    {ALLOW_POST, "/api/v1/shop/telegram-users", 0, "401 409", NULL, 0, BOT_TOKEN_TEXT " 409 when the chat_id is taken."},
-    {ALLOW_GET, "/api/v1/shop/telegram-users/{id}", 0, "401", NULL, 0, BOT_TOKEN_TEXT},
-    {ALLOW_PATCH, "/api/v1/shop/telegram-users/{id}", 0, "401 409", NULL, 0, BOT_TOKEN_TEXT},
-    {ALLOW_DELETE, "/api/v1/shop/telegram-users/{id}", 0, "401", NULL, 0, BOT_TOKEN_TEXT},
-};
-
-static const body_field_t order_item_object[] = {
-    {"variation_id", FIELD_ID, FIELD_REQUIRED, 0, 0, NULL},
-    {"amount", FIELD_INT, FIELD_REQUIRED, 1, ORDER_ITEM_AMOUNT_MAX, NULL},
-    {"price", FIELD_BIGINT, FIELD_REQUIRED, 0, ORDER_PRICE_MAX, NULL},
-};
-static const body_field_t order_object[] = {
-    {"id", FIELD_ID, FIELD_REQUIRED, 0, 0, NULL},
-    {"customer_name", FIELD_STRING, FIELD_REQUIRED, 0, 0, NULL},
-    {"phone_number", FIELD_STRING, FIELD_REQUIRED, 0, 0, NULL},
-    {"email", FIELD_EMAIL, 0, 0, 0, NULL},
-    {"delivery_type_id", FIELD_ID, FIELD_REQUIRED, 0, 0, NULL},
-    {"address", FIELD_STRING, 0, 0, 0, NULL},
-    {"comment", FIELD_STRING, 0, 0, 0, NULL},
-    {"total", FIELD_BIGINT, FIELD_REQUIRED, 0, 0, NULL},
-    {"status_id", FIELD_ID, FIELD_REQUIRED, 0, 0, NULL},
-    {"created_at", FIELD_DATETIME, FIELD_REQUIRED, 0, 0, NULL},
-};
-static const body_field_t change_object[] = {
-    {"id", FIELD_ID, FIELD_REQUIRED, 0, 0, NULL},
-    {"order_id", FIELD_ID, FIELD_REQUIRED, 0, 0, NULL},
-    {"from_status_id", FIELD_ID, 0, 0, 0, NULL},
-    {"status_id", FIELD_ID, FIELD_REQUIRED, 0, 0, NULL},
-    {"author_id", FIELD_ID, 0, 0, 0, NULL},
-    {"created_at", FIELD_DATETIME, FIELD_REQUIRED, 0, 0, NULL},
-};
-static const body_field_t form_object[] = {
-    {"id", FIELD_ID, FIELD_REQUIRED, 0, 0, NULL},
-    {"customer_name", FIELD_STRING, FIELD_REQUIRED, 0, 0, NULL},
-    {"phone_number", FIELD_STRING, FIELD_REQUIRED, 0, 0, NULL},
-    {"text", FIELD_STRING, 0, 0, 0, NULL},
-    {"email", FIELD_EMAIL, 0, 0, 0, NULL},
-    {"created_at", FIELD_DATETIME, FIELD_REQUIRED, 0, 0, NULL},
-};
-static const body_field_t tg_user_object[] = {
-    {"id", FIELD_ID, FIELD_REQUIRED, 0, 0, NULL},
-    {"chat_id", FIELD_BIGINT, FIELD_REQUIRED, 0, 0, NULL},
-    {"status_id", FIELD_INT, FIELD_REQUIRED, 0, 0, NULL},
-    {"created_at", FIELD_DATETIME, FIELD_REQUIRED, 0, 0, NULL},
-    {"updated_at", FIELD_DATETIME, FIELD_REQUIRED, 0, 0, NULL},
-};
-static const body_field_t registered_object[] = {
-    {"payment_url", FIELD_STRING, FIELD_REQUIRED, 0, 0, NULL},
-    {"gateway_order_id", FIELD_STRING, FIELD_REQUIRED, 0, 0, NULL},
-};
-static const char *const payment_words[] = {"registered", "held",     "paid",    "reversed",
-                                            "refunded",   "pending", "declined", "unknown", NULL};
-static const body_field_t payment_status_object[] = {
-    {"gateway_order_id", FIELD_STRING, FIELD_REQUIRED, 0, 0, NULL},
-    {"status", FIELD_ENUM, FIELD_REQUIRED, 0, 0, payment_words},
-    {"gateway_status", FIELD_INT, FIELD_REQUIRED, 0, 0, NULL},
-    {"amount", FIELD_BIGINT, 0, 0, 0, NULL},
-    {"paid", FIELD_BOOL, FIELD_REQUIRED, 0, 0, NULL},
-};
-
-static void add_object(json_t *schemas, const char *name, const body_field_t *fields, size_t count)
+/* The order's body as order_json reads it: its fields and a list of items. */
+static void order_body_document(const api_route_t *route, http_method_t method, json_t *op, json_t *schemas)
 {
-    json_object_set_new(schemas, name, openapi_object_schema(fields, count));
-}
-
-static void shop_orders_openapi(json_t *paths, json_t *schemas)
-{
-    add_object(schemas, "OrderItem", order_item_object, ARRAY_LEN(order_item_object));
-    json_t *order = openapi_object_schema(order_object, ARRAY_LEN(order_object));
-    json_object_set_new(json_object_get(order, "properties"), "items",
-                        json_pack("{s:s, s:{s:s}}", "type", "array", "items", "$ref", "#/components/schemas/OrderItem"));
-    json_array_append_new(json_object_get(order, "required"), json_string("items"));
-    json_object_set_new(schemas, "Order", order);
-    json_object_set_new(schemas, "OrderPage", openapi_page_schema("Order"));
-    add_object(schemas, "StatusChange", change_object, ARRAY_LEN(change_object));
-    json_object_set_new(schemas, "StatusChangePage", openapi_page_schema("StatusChange"));
-    add_object(schemas, "ContactForm", form_object, ARRAY_LEN(form_object));
-    json_object_set_new(schemas, "ContactFormPage", openapi_page_schema("ContactForm"));
-    add_object(schemas, "TelegramUser", tg_user_object, ARRAY_LEN(tg_user_object));
-    json_object_set_new(schemas, "TelegramUserPage", openapi_page_schema("TelegramUser"));
-    add_object(schemas, "PaymentRegistered", registered_object, ARRAY_LEN(registered_object));
-    add_object(schemas, "PaymentStatus", payment_status_object, ARRAY_LEN(payment_status_object));
-
-    /* The order's body: its fields and an array of items. */
-    json_t *create = openapi_fields_schema(order_fields, O_COUNT, BODY_CREATE);
+    (void)route;
+    (void)method;
     json_object_set_new(schemas, "OrderCreateItem", openapi_fields_schema(item_fields, I_COUNT, BODY_CREATE));
-    json_object_set_new(json_object_get(create, "properties"), "items",
-                        json_pack("{s:s, s:i, s:i, s:{s:s}}", "type", "array", "minItems", 1, "maxItems",
-                                  ORDER_ITEMS_MAX, "items", "$ref", "#/components/schemas/OrderCreateItem"));
-    json_array_append_new(json_object_get(create, "required"), json_string("items"));
-    json_t *post = json_object();
-    json_object_set_new(post, "requestBody",
-                        json_pack("{s:b, s:{s:{s:o}}}", "required", 1, "content", "application/json", "schema", create));
-    json_object_set_new(openapi_path_item(paths, "/api/v1/shop/orders"), "post", post);
-    openapi_add_extras(paths, shop_order_extras, ARRAY_LEN(shop_order_extras));
-    /* The bot's routes take its header, not an access token. */
-    static const char *const bot_ops[][2] = {
-        {"/api/v1/shop/telegram-users", "get"},        {"/api/v1/shop/telegram-users", "post"},
-        {"/api/v1/shop/telegram-users/{id}", "get"},   {"/api/v1/shop/telegram-users/{id}", "patch"},
-        {"/api/v1/shop/telegram-users/{id}", "delete"},
-    };
-    for (size_t i = 0; i < ARRAY_LEN(bot_ops); i++)
-        json_object_set_new(json_object_get(openapi_path_item(paths, bot_ops[i][0]), bot_ops[i][1]), "security",
-                            json_pack("[{s:[]}]", "botToken"));
+    json_t *body = json_object_get(
+        json_object_get(json_object_get(json_object_get(op, "requestBody"), "content"), "application/json"), "schema");
+    json_object_set_new(json_object_get(body, "properties"), "items",
+                        json_pack("{s:s, s:i, s:i, s:o}", "type", "array", "minItems", 1, "maxItems", ORDER_ITEMS_MAX,
+                                  "items", openapi_ref("schemas", "OrderCreateItem")));
+    json_array_append_new(json_object_get(body, "required"), json_string("items"));
 }
+
+/* The bot's routes are public to the router: they check X-Bot-Token themselves
+ * (docs/openapi/shop_orders.json gives them its security scheme). */
+static const api_route_t shop_order_routes[] = {
+    {.http = {.methods = ALLOW_POST, .pattern = "/api/v1/shop/orders", .handler = api_order_create},
+     .summary = "Place an order (public)", .status = 201, .response = "Order", .body = order_fields,
+     .body_count = O_COUNT, .errors = "409", .document = order_body_document},
+    {.http = {.methods = ALLOW_GET, .pattern = "/api/v1/shop/orders", .handler = api_orders_list, .flags = ROUTE_STAFF},
+     .summary = "Orders, in id order (staff)", .response = "OrderPage", .query = status_filter,
+     .query_count = ARRAY_LEN(status_filter), .doc = API_PAGED},
+    {.http = {.methods = ALLOW_GET, .pattern = "/api/v1/shop/orders/{id}", .handler = api_order_get,
+              .flags = ROUTE_STAFF},
+     .summary = "An order (staff)", .response = "Order"},
+    {.http = {.methods = ALLOW_PATCH, .pattern = "/api/v1/shop/orders/{id}", .handler = api_order_patch,
+              .flags = ROUTE_STAFF},
+     .summary = "Change an order's status, delivery, address or comment (staff)", .response = "Order",
+     .body = order_patch_fields, .body_count = U_COUNT},
+    {.http = {.methods = ALLOW_GET, .pattern = "/api/v1/shop/orders/{id}/status-changes", .handler = api_order_changes,
+              .flags = ROUTE_STAFF},
+     .summary = "An order's status changes, oldest first (staff)", .response = "StatusChangePage", .doc = API_PAGED},
+    {.http = {.methods = ALLOW_GET, .pattern = "/api/v1/shop/status-changes", .handler = api_changes_list,
+              .flags = ROUTE_STAFF},
+     .summary = "Every order's status changes, oldest first (staff)", .response = "StatusChangePage", .doc = API_PAGED},
+    {.http = {.methods = ALLOW_POST, .pattern = "/api/v1/shop/orders/{id}/payment", .handler = api_payment_register},
+     .summary = "Register the order with the payment gateway (public)", .response = "PaymentRegistered",
+     .body = payment_fields, .body_count = P_COUNT, .errors = "502 504"},
+    {.http = {.methods = ALLOW_GET, .pattern = "/api/v1/shop/orders/{id}/payment", .handler = api_payment_status},
+     .summary = "The gateway's status of the order's payment (public)", .response = "PaymentStatus",
+     .errors = "409 502 504"},
+    {.http = {.methods = ALLOW_POST, .pattern = "/api/v1/shop/contact-forms", .handler = api_form_create},
+     .summary = "Send a contact form (public, rate limited)", .status = 201, .response = "ContactForm",
+     .body = form_fields, .body_count = F_COUNT, .errors = "429"},
+    {.http = {.methods = ALLOW_GET, .pattern = "/api/v1/shop/contact-forms", .handler = api_forms_list,
+              .flags = ROUTE_STAFF},
+     .summary = "Contact forms, in id order (staff)", .response = "ContactFormPage", .doc = API_PAGED},
+    {.http = {.methods = ALLOW_GET, .pattern = "/api/v1/shop/telegram-users", .handler = api_tg_users_list},
+     .summary = "The bot's users, in id order (X-Bot-Token)", .response = "TelegramUserPage", .doc = API_PAGED,
+     .errors = "401"},
+    {.http = {.methods = ALLOW_POST, .pattern = "/api/v1/shop/telegram-users", .handler = api_tg_user_create},
+     .summary = "Add a bot user (X-Bot-Token)", .status = 201, .response = "TelegramUser", .body = tg_user_fields,
+     .body_count = T_COUNT, .errors = "401 409"},
+    {.http = {.methods = ALLOW_GET, .pattern = "/api/v1/shop/telegram-users/{id}", .handler = api_tg_user_get},
+     .summary = "A bot user (X-Bot-Token)", .response = "TelegramUser", .errors = "401"},
+    {.http = {.methods = ALLOW_PATCH, .pattern = "/api/v1/shop/telegram-users/{id}", .handler = api_tg_user_patch},
+     .summary = "Change a bot user (X-Bot-Token)", .response = "TelegramUser", .body = tg_user_fields,
+     .body_count = T_COUNT, .errors = "401 409"},
+    {.http = {.methods = ALLOW_DELETE, .pattern = "/api/v1/shop/telegram-users/{id}", .handler = api_tg_user_delete},
+     .summary = "Remove a bot user (X-Bot-Token)", .status = 204, .errors = "401"},
+};
 
 const api_module_t api_shop_orders_module = {
-    "shop_orders", shop_order_routes, ARRAY_LEN(shop_order_routes), shop_orders_register_statements,
-    shop_order_docs, ARRAY_LEN(shop_order_docs), shop_orders_openapi,
+    .name = "shop_orders", .tag = "shop", .routes = shop_order_routes, .route_count = ARRAY_LEN(shop_order_routes),
+    .register_statements = shop_orders_register_statements,
 };

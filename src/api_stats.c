@@ -10,8 +10,6 @@
 #include "hourglass/api.h"
 #include "hourglass/body.h"
 #include "hourglass/db.h"
-#include "hourglass/openapi.h"
-
 
 /* API.md: to - from is at most 365 days (366 periods of a day). */
 #define STATS_MAX_SPAN_DAYS 365
@@ -113,85 +111,17 @@ static void stats_register_statements(void)
     stmt_achievements = db_statement_register("achievements_get", "SELECT achievements_json($1, $2)");
 }
 
-/* ---------------------------------------------------------------- OpenAPI */
-
-static const openapi_extra_t stats_doc_extras[] = {
-    {ALLOW_GET, "/api/v1/stats", 0, "400", stats_query, ARRAY_LEN(stats_query),
-     "Completed focus pomodoros of `from`..`to` (days in `tz`, both inclusive), in periods of `group` (default "
-     "`day`; weeks start on Monday) cut in `tz` (an IANA name, default `UTC`). A session counts in the period where "
-     "it started, with `ended_at - started_at` seconds. Every period of the range is present, empty ones with "
-     "zeros; a period's `start` is its calendar day, Monday or first of the month, so the first may begin before "
-     "`from`, but only sessions from `from` on count. Uncategorised focus has `category_id` and `name` null. "
-     "Without `from` and `to` the range is the 7 days ending today in `tz`; with one of them, the 7 days from or "
-     "to it. 422 `too_large` on `to` when `to - from` exceeds 365 days, `invalid_range` when `to` is before "
-     "`from`; 400 `unknown_time_zone` for a zone that is not known (offsets such as `UTC+3` included)."},
-};
-
-static const body_field_t stats_by_category[] = {
-    {"category_id", FIELD_ID, 0, 0, 0, NULL},
-    {"name", FIELD_STRING, 0, 0, 0, NULL},
-    {"focus_seconds", FIELD_INT, FIELD_REQUIRED, 0, 0, NULL},
-};
-static const body_field_t stats_period[] = {
-    {"start", FIELD_DATE, FIELD_REQUIRED, 0, 0, NULL},
-    {"focus_seconds", FIELD_INT, FIELD_REQUIRED, 0, 0, NULL},
-    {"sessions", FIELD_INT, FIELD_REQUIRED, 0, 0, NULL},
-};
-static const body_field_t stats_totals[] = {
-    {"from", FIELD_DATE, FIELD_REQUIRED, 0, 0, NULL},
-    {"to", FIELD_DATE, FIELD_REQUIRED, 0, 0, NULL},
-    {"group", FIELD_ENUM, FIELD_REQUIRED, 0, 0, stats_groups},
-    {"total_focus_seconds", FIELD_INT, FIELD_REQUIRED, 0, 0, NULL},
-    {"total_sessions", FIELD_INT, FIELD_REQUIRED, 0, 0, NULL},
-};
-static const body_field_t achievement_object[] = {
-    {"code", FIELD_STRING, FIELD_REQUIRED, 0, 0, NULL},
-    {"title", FIELD_STRING, FIELD_REQUIRED, 0, 0, NULL},
-    {"description", FIELD_STRING, FIELD_REQUIRED, 0, 0, NULL},
-    {"unlocked_at", FIELD_DATETIME, 0, 0, 0, NULL},
-    {"progress", FIELD_INT, FIELD_REQUIRED, 0, 0, NULL},
-    {"goal", FIELD_INT, FIELD_REQUIRED, 0, 0, NULL},
-};
-
-/* An object schema of fields plus one array property of items. */
-static json_t *stats_object_with_array(const body_field_t *fields, size_t count, const char *name, json_t *items)
-{
-    json_t *schema = openapi_object_schema(fields, count);
-    json_object_set_new(json_object_get(schema, "properties"), name,
-                        json_pack("{s:s, s:o}", "type", "array", "items", items));
-    json_array_append_new(json_object_get(schema, "required"), json_string(name));
-    return schema;
-}
-
-static void stats_openapi(json_t *paths, json_t *schemas)
-{
-    json_t *period = stats_object_with_array(stats_period, ARRAY_LEN(stats_period), "by_category",
-                                             openapi_object_schema(stats_by_category, ARRAY_LEN(stats_by_category)));
-    json_object_set_new(schemas, "Stats", stats_object_with_array(stats_totals, ARRAY_LEN(stats_totals), "periods", period));
-    json_t *achievement = openapi_object_schema(achievement_object, ARRAY_LEN(achievement_object));
-    json_object_set_new(json_object_get(json_object_get(achievement, "properties"), "progress"), "description",
-                        json_string("min(current value, goal), and the goal once unlocked; focus time counts in "
-                                    "seconds, a streak in consecutive UTC days"));
-    json_object_set_new(schemas, "Achievement", achievement);
-    json_object_set_new(schemas, "AchievementList",
-                        json_pack("{s:s, s:s, s:{s:s}}", "type", "array", "description",
-                                  "the whole catalogue in a fixed order; texts in the Accept-Language (en or ru)",
-                                  "items", "$ref", "#/components/schemas/Achievement"));
-    openapi_add_extras(paths, stats_doc_extras, ARRAY_LEN(stats_doc_extras));
-}
-
-static const route_doc_t stats_docs[] = {
-    {ALLOW_GET, "/api/v1/stats", "statistics", "Focus time and sessions per day, week or month", NULL, 0, NULL, 200,
-     "Stats"},
-    {ALLOW_GET, "/api/v1/achievements", "achievements", "The achievement catalogue with the caller's progress", NULL,
-     0, NULL, 200, "AchievementList"},
-};
-
-static const http_route_t stats_routes[] = {
-    {ALLOW_GET, "/api/v1/stats", api_stats, NULL, ROUTE_AUTH, 0},
-    {ALLOW_GET, "/api/v1/achievements", api_achievements, NULL, ROUTE_AUTH, 0},
+static const api_route_t stats_routes[] = {
+    {.http = {.methods = ALLOW_GET, .pattern = "/api/v1/stats", .handler = api_stats, .flags = ROUTE_AUTH},
+     .tag = "statistics", .summary = "Focus time and sessions per day, week or month", .response = "Stats",
+     .query = stats_query, .query_count = ARRAY_LEN(stats_query), .errors = "400"},
+    {.http = {.methods = ALLOW_GET, .pattern = "/api/v1/achievements", .handler = api_achievements,
+              .flags = ROUTE_AUTH},
+     .tag = "achievements", .summary = "The achievement catalogue with the caller's progress",
+     .response = "AchievementList"},
 };
 
 const api_module_t api_stats_module = {
-    "stats", stats_routes, ARRAY_LEN(stats_routes), stats_register_statements, stats_docs, ARRAY_LEN(stats_docs), stats_openapi,
+    .name = "stats", .routes = stats_routes, .route_count = ARRAY_LEN(stats_routes),
+    .register_statements = stats_register_statements,
 };

@@ -15,7 +15,6 @@
 #include "hourglass/auth.h"
 #include "hourglass/body.h"
 #include "hourglass/forms.h"
-#include "hourglass/openapi.h"
 #include "hourglass/revoked.h"
 #include "hourglass/server.h"
 
@@ -423,10 +422,15 @@ static void api_me_avatar_get(http_request_t *req) { avatar_get(req, user_id_tex
 
 /* ---------------------------------------------------------------- lists and profiles */
 
-/* The directory's text filters, checked as body fields are. */
-static const body_field_t filter_q = {"q", FIELD_STRING, 0, 0, SEARCH_MAX_CHARS, NULL};
-static const body_field_t filter_country = {"country", FIELD_STRING, 0, 0, COUNTRY_MAX_CHARS, NULL};
-static const body_field_t filter_email = {"email", FIELD_STRING, 0, 0, EMAIL_MAX_CHARS, NULL};
+/* The directory's filters; the admin's list also takes ?email=. The text
+ * ones are checked as body fields are. */
+enum { FILTER_Q, FILTER_COUNTRY, FILTER_PREMIUM, FILTER_EMAIL, FILTER_COUNT };
+static const body_field_t user_filters[FILTER_COUNT] = {
+    [FILTER_Q] = {"q", FIELD_STRING, 0, 0, SEARCH_MAX_CHARS, NULL},
+    [FILTER_COUNTRY] = {"country", FIELD_STRING, 0, 0, COUNTRY_MAX_CHARS, NULL},
+    [FILTER_PREMIUM] = {"is_premium", FIELD_BOOL, 0, 0, 0, NULL},
+    [FILTER_EMAIL] = {"email", FIELD_STRING, 0, 0, EMAIL_MAX_CHARS, NULL},
+};
 
 /* GET /users (public profiles) and GET /admin/users (whole users, ?email=). */
 static void api_users_list(http_request_t *req)
@@ -441,10 +445,10 @@ static void api_users_list(http_request_t *req)
         premium = NULL;
     if (premium && strcmp(premium, "true") && strcmp(premium, "false"))
         field_errors_add(&e, "is_premium", "wrong_type");
-    const char *q = body_query_param(req, &filter_q, &e);
-    const char *country = body_query_param(req, &filter_country, &e);
+    const char *q = body_query_param(req, &user_filters[FILTER_Q], &e);
+    const char *country = body_query_param(req, &user_filters[FILTER_COUNTRY], &e);
     /* The public list knows no e-mail filter: it would let anyone probe addresses. */
-    const char *email = full ? body_query_param(req, &filter_email, &e) : NULL;
+    const char *email = full ? body_query_param(req, &user_filters[FILTER_EMAIL], &e) : NULL;
     if (e.count) {
         api_respond_validation(req, &e);
         return;
@@ -528,142 +532,64 @@ static void users_register_statements(void)
 
 static const int admin_view = 1;
 
-static const http_route_t user_routes[] = {
-    {ALLOW_GET, "/api/v1/users/me", api_me_get, NULL, ROUTE_AUTH, 0},
-    {ALLOW_PATCH, "/api/v1/users/me", api_me_patch, NULL, ROUTE_AUTH, 0},
-    {ALLOW_DELETE, "/api/v1/users/me", api_me_delete, NULL, ROUTE_AUTH, 0},
-    {ALLOW_POST, "/api/v1/users/me/password/check", api_password_check, NULL, ROUTE_AUTH, 0},
-    {ALLOW_PUT, "/api/v1/users/me/password", api_password_change, NULL, ROUTE_AUTH, 0},
-    {ALLOW_POST, "/api/v1/users/me/email", api_email_change, NULL, ROUTE_AUTH, 0},
-    {ALLOW_POST, "/api/v1/users/me/email/confirm", api_email_confirm, NULL, ROUTE_AUTH, 0},
-    {ALLOW_GET, "/api/v1/users/me/avatar", api_me_avatar_get, NULL, ROUTE_AUTH, 0},
-    {ALLOW_PUT, "/api/v1/users/me/avatar", api_avatar_put, NULL, ROUTE_AUTH, AVATAR_MAX_BYTES},
-    {ALLOW_DELETE, "/api/v1/users/me/avatar", api_avatar_delete, NULL, ROUTE_AUTH, 0},
-    {ALLOW_GET, "/api/v1/users", api_users_list, NULL, 0, 0},
-    {ALLOW_GET, "/api/v1/users/{id}", api_user_public, NULL, 0, 0},
-    {ALLOW_GET, "/api/v1/users/{id}/avatar", api_avatar_get, NULL, 0, 0},
-    {ALLOW_GET, "/api/v1/admin/users", api_users_list, &admin_view, ROUTE_ADMIN, 0},
-    {ALLOW_GET, "/api/v1/admin/users/{id}", api_admin_user_get, NULL, ROUTE_ADMIN, 0},
-    {ALLOW_PATCH, "/api/v1/admin/users/{id}", api_admin_user_patch, NULL, ROUTE_ADMIN, 0},
-    {ALLOW_DELETE, "/api/v1/admin/users/{id}", api_admin_user_delete, NULL, ROUTE_ADMIN, 0},
+static const api_route_t user_routes[] = {
+    {.http = {.methods = ALLOW_GET, .pattern = "/api/v1/users/me", .handler = api_me_get, .flags = ROUTE_AUTH},
+     .summary = "The caller's account", .response = "User"},
+    {.http = {.methods = ALLOW_PATCH, .pattern = "/api/v1/users/me", .handler = api_me_patch, .flags = ROUTE_AUTH},
+     .summary = "Change the given profile fields", .response = "User", .body = me_fields, .body_count = M_COUNT,
+     .errors = "409"},
+    {.http = {.methods = ALLOW_DELETE, .pattern = "/api/v1/users/me", .handler = api_me_delete, .flags = ROUTE_AUTH},
+     .summary = "Delete the account and everything it owns", .status = 204, .body = password_fields,
+     .body_count = ARRAY_LEN(password_fields), .errors = "429"},
+    {.http = {.methods = ALLOW_POST, .pattern = "/api/v1/users/me/password/check", .handler = api_password_check,
+              .flags = ROUTE_AUTH},
+     .summary = "Check the password", .status = 204, .body = password_fields, .body_count = ARRAY_LEN(password_fields),
+     .errors = "429"},
+    {.http = {.methods = ALLOW_PUT, .pattern = "/api/v1/users/me/password", .handler = api_password_change,
+              .flags = ROUTE_AUTH},
+     .summary = "Change the password", .status = 204, .body = password_change_fields,
+     .body_count = ARRAY_LEN(password_change_fields), .errors = "429"},
+    {.http = {.methods = ALLOW_POST, .pattern = "/api/v1/users/me/email", .handler = api_email_change,
+              .flags = ROUTE_AUTH},
+     .summary = "Start an e-mail change: a code goes to the new address", .status = 202, .response = "Accepted",
+     .body = email_change_fields, .body_count = ARRAY_LEN(email_change_fields), .errors = "409 429"},
+    {.http = {.methods = ALLOW_POST, .pattern = "/api/v1/users/me/email/confirm", .handler = api_email_confirm,
+              .flags = ROUTE_AUTH},
+     .summary = "Confirm the new e-mail address with its code", .response = "User", .body = code_fields,
+     .body_count = ARRAY_LEN(code_fields), .errors = "400 409 410"},
+    {.http = {.methods = ALLOW_GET, .pattern = "/api/v1/users/me/avatar", .handler = api_me_avatar_get,
+              .flags = ROUTE_AUTH},
+     .summary = "The caller's avatar image", .response = "image/*", .doc = API_CACHED, .errors = "404"},
+    {.http = {.methods = ALLOW_PUT, .pattern = "/api/v1/users/me/avatar", .handler = api_avatar_put,
+              .flags = ROUTE_AUTH, .max_body = AVATAR_MAX_BYTES},
+     .summary = "Upload an avatar", .response = "User", .body_schema = "AvatarForm"},
+    {.http = {.methods = ALLOW_DELETE, .pattern = "/api/v1/users/me/avatar", .handler = api_avatar_delete,
+              .flags = ROUTE_AUTH},
+     .summary = "Remove the avatar", .status = 204},
+    {.http = {.methods = ALLOW_GET, .pattern = "/api/v1/users", .handler = api_users_list},
+     .summary = "Search public profiles", .response = "PublicUserPage", .query = user_filters,
+     .query_count = FILTER_EMAIL /* not ?email= */, .doc = API_PAGED},
+    {.http = {.methods = ALLOW_GET, .pattern = "/api/v1/users/{id}", .handler = api_user_public},
+     .summary = "A public profile", .response = "PublicUser"},
+    {.http = {.methods = ALLOW_GET, .pattern = "/api/v1/users/{id}/avatar", .handler = api_avatar_get},
+     .summary = "A user's avatar image", .response = "image/*", .doc = API_CACHED},
+    {.http = {.methods = ALLOW_GET, .pattern = "/api/v1/admin/users", .handler = api_users_list, .data = &admin_view,
+              .flags = ROUTE_ADMIN},
+     .summary = "Search users, e-mails included (admin)", .response = "UserPage", .query = user_filters,
+     .query_count = FILTER_COUNT, .doc = API_PAGED},
+    {.http = {.methods = ALLOW_GET, .pattern = "/api/v1/admin/users/{id}", .handler = api_admin_user_get,
+              .flags = ROUTE_ADMIN},
+     .summary = "A user (admin)", .response = "User"},
+    {.http = {.methods = ALLOW_PATCH, .pattern = "/api/v1/admin/users/{id}", .handler = api_admin_user_patch,
+              .flags = ROUTE_ADMIN},
+     .summary = "Change a user's role, premium, name or verification (admin)", .response = "User", .body = admin_fields,
+     .body_count = A_COUNT, .errors = "409"},
+    {.http = {.methods = ALLOW_DELETE, .pattern = "/api/v1/admin/users/{id}", .handler = api_admin_user_delete,
+              .flags = ROUTE_ADMIN},
+     .summary = "Delete a user and everything they own (admin)", .status = 204},
 };
-
-static const route_doc_t user_docs[] = {
-    {ALLOW_GET, "/api/v1/users/me", "users", "The caller's account", NULL, 0, NULL, 200, "User"},
-    {ALLOW_PATCH, "/api/v1/users/me", "users", "Change the given profile fields", me_fields, M_COUNT, NULL, 200,
-     "User"},
-    {ALLOW_DELETE, "/api/v1/users/me", "users", "Delete the account and everything it owns", password_fields, 1, NULL,
-     204, NULL},
-    {ALLOW_POST, "/api/v1/users/me/password/check", "users", "Check the password", password_fields, 1, NULL, 204,
-     NULL},
-    {ALLOW_PUT, "/api/v1/users/me/password", "users", "Change the password", password_change_fields, 2, NULL, 204,
-     NULL},
-    {ALLOW_POST, "/api/v1/users/me/email", "users", "Start an e-mail change: a code goes to the new address",
-     email_change_fields, 2, NULL, 202, "Accepted"},
-    {ALLOW_POST, "/api/v1/users/me/email/confirm", "users", "Confirm the new e-mail address with its code",
-     code_fields, 1, NULL, 200, "User"},
-    {ALLOW_GET, "/api/v1/users/me/avatar", "users", "The caller's avatar image", NULL, 0, NULL, 200, "image/*"},
-    {ALLOW_PUT, "/api/v1/users/me/avatar", "users", "Upload an avatar", NULL, 0, "AvatarForm", 200, "User"},
-    {ALLOW_DELETE, "/api/v1/users/me/avatar", "users", "Remove the avatar", NULL, 0, NULL, 204, NULL},
-    {ALLOW_GET, "/api/v1/users", "users", "Search public profiles", NULL, 0, NULL, 200, "PublicUserPage"},
-    {ALLOW_GET, "/api/v1/users/{id}", "users", "A public profile", NULL, 0, NULL, 200, "PublicUser"},
-    {ALLOW_GET, "/api/v1/users/{id}/avatar", "users", "A user's avatar image", NULL, 0, NULL, 200, "image/*"},
-    {ALLOW_GET, "/api/v1/admin/users", "users", "Search users, e-mails included (admin)", NULL, 0, NULL, 200,
-     "UserPage"},
-    {ALLOW_GET, "/api/v1/admin/users/{id}", "users", "A user (admin)", NULL, 0, NULL, 200, "User"},
-    {ALLOW_PATCH, "/api/v1/admin/users/{id}", "users", "Change a user's role, premium, name or verification (admin)",
-     admin_fields, A_COUNT, NULL, 200, "User"},
-    {ALLOW_DELETE, "/api/v1/admin/users/{id}", "users", "Delete a user and everything they own (admin)", NULL, 0,
-     NULL, 204, NULL},
-};
-
-/* The filters api_users_list reads; the admin's list also takes ?email=. */
-static const body_field_t user_filters[] = {
-    {"q", FIELD_STRING, 0, 0, SEARCH_MAX_CHARS, NULL},
-    {"country", FIELD_STRING, 0, 0, COUNTRY_MAX_CHARS, NULL},
-    {"is_premium", FIELD_BOOL, 0, 0, 0, NULL},
-    {"email", FIELD_STRING, 0, 0, EMAIL_MAX_CHARS, NULL},
-};
-
-#define PASSWORD_RECHECK_LIMIT                                                                               \
-    "429 `rate_limited` after 10 wrong passwords for the account in 15 minutes on these routes (not counted " \
-    "with logins), until the oldest leaves the window."
-
-static const openapi_extra_t user_doc_extras[] = {
-    {ALLOW_PATCH, "/api/v1/users/me", 0, "409", NULL, 0,
-     "Only the fields sent change; an empty body answers the user unchanged. 409 `username_taken`."},
-    {ALLOW_DELETE, "/api/v1/users/me", 0, "429", NULL, 0,
-     "403 `wrong_password` when the password does not match; " PASSWORD_RECHECK_LIMIT},
-    {ALLOW_POST, "/api/v1/users/me/password/check", 0, "429", NULL, 0,
-     "204 when it matches, 403 `wrong_password` otherwise; " PASSWORD_RECHECK_LIMIT},
-    {ALLOW_PUT, "/api/v1/users/me/password", 0, "429", NULL, 0,
-     "The user's other sessions are revoked. 403 `wrong_password`; 422 lists the password rules broken; "
-     PASSWORD_RECHECK_LIMIT},
-    {ALLOW_POST, "/api/v1/users/me/email", 0, "409 429", NULL, 0,
-     "403 `wrong_password`; 409 `email_taken`; 429 beyond 1 code a minute or 5 an hour; " PASSWORD_RECHECK_LIMIT},
-    {ALLOW_POST, "/api/v1/users/me/email/confirm", 0, "400 409 410", NULL, 0,
-     "400 `invalid_code`, 410 `code_expired`, 409 `email_taken` when the address was taken meanwhile."},
-    {ALLOW_GET, "/api/v1/users/me/avatar", OPENAPI_CACHED, "404", NULL, 0, NULL},
-    {ALLOW_PUT, "/api/v1/users/me/avatar", 0, NULL, NULL, 0,
-     "A multipart field `file` (or `photo`), or the raw image as the body; at most 2 MiB. The type is read from "
-     "the bytes: PNG, JPEG, WebP or GIF, else 415."},
-    {ALLOW_GET, "/api/v1/users", OPENAPI_PAGED, NULL, user_filters, 3, "Public profiles only: no e-mails."},
-    {ALLOW_GET, "/api/v1/users/{id}/avatar", OPENAPI_CACHED, NULL, NULL, 0, NULL},
-    {ALLOW_GET, "/api/v1/admin/users", OPENAPI_PAGED, NULL, user_filters, 4, NULL},
-    {ALLOW_PATCH, "/api/v1/admin/users/{id}", 0, "409", NULL, 0, NULL},
-};
-
-static const char *const user_roles[] = {"user", "staff", "admin", NULL};
-static const body_field_t user_object[] = {
-    {"id", FIELD_ID, FIELD_REQUIRED, 0, 0, NULL},
-    {"email", FIELD_EMAIL, FIELD_REQUIRED, 0, 0, NULL},
-    {"username", FIELD_STRING, 0, 0, 0, NULL},
-    {"name", FIELD_STRING, 0, 0, 0, NULL},
-    {"first_name", FIELD_STRING, 0, 0, 0, NULL},
-    {"last_name", FIELD_STRING, 0, 0, 0, NULL},
-    {"middle_name", FIELD_STRING, 0, 0, 0, NULL},
-    {"phone", FIELD_STRING, 0, 0, 0, NULL},
-    {"date_of_birth", FIELD_DATE, 0, 0, 0, NULL},
-    {"country", FIELD_STRING, 0, 0, 0, NULL},
-    {"role", FIELD_ENUM, FIELD_REQUIRED, 0, 0, user_roles},
-    {"is_premium", FIELD_BOOL, FIELD_REQUIRED, 0, 0, NULL},
-    {"email_verified", FIELD_BOOL, FIELD_REQUIRED, 0, 0, NULL},
-    {"avatar_url", FIELD_STRING, 0, 0, 0, NULL},
-    {"created_at", FIELD_DATETIME, FIELD_REQUIRED, 0, 0, NULL},
-};
-static const body_field_t public_user_object[] = {
-    {"id", FIELD_ID, FIELD_REQUIRED, 0, 0, NULL},
-    {"username", FIELD_STRING, 0, 0, 0, NULL},
-    {"name", FIELD_STRING, 0, 0, 0, NULL},
-    {"country", FIELD_STRING, 0, 0, 0, NULL},
-    {"is_premium", FIELD_BOOL, FIELD_REQUIRED, 0, 0, NULL},
-    {"avatar_url", FIELD_STRING, 0, 0, 0, NULL},
-};
-
-static void users_openapi(json_t *paths, json_t *schemas)
-{
-    json_object_set_new(schemas, "User",
-                        openapi_object_schema(user_object, sizeof(user_object) / sizeof(user_object[0])));
-    json_object_set_new(
-        schemas, "PublicUser",
-        openapi_object_schema(public_user_object, sizeof(public_user_object) / sizeof(public_user_object[0])));
-    json_object_set_new(schemas, "UserPage", openapi_page_schema("User"));
-    json_object_set_new(schemas, "PublicUserPage", openapi_page_schema("PublicUser"));
-    json_object_set_new(schemas, "AvatarForm",
-                        json_pack("{s:s, s:{s:{s:s, s:s}, s:{s:s, s:s}}}", "type", "object", "properties", "file",
-                                  "type", "string", "format", "binary", "photo", "type", "string", "format", "binary"));
-    openapi_add_extras(paths, user_doc_extras, sizeof(user_doc_extras) / sizeof(user_doc_extras[0]));
-    /* Besides the form, the raw image may be the body. */
-    static const char *const raw_types[] = {"image/png", "image/jpeg", "image/webp", "image/gif"};
-    json_t *content = json_object();
-    for (size_t i = 0; i < sizeof(raw_types) / sizeof(raw_types[0]); i++)
-        json_object_set_new(content, raw_types[i],
-                            json_pack("{s:{s:s, s:s}}", "schema", "type", "string", "format", "binary"));
-    json_object_set_new(json_object_get(openapi_path_item(paths, "/api/v1/users/me/avatar"), "put"), "requestBody",
-                        json_pack("{s:o}", "content", content));
-}
 
 const api_module_t api_users_module = {
-    "users", user_routes, sizeof(user_routes) / sizeof(user_routes[0]), users_register_statements,
-    user_docs, sizeof(user_docs) / sizeof(user_docs[0]), users_openapi,
+    .name = "users", .tag = "users", .routes = user_routes, .route_count = ARRAY_LEN(user_routes),
+    .register_statements = users_register_statements,
 };

@@ -1,24 +1,28 @@
 /* The OpenAPI 3.1 document (openapi.h). Built with jansson once, before the
- * workers start; a request only copies the finished text. The order is:
- * each module's hook, then its route_doc_t entries (merged into what the hook
- * made), then one pass over every operation that adds what the route flags
- * and the operation's shape imply, so hand-written and generated parts answer
- * alike. Finally the document is checked against the router. */
+ * workers start; a request only copies the finished text. Each method of
+ * each route becomes an operation from its api_route_t entry (or its
+ * document hook), then its module's fragment of docs/openapi/ is merged in,
+ * then what the route's flags and the operation's shape imply is added, so
+ * hand-written and generated parts answer alike. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <sodium.h>
 
+#include "hourglass/mem.h"
 #include "hourglass/openapi.h"
 #include "hourglass/problem.h"
 #include "hourglass_build.h"
 
-/* Set by openapi_add_extras, removed by the last pass: an internal mark. */
-#define NO_DB_MARK "x-hourglass-no-db"
 /* Kept in the document: public, user, staff or admin, from the route's flags. */
 #define ACCESS_MARK "x-hourglass-access"
 #define ROUTE_ANY_AUTH (ROUTE_AUTH | ROUTE_STAFF | ROUTE_ADMIN)
+/* The frame of the document; every other data file is a module's. */
+#define FRAME_FILE "document.json"
+#define COMPONENT_PREFIX "#/components/"
+#define PAGE_SUFFIX "Page"
+#define NAME_MAX_CHARS 256
 
 static char *doc_text;
 static size_t doc_len;
@@ -35,61 +39,15 @@ static const struct {
     {METHOD_PUT, "put"},     {METHOD_PATCH, "patch"},   {METHOD_DELETE, "delete"},
 };
 
-/* The problem answers every route shares, as components/responses. */
-static const struct {
-    const char *status;
-    const char *name;
-    const char *description;
-    const char *header; /* a header the answer carries, or NULL */
-} problems[] = {
-    {"400", "BadRequest", "Malformed request or JSON (`malformed_request`, `malformed_json`), or a wrong code", NULL},
-    {"401", "Unauthorized",
-     "No valid access token (`not_authenticated`, `invalid_token`, `token_expired`, `session_revoked`), "
-     "or wrong credentials",
-     "WWW-Authenticate"},
-    {"403", "Forbidden",
-     "Authenticated but not allowed: the role is missing (`forbidden`), or a cookie-authenticated unsafe "
-     "request has no allowed Origin (`origin_not_allowed`)",
-     NULL},
-    {"404", "NotFound", "Nothing here, or not the caller's (`not_found`): another user's id answers as a missing one",
-     NULL},
-    {"409", "Conflict", "A value that must be unique is taken (`conflict`, `email_taken`, `username_taken`)", NULL},
-    {"410", "Gone", "The code has expired (`code_expired`)", NULL},
-    {"413", "PayloadTooLarge", "The body is larger than this route takes (`payload_too_large`); it is not read", NULL},
-    {"415", "UnsupportedMediaType", "A content type this route does not take (`unsupported_media_type`)", NULL},
-    {"422", "ValidationFailed",
-     "The body or the query string broke a rule (`validation_failed`); `errors` names each field with its code",
-     NULL},
-    {"429", "TooManyRequests", "Rate limited (`rate_limited`); Retry-After says when to come back", "Retry-After"},
-    {"4XX", "ClientError", "A malformed request, a URL or headers too large, and the like", NULL},
-    {"503", "ServiceUnavailable",
-     "The database is unavailable or the server is overloaded (`database_unavailable`, `overloaded`); "
-     "Retry-After says when to try again",
-     "Retry-After"},
-};
-
-static const struct {
-    const char *name;
-    const char *description;
-} tag_texts[] = {
-    {"operations", "Liveness, readiness and metrics, for load balancers and monitoring; no authentication."},
-    {"documentation", "This document, and the Swagger UI and ReDoc pages over it, served by the server itself."},
-    {"auth", "Registration, e-mail verification, login, token refresh, sessions and password reset."},
-    {"users", "The caller's own account and avatar, public profiles, and the admin's view of users."},
-    {"lists", "Named to-do lists; deleting one deletes its tasks."},
-    {"tasks", "Tasks, filtered by status, list, due date or text."},
-    {"balance wheel", "Spheres of the life balance wheel, each valued 0 to 10."},
-    {"kanban", "Board columns, the cards on them, and each card's checklist."},
-    {"gantt", "Gantt tasks and their durations."},
-    {"planner", "Daily planner entries."},
-    {"categories", "Categories of tasks and pomodoros."},
-    {"pomodoro", "Pomodoro timer presets and timer sessions."},
-    {"statistics", "Focus time and sessions over periods, cut in a time zone."},
-    {"achievements", "The achievement catalogue with the caller's progress."},
-    {"music", "Background tracks for premium users; admins manage them."},
-};
-
-/* ---------------------------------------------------------------- small helpers */
+/* What one build reads and writes. */
+typedef struct {
+    json_t *doc, *paths, *schemas;
+    json_t *frame;      /* document.json: "problems", "tags", "shared" fragments */
+    json_t *operations; /* the served modules' fragments by "METHOD /pattern"; each is taken when used */
+    json_t *ids;        /* operationIds seen */
+    char *err;
+    size_t errlen;
+} build_t;
 
 static json_t *member(json_t *parent, const char *key, int array)
 {
@@ -101,10 +59,10 @@ static json_t *member(json_t *parent, const char *key, int array)
     return v;
 }
 
-static json_t *ref(const char *kind, const char *name)
+json_t *openapi_ref(const char *kind, const char *name)
 {
-    char buf[256];
-    snprintf(buf, sizeof(buf), "#/components/%s/%s", kind, name);
+    char buf[NAME_MAX_CHARS];
+    snprintf(buf, sizeof(buf), COMPONENT_PREFIX "%s/%s", kind, name);
     return json_pack("{s:s}", "$ref", buf);
 }
 
@@ -116,13 +74,24 @@ static int is_method_key(const char *key)
     return 0;
 }
 
-/* "GET" for "get", as errors name routes. */
-static const char *method_of_key(const char *key)
+/* Data into the document: objects merge member by member, lists are
+ * extended, anything else is replaced. */
+static void merge(json_t *dst, json_t *src)
 {
-    for (size_t i = 0; i < ARRAY_LEN(doc_methods); i++)
-        if (!strcmp(doc_methods[i].key, key))
-            return http_method_name(doc_methods[i].method);
-    return key;
+    const char *key;
+    json_t *v;
+    json_object_foreach(src, key, v) {
+        json_t *have = json_object_get(dst, key);
+        if (json_is_object(have) && json_is_object(v)) {
+            merge(have, v);
+        } else if (json_is_array(have) && json_is_array(v)) {
+            json_t *copy = json_deep_copy(v);
+            json_array_extend(have, copy);
+            json_decref(copy);
+        } else {
+            json_object_set_new(dst, key, json_deep_copy(v));
+        }
+    }
 }
 
 /* Ids are {id} or {something_id}: say so, so clients and the UI send numbers. */
@@ -132,8 +101,6 @@ static json_t *path_param_schema(const char *name, size_t len)
         return json_pack("{s:s, s:s, s:i}", "type", "integer", "format", "int64", "minimum", 1);
     return json_pack("{s:s}", "type", "string");
 }
-
-/* ---------------------------------------------------------------- schemas */
 
 json_t *openapi_field_schema(const body_field_t *f)
 {
@@ -192,76 +159,49 @@ json_t *openapi_schema_nullable(json_t *schema)
     return schema;
 }
 
-static json_t *fields_object(const body_field_t *fields, size_t count, int closed, int require_all, int require_marked)
+json_t *openapi_fields_schema(const body_field_t *fields, size_t count, body_mode_t mode)
 {
     json_t *props = json_object(), *required = json_array();
     for (size_t i = 0; i < count; i++) {
-        const body_field_t *f = &fields[i];
-        json_t *s = openapi_field_schema(f);
-        if (!(f->flags & FIELD_REQUIRED))
+        json_t *s = openapi_field_schema(&fields[i]);
+        if (!(fields[i].flags & FIELD_REQUIRED))
             openapi_schema_nullable(s);
-        json_object_set_new(props, f->name, s);
-        if (require_all || (require_marked && (f->flags & FIELD_REQUIRED)))
-            json_array_append_new(required, json_string(f->name));
+        json_object_set_new(props, fields[i].name, s);
+        if (mode != BODY_PATCH && (fields[i].flags & FIELD_REQUIRED))
+            json_array_append_new(required, json_string(fields[i].name));
     }
     json_t *schema = json_pack("{s:s, s:o}", "type", "object", "properties", props);
     if (json_array_size(required))
         json_object_set_new(schema, "required", required);
     else
         json_decref(required);
-    if (closed)
-        json_object_set_new(schema, "additionalProperties", json_false());
+    json_object_set_new(schema, "additionalProperties", json_false());
     return schema;
 }
 
-json_t *openapi_fields_schema(const body_field_t *fields, size_t count, body_mode_t mode)
-{
-    return fields_object(fields, count, 1, 0, mode != BODY_PATCH);
-}
-
-json_t *openapi_object_schema(const body_field_t *fields, size_t count)
-{
-    return fields_object(fields, count, 0, 1, 0);
-}
-
-json_t *openapi_page_schema(const char *item_schema)
+/* {"items": [<item>], "next_cursor": string or null}: the list envelope of "<item>Page". */
+static json_t *page_schema(const char *item)
 {
     return json_pack("{s:s, s:{s:{s:s, s:o}, s:{s:[s,s], s:s}}, s:[s,s]}", "type", "object", "properties", "items",
-                     "type", "array", "items", ref("schemas", item_schema), "next_cursor", "type", "string", "null",
+                     "type", "array", "items", openapi_ref("schemas", item), "next_cursor", "type", "string", "null",
                      "description", "give it as ?cursor= for the next page; null on the last", "required", "items",
                      "next_cursor");
 }
 
-json_t *openapi_path_item(json_t *paths, const char *pattern) { return member(paths, pattern, 0); }
-
-/* ---------------------------------------------------------------- answers */
-
-static void add_problem(json_t *responses, const char *status)
+static void add_problem(build_t *b, json_t *responses, const char *status)
 {
-    json_t *have = json_object_get(responses, status);
-    /* A bare description (a generated part's placeholder) gives way to the shared answer. */
-    if (have && (json_object_get(have, "$ref") || json_object_get(have, "content")))
+    if (json_object_get(responses, status))
         return;
-    if (!strcmp(status, "304")) {
+    const char *name = json_string_value(json_object_get(json_object_get(b->frame, "problems"), status));
+    if (name)
+        json_object_set_new(responses, status, openapi_ref("responses", name));
+    else /* not a shared one: a plain problem answer with the status's reason */
         json_object_set_new(responses, status,
-                            json_pack("{s:s, s:{s:{s:s, s:{s:s}}}}", "description",
-                                      "Not Modified: If-None-Match named the current ETag", "headers", "ETag",
-                                      "description", "the same ETag", "schema", "type", "string"));
-        return;
-    }
-    for (size_t i = 0; i < ARRAY_LEN(problems); i++) {
-        if (!strcmp(problems[i].status, status)) {
-            json_object_set_new(responses, status, ref("responses", problems[i].name));
-            return;
-        }
-    }
-    /* Not a shared one: a plain problem answer with the status's reason. */
-    json_object_set_new(responses, status,
-                        json_pack("{s:s, s:{s:{s:o}}}", "description", http_status_reason(atoi(status)), "content",
-                                  "application/problem+json", "schema", ref("schemas", "Problem")));
+                            json_pack("{s:s, s:{s:{s:o}}}", "description", http_status_reason(atoi(status)), "content",
+                                      "application/problem+json", "schema", openapi_ref("schemas", "Problem")));
 }
 
-static void add_problems(json_t *responses, const char *statuses)
+static void add_problems(build_t *b, json_t *responses, const char *statuses)
 {
     char status[8];
     for (const char *s = statuses; s && *s;) {
@@ -269,7 +209,7 @@ static void add_problems(json_t *responses, const char *statuses)
         if (n && n < sizeof(status)) {
             memcpy(status, s, n);
             status[n] = '\0';
-            add_problem(responses, status);
+            add_problem(b, responses, status);
         }
         s += n;
         s += strspn(s, " ");
@@ -285,52 +225,10 @@ static json_t *media_schema(const char *type)
     return json_pack("{s:s, s:s}", "type", "string", "format", "binary");
 }
 
-/* ---------------------------------------------------------------- the modules' parts */
-
-void openapi_add_extras(json_t *paths, const openapi_extra_t *extras, size_t count)
+/* A fragment of document.json's "shared", merged into an operation. */
+static void add_shared(build_t *b, json_t *op, const char *name)
 {
-    for (size_t i = 0; i < count; i++) {
-        const openapi_extra_t *x = &extras[i];
-        for (size_t m = 0; m < ARRAY_LEN(doc_methods); m++) {
-            if (!(x->methods & HTTP_M(doc_methods[m].method)))
-                continue;
-            json_t *op = member(openapi_path_item(paths, x->pattern), doc_methods[m].key, 0);
-            if (x->description)
-                json_object_set_new(op, "description", json_string(x->description));
-            if (x->query_count || (x->flags & OPENAPI_PAGED)) {
-                json_t *params = member(op, "parameters", 1);
-                for (size_t q = 0; q < x->query_count; q++)
-                    json_array_append_new(params, json_pack("{s:s, s:s, s:b, s:o}", "name", x->query[q].name, "in",
-                                                            "query", "required",
-                                                            (x->query[q].flags & FIELD_REQUIRED) != 0, "schema",
-                                                            openapi_field_schema(&x->query[q])));
-                if (x->flags & OPENAPI_PAGED) {
-                    json_array_append_new(params, ref("parameters", "Limit"));
-                    json_array_append_new(params, ref("parameters", "Cursor"));
-                }
-            }
-            if (x->flags & OPENAPI_FORMS) {
-                /* The JSON schema comes with the route_doc_t; forms get the same one then. */
-                json_t *content = member(member(op, "requestBody", 0), "content", 0);
-                member(content, "application/x-www-form-urlencoded", 0);
-                member(content, "multipart/form-data", 0);
-            }
-            if (x->flags & OPENAPI_NO_DB)
-                json_object_set_new(op, NO_DB_MARK, json_true());
-            json_t *responses = member(op, "responses", 0);
-            if (x->flags & OPENAPI_CACHED) {
-                json_t *headers = member(member(responses, "200", 0), "headers", 0);
-                json_object_set_new(headers, "ETag", json_pack("{s:s, s:{s:s}}", "description",
-                                                               "send it as If-None-Match to get 304 while unchanged",
-                                                               "schema", "type", "string"));
-                json_object_set_new(headers, "Cache-Control",
-                                    json_pack("{s:s, s:{s:s}}", "description", "how long caches may keep it",
-                                              "schema", "type", "string"));
-                add_problem(responses, "304");
-            }
-            add_problems(responses, x->errors);
-        }
-    }
+    merge(op, json_object_get(json_object_get(b->frame, "shared"), name));
 }
 
 /* Moves key to the end of obj: jansson keeps insertion order, and readers
@@ -341,27 +239,10 @@ static void move_last(json_t *obj, const char *key)
     if (!v)
         return;
     json_incref(v);
-    char *name = strdup(key);
+    char *name = mem_strdup(key);
     json_object_del(obj, name);
     json_object_set_new(obj, name, v);
     free(name);
-}
-
-/* The media type that the UI should offer first (it takes the first one). */
-static void put_first(json_t *content, const char *type)
-{
-    /* Moving while iterating would meet the moved keys again: list them first. */
-    size_t n = json_object_size(content), i = 0;
-    char **keys = calloc(n ? n : 1, sizeof(*keys));
-    const char *key;
-    json_t *v;
-    json_object_foreach(content, key, v) keys[i++] = strdup(key);
-    for (i = 0; i < n; i++) {
-        if (strcmp(keys[i], type))
-            move_last(content, keys[i]);
-        free(keys[i]);
-    }
-    free(keys);
 }
 
 /* getUsersByIdAvatar for GET /api/v1/users/{id}/avatar: readable and unique per route. */
@@ -390,87 +271,181 @@ static void operation_id(char *out, size_t cap, const char *method, const char *
     out[n] = '\0';
 }
 
-static int add_doc(json_t *paths, const route_doc_t *d, char *err, size_t errlen)
+/* The JSON body (and the same as forms) or an upload's multipart form; the
+ * media type first in content is the one Swagger UI offers. */
+static void describe_body(json_t *op, const api_route_t *r, http_method_t method)
 {
-    for (size_t m = 0; m < ARRAY_LEN(doc_methods); m++) {
-        if (!(d->methods & HTTP_M(doc_methods[m].method)))
-            continue;
-        const char *key = doc_methods[m].key;
-        json_t *op = member(openapi_path_item(paths, d->pattern), key, 0);
-        if (json_object_get(op, "summary")) {
-            snprintf(err, errlen, "openapi: %s %s is described twice", http_method_name(doc_methods[m].method),
-                     d->pattern);
-            return -1;
+    json_t *body = member(op, "requestBody", 0), *content = member(body, "content", 0);
+    int patch = method == METHOD_PATCH, required = r->body_schema != NULL;
+    if (r->body_schema)
+        json_object_set_new(content, "multipart/form-data",
+                            json_pack("{s:o}", "schema", openapi_ref("schemas", r->body_schema)));
+    if (r->body) {
+        json_t *schema = openapi_fields_schema(r->body, r->body_count, patch ? BODY_PATCH : BODY_CREATE);
+        if (r->doc & API_BODY_LIST)
+            schema = json_pack("{s:s, s:o}", "type", "array", "items", schema);
+        for (size_t i = 0; i < r->body_count; i++)
+            required |= !patch && (r->body[i].flags & FIELD_REQUIRED);
+        json_object_set_new(content, "application/json", json_pack("{s:o}", "schema", schema));
+        if (r->doc & API_FORMS) {
+            json_object_set_new(content, "application/x-www-form-urlencoded",
+                                json_pack("{s:o}", "schema", json_deep_copy(schema)));
+            json_object_set_new(content, "multipart/form-data", json_pack("{s:o}", "schema", json_deep_copy(schema)));
         }
-        if (!json_object_get(op, "operationId")) {
-            char id[160];
-            operation_id(id, sizeof(id), key, d->pattern);
-            json_object_set_new(op, "operationId", json_string(id));
-        }
-        /* A summary's second line onwards is its description. */
-        const char *nl = strchr(d->summary, '\n');
-        json_object_set_new(op, "summary", nl ? json_stringn(d->summary, (size_t)(nl - d->summary))
-                                              : json_string(d->summary));
-        if (nl && !json_object_get(op, "description"))
-            json_object_set_new(op, "description", json_string(nl + 1));
-        json_object_set_new(op, "tags", json_pack("[s]", d->tag));
-        if (d->body) {
-            int patch = doc_methods[m].method == METHOD_PATCH, required = 0;
-            for (size_t i = 0; i < d->body_count; i++)
-                required |= (d->body[i].flags & FIELD_REQUIRED) != 0;
-            json_t *body = member(op, "requestBody", 0);
-            json_t *content = member(body, "content", 0);
-            json_t *schema = openapi_fields_schema(d->body, d->body_count, patch ? BODY_PATCH : BODY_CREATE);
-            const char *type;
-            json_t *media;
-            json_object_foreach(content, type, media) {
-                if (!json_object_get(media, "schema"))
-                    json_object_set_new(media, "schema", json_deep_copy(schema));
-            }
-            json_object_set_new(content, "application/json", json_pack("{s:o}", "schema", schema));
-            put_first(content, "application/json");
-            json_object_set_new(body, "required", json_boolean(required && !patch));
-        } else if (d->body_schema) {
-            json_t *body = member(op, "requestBody", 0);
-            json_t *content = member(body, "content", 0);
-            json_object_set_new(content, "multipart/form-data",
-                                json_pack("{s:o}", "schema", ref("schemas", d->body_schema)));
-            put_first(content, "multipart/form-data");
-            json_object_set_new(body, "required", json_true());
-        }
-        char status[16];
-        snprintf(status, sizeof(status), "%d", d->status);
-        json_t *ok = member(member(op, "responses", 0), status, 0);
-        json_object_set_new(ok, "description", json_string(http_status_reason(d->status)));
-        if (doc_methods[m].method == METHOD_HEAD)
-            continue; /* GET's headers, no body */
-        if (d->response && strchr(d->response, '/'))
-            json_object_set_new(ok, "content",
-                                json_pack("{s:{s:o}}", d->response, "schema", media_schema(d->response)));
-        else if (d->response)
-            json_object_set_new(ok, "content",
-                                json_pack("{s:{s:o}}", "application/json", "schema", ref("schemas", d->response)));
-        if (d->status == 201)
-            json_object_set_new(member(ok, "headers", 0), "Location",
-                                json_pack("{s:s, s:{s:s}}", "description", "the address of what was created",
-                                          "schema", "type", "string"));
     }
-    return 0;
+    json_object_set_new(body, "required", json_boolean(required));
 }
 
-/* ---------------------------------------------------------------- the last pass */
+/* What the entry says of one of its methods. */
+static void describe(build_t *b, json_t *op, const api_module_t *mod, const api_route_t *r, size_t m)
+{
+    char id[NAME_MAX_CHARS];
+    operation_id(id, sizeof(id), doc_methods[m].key, r->http.pattern);
+    json_object_set_new(op, "operationId", json_string(id));
+    json_object_set_new(op, "summary", json_string(r->summary));
+    json_object_set_new(op, "tags", json_pack("[s]", r->tag ? r->tag : mod->tag));
+    if (r->body || r->body_schema)
+        describe_body(op, r, doc_methods[m].method);
+    int status = r->status ? r->status : 200;
+    char code[8];
+    snprintf(code, sizeof(code), "%d", status);
+    json_t *ok = member(member(op, "responses", 0), code, 0);
+    json_object_set_new(ok, "description", json_string(http_status_reason(status)));
+    if (doc_methods[m].method == METHOD_HEAD)
+        return; /* GET's headers, no body */
+    if (r->response && strchr(r->response, '/'))
+        json_object_set_new(ok, "content", json_pack("{s:{s:o}}", r->response, "schema", media_schema(r->response)));
+    else if (r->response)
+        json_object_set_new(ok, "content",
+                            json_pack("{s:{s:o}}", "application/json", "schema", openapi_ref("schemas", r->response)));
+    if (status == 201)
+        add_shared(b, op, "created");
+}
 
-static int has_query_parameter(json_t *doc, json_t *params)
+/* Query parameters, paging, caching and further problems: for entries and hooks alike. */
+static void add_declared(build_t *b, json_t *op, const api_route_t *r)
+{
+    if (r->query_count || (r->doc & API_PAGED)) {
+        json_t *params = member(op, "parameters", 1);
+        for (size_t q = 0; q < r->query_count; q++)
+            json_array_append_new(params, json_pack("{s:s, s:s, s:b, s:o}", "name", r->query[q].name, "in", "query",
+                                                    "required", (r->query[q].flags & FIELD_REQUIRED) != 0, "schema",
+                                                    openapi_field_schema(&r->query[q])));
+        if (r->doc & API_PAGED) {
+            json_array_append_new(params, openapi_ref("parameters", "Limit"));
+            json_array_append_new(params, openapi_ref("parameters", "Cursor"));
+        }
+    }
+    if (r->doc & API_CACHED)
+        add_shared(b, op, "cached");
+    add_problems(b, member(op, "responses", 0), r->errors);
+}
+
+static int has_query_parameter(json_t *params)
 {
     size_t i;
     json_t *p;
     json_array_foreach(params, i, p) {
-        const char *target = json_string_value(json_object_get(p, "$ref"));
-        if (target && !strncmp(target, "#/components/parameters/", 24))
-            p = json_object_get(json_object_get(json_object_get(doc, "components"), "parameters"), target + 24);
         const char *in = json_string_value(json_object_get(p, "in"));
-        if (in && !strcmp(in, "query"))
+        if (!in || strcmp(in, "path")) /* a $ref is to a shared query parameter */
             return 1;
+    }
+    return 0;
+}
+
+static int compare_keys(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+/* Success first, then the errors by status, whatever order they were added in. */
+static void sort_responses(json_t *op)
+{
+    json_t *responses = json_object_get(op, "responses");
+    size_t n = json_object_size(responses), i = 0;
+    const char **keys = mem_calloc(n ? n : 1, sizeof(*keys));
+    const char *key;
+    json_t *v;
+    json_object_foreach(responses, key, v) keys[i++] = key;
+    qsort(keys, n, sizeof(*keys), compare_keys);
+    json_t *sorted = json_object();
+    for (i = 0; i < n; i++)
+        json_object_set(sorted, keys[i], json_object_get(responses, keys[i]));
+    free(keys);
+    json_object_set_new(op, "responses", sorted);
+}
+
+/* What the route's flags and the operation's shape imply. */
+static int complete(build_t *b, json_t *op, const api_route_t *r, const char *route)
+{
+    json_t *responses = member(op, "responses", 0);
+    int success = 0;
+    const char *status;
+    json_t *v;
+    json_object_foreach(responses, status, v) success |= status[0] == '2';
+    if (!json_object_get(op, "summary") || !success) {
+        snprintf(b->err, b->errlen, "openapi: %s is routed but not documented: give its api_route_t a summary", route);
+        return -1;
+    }
+    const char *id = json_string_value(json_object_get(op, "operationId"));
+    if (!id || json_object_get(b->ids, id)) {
+        snprintf(b->err, b->errlen, "openapi: %s: operationId %s missing or used twice", route, id ? id : "");
+        return -1;
+    }
+    json_object_set_new(b->ids, id, json_true());
+
+    unsigned flags = r->http.flags;
+    /* Said for every operation, public ones too (an empty list), so none is left to guess. */
+    if (!json_object_get(op, "security"))
+        json_object_set_new(op, "security", flags & ROUTE_ANY_AUTH
+                                                ? json_pack("[{s:[]}, {s:[]}]", "bearerAuth", "cookieAuth")
+                                                : json_array());
+    /* Who may call it, from the route's flags, for clients and the access-matrix test. */
+    json_object_set_new(op, ACCESS_MARK,
+                        json_string(flags & ROUTE_ADMIN   ? "admin"
+                                    : flags & ROUTE_STAFF ? "staff"
+                                    : flags & ROUTE_AUTH  ? "user"
+                                                          : "public"));
+    if (flags & ROUTE_ANY_AUTH)
+        add_problems(b, responses, "401 403");
+    if (strchr(r->http.pattern, '{'))
+        add_problem(b, responses, "404");
+    if (json_object_get(op, "requestBody"))
+        add_problems(b, responses, "400 413 415 422");
+    if (has_query_parameter(json_object_get(op, "parameters")))
+        add_problem(b, responses, "422");
+    if (!(r->doc & API_NO_DB))
+        add_problem(b, responses, "503");
+    int client_error = 0;
+    json_object_foreach(responses, status, v) client_error |= status[0] == '4';
+    if (!client_error)
+        add_problem(b, responses, "4XX");
+    sort_responses(op);
+    static const char *const order[] = {"operationId", "summary",     "description", "tags",     "security",
+                                        ACCESS_MARK,   "parameters", "requestBody", "responses"};
+    for (size_t i = 0; i < ARRAY_LEN(order); i++)
+        move_last(op, order[i]);
+    return 0;
+}
+
+static int document_route(build_t *b, const api_module_t *mod, const api_route_t *r)
+{
+    json_t *item = member(b->paths, r->http.pattern, 0);
+    for (size_t m = 0; m < ARRAY_LEN(doc_methods); m++) {
+        if (!(r->http.methods & HTTP_M(doc_methods[m].method)))
+            continue;
+        char route[NAME_MAX_CHARS];
+        snprintf(route, sizeof(route), "%s %s", http_method_name(doc_methods[m].method), r->http.pattern);
+        json_t *op = member(item, doc_methods[m].key, 0);
+        if (r->summary)
+            describe(b, op, mod, r, m);
+        if (r->document)
+            r->document(r, doc_methods[m].method, op, b->schemas);
+        add_declared(b, op, r);
+        json_t *fragment = json_object_get(b->operations, route);
+        if (fragment) {
+            merge(op, fragment);
+            json_object_del(b->operations, route);
+        }
+        if (complete(b, op, r, route))
+            return -1;
     }
     return 0;
 }
@@ -488,385 +463,247 @@ static int declares_path_parameter(json_t *params, const char *name, size_t len)
     return 0;
 }
 
-/* Every {param} of the pattern declared once, on the path item unless an operation does. */
-static void add_path_parameters(json_t *item, const char *pattern)
+/* Every {param} of the pattern declared once, on the path item unless an
+ * operation does; the methods in doc_methods' order. */
+static void complete_path(json_t *item, const char *pattern)
 {
     for (const char *p = strchr(pattern, '{'); p; p = strchr(p + 1, '{')) {
         const char *name = p + 1;
         size_t len = strcspn(name, "}");
-        if (declares_path_parameter(json_object_get(item, "parameters"), name, len))
-            continue;
-        int in_ops = 0;
+        int declared = declares_path_parameter(json_object_get(item, "parameters"), name, len);
         const char *key;
         json_t *op;
         json_object_foreach(item, key, op) {
             if (is_method_key(key))
-                in_ops |= declares_path_parameter(json_object_get(op, "parameters"), name, len);
+                declared |= declares_path_parameter(json_object_get(op, "parameters"), name, len);
         }
-        if (!in_ops)
+        if (!declared)
             json_array_append_new(member(item, "parameters", 1),
                                   json_pack("{s:s%, s:s, s:b, s:o}", "name", name, len, "in", "path", "required", 1,
                                             "schema", path_param_schema(name, len)));
     }
+    for (size_t m = 0; m < ARRAY_LEN(doc_methods); m++)
+        move_last(item, doc_methods[m].key);
 }
 
-static int compare_keys(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
-
-/* Success first, then the errors by status, whatever order they were added in. */
-static void sort_responses(json_t *op)
+/* Tags in the order they first appear, each with its text from document.json. */
+static int add_tags(build_t *b)
 {
-    json_t *responses = json_object_get(op, "responses");
-    size_t n = json_object_size(responses), i = 0;
-    const char **keys = calloc(n ? n : 1, sizeof(*keys));
-    const char *key;
-    json_t *v;
-    json_object_foreach(responses, key, v) keys[i++] = key;
-    qsort(keys, n, sizeof(*keys), compare_keys);
-    json_t *sorted = json_object();
-    for (i = 0; i < n; i++)
-        json_object_set(sorted, keys[i], json_object_get(responses, keys[i]));
-    free(keys);
-    json_object_set_new(op, "responses", sorted);
-}
-
-static int complete_operation(json_t *doc, json_t *item, json_t *op, const char *pattern, const char *key,
-                              unsigned flags, json_t *ids, char *err, size_t errlen)
-{
-    json_t *responses = json_object_get(op, "responses");
-    int success = 0;
-    const char *status;
-    json_t *v;
-    json_object_foreach(responses, status, v) success |= status[0] == '2' && json_object_get(v, "description");
-    if (!json_object_get(op, "summary") || !success) {
-        snprintf(err, errlen,
-                 "openapi: %s %s has extras or parameters but no route_doc_t (or resource) describes it",
-                 method_of_key(key), pattern);
-        return -1;
+    json_t *tags = member(b->doc, "tags", 1), *texts = json_object_get(b->frame, "tags");
+    const char *pattern, *key;
+    json_t *item, *op;
+    json_object_foreach(b->paths, pattern, item) {
+        json_object_foreach(item, key, op) {
+            const char *name = json_string_value(json_array_get(json_object_get(op, "tags"), 0));
+            size_t i;
+            json_t *t;
+            int seen = !name;
+            json_array_foreach(tags, i, t) seen = seen || !strcmp(json_string_value(json_object_get(t, "name")), name);
+            if (seen)
+                continue;
+            json_t *text = json_object_get(texts, name);
+            if (!json_is_string(text)) {
+                snprintf(b->err, b->errlen, "openapi: tag %s has no text in docs/openapi/" FRAME_FILE, name);
+                return -1;
+            }
+            json_array_append_new(tags, json_pack("{s:s, s:O}", "name", name, "description", text));
+        }
     }
-    const char *id = json_string_value(json_object_get(op, "operationId"));
-    if (!id || json_object_get(ids, id)) {
-        snprintf(err, errlen, "openapi: %s %s: operationId %s missing or used twice", method_of_key(key), pattern,
-                 id ? id : "");
-        return -1;
-    }
-    json_object_set_new(ids, id, json_true());
-
-    /* Said for every operation, public ones too (an empty list), so none is left to guess. */
-    if (!json_object_get(op, "security"))
-        json_object_set_new(op, "security", flags & ROUTE_ANY_AUTH
-                                                ? json_pack("[{s:[]}, {s:[]}]", "bearerAuth", "cookieAuth")
-                                                : json_array());
-    /* Who may call it, from the route's flags, for clients and the access-matrix test. */
-    json_object_set_new(op, ACCESS_MARK,
-                        json_string(flags & ROUTE_ADMIN   ? "admin"
-                                    : flags & ROUTE_STAFF ? "staff"
-                                    : flags & ROUTE_AUTH  ? "user"
-                                                          : "public"));
-    if (flags & ROUTE_ANY_AUTH)
-        add_problems(responses, "401 403");
-    if (strchr(pattern, '{'))
-        add_problem(responses, "404");
-    if (json_object_get(op, "requestBody"))
-        add_problems(responses, "400 413 415 422");
-    if (has_query_parameter(doc, json_object_get(op, "parameters")) ||
-        has_query_parameter(doc, json_object_get(item, "parameters")))
-        add_problem(responses, "422");
-    if (json_object_get(op, NO_DB_MARK))
-        json_object_del(op, NO_DB_MARK);
-    else
-        add_problem(responses, "503");
-    int client_error = 0;
-    json_object_foreach(responses, status, v) client_error |= status[0] == '4';
-    if (!client_error)
-        add_problem(responses, "4XX");
-    sort_responses(op);
-    static const char *const order[] = {"operationId", "summary",     "description", "tags",     "security",
-                                        ACCESS_MARK,   "parameters", "requestBody", "responses"};
-    for (size_t i = 0; i < ARRAY_LEN(order); i++)
-        move_last(op, order[i]);
     return 0;
 }
 
-/* Tags in the order they first appear, each with a description. */
-static void add_tags(json_t *doc)
+/* The component a "#/components/kind/name" reference names, or NULL; a page
+ * of a declared schema ("TaskPage") is made when first referred to. */
+static json_t *component(build_t *b, const char *ref)
 {
-    json_t *tags = json_object_get(doc, "tags"), *seen = json_object();
-    const char *pattern, *key;
-    json_t *item, *op;
-    json_object_foreach(json_object_get(doc, "paths"), pattern, item) {
-        json_object_foreach(item, key, op) {
-            size_t i;
-            json_t *t;
-            json_array_foreach(json_object_get(op, "tags"), i, t) {
-                const char *name = json_string_value(t);
-                if (!name || json_object_get(seen, name))
-                    continue;
-                json_object_set_new(seen, name, json_true());
-                char fallback[160];
-                const char *text = NULL;
-                for (size_t k = 0; k < ARRAY_LEN(tag_texts); k++)
-                    if (!strcmp(tag_texts[k].name, name))
-                        text = tag_texts[k].description;
-                if (!text) {
-                    snprintf(fallback, sizeof(fallback), "The %s routes.", name);
-                    text = fallback;
-                }
-                json_array_append_new(tags, json_pack("{s:s, s:s}", "name", name, "description", text));
-            }
+    char kind[NAME_MAX_CHARS];
+    const char *rest = !strncmp(ref, COMPONENT_PREFIX, strlen(COMPONENT_PREFIX)) ? ref + strlen(COMPONENT_PREFIX)
+                                                                                   : NULL;
+    const char *slash = rest ? strchr(rest, '/') : NULL;
+    if (!slash || (size_t)(slash - rest) >= sizeof(kind))
+        return NULL;
+    memcpy(kind, rest, (size_t)(slash - rest));
+    kind[slash - rest] = '\0';
+    const char *name = slash + 1;
+    json_t *found = json_object_get(json_object_get(json_object_get(b->doc, "components"), kind), name);
+    size_t len = strlen(name), suffix = strlen(PAGE_SUFFIX);
+    if (!found && !strcmp(kind, "schemas") && len > suffix && !strcmp(name + len - suffix, PAGE_SUFFIX)) {
+        char *item = mem_strndup(name, len - suffix);
+        if (json_object_get(b->schemas, item)) {
+            found = page_schema(item);
+            json_object_set_new(b->schemas, name, found);
         }
+        free(item);
     }
-    json_decref(seen);
+    return found;
 }
 
-static void collect_refs(json_t *v, json_t *refs)
+/* Marks in reached every reference that v leads to, through the components it names. */
+static int reach(build_t *b, json_t *v, json_t *reached)
 {
     const char *key;
     json_t *child;
     size_t i;
-    if (json_is_object(v)) {
-        json_object_foreach(v, key, child) {
-            if (!strcmp(key, "$ref") && json_is_string(child))
-                json_object_set_new(refs, json_string_value(child), json_true());
-            else
-                collect_refs(child, refs);
+    if (json_is_array(v)) {
+        json_array_foreach(v, i, child) {
+            if (reach(b, child, reached))
+                return -1;
         }
-    } else if (json_is_array(v)) {
-        json_array_foreach(v, i, child) collect_refs(child, refs);
+        return 0;
     }
+    json_object_foreach(v, key, child) {
+        const char *ref = json_string_value(child);
+        if (strcmp(key, "$ref") || !ref) {
+            if (reach(b, child, reached))
+                return -1;
+            continue;
+        }
+        if (json_object_get(reached, ref))
+            continue;
+        json_object_set_new(reached, ref, json_true());
+        json_t *target = component(b, ref);
+        if (!target) {
+            snprintf(b->err, b->errlen, "openapi: %s is referred to but nothing declares it", ref);
+            return -1;
+        }
+        if (reach(b, target, reached))
+            return -1;
+    }
+    return 0;
 }
 
 /* Every reference resolves; components nothing refers to are dropped (the
  * shared answers are declared whether or not a route needs them). */
-static int settle_components(json_t *doc, char *err, size_t errlen)
+static int settle_components(build_t *b)
 {
-    json_t *components = json_object_get(doc, "components");
-    const char *kind;
-    json_t *group;
-    void *tmp_group;
-    for (int changed = 1; changed;) {
-        changed = 0;
-        json_t *refs = json_object();
-        collect_refs(json_object_get(doc, "paths"), refs);
-        const char *name;
-        json_t *c;
-        json_object_foreach(components, kind, group) {
-            json_object_foreach(group, name, c) {
-                /* A component's refs to itself do not keep it. */
-                json_t *own = json_object();
-                collect_refs(c, own);
-                const char *r;
-                json_t *t;
-                char self[256];
-                snprintf(self, sizeof(self), "#/components/%s/%s", kind, name);
-                json_object_foreach(own, r, t) {
-                    if (strcmp(r, self))
-                        json_object_set(refs, r, t);
-                }
-                json_decref(own);
-            }
-        }
-        const char *r;
-        json_t *t;
-        json_object_foreach(refs, r, t) {
-            char kind_buf[64];
-            const char *rest = !strncmp(r, "#/components/", 13) ? r + 13 : NULL;
-            const char *slash = rest ? strchr(rest, '/') : NULL;
-            if (!slash || (size_t)(slash - rest) >= sizeof(kind_buf)) {
-                snprintf(err, errlen, "openapi: reference %s is not to a component", r);
-                json_decref(refs);
-                return -1;
-            }
-            memcpy(kind_buf, rest, (size_t)(slash - rest));
-            kind_buf[slash - rest] = '\0';
-            if (!json_object_get(json_object_get(components, kind_buf), slash + 1)) {
-                snprintf(err, errlen, "openapi: %s is referred to but nothing declares it", r);
-                json_decref(refs);
-                return -1;
-            }
-        }
-        void *tmp;
-        json_object_foreach(components, kind, group) {
-            if (!strcmp(kind, "securitySchemes"))
-                continue; /* named by security requirements, not $ref */
-            json_object_foreach_safe(group, tmp, name, c) {
-                char target[256];
-                snprintf(target, sizeof(target), "#/components/%s/%s", kind, name);
-                if (!json_object_get(refs, target)) {
-                    json_object_del(group, name);
-                    changed = 1;
-                }
-            }
-        }
-        json_decref(refs);
+    json_t *components = json_object_get(b->doc, "components"), *reached = json_object();
+    if (reach(b, b->paths, reached)) {
+        json_decref(reached);
+        return -1;
     }
-    json_object_foreach_safe(components, tmp_group, kind, group) {
+    const char *kind, *name;
+    json_t *group, *c;
+    void *tmp;
+    json_object_foreach(components, kind, group) {
+        if (!strcmp(kind, "securitySchemes"))
+            continue; /* named by security requirements, not $ref */
+        json_object_foreach_safe(group, tmp, name, c) {
+            char ref[NAME_MAX_CHARS];
+            snprintf(ref, sizeof(ref), COMPONENT_PREFIX "%s/%s", kind, name);
+            if (!json_object_get(reached, ref))
+                json_object_del(group, name);
+        }
+    }
+    json_object_foreach_safe(components, tmp, kind, group) {
         if (!json_object_size(group))
             json_object_del(components, kind);
     }
+    json_decref(reached);
     return 0;
 }
 
-/* Every routed (pattern, method) is documented, and nothing else is. */
-static int check_against_router(json_t *paths, const router_t *router, json_t *routed, char *err, size_t errlen)
+static json_t *load(build_t *b, const embedded_file_t *f)
 {
-    for (int id = 1; id <= router_path_count(router); id++) {
-        const char *pattern = router_path_pattern(router, id);
-        unsigned methods = router_path_methods(router, id);
-        for (size_t m = 0; m < ARRAY_LEN(doc_methods); m++) {
-            if ((methods & HTTP_M(doc_methods[m].method)) &&
-                !json_object_get(json_object_get(paths, pattern), doc_methods[m].key)) {
-                snprintf(err, errlen,
-                         "openapi: %s %s is routed but not in the document: declare a route_doc_t beside its route "
-                         "(or give its module an openapi hook)",
-                         http_method_name(doc_methods[m].method), pattern);
-                return -1;
+    json_error_t e;
+    json_t *data = json_loadb(f->data, f->len, JSON_REJECT_DUPLICATES, &e);
+    if (!json_is_object(data)) {
+        snprintf(b->err, b->errlen, "openapi: docs/openapi/%s:%d: %s", f->name, e.line,
+                 data ? "not an object" : e.text);
+        json_decref(data);
+        return NULL;
+    }
+    return data;
+}
+
+/* A module's data file: its "schemas" join the document's, its "operations" wait for their routes. */
+static int add_module_data(build_t *b, const embedded_file_t *f)
+{
+    json_t *data = load(b, f);
+    const char *key, *name;
+    json_t *part, *v;
+    int rc = data ? 0 : -1;
+    json_object_foreach(data, key, part) {
+        if (!strcmp(key, "operations")) {
+            json_object_update(b->operations, part);
+            continue;
+        }
+        if (strcmp(key, "schemas")) {
+            snprintf(b->err, b->errlen, "openapi: docs/openapi/%s: %s is neither schemas nor operations", f->name, key);
+            rc = -1;
+            break;
+        }
+        json_object_foreach(part, name, v) {
+            if (json_object_get(b->schemas, name)) {
+                snprintf(b->err, b->errlen, "openapi: docs/openapi/%s: schema %s is declared twice", f->name, name);
+                rc = -1;
             }
+            json_object_set(b->schemas, name, v);
         }
     }
-    const char *pattern, *key;
-    json_t *item, *op;
-    json_object_foreach(paths, pattern, item) {
-        json_object_foreach(item, key, op) {
-            if (!is_method_key(key))
-                continue;
-            char route[512];
-            snprintf(route, sizeof(route), "%s %s", key, pattern);
-            if (!json_object_get(routed, route)) {
-                snprintf(err, errlen, "openapi: %s %s is in the document but no route serves it",
-                         method_of_key(key), pattern);
+    json_decref(data);
+    return rc;
+}
+
+/* document.json, then the data files of the modules served. */
+static int load_data(build_t *b, const api_module_t *const *modules, size_t count, const embedded_file_t *data,
+                     size_t data_count)
+{
+    for (size_t i = 0; i < data_count && !b->frame; i++)
+        if (!strcmp(data[i].name, FRAME_FILE) && !(b->frame = load(b, &data[i])))
+            return -1;
+    b->doc = json_deep_copy(json_object_get(b->frame, "document"));
+    if (!json_is_object(b->doc)) {
+        snprintf(b->err, b->errlen, "openapi: docs/openapi/" FRAME_FILE " has no document");
+        return -1;
+    }
+    json_object_set_new(json_object_get(b->doc, "info"), "version", json_string(HOURGLASS_VERSION));
+    b->paths = member(b->doc, "paths", 0);
+    b->schemas = member(member(b->doc, "components", 0), "schemas", 0);
+    for (size_t m = 0; m < count; m++) {
+        char name[NAME_MAX_CHARS];
+        snprintf(name, sizeof(name), "%s.json", modules[m]->name);
+        for (size_t i = 0; i < data_count; i++)
+            if (!strcmp(data[i].name, name) && add_module_data(b, &data[i]))
                 return -1;
-            }
-        }
     }
     return 0;
 }
 
-/* ---------------------------------------------------------------- the document */
-
-static json_t *problem_schemas(json_t *schemas)
+static int build_document(build_t *b, const api_module_t *const *modules, size_t count, const embedded_file_t *data,
+                          size_t data_count)
 {
-    json_object_set_new(
-        schemas, "FieldError",
-        json_pack("{s:s, s:{s:{s:s, s:s}, s:{s:s, s:s}, s:{s:s}}, s:[s,s,s]}", "type", "object", "properties",
-                  "field", "type", "string", "description", "the field or query parameter at fault", "code", "type",
-                  "string", "description",
-                  "required, unknown_field, wrong_type, too_short, too_long, too_small, too_large, "
-                  "invalid_format, invalid_choice, not_found, mismatch, invalid_range, or a password rule "
-                  "(no_lower, no_upper, no_digit, no_symbol)",
-                  "message", "type", "string", "required", "field", "code", "message"));
-    json_object_set_new(
-        schemas, "Problem",
-        json_pack("{s:s, s:s, s:{s:{s:s}, s:{s:s}, s:{s:s}, s:{s:s, s:s}, s:{s:s, s:s}, s:{s:s, s:o}}, s:[s,s,s,s]}",
-                  "type", "object", "description", "RFC 9457 problem details, with a stable `code`", "properties",
-                  "type", "type", "string", "title", "type", "string", "status", "type", "integer", "code", "type",
-                  "string", "description", "a stable machine word to branch on", "detail", "type", "string",
-                  "description", "for people: English, or Russian when Accept-Language prefers ru", "errors", "type",
-                  "array", "items", ref("schemas", "FieldError"), "required", "type", "title", "status", "code"));
-    return schemas;
+    if (load_data(b, modules, count, data, data_count))
+        return -1;
+    for (size_t m = 0; m < count; m++)
+        for (size_t r = 0; r < modules[m]->route_count; r++)
+            if (document_route(b, modules[m], &modules[m]->routes[r]))
+                return -1;
+    const char *key;
+    json_t *item;
+    json_object_foreach(b->paths, key, item) complete_path(item, key);
+    void *left = json_object_iter(b->operations);
+    if (left) {
+        snprintf(b->err, b->errlen, "openapi: docs/openapi names %s, which is not routed", json_object_iter_key(left));
+        return -1;
+    }
+    return add_tags(b) || settle_components(b) ? -1 : 0;
 }
 
-static json_t *new_document(void)
+int openapi_build(const api_module_t *const *modules, size_t count, const embedded_file_t *data, size_t data_count,
+                  char *err, size_t errlen)
 {
-    json_t *doc = json_pack(
-        "{s:s, s:{s:s, s:s, s:s, s:{s:s, s:s}}, s:[{s:s, s:s}], s:[], s:{}, s:{s:{}, s:{}, s:{}, s:{}, s:{}}}",
-        "openapi", "3.1.0", "info", "title", "hourglass", "version", HOURGLASS_VERSION, "description",
-        "Accounts, planning tools and more over one PostgreSQL. Bodies are JSON unless a route says otherwise; "
-        "unknown fields are refused (422). Ids are positive 64-bit integers; times are RFC 3339 UTC "
-        "(`2026-11-22T17:04:05Z`), dates `YYYY-MM-DD`. Lists answer `{\"items\", \"next_cursor\"}` in id order; "
-        "page with `?limit=` (1..200, default 50) and `?cursor=`. Errors are RFC 9457 problem JSON with a stable "
-        "`code`. Authenticate with `Authorization: Bearer <access token>` or the `access_token` cookie set at login; "
-        "a cookie-authenticated unsafe request needs an allowed `Origin`. Another user's id answers 404, as a "
-        "missing one does. Every route also answers OPTIONS (CORS preflight), and HEAD where it answers GET.",
-        "license", "name", "MIT", "identifier", "MIT", "servers", "url", "/", "description", "this server", "tags",
-        "paths", "components", "securitySchemes", "schemas", "responses", "parameters", "requestBodies");
-    json_t *components = json_object_get(doc, "components");
-    json_object_set_new(json_object_get(components, "securitySchemes"), "bearerAuth",
-                        json_pack("{s:s, s:s, s:s, s:s}", "type", "http", "scheme", "bearer", "bearerFormat", "JWT",
-                                  "description", "the access_token of login or refresh"));
-    json_object_set_new(json_object_get(components, "securitySchemes"), "cookieAuth",
-                        json_pack("{s:s, s:s, s:s, s:s}", "type", "apiKey", "in", "cookie", "name", "access_token",
-                                  "description",
-                                  "set at login (HttpOnly); an unsafe method also needs an Origin from CLIENT_ORIGIN"));
-    json_object_set_new(json_object_get(components, "securitySchemes"), "botToken",
-                        json_pack("{s:s, s:s, s:s, s:s}", "type", "apiKey", "in", "header", "name", "X-Bot-Token",
-                                  "description", "the shop's Telegram bot: BOT_API_TOKEN"));
-    json_t *schemas = problem_schemas(json_object_get(components, "schemas"));
-    json_object_set_new(schemas, "Accepted",
-                        json_pack("{s:s, s:{s:{s:s, s:[s]}}, s:[s]}", "type", "object", "properties", "status", "type",
-                                  "string", "enum", "accepted", "required", "status"));
-    json_t *responses = json_object_get(components, "responses");
-    for (size_t i = 0; i < ARRAY_LEN(problems); i++) {
-        json_t *r = json_pack("{s:s, s:{s:{s:o}}}", "description", problems[i].description, "content",
-                              "application/problem+json", "schema", ref("schemas", "Problem"));
-        if (problems[i].header)
-            json_object_set_new(member(r, "headers", 0), problems[i].header,
-                                json_pack("{s:s, s:{s:s}}", "description",
-                                          !strcmp(problems[i].header, "Retry-After") ? "seconds to wait" : "Bearer",
-                                          "schema", "type", "string"));
-        json_object_set_new(responses, problems[i].name, r);
-    }
-    json_t *params = json_object_get(components, "parameters");
-    json_object_set_new(params, "Limit",
-                        json_pack("{s:s, s:s, s:s, s:{s:s, s:i, s:i, s:i}}", "name", "limit", "in", "query",
-                                  "description", "items per page", "schema", "type", "integer", "minimum", 1,
-                                  "maximum", 200, "default", 50));
-    json_object_set_new(params, "Cursor",
-                        json_pack("{s:s, s:s, s:s, s:{s:s}}", "name", "cursor", "in", "query", "description",
-                                  "the next_cursor of the page before (opaque)", "schema", "type", "string"));
-    return doc;
-}
-
-int openapi_build(const api_module_t *const *modules, size_t count, const router_t *router, char *err,
-                  size_t errlen)
-{
-    json_t *doc = new_document();
-    json_t *paths = json_object_get(doc, "paths");
-    json_t *schemas = json_object_get(json_object_get(doc, "components"), "schemas");
-    /* "get /pattern" -> route flags, from the same tables the router was built from. */
-    json_t *routed = json_object(), *ids = json_object();
-    int rc = -1;
-    for (size_t i = 0; i < count; i++) {
-        const api_module_t *mod = modules[i];
-        for (size_t r = 0; r < mod->route_count; r++) {
-            /* Paths in route-table order, whoever fills them first. */
-            openapi_path_item(paths, mod->routes[r].pattern);
-            for (size_t m = 0; m < ARRAY_LEN(doc_methods); m++) {
-                if (!(mod->routes[r].methods & HTTP_M(doc_methods[m].method)))
-                    continue;
-                char route[512];
-                snprintf(route, sizeof(route), "%s %s", doc_methods[m].key, mod->routes[r].pattern);
-                json_object_set_new(routed, route, json_integer(mod->routes[r].flags));
-            }
-        }
-        if (mod->openapi)
-            mod->openapi(paths, schemas);
-        for (size_t d = 0; d < mod->doc_count; d++)
-            if (add_doc(paths, &mod->docs[d], err, errlen))
-                goto out;
-    }
-    const char *pattern, *key;
-    json_t *item, *op;
-    json_object_foreach(paths, pattern, item) {
-        add_path_parameters(item, pattern);
-        for (size_t m = 0; m < ARRAY_LEN(doc_methods); m++)
-            move_last(item, doc_methods[m].key);
-        json_object_foreach(item, key, op) {
-            if (!is_method_key(key))
-                continue;
-            char route[512];
-            snprintf(route, sizeof(route), "%s %s", key, pattern);
-            unsigned flags = (unsigned)json_integer_value(json_object_get(routed, route));
-            if (complete_operation(doc, item, op, pattern, key, flags, ids, err, errlen))
-                goto out;
-        }
-    }
-    add_tags(doc);
-    if (settle_components(doc, err, errlen) || check_against_router(paths, router, routed, err, errlen))
-        goto out;
-    char *text = json_dumps(doc, JSON_COMPACT);
+    build_t b = {.operations = json_object(), .ids = json_object(), .err = err, .errlen = errlen};
+    int rc = build_document(&b, modules, count, data, data_count);
+    char *text = rc ? NULL : json_dumps(b.doc, JSON_COMPACT);
+    json_decref(b.ids);
+    json_decref(b.operations);
+    json_decref(b.frame);
+    json_decref(b.doc);
+    if (rc)
+        return -1;
     if (!text) {
         snprintf(err, errlen, "openapi: out of memory");
-        goto out;
+        return -1;
     }
     openapi_free();
     doc_text = text;
@@ -876,12 +713,7 @@ int openapi_build(const api_module_t *const *modules, size_t count, const router
     char hex[sizeof(hash) * 2 + 1];
     sodium_bin2hex(hex, sizeof(hex), hash, sizeof(hash));
     snprintf(doc_etag, sizeof(doc_etag), "\"%s\"", hex);
-    rc = 0;
-out:
-    json_decref(ids);
-    json_decref(routed);
-    json_decref(doc);
-    return rc;
+    return 0;
 }
 
 const char *openapi_document(size_t *len, const char **etag)

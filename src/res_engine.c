@@ -327,7 +327,20 @@ body_field_t res_filter_field(const res_filter_t *f)
     return field;
 }
 
-void res_register(const resource_t *res, http_route_t *routes)
+/* Each of a resource's routes: its method, and whether it is the item's and a write. */
+static const struct {
+    unsigned methods;
+    unsigned item : 1, write : 1;
+} route_kinds[RES_ROUTES_MAX] = {
+    [RES_ROUTE_LIST] = {.methods = ALLOW_GET},
+    [RES_ROUTE_CREATE] = {.methods = ALLOW_POST, .write = 1},
+    [RES_ROUTE_GET] = {.methods = ALLOW_GET, .item = 1},
+    [RES_ROUTE_PATCH] = {.methods = ALLOW_PATCH, .item = 1, .write = 1},
+    [RES_ROUTE_PUT] = {.methods = ALLOW_PUT, .item = 1, .write = 1},
+    [RES_ROUTE_DELETE] = {.methods = ALLOW_DELETE, .item = 1, .write = 1},
+};
+
+void res_register(const resource_t *res, api_route_t *routes)
 {
     if (state_count == RES_MAX || res->field_count > RES_MAX_FIELDS || res->filter_count > RES_MAX_FILTERS) {
         log_error("resource %s: too many resources or fields", res->name);
@@ -335,9 +348,11 @@ void res_register(const resource_t *res, http_route_t *routes)
     }
     res_state_t *st = &states[state_count++];
     st->res = res;
+    int unique = 0;
     for (size_t i = 0; i < res->field_count; i++) {
         st->fields[i] = res->fields[i].f;
         st->after[i] = res->fields[i].after ? field_index(res, res->fields[i].after) : -1;
+        unique |= res->fields[i].unique;
     }
     for (size_t i = 0; i < res->filter_count; i++)
         st->filters[i] = res_filter_field(&res->filters[i]);
@@ -346,18 +361,22 @@ void res_register(const resource_t *res, http_route_t *routes)
     build_update(st, res);
     build_list(st, res);
     build_refs(st, res);
-    unsigned writes = ALLOW_PATCH | ALLOW_PUT | ALLOW_DELETE, flags = res->route_flags & ~RES_PUBLIC_READ;
-    if (!(res->route_flags & RES_PUBLIC_READ)) {
-        routes[0] = (http_route_t){ALLOW_GET | ALLOW_POST, res->collection, res_collection, st, flags, 0};
-        routes[1] = (http_route_t){ALLOW_GET | writes, res->item, res_item, st, flags, 0};
-        return;
+    unsigned writes = res->route_flags & ~RES_PUBLIC_READ;
+    unsigned reads = res->route_flags & RES_PUBLIC_READ ? 0 : writes;
+    for (int k = 0; k < RES_ROUTES_MAX; k++) {
+        int item = route_kinds[k].item, write = route_kinds[k].write;
+        routes[k] = (api_route_t){
+            .http = {.methods = route_kinds[k].methods, .pattern = item ? res->item : res->collection,
+                     .handler = item ? res_item : res_collection, .data = st, .flags = write ? writes : reads},
+            .tag = res->tag,
+            /* a unique field can clash */
+            .errors = unique && write && k != RES_ROUTE_DELETE ? "409" : NULL,
+            .document = res_document,
+        };
     }
-    /* The router takes several entries per pattern, each with its methods and flags. */
-    routes[RES_ROUTE_LIST] = (http_route_t){ALLOW_GET, res->collection, res_collection, st, 0, 0};
-    routes[RES_ROUTE_CREATE] = (http_route_t){ALLOW_POST, res->collection, res_collection, st, flags, 0};
-    routes[RES_ROUTE_GET] = (http_route_t){ALLOW_GET, res->item, res_item, st, 0, 0};
-    routes[RES_ROUTE_WRITE] = (http_route_t){writes, res->item, res_item, st, flags, 0};
 }
+
+const resource_t *res_of_route(const api_route_t *route) { return ((const res_state_t *)route->http.data)->res; }
 
 /* ---------------------------------------------------------------- requests */
 

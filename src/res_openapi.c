@@ -6,16 +6,9 @@
 #include "hourglass/openapi.h"
 #include "hourglass/resource.h"
 
-static json_t *ref_to(const char *fmt, const char *name)
-{
-    char buf[160];
-    snprintf(buf, sizeof(buf), fmt, name);
-    return json_pack("{s:s}", "$ref", buf);
-}
-
 static json_t *id_schema(void)
 {
-    static const body_field_t id = {"id", FIELD_ID, 0, 0, 0, NULL};
+    static const body_field_t id = {.name = "id", .type = FIELD_ID};
     return openapi_field_schema(&id);
 }
 
@@ -82,63 +75,64 @@ static json_t *input_schema(const resource_t *res, int patch)
     return schema;
 }
 
-/* A filter; path parameters are declared by the generator from the pattern. */
-static json_t *query_param(const char *name, json_t *schema, const char *description)
-{
-    return json_pack("{s:s, s:s, s:b, s:o, s:s}", "name", name, "in", "query", "required", 0, "schema", schema,
-                     "description", description);
-}
-
-static json_t *json_body(json_t *schema)
-{
-    return json_pack("{s:b, s:{s:{s:o}}}", "required", 1, "content", "application/json", "schema", schema);
-}
-
-static json_t *json_response(const char *description, json_t *schema)
-{
-    json_t *r = json_pack("{s:s}", "description", description);
-    if (schema)
-        json_object_set_new(r, "content", json_pack("{s:{s:o}}", "application/json", "schema", schema));
-    return r;
-}
-
-/* One operation with its success answer; the generator adds the answers that
- * every route with a body, an id or a token can give (openapi.c). */
-static json_t *operation(const resource_t *res, const char *id_prefix, const char *summary, int status,
-                         json_t *success)
-{
-    char op_id[128], code[8];
-    snprintf(op_id, sizeof(op_id), "%s%s", id_prefix, res->name);
-    snprintf(code, sizeof(code), "%d", status);
-    json_t *responses = json_object();
-    json_object_set_new(responses, code, success);
-    return json_pack("{s:s, s:s, s:[s], s:o}", "operationId", op_id, "summary", summary, "tags", res->tag,
-                     "responses", responses);
-}
-
-
+/* The filters of a list; paths parameters are the generator's, from the pattern. */
 static json_t *list_params(const resource_t *res)
 {
+    static const char *const what[] = {
+        [FILTER_EQ] = "equal to", [FILTER_DATE_LE] = "on or before (inclusive)",
+        [FILTER_DATE_GE] = "on or after (inclusive)", [FILTER_SEARCH] = "contains, ignoring case",
+        [FILTER_TIME_FROM] = "on or after this UTC day", [FILTER_TIME_TO] = "on or before this UTC day",
+    };
     json_t *params = json_array();
     for (size_t i = 0; i < res->filter_count; i++) {
         const res_filter_t *f = &res->filters[i];
         body_field_t as_field = res_filter_field(f);
-        static const char *const what[] = {
-            [FILTER_EQ] = "equal to", [FILTER_DATE_LE] = "on or before (inclusive)",
-            [FILTER_DATE_GE] = "on or after (inclusive)", [FILTER_SEARCH] = "contains, ignoring case",
-            [FILTER_TIME_FROM] = "on or after this UTC day", [FILTER_TIME_TO] = "on or before this UTC day",
-        };
         char desc[160];
-        snprintf(desc, sizeof(desc), "%s %s%s%s", f->column, what[f->kind], f->column2 ? " (or " : "",
-                 f->column2 ? f->column2 : "");
-        if (f->column2)
-            strncat(desc, ")", sizeof(desc) - strlen(desc) - 1);
-        json_array_append_new(params, query_param(f->param, openapi_field_schema(&as_field), desc));
+        snprintf(desc, sizeof(desc), "%s %s%s%s%s", f->column, what[f->kind], f->column2 ? " (or " : "",
+                 f->column2 ? f->column2 : "", f->column2 ? ")" : "");
+        json_array_append_new(params, json_pack("{s:s, s:s, s:b, s:o, s:s}", "name", f->param, "in", "query",
+                                                "required", 0, "schema", openapi_field_schema(&as_field),
+                                                "description", desc));
     }
+    /* Paging after the filters; a module's own query parameters come after these. */
+    json_array_append_new(params, openapi_ref("parameters", "Limit"));
+    json_array_append_new(params, openapi_ref("parameters", "Cursor"));
     return params;
 }
 
-void res_openapi(const resource_t *res, json_t *paths, json_t *schemas)
+/* What each of the routes of res_register documents: its operationId and
+ * summary start with id and summary, the resource's name or noun phrase
+ * follows; the success answer's schema and the body's are the resource's name
+ * with a suffix (NULL: none). */
+static const struct {
+    const char *id, *summary, *answer, *schema, *body;
+    int status;
+} operations[RES_ROUTES_MAX] = {
+    [RES_ROUTE_LIST] = {"list", "List ", "a page, in id order", "Page", NULL, 200},
+    [RES_ROUTE_CREATE] = {"create", "Create one of the ", "created; Location names it", "", "Input", 201},
+    [RES_ROUTE_GET] = {"get", "Get one of the ", "the object", "", NULL, 200},
+    [RES_ROUTE_PATCH] = {"patch", "Change the given fields of one of the ", "the object", "", "Patch", 200},
+    [RES_ROUTE_PUT] = {"replace", "Replace one of the ", "the object", "", "Input", 200},
+    [RES_ROUTE_DELETE] = {"delete", "Delete one of the ", "deleted", NULL, NULL, 204},
+};
+
+static res_route_t route_kind(http_method_t method, int item)
+{
+    switch (method) {
+    case METHOD_POST:
+        return RES_ROUTE_CREATE;
+    case METHOD_PATCH:
+        return RES_ROUTE_PATCH;
+    case METHOD_PUT:
+        return RES_ROUTE_PUT;
+    case METHOD_DELETE:
+        return RES_ROUTE_DELETE;
+    default:
+        return item ? RES_ROUTE_GET : RES_ROUTE_LIST;
+    }
+}
+
+static void add_schemas(const resource_t *res, json_t *schemas)
 {
     char name[96];
     json_object_set_new(schemas, res->name, object_schema(res));
@@ -146,50 +140,34 @@ void res_openapi(const resource_t *res, json_t *paths, json_t *schemas)
     json_object_set_new(schemas, name, input_schema(res, 0));
     snprintf(name, sizeof(name), "%sPatch", res->name);
     json_object_set_new(schemas, name, input_schema(res, 1));
-    snprintf(name, sizeof(name), "%sPage", res->name);
-    json_object_set_new(schemas, name, openapi_page_schema(res->name));
+}
 
-    char summary[160];
-    json_t *coll = json_object();
-    snprintf(summary, sizeof(summary), "List %s", res->summary);
-    json_t *list = operation(res, "list", summary, 200,
-                             json_response("a page, in id order", ref_to("#/components/schemas/%sPage", res->name)));
-    json_object_set_new(list, "parameters", list_params(res));
-    json_object_set_new(coll, "get", list);
-    snprintf(summary, sizeof(summary), "Create one of the %s", res->summary);
-    json_t *create = operation(res, "create", summary, 201,
-                               json_response("created; Location names it", ref_to("#/components/schemas/%s", res->name)));
-    json_object_set_new(create, "requestBody", json_body(ref_to("#/components/schemas/%sInput", res->name)));
-    json_object_set_new(coll, "post", create);
-    json_object_set_new(paths, res->collection, coll);
-
-    json_t *item = json_object();
-    snprintf(summary, sizeof(summary), "Get one of the %s", res->summary);
-    json_object_set_new(item, "get",
-                        operation(res, "get", summary, 200,
-                                  json_response("the object", ref_to("#/components/schemas/%s", res->name))));
-    snprintf(summary, sizeof(summary), "Change the given fields of one of the %s", res->summary);
-    json_t *patch = operation(res, "patch", summary, 200,
-                              json_response("the object", ref_to("#/components/schemas/%s", res->name)));
-    json_object_set_new(patch, "requestBody", json_body(ref_to("#/components/schemas/%sPatch", res->name)));
-    json_object_set_new(item, "patch", patch);
-    snprintf(summary, sizeof(summary), "Replace one of the %s", res->summary);
-    json_t *put = operation(res, "replace", summary, 200,
-                            json_response("the object", ref_to("#/components/schemas/%s", res->name)));
-    json_object_set_new(put, "requestBody", json_body(ref_to("#/components/schemas/%sInput", res->name)));
-    json_object_set_new(item, "put", put);
-    snprintf(summary, sizeof(summary), "Delete one of the %s", res->summary);
-    json_object_set_new(item, "delete", operation(res, "delete", summary, 204, json_response("deleted", NULL)));
-    json_object_set_new(paths, res->item, item);
-
-    /* Paging parameters are the shared ones; a unique field can clash (409). */
-    int unique = 0;
-    for (size_t i = 0; i < res->field_count; i++)
-        unique |= res->fields[i].unique;
-    const openapi_extra_t extras[] = {
-        {ALLOW_GET, res->collection, OPENAPI_PAGED, NULL, NULL, 0, NULL},
-        {ALLOW_POST, res->collection, 0, unique ? "409" : NULL, NULL, 0, NULL},
-        {ALLOW_PATCH | ALLOW_PUT, res->item, 0, unique ? "409" : NULL, NULL, 0, NULL},
-    };
-    openapi_add_extras(paths, extras, sizeof(extras) / sizeof(extras[0]));
+void res_document(const api_route_t *route, http_method_t method, json_t *op, json_t *schemas)
+{
+    const resource_t *res = res_of_route(route);
+    res_route_t kind = route_kind(method, !strcmp(route->http.pattern, res->item));
+    char text[160];
+    if (!json_object_get(schemas, res->name))
+        add_schemas(res, schemas);
+    snprintf(text, sizeof(text), "%s%s", operations[kind].id, res->name);
+    json_object_set_new(op, "operationId", json_string(text));
+    snprintf(text, sizeof(text), "%s%s", operations[kind].summary, res->summary);
+    json_object_set_new(op, "summary", json_string(text));
+    json_object_set_new(op, "tags", json_pack("[s]", res->tag));
+    if (kind == RES_ROUTE_LIST)
+        json_object_set_new(op, "parameters", list_params(res));
+    if (operations[kind].body) {
+        snprintf(text, sizeof(text), "%s%s", res->name, operations[kind].body);
+        json_object_set_new(op, "requestBody", json_pack("{s:b, s:{s:{s:o}}}", "required", 1, "content",
+                                                         "application/json", "schema", openapi_ref("schemas", text)));
+    }
+    json_t *answer = json_pack("{s:s}", "description", operations[kind].answer);
+    if (operations[kind].schema) {
+        snprintf(text, sizeof(text), "%s%s", res->name, operations[kind].schema);
+        json_object_set_new(answer, "content", json_pack("{s:{s:o}}", "application/json", "schema",
+                                                         openapi_ref("schemas", text)));
+    }
+    char status[8];
+    snprintf(status, sizeof(status), "%d", operations[kind].status);
+    json_object_set_new(op, "responses", json_pack("{s:o}", status, answer));
 }

@@ -197,20 +197,15 @@ const resource_t *planning_resource(const char *name)
     return NULL;
 }
 
-static http_route_t planning_routes[2 * ARRAY_LEN(resources)];
+static api_route_t planning_routes[RES_ROUTES_MAX * ARRAY_LEN(resources)];
 
 static void planning_register(void)
 {
     for (size_t i = 0; i < ARRAY_LEN(resources); i++)
-        res_register(resources[i], &planning_routes[2 * i]);
-}
-
-static void planning_openapi(json_t *paths, json_t *schemas)
-{
-    for (size_t i = 0; i < ARRAY_LEN(resources); i++)
-        res_openapi(resources[i], paths, schemas);
+        res_register(resources[i], &planning_routes[RES_ROUTES_MAX * i]);
 }
 
 const api_module_t api_planning_module = {
-    "planning", planning_routes, ARRAY_LEN(planning_routes), planning_register, NULL, 0, planning_openapi,
+    .name = "planning", .routes = planning_routes, .route_count = ARRAY_LEN(planning_routes),
+    .register_statements = planning_register,
 };

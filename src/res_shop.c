@@ -5,13 +5,11 @@
  * add a good's variations and image urls in the same statement; the engine
  * keeps their writes. */
 #include <stdint.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "hourglass/api.h"
 #include "hourglass/bridge.h"
-#include "hourglass/openapi.h"
 #include "hourglass/resource.h"
 
 #define SHOP_WRITES (ROUTE_STAFF | RES_PUBLIC_READ)
@@ -181,15 +179,26 @@ static void variation_get(http_request_t *req) { object_get(req, stmt_variation_
 
 /* ---------------------------------------------------------------- the module */
 
-static http_route_t shop_routes[ARRAY_LEN(resources) * RES_ROUTES_MAX + 1];
+/* The engine's routes, filled by shop_register, then a good's variations. */
+static api_route_t shop_routes[ARRAY_LEN(resources) * RES_ROUTES_MAX + 1] = {
+    [ARRAY_LEN(resources) * RES_ROUTES_MAX] = {
+        .http = {.methods = ALLOW_GET, .pattern = "/api/v1/shop/goods/{id}/variations", .handler = good_variations},
+        .summary = "A good's variations, in id order", .response = "ShopVariationPage",
+        .doc = API_PAGED},
+};
 
-/* The engine writes goods and variations; reading them is the SQL functions'. */
-static void read_with(const resource_t *res, http_handler_fn list, http_handler_fn get)
+/* The engine writes goods and variations; reading them is the SQL functions',
+ * filtered by the query parameters of `filters` (after the paging ones). */
+static void read_with(const resource_t *res, http_handler_fn list, http_handler_fn get, const body_field_t *filters,
+                      size_t filter_count)
 {
     for (size_t i = 0; i < ARRAY_LEN(resources); i++) {
         if (resources[i] == res) {
-            shop_routes[i * RES_ROUTES_MAX + RES_ROUTE_LIST].handler = list;
-            shop_routes[i * RES_ROUTES_MAX + RES_ROUTE_GET].handler = get;
+            api_route_t *r = &shop_routes[i * RES_ROUTES_MAX];
+            r[RES_ROUTE_LIST].http.handler = list;
+            r[RES_ROUTE_LIST].query = filters;
+            r[RES_ROUTE_LIST].query_count = filter_count;
+            r[RES_ROUTE_GET].http.handler = get;
         }
     }
 }
@@ -198,10 +207,8 @@ static void shop_register(void)
 {
     for (size_t i = 0; i < ARRAY_LEN(resources); i++)
         res_register(resources[i], &shop_routes[i * RES_ROUTES_MAX]);
-    read_with(&res_goods, goods_list, good_get);
-    read_with(&res_variations, variations_list, variation_get);
-    shop_routes[ARRAY_LEN(resources) * RES_ROUTES_MAX] =
-        (http_route_t){ALLOW_GET, "/api/v1/shop/goods/{id}/variations", good_variations, NULL, 0, 0};
+    read_with(&res_goods, goods_list, good_get, goods_filters, ARRAY_LEN(goods_filters));
+    read_with(&res_variations, variations_list, variation_get, variation_filters, ARRAY_LEN(variation_filters));
     stmt_goods_page = db_statement_register(
         "shop_goods_page", "SELECT shop_goods_page($1::boolean, $2::bigint, $3::boolean, $4::boolean, $5::bigint, "
                            "$6::bigint, $7::text, $8::bigint, $9::int)::text");
@@ -213,65 +220,7 @@ static void shop_register(void)
                                                "SELECT j::text FROM shop_variation_get($1::bigint, $2::boolean) j");
 }
 
-static const openapi_extra_t shop_doc_extras[] = {
-    {ALLOW_GET, "/api/v1/shop/goods", 0, NULL, goods_filters, ARRAY_LEN(goods_filters),
-     "Anyone sees the visible goods, staff all of them; each with its variations (id order) and `images` "
-     "`[{\"id\",\"url\"}]`. A good matches `is_sale`, `is_new`, `price_min` and `price_max` when one of its "
-     "variations does, by its effective price (`discounted_price`, else `price`); `q` occurs in the name or the "
-     "article, any case. `price_max` below `price_min` is 422 `invalid_range`."},
-    {ALLOW_GET, "/api/v1/shop/goods/{id}", 0, NULL, NULL, 0,
-     "With its `variations` and `images`; a hidden good is 404 but for staff."},
-    {ALLOW_GET, "/api/v1/shop/variations", 0, NULL, variation_filters, ARRAY_LEN(variation_filters),
-     "Variations of visible goods (staff: of all); an unknown `good_id` gives an empty page."},
-    {ALLOW_GET, "/api/v1/shop/variations/{id}", 0, NULL, NULL, 0, "404 when its good is hidden, but for staff."},
-    {ALLOW_GET, "/api/v1/shop/goods/{id}/variations", OPENAPI_PAGED, NULL, NULL, 0,
-     "404 when the good is missing, or hidden and the caller is not staff."},
-    {ALLOW_DELETE, "/api/v1/shop/categories/{id}", 0, "409", NULL, 0, "409 `in_use` while goods refer to it."},
-    {ALLOW_DELETE, "/api/v1/shop/compositions/{id}", 0, "409", NULL, 0, "409 `in_use` while goods refer to it."},
-    {ALLOW_DELETE, "/api/v1/shop/care/{id}", 0, "409", NULL, 0, "409 `in_use` while goods refer to it."},
-    {ALLOW_DELETE, "/api/v1/shop/colors/{id}", 0, "409", NULL, 0, "409 `in_use` while variations refer to it."},
-    {ALLOW_DELETE, "/api/v1/shop/sizes/{id}", 0, "409", NULL, 0, "409 `in_use` while variations refer to it."},
-    {ALLOW_DELETE, "/api/v1/shop/order-statuses/{id}", 0, "409", NULL, 0, "409 `in_use` while orders refer to it."},
-    {ALLOW_DELETE, "/api/v1/shop/delivery-types/{id}", 0, "409", NULL, 0, "409 `in_use` while orders refer to it."},
-};
-
-/* What the reads of goods answer: the engine's object with its variations and pictures. */
-static void goods_read_schemas(json_t *paths, json_t *schemas)
-{
-    json_t *image = json_pack("{s:s, s:[s, s], s:{s:{s:s, s:s}, s:{s:s}}}", "type", "object", "required", "id", "url",
-                              "properties", "id", "type", "integer", "format", "int64", "url", "type", "string");
-    json_t *more = json_pack("{s:s, s:[s, s], s:{s:{s:s, s:{s:s}}, s:{s:s, s:o}}}", "type", "object", "required",
-                             "variations", "images", "properties", "variations", "type", "array", "items", "$ref",
-                             "#/components/schemas/ShopVariation", "images", "type", "array", "items", image);
-    json_object_set_new(schemas, "ShopGoodShown",
-                        json_pack("{s:[{s:s}, o]}", "allOf", "$ref", "#/components/schemas/ShopGood", more));
-    json_object_set_new(schemas, "ShopGoodShownPage", openapi_page_schema("ShopGoodShown"));
-    const char *reads[][2] = {{"/api/v1/shop/goods", "ShopGoodShownPage"},
-                              {"/api/v1/shop/goods/{id}", "ShopGoodShown"}};
-    static const char *const to_media[] = {"get", "responses", "200", "content", "application/json"};
-    for (size_t i = 0; i < ARRAY_LEN(reads); i++) {
-        json_t *media = openapi_path_item(paths, reads[i][0]);
-        for (size_t k = 0; k < ARRAY_LEN(to_media); k++)
-            media = json_object_get(media, to_media[k]);
-        char ref[96];
-        snprintf(ref, sizeof(ref), "#/components/schemas/%s", reads[i][1]);
-        json_object_set_new(media, "schema", json_pack("{s:s}", "$ref", ref));
-    }
-}
-
-static void shop_openapi(json_t *paths, json_t *schemas)
-{
-    for (size_t i = 0; i < ARRAY_LEN(resources); i++)
-        res_openapi(resources[i], paths, schemas);
-    goods_read_schemas(paths, schemas);
-    openapi_add_extras(paths, shop_doc_extras, ARRAY_LEN(shop_doc_extras));
-}
-
-static const route_doc_t shop_docs[] = {
-    {ALLOW_GET, "/api/v1/shop/goods/{id}/variations", "shop", "A good's variations, in id order", NULL, 0, NULL, 200,
-     "ShopVariationPage"},
-};
-
 const api_module_t api_shop_module = {
-    "shop", shop_routes, ARRAY_LEN(shop_routes), shop_register, shop_docs, ARRAY_LEN(shop_docs), shop_openapi,
+    .name = "shop", .tag = "shop", .routes = shop_routes, .route_count = ARRAY_LEN(shop_routes),
+    .register_statements = shop_register,
 };

@@ -24,19 +24,19 @@ router_t *routes_build(int compat_seed000, char *err, size_t errlen)
     router_t *r = router_new();
     app_register_statements();
     /* The compatibility routes are last: off, they are simply not there. */
-    size_t count = sizeof(modules) / sizeof(modules[0]) - (compat_seed000 ? 0 : 1);
+    size_t count = ARRAY_LEN(modules) - (compat_seed000 ? 0 : 1);
     for (size_t m = 0; m < count; m++) {
         if (modules[m]->register_statements)
             modules[m]->register_statements();
         for (size_t i = 0; i < modules[m]->route_count; i++) {
-            if (router_add(r, &modules[m]->routes[i], err, errlen)) {
+            if (router_add(r, &modules[m]->routes[i].http, err, errlen)) {
                 router_free(r);
                 return NULL;
             }
         }
     }
-    /* Last, when every route is known: the document must cover them all. */
-    if (openapi_build(modules, count, r, err, errlen)) {
+    /* Last, when every route is known: each must be documented. */
+    if (openapi_build(modules, count, openapi_data, openapi_data_count, err, errlen)) {
         router_free(r);
         return NULL;
     }

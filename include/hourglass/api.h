@@ -10,32 +10,46 @@
 
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
-/* What the OpenAPI document says of a hand-written route, declared beside
- * its module's route table. One entry per (pattern, method set); the
- * generator refuses a route that no entry (or resource) describes. */
-typedef struct {
-    unsigned methods;          /* which of the pattern's methods this entry describes */
-    const char *pattern;
-    const char *tag;
+/* What the OpenAPI document says of a route beyond its fields (api_route_t.doc). */
+#define API_PAGED 1u     /* ?limit= and ?cursor= of a list */
+#define API_FORMS 2u     /* the JSON body may also come as a urlencoded or multipart form */
+#define API_NO_DB 4u     /* never waits for the database: no 503 */
+#define API_CACHED 8u    /* answers ETag and Cache-Control, and 304 to If-None-Match */
+#define API_BODY_LIST 16u /* the JSON body is a list of objects of the body fields */
+
+typedef struct api_route api_route_t;
+
+/* One route, declared once: what the router takes (.http) and what the
+ * OpenAPI document says of it, one entry per pattern and method set that
+ * share all of it. The prose and the answers' schemas are data, in
+ * docs/openapi/ (openapi.h); start-up fails on a route without a summary. */
+struct api_route {
+    http_route_t http;
+    const char *tag;           /* NULL: its module's */
     const char *summary;
+    int status;                /* the success status; 0: 200 */
+    const char *response;      /* component schema of the success body ("XPage": a page of X), or a
+                                  media type ("text/plain"); NULL: none */
     const body_field_t *body;  /* the JSON body's declared fields, or NULL */
     size_t body_count;
-    const char *body_schema;   /* or the component schema of a multipart/form-data body (uploads); NULL: none */
-    int status;                /* the success status */
-    const char *response;      /* component name of the success body, or a media type ("text/plain"); NULL: none */
-} route_doc_t;
+    const char *body_schema;   /* the component schema of a multipart/form-data body (uploads), or NULL */
+    const body_field_t *query; /* query parameters, or NULL */
+    size_t query_count;
+    unsigned doc;              /* API_PAGED, API_FORMS, ... */
+    const char *errors;        /* further problem statuses, e.g. "409 429" */
+    /* Writes the operation from a declaration of its own (the resource
+     * engine), or adds what the fields cannot say (a list inside the body). */
+    void (*document)(const api_route_t *route, http_method_t method, json_t *op, json_t *schemas);
+};
 
-/* A module of endpoints: its routes, the statements it prepares, and its
- * part of the OpenAPI document. */
+/* A module of endpoints: its routes and the statements it prepares. Its
+ * prose and schemas, when it has some, are docs/openapi/<name>.json. */
 typedef struct {
     const char *name;
-    const http_route_t *routes;
+    const char *tag; /* the OpenAPI tag of its routes */
+    const api_route_t *routes;
     size_t route_count;
     void (*register_statements)(void);
-    const route_doc_t *docs;
-    size_t doc_count;
-    /* Adds generated parts (paths, component schemas) to the document; NULL when all is in docs. */
-    void (*openapi)(json_t *paths, json_t *schemas);
 } api_module_t;
 
 extern const api_module_t api_ops_module;

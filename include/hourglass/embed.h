@@ -14,5 +14,8 @@ extern const size_t db_migrations_count;
 /* Swagger UI and ReDoc from npm (scripts/assets.sh), served by api_docs.c. */
 extern const embedded_file_t docs_assets[];
 extern const size_t docs_assets_count;
+/* The OpenAPI document's data (the JSON files of docs/openapi), read by openapi.c. */
+extern const embedded_file_t openapi_data[];
+extern const size_t openapi_data_count;
 
 #endif

@@ -3,6 +3,7 @@
 #include <jansson.h>
 #include <stddef.h>
 
+#include "hourglass/api.h"
 #include "hourglass/body.h"
 #include "hourglass/http.h"
 
@@ -66,17 +67,21 @@ typedef struct resource {
  * read a shop's catalogue); POST, PATCH, PUT and DELETE keep the other flags. */
 #define RES_PUBLIC_READ 0x100u
 
-/* The routes of one resource: 2 (collection, item), or with RES_PUBLIC_READ 4,
- * the reads apart from the writes, in the order of res_route_t. */
-#define RES_ROUTES_MAX 4
-#define RES_ROUTE_COUNT(res) (((res)->route_flags & RES_PUBLIC_READ) ? 4 : 2)
-typedef enum { RES_ROUTE_LIST, RES_ROUTE_CREATE, RES_ROUTE_GET, RES_ROUTE_WRITE } res_route_t;
+/* The routes of one resource, one per method, in this order. */
+typedef enum {
+    RES_ROUTE_LIST,
+    RES_ROUTE_CREATE,
+    RES_ROUTE_GET,
+    RES_ROUTE_PATCH,
+    RES_ROUTE_PUT,
+    RES_ROUTE_DELETE,
+    RES_ROUTES_MAX
+} res_route_t;
 
-/* Registers the statements of res and fills RES_ROUTE_COUNT(res) routes:
- * routes[0] (collection) and routes[1] (item), or those of res_route_t (a
- * module may then give the reads a handler of its own). Called once before
- * the workers start. */
-void res_register(const resource_t *res, http_route_t *routes);
+/* Registers the statements of res and fills its RES_ROUTES_MAX routes, with
+ * their documentation (res_document); a module may then give the reads a
+ * handler of its own. Called once before the workers start. */
+void res_register(const resource_t *res, api_route_t *routes);
 
 /* The generic handlers; route data is the resource. */
 void res_collection(http_request_t *req);
@@ -90,8 +95,11 @@ const resource_t *planning_resource(const char *name);
 /* GET of the collection, for a hand-written handler that checks more first. */
 void res_list(http_request_t *req, const resource_t *res);
 
-/* Adds the resource's paths and its schemas (<name>, <name>Input, <name>Page). */
-void res_openapi(const resource_t *res, json_t *paths, json_t *schemas);
+/* The resource whose route (of res_register) this is. */
+const resource_t *res_of_route(const api_route_t *route);
+/* The document hook of a resource's routes: the operation and the schemas
+ * <name>, <name>Input and <name>Patch (res_openapi.c). */
+void res_document(const api_route_t *route, http_method_t method, json_t *op, json_t *schemas);
 
 /* A filter as the field its query value is checked as (and documented as). */
 body_field_t res_filter_field(const res_filter_t *f);

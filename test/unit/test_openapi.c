@@ -59,37 +59,36 @@ TEST(openapi_field_schemas)
     CHECK(ok);
 }
 
-static const http_route_t routes[] = {
-    {ALLOW_GET | ALLOW_POST, "/things", handler, NULL, ROUTE_AUTH, 0},
-    {ALLOW_GET | ALLOW_DELETE, "/things/{id}", handler, NULL, ROUTE_AUTH, 0},
-    {ALLOW_GET, "/open", handler, NULL, 0, 0},
-};
 static const body_field_t thing_fields[] = {{"name", FIELD_STRING, FIELD_REQUIRED, 1, 20, NULL}};
-static const route_doc_t all_docs[] = {
-    {ALLOW_GET, "/things", "things", "List things", NULL, 0, NULL, 200, "Thing"},
-    {ALLOW_POST, "/things", "things", "Make a thing", thing_fields, 1, NULL, 201, "Thing"},
-    {ALLOW_GET | ALLOW_DELETE, "/things/{id}", "things", "One thing", NULL, 0, NULL, 200, NULL},
-    {ALLOW_GET, "/open", "things", "Open", NULL, 0, NULL, 200, "text/plain"},
+static const api_route_t all_routes[] = {
+    {.http = {.methods = ALLOW_GET, .pattern = "/things", .handler = handler, .flags = ROUTE_AUTH},
+     .tag = "users", .summary = "List things", .response = "ThingPage", .doc = API_PAGED},
+    {.http = {.methods = ALLOW_POST, .pattern = "/things", .handler = handler, .flags = ROUTE_AUTH},
+     .tag = "users", .summary = "Make a thing", .status = 201, .response = "Thing", .body = thing_fields,
+     .body_count = LEN(thing_fields)},
+    {.http = {.methods = ALLOW_GET | ALLOW_DELETE, .pattern = "/things/{id}", .handler = handler, .flags = ROUTE_AUTH},
+     .tag = "users", .summary = "One thing"},
+    {.http = {.methods = ALLOW_GET, .pattern = "/open", .handler = handler},
+     .tag = "users", .summary = "Open", .response = "text/plain", .doc = API_NO_DB},
 };
 
-static void thing_schema(json_t *paths, json_t *schemas)
-{
-    (void)paths;
-    json_object_set_new(schemas, "Thing", json_pack("{s:s}", "type", "object"));
-}
+/* The module's data file: its schema, and prose merged into one operation. */
+static const char things_json[] = "{\"schemas\": {\"Thing\": {\"type\": \"object\"}},"
+                                  " \"operations\": {\"POST /things\": {\"description\": \"Makes one.\"}}}";
 
-/* Builds a router from routes and the document from docs; returns openapi_build's result. */
-static int build(const route_doc_t *docs, size_t doc_count, void (*hook)(json_t *, json_t *), char *err,
-                 size_t errlen)
+/* Builds the document of one module "things" from routes, with the real
+ * document.json and things.json as its data (NULL: none); returns
+ * openapi_build's result. */
+static int build(const api_route_t *routes, size_t count, const char *things, char *err, size_t errlen)
 {
-    const api_module_t mod = {"things", routes, LEN(routes), NULL, docs, doc_count, hook};
+    const api_module_t mod = {.name = "things", .routes = routes, .route_count = count};
     const api_module_t *const mods[] = {&mod};
-    router_t *r = router_new();
-    for (size_t i = 0; i < LEN(routes); i++)
-        router_add(r, &routes[i], err, errlen);
-    int rc = openapi_build(mods, 1, r, err, errlen);
-    router_free(r);
-    return rc;
+    embedded_file_t data[2] = {{0}};
+    for (size_t i = 0; i < openapi_data_count; i++)
+        if (!strcmp(openapi_data[i].name, "document.json"))
+            data[0] = openapi_data[i];
+    data[1] = (embedded_file_t){"things.json", things ? strlen(things) : 0, things};
+    return openapi_build(mods, 1, data, things ? 2 : 1, err, errlen);
 }
 
 static int str_is(json_t *v, const char *s)
@@ -101,7 +100,7 @@ static int str_is(json_t *v, const char *s)
 TEST(openapi_document_of_every_route)
 {
     char err[512] = "";
-    int rc = build(all_docs, LEN(all_docs), thing_schema, err, sizeof(err));
+    int rc = build(all_routes, LEN(all_routes), things_json, err, sizeof(err));
     if (rc)
         fprintf(stderr, "  %s\n", err);
     CHECK(rc == 0);
@@ -114,9 +113,11 @@ TEST(openapi_document_of_every_route)
     CHECK(doc);
     json_t *paths = json_object_get(doc, "paths");
     json_t *del = json_object_get(json_object_get(paths, "/things/{id}"), "delete");
+    json_t *list = json_object_get(json_object_get(paths, "/things"), "get");
     json_t *post = json_object_get(json_object_get(paths, "/things"), "post");
     json_t *open = json_object_get(json_object_get(paths, "/open"), "get");
     json_t *params = json_object_get(json_object_get(paths, "/things/{id}"), "parameters");
+    json_t *schemas = json_object_get(json_object_get(doc, "components"), "schemas");
     int ok = !strncmp(json_string_value(json_object_get(doc, "openapi")), "3.1", 3) && del && post && open &&
              /* auth routes: security and 401; items: 404 and the {id} parameter; bodies: 422 */
              json_array_size(json_object_get(del, "security")) == 2 &&
@@ -125,12 +126,20 @@ TEST(openapi_document_of_every_route)
              json_object_get(json_object_get(post, "responses"), "422") &&
              json_object_get(json_object_get(post, "responses"), "201") &&
              json_array_size(json_object_get(open, "security")) == 0 && json_array_size(params) == 1 &&
+             /* no database: no 503, and some client error all the same */
+             !json_object_get(json_object_get(open, "responses"), "503") &&
+             json_object_get(json_object_get(open, "responses"), "4XX") &&
              /* who may call it, from the route flags */
              str_is(json_object_get(del, "x-hourglass-access"), "user") &&
              str_is(json_object_get(open, "x-hourglass-access"), "public") &&
              !strcmp(json_string_value(json_object_get(json_array_get(params, 0), "name")), "id") &&
-             json_object_get(json_object_get(json_object_get(doc, "components"), "schemas"), "Problem") &&
-             json_object_get(json_object_get(json_object_get(doc, "components"), "schemas"), "Thing");
+             /* the data's prose, its schema, and the page of it that the list answers */
+             str_is(json_object_get(post, "description"), "Makes one.") &&
+             json_array_size(json_object_get(list, "parameters")) == 2 &&
+             json_object_get(schemas, "Problem") && json_object_get(schemas, "Thing") &&
+             json_object_get(schemas, "ThingPage") &&
+             /* the tag's text comes from document.json */
+             json_is_string(json_object_get(json_array_get(json_object_get(doc, "tags"), 0), "description"));
     json_decref(doc);
     openapi_free();
     CHECK(ok);
@@ -139,27 +148,33 @@ TEST(openapi_document_of_every_route)
 TEST(openapi_refuses_an_undocumented_route)
 {
     char err[512] = "";
-    /* DELETE /things/{id} routed but only GET described */
-    static const route_doc_t docs[] = {
-        {ALLOW_GET | ALLOW_POST, "/things", "things", "Things", NULL, 0, NULL, 200, NULL},
-        {ALLOW_GET, "/things/{id}", "things", "One thing", NULL, 0, NULL, 200, NULL},
-        {ALLOW_GET, "/open", "things", "Open", NULL, 0, NULL, 200, NULL},
-    };
-    CHECK(build(docs, LEN(docs), NULL, err, sizeof(err)) == -1);
-    CHECK(strstr(err, "DELETE /things/{id}") && strstr(err, "not in the document"));
+    /* DELETE /things/{id} routed, but its entry has no summary */
+    api_route_t routes[LEN(all_routes)];
+    memcpy(routes, all_routes, sizeof(routes));
+    routes[2].summary = NULL;
+    CHECK(build(routes, LEN(routes), things_json, err, sizeof(err)) == -1);
+    CHECK(strstr(err, "GET /things/{id}") && strstr(err, "not documented"));
     CHECK(openapi_document(NULL, NULL) == NULL);
 
-    /* and a described route that nothing serves */
-    static const route_doc_t extra[] = {
-        {ALLOW_GET | ALLOW_POST, "/things", "things", "Things", NULL, 0, NULL, 200, NULL},
-        {ALLOW_GET | ALLOW_DELETE, "/things/{id}", "things", "One thing", NULL, 0, NULL, 200, NULL},
-        {ALLOW_GET, "/open", "things", "Open", NULL, 0, NULL, 200, NULL},
-        {ALLOW_GET, "/gone", "things", "Gone", NULL, 0, NULL, 200, NULL},
-    };
-    CHECK(build(extra, LEN(extra), NULL, err, sizeof(err)) == -1);
-    CHECK(strstr(err, "/gone") && strstr(err, "no route serves it"));
+    /* prose for a route that nothing serves */
+    static const char gone[] = "{\"schemas\": {\"Thing\": {}}, \"operations\": {\"GET /gone\": {\"description\": \"x\"}}}";
+    CHECK(build(all_routes, LEN(all_routes), gone, err, sizeof(err)) == -1);
+    CHECK(strstr(err, "GET /gone") && strstr(err, "not routed"));
 
     /* a response naming a schema nobody declares */
-    CHECK(build(all_docs, LEN(all_docs), NULL, err, sizeof(err)) == -1);
+    CHECK(build(all_routes, LEN(all_routes), NULL, err, sizeof(err)) == -1);
     CHECK(strstr(err, "#/components/schemas/Thing"));
+
+    /* a data file's part that is neither schemas nor operations, and broken JSON */
+    CHECK(build(all_routes, LEN(all_routes), "{\"schemas\": {\"Thing\": {}}, \"operation\": {}}", err,
+                sizeof(err)) == -1);
+    CHECK(strstr(err, "things.json") && strstr(err, "operation"));
+    CHECK(build(all_routes, LEN(all_routes), "{\"schemas\": ", err, sizeof(err)) == -1);
+    CHECK(strstr(err, "things.json"));
+
+    /* a tag that document.json gives no text */
+    routes[2].summary = "One thing";
+    routes[3].tag = "nothing like it";
+    CHECK(build(routes, LEN(routes), things_json, err, sizeof(err)) == -1);
+    CHECK(strstr(err, "nothing like it"));
 }

@@ -32,26 +32,37 @@ TEST(resource_constraint_names_map_to_fields)
     CHECK(res_constraint_field(&nested, "kanban_thingsx_title_unique", &kind) == -1);
 }
 
-/* Every declared planning resource gives a collection and an item route, with
- * the generic handlers and the resource's own flags. */
+/* Every declared planning resource gives its six routes, one per method on
+ * the collection or the item, with the generic handlers, the resource's own
+ * flags and the engine's documentation. */
 TEST(resource_routes_come_from_declarations)
 {
     const api_module_t *m = &api_planning_module;
     m->register_statements();
-    CHECK(m->route_count >= 24 && m->route_count % 2 == 0);
-    for (size_t i = 0; i < m->route_count; i += 2) {
-        const http_route_t *c = &m->routes[i], *it = &m->routes[i + 1];
-        CHECK(c->pattern && it->pattern && c->handler == res_collection && it->handler == res_item);
-        CHECK(c->methods == (ALLOW_GET | ALLOW_POST));
-        CHECK(it->methods == (ALLOW_GET | ALLOW_PATCH | ALLOW_PUT | ALLOW_DELETE));
-        CHECK(c->flags & ROUTE_AUTH && it->flags & ROUTE_AUTH);
-        CHECK(strstr(it->pattern, "{id}") != NULL);
+    CHECK(m->route_count >= 12 * RES_ROUTES_MAX && m->route_count % RES_ROUTES_MAX == 0);
+    static const unsigned methods[RES_ROUTES_MAX] = {
+        [RES_ROUTE_LIST] = ALLOW_GET,     [RES_ROUTE_CREATE] = ALLOW_POST, [RES_ROUTE_GET] = ALLOW_GET,
+        [RES_ROUTE_PATCH] = ALLOW_PATCH, [RES_ROUTE_PUT] = ALLOW_PUT,     [RES_ROUTE_DELETE] = ALLOW_DELETE,
+    };
+    for (size_t i = 0; i < m->route_count; i += RES_ROUTES_MAX) {
+        const api_route_t *r = &m->routes[i];
+        for (int k = 0; k < RES_ROUTES_MAX; k++) {
+            int item = k >= RES_ROUTE_GET;
+            CHECK(r[k].http.methods == methods[k]);
+            CHECK(!strcmp(r[k].http.pattern, item ? r[RES_ROUTE_GET].http.pattern : r[RES_ROUTE_LIST].http.pattern));
+            CHECK(r[k].http.handler == (item ? res_item : res_collection));
+            CHECK(r[k].http.flags & ROUTE_AUTH);
+            CHECK(r[k].document == res_document && r[k].tag && r[k].http.data == r[0].http.data);
+        }
+        CHECK(strstr(r[RES_ROUTE_GET].http.pattern, "{id}") != NULL);
+        CHECK(strcmp(r[RES_ROUTE_LIST].http.pattern, r[RES_ROUTE_GET].http.pattern));
+        CHECK(res_of_route(&r[0]) != NULL);
     }
 }
 
-/* The shop's resources are global with public reads: four routes each, the
- * reads without flags, the writes for staff; goods and variations are read
- * by handlers of their own. */
+/* The shop's resources are global with public reads: the reads without
+ * flags, the writes for staff; goods and variations are read by handlers of
+ * their own, which take filters of their own. */
 TEST(resource_public_reads_split_the_routes)
 {
     const api_module_t *m = &api_shop_module;
@@ -59,17 +70,17 @@ TEST(resource_public_reads_split_the_routes)
     CHECK(m->route_count > RES_ROUTES_MAX * 10);
     size_t own_reads = 0;
     for (size_t i = 0; i + RES_ROUTES_MAX <= m->route_count; i += RES_ROUTES_MAX) {
-        const http_route_t *r = &m->routes[i];
-        CHECK(r[RES_ROUTE_LIST].methods == ALLOW_GET && r[RES_ROUTE_LIST].flags == 0);
-        CHECK(r[RES_ROUTE_GET].methods == ALLOW_GET && r[RES_ROUTE_GET].flags == 0);
-        CHECK(r[RES_ROUTE_CREATE].methods == ALLOW_POST && r[RES_ROUTE_CREATE].flags == ROUTE_STAFF);
-        CHECK(r[RES_ROUTE_WRITE].methods == (ALLOW_PATCH | ALLOW_PUT | ALLOW_DELETE));
-        CHECK(r[RES_ROUTE_WRITE].flags == ROUTE_STAFF);
-        CHECK(!strcmp(r[RES_ROUTE_LIST].pattern, r[RES_ROUTE_CREATE].pattern));
-        CHECK(!strcmp(r[RES_ROUTE_GET].pattern, r[RES_ROUTE_WRITE].pattern));
-        CHECK(r[RES_ROUTE_CREATE].handler == res_collection && r[RES_ROUTE_WRITE].handler == res_item);
-        own_reads += r[RES_ROUTE_LIST].handler != res_collection;
-        CHECK((r[RES_ROUTE_LIST].handler != res_collection) == (r[RES_ROUTE_GET].handler != res_item));
+        const api_route_t *r = &m->routes[i];
+        for (int k = 0; k < RES_ROUTES_MAX; k++)
+            CHECK(r[k].http.flags == (k == RES_ROUTE_LIST || k == RES_ROUTE_GET ? 0 : ROUTE_STAFF));
+        CHECK(r[RES_ROUTE_LIST].http.methods == ALLOW_GET && r[RES_ROUTE_GET].http.methods == ALLOW_GET);
+        CHECK(r[RES_ROUTE_CREATE].http.methods == ALLOW_POST && r[RES_ROUTE_DELETE].http.methods == ALLOW_DELETE);
+        CHECK(!strcmp(r[RES_ROUTE_LIST].http.pattern, r[RES_ROUTE_CREATE].http.pattern));
+        CHECK(!strcmp(r[RES_ROUTE_GET].http.pattern, r[RES_ROUTE_DELETE].http.pattern));
+        CHECK(r[RES_ROUTE_CREATE].http.handler == res_collection && r[RES_ROUTE_PUT].http.handler == res_item);
+        own_reads += r[RES_ROUTE_LIST].http.handler != res_collection;
+        CHECK((r[RES_ROUTE_LIST].http.handler != res_collection) == (r[RES_ROUTE_GET].http.handler != res_item));
+        CHECK((r[RES_ROUTE_LIST].http.handler != res_collection) == (r[RES_ROUTE_LIST].query_count > 0));
     }
     CHECK(own_reads == 2); /* goods and variations */
 }
