@@ -20,8 +20,6 @@
 static int stmt_register, stmt_verify, stmt_send_code, stmt_login_lookup, stmt_login_failed, stmt_session_open,
     stmt_refresh, stmt_revoke, stmt_sessions, stmt_reset;
 
-/* ---------------------------------------------------------------- helpers */
-
 /* The one-column JSON answer of an account function, parsed. NULL when the
  * statement failed (answered here). The caller decrefs. */
 static json_t *result_json(http_request_t *req, PGresult *res)
@@ -65,8 +63,6 @@ static void respond_token_pair(http_request_t *req, int64_t user_id, int64_t ses
     abuf_printf(&b, ",\"token_type\":\"bearer\",\"expires_in\":%lld}", (long long)expires_in);
     http_respond_json(req, 200, b.data, b.len);
 }
-
-/* ---------------------------------------------------------------- register */
 
 enum { R_EMAIL, R_PASSWORD, R_CONFIRM, R_USERNAME, R_NAME, R_FIRST, R_LAST, R_MIDDLE, R_PHONE, R_DOB, R_COUNTRY };
 static const body_field_t register_fields[] = {
@@ -137,8 +133,6 @@ void api_register(http_request_t *req)
     api_password_hash(req, v[R_PASSWORD].text, on_register_hashed);
 }
 
-/* ---------------------------------------------------------------- codes */
-
 static const body_field_t email_code_fields[] = {
     {"email", FIELD_EMAIL, FIELD_REQUIRED, 0, 0, NULL},
     {"code", FIELD_STRING, FIELD_REQUIRED, 1, 32, NULL},
@@ -198,9 +192,9 @@ void api_send_code(http_request_t *req, const char *kind)
     api_query(req, stmt_send_code, 7, params, on_code_sent);
 }
 
-static void api_resend_verification(http_request_t *req) { api_send_code(req, "verify"); }
+static void resend_verification(http_request_t *req) { api_send_code(req, "verify"); }
 
-static void api_forgot_password(http_request_t *req) { api_send_code(req, "reset"); }
+static void forgot_password(http_request_t *req) { api_send_code(req, "reset"); }
 
 enum { P_EMAIL, P_CODE, P_NEW };
 static const body_field_t reset_fields[] = {
@@ -236,7 +230,7 @@ static void on_reset_hashed(http_request_t *req, const char *hash)
     api_query(req, stmt_reset, 4, params, on_reset);
 }
 
-static void api_reset_password(http_request_t *req)
+static void reset_password(http_request_t *req)
 {
     body_value_t *v = arena_calloc(&req->arena, sizeof(body_value_t) * 3);
     field_errors_t e;
@@ -250,8 +244,6 @@ static void api_reset_password(http_request_t *req)
     req->ctx = v;
     api_password_hash(req, v[P_NEW].text, on_reset_hashed);
 }
-
-/* ---------------------------------------------------------------- login */
 
 enum { L_EMAIL, L_USERNAME, L_PASSWORD, L_GRANT, L_SCOPE, L_CLIENT_ID, L_CLIENT_SECRET };
 /* The OAuth2 password form's other fields are accepted and ignored. */
@@ -366,8 +358,6 @@ void api_login(http_request_t *req)
     api_query(req, stmt_login_lookup, 5, params, on_login_lookup);
 }
 
-/* ---------------------------------------------------------------- refresh */
-
 /* No length bounds: a token that is not a live one, of any length, is a 401, not a 422. */
 static const body_field_t refresh_fields[] = {{"refresh_token", FIELD_STRING, 0, 0, 0, NULL}};
 
@@ -424,8 +414,6 @@ void api_refresh(http_request_t *req)
     api_query(req, stmt_refresh, 3, params, on_refreshed);
 }
 
-/* ---------------------------------------------------------------- sessions */
-
 static void on_revoked(http_request_t *req, PGresult *res)
 {
     if (PQresultStatus(res) != PGRES_TUPLES_OK) {
@@ -452,9 +440,9 @@ static void revoke(http_request_t *req, const char *session_id)
 
 void api_logout(http_request_t *req) { revoke(req, http_int_param(req, req->auth.session_id)); }
 
-static void api_logout_all(http_request_t *req) { revoke(req, NULL); }
+static void logout_all(http_request_t *req) { revoke(req, NULL); }
 
-static void api_session_delete(http_request_t *req)
+static void session_delete(http_request_t *req)
 {
     const char *id = http_param(req, "id");
     char *end;
@@ -485,7 +473,7 @@ static void on_sessions(http_request_t *req, PGresult *res)
     json_decref(j);
 }
 
-static void api_sessions(http_request_t *req)
+static void sessions_list(http_request_t *req)
 {
     const char *limit_text = http_query_get(req, "limit");
     const char *cursor = http_query_get(req, "cursor");
@@ -516,8 +504,6 @@ static void api_sessions(http_request_t *req)
     api_query(req, stmt_sessions, 4, params, on_sessions);
 }
 
-/* ---------------------------------------------------------------- module */
-
 static void accounts_register_statements(void)
 {
     stmt_register = db_statement_register(
@@ -540,7 +526,7 @@ static const api_route_t account_routes[] = {
     {.http = {.methods = ALLOW_POST, .pattern = "/api/v1/auth/verify-email", .handler = api_verify_email},
      .summary = "Verify the e-mail address with the mailed code", .response = "User", .body = email_code_fields,
      .body_count = ARRAY_LEN(email_code_fields), .errors = "400 410"},
-    {.http = {.methods = ALLOW_POST, .pattern = "/api/v1/auth/resend-verification", .handler = api_resend_verification},
+    {.http = {.methods = ALLOW_POST, .pattern = "/api/v1/auth/resend-verification", .handler = resend_verification},
      .summary = "Mail a new verification code", .status = 202, .response = "Accepted", .body = email_fields,
      .body_count = ARRAY_LEN(email_fields)},
     {.http = {.methods = ALLOW_POST, .pattern = "/api/v1/auth/login", .handler = api_login},
@@ -551,18 +537,18 @@ static const api_route_t account_routes[] = {
      .body_count = ARRAY_LEN(refresh_fields), .doc = API_FORMS, .errors = "401 403"},
     {.http = {.methods = ALLOW_POST, .pattern = "/api/v1/auth/logout", .handler = api_logout, .flags = ROUTE_AUTH},
      .summary = "Log out: revoke this session", .status = 204},
-    {.http = {.methods = ALLOW_POST, .pattern = "/api/v1/auth/logout-all", .handler = api_logout_all,
+    {.http = {.methods = ALLOW_POST, .pattern = "/api/v1/auth/logout-all", .handler = logout_all,
               .flags = ROUTE_AUTH},
      .summary = "Revoke every session of the user", .status = 204},
-    {.http = {.methods = ALLOW_GET, .pattern = "/api/v1/auth/sessions", .handler = api_sessions, .flags = ROUTE_AUTH},
+    {.http = {.methods = ALLOW_GET, .pattern = "/api/v1/auth/sessions", .handler = sessions_list, .flags = ROUTE_AUTH},
      .summary = "The user's live sessions", .response = "SessionPage", .doc = API_PAGED},
-    {.http = {.methods = ALLOW_DELETE, .pattern = "/api/v1/auth/sessions/{id}", .handler = api_session_delete,
+    {.http = {.methods = ALLOW_DELETE, .pattern = "/api/v1/auth/sessions/{id}", .handler = session_delete,
               .flags = ROUTE_AUTH},
      .summary = "Revoke one of the user's sessions", .status = 204},
-    {.http = {.methods = ALLOW_POST, .pattern = "/api/v1/auth/forgot-password", .handler = api_forgot_password},
+    {.http = {.methods = ALLOW_POST, .pattern = "/api/v1/auth/forgot-password", .handler = forgot_password},
      .summary = "Mail a password reset code", .status = 202, .response = "Accepted", .body = email_fields,
      .body_count = ARRAY_LEN(email_fields)},
-    {.http = {.methods = ALLOW_POST, .pattern = "/api/v1/auth/reset-password", .handler = api_reset_password},
+    {.http = {.methods = ALLOW_POST, .pattern = "/api/v1/auth/reset-password", .handler = reset_password},
      .summary = "Set a new password with the mailed code", .status = 204, .body = reset_fields,
      .body_count = ARRAY_LEN(reset_fields), .errors = "400 410"},
 };

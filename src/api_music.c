@@ -17,16 +17,9 @@ static const res_field_t music_fields[] = {
 };
 
 static const resource_t res_music = {
-    .name = "MusicTrack",
-    .table = "music_tracks",
-    .tag = "music",
-    .collection = "/api/v1/admin/music",
-    .item = "/api/v1/admin/music/{id}",
-    .global = 1,
-    .route_flags = ROUTE_ADMIN,
-    .fields = music_fields,
-    .field_count = ARRAY_LEN(music_fields),
-    .summary = "music tracks",
+    .name = "MusicTrack", .table = "music_tracks", .tag = "music", .collection = "/api/v1/admin/music",
+    .item = "/api/v1/admin/music/{id}", .global = 1, .route_flags = ROUTE_ADMIN, .fields = music_fields,
+    .field_count = ARRAY_LEN(music_fields), .summary = "music tracks",
 };
 
 static void on_premium(http_request_t *req, PGresult *res)
@@ -45,7 +38,7 @@ static void on_premium(http_request_t *req, PGresult *res)
 
 /* Premium is a property of the account, not of the token, so it is read
  * from the database; an admin's role is in the token. */
-static void api_music_list(http_request_t *req)
+static void music_list(http_request_t *req)
 {
     if (req->auth.role == ROLE_ADMIN) {
         res_list(req, &res_music);
@@ -58,7 +51,7 @@ static void api_music_list(http_request_t *req)
 /* The engine's routes (filled by res_register before the routes are read)
  * document /admin/music; the premium read answers its page. */
 static api_route_t music_routes[1 + RES_ROUTES_MAX] = {
-    {.http = {.methods = ALLOW_GET, .pattern = "/api/v1/music", .handler = api_music_list, .flags = ROUTE_AUTH},
+    {.http = {.methods = ALLOW_GET, .pattern = "/api/v1/music", .handler = music_list, .flags = ROUTE_AUTH},
      .summary = "Background tracks, in id order (premium users and admins)", .response = "MusicTrackPage",
      .doc = API_PAGED},
 };

@@ -67,7 +67,7 @@ static void on_stats(http_request_t *req, PGresult *res)
 
 /* GET /stats?from=&to=&group=&tz=. Missing dates make a 7-day window (see
  * stats_json); the zone is checked by PostgreSQL, which knows the zones. */
-static void api_stats(http_request_t *req)
+static void get_stats(http_request_t *req)
 {
     field_errors_t e;
     field_errors_init(&e, req);
@@ -98,7 +98,7 @@ static void api_stats(http_request_t *req)
     api_query(req, stmt_stats, 5, params, on_stats);
 }
 
-static void api_achievements(http_request_t *req)
+static void get_achievements(http_request_t *req)
 {
     const char *params[2] = {http_int_param(req, req->auth.user_id), http_lang_code(req)};
     api_query(req, stmt_achievements, 2, params, api_on_json_row);
@@ -112,10 +112,10 @@ static void stats_register_statements(void)
 }
 
 static const api_route_t stats_routes[] = {
-    {.http = {.methods = ALLOW_GET, .pattern = "/api/v1/stats", .handler = api_stats, .flags = ROUTE_AUTH},
+    {.http = {.methods = ALLOW_GET, .pattern = "/api/v1/stats", .handler = get_stats, .flags = ROUTE_AUTH},
      .tag = "statistics", .summary = "Focus time and sessions per day, week or month", .response = "Stats",
      .query = stats_query, .query_count = ARRAY_LEN(stats_query), .errors = "400"},
-    {.http = {.methods = ALLOW_GET, .pattern = "/api/v1/achievements", .handler = api_achievements,
+    {.http = {.methods = ALLOW_GET, .pattern = "/api/v1/achievements", .handler = get_achievements,
               .flags = ROUTE_AUTH},
      .tag = "achievements", .summary = "The achievement catalogue with the caller's progress",
      .response = "AchievementList"},

@@ -32,8 +32,6 @@ static int stmt_user_get, stmt_user_public, stmt_update_me, stmt_password_hash, 
     stmt_email_change, stmt_email_confirm, stmt_avatar_set, stmt_avatar_delete, stmt_avatar_get, stmt_page,
     stmt_admin_update;
 
-/* ---------------------------------------------------------------- helpers */
-
 static const char *user_id_text(http_request_t *req) { return http_int_param(req, req->auth.user_id); }
 
 /* The one row of a function's answer, or -1 after answering a failure. */
@@ -85,8 +83,6 @@ static void on_user_outcome(http_request_t *req, PGresult *res)
     int col = PQfnumber(res, "body");
     http_respond_json(req, 200, PQgetvalue(res, 0, col), (size_t)PQgetlength(res, 0, col));
 }
-
-/* ---------------------------------------------------------------- password steps */
 
 typedef void (*password_ok_fn)(http_request_t *req);
 
@@ -152,8 +148,6 @@ static me_ctx_t *parse_password_body(http_request_t *req)
     return c;
 }
 
-/* ---------------------------------------------------------------- GET/PATCH/DELETE /users/me */
-
 void api_me_get(http_request_t *req)
 {
     const char *params[1] = {user_id_text(req)};
@@ -218,14 +212,12 @@ static void delete_account(http_request_t *req)
     api_query(req, stmt_delete, 1, params, on_account_deleted);
 }
 
-static void api_me_delete(http_request_t *req)
+static void me_delete(http_request_t *req)
 {
     me_ctx_t *c = parse_password_body(req);
     if (c)
         require_password(req, c, c->v[0].text, delete_account);
 }
-
-/* ---------------------------------------------------------------- passwords */
 
 static void password_matched(http_request_t *req) { http_respond(req, 204, NULL, NULL, 0); }
 
@@ -287,8 +279,6 @@ void api_password_change(http_request_t *req)
     require_password(req, c, c->v[PW_CURRENT].text, hash_new_password);
 }
 
-/* ---------------------------------------------------------------- e-mail change */
-
 enum { E_NEW, E_PASSWORD };
 static const body_field_t email_change_fields[] = {
     [E_NEW] = {"new_email", FIELD_EMAIL, FIELD_REQUIRED, 0, 0, NULL},
@@ -314,7 +304,7 @@ static void send_email_code(http_request_t *req)
     api_query(req, stmt_email_change, 7, params, on_email_change);
 }
 
-static void api_email_change(http_request_t *req)
+static void email_change(http_request_t *req)
 {
     me_ctx_t *c = arena_calloc(&req->arena, sizeof(*c));
     if (api_body_parse(req, email_change_fields, 2, BODY_CREATE, 0, c->v))
@@ -324,7 +314,7 @@ static void api_email_change(http_request_t *req)
 
 static const body_field_t code_fields[] = {{"code", FIELD_STRING, FIELD_REQUIRED, 1, 32, NULL}};
 
-static void api_email_confirm(http_request_t *req)
+static void email_confirm(http_request_t *req)
 {
     body_value_t v[1];
     if (api_body_parse(req, code_fields, 1, BODY_CREATE, 0, v))
@@ -332,8 +322,6 @@ static void api_email_confirm(http_request_t *req)
     const char *params[3] = {user_id_text(req), v[0].text, http_int_param(req, req->worker->cfg->auth_code_max_attempts)};
     api_query(req, stmt_email_confirm, 3, params, on_user_outcome);
 }
-
-/* ---------------------------------------------------------------- avatars */
 
 static int raw_image_type(const http_request_t *req)
 {
@@ -376,7 +364,7 @@ static int avatar_bytes(http_request_t *req, const char **data, size_t *len)
     return -1;
 }
 
-static void api_avatar_put(http_request_t *req)
+static void avatar_put(http_request_t *req)
 {
     const char *data;
     size_t len;
@@ -397,7 +385,7 @@ static void on_avatar_deleted(http_request_t *req, PGresult *res)
 }
 
 /* Idempotent: 204 whether or not there was an avatar. */
-static void api_avatar_delete(http_request_t *req)
+static void avatar_delete(http_request_t *req)
 {
     const char *params[1] = {user_id_text(req)};
     api_query(req, stmt_avatar_delete, 1, params, on_avatar_deleted);
@@ -411,16 +399,14 @@ static void avatar_get(http_request_t *req, const char *user_id)
     api_query(req, stmt_avatar_get, 2, params, on_avatar);
 }
 
-static void api_avatar_get(http_request_t *req)
+static void user_avatar_get(http_request_t *req)
 {
     const char *id = http_path_id(req, "id");
     if (id)
         avatar_get(req, id);
 }
 
-static void api_me_avatar_get(http_request_t *req) { avatar_get(req, user_id_text(req)); }
-
-/* ---------------------------------------------------------------- lists and profiles */
+static void me_avatar_get(http_request_t *req) { avatar_get(req, user_id_text(req)); }
 
 /* The directory's filters; the admin's list also takes ?email=. The text
  * ones are checked as body fields are. */
@@ -433,7 +419,7 @@ static const body_field_t user_filters[FILTER_COUNT] = {
 };
 
 /* GET /users (public profiles) and GET /admin/users (whole users, ?email=). */
-static void api_users_list(http_request_t *req)
+static void users_list(http_request_t *req)
 {
     int full = req->route_data != NULL;
     field_errors_t e;
@@ -468,11 +454,9 @@ static void get_user_by_path_id(http_request_t *req, int stmt)
     api_query(req, stmt, 1, params, api_on_json_row);
 }
 
-static void api_user_public(http_request_t *req) { get_user_by_path_id(req, stmt_user_public); }
+static void user_public(http_request_t *req) { get_user_by_path_id(req, stmt_user_public); }
 
-/* ---------------------------------------------------------------- admin */
-
-static void api_admin_user_get(http_request_t *req) { get_user_by_path_id(req, stmt_user_get); }
+static void admin_user_get(http_request_t *req) { get_user_by_path_id(req, stmt_user_get); }
 
 static const char *const role_choices[] = {"user", "staff", "admin", NULL};
 enum { A_ROLE, A_PREMIUM, A_NAME, A_VERIFIED, A_COUNT };
@@ -484,7 +468,7 @@ static const body_field_t admin_fields[A_COUNT] = {
     [A_VERIFIED] = {"email_verified", FIELD_BOOL, FIELD_REQUIRED, 0, 0, NULL},
 };
 
-static void api_admin_user_patch(http_request_t *req)
+static void admin_user_patch(http_request_t *req)
 {
     const char *id = http_path_id(req, "id");
     if (id)
@@ -497,7 +481,7 @@ static void on_admin_deleted(http_request_t *req, PGresult *res)
         http_respond(req, 204, NULL, NULL, 0);
 }
 
-static void api_admin_user_delete(http_request_t *req)
+static void admin_user_delete(http_request_t *req)
 {
     const char *id = http_path_id(req, "id");
     if (!id)
@@ -505,8 +489,6 @@ static void api_admin_user_delete(http_request_t *req)
     const char *params[1] = {id};
     api_query(req, stmt_delete, 1, params, on_admin_deleted);
 }
-
-/* ---------------------------------------------------------------- module */
 
 static void users_register_statements(void)
 {
@@ -538,7 +520,7 @@ static const api_route_t user_routes[] = {
     {.http = {.methods = ALLOW_PATCH, .pattern = "/api/v1/users/me", .handler = api_me_patch, .flags = ROUTE_AUTH},
      .summary = "Change the given profile fields", .response = "User", .body = me_fields, .body_count = M_COUNT,
      .errors = "409"},
-    {.http = {.methods = ALLOW_DELETE, .pattern = "/api/v1/users/me", .handler = api_me_delete, .flags = ROUTE_AUTH},
+    {.http = {.methods = ALLOW_DELETE, .pattern = "/api/v1/users/me", .handler = me_delete, .flags = ROUTE_AUTH},
      .summary = "Delete the account and everything it owns", .status = 204, .body = password_fields,
      .body_count = ARRAY_LEN(password_fields), .errors = "429"},
     {.http = {.methods = ALLOW_POST, .pattern = "/api/v1/users/me/password/check", .handler = api_password_check,
@@ -549,42 +531,42 @@ static const api_route_t user_routes[] = {
               .flags = ROUTE_AUTH},
      .summary = "Change the password", .status = 204, .body = password_change_fields,
      .body_count = ARRAY_LEN(password_change_fields), .errors = "429"},
-    {.http = {.methods = ALLOW_POST, .pattern = "/api/v1/users/me/email", .handler = api_email_change,
+    {.http = {.methods = ALLOW_POST, .pattern = "/api/v1/users/me/email", .handler = email_change,
               .flags = ROUTE_AUTH},
      .summary = "Start an e-mail change: a code goes to the new address", .status = 202, .response = "Accepted",
      .body = email_change_fields, .body_count = ARRAY_LEN(email_change_fields), .errors = "409 429"},
-    {.http = {.methods = ALLOW_POST, .pattern = "/api/v1/users/me/email/confirm", .handler = api_email_confirm,
+    {.http = {.methods = ALLOW_POST, .pattern = "/api/v1/users/me/email/confirm", .handler = email_confirm,
               .flags = ROUTE_AUTH},
      .summary = "Confirm the new e-mail address with its code", .response = "User", .body = code_fields,
      .body_count = ARRAY_LEN(code_fields), .errors = "400 409 410"},
-    {.http = {.methods = ALLOW_GET, .pattern = "/api/v1/users/me/avatar", .handler = api_me_avatar_get,
+    {.http = {.methods = ALLOW_GET, .pattern = "/api/v1/users/me/avatar", .handler = me_avatar_get,
               .flags = ROUTE_AUTH},
      .summary = "The caller's avatar image", .response = "image/*", .doc = API_CACHED, .errors = "404"},
-    {.http = {.methods = ALLOW_PUT, .pattern = "/api/v1/users/me/avatar", .handler = api_avatar_put,
+    {.http = {.methods = ALLOW_PUT, .pattern = "/api/v1/users/me/avatar", .handler = avatar_put,
               .flags = ROUTE_AUTH, .max_body = AVATAR_MAX_BYTES},
      .summary = "Upload an avatar", .response = "User", .body_schema = "AvatarForm"},
-    {.http = {.methods = ALLOW_DELETE, .pattern = "/api/v1/users/me/avatar", .handler = api_avatar_delete,
+    {.http = {.methods = ALLOW_DELETE, .pattern = "/api/v1/users/me/avatar", .handler = avatar_delete,
               .flags = ROUTE_AUTH},
      .summary = "Remove the avatar", .status = 204},
-    {.http = {.methods = ALLOW_GET, .pattern = "/api/v1/users", .handler = api_users_list},
+    {.http = {.methods = ALLOW_GET, .pattern = "/api/v1/users", .handler = users_list},
      .summary = "Search public profiles", .response = "PublicUserPage", .query = user_filters,
      .query_count = FILTER_EMAIL /* not ?email= */, .doc = API_PAGED},
-    {.http = {.methods = ALLOW_GET, .pattern = "/api/v1/users/{id}", .handler = api_user_public},
+    {.http = {.methods = ALLOW_GET, .pattern = "/api/v1/users/{id}", .handler = user_public},
      .summary = "A public profile", .response = "PublicUser"},
-    {.http = {.methods = ALLOW_GET, .pattern = "/api/v1/users/{id}/avatar", .handler = api_avatar_get},
+    {.http = {.methods = ALLOW_GET, .pattern = "/api/v1/users/{id}/avatar", .handler = user_avatar_get},
      .summary = "A user's avatar image", .response = "image/*", .doc = API_CACHED},
-    {.http = {.methods = ALLOW_GET, .pattern = "/api/v1/admin/users", .handler = api_users_list, .data = &admin_view,
+    {.http = {.methods = ALLOW_GET, .pattern = "/api/v1/admin/users", .handler = users_list, .data = &admin_view,
               .flags = ROUTE_ADMIN},
      .summary = "Search users, e-mails included (admin)", .response = "UserPage", .query = user_filters,
      .query_count = FILTER_COUNT, .doc = API_PAGED},
-    {.http = {.methods = ALLOW_GET, .pattern = "/api/v1/admin/users/{id}", .handler = api_admin_user_get,
+    {.http = {.methods = ALLOW_GET, .pattern = "/api/v1/admin/users/{id}", .handler = admin_user_get,
               .flags = ROUTE_ADMIN},
      .summary = "A user (admin)", .response = "User"},
-    {.http = {.methods = ALLOW_PATCH, .pattern = "/api/v1/admin/users/{id}", .handler = api_admin_user_patch,
+    {.http = {.methods = ALLOW_PATCH, .pattern = "/api/v1/admin/users/{id}", .handler = admin_user_patch,
               .flags = ROUTE_ADMIN},
      .summary = "Change a user's role, premium, name or verification (admin)", .response = "User", .body = admin_fields,
      .body_count = A_COUNT, .errors = "409"},
-    {.http = {.methods = ALLOW_DELETE, .pattern = "/api/v1/admin/users/{id}", .handler = api_admin_user_delete,
+    {.http = {.methods = ALLOW_DELETE, .pattern = "/api/v1/admin/users/{id}", .handler = admin_user_delete,
               .flags = ROUTE_ADMIN},
      .summary = "Delete a user and everything they own (admin)", .status = 204},
 };

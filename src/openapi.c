@@ -66,14 +66,6 @@ json_t *openapi_ref(const char *kind, const char *name)
     return json_pack("{s:s}", "$ref", buf);
 }
 
-static int is_method_key(const char *key)
-{
-    for (size_t i = 0; i < ARRAY_LEN(doc_methods); i++)
-        if (!strcmp(doc_methods[i].key, key))
-            return 1;
-    return 0;
-}
-
 /* Data into the document: objects merge member by member, lists are
  * extended, anything else is replaced. */
 static void merge(json_t *dst, json_t *src)
@@ -372,6 +364,25 @@ static void sort_responses(json_t *op)
     json_object_set_new(op, "responses", sorted);
 }
 
+/* The document's tags in the order they first appear, each with its text from document.json. */
+static int add_tag(build_t *b, json_t *op, const char *route)
+{
+    const char *name = json_string_value(json_array_get(json_object_get(op, "tags"), 0));
+    json_t *tags = member(b->doc, "tags", 1), *t;
+    size_t i;
+    json_array_foreach(tags, i, t) {
+        if (!name || !strcmp(json_string_value(json_object_get(t, "name")), name))
+            return 0;
+    }
+    json_t *text = json_object_get(json_object_get(b->frame, "tags"), name);
+    if (!json_is_string(text)) {
+        snprintf(b->err, b->errlen, "openapi: %s: tag %s has no text in docs/openapi/" FRAME_FILE, route, name);
+        return -1;
+    }
+    json_array_append_new(tags, json_pack("{s:s, s:O}", "name", name, "description", text));
+    return 0;
+}
+
 /* What the route's flags and the operation's shape imply. */
 static int complete(build_t *b, json_t *op, const api_route_t *r, const char *route)
 {
@@ -390,6 +401,8 @@ static int complete(build_t *b, json_t *op, const api_route_t *r, const char *ro
         return -1;
     }
     json_object_set_new(b->ids, id, json_true());
+    if (add_tag(b, op, route))
+        return -1;
 
     unsigned flags = r->http.flags;
     /* Said for every operation, public ones too (an empty list), so none is left to guess. */
@@ -450,90 +463,35 @@ static int document_route(build_t *b, const api_module_t *mod, const api_route_t
     return 0;
 }
 
-static int declares_path_parameter(json_t *params, const char *name, size_t len)
-{
-    size_t i;
-    json_t *p;
-    json_array_foreach(params, i, p) {
-        const char *n = json_string_value(json_object_get(p, "name"));
-        const char *in = json_string_value(json_object_get(p, "in"));
-        if (n && in && !strcmp(in, "path") && strlen(n) == len && !memcmp(n, name, len))
-            return 1;
-    }
-    return 0;
-}
-
-/* Every {param} of the pattern declared once, on the path item unless an
- * operation does; the methods in doc_methods' order. */
+/* Every {param} of the pattern, declared on the path item (operations
+ * declare none); the methods in doc_methods' order. */
 static void complete_path(json_t *item, const char *pattern)
 {
     for (const char *p = strchr(pattern, '{'); p; p = strchr(p + 1, '{')) {
-        const char *name = p + 1;
-        size_t len = strcspn(name, "}");
-        int declared = declares_path_parameter(json_object_get(item, "parameters"), name, len);
-        const char *key;
-        json_t *op;
-        json_object_foreach(item, key, op) {
-            if (is_method_key(key))
-                declared |= declares_path_parameter(json_object_get(op, "parameters"), name, len);
-        }
-        if (!declared)
-            json_array_append_new(member(item, "parameters", 1),
-                                  json_pack("{s:s%, s:s, s:b, s:o}", "name", name, len, "in", "path", "required", 1,
-                                            "schema", path_param_schema(name, len)));
+        size_t len = strcspn(p + 1, "}");
+        json_array_append_new(member(item, "parameters", 1),
+                              json_pack("{s:s%, s:s, s:b, s:o}", "name", p + 1, len, "in", "path", "required", 1,
+                                        "schema", path_param_schema(p + 1, len)));
     }
     for (size_t m = 0; m < ARRAY_LEN(doc_methods); m++)
         move_last(item, doc_methods[m].key);
-}
-
-/* Tags in the order they first appear, each with its text from document.json. */
-static int add_tags(build_t *b)
-{
-    json_t *tags = member(b->doc, "tags", 1), *texts = json_object_get(b->frame, "tags");
-    const char *pattern, *key;
-    json_t *item, *op;
-    json_object_foreach(b->paths, pattern, item) {
-        json_object_foreach(item, key, op) {
-            const char *name = json_string_value(json_array_get(json_object_get(op, "tags"), 0));
-            size_t i;
-            json_t *t;
-            int seen = !name;
-            json_array_foreach(tags, i, t) seen = seen || !strcmp(json_string_value(json_object_get(t, "name")), name);
-            if (seen)
-                continue;
-            json_t *text = json_object_get(texts, name);
-            if (!json_is_string(text)) {
-                snprintf(b->err, b->errlen, "openapi: tag %s has no text in docs/openapi/" FRAME_FILE, name);
-                return -1;
-            }
-            json_array_append_new(tags, json_pack("{s:s, s:O}", "name", name, "description", text));
-        }
-    }
-    return 0;
 }
 
 /* The component a "#/components/kind/name" reference names, or NULL; a page
  * of a declared schema ("TaskPage") is made when first referred to. */
 static json_t *component(build_t *b, const char *ref)
 {
-    char kind[NAME_MAX_CHARS];
-    const char *rest = !strncmp(ref, COMPONENT_PREFIX, strlen(COMPONENT_PREFIX)) ? ref + strlen(COMPONENT_PREFIX)
-                                                                                   : NULL;
-    const char *slash = rest ? strchr(rest, '/') : NULL;
-    if (!slash || (size_t)(slash - rest) >= sizeof(kind))
+    char kind[NAME_MAX_CHARS], name[NAME_MAX_CHARS], item[NAME_MAX_CHARS];
+    if (sscanf(ref, COMPONENT_PREFIX "%255[^/]/%255s", kind, name) != 2)
         return NULL;
-    memcpy(kind, rest, (size_t)(slash - rest));
-    kind[slash - rest] = '\0';
-    const char *name = slash + 1;
     json_t *found = json_object_get(json_object_get(json_object_get(b->doc, "components"), kind), name);
     size_t len = strlen(name), suffix = strlen(PAGE_SUFFIX);
     if (!found && !strcmp(kind, "schemas") && len > suffix && !strcmp(name + len - suffix, PAGE_SUFFIX)) {
-        char *item = mem_strndup(name, len - suffix);
+        snprintf(item, sizeof(item), "%.*s", (int)(len - suffix), name);
         if (json_object_get(b->schemas, item)) {
             found = page_schema(item);
             json_object_set_new(b->schemas, name, found);
         }
-        free(item);
     }
     return found;
 }
@@ -686,7 +644,7 @@ static int build_document(build_t *b, const api_module_t *const *modules, size_t
         snprintf(b->err, b->errlen, "openapi: docs/openapi names %s, which is not routed", json_object_iter_key(left));
         return -1;
     }
-    return add_tags(b) || settle_components(b) ? -1 : 0;
+    return settle_components(b);
 }
 
 int openapi_build(const api_module_t *const *modules, size_t count, const embedded_file_t *data, size_t data_count,

@@ -12,7 +12,6 @@
  *   create       $owner, $parent, fields...
  *   list         $owner, $after, $limit, $parent, filters...
  *   refs         $owner, one per field (NULL for fields that are not references) */
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -44,34 +43,8 @@ typedef struct {
 static res_state_t states[RES_MAX];
 static int state_count;
 
-/* ---------------------------------------------------------------- SQL text */
-
-/* A growable string for building statements at start-up. */
-typedef struct {
-    char *data;
-    size_t len, cap;
-} sql_t;
-
-static void sql_add(sql_t *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void sql_add(sql_t *s, const char *fmt, ...)
-{
-    va_list ap;
-    for (;;) {
-        va_start(ap, fmt);
-        int n = vsnprintf(s->data + s->len, s->cap - s->len, fmt, ap);
-        va_end(ap);
-        if (n >= 0 && (size_t)n < s->cap - s->len) {
-            s->len += (size_t)n;
-            return;
-        }
-        s->cap = s->cap ? s->cap * 2 : 1024;
-        s->data = realloc(s->data, s->cap);
-        if (!s->data) {
-            log_error("out of memory building statements");
-            abort();
-        }
-    }
-}
+/* Statements are written once, at start-up, into a heap buffer. */
+#define SQL_INITIAL_BYTES 1024
 
 static const char *sql_type(field_type_t t)
 {
@@ -87,14 +60,14 @@ static const char *sql_type(field_type_t t)
 }
 
 /* One member of the object: `expr AS "name"`. Times are rendered by hg_time. */
-static void sql_member(sql_t *s, const char *name, int is_time, int first)
+static void sql_member(abuf_t *s, const char *name, int is_time, int first)
 {
     const char *sep = first ? "" : ", ";
-    sql_add(s, is_time ? "%shg_time(t.\"%s\") AS \"%s\"" : "%st.\"%s\" AS \"%s\"", sep, name, name);
+    abuf_printf(s, is_time ? "%shg_time(t.\"%s\") AS \"%s\"" : "%st.\"%s\" AS \"%s\"", sep, name, name);
 }
 
 /* The object's members in order: id, the parent's id, every field, the two times. */
-static void sql_members(sql_t *s, const resource_t *res)
+static void sql_members(abuf_t *s, const resource_t *res)
 {
     sql_member(s, "id", 0, 1);
     if (res->parent_param)
@@ -108,144 +81,150 @@ static void sql_members(sql_t *s, const resource_t *res)
 /* The object of row t as JSON. row_to_json, as the list renders each item:
  * json_build_object's text has spaces (`{"id" : 1, ...}`) and the single item
  * must be the same bytes as in a page. */
-static void sql_object(sql_t *s, const resource_t *res)
+static void sql_object(abuf_t *s, const resource_t *res)
 {
-    sql_add(s, "(SELECT row_to_json(r) FROM (SELECT ");
+    abuf_printf(s, "(SELECT row_to_json(r) FROM (SELECT ");
     sql_members(s, res);
-    sql_add(s, ") AS r)");
+    abuf_printf(s, ") AS r)");
 }
 
 /* "t.user_id = $n AND " for an owned resource; the parameter number advances. */
-static void sql_owner(sql_t *s, const resource_t *res, int *n)
+static void sql_owner(abuf_t *s, const resource_t *res, int *n)
 {
     if (!res->global)
-        sql_add(s, "t.user_id = $%d AND ", (*n)++);
+        abuf_printf(s, "t.user_id = $%d AND ", (*n)++);
 }
 
-static int register_stmt(const resource_t *res, const char *op, sql_t *s)
+static int register_stmt(const resource_t *res, const char *op, abuf_t *s)
 {
     char name[96];
     snprintf(name, sizeof(name), "res_%s_%s", res->name, op);
     int id = db_statement_register(name, s->data); /* copies both */
-    free(s->data);
-    memset(s, 0, sizeof(*s));
+    s->len = 0;
     return id;
 }
 
 static void build_get(res_state_t *st, const resource_t *res)
 {
-    sql_t s = {0};
+    abuf_t s;
+    abuf_init(&s, NULL, SQL_INITIAL_BYTES);
     int n = 2;
-    sql_add(&s, "SELECT ");
+    abuf_printf(&s, "SELECT ");
     sql_object(&s, res);
-    sql_add(&s, "::text FROM %s AS t WHERE ", res->table);
+    abuf_printf(&s, "::text FROM %s AS t WHERE ", res->table);
     sql_owner(&s, res, &n);
-    sql_add(&s, "t.id = $1");
+    abuf_printf(&s, "t.id = $1");
     st->stmt_get = register_stmt(res, "get", &s);
 
     n = 2;
-    sql_add(&s, "DELETE FROM %s AS t WHERE ", res->table);
+    abuf_printf(&s, "DELETE FROM %s AS t WHERE ", res->table);
     sql_owner(&s, res, &n);
-    sql_add(&s, "t.id = $1 RETURNING t.id");
+    abuf_printf(&s, "t.id = $1 RETURNING t.id");
     st->stmt_delete = register_stmt(res, "delete", &s);
+    abuf_free(&s);
 }
 
 static void build_create(res_state_t *st, const resource_t *res)
 {
-    sql_t s = {0};
+    abuf_t s;
+    abuf_init(&s, NULL, SQL_INITIAL_BYTES);
     int n = 1, owner = 0, parent = 0;
     if (!res->global)
         owner = n++;
     if (res->parent_param)
         parent = n++;
-    sql_add(&s, "INSERT INTO %s AS t (", res->table);
+    abuf_printf(&s, "INSERT INTO %s AS t (", res->table);
     const char *sep = "";
     if (owner) {
-        sql_add(&s, "user_id");
+        abuf_printf(&s, "user_id");
         sep = ", ";
     }
     if (parent) {
-        sql_add(&s, "%s\"%s\"", sep, res->parent_param);
+        abuf_printf(&s, "%s\"%s\"", sep, res->parent_param);
         sep = ", ";
     }
     for (size_t i = 0; i < res->field_count; i++, sep = ", ")
-        sql_add(&s, "%s\"%s\"", sep, res->fields[i].f.name);
-    sql_add(&s, ") SELECT ");
+        abuf_printf(&s, "%s\"%s\"", sep, res->fields[i].f.name);
+    abuf_printf(&s, ") SELECT ");
     sep = "";
     if (owner) {
-        sql_add(&s, "$%d::bigint", owner);
+        abuf_printf(&s, "$%d::bigint", owner);
         sep = ", ";
     }
     if (parent) {
-        sql_add(&s, "%s$%d::bigint", sep, parent);
+        abuf_printf(&s, "%s$%d::bigint", sep, parent);
         sep = ", ";
     }
     for (size_t i = 0; i < res->field_count; i++, sep = ", ")
-        sql_add(&s, "%s$%d::%s", sep, n++, sql_type(res->fields[i].f.type));
+        abuf_printf(&s, "%s$%d::%s", sep, n++, sql_type(res->fields[i].f.type));
     /* A nested row is made only under a parent of the same user: no row, 404. */
     if (parent)
-        sql_add(&s, " WHERE EXISTS (SELECT 1 FROM %s WHERE id = $%d AND user_id = $%d)", res->parent_table, parent,
+        abuf_printf(&s, " WHERE EXISTS (SELECT 1 FROM %s WHERE id = $%d AND user_id = $%d)", res->parent_table, parent,
                 owner);
-    sql_add(&s, " RETURNING t.id, ");
+    abuf_printf(&s, " RETURNING t.id, ");
     sql_object(&s, res);
-    sql_add(&s, "::text");
+    abuf_printf(&s, "::text");
     st->stmt_create = register_stmt(res, "create", &s);
+    abuf_free(&s);
 }
 
 static void build_update(res_state_t *st, const resource_t *res)
 {
-    sql_t s = {0};
+    abuf_t s;
+    abuf_init(&s, NULL, SQL_INITIAL_BYTES);
     int n = 2;
     int owner = res->global ? 0 : n++;
     int mask = n++;
-    sql_add(&s, "UPDATE %s AS t SET ", res->table);
+    abuf_printf(&s, "UPDATE %s AS t SET ", res->table);
     /* Only the fields whose bit is set change: one statement serves PATCH and PUT. */
     for (size_t i = 0; i < res->field_count; i++) {
         const char *name = res->fields[i].f.name;
-        sql_add(&s, "\"%s\" = CASE WHEN $%d::int & %d <> 0 THEN $%d::%s ELSE t.\"%s\" END, ", name, mask, 1 << i, n++,
+        abuf_printf(&s, "\"%s\" = CASE WHEN $%d::int & %d <> 0 THEN $%d::%s ELSE t.\"%s\" END, ", name, mask, 1 << i, n++,
                 sql_type(res->fields[i].f.type), name);
     }
-    sql_add(&s, "updated_at = now() WHERE ");
+    abuf_printf(&s, "updated_at = now() WHERE ");
     if (owner)
-        sql_add(&s, "t.user_id = $%d AND ", owner);
-    sql_add(&s, "t.id = $1 RETURNING t.id, ");
+        abuf_printf(&s, "t.user_id = $%d AND ", owner);
+    abuf_printf(&s, "t.id = $1 RETURNING t.id, ");
     sql_object(&s, res);
-    sql_add(&s, "::text");
+    abuf_printf(&s, "::text");
     st->stmt_update = register_stmt(res, "update", &s);
+    abuf_free(&s);
 }
 
-static void build_filter(sql_t *s, const res_filter_t *f, int p)
+static void build_filter(abuf_t *s, const res_filter_t *f, int p)
 {
-    sql_add(s, " AND ($%d::text IS NULL OR ", p);
+    abuf_printf(s, " AND ($%d::text IS NULL OR ", p);
     switch (f->kind) {
     case FILTER_EQ:
-        sql_add(s, "t.\"%s\" = $%d::%s)", f->column, p, sql_type(f->type));
+        abuf_printf(s, "t.\"%s\" = $%d::%s)", f->column, p, sql_type(f->type));
         break;
     case FILTER_DATE_LE:
-        sql_add(s, "t.\"%s\" <= $%d::date)", f->column, p);
+        abuf_printf(s, "t.\"%s\" <= $%d::date)", f->column, p);
         break;
     case FILTER_DATE_GE:
-        sql_add(s, "t.\"%s\" >= $%d::date)", f->column, p);
+        abuf_printf(s, "t.\"%s\" >= $%d::date)", f->column, p);
         break;
     case FILTER_SEARCH:
         /* strpos, not LIKE: the text is matched as it is, % and _ included. */
-        sql_add(s, "strpos(lower(t.\"%s\"), lower($%d::text)) > 0", f->column, p);
+        abuf_printf(s, "strpos(lower(t.\"%s\"), lower($%d::text)) > 0", f->column, p);
         if (f->column2)
-            sql_add(s, " OR strpos(lower(coalesce(t.\"%s\", '')), lower($%d::text)) > 0", f->column2, p);
-        sql_add(s, ")");
+            abuf_printf(s, " OR strpos(lower(coalesce(t.\"%s\", '')), lower($%d::text)) > 0", f->column2, p);
+        abuf_printf(s, ")");
         break;
     case FILTER_TIME_FROM:
-        sql_add(s, "t.\"%s\" >= ($%d::date)::timestamp AT TIME ZONE 'UTC')", f->column, p);
+        abuf_printf(s, "t.\"%s\" >= ($%d::date)::timestamp AT TIME ZONE 'UTC')", f->column, p);
         break;
     case FILTER_TIME_TO:
-        sql_add(s, "t.\"%s\" < ($%d::date + 1)::timestamp AT TIME ZONE 'UTC')", f->column, p);
+        abuf_printf(s, "t.\"%s\" < ($%d::date + 1)::timestamp AT TIME ZONE 'UTC')", f->column, p);
         break;
     }
 }
 
 static void build_list(res_state_t *st, const resource_t *res)
 {
-    sql_t s = {0};
+    abuf_t s;
+    abuf_init(&s, NULL, SQL_INITIAL_BYTES);
     int n = 1;
     int owner = res->global ? 0 : n++;
     int after = n++, limit = n++;
@@ -262,25 +241,26 @@ static void build_list(res_state_t *st, const resource_t *res)
      * exists), each rendered by row_to_json; on_list() joins them. A nested
      * list starts from its parent: no parent of the caller's, no row at all
      * (404); a parent without children, one row of NULLs. */
-    sql_add(&s, "SELECT r.id, row_to_json(r)::text FROM ");
+    abuf_printf(&s, "SELECT r.id, row_to_json(r)::text FROM ");
     if (parent)
-        sql_add(&s, "%s AS pp LEFT JOIN LATERAL (", res->parent_table);
+        abuf_printf(&s, "%s AS pp LEFT JOIN LATERAL (", res->parent_table);
     else
-        sql_add(&s, "(");
-    sql_add(&s, "SELECT ");
+        abuf_printf(&s, "(");
+    abuf_printf(&s, "SELECT ");
     sql_members(&s, res);
-    sql_add(&s, " FROM %s AS t WHERE ", res->table);
+    abuf_printf(&s, " FROM %s AS t WHERE ", res->table);
     if (parent)
-        sql_add(&s, "t.user_id = pp.user_id AND t.\"%s\" = pp.id AND ", res->parent_param);
+        abuf_printf(&s, "t.user_id = pp.user_id AND t.\"%s\" = pp.id AND ", res->parent_param);
     else if (owner)
-        sql_add(&s, "t.user_id = $%d AND ", owner);
-    sql_add(&s, "t.id > $%d", after);
+        abuf_printf(&s, "t.user_id = $%d AND ", owner);
+    abuf_printf(&s, "t.id > $%d", after);
     for (size_t i = 0; i < res->filter_count; i++)
         build_filter(&s, &res->filters[i], n++);
-    sql_add(&s, " ORDER BY %s LIMIT $%d + 1) AS r", order, limit);
+    abuf_printf(&s, " ORDER BY %s LIMIT $%d + 1) AS r", order, limit);
     if (parent)
-        sql_add(&s, " ON true WHERE pp.user_id = $%d AND pp.id = $%d", owner, parent);
+        abuf_printf(&s, " ON true WHERE pp.user_id = $%d AND pp.id = $%d", owner, parent);
     st->stmt_list = register_stmt(res, "list", &s);
+    abuf_free(&s);
 }
 
 /* Which of the given references are missing or another user's (missing, for
@@ -290,27 +270,28 @@ static void build_list(res_state_t *st, const resource_t *res)
 static void build_refs(res_state_t *st, const resource_t *res)
 {
     st->stmt_refs = -1;
-    sql_t s = {0};
-    sql_add(&s, "SELECT concat_ws(','");
+    abuf_t s;
+    abuf_init(&s, NULL, SQL_INITIAL_BYTES);
+    abuf_printf(&s, "SELECT concat_ws(','");
     int any = 0;
     for (size_t i = 0; i < res->field_count; i++) {
         const res_field_t *f = &res->fields[i];
         if (!f->ref)
             continue;
         int p = (int)i + 2;
-        sql_add(&s, ", CASE WHEN $%d::bigint IS NOT NULL AND NOT EXISTS (SELECT 1 FROM %s WHERE id = $%d::bigint%s) "
+        abuf_printf(&s, ", CASE WHEN $%d::bigint IS NOT NULL AND NOT EXISTS (SELECT 1 FROM %s WHERE id = $%d::bigint%s) "
                     "THEN '%s' END",
                 p, f->ref, p, res->global ? "" : " AND user_id = $1", f->f.name);
         any = 1;
     }
     /* every parameter must appear for its type to be known */
-    sql_add(&s, ") WHERE $1::bigint IS NOT NULL");
+    abuf_printf(&s, ") WHERE $1::bigint IS NOT NULL");
     for (size_t i = 0; i < res->field_count; i++)
         if (!res->fields[i].ref)
-            sql_add(&s, " AND $%d::text IS NULL", (int)i + 2);
+            abuf_printf(&s, " AND $%d::text IS NULL", (int)i + 2);
     if (any)
         st->stmt_refs = register_stmt(res, "refs", &s);
-    free(s.data);
+    abuf_free(&s);
 }
 
 static int field_index(const resource_t *res, const char *name)
@@ -377,8 +358,6 @@ void res_register(const resource_t *res, api_route_t *routes)
 }
 
 const resource_t *res_of_route(const api_route_t *route) { return ((const res_state_t *)route->http.data)->res; }
-
-/* ---------------------------------------------------------------- requests */
 
 /* Parameters of one statement, in its layout's order. */
 typedef struct {
@@ -545,7 +524,6 @@ static void on_deleted(http_request_t *req, PGresult *res_pg)
     http_respond(req, 204, NULL, NULL, 0);
 }
 
-
 /* Reads and checks the body into c->a from c->fields_at. On create and PUT
  * absent fields take their defaults; mask gets a bit per field to write.
  * Returns 0, or -1 after answering (or asking about references first). */
@@ -596,7 +574,7 @@ static res_ctx_t *ctx_new(http_request_t *req, int status)
     return c;
 }
 
-static void res_create(http_request_t *req)
+static void create_row(http_request_t *req)
 {
     res_ctx_t *c = ctx_new(req, 201);
     const resource_t *res = c->st->res;
@@ -614,7 +592,7 @@ static void res_create(http_request_t *req)
     api_query(req, c->st->stmt_create, c->a.n, c->a.v, on_object);
 }
 
-static void res_update(http_request_t *req, const char *id, body_mode_t mode)
+static void update_row(http_request_t *req, const char *id, body_mode_t mode)
 {
     res_ctx_t *c = ctx_new(req, 200);
     const resource_t *res = c->st->res;
@@ -724,7 +702,7 @@ void res_list(http_request_t *req, const resource_t *res)
 void res_collection(http_request_t *req)
 {
     if (req->method == METHOD_POST)
-        res_create(req);
+        create_row(req);
     else
         list_with(req, state_of(req));
 }
@@ -735,7 +713,7 @@ void res_item(http_request_t *req)
     if (!id)
         return;
     if (req->method == METHOD_PATCH || req->method == METHOD_PUT) {
-        res_update(req, id, req->method == METHOD_PUT ? BODY_CREATE : BODY_PATCH);
+        update_row(req, id, req->method == METHOD_PUT ? BODY_CREATE : BODY_PATCH);
         return;
     }
     res_ctx_t *c = ctx_new(req, 200);

@@ -25,8 +25,9 @@ static const res_field_t list_fields[] = {
     TEXT("name", FIELD_REQUIRED, 1, 200),
 };
 static const resource_t res_lists = {
-    "List", "lists", "lists", API "/lists", API "/lists/{id}", NULL, NULL, 0, ROUTE_AUTH,
-    list_fields, ARRAY_LEN(list_fields), NULL, 0, "named to-do lists",
+    .name = "List", .table = "lists", .tag = "lists", .collection = API "/lists", .item = API "/lists/{id}",
+    .route_flags = ROUTE_AUTH, .fields = list_fields, .field_count = ARRAY_LEN(list_fields),
+    .summary = "named to-do lists",
 };
 
 static const res_field_t task_fields[] = {
@@ -46,8 +47,9 @@ static const res_filter_t task_filters[] = {
     {"q", FILTER_SEARCH, FIELD_STRING, "title", "description", NULL},
 };
 static const resource_t res_tasks = {
-    "Task", "tasks", "tasks", API "/tasks", API "/tasks/{id}", NULL, NULL, 0, ROUTE_AUTH,
-    task_fields, ARRAY_LEN(task_fields), task_filters, ARRAY_LEN(task_filters), "tasks",
+    .name = "Task", .table = "tasks", .tag = "tasks", .collection = API "/tasks", .item = API "/tasks/{id}",
+    .route_flags = ROUTE_AUTH, .fields = task_fields, .field_count = ARRAY_LEN(task_fields), .filters = task_filters,
+    .filter_count = ARRAY_LEN(task_filters), .summary = "tasks",
 };
 
 /* The balance wheel's fields, valued 0..max_value. */
@@ -56,8 +58,9 @@ static const resource_t res_tasks = {
         {.f = {"value", FIELD_INT, FIELD_REQUIRED, 0, max_value, NULL}}, COLOR
 static const res_field_t wheel_fields[] = {WHEEL_FIELDS(10)};
 static const resource_t res_wheel = {
-    "BalanceSphere", "balance_wheel", "balance wheel", API "/balance-wheel", API "/balance-wheel/{id}", NULL, NULL, 0,
-    ROUTE_AUTH, wheel_fields, ARRAY_LEN(wheel_fields), NULL, 0, "spheres of the life balance wheel",
+    .name = "BalanceSphere", .table = "balance_wheel", .tag = "balance wheel", .collection = API "/balance-wheel",
+    .item = API "/balance-wheel/{id}", .route_flags = ROUTE_AUTH, .fields = wheel_fields,
+    .field_count = ARRAY_LEN(wheel_fields), .summary = "spheres of the life balance wheel",
 };
 
 static const res_field_t column_fields[] = {
@@ -65,8 +68,9 @@ static const res_field_t column_fields[] = {
     POSITION,
 };
 static const resource_t res_columns = {
-    "KanbanColumn", "kanban_columns", "kanban", API "/kanban/columns", API "/kanban/columns/{id}", NULL, NULL, 0,
-    ROUTE_AUTH, column_fields, ARRAY_LEN(column_fields), NULL, 0, "kanban board columns (card types)",
+    .name = "KanbanColumn", .table = "kanban_columns", .tag = "kanban", .collection = API "/kanban/columns",
+    .item = API "/kanban/columns/{id}", .route_flags = ROUTE_AUTH, .fields = column_fields,
+    .field_count = ARRAY_LEN(column_fields), .summary = "kanban board columns (card types)",
 };
 
 static const res_field_t card_fields[] = {
@@ -80,8 +84,10 @@ static const res_filter_t card_filters[] = {
     {"column_id", FILTER_EQ, FIELD_ID, "column_id", NULL, NULL},
 };
 static const resource_t res_cards = {
-    "KanbanCard", "kanban_cards", "kanban", API "/kanban/cards", API "/kanban/cards/{id}", NULL, NULL, 0, ROUTE_AUTH,
-    card_fields, ARRAY_LEN(card_fields), card_filters, ARRAY_LEN(card_filters), "cards on the kanban board",
+    .name = "KanbanCard", .table = "kanban_cards", .tag = "kanban", .collection = API "/kanban/cards",
+    .item = API "/kanban/cards/{id}", .route_flags = ROUTE_AUTH, .fields = card_fields,
+    .field_count = ARRAY_LEN(card_fields), .filters = card_filters, .filter_count = ARRAY_LEN(card_filters),
+    .summary = "cards on the kanban board",
 };
 
 static const res_field_t item_fields[] = {
@@ -90,8 +96,10 @@ static const res_field_t item_fields[] = {
     POSITION,
 };
 static const resource_t res_items = {
-    "KanbanItem", "kanban_items", "kanban", API "/kanban/cards/{card_id}/items", API "/kanban/items/{id}", "card_id",
-    "kanban_cards", 0, ROUTE_AUTH, item_fields, ARRAY_LEN(item_fields), NULL, 0, "a card's checklist items",
+    .name = "KanbanItem", .table = "kanban_items", .tag = "kanban", .collection = API "/kanban/cards/{card_id}/items",
+    .item = API "/kanban/items/{id}", .parent_param = "card_id", .parent_table = "kanban_cards",
+    .route_flags = ROUTE_AUTH, .fields = item_fields, .field_count = ARRAY_LEN(item_fields),
+    .summary = "a card's checklist items",
 };
 
 static const res_field_t gantt_fields[] = {
@@ -101,8 +109,9 @@ static const res_field_t gantt_fields[] = {
     {.f = {"progress", FIELD_INT, 0, 0, 100, NULL}, .def = "0"},
 };
 static const resource_t res_gantt = {
-    "GanttTask", "gantt_tasks", "gantt", API "/gantt/tasks", API "/gantt/tasks/{id}", NULL, NULL, 0, ROUTE_AUTH,
-    gantt_fields, ARRAY_LEN(gantt_fields), NULL, 0, "Gantt chart tasks",
+    .name = "GanttTask", .table = "gantt_tasks", .tag = "gantt", .collection = API "/gantt/tasks",
+    .item = API "/gantt/tasks/{id}", .route_flags = ROUTE_AUTH, .fields = gantt_fields,
+    .field_count = ARRAY_LEN(gantt_fields), .summary = "Gantt chart tasks",
 };
 
 static const res_field_t duration_fields[] = {
@@ -110,9 +119,10 @@ static const res_field_t duration_fields[] = {
     {.f = {"end_date", FIELD_DATE, FIELD_REQUIRED, 0, 0, NULL}, .after = "start_date"},
 };
 static const resource_t res_durations = {
-    "GanttDuration", "gantt_durations", "gantt", API "/gantt/tasks/{task_id}/durations", API "/gantt/durations/{id}",
-    "task_id", "gantt_tasks", 0, ROUTE_AUTH, duration_fields, ARRAY_LEN(duration_fields), NULL, 0,
-    "a Gantt task's date ranges",
+    .name = "GanttDuration", .table = "gantt_durations", .tag = "gantt",
+    .collection = API "/gantt/tasks/{task_id}/durations", .item = API "/gantt/durations/{id}",
+    .parent_param = "task_id", .parent_table = "gantt_tasks", .route_flags = ROUTE_AUTH, .fields = duration_fields,
+    .field_count = ARRAY_LEN(duration_fields), .summary = "a Gantt task's date ranges",
 };
 
 static const res_field_t planner_fields[] = {
@@ -128,8 +138,10 @@ static const res_filter_t planner_filters[] = {
     {"to", FILTER_TIME_TO, FIELD_DATE, "start", NULL, NULL},
 };
 static const resource_t res_planner = {
-    "PlannerEntry", "planner_entries", "planner", API "/planner/entries", API "/planner/entries/{id}", NULL, NULL, 0,
-    ROUTE_AUTH, planner_fields, ARRAY_LEN(planner_fields), planner_filters, ARRAY_LEN(planner_filters), "daily planner entries",
+    .name = "PlannerEntry", .table = "planner_entries", .tag = "planner", .collection = API "/planner/entries",
+    .item = API "/planner/entries/{id}", .route_flags = ROUTE_AUTH, .fields = planner_fields,
+    .field_count = ARRAY_LEN(planner_fields), .filters = planner_filters, .filter_count = ARRAY_LEN(planner_filters),
+    .summary = "daily planner entries",
 };
 
 static const res_field_t category_fields[] = {
@@ -137,8 +149,9 @@ static const res_field_t category_fields[] = {
     COLOR,
 };
 static const resource_t res_categories = {
-    "Category", "categories", "categories", API "/categories", API "/categories/{id}", NULL, NULL, 0, ROUTE_AUTH,
-    category_fields, ARRAY_LEN(category_fields), NULL, 0, "categories of tasks and pomodoros",
+    .name = "Category", .table = "categories", .tag = "categories", .collection = API "/categories",
+    .item = API "/categories/{id}", .route_flags = ROUTE_AUTH, .fields = category_fields,
+    .field_count = ARRAY_LEN(category_fields), .summary = "categories of tasks and pomodoros",
 };
 
 #define MINUTES(name, dflt) {.f = {name, FIELD_INT, 0, 1, 600, NULL}, .def = dflt, .doc = "minutes"}
@@ -150,8 +163,9 @@ static const res_field_t preset_fields[] = {
     {.f = {"cycles", FIELD_INT, 0, 1, 600, NULL}, .def = "4"},
 };
 static const resource_t res_presets = {
-    "PomodoroPreset", "pomodoro_presets", "pomodoro", API "/pomodoro/presets", API "/pomodoro/presets/{id}", NULL,
-    NULL, 0, ROUTE_AUTH, preset_fields, ARRAY_LEN(preset_fields), NULL, 0, "pomodoro timer settings",
+    .name = "PomodoroPreset", .table = "pomodoro_presets", .tag = "pomodoro", .collection = API "/pomodoro/presets",
+    .item = API "/pomodoro/presets/{id}", .route_flags = ROUTE_AUTH, .fields = preset_fields,
+    .field_count = ARRAY_LEN(preset_fields), .summary = "pomodoro timer settings",
 };
 
 static const res_field_t pomodoro_fields[] = {
@@ -169,17 +183,20 @@ static const res_filter_t pomodoro_filters[] = {
     {"category_id", FILTER_EQ, FIELD_ID, "category_id", NULL, NULL},
 };
 static const resource_t res_pomodoros = {
-    "Pomodoro", "pomodoros", "pomodoro", API "/pomodoros", API "/pomodoros/{id}", NULL, NULL, 0, ROUTE_AUTH,
-    pomodoro_fields, ARRAY_LEN(pomodoro_fields), pomodoro_filters, ARRAY_LEN(pomodoro_filters), "pomodoro timer sessions",
+    .name = "Pomodoro", .table = "pomodoros", .tag = "pomodoro", .collection = API "/pomodoros",
+    .item = API "/pomodoros/{id}", .route_flags = ROUTE_AUTH, .fields = pomodoro_fields,
+    .field_count = ARRAY_LEN(pomodoro_fields), .filters = pomodoro_filters, .filter_count = ARRAY_LEN(pomodoro_filters),
+    .summary = "pomodoro timer sessions",
 };
 
 /* Seed 000's balance wheel counts 0..100 (api_compat.c): the same table
  * and fields, registered only when COMPAT_SEED000 is on. */
 static const res_field_t wheel_percent_fields[] = {WHEEL_FIELDS(100)};
 static const resource_t res_wheel_percent = {
-    "BalanceSpherePercent", "balance_wheel", "seed-000 compatibility", API "/balance-wheel", API "/balance-wheel/{id}", NULL, NULL, 0,
-    ROUTE_AUTH, wheel_percent_fields, ARRAY_LEN(wheel_percent_fields), NULL, 0,
-    "spheres of the life balance wheel, valued 0..100",
+    .name = "BalanceSpherePercent", .table = "balance_wheel", .tag = "seed-000 compatibility",
+    .collection = API "/balance-wheel", .item = API "/balance-wheel/{id}", .route_flags = ROUTE_AUTH,
+    .fields = wheel_percent_fields, .field_count = ARRAY_LEN(wheel_percent_fields),
+    .summary = "spheres of the life balance wheel, valued 0..100",
 };
 
 static const resource_t *const resources[] = {
