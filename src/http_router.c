@@ -209,13 +209,6 @@ const char *router_path_pattern(const router_t *r, int path_id)
     return r->paths[path_id - 1]->pattern;
 }
 
-unsigned router_path_methods(const router_t *r, int path_id)
-{
-    if (path_id < 1 || path_id > r->count)
-        return 0;
-    return r->paths[path_id - 1]->methods;
-}
-
 const char *router_path_pattern_of(const router_path_t *p) { return p ? p->pattern : "unmatched"; }
 
 size_t router_allow_header(unsigned methods, char *out, size_t cap)

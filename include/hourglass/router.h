@@ -31,7 +31,6 @@ router_result_t router_match(const router_t *r, http_method_t method, const char
                              router_match_t *out);
 int router_path_count(const router_t *r);
 const char *router_path_pattern(const router_t *r, int path_id);
-unsigned router_path_methods(const router_t *r, int path_id);
 const char *router_path_pattern_of(const router_path_t *p);
 /* "GET, HEAD, OPTIONS" for an Allow header. */
 size_t router_allow_header(unsigned methods, char *out, size_t cap);
