@@ -160,7 +160,7 @@ static void build_create(res_state_t *st, const resource_t *res)
     /* A nested row is made only under a parent of the same user: no row, 404. */
     if (parent)
         abuf_printf(&s, " WHERE EXISTS (SELECT 1 FROM %s WHERE id = $%d AND user_id = $%d)", res->parent_table, parent,
-                owner);
+                    owner);
     abuf_printf(&s, " RETURNING t.id, ");
     sql_object(&s, res);
     abuf_printf(&s, "::text");
@@ -179,8 +179,8 @@ static void build_update(res_state_t *st, const resource_t *res)
     /* Only the fields whose bit is set change: one statement serves PATCH and PUT. */
     for (size_t i = 0; i < res->field_count; i++) {
         const char *name = res->fields[i].f.name;
-        abuf_printf(&s, "\"%s\" = CASE WHEN $%d::int & %d <> 0 THEN $%d::%s ELSE t.\"%s\" END, ", name, mask, 1 << i, n++,
-                sql_type(res->fields[i].f.type), name);
+        abuf_printf(&s, "\"%s\" = CASE WHEN $%d::int & %d <> 0 THEN $%d::%s ELSE t.\"%s\" END, ", name, mask,
+                    1 << i, n++, sql_type(res->fields[i].f.type), name);
     }
     abuf_printf(&s, "updated_at = now() WHERE ");
     if (owner)
@@ -279,9 +279,10 @@ static void build_refs(res_state_t *st, const resource_t *res)
         if (!f->ref)
             continue;
         int p = (int)i + 2;
-        abuf_printf(&s, ", CASE WHEN $%d::bigint IS NOT NULL AND NOT EXISTS (SELECT 1 FROM %s WHERE id = $%d::bigint%s) "
+        abuf_printf(&s,
+                    ", CASE WHEN $%d::bigint IS NOT NULL AND NOT EXISTS (SELECT 1 FROM %s WHERE id = $%d::bigint%s) "
                     "THEN '%s' END",
-                p, f->ref, p, res->global ? "" : " AND user_id = $1", f->f.name);
+                    p, f->ref, p, res->global ? "" : " AND user_id = $1", f->f.name);
         any = 1;
     }
     /* every parameter must appear for its type to be known */
@@ -308,17 +309,14 @@ body_field_t res_filter_field(const res_filter_t *f)
     return field;
 }
 
-/* Each of a resource's routes: its method, and whether it is the item's and a write. */
-static const struct {
-    unsigned methods;
-    unsigned item : 1, write : 1;
-} route_kinds[RES_ROUTES_MAX] = {
-    [RES_ROUTE_LIST] = {.methods = ALLOW_GET},
-    [RES_ROUTE_CREATE] = {.methods = ALLOW_POST, .write = 1},
-    [RES_ROUTE_GET] = {.methods = ALLOW_GET, .item = 1},
-    [RES_ROUTE_PATCH] = {.methods = ALLOW_PATCH, .item = 1, .write = 1},
-    [RES_ROUTE_PUT] = {.methods = ALLOW_PUT, .item = 1, .write = 1},
-    [RES_ROUTE_DELETE] = {.methods = ALLOW_DELETE, .item = 1, .write = 1},
+const res_route_kind_t res_route_kinds[RES_ROUTES_MAX] = {
+    [RES_ROUTE_LIST] = {ALLOW_GET, "list", "List ", "a page, in id order", "Page", NULL, 200},
+    [RES_ROUTE_CREATE] = {ALLOW_POST, "create", "Create one of the ", "created; Location names it", "", "Input", 201},
+    [RES_ROUTE_GET] = {ALLOW_GET, "get", "Get one of the ", "the object", "", NULL, 200},
+    [RES_ROUTE_PATCH] = {ALLOW_PATCH, "patch", "Change the given fields of one of the ", "the object", "", "Patch",
+                         200},
+    [RES_ROUTE_PUT] = {ALLOW_PUT, "replace", "Replace one of the ", "the object", "", "Input", 200},
+    [RES_ROUTE_DELETE] = {ALLOW_DELETE, "delete", "Delete one of the ", "deleted", NULL, NULL, 204},
 };
 
 void res_register(const resource_t *res, api_route_t *routes)
@@ -345,9 +343,9 @@ void res_register(const resource_t *res, api_route_t *routes)
     unsigned writes = res->route_flags & ~RES_PUBLIC_READ;
     unsigned reads = res->route_flags & RES_PUBLIC_READ ? 0 : writes;
     for (int k = 0; k < RES_ROUTES_MAX; k++) {
-        int item = route_kinds[k].item, write = route_kinds[k].write;
+        int item = RES_ROUTE_ON_ITEM(k), write = res_route_kinds[k].methods != ALLOW_GET;
         routes[k] = (api_route_t){
-            .http = {.methods = route_kinds[k].methods, .pattern = item ? res->item : res->collection,
+            .http = {.methods = res_route_kinds[k].methods, .pattern = item ? res->item : res->collection,
                      .handler = item ? res_item : res_collection, .data = st, .flags = write ? writes : reads},
             .tag = res->tag,
             /* a unique field can clash */

@@ -100,38 +100,6 @@ static json_t *list_params(const resource_t *res)
     return params;
 }
 
-/* What each of the routes of res_register documents: its operationId and
- * summary start with id and summary, the resource's name or noun phrase
- * follows; the success answer's schema and the body's are the resource's name
- * with a suffix (NULL: none). */
-static const struct {
-    const char *id, *summary, *answer, *schema, *body;
-    int status;
-} operations[RES_ROUTES_MAX] = {
-    [RES_ROUTE_LIST] = {"list", "List ", "a page, in id order", "Page", NULL, 200},
-    [RES_ROUTE_CREATE] = {"create", "Create one of the ", "created; Location names it", "", "Input", 201},
-    [RES_ROUTE_GET] = {"get", "Get one of the ", "the object", "", NULL, 200},
-    [RES_ROUTE_PATCH] = {"patch", "Change the given fields of one of the ", "the object", "", "Patch", 200},
-    [RES_ROUTE_PUT] = {"replace", "Replace one of the ", "the object", "", "Input", 200},
-    [RES_ROUTE_DELETE] = {"delete", "Delete one of the ", "deleted", NULL, NULL, 204},
-};
-
-static res_route_t route_kind(http_method_t method, int item)
-{
-    switch (method) {
-    case METHOD_POST:
-        return RES_ROUTE_CREATE;
-    case METHOD_PATCH:
-        return RES_ROUTE_PATCH;
-    case METHOD_PUT:
-        return RES_ROUTE_PUT;
-    case METHOD_DELETE:
-        return RES_ROUTE_DELETE;
-    default:
-        return item ? RES_ROUTE_GET : RES_ROUTE_LIST;
-    }
-}
-
 static void add_schemas(const resource_t *res, json_t *schemas)
 {
     char name[96];
@@ -145,29 +113,32 @@ static void add_schemas(const resource_t *res, json_t *schemas)
 void res_document(const api_route_t *route, http_method_t method, json_t *op, json_t *schemas)
 {
     const resource_t *res = res_of_route(route);
-    res_route_t kind = route_kind(method, !strcmp(route->http.pattern, res->item));
+    int item = !strcmp(route->http.pattern, res->item), kind = 0;
+    while (res_route_kinds[kind].methods != HTTP_M(method) || RES_ROUTE_ON_ITEM(kind) != item)
+        kind++; /* res_register made the route from one of them */
+    const res_route_kind_t *o = &res_route_kinds[kind];
     char text[160];
     if (!json_object_get(schemas, res->name))
         add_schemas(res, schemas);
-    snprintf(text, sizeof(text), "%s%s", operations[kind].id, res->name);
+    snprintf(text, sizeof(text), "%s%s", o->id, res->name);
     json_object_set_new(op, "operationId", json_string(text));
-    snprintf(text, sizeof(text), "%s%s", operations[kind].summary, res->summary);
+    snprintf(text, sizeof(text), "%s%s", o->summary, res->summary);
     json_object_set_new(op, "summary", json_string(text));
     json_object_set_new(op, "tags", json_pack("[s]", res->tag));
     if (kind == RES_ROUTE_LIST)
         json_object_set_new(op, "parameters", list_params(res));
-    if (operations[kind].body) {
-        snprintf(text, sizeof(text), "%s%s", res->name, operations[kind].body);
+    if (o->body) {
+        snprintf(text, sizeof(text), "%s%s", res->name, o->body);
         json_object_set_new(op, "requestBody", json_pack("{s:b, s:{s:{s:o}}}", "required", 1, "content",
                                                          "application/json", "schema", openapi_ref("schemas", text)));
     }
-    json_t *answer = json_pack("{s:s}", "description", operations[kind].answer);
-    if (operations[kind].schema) {
-        snprintf(text, sizeof(text), "%s%s", res->name, operations[kind].schema);
+    json_t *answer = json_pack("{s:s}", "description", o->answer);
+    if (o->schema) {
+        snprintf(text, sizeof(text), "%s%s", res->name, o->schema);
         json_object_set_new(answer, "content", json_pack("{s:{s:o}}", "application/json", "schema",
                                                          openapi_ref("schemas", text)));
     }
     char status[8];
-    snprintf(status, sizeof(status), "%d", operations[kind].status);
+    snprintf(status, sizeof(status), "%d", o->status);
     json_object_set_new(op, "responses", json_pack("{s:o}", status, answer));
 }

@@ -78,6 +78,19 @@ typedef enum {
     RES_ROUTES_MAX
 } res_route_t;
 
+/* Each of a resource's routes: its method (all but GET write); how the
+ * document names it (operationId and summary begin with id and summary, the
+ * resource's name or noun phrase follows) and what it answers (schema and
+ * body: suffixes of the resource's name; NULL: none). */
+typedef struct {
+    unsigned methods;
+    const char *id, *summary, *answer, *schema, *body;
+    int status;
+} res_route_kind_t;
+extern const res_route_kind_t res_route_kinds[RES_ROUTES_MAX];
+/* res_route_t has the collection's routes first, then the item's. */
+#define RES_ROUTE_ON_ITEM(kind) ((kind) >= RES_ROUTE_GET)
+
 /* Registers the statements of res and fills its RES_ROUTES_MAX routes, with
  * their documentation (res_document); a module may then give the reads a
  * handler of its own. Called once before the workers start. */
