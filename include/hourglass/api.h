@@ -11,10 +11,10 @@
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
 /* What the OpenAPI document says of a route beyond its fields (api_route_t.doc). */
-#define API_PAGED 1u     /* ?limit= and ?cursor= of a list */
-#define API_FORMS 2u     /* the JSON body may also come as a urlencoded or multipart form */
-#define API_NO_DB 4u     /* never waits for the database: no 503 */
-#define API_CACHED 8u    /* answers ETag and Cache-Control, and 304 to If-None-Match */
+#define API_PAGED 1u      /* ?limit= and ?cursor= of a list */
+#define API_FORMS 2u      /* the JSON body may also come as a urlencoded or multipart form */
+#define API_NO_DB 4u      /* never waits for the database: no 503 */
+#define API_CACHED 8u     /* answers ETag and Cache-Control, and 304 to If-None-Match */
 #define API_BODY_LIST 16u /* the JSON body is a list of objects of the body fields */
 
 typedef struct api_route api_route_t;
