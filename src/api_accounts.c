@@ -78,7 +78,7 @@ static const body_field_t register_fields[] = {
     [R_DOB] = {"date_of_birth", FIELD_DATE, 0, 0, 0, NULL},
     [R_COUNTRY] = {"country", FIELD_STRING, 0, 0, 100, NULL},
 };
-#define REGISTER_FIELDS (sizeof(register_fields) / sizeof(register_fields[0]))
+#define REGISTER_FIELDS ARRAY_LEN(register_fields)
 
 static void on_registered(http_request_t *req, PGresult *res)
 {
@@ -248,15 +248,15 @@ static void reset_password(http_request_t *req)
 enum { L_EMAIL, L_USERNAME, L_PASSWORD, L_GRANT, L_SCOPE, L_CLIENT_ID, L_CLIENT_SECRET };
 /* The OAuth2 password form's other fields are accepted and ignored. */
 static const body_field_t login_fields[] = {
-    [L_EMAIL] = {"email", FIELD_STRING, 0, 1, 254, NULL},
-    [L_USERNAME] = {"username", FIELD_STRING, 0, 1, 254, NULL},
+    [L_EMAIL] = {"email", FIELD_STRING, 0, 1, BODY_EMAIL_MAX_CHARS, NULL},
+    [L_USERNAME] = {"username", FIELD_STRING, 0, 1, BODY_EMAIL_MAX_CHARS, NULL},
     [L_PASSWORD] = {"password", FIELD_PASSWORD, FIELD_REQUIRED, 0, 0, NULL},
     [L_GRANT] = {"grant_type", FIELD_STRING, 0, 0, 64, NULL},
     [L_SCOPE] = {"scope", FIELD_STRING, 0, 0, 1000, NULL},
     [L_CLIENT_ID] = {"client_id", FIELD_STRING, 0, 0, 256, NULL},
     [L_CLIENT_SECRET] = {"client_secret", FIELD_STRING, 0, 0, 256, NULL},
 };
-#define LOGIN_FIELDS (sizeof(login_fields) / sizeof(login_fields[0]))
+#define LOGIN_FIELDS ARRAY_LEN(login_fields)
 
 typedef struct {
     const char *password;

@@ -8,6 +8,9 @@
 #include "hourglass/mail.h"
 #include "hourglass/server.h"
 
+/* The metrics page is some kilobytes: room for it at once. */
+#define METRICS_INITIAL_BYTES 16384
+
 static int stmt_ready;
 
 static void ops_alive(http_request_t *req) { http_respond_text(req, 200, "ok"); }
@@ -43,7 +46,7 @@ static const char *method_label(int m) { return http_method_name((http_method_t)
 static void ops_metrics(http_request_t *req)
 {
     abuf_t b;
-    abuf_init(&b, &req->arena, 16384);
+    abuf_init(&b, &req->arena, METRICS_INITIAL_BYTES);
     metrics_labels_t labels = {route_label, method_label, req->worker->router};
     metrics_render(&b, &labels);
     size_t arena_bytes = 0;

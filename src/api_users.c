@@ -25,7 +25,6 @@
 
 #define SEARCH_MAX_CHARS 200
 #define COUNTRY_MAX_CHARS 100 /* as the field */
-#define EMAIL_MAX_CHARS 254
 
 static int stmt_user_get, stmt_user_public, stmt_update_me, stmt_password_hash, stmt_password_failed, stmt_delete,
     stmt_set_password,
@@ -53,7 +52,7 @@ static int error_status(const char *code)
         {"not_found", 404},      {"username_taken", 409}, {"email_taken", 409},  {"invalid_code", 400},
         {"code_expired", 410},   {"rate_limited", 429},   {"wrong_password", 403},
     };
-    for (size_t i = 0; i < sizeof(statuses) / sizeof(statuses[0]); i++)
+    for (size_t i = 0; i < ARRAY_LEN(statuses); i++)
         if (!strcmp(statuses[i].code, code))
             return statuses[i].status;
     return 500;
@@ -326,7 +325,7 @@ static void email_confirm(http_request_t *req)
 static int raw_image_type(const http_request_t *req)
 {
     static const char *const types[] = {"image/png", "image/jpeg", "image/webp", "image/gif"};
-    for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++)
+    for (size_t i = 0; i < ARRAY_LEN(types); i++)
         if (http_content_type_is(req, types[i]))
             return 1;
     return 0;
@@ -415,7 +414,7 @@ static const body_field_t user_filters[FILTER_COUNT] = {
     [FILTER_Q] = {"q", FIELD_STRING, 0, 0, SEARCH_MAX_CHARS, NULL},
     [FILTER_COUNTRY] = {"country", FIELD_STRING, 0, 0, COUNTRY_MAX_CHARS, NULL},
     [FILTER_PREMIUM] = {"is_premium", FIELD_BOOL, 0, 0, 0, NULL},
-    [FILTER_EMAIL] = {"email", FIELD_STRING, 0, 0, EMAIL_MAX_CHARS, NULL},
+    [FILTER_EMAIL] = {"email", FIELD_STRING, 0, 0, BODY_EMAIL_MAX_CHARS, NULL},
 };
 
 /* GET /users (public profiles) and GET /admin/users (whole users, ?email=). */

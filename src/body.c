@@ -132,7 +132,7 @@ int body_valid_email(const char *s)
 {
     size_t len = strlen(s);
     const char *at = strchr(s, '@');
-    if (len < 3 || len > 254 || !at || at == s || strchr(at + 1, '@'))
+    if (len < 3 || len > BODY_EMAIL_MAX_CHARS || !at || at == s || strchr(at + 1, '@'))
         return 0;
     const char *domain = at + 1;
     const char *dot = strrchr(domain, '.');

@@ -22,7 +22,7 @@
 #define FRAME_FILE "document.json"
 #define COMPONENT_PREFIX "#/components/"
 #define PAGE_SUFFIX "Page"
-#define NAME_MAX_CHARS 256
+#define NAME_MAX_CHARS 256 /* component() reads at most 255 characters of each part */
 
 static char *doc_text;
 static size_t doc_len;
@@ -119,7 +119,8 @@ json_t *openapi_field_schema(const body_field_t *f)
     case FIELD_COLOR:
         return json_pack("{s:s, s:s}", "type", "string", "pattern", "^#[0-9a-fA-F]{6}$");
     case FIELD_EMAIL:
-        return json_pack("{s:s, s:s, s:i}", "type", "string", "format", "email", "maxLength", 254);
+        return json_pack("{s:s, s:s, s:i}", "type", "string", "format", "email", "maxLength",
+                         BODY_EMAIL_MAX_CHARS);
     case FIELD_ENUM: {
         json_t *choices = json_array();
         for (size_t i = 0; f->choices && f->choices[i]; i++)
@@ -570,6 +571,12 @@ static int add_module_data(build_t *b, const embedded_file_t *f)
     int rc = data ? 0 : -1;
     json_object_foreach(data, key, part) {
         if (!strcmp(key, "operations")) {
+            json_object_foreach(part, name, v) {
+                if (!json_is_object(v)) {
+                    snprintf(b->err, b->errlen, "openapi: docs/openapi/%s: %s is not an object", f->name, name);
+                    rc = -1;
+                }
+            }
             json_object_update(b->operations, part);
             continue;
         }

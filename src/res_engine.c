@@ -378,7 +378,7 @@ int res_constraint_field(const resource_t *res, const char *constraint, const ch
         return -1;
     const char *field = constraint + tl + 1;
     const char *kinds[] = {"ref", "unique", "range"};
-    for (size_t k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++) {
+    for (size_t k = 0; k < ARRAY_LEN(kinds); k++) {
         size_t kl = strlen(kinds[k]), len = strlen(field);
         if (len <= kl + 1 || strcmp(field + len - kl, kinds[k]) || field[len - kl - 1] != '_')
             continue;

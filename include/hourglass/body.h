@@ -22,6 +22,8 @@ typedef enum {
 } field_type_t;
 
 #define FIELD_REQUIRED 1u /* must be present and not null on create / PUT */
+/* The longest e-mail address (RFC 5321's path less its brackets): FIELD_EMAIL's bound. */
+#define BODY_EMAIL_MAX_CHARS 254
 
 typedef struct {
     const char *name;

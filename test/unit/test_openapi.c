@@ -171,6 +171,12 @@ TEST(openapi_refuses_an_undocumented_route)
     CHECK(strstr(err, "things.json") && strstr(err, "operation"));
     CHECK(build(all_routes, LEN(all_routes), "{\"schemas\": ", err, sizeof(err)) == -1);
     CHECK(strstr(err, "things.json"));
+    CHECK(build(all_routes, LEN(all_routes), "{\"operations\": {\"POST /things\": \"Makes one.\"}}", err,
+                sizeof(err)) == -1);
+    CHECK(strstr(err, "things.json") && strstr(err, "POST /things"));
+    CHECK(build(all_routes, LEN(all_routes), "{\"schemas\": {\"Thing\": {}, \"Problem\": {}}}", err, sizeof(err)) ==
+          -1);
+    CHECK(strstr(err, "Problem") && strstr(err, "twice"));
 
     /* a tag that document.json gives no text */
     routes[2].summary = "One thing";
