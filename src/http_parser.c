@@ -115,7 +115,7 @@ static int on_headers_complete(llhttp_t *l)
 {
     http_parser_t *p = parser_of(l);
     http_request_t *req = p->req;
-    req->method = method_from_llhttp(llhttp_get_method(l));
+    req->method = req->client_method = method_from_llhttp(llhttp_get_method(l));
     req->method_name = llhttp_method_name((llhttp_method_t)llhttp_get_method(l));
     req->http_major = llhttp_get_http_major(l);
     req->http_minor = llhttp_get_http_minor(l);

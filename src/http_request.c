@@ -1,4 +1,5 @@
 /* Reading a request, and keeping it alive while it waits. */
+#include <assert.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -107,8 +108,15 @@ const char *http_query_get(http_request_t *req, const char *name)
 
 void http_request_hold(http_request_t *req) { req->pending++; }
 
+void http_request_release(http_request_t *req)
+{
+    if (!req->conn && req->pending == 0 && req->ops)
+        req->ops->release(req);
+}
+
 int http_request_resume(http_request_t *req)
 {
+    assert(req->pending > 0);
     req->pending--;
     if (req->conn && req->state == REQ_RUNNING)
         return 1;

@@ -80,7 +80,7 @@ static void append_cors(http_request_t *req, abuf_t *b)
     append_lit(b, "Access-Control-Allow-Origin: ");
     abuf_append(b, origin, olen);
     append_lit(b, "\r\nAccess-Control-Allow-Credentials: true\r\nVary: Origin\r\n");
-    if (req->method != METHOD_OPTIONS)
+    if (req->client_method != METHOD_OPTIONS)
         append_lit(b, "Access-Control-Expose-Headers: Location, X-Request-Id, Retry-After, ETag\r\n");
 }
 
@@ -128,9 +128,11 @@ void http_respond(http_request_t *req, int status, const char *content_type, con
     if (req->extra_headers.len)
         abuf_append(b, req->extra_headers.data, req->extra_headers.len);
     abuf_append(b, "\r\n", 2);
-    if (!bodyless && req->method != METHOD_HEAD && len)
+    if (!bodyless && req->client_method != METHOD_HEAD && len)
         abuf_append(b, body, len);
-    http_request_finish_response(req);
+    req->state = REQ_RESPONDED;
+    if (req->ops)
+        req->ops->responded(req);
 }
 
 void http_respond_json(http_request_t *req, int status, const char *json, size_t len)

@@ -8,6 +8,7 @@
  * (504), idle keep-alive, or the end of a lingering close. */
 #include "hourglass/server.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <netdb.h>
 #include <signal.h>
@@ -75,7 +76,6 @@ struct http_stream {
 };
 
 static uint64_t process_start_ns;
-static char request_id_prefix[9];
 
 uint64_t http_now_ns(void)
 {
@@ -110,6 +110,10 @@ static void conn_head_written(http_conn_t *c);
 
 /* ---------------------------------------------------------------- requests */
 
+static void on_responded(http_request_t *req);
+static void request_free(http_request_t *req);
+static const http_conn_ops_t conn_ops = {.responded = on_responded, .release = request_free};
+
 static http_request_t *request_new(void *owner)
 {
     http_conn_t *c = owner;
@@ -128,6 +132,7 @@ static http_request_t *request_new(void *owner)
     memset(req, 0, sizeof(*req));
     arena_init(&req->arena, b->arena_mem, sizeof(b->arena_mem));
     req->conn = c;
+    req->ops = &conn_ops;
     req->worker = w;
     req->state = REQ_PARSING;
     req->start_ns = http_now_ns();
@@ -143,6 +148,7 @@ static http_request_t *request_new(void *owner)
 /* Back to the worker's free list once nothing refers to the request. */
 static void request_free(http_request_t *req)
 {
+    assert(!req->conn && !req->pending && !req->deferred);
     worker_t *w = req->worker;
     if (req->stream) {
         free(req->stream->buf);
@@ -159,138 +165,30 @@ static void request_free(http_request_t *req)
     }
 }
 
-void http_request_release(http_request_t *req)
-{
-    if (!req->conn && req->pending == 0)
-        request_free(req);
-}
-
 static void request_detach(http_request_t *req)
 {
     req->conn = NULL;
     http_request_release(req);
 }
 
-static int request_id_valid(const char *v, size_t len)
+/* A complete request joins the running ones; its route takes it from here. */
+static void conn_dispatch(http_conn_t *c, http_request_t *req)
 {
-    if (len < 1 || len > 128)
-        return 0;
-    for (size_t i = 0; i < len; i++) {
-        char ch = v[i];
-        if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') || ch == '-' ||
-              ch == '_' || ch == '.' || ch == ':'))
-            return 0;
-    }
-    return 1;
-}
-
-/* What every request needs before anything answers it: id and language. */
-static void request_prepare(http_request_t *req)
-{
-    size_t len;
-    const char *rid = http_header_get(req, "x-request-id", &len);
-    if (rid && request_id_valid(rid, len)) {
-        memcpy(req->request_id, rid, len);
-        req->request_id[len] = '\0';
-    } else {
-        static const char hex[] = "0123456789abcdef";
-        worker_t *w = req->worker;
-        uint64_t n = ++w->request_counter;
-        char *p = req->request_id;
-        memcpy(p, request_id_prefix, 8);
-        p += 8;
-        *p++ = '-';
-        *p++ = hex[(w->id >> 4) & 15];
-        *p++ = hex[w->id & 15];
-        *p++ = '-';
-        for (int shift = 44; shift >= 0; shift -= 4)
-            *p++ = hex[(n >> shift) & 15];
-        *p = '\0';
-    }
-    const char *al = http_header_get(req, "accept-language", &len);
-    req->lang = al ? http_lang_from_accept(al, len) : LANG_EN;
-    req->method_name = req->method_name ? req->method_name : "?";
-}
-
-static void respond_preflight(http_request_t *req, unsigned allowed)
-{
-    char allow[96];
-    router_allow_header(allowed, allow, sizeof(allow));
-    http_header_add(req, "Allow", allow);
-    size_t olen;
-    const char *origin = http_header_get(req, "origin", &olen);
-    if (origin && config_origin_allowed(req->worker->cfg, origin, olen)) {
-        http_header_add(req, "Access-Control-Allow-Methods", allow);
-        size_t hlen;
-        const char *asked = http_header_get(req, "access-control-request-headers", &hlen);
-        http_header_add(req, "Access-Control-Allow-Headers",
-                        asked ? arena_strndup(&req->arena, asked, hlen)
-                              : "Authorization, Content-Type, Accept-Language, X-Request-Id");
-        http_header_add(req, "Access-Control-Max-Age", "600");
-    }
-    http_respond(req, 204, NULL, NULL, 0);
-}
-
-/* Routing happens once per request: when its headers are in if the body's
- * limit depends on the route, otherwise at dispatch. */
-static router_result_t route_request(http_request_t *req, router_match_t **out)
-{
-    if (!req->match) {
-        req->match = arena_alloc(&req->arena, sizeof(router_match_t));
-        req->match_result = router_match(req->worker->router, req->method, req->path, req->path_len, req->match);
-    }
-    *out = req->match;
-    return (router_result_t)req->match_result;
-}
-
-static void request_dispatch(http_request_t *req)
-{
-    http_conn_t *c = req->conn;
     worker_t *w = req->worker;
     req->state = REQ_RUNNING;
     req->deadline_ms = uv_now(&w->loop) + w->cfg->http_request_timeout_ms;
     c->ready_count++;
-    request_prepare(req);
+    http_dispatch_prepare(req);
     if (!req->keep_alive || w->draining) {
         c->stop_parsing = 1;
         req->close_after = 1;
     }
-
-    router_match_t *m;
-    router_result_t r = route_request(req, &m);
-    req->route = m->path;
-    req->route_id = m->path_id;
-    if (r == ROUTER_NOT_FOUND) {
-        http_respond_problem(req, 404, "not_found", NULL);
-        return;
-    }
-    for (int i = 0; i < m->param_count; i++) {
-        req->params[i].name = m->params[i].name;
-        req->params[i].value = arena_strndup(&req->arena, m->params[i].value, m->params[i].len);
-    }
-    req->param_count = m->param_count;
-    if (req->method == METHOD_OPTIONS && r != ROUTER_FOUND) {
-        respond_preflight(req, m->allowed);
-        return;
-    }
-    if (r == ROUTER_METHOD_NOT_ALLOWED) {
-        char allow[96];
-        router_allow_header(m->allowed, allow, sizeof(allow));
-        http_header_add(req, "Allow", allow);
-        http_respond_problem(req, 405, "method_not_allowed", NULL);
-        return;
-    }
-    req->route_data = m->route->data;
-    if ((m->route->flags & (ROUTE_AUTH | ROUTE_STAFF | ROUTE_ADMIN)) && !(m->route->flags & ROUTE_AUTH_BY_HANDLER) &&
-        req->worker->app->authenticate(req, m->route->flags))
-        return;
-    m->route->handler(req);
+    http_dispatch(req);
 }
 
 /* Called by http_respond* once the answer's bytes are ready. */
-void http_request_finish_response(http_request_t *req)
+static void on_responded(http_request_t *req)
 {
-    req->state = REQ_RESPONDED;
     if (!req->conn) {
         http_request_release(req);
         return;
@@ -314,7 +212,7 @@ int http_conn_peer_name(http_conn_t *c, char *out, size_t cap)
 static void request_log(http_request_t *req, uint64_t duration_ns)
 {
     worker_t *w = req->worker;
-    metrics_request(w->metrics, req->route_id, req->method, req->status, duration_ns);
+    metrics_request(w->metrics, req->route_id, req->client_method, req->status, duration_ns);
     if (!log_enabled(LOG_INFO))
         return;
     char remote[HTTP_PEER_NAME_MAX] = "-";
@@ -638,7 +536,7 @@ static size_t on_body_limit(void *owner, http_request_t *req)
 {
     http_conn_t *c = owner;
     router_match_t *m;
-    if (route_request(req, &m) != ROUTER_FOUND || !m->route->max_body)
+    if (http_dispatch_route(req, &m) != ROUTER_FOUND || !m->route->max_body)
         return c->worker->cfg->http_max_body_size;
     /* The limit is the file's: a raw body is the file, a multipart body wraps it. */
     if (http_content_type_is(req, "multipart/form-data"))
@@ -658,7 +556,7 @@ static void conn_refuse(http_conn_t *c, http_request_t *req, int status, const c
     req->close_after = 1;
     req->state = REQ_RUNNING;
     c->ready_count++;
-    request_prepare(req);
+    http_dispatch_prepare(req);
     http_respond_problem(req, status, code, NULL);
 }
 
@@ -693,7 +591,7 @@ static void conn_feed(http_conn_t *c, const char *data, size_t len)
         }
         http_request_t *req = c->parser.req;
         c->parser.req = NULL;
-        request_dispatch(req);
+        conn_dispatch(c, req);
     }
     if (c->state == CONN_OPEN)
         conn_arm_timer(c);
@@ -879,13 +777,13 @@ static void conn_close(http_conn_t *c)
  * only make the client wait for a slot that may never come. */
 static void reject_connection(worker_t *w, uv_stream_t *server)
 {
-    char busy[512];
+    char busy[512], id[HTTP_REQUEST_ID_MAX + 1];
+    http_request_id_make(w, id);
     int len = snprintf(busy, sizeof(busy),
                        "HTTP/1.1 503 Service Unavailable\r\nServer: hourglass\r\n%s"
                        "Content-Type: application/problem+json\r\nRetry-After: 1\r\nConnection: close\r\n"
-                       "X-Request-Id: %s-%02x-%012llx\r\nContent-Length: %zu\r\n\r\n%s",
-                       worker_date_header(w), request_id_prefix, w->id & 0xff,
-                       (unsigned long long)++w->request_counter, sizeof(BUSY_BODY) - 1, BUSY_BODY);
+                       "X-Request-Id: %s\r\nContent-Length: %zu\r\n\r\n%s",
+                       worker_date_header(w), id, sizeof(BUSY_BODY) - 1, BUSY_BODY);
     uv_tcp_t *t = malloc(sizeof(*t));
     uv_tcp_init(server->loop, t);
     if (uv_accept(server, (uv_stream_t *)t) == 0) {
@@ -937,6 +835,7 @@ static void on_handle_closed(uv_handle_t *h) { (void)h; }
 
 static void on_app_stopped(worker_t *w)
 {
+    http_dispatch_close(w);
     uv_close((uv_handle_t *)&w->wakeup, on_handle_closed);
     uv_close((uv_handle_t *)&w->after_io, on_handle_closed);
     uv_close((uv_handle_t *)&w->drain_timer, on_handle_closed);
@@ -1056,6 +955,7 @@ static int worker_init(worker_t *w, int id, const config_t *cfg, const router_t 
     uv_check_init(&w->loop, &w->after_io);
     uv_check_start(&w->after_io, on_after_io);
     uv_unref((uv_handle_t *)&w->after_io);
+    http_dispatch_init(w);
     uv_timer_init(&w->loop, &w->drain_timer);
     w->drain_timer.data = w;
     uv_timer_init(&w->loop, &w->housekeeping);
@@ -1133,7 +1033,7 @@ int http_server_run(const config_t *cfg, const router_t *router, const http_app_
 {
     process_start_ns = http_now_ns();
     uint32_t seed = (uint32_t)(process_start_ns ^ ((uint64_t)getpid() << 16));
-    snprintf(request_id_prefix, sizeof(request_id_prefix), "%08x", seed * 2654435761u);
+    http_dispatch_seed(seed);
     raise_fd_limit();
 
     struct sockaddr_storage addr;

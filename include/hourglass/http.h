@@ -40,13 +40,16 @@ typedef struct http_conn http_conn_t;
 typedef struct worker worker_t;
 typedef struct router_path router_path_t;
 typedef struct http_stream http_stream_t;
+typedef struct http_conn_ops http_conn_ops_t;
 
 typedef void (*http_handler_fn)(http_request_t *req);
-/* Sees an answer before it is written and may replace its status, type and
- * body (in the request's arena): set by a handler that translates for
- * another (api_compat.c) before it hands the request on. A filter that sets
- * *status to 0 keeps the request running: it has started another step, which
- * answers later (an answer made of several others). */
+/* A respond filter sees an answer before it is written and may reshape it:
+ * its status, type and body (in the request's arena) and the headers added.
+ * A route's filter is installed when the request reaches it, before its
+ * authentication, so a 401 passes through it too; it stays for the answer of
+ * whatever route the request is handed on to (http_request_reprocess).
+ * Legacy, for api_compat.c until it hands requests on with reprocess: a
+ * filter set by hand that sets *status to 0 keeps the request running. */
 typedef void (*http_respond_filter_fn)(http_request_t *req, int *status, const char **content_type,
                                        const void **body, size_t *len);
 
@@ -60,6 +63,7 @@ typedef struct {
     unsigned flags;  /* ROUTE_* */
     size_t max_body; /* 0: HTTP_MAX_BODY_SIZE; an upload route's file limit (multipart
                         requests get HTTP_UPLOAD_ENVELOPE more for the envelope) */
+    http_respond_filter_fn filter; /* reshapes every answer of a request that reaches this route */
 } http_route_t;
 
 /* Checked before the handler runs: 401 without a valid access token, 403
@@ -83,6 +87,10 @@ typedef struct {
 } http_auth_t;
 
 #define HTTP_MAX_PARAMS 8
+/* How often one request may be handed on to another route. */
+#define HTTP_MAX_REPROCESS 4
+/* The longest X-Request-Id taken from a client. */
+#define HTTP_REQUEST_ID_MAX 128
 #define HTTP_UPLOAD_ENVELOPE (64 * 1024)
 
 typedef enum {
@@ -105,11 +113,13 @@ struct http_request {
     arena_t arena;
     http_req_state_t state;
     http_conn_t *conn;    /* NULL once the connection is gone */
+    const http_conn_ops_t *ops; /* how the answer reaches the connection; NULL: a request made by hand */
     worker_t *worker;
     http_request_t *next; /* the connection's queue, in arrival order */
 
-    /* What the client sent. */
+    /* What the client sent; a reprocess changes method, path, query and body. */
     http_method_t method;
+    http_method_t client_method; /* as sent: HEAD answers without a body, logs and metrics */
     const char *method_name;
     abuf_t url;
     const char *path;     /* raw path of url, NUL-terminated copy */
@@ -130,8 +140,11 @@ struct http_request {
     /* Routing. */
     struct router_match *match; /* set once, by route_request() */
     int match_result;
-    const router_path_t *route;
+    const router_path_t *route; /* the route the client called: logs and metrics */
     int route_id;
+    int reprocess_count;
+    unsigned deferred : 1;         /* waiting for the loop's next turn (reprocess) */
+    http_request_t *deferred_next; /* the worker's list of them */
     const void *route_data;
     void *ctx;            /* a multi-step handler's state, in the arena */
     http_auth_t auth;
@@ -155,7 +168,7 @@ struct http_request {
     uint64_t start_ns;
     uint64_t deadline_ms; /* loop time when the request gets 504 */
     http_lang_t lang;
-    char request_id[132];
+    char request_id[HTTP_REQUEST_ID_MAX + 1];
     uv_write_t write_req;
 };
 
@@ -206,6 +219,17 @@ void http_stream_end(http_request_t *req);
 /* Ends it now, dropping what is queued (a reader too slow to keep): the
  * connection closes on the loop's next turn; gone is not called. */
 void http_stream_abort(http_request_t *req);
+
+/* --- handing on (as H2O's h2o_reprocess_request) --- */
+/* Runs the request again as `method path?query` with this body (copied; NULL
+ * and 0 for none), on the loop's next turn, never from inside the caller: the
+ * answer so far (status, headers added, path parameters, route data, ctx, who
+ * is asking) is reset, then the new route's authentication and handler run.
+ * Request headers stay as sent; a respond filter installed stays; logs and
+ * metrics keep the route the client called. At most HTTP_MAX_REPROCESS times
+ * per request: beyond, the request is answered 500 and an error is logged. */
+void http_request_reprocess(http_request_t *req, http_method_t method, const char *path, const char *query,
+                            const void *body, size_t len);
 
 /* --- waiting: for the database, the thread pool, another service --- */
 /* A request waiting on something keeps itself alive with a hold per wait. */

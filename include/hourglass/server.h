@@ -37,6 +37,8 @@ struct worker {
     size_t read_buf_size;
     http_request_t *free_requests;
     int free_request_count;
+    uv_idle_t deferred;       /* runs the requests handed on (reprocess) on the next turn */
+    http_request_t *deferred_head, *deferred_tail;
 };
 
 /* What the layers above add to the transport (app.c): each worker's own
@@ -61,8 +63,34 @@ int http_server_run(const config_t *cfg, const router_t *router, const http_app_
 uint64_t server_uptime_s(void);
 
 /* Internal to the http_* files. */
-void http_request_finish_response(http_request_t *req);
+
+/* How a request reaches its connection, set by the server on each request it
+ * reads (as H2O's generators): the layers below the server call up through it. */
+struct http_conn_ops {
+    /* The answer's bytes are in req->out (state REQ_RESPONDED). */
+    void (*responded)(http_request_t *req);
+    /* Nothing refers to the request any more (no connection, no hold): free it. */
+    void (*release)(http_request_t *req);
+};
+
+/* Frees the request through its ops once it has no connection and no hold. */
 void http_request_release(http_request_t *req);
+
+/* http_dispatch.c: a request meets its route. */
+/* The process's request-id prefix, once before the workers start. */
+void http_dispatch_seed(uint32_t seed);
+/* A new request id, "prefix-worker-counter", into out (HTTP_REQUEST_ID_MAX + 1). */
+void http_request_id_make(worker_t *w, char *out);
+/* Request id and language: what every answer needs, even a refusal. */
+void http_dispatch_prepare(http_request_t *req);
+/* Routes the request once (again after a reprocess); the match stays in the request. */
+router_result_t http_dispatch_route(http_request_t *req, router_match_t **out);
+/* A complete request (REQ_RUNNING, prepared): its route's filter, authentication and handler. */
+void http_dispatch(http_request_t *req);
+void http_dispatch_init(worker_t *w);
+/* Runs what is left of the handed-on requests (their clients are gone) and closes the handle. */
+void http_dispatch_close(worker_t *w);
+
 const char *worker_date_header(worker_t *w);
 uint64_t http_now_ns(void);
 #define HTTP_PEER_NAME_MAX 64

@@ -5,12 +5,12 @@ static void handler_a(http_request_t *r) { (void)r; }
 static void handler_b(http_request_t *r) { (void)r; }
 
 static const http_route_t routes[] = {
-    {ALLOW_GET | ALLOW_POST, "/api/v1/tasks", handler_a, NULL, 0, 0},
-    {ALLOW_GET | ALLOW_PATCH | ALLOW_PUT | ALLOW_DELETE, "/api/v1/tasks/{id}", handler_b, NULL, 0, 0},
-    {ALLOW_GET, "/api/v1/users/me", handler_a, NULL, 0, 0},
-    {ALLOW_GET, "/api/v1/users/{id}", handler_b, NULL, 0, 0},
-    {ALLOW_GET | ALLOW_POST, "/api/v1/kanban/cards/{card_id}/items", handler_a, NULL, 0, 0},
-    {ALLOW_GET | ALLOW_POST, "/", handler_a, NULL, 0, 0},
+    {.methods = ALLOW_GET | ALLOW_POST, .pattern = "/api/v1/tasks", .handler = handler_a},
+    {.methods = ALLOW_GET | ALLOW_PATCH | ALLOW_PUT | ALLOW_DELETE, .pattern = "/api/v1/tasks/{id}", .handler = handler_b},
+    {.methods = ALLOW_GET, .pattern = "/api/v1/users/me", .handler = handler_a},
+    {.methods = ALLOW_GET, .pattern = "/api/v1/users/{id}", .handler = handler_b},
+    {.methods = ALLOW_GET | ALLOW_POST, .pattern = "/api/v1/kanban/cards/{card_id}/items", .handler = handler_a},
+    {.methods = ALLOW_GET | ALLOW_POST, .pattern = "/", .handler = handler_a},
 };
 
 static router_t *build(void)
@@ -78,11 +78,11 @@ TEST(router_rejects_bad_patterns_and_duplicates)
 {
     router_t *r = router_new();
     char err[128];
-    http_route_t bad1 = {ALLOW_GET, "no-slash", handler_a, NULL, 0, 0};
-    http_route_t bad2 = {ALLOW_GET, "/a//b", handler_a, NULL, 0, 0};
-    http_route_t bad3 = {ALLOW_GET, "/a/{}", handler_a, NULL, 0, 0};
-    http_route_t ok = {ALLOW_GET, "/a/{x}", handler_a, NULL, 0, 0};
-    http_route_t dup = {ALLOW_GET | ALLOW_POST, "/a/{x}", handler_b, NULL, 0, 0};
+    http_route_t bad1 = {.methods = ALLOW_GET, .pattern = "no-slash", .handler = handler_a};
+    http_route_t bad2 = {.methods = ALLOW_GET, .pattern = "/a//b", .handler = handler_a};
+    http_route_t bad3 = {.methods = ALLOW_GET, .pattern = "/a/{}", .handler = handler_a};
+    http_route_t ok = {.methods = ALLOW_GET, .pattern = "/a/{x}", .handler = handler_a};
+    http_route_t dup = {.methods = ALLOW_GET | ALLOW_POST, .pattern = "/a/{x}", .handler = handler_b};
     CHECK(router_add(r, &bad1, err, sizeof(err)) == -1);
     CHECK(router_add(r, &bad2, err, sizeof(err)) == -1);
     CHECK(router_add(r, &bad3, err, sizeof(err)) == -1);
