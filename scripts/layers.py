@@ -4,8 +4,12 @@
 Every header a file reaches, directly or through other headers, must belong
 to its own layer or one below it; and the layers below the bridge return
 results and errors as values, so they never answer a request themselves.
+Within a layer the files run one way too: no circle of headers including each
+other, and no circle of calls between the files of one layer (a call graph
+from each file's public definitions and the names other files call).
 Prints each breach and exits 1 when there is one; `-v` prints the table.
 """
+import collections
 import os
 import re
 import sys
@@ -40,6 +44,10 @@ FILES = {
 PREFIXES = [("http_", "transport"), ("db_", "storage"), ("auth_", "domain"), ("mail_", "domain"),
             ("outbound_", "domain"), ("sse_", "domain"), ("api_", "endpoint"), ("res_", "endpoint")]
 
+# Circles of calls found when this check came, in files their owners are redesigning:
+# printed, not failed, until they are gone (then delete the entry). Any other circle fails.
+KNOWN_CALL_CIRCLES = {}
+
 # Below the bridge nothing answers: these calls belong to the endpoints.
 ANSWERS = re.compile(r"\b(http_respond\w*|http_request_release|http_header_add)\s*\(")
 INCLUDE = re.compile(r'#include "hourglass/([a-z_0-9]+\.h)"')
@@ -72,6 +80,84 @@ def reach(root, path, seen):
     return seen
 
 
+COMMENT = re.compile(r"/\*.*?\*/|//[^\n]*", re.S)
+STRING = re.compile(r'"(?:\\.|[^"\\\n])*"|\'(?:\\.|[^\'\\\n])\'')
+# A definition starts a line: a return type, the name, its parameters, then the body's brace.
+DEFINITION = re.compile(r"^(?!static\b|typedef\b|struct\b|enum\b)[A-Za-z_][\w \t*]*?\b(\w+)\s*\([^;{}]*\)\s*\{", re.M)
+CALL = re.compile(r"\b(\w+)\s*\(")
+
+
+def code_of(path):
+    """The file's text without comments and string contents."""
+    with open(path, encoding="utf-8") as f:
+        text = f.read()
+    return STRING.sub('""', COMMENT.sub(lambda m: "\n" * m.group(0).count("\n"), text))
+
+
+def circles(graph):
+    """The strongly connected parts of more than one node (Tarjan), each sorted."""
+    index, low, stack, on_stack, found = {}, {}, [], set(), []
+
+    def visit(v):
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        on_stack.add(v)
+        for w in sorted(graph.get(v, ())):
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on_stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            part = []
+            while True:
+                w = stack.pop()
+                on_stack.discard(w)
+                part.append(w)
+                if w == v:
+                    break
+            if len(part) > 1:
+                found.append(sorted(part))
+
+    for v in sorted(graph):
+        if v not in index:
+            visit(v)
+    return found
+
+
+def include_circles(root, headers):
+    graph = {}
+    for h in headers:
+        with open(os.path.join(root, "include/hourglass", h), encoding="utf-8") as f:
+            graph[h] = set(INCLUDE.findall(f.read())) - {h}
+    return [" -> ".join(part) for part in circles(graph)]
+
+
+def call_circles(root, units):
+    """Circles of calls between the .c files of each layer, with one call per edge as the example."""
+    defined, code = {}, {}
+    for path, layer in units:
+        if path.startswith("src/") and layer is not None:
+            code[path] = code_of(os.path.join(root, path))
+            for m in DEFINITION.finditer(code[path]):
+                defined.setdefault(m.group(1), path)
+    layer_of = dict(units)
+    graph, example = collections.defaultdict(set), {}
+    for path, text in code.items():
+        for m in CALL.finditer(text):
+            callee = defined.get(m.group(1))
+            if callee and callee != path and layer_of[callee] == layer_of[path]:
+                graph[path].add(callee)
+                example.setdefault((path, callee), m.group(1))
+    found = []
+    for part in circles(graph):
+        inside = set(part)
+        calls = [f"{os.path.basename(a)} -> {os.path.basename(b)} ({example[(a, b)]})"
+                 for a in part for b in sorted(graph[a] & inside)]
+        found.append((layer_of[part[0]], [os.path.basename(p) for p in part], calls))
+    return found
+
+
 def main():
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     verbose = "-v" in sys.argv
@@ -101,6 +187,14 @@ def main():
                         problems.append(f"{path}:{n} ({layer}) answers a request itself: {m.group(1)}")
         if verbose:
             print(f"{layer:9} {path}")
+    for circle in include_circles(root, [h for h in headers if h.endswith(".h")]):
+        problems.append(f"headers include each other in a circle: {circle}")
+    for layer, files, calls in call_circles(root, units):
+        names = ", ".join(files)
+        if names in KNOWN_CALL_CIRCLES:
+            print(f"known circle of calls in {layer} (to be undone by {KNOWN_CALL_CIRCLES[names]}): {names}")
+            continue
+        problems.append(f"files of {layer} call each other in a circle: {names}: " + "; ".join(calls))
     for p in problems:
         print(p)
     if problems:

@@ -33,6 +33,8 @@ void http_request_parse_init(http_request_t *req)
 static int on_message_begin(llhttp_t *l)
 {
     http_parser_t *p = parser_of(l);
+    p->host_seen = 0;
+    p->expect = (http_header_t){0};
     p->req = p->new_request(p->owner);
     http_request_parse_init(p->req);
     return 0;
@@ -77,6 +79,18 @@ static int on_header_value(llhttp_t *l, const char *at, size_t len)
     return 0;
 }
 
+static int name_is(const http_header_t *h, const char *name)
+{
+    size_t n = strlen(name);
+    return h->name_len == n && !strncasecmp(h->name, name, n);
+}
+
+static int value_is(const http_header_t *h, const char *value)
+{
+    size_t n = strlen(value);
+    return h->value_len == n && !strncasecmp(h->value, value, n);
+}
+
 static int on_header_value_complete(llhttp_t *l)
 {
     http_parser_t *p = parser_of(l);
@@ -92,6 +106,10 @@ static int on_header_value_complete(llhttp_t *l)
     h->name_len = req->cur_field.len;
     h->value = req->cur_value.data;
     h->value_len = req->cur_value.len;
+    if (name_is(h, "host"))
+        p->host_seen = 1;
+    else if (name_is(h, "expect"))
+        p->expect = *h;
     abuf_init(&req->cur_field, &req->arena, 32);
     abuf_init(&req->cur_value, &req->arena, 64);
     return 0;
@@ -126,8 +144,7 @@ static int on_headers_complete(llhttp_t *l)
     req->path_len = path_len;
     req->query = q ? q + 1 : "";
 
-    size_t host_len = 0;
-    if (req->http_major == 1 && req->http_minor >= 1 && !http_header_get(req, "host", &host_len))
+    if (req->http_major == 1 && req->http_minor >= 1 && !p->host_seen)
         return refuse(p, 400, "malformed_request");
 
     int has_length = (l->flags & F_CONTENT_LENGTH) != 0;
@@ -142,10 +159,8 @@ static int on_headers_complete(llhttp_t *l)
     else if (chunked)
         abuf_init(&req->body, &req->arena, 1024);
 
-    size_t vlen;
-    const char *expect = http_header_get(req, "expect", &vlen);
-    if (expect && (has_length ? l->content_length > 0 : chunked)) {
-        if (vlen != 12 || strncasecmp(expect, "100-continue", 12))
+    if (p->expect.name && (has_length ? l->content_length > 0 : chunked)) {
+        if (!value_is(&p->expect, "100-continue"))
             return refuse(p, 400, "malformed_request");
         req->expect_continue = 1;
     }

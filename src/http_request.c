@@ -53,14 +53,6 @@ const char *http_cookie_get(http_request_t *req, const char *name)
     return NULL;
 }
 
-const char *http_client_ip(http_request_t *req)
-{
-    char *out = arena_alloc(&req->arena, HTTP_PEER_NAME_MAX);
-    if (!req->conn || http_conn_peer_name(req->conn, out, HTTP_PEER_NAME_MAX))
-        strcpy(out, "unknown");
-    return out;
-}
-
 int http_content_type_is(const http_request_t *req, const char *type)
 {
     size_t len, n = strlen(type);
@@ -134,14 +126,4 @@ long long http_parse_id(const char *s)
     errno = 0;
     long long v = strtoll(s, NULL, 10);
     return errno ? 0 : v;
-}
-
-const char *http_path_id(http_request_t *req, const char *name)
-{
-    long long id = http_parse_id(http_param(req, name));
-    if (!id) { /* ids that cannot exist are simply not found */
-        http_respond_problem(req, 404, "not_found", NULL);
-        return NULL;
-    }
-    return http_int_param(req, id);
 }

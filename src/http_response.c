@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include "hourglass/problem.h"
 #include "hourglass/server.h"
@@ -19,6 +20,18 @@ static void append_uint(abuf_t *b, size_t v)
         v /= 10;
     } while (v);
     abuf_append(b, tmp + n, sizeof(tmp) - n);
+}
+
+const char *http_date_header(worker_t *w)
+{
+    time_t now = time(NULL);
+    if (now != w->date_sec) {
+        struct tm tm;
+        gmtime_r(&now, &tm);
+        strftime(w->date, sizeof(w->date), "Date: %a, %d %b %Y %H:%M:%S GMT\r\n", &tm);
+        w->date_sec = now;
+    }
+    return w->date;
 }
 
 void http_header_add(http_request_t *req, const char *name, const char *value)
@@ -104,13 +117,13 @@ void http_respond(http_request_t *req, int status, const char *content_type, con
     abuf_append(b, " ", 1);
     append_lit(b, http_status_reason(status));
     append_lit(b, "\r\nServer: hourglass\r\n");
-    append_lit(b, worker_date_header(req->worker));
+    append_lit(b, http_date_header(req->worker));
     if (content_type && !bodyless) {
         append_lit(b, "Content-Type: ");
         append_lit(b, content_type);
         abuf_append(b, "\r\n", 2);
     }
-    if (status != 204 && status >= 200 && !req->streaming) {
+    if (status != 204 && status >= 200 && !req->stream) {
         append_lit(b, "Content-Length: ");
         append_uint(b, bodyless ? 0 : len);
         abuf_append(b, "\r\n", 2);
@@ -156,4 +169,14 @@ void http_respond_problem(http_request_t *req, int status, const char *code, con
     size_t len;
     char *body = problem_render(&req->arena, status, code, detail, NULL, &len);
     http_respond(req, status, "application/problem+json", body, len);
+}
+
+const char *http_path_id(http_request_t *req, const char *name)
+{
+    long long id = http_parse_id(http_param(req, name));
+    if (!id) { /* ids that cannot exist are simply not found */
+        http_respond_problem(req, 404, "not_found", NULL);
+        return NULL;
+    }
+    return http_int_param(req, id);
 }

@@ -158,12 +158,10 @@ struct http_request {
     int status;
     abuf_t out;           /* status line, headers, body */
     abuf_t extra_headers; /* added by the handler before it responds */
-    size_t written;
     unsigned close_after : 1;
     http_respond_filter_fn respond_filter;
     void *filter_data;
-    unsigned streaming : 1; /* http_stream_start: no Content-Length, the body ends with the connection */
-    struct http_stream *stream;
+    http_stream_t *stream; /* http_stream_start: no Content-Length, the body ends with the connection */
     unsigned pending;     /* database calls in flight; the request lives until 0 */
     uint64_t start_ns;
     uint64_t deadline_ms; /* loop time when the request gets 504 */

@@ -16,8 +16,11 @@ typedef struct {
     /* The body limit for this request (by its route), asked once the headers are in. */
     size_t (*body_limit)(void *owner, http_request_t *req);
     void *owner;
-    int error_status;    /* answer for a refused request: 400, 413, 414, 431 */
+    int error_status;    /* answer for a refused request: 400, 413, 414, 431, 501 */
     const char *error_code;
+    /* What the headers of the request being read said, noted as they arrive. */
+    unsigned host_seen : 1;
+    http_header_t expect; /* name NULL: none */
 } http_parser_t;
 
 typedef enum {

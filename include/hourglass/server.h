@@ -37,6 +37,7 @@ struct worker {
     size_t read_buf_size;
     http_request_t *free_requests;
     int free_request_count;
+    void (*conns_gone)(worker_t *w); /* draining, and the last connection has closed */
     uv_idle_t deferred;       /* runs the requests handed on (reprocess) on the next turn */
     http_request_t *deferred_head, *deferred_tail;
 };
@@ -71,7 +72,16 @@ struct http_conn_ops {
     void (*responded)(http_request_t *req);
     /* Nothing refers to the request any more (no connection, no hold): free it. */
     void (*release)(http_request_t *req);
+    /* Its stream has bytes to send, has ended or was aborted (http_stream.c). */
+    void (*stream_wake)(http_request_t *req);
 };
+
+/* http_conn.c: connections. */
+/* A connection the listener has for us (503 and closed when there are too many). */
+void http_conn_accept(worker_t *w, uv_stream_t *listener);
+/* Each connection answers what it was asked, then closes; streams are let go. */
+void http_conns_drain(worker_t *w);
+void http_conns_close(worker_t *w);
 
 /* Frees the request through its ops once it has no connection and no hold. */
 void http_request_release(http_request_t *req);
@@ -91,10 +101,28 @@ void http_dispatch_init(worker_t *w);
 /* Runs what is left of the handed-on requests (their clients are gone) and closes the handle. */
 void http_dispatch_close(worker_t *w);
 
-const char *worker_date_header(worker_t *w);
-uint64_t http_now_ns(void);
-#define HTTP_PEER_NAME_MAX 64
-/* The peer's address as text; 0, or -1 when it cannot be had. */
-int http_conn_peer_name(http_conn_t *c, char *out, size_t cap);
+/* http_stream.c: the connection's side of a stream. */
+typedef enum {
+    STREAM_OPEN,   /* the owner writes; if the connection goes first, it is told (gone) */
+    STREAM_ENDING, /* nothing more comes: the queued bytes go out, then the request ends */
+    STREAM_BROKEN, /* a write failed while the owner wrote, or it aborted: the connection closes on its timer */
+    STREAM_CLOSED, /* the connection is closing; the owner has been told */
+} http_stream_state_t;
+
+http_stream_state_t http_stream_state(const http_request_t *req);
+/* The bytes to write next: what was queued goes in flight (none may be in flight already). */
+size_t http_stream_next(http_request_t *req, char **data);
+/* The bytes in flight are on the wire. */
+void http_stream_sent(http_request_t *req);
+/* A write failed while the owner was writing: it is not called back from inside its own call. */
+void http_stream_break(http_request_t *req);
+/* The server drains: the owner lets go (told), what is queued is sent, then the request ends. */
+void http_stream_drain(http_request_t *req);
+/* The connection closes: the owner is told, if it has not let go already. */
+void http_stream_close(http_request_t *req);
+void http_stream_free(http_stream_t *s);
+
+/* http_response.c: "Date: ...\r\n", made once a second per worker. */
+const char *http_date_header(worker_t *w);
 
 #endif
