@@ -16,6 +16,7 @@
 
 #include "hourglass/http_parser.h"
 #include "hourglass/log.h"
+#include "hourglass/mem.h"
 #include "hourglass/problem.h"
 
 #define REQUEST_INLINE_ARENA 4096
@@ -85,9 +86,7 @@ static http_request_t *request_new(void *owner)
         w->free_requests = b->req.next;
         w->free_request_count--;
     } else {
-        b = malloc(sizeof(*b));
-        if (!b)
-            abort();
+        b = mem_alloc(sizeof(*b));
     }
     http_request_t *req = &b->req;
     memset(req, 0, sizeof(*req));
@@ -225,7 +224,7 @@ static void conn_close_gracefully(http_conn_t *c)
     free(c->held);
     c->held = NULL;
     c->held_len = 0;
-    c->shutdown_req = malloc(sizeof(uv_shutdown_t));
+    c->shutdown_req = mem_alloc(sizeof(uv_shutdown_t));
     c->shutdown_req->data = c;
     if (uv_shutdown(c->shutdown_req, (uv_stream_t *)&c->tcp, on_shutdown)) {
         free(c->shutdown_req);
@@ -458,14 +457,12 @@ static void conn_feed(http_conn_t *c, const char *data, size_t len)
     worker_t *w = c->worker;
     while (len > 0 && c->state == CONN_OPEN && !c->stop_parsing) {
         if (c->ready_count >= w->cfg->http_max_pipeline) {
-            /* The queue is full: keep the rest and stop reading until it drains. */
-            char *held = malloc(c->held_len + len);
-            if (c->held_len)
-                memcpy(held, c->held, c->held_len);
-            memcpy(held + c->held_len, data, len);
-            free(c->held);
-            c->held = held;
-            c->held_len += len;
+            /* The queue is full: keep the rest and stop reading until it drains. Reading
+             * stops here and resumes only once nothing is held, so what is held is never
+             * more than one read: the client cannot make it grow. */
+            assert(!c->held && len <= w->read_buf_size);
+            c->held = mem_strndup(data, len);
+            c->held_len = len;
             if (c->reading) {
                 uv_read_stop((uv_stream_t *)&c->tcp);
                 c->reading = 0;
@@ -685,7 +682,7 @@ static void reject_connection(worker_t *w, uv_stream_t *server)
                        "Content-Type: application/problem+json\r\nRetry-After: 1\r\nConnection: close\r\n"
                        "X-Request-Id: %s\r\nContent-Length: %zu\r\n\r\n%s",
                        http_date_header(w), id, sizeof(BUSY_BODY) - 1, BUSY_BODY);
-    uv_tcp_t *t = malloc(sizeof(*t));
+    uv_tcp_t *t = mem_alloc(sizeof(*t));
     uv_tcp_init(server->loop, t);
     if (uv_accept(server, (uv_stream_t *)t) == 0) {
         uv_buf_t b = uv_buf_init(busy, (unsigned)len);
@@ -700,7 +697,7 @@ void http_conn_accept(worker_t *w, uv_stream_t *server)
         reject_connection(w, server);
         return;
     }
-    http_conn_t *c = calloc(1, sizeof(*c));
+    http_conn_t *c = mem_calloc(1, sizeof(*c));
     c->worker = w;
     uv_tcp_init(&w->loop, &c->tcp);
     uv_timer_init(&w->loop, &c->timer);

@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hourglass/mem.h"
+
 typedef struct {
     char *text;   /* literal text, or the parameter name */
     size_t len;
@@ -30,7 +32,7 @@ static const char *const method_names[METHOD_COUNT] = {
 
 const char *http_method_name(http_method_t m) { return m < METHOD_COUNT ? method_names[m] : "OTHER"; }
 
-router_t *router_new(void) { return calloc(1, sizeof(router_t)); }
+router_t *router_new(void) { return mem_calloc(1, sizeof(router_t)); }
 
 void router_free(router_t *r)
 {
@@ -69,10 +71,10 @@ static int split_pattern(router_path_t *p, const char *pattern, char *err, size_
                 return -1;
             }
             s->is_param = 1;
-            s->text = strndup(c + 1, len - 2);
+            s->text = mem_strndup(c + 1, len - 2);
             s->len = len - 2;
         } else {
-            s->text = strndup(c, len);
+            s->text = mem_strndup(c, len);
             s->len = len;
         }
         c += len;
@@ -89,8 +91,8 @@ int router_add(router_t *r, const http_route_t *route, char *err, size_t errlen)
         if (!strcmp(r->paths[i]->pattern, route->pattern))
             path = r->paths[i];
     if (!path) {
-        path = calloc(1, sizeof(*path));
-        path->pattern = strdup(route->pattern);
+        path = mem_calloc(1, sizeof(*path));
+        path->pattern = mem_strdup(route->pattern);
         if (split_pattern(path, route->pattern, err, errlen)) {
             for (int s = 0; s < path->segment_count; s++)
                 free(path->segments[s].text);
@@ -100,7 +102,7 @@ int router_add(router_t *r, const http_route_t *route, char *err, size_t errlen)
         }
         if (r->count == r->cap) {
             r->cap = r->cap ? r->cap * 2 : 32;
-            r->paths = realloc(r->paths, (size_t)r->cap * sizeof(*r->paths));
+            r->paths = mem_reallocarray(r->paths, (size_t)r->cap, sizeof(*r->paths));
         }
         r->paths[r->count++] = path;
     }

@@ -127,7 +127,7 @@ static int worker_init(worker_t *w, int id, const config_t *cfg, const router_t 
     w->limits.max_url_size = cfg->http_max_url_size;
     w->limits.max_body_size = cfg->http_max_body_size;
     w->read_buf_size = READ_BUFFER_SIZE;
-    w->read_buf = malloc(w->read_buf_size);
+    w->read_buf = mem_alloc(w->read_buf_size);
     w->metrics = metrics_worker(id);
     uv_loop_init(&w->loop);
     /* how busy the loop is: password hashing holds back while loops work */
@@ -228,7 +228,7 @@ int http_server_run(const config_t *cfg, const router_t *router, const http_app_
         return 1;
 
     server_t srv = {.count = cfg->workers};
-    srv.workers = calloc((size_t)cfg->workers, sizeof(worker_t));
+    srv.workers = mem_calloc((size_t)cfg->workers, sizeof(worker_t));
     for (int i = 0; i < cfg->workers; i++) {
         if (worker_init(&srv.workers[i], i, cfg, router, app, (struct sockaddr *)&addr)) {
             free(srv.workers);
