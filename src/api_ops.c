@@ -77,7 +77,8 @@ static void ops_register_statements(void)
 static const api_route_t ops_routes[] = {
     {.http = {.methods = ALLOW_GET | ALLOW_POST, .pattern = "/", .handler = ops_alive},
      .summary = "Liveness, as /health", .response = "text/plain", .doc = API_NO_DB},
-    {.http = {.methods = ALLOW_GET | HTTP_M(METHOD_HEAD), .pattern = "/health", .handler = ops_alive},
+    {.http = {.methods = ALLOW_GET | HTTP_M(METHOD_HEAD), .pattern = "/health", .handler = ops_alive,
+              .flags = ROUTE_LOG_DEBUG},
      .summary = "Liveness: the process and its loop answer `ok`", .response = "text/plain", .doc = API_NO_DB},
     {.http = {.methods = ALLOW_GET, .pattern = "/health/ready", .handler = ops_ready},
      .summary = "Readiness: a round trip to the database", .response = "Ready"},

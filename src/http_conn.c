@@ -178,12 +178,14 @@ static void request_log(http_request_t *req, uint64_t duration_ns)
 {
     worker_t *w = req->worker;
     metrics_request(w->metrics, req->route_id, req->client_method, req->status, duration_ns);
-    if (!log_enabled(LOG_INFO))
+    int level = req->log_debug ? LOG_DEBUG : LOG_INFO;
+    if (!log_enabled(level))
         return;
     char remote[PEER_NAME_MAX] = "-";
     if (req->conn && conn_peer_name(req->conn, remote, sizeof(remote)))
         strcpy(remote, "-");
     log_request_t line = {
+        .level = level,
         .method = req->method_name ? req->method_name : "?",
         .route = router_path_pattern_of(req->route),
         .status = req->status,
@@ -412,16 +414,36 @@ static void conn_flush(http_conn_t *c)
 
 /* ---------------------------------------------------------------- reading */
 
+static const char continue_line[] = "HTTP/1.1 100 Continue\r\n\r\n";
+
+static void on_continue_written(uv_write_t *wr, int status)
+{
+    (void)status; /* a broken connection shows in its answer's own write */
+    free(wr);
+}
+
+/* "100 Continue" only when no earlier answer is still owed on this connection.
+ * What the socket does not take at once goes through libuv, whose queue keeps
+ * it before the answer: a partial line would corrupt everything after it. */
+static void send_continue(http_conn_t *c)
+{
+    uv_buf_t b = uv_buf_init((char *)continue_line, sizeof(continue_line) - 1);
+    int n = uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
+    if (n == (int)b.len || (n < 0 && n != UV_EAGAIN))
+        return;
+    size_t done = n > 0 ? (size_t)n : 0;
+    b = uv_buf_init((char *)continue_line + done, (unsigned)(sizeof(continue_line) - 1 - done));
+    uv_write_t *wr = mem_alloc(sizeof(*wr));
+    if (uv_write(wr, (uv_stream_t *)&c->tcp, &b, 1, on_continue_written))
+        free(wr);
+}
+
 static void on_headers_done(void *owner, http_request_t *req)
 {
     http_conn_t *c = owner;
     req->deadline_ms = uv_now(&c->worker->loop) + c->worker->cfg->http_request_timeout_ms;
-    /* "100 Continue" only when no earlier answer is still owed on this connection. */
-    if (req->expect_continue && c->head == req) {
-        static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
-        uv_buf_t b = uv_buf_init((char *)cont, sizeof(cont) - 1);
-        uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
-    }
+    if (req->expect_continue && c->head == req)
+        send_continue(c);
 }
 
 static size_t on_body_limit(void *owner, http_request_t *req)

@@ -104,6 +104,7 @@ void http_dispatch(http_request_t *req)
     if (!req->reprocess_count) {
         req->route = m->path;
         req->route_id = m->path_id;
+        req->log_debug = r == ROUTER_FOUND && (m->route->flags & ROUTE_LOG_DEBUG);
     }
     if (r == ROUTER_NOT_FOUND) {
         http_respond_problem(req, 404, "not_found", NULL);

@@ -70,9 +70,35 @@ static int on_header_field(llhttp_t *l, const char *at, size_t len)
     return 0;
 }
 
+static int is_blank(char c) { return c == ' ' || c == '\t'; }
+
+/* A value continued on the next line (obs-fold, "X-A: a\r\n b") is refused
+ * (RFC 9112 5.2): a proxy in front may join it otherwise. A value starts
+ * after its name's colon and blanks, so one that starts after a line break
+ * and blanks is a fold (llhttp takes the break of an empty value for blanks).
+ * Back to the start of this read; before it, how the reads before ended. */
+static int folded(const http_parser_t *p, const char *at)
+{
+    while (at > p->feed_start && is_blank(at[-1]))
+        at--;
+    return at > p->feed_start ? at[-1] == '\n' : p->fed_line_end;
+}
+
+/* After a read: did it end a line, perhaps with blanks after? Only blanks
+ * leave what the reads before said. */
+static void note_line_end(http_parser_t *p, const char *data, size_t n)
+{
+    while (n && is_blank(data[n - 1]))
+        n--;
+    if (n)
+        p->fed_line_end = data[n - 1] == '\n';
+}
+
 static int on_header_value(llhttp_t *l, const char *at, size_t len)
 {
     http_parser_t *p = parser_of(l);
+    if (folded(p, at))
+        return refuse(p, 400, "malformed_request");
     if (count_head(p, len))
         return -1;
     abuf_append(&p->req->cur_value, at, len);
@@ -89,6 +115,26 @@ static int value_is(const http_header_t *h, const char *value)
 {
     size_t n = strlen(value);
     return h->value_len == n && !strncasecmp(h->value, value, n);
+}
+
+/* Only chunked is a transfer coding we implement: any other is 501 (RFC 9112
+ * 6.1), or a proxy in front and hourglass could read the body differently. */
+static int codings_are_chunked(const http_header_t *h)
+{
+    const char *v = h->value, *end = h->value + h->value_len;
+    while (v < end) {
+        const char *comma = memchr(v, ',', (size_t)(end - v));
+        const char *stop = comma ? comma : end;
+        while (v < stop && (*v == ' ' || *v == '\t'))
+            v++;
+        const char *last = stop;
+        while (last > v && (last[-1] == ' ' || last[-1] == '\t'))
+            last--;
+        if (last > v && !((size_t)(last - v) == strlen("chunked") && !strncasecmp(v, "chunked", strlen("chunked"))))
+            return 0;
+        v = stop + 1;
+    }
+    return 1;
 }
 
 static int on_header_value_complete(llhttp_t *l)
@@ -110,6 +156,8 @@ static int on_header_value_complete(llhttp_t *l)
         p->host_seen = 1;
     else if (name_is(h, "expect"))
         p->expect = *h;
+    else if (name_is(h, "transfer-encoding") && !codings_are_chunked(h))
+        return refuse(p, 501, "not_implemented");
     abuf_init(&req->cur_field, &req->arena, 32);
     abuf_init(&req->cur_value, &req->arena, 64);
     return 0;
@@ -129,6 +177,22 @@ static http_method_t method_from_llhttp(int m)
     }
 }
 
+/* The scheme and authority of an absolute-form target ("http://host/health",
+ * which RFC 9112 3.2.2 says a server must accept): only path and query route. */
+static size_t authority_length(const char *url, size_t len)
+{
+    static const char *const schemes[] = {"http://", "https://"};
+    for (size_t i = 0; i < sizeof(schemes) / sizeof(schemes[0]); i++) {
+        size_t n = strlen(schemes[i]);
+        if (len >= n && !strncasecmp(url, schemes[i], n)) {
+            while (n < len && url[n] != '/' && url[n] != '?')
+                n++;
+            return n;
+        }
+    }
+    return 0;
+}
+
 static int on_headers_complete(llhttp_t *l)
 {
     http_parser_t *p = parser_of(l);
@@ -138,10 +202,13 @@ static int on_headers_complete(llhttp_t *l)
     req->http_major = llhttp_get_http_major(l);
     req->http_minor = llhttp_get_http_minor(l);
 
-    char *q = memchr(req->url.data, '?', req->url.len);
-    size_t path_len = q ? (size_t)(q - req->url.data) : req->url.len;
-    req->path = arena_strndup(&req->arena, req->url.data, path_len);
-    req->path_len = path_len;
+    size_t skip = authority_length(req->url.data, req->url.len);
+    const char *url = req->url.data + skip;
+    size_t url_len = req->url.len - skip;
+    const char *q = memchr(url, '?', url_len);
+    size_t path_len = q ? (size_t)(q - url) : url_len;
+    req->path = path_len ? arena_strndup(&req->arena, url, path_len) : "/";
+    req->path_len = path_len ? path_len : 1;
     req->query = q ? q + 1 : "";
 
     if (req->http_major == 1 && req->http_minor >= 1 && !p->host_seen)
@@ -181,6 +248,15 @@ static int on_body(llhttp_t *l, const char *at, size_t len)
     return 0;
 }
 
+/* A chunk's declared size alone may be over the limit: refused before its bytes come. */
+static int on_chunk_header(llhttp_t *l)
+{
+    http_parser_t *p = parser_of(l);
+    if (l->content_length > p->req->max_body - p->req->body.len)
+        return refuse(p, 413, "payload_too_large");
+    return 0;
+}
+
 static int on_message_complete(llhttp_t *l)
 {
     http_parser_t *p = parser_of(l);
@@ -205,6 +281,7 @@ void http_parser_init(http_parser_t *p, const http_limits_t *limits,
         parser_settings.on_header_value_complete = on_header_value_complete;
         parser_settings.on_headers_complete = on_headers_complete;
         parser_settings.on_body = on_body;
+        parser_settings.on_chunk_header = on_chunk_header;
         parser_settings.on_message_complete = on_message_complete;
         settings_ready = 1;
     }
@@ -222,14 +299,17 @@ http_parse_result_t http_parser_feed(http_parser_t *p, const char *data, size_t 
         *consumed = len;
         return HTTP_PARSE_ERROR;
     }
+    p->feed_start = data;
     llhttp_errno_t err = llhttp_execute(&p->llhttp, data, len);
     if (err == HPE_OK) {
         *consumed = len;
+        note_line_end(p, data, len);
         return HTTP_PARSE_MORE;
     }
     if (err == HPE_PAUSED || err == HPE_PAUSED_UPGRADE) {
         const char *pos = llhttp_get_error_pos(&p->llhttp);
         *consumed = pos ? (size_t)(pos - data) : len;
+        note_line_end(p, data, *consumed);
         if (err == HPE_PAUSED_UPGRADE) {
             /* We speak no other protocol: answer, then close. */
             p->req->keep_alive = 0;

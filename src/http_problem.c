@@ -70,6 +70,8 @@ static const problem_text_t catalogue[] = {
     {"headers_too_large", "The request headers are too large or too many.",
      "Заголовки запроса слишком велики или их слишком много."},
     {"internal_error", "Something went wrong on our side.", "На нашей стороне что-то пошло не так."},
+    {"not_implemented", "This transfer coding is not implemented; send the body as it is or chunked.",
+     "Такое кодирование передачи не поддерживается; отправьте тело как есть или chunked."},
     {"database_unavailable", "The database is unavailable; try again shortly.",
      "База данных недоступна; повторите попытку чуть позже."},
     {"overloaded", "The server is busy; try again shortly.", "Сервер перегружен; повторите попытку чуть позже."},

@@ -131,7 +131,7 @@ void log_msg(int level, const char *fmt, ...)
 
 void log_request(const log_request_t *r)
 {
-    if (LOG_INFO < log_level)
+    if (r->level < log_level)
         return;
     char line[LOG_LINE_MAX];
     char ts[40];
@@ -141,14 +141,14 @@ void log_request(const log_request_t *r)
         char rid[300];
         json_escape(rid, sizeof(rid), r->request_id ? r->request_id : "");
         n = (size_t)snprintf(line, sizeof(line),
-                             "{\"ts\":\"%s\",\"level\":\"info\",\"msg\":\"request\",\"method\":\"%s\","
+                             "{\"ts\":\"%s\",\"level\":\"%s\",\"msg\":\"request\",\"method\":\"%s\","
                              "\"route\":\"%s\",\"status\":%d,\"duration_ms\":%.3f,\"request_id\":\"%s\","
                              "\"remote\":\"%s\",\"worker\":%d}\n",
-                             ts, r->method, r->route, r->status, r->duration_ms, rid,
+                             ts, level_names[r->level], r->method, r->route, r->status, r->duration_ms, rid,
                              r->remote ? r->remote : "", r->worker);
     } else {
-        n = (size_t)snprintf(line, sizeof(line), "%s info %s %s %d %.3fms id=%s remote=%s worker=%d\n",
-                             ts, r->method, r->route, r->status, r->duration_ms,
+        n = (size_t)snprintf(line, sizeof(line), "%s %s %s %s %d %.3fms id=%s remote=%s worker=%d\n",
+                             ts, level_names[r->level], r->method, r->route, r->status, r->duration_ms,
                              r->request_id ? r->request_id : "-", r->remote ? r->remote : "-", r->worker);
     }
     if (n >= sizeof(line)) {

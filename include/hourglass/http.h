@@ -74,6 +74,8 @@ typedef struct {
 /* With ROUTE_AUTH: the handler checks the token itself (api_authenticate), so
  * that its refusal is in its own words (api_compat.c); documented the same. */
 #define ROUTE_AUTH_BY_HANDLER 8u
+/* Its requests are logged at debug, not info: health probes, every few seconds. */
+#define ROUTE_LOG_DEBUG 16u
 
 typedef enum { ROLE_USER, ROLE_STAFF, ROLE_ADMIN } http_role_t;
 
@@ -143,6 +145,7 @@ struct http_request {
     const router_path_t *route; /* the route the client called: logs and metrics */
     int route_id;
     int reprocess_count;
+    unsigned log_debug : 1;        /* the route called is ROUTE_LOG_DEBUG */
     unsigned deferred : 1;         /* waiting for the loop's next turn (reprocess) */
     http_request_t *deferred_next; /* the worker's list of them */
     const void *route_data;

@@ -18,6 +18,8 @@ typedef struct {
     void *owner;
     int error_status;    /* answer for a refused request: 400, 413, 414, 431, 501 */
     const char *error_code;
+    const char *feed_start; /* the bytes given to this call of http_parser_feed */
+    unsigned fed_line_end : 1; /* the bytes fed so far end a line (and blanks) */
     /* What the headers of the request being read said, noted as they arrive. */
     unsigned host_seen : 1;
     http_header_t expect; /* name NULL: none */

@@ -17,6 +17,7 @@ void log_msg(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3
 #define log_error(...) log_msg(LOG_ERROR, __VA_ARGS__)
 
 typedef struct {
+    int level;            /* LOG_INFO; LOG_DEBUG for routes that say so (health probes) */
     const char *method;
     const char *route;    /* declared pattern, never the raw path */
     int status;

@@ -44,13 +44,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             abort();
         off += used;
         if (r == HTTP_PARSE_ERROR) {
-            if (p.error_status != 400 && p.error_status != 413 && p.error_status != 414 && p.error_status != 431)
+            if (p.error_status != 400 && p.error_status != 413 && p.error_status != 414 && p.error_status != 431 &&
+                p.error_status != 501)
                 abort();
             done = 1;
         } else if (r == HTTP_PARSE_REQUEST) {
             http_request_t *req = p.req;
             if (!req || req->body.len > limits.max_body_size || req->url.len > limits.max_url_size ||
-                req->header_count > limits.max_headers || strlen(req->path) != req->path_len)
+                req->header_count > limits.max_headers || strlen(req->path) != req->path_len || req->path_len == 0)
                 abort();
             (void)http_header_get(req, "host", NULL);
             (void)http_query_get(req, "q");

@@ -193,3 +193,100 @@ TEST(parser_byte_by_byte)
     CHECK(p.req->body.len == 2);
     owner_free(&o);
 }
+
+/* Issue 19: a coding other than chunked was read as chunked (a proxy in front
+ * may read the body otherwise); it is 501 now, as it is named. */
+TEST(parser_refuses_transfer_codings_but_chunked)
+{
+    CHECK(refused_with(&limits, "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n", 501));
+    CHECK(refused_with(&limits, "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: gzip\r\n\r\n", 501));
+    CHECK(refused_with(&limits, "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: identity\r\n\r\n", 501));
+    owner_t o = {0};
+    http_parser_t p;
+    http_parser_init(&p, &limits, new_request, &o);
+    size_t used;
+    CHECK(feed_all(&p, "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: Chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n", &used) ==
+          HTTP_PARSE_REQUEST);
+    CHECK(p.req->body.len == 2);
+    owner_free(&o);
+}
+
+/* Issue 19: a chunk whose declared size alone is over the limit waited for the
+ * request timeout; it is refused as soon as its size line is in. */
+TEST(parser_refuses_a_chunk_declared_over_the_limit)
+{
+    CHECK(refused_with(&limits, "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n200000\r\n", 413));
+    CHECK(refused_with(&limits, "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n401\r\n", 413));
+    /* what came before counts: 1000 bytes, then a chunk of 25 */
+    char raw[2000];
+    int n = snprintf(raw, sizeof(raw), "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n3e8\r\n");
+    memset(raw + n, 'x', 1000);
+    snprintf(raw + n + 1000, sizeof(raw) - (size_t)n - 1000, "\r\n19\r\n");
+    CHECK(refused_with(&limits, raw, 413));
+    owner_t o = {0};
+    http_parser_t p;
+    http_parser_init(&p, &limits, new_request, &o);
+    size_t used;
+    CHECK(feed_all(&p, "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n400\r\n", &used) ==
+          HTTP_PARSE_MORE); /* exactly the limit */
+    owner_free(&o);
+}
+
+/* Issue 19: an obsolete folded line was accepted as is (RFC 9112: reject it). */
+TEST(parser_refuses_folded_header_lines)
+{
+    CHECK(refused_with(&limits, "GET / HTTP/1.1\r\nHost: h\r\nX-A: a\r\n b\r\n\r\n", 400));
+    CHECK(refused_with(&limits, "GET / HTTP/1.1\r\nHost: h\r\nX-A: a\r\n\tb\r\n\r\n", 400));
+    CHECK(refused_with(&limits, "GET / HTTP/1.1\r\nX-A:\r\n b\r\nHost: h\r\n\r\n", 400));
+    /* the same a byte at a time: the fold starts a read */
+    static const char *const folded[] = {"GET / HTTP/1.1\r\nHost: h\r\nX-A: a\r\n b\r\n\r\n",
+                                         "GET / HTTP/1.1\r\nHost: h\r\nX-A:\r\n  b\r\n\r\n"};
+    owner_t o;
+    http_parser_t p;
+    size_t used;
+    for (size_t k = 0; k < sizeof(folded) / sizeof(folded[0]); k++) {
+        memset(&o, 0, sizeof(o));
+        http_parser_init(&p, &limits, new_request, &o);
+        http_parse_result_t r = HTTP_PARSE_MORE;
+        for (size_t i = 0; folded[k][i] && r == HTTP_PARSE_MORE; i++)
+            r = http_parser_feed(&p, folded[k] + i, 1, &used);
+        CHECK(r == HTTP_PARSE_ERROR && p.error_status == 400);
+        owner_free(&o);
+    }
+    /* a value split between two reads at a blank is no fold */
+    memset(&o, 0, sizeof(o));
+    http_parser_init(&p, &limits, new_request, &o);
+    CHECK(feed_all(&p, "GET / HTTP/1.1\r\nHost: h\r\nUser-Agent: a", &used) == HTTP_PARSE_MORE);
+    CHECK(feed_all(&p, " b\r\n\r\n", &used) == HTTP_PARSE_REQUEST);
+    size_t vlen;
+    const char *ua = http_header_get(p.req, "user-agent", &vlen);
+    CHECK(ua && vlen == 3 && !memcmp(ua, "a b", 3));
+    owner_free(&o);
+}
+
+/* Issue 19: the absolute form, which RFC 9112 says a server must accept, was 404. */
+TEST(parser_reads_the_absolute_form)
+{
+    static const struct {
+        const char *target, *path, *query;
+    } cases[] = {
+        {.target = "http://host/health", .path = "/health", .query = ""},
+        {.target = "HTTP://host:8000/api/v1/tasks?limit=5", .path = "/api/v1/tasks", .query = "limit=5"},
+        {.target = "https://host", .path = "/", .query = ""},
+        {.target = "http://host?q=1", .path = "/", .query = "q=1"},
+        {.target = "/plain?x", .path = "/plain", .query = "x"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        owner_t o = {0};
+        http_parser_t p;
+        http_parser_init(&p, &limits, new_request, &o);
+        char raw[256];
+        snprintf(raw, sizeof(raw), "GET %s HTTP/1.1\r\nHost: h\r\n\r\n", cases[i].target);
+        size_t used;
+        CHECK(feed_all(&p, raw, &used) == HTTP_PARSE_REQUEST);
+        CHECK_STR(p.req->path, cases[i].path);
+        CHECK(p.req->path_len == strlen(cases[i].path));
+        CHECK_STR(p.req->query, cases[i].query);
+        owner_free(&o);
+    }
+}
