@@ -7,14 +7,18 @@
 #include "hourglass/http_auth.h"
 #include "hourglass/server.h"
 
+#define MS_PER_S 1000
+static const char bearer[] = "Bearer ";
+#define BEARER_LEN (sizeof(bearer) - 1)
+
 const char *http_bearer_token(http_request_t *req)
 {
     size_t len;
     const char *v = http_header_get(req, "authorization", &len);
-    if (!v || len < 8 || strncasecmp(v, "Bearer ", 7))
+    if (!v || len <= BEARER_LEN || strncasecmp(v, bearer, BEARER_LEN))
         return NULL;
-    v += 7;
-    len -= 7;
+    v += BEARER_LEN;
+    len -= BEARER_LEN;
     while (len && *v == ' ') {
         v++;
         len--;
@@ -47,9 +51,9 @@ void http_cookie_set(http_request_t *req, const char *name, const char *value, c
 void http_session_cookies_set(http_request_t *req, const char *access, const char *refresh)
 {
     const config_t *cfg = req->worker->cfg;
-    http_cookie_set(req, "access_token", access, "/", cfg->access_token_ttl_ms / 1000, 1);
-    http_cookie_set(req, "refresh_token", refresh, "/api/v1/auth", cfg->refresh_token_ttl_ms / 1000, 1);
-    http_cookie_set(req, "logged_in", "true", "/", cfg->refresh_token_ttl_ms / 1000, 0);
+    http_cookie_set(req, "access_token", access, "/", cfg->access_token_ttl_ms / MS_PER_S, 1);
+    http_cookie_set(req, "refresh_token", refresh, "/api/v1/auth", cfg->refresh_token_ttl_ms / MS_PER_S, 1);
+    http_cookie_set(req, "logged_in", "true", "/", cfg->refresh_token_ttl_ms / MS_PER_S, 0);
 }
 
 void http_session_cookies_clear(http_request_t *req)

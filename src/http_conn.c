@@ -65,8 +65,6 @@ static void on_write(uv_write_t *wr, int status);
 static void stream_send(http_conn_t *c, http_request_t *req, int by_owner);
 static void conn_head_written(http_conn_t *c);
 
-/* ---------------------------------------------------------------- requests */
-
 static void on_responded(http_request_t *req);
 static void request_free(http_request_t *req);
 static void on_stream_wake(http_request_t *req);
@@ -197,8 +195,6 @@ static void request_log(http_request_t *req, uint64_t duration_ns)
     log_request(&line);
 }
 
-/* ---------------------------------------------------------------- writing */
-
 static void on_shutdown(uv_shutdown_t *sr, int status)
 {
     (void)status;
@@ -289,8 +285,7 @@ static void on_write(uv_write_t *wr, int status)
 {
     http_request_t *req = wr->data;
     http_conn_t *c = req->conn;
-    if (!c)
-        return; /* cannot happen: a writing request stays attached */
+    assert(c); /* a request being written stays attached until this callback */
     c->writing = 0;
     if (status < 0 || c->state == CONN_CLOSING) {
         /* conn_close leaves a request being written to us, libuv holding it until now.
@@ -399,20 +394,19 @@ static void conn_flush(http_conn_t *c)
 {
     while (c->state == CONN_OPEN && !c->writing && c->head && c->head->state == REQ_RESPONDED) {
         http_request_t *req = c->head;
-        req->state = REQ_WRITING;
         int rc = conn_write(c, req, req->out.data, req->out.len);
-        if (rc < 0) {
+        if (rc < 0) { /* no callback comes: conn_close lets go of the request */
             conn_close(c);
             return;
         }
-        if (rc == 1)
+        if (rc == 0)
+            req->state = REQ_WRITING; /* libuv holds it until on_write */
+        else
             conn_head_written(c);
     }
     if (c->state == CONN_OPEN)
         conn_arm_timer(c);
 }
-
-/* ---------------------------------------------------------------- reading */
 
 static const char continue_line[] = "HTTP/1.1 100 Continue\r\n\r\n";
 
@@ -555,8 +549,6 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
     conn_feed(c, buf->base, (size_t)nread);
 }
 
-/* ---------------------------------------------------------------- timers */
-
 /* A stream that broke closes its connection on the timer, outside its owner's call. */
 static int head_stream_broken(const http_conn_t *c)
 {
@@ -643,8 +635,6 @@ static void conn_arm_timer(http_conn_t *c)
     uint64_t now = uv_now(&w->loop);
     uv_timer_start(&c->timer, on_conn_timer, deadline > now ? deadline - now : 0, 0);
 }
-
-/* ---------------------------------------------------------------- connections */
 
 static void on_conn_closed(uv_handle_t *h)
 {

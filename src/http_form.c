@@ -180,7 +180,7 @@ static int span_is(const char *s, size_t len, const char *word)
 }
 
 /* The boundary parameter of a multipart/form-data Content-Type, or NULL. */
-static const char *multipart_boundary(arena_t *a, const char *ct, size_t ct_len, size_t *blen)
+static const char *boundary_of(arena_t *a, const char *ct, size_t ct_len, size_t *blen)
 {
     const char *end = ct + ct_len;
     const char *p = skip_ows(ct, end);
@@ -325,7 +325,7 @@ int multipart_parse(arena_t *a, const char *content_type, size_t ct_len, const c
     if (!content_type || !body || !len)
         return -1; /* not even a closing delimiter */
     size_t blen = 0;
-    const char *boundary = multipart_boundary(a, content_type, ct_len, &blen);
+    const char *boundary = boundary_of(a, content_type, ct_len, &blen);
     if (!boundary)
         return -1;
     /* Every delimiter is CRLF "--" boundary; only the first may lack the CRLF,

@@ -4,6 +4,12 @@
 #include <strings.h>
 
 #define HEADER_LINE_OVERHEAD 4 /* ": " and CRLF, counted against the header limit */
+/* First sizes of a request's buffers; each grows in its arena as needed. */
+#define URL_INITIAL 128
+#define FIELD_INITIAL 32
+#define VALUE_INITIAL 64
+#define HEADERS_INITIAL 16
+#define CHUNKED_BODY_INITIAL 1024
 
 static http_parser_t *parser_of(llhttp_t *l) { return (http_parser_t *)l->data; }
 
@@ -16,13 +22,13 @@ static int refuse(http_parser_t *p, int status, const char *code)
 
 void http_request_parse_init(http_request_t *req)
 {
-    abuf_init(&req->url, &req->arena, 128);
-    abuf_init(&req->cur_field, &req->arena, 32);
-    abuf_init(&req->cur_value, &req->arena, 64);
+    abuf_init(&req->url, &req->arena, URL_INITIAL);
+    abuf_init(&req->cur_field, &req->arena, FIELD_INITIAL);
+    abuf_init(&req->cur_value, &req->arena, VALUE_INITIAL);
     req->body.arena = &req->arena;
     req->body.data = NULL;
     req->body.len = req->body.cap = 0;
-    req->header_cap = 16;
+    req->header_cap = HEADERS_INITIAL;
     req->headers = arena_alloc(&req->arena, sizeof(http_header_t) * (size_t)req->header_cap);
     req->header_count = 0;
     req->head_bytes = 0;
@@ -158,8 +164,8 @@ static int on_header_value_complete(llhttp_t *l)
         p->expect = *h;
     else if (name_is(h, "transfer-encoding") && !codings_are_chunked(h))
         return refuse(p, 501, "not_implemented");
-    abuf_init(&req->cur_field, &req->arena, 32);
-    abuf_init(&req->cur_value, &req->arena, 64);
+    abuf_init(&req->cur_field, &req->arena, FIELD_INITIAL);
+    abuf_init(&req->cur_value, &req->arena, VALUE_INITIAL);
     return 0;
 }
 
@@ -224,7 +230,7 @@ static int on_headers_complete(llhttp_t *l)
     if (has_length && l->content_length > 0)
         abuf_init(&req->body, &req->arena, (size_t)l->content_length + 1);
     else if (chunked)
-        abuf_init(&req->body, &req->arena, 1024);
+        abuf_init(&req->body, &req->arena, CHUNKED_BODY_INITIAL);
 
     if (p->expect.name && (has_length ? l->content_length > 0 : chunked)) {
         if (!value_is(&p->expect, "100-continue"))

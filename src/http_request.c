@@ -116,9 +116,11 @@ int http_request_resume(http_request_t *req)
     return 0;
 }
 
+#define ID_DIGITS_MAX 19 /* INT64_MAX has 19 */
+
 long long http_parse_id(const char *s)
 {
-    if (!s || *s < '1' || *s > '9' || strlen(s) > 19)
+    if (!s || *s < '1' || *s > '9' || strlen(s) > ID_DIGITS_MAX)
         return 0;
     for (const char *c = s; *c; c++)
         if (*c < '0' || *c > '9')

@@ -9,11 +9,15 @@
 #include "hourglass/problem.h"
 #include "hourglass/server.h"
 
+#define UINT_DIGITS_MAX 20     /* SIZE_MAX in decimal */
+#define HEAD_ROOM 384           /* status line and the headers every answer carries */
+#define EXTRA_HEADERS_INITIAL 256
+
 static void append_lit(abuf_t *b, const char *s) { abuf_append(b, s, strlen(s)); }
 
 static void append_uint(abuf_t *b, size_t v)
 {
-    char tmp[24];
+    char tmp[UINT_DIGITS_MAX];
     size_t n = sizeof(tmp);
     do {
         tmp[--n] = (char)('0' + v % 10);
@@ -37,7 +41,7 @@ const char *http_date_header(worker_t *w)
 void http_header_add(http_request_t *req, const char *name, const char *value)
 {
     if (!req->extra_headers.data)
-        abuf_init(&req->extra_headers, &req->arena, 256);
+        abuf_init(&req->extra_headers, &req->arena, EXTRA_HEADERS_INITIAL);
     append_lit(&req->extra_headers, name);
     abuf_append(&req->extra_headers, ": ", 2);
     /* A value never spans lines: no header injection from data we echo. */
@@ -111,7 +115,7 @@ void http_respond(http_request_t *req, int status, const char *content_type, con
     req->status = status;
     int bodyless = status == 204 || status == 304 || status < 200;
     abuf_t *b = &req->out;
-    abuf_init(b, &req->arena, 384 + len + req->extra_headers.len);
+    abuf_init(b, &req->arena, HEAD_ROOM + len + req->extra_headers.len);
     append_lit(b, "HTTP/1.1 ");
     append_uint(b, (size_t)status);
     abuf_append(b, " ", 1);

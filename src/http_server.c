@@ -170,8 +170,6 @@ static void worker_cleanup(worker_t *w)
     free(w->read_buf);
 }
 
-/* ---------------------------------------------------------------- process */
-
 typedef struct {
     worker_t *workers;
     int count;

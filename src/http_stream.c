@@ -26,18 +26,28 @@ int http_stream_start(http_request_t *req, const char *content_type, http_stream
     s->state = STREAM_OPEN;
     abuf_init(&s->queued, NULL, STREAM_BUFFER_INITIAL);
     abuf_init(&s->inflight, NULL, STREAM_BUFFER_INITIAL);
-    s->gone = gone;
-    s->data = data;
     req->stream = s;
     req->close_after = 1;
+    /* The head may fail to go out at once and close the connection: the owner is
+     * not told from inside its own call (gone is set after), and the request is
+     * held so that it is released here, not under us. */
+    http_request_hold(req);
     http_respond(req, 200, content_type, NULL, 0);
+    req->pending--;
+    if (s->state == STREAM_CLOSED) {
+        http_request_release(req);
+        return -1;
+    }
+    s->gone = gone;
+    s->data = data;
     return 0;
 }
 
 long http_stream_write(http_request_t *req, const void *data, size_t len)
 {
     http_stream_t *s = req->stream;
-    if (!s || s->state != STREAM_OPEN)
+    assert(s); /* only after http_stream_start succeeded */
+    if (s->state != STREAM_OPEN)
         return -1;
     abuf_append(&s->queued, data, len);
     req->ops->stream_wake(req);
@@ -49,7 +59,8 @@ long http_stream_write(http_request_t *req, const void *data, size_t len)
 void http_stream_end(http_request_t *req)
 {
     http_stream_t *s = req->stream;
-    if (!s || s->state != STREAM_OPEN)
+    assert(s);
+    if (s->state != STREAM_OPEN)
         return;
     s->state = STREAM_ENDING;
     req->ops->stream_wake(req);
@@ -58,7 +69,8 @@ void http_stream_end(http_request_t *req)
 void http_stream_abort(http_request_t *req)
 {
     http_stream_t *s = req->stream;
-    if (!s || s->state == STREAM_CLOSED || s->state == STREAM_BROKEN)
+    assert(s);
+    if (s->state == STREAM_CLOSED || s->state == STREAM_BROKEN)
         return;
     s->state = STREAM_BROKEN;
     abuf_consume(&s->queued, s->queued.len);

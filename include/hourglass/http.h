@@ -140,7 +140,7 @@ struct http_request {
     size_t max_body;
 
     /* Routing. */
-    struct router_match *match; /* set once, by route_request() */
+    struct router_match *match; /* by http_dispatch_route(), once per path */
     int match_result;
     const router_path_t *route; /* the route the client called: logs and metrics */
     int route_id;
@@ -173,7 +173,7 @@ struct http_request {
     uv_write_t write_req;
 };
 
-/* --- reading the request --- */
+/* Reading the request. */
 const char *http_header_get(const http_request_t *req, const char *name, size_t *len);
 /* A cookie's value, copied into the arena; NULL if absent. */
 const char *http_cookie_get(http_request_t *req, const char *name);
@@ -193,7 +193,7 @@ const char *http_path_id(http_request_t *req, const char *name);
 /* Copies query parameter `name` (percent-decoded) into the arena; NULL if absent. */
 const char *http_query_get(http_request_t *req, const char *name);
 
-/* --- answering: exactly one of these per request; later calls are ignored --- */
+/* Answering: exactly one of these per request; later calls are ignored. */
 void http_header_add(http_request_t *req, const char *name, const char *value);
 /* Drops every header called name (any case) that the handler added. */
 void http_header_remove(http_request_t *req, const char *name);
@@ -203,13 +203,15 @@ void http_respond_text(http_request_t *req, int status, const char *text);
 /* Problem JSON; detail NULL takes the catalogue's text for `code` in the request's language. */
 void http_respond_problem(http_request_t *req, int status, const char *code, const char *detail);
 
-/* --- streams (text/event-stream): an answer that stays open --- */
+/* Streams (text/event-stream): an answer that stays open. */
 /* Called once when the stream can take no more bytes: the client went away,
  * the connection was closed, or the server is draining. The request must not
  * be touched after it returns. */
 typedef void (*http_stream_gone_fn)(void *data);
 /* Sends the head of a 200 answer (no Content-Length, Connection: close) and
- * keeps the request open for http_stream_write. 0, or -1 if answered already. */
+ * keeps the request open for http_stream_write. 0; or -1, gone not called and
+ * the request no longer the caller's: answered already, or the connection
+ * failed while the head went out. */
 int http_stream_start(http_request_t *req, const char *content_type, http_stream_gone_fn gone, void *data);
 /* Queues bytes, writing them as the socket takes them. Returns the bytes not
  * yet on the wire, or -1 when the stream has ended. */
@@ -221,7 +223,7 @@ void http_stream_end(http_request_t *req);
  * connection closes on the loop's next turn; gone is not called. */
 void http_stream_abort(http_request_t *req);
 
-/* --- handing on (as H2O's h2o_reprocess_request) --- */
+/* Handing on to another route (as H2O's h2o_reprocess_request). */
 /* Runs the request again as `method path?query` with this body (copied; NULL
  * and 0 for none), on the loop's next turn, never from inside the caller: the
  * answer so far (status, headers added, path parameters, route data, ctx, who
@@ -232,7 +234,7 @@ void http_stream_abort(http_request_t *req);
 void http_request_reprocess(http_request_t *req, http_method_t method, const char *path, const char *query,
                             const void *body, size_t len);
 
-/* --- waiting: for the database, the thread pool, another service --- */
+/* Waiting: for the database, the thread pool, another service. */
 /* A request waiting on something keeps itself alive with a hold per wait. */
 void http_request_hold(http_request_t *req);
 /* Ends a hold. 1: the request can still be answered. 0: it cannot (answered

@@ -393,6 +393,25 @@ def test_expect_100_continue_survives_a_partial_write(make_server):
         assert c.buf == b""
 
 
+def test_stream_whose_head_cannot_be_written(make_server):
+    """The head of an event stream failed at once (the client had reset): the connection closed
+    inside http_stream_start, which told the owner its stream was gone and freed the request,
+    and the caller then attached the stream to it (use after free). Now the start fails cleanly."""
+    from messages_helpers import EVENTS, new_user, server_with, wait_metric
+    assert os.path.exists(SHORT_WRITE_LIB), SHORT_WRITE_LIB
+    s = server_with(make_server, LD_PRELOAD=SHORT_WRITE_LIB, HG_FAIL_WRITE_CONTAINING="text/event-stream",
+                    ASAN_OPTIONS=os.environ.get("ASAN_OPTIONS", "") + ":verify_asan_link_order=0")
+    api = new_user(s)
+    for _ in range(3):
+        with Conn(s.port) as c:
+            c.send(get_request(EVENTS, "Authorization: Bearer %s\r\n" % api.token))
+            assert c.closed_within(3), "the connection of a stream whose head failed stayed open"
+            assert c.buf == b"", c.buf
+    assert wait_metric(s, "sse_streams_open", lambda v: v == 0) == 0
+    st, _, body = http("GET", s.url + "/health")
+    assert st == 200 and body == b"ok"
+
+
 # --------------------------------------------------------------------------- framing (issue 19)
 
 @pytest.mark.parametrize("coding", [b"gzip, chunked", b"gzip", b"deflate,chunked"])
