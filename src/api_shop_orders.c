@@ -33,11 +33,24 @@ static int stmt_order_create, stmt_order_get, stmt_order_update, stmt_orders_pag
 
 /* ---------------------------------------------------------------- answers */
 
+/* A function's body as the answer. A function that answered no error and
+ * no body (or no id) is a defect of ours, never the client's: 500. */
+static void respond_body(http_request_t *req, int status, const char *body)
+{
+    if (!body) {
+        log_error("request %s: the database answered no body", req->request_id);
+        http_respond_problem(req, 500, "internal_error", NULL);
+        return;
+    }
+    http_respond_json(req, status, body, strlen(body));
+}
+
 /* 201 with the object of column 0 and Location <prefix>/<column 1>. */
 static void respond_created(http_request_t *req, const char *prefix, const char *body, const char *id)
 {
-    http_header_add(req, "Location", arena_printf(&req->arena, "%s/%s", prefix, id));
-    http_respond_json(req, 201, body, strlen(body));
+    if (id)
+        http_header_add(req, "Location", arena_printf(&req->arena, "%s/%s", prefix, id));
+    respond_body(req, id ? 201 : 500, body);
 }
 
 /* The SQL's field errors {"errors":[{"field","code"}]}, with the catalogue's messages. */
@@ -99,10 +112,8 @@ static int outcome_row(http_request_t *req, PGresult *res)
 
 static void on_outcome_200(http_request_t *req, PGresult *res)
 {
-    if (outcome_row(req, res) == 0) {
-        const char *body = api_column(res, "body");
-        http_respond_json(req, 200, body, strlen(body));
-    }
+    if (outcome_row(req, res) == 0)
+        respond_body(req, 200, api_column(res, "body"));
 }
 
 /* ?limit=&cursor= and the list's filter (or NULL); -1 after answering 422. */
@@ -323,10 +334,8 @@ static const body_field_t form_fields[F_COUNT] = {
 /* No route reads one form, so no Location. */
 static void on_form_created(http_request_t *req, PGresult *res)
 {
-    if (outcome_row(req, res) == 0) {
-        const char *body = api_column(res, "body");
-        http_respond_json(req, 201, body, strlen(body));
-    }
+    if (outcome_row(req, res) == 0)
+        respond_body(req, 201, api_column(res, "body"));
 }
 
 static void api_form_create(http_request_t *req)

@@ -234,6 +234,37 @@ def test_order_status_in_use_cannot_be_deleted(staff, anon):
     problem(staff.delete("%s/order-statuses/%d" % (SHOP, o["status_id"])), 409, "in_use")
 
 
+# Issue 19: the server took strlen() of the body column without looking; a function that answers
+# neither an error nor a body (a broken migration, a hand edit) crashed it.
+SILENT = {
+    "shop_order_create": "p_order jsonb, p_user_id bigint, p_notify_email text, p_telegram_chat_id text, "
+                         "p_lang text, OUT error text, OUT body json",
+    "shop_order_update": "p_id bigint, p_fields text[], p_status_id bigint, p_delivery_type_id bigint, "
+                         "p_address text, p_comment text, p_author_id bigint, OUT error text, OUT body json",
+    "shop_contact_form_create": "p_customer_name text, p_phone_number text, p_text text, p_email text, p_ip text, "
+                                "p_limit int, p_window_ms bigint, OUT error text, OUT retry_after int, OUT body json",
+}
+
+
+def test_functions_that_answer_nothing_are_a_500_never_a_crash(srv, staff, anon):
+    o = ok(post_order(anon, order_body(staff, [(variation(staff), 1)])), 201)
+    item = "%s/orders/%d" % (SHOP, o["id"])
+    kept = {name: psql("SELECT pg_get_functiondef('%s'::regproc)" % name) for name in SILENT}
+    try:
+        for name, args in SILENT.items():
+            psql("CREATE OR REPLACE FUNCTION %s(%s) LANGUAGE plpgsql AS $$BEGIN RETURN; END$$" % (name, args))
+        problem(post_order(anon, order_body(staff, [(variation(staff), 1)])), 500, "internal_error")
+        problem(staff.patch(item, {"comment": "x"}), 500, "internal_error")
+        problem(from_ip(srv, random_loopback(), "POST", SHOP + "/contact-forms",
+                        {"customer_name": "Анна", "phone_number": "+79000000000"}), 500, "internal_error")
+        assert srv.running()
+    finally:
+        for definition in kept.values():
+            psql(definition)
+    ok(post_order(anon, order_body(staff, [(variation(staff), 1)])), 201)
+    assert ok(staff.patch(item, {"comment": "y"}))["comment"] == "y"
+
+
 # --------------------------------------------------------------------------- contact forms
 
 def test_contact_form_and_its_limit(srv, staff, plain, anon):
