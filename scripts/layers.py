@@ -25,7 +25,7 @@ LAYERS = {
 }
 
 HEADERS = {
-    "base": ["arena.h", "mem.h", "log.h", "config.h", "json_text.h", "embed.h", "metrics.h", "import_csv.h"],
+    "base": ["arena.h", "mem.h", "log.h", "config.h", "json_text.h", "embed.h", "metrics.h", "import_csv.h", "cache.h"],
     "transport": ["http.h", "http_parser.h", "http_auth.h", "router.h", "problem.h", "forms.h", "server.h"],
     "storage": ["db.h"],
     "domain": ["auth.h", "revoked.h", "mail.h", "events.h", "body.h", "outbound.h", "outbox.h", "sse.h", "telegram.h"],
@@ -35,7 +35,7 @@ HEADERS = {
 
 # Files whose name has no layer prefix.
 FILES = {
-    "base": ["arena.c", "mem.c", "log.c", "config.c", "json_text.c", "metrics.c", "import_csv.c"],
+    "base": ["arena.c", "mem.c", "log.c", "config.c", "json_text.c", "metrics.c", "import_csv.c", "cache.c"],
     "transport": ["media_sniff.c"],
     "domain": ["body.c", "events.c", "outbound.c", "outbox.c", "sse.c"],
     "endpoint": ["openapi.c", "routes.c", "app.c"],

@@ -112,6 +112,7 @@ static const cfg_var_t cfg_vars[] = {
     {"BOT_API_TOKEN", CFG_SECRET, NULL, 0, 0, NULL, OFF(bot_api_token)},
     {"CONTACT_FORM_LIMIT", CFG_INT, "5", 1, 100000, NULL, OFF(contact_form_limit)},
     {"CONTACT_FORM_WINDOW", CFG_DURATION, "10m", 1000, DAY_MS, NULL, OFF(contact_form_window_ms)},
+    {"CATALOGUE_CACHE_SIZE", CFG_SIZE, "32m", 0, 64 * 1024 * MIB, NULL, OFF(catalogue_cache_size)},
 
     {"COMPAT_SEED000", CFG_BOOL, "false", 0, 0, NULL, OFF(compat_seed000)},
 };

@@ -190,7 +190,19 @@ void metrics_render(abuf_t *b, const metrics_labels_t *labels)
                 "sse_events_sent_total %lld\n"
                 "# HELP sse_streams_dropped_total Event streams ended because their reader left too much unsent.\n"
                 "# TYPE sse_streams_dropped_total counter\n"
-                "sse_streams_dropped_total %lld\n",
+                "sse_streams_dropped_total %lld\n"
+                "# HELP catalogue_cache_hits_total Public shop reads answered from a worker's memory.\n"
+                "# TYPE catalogue_cache_hits_total counter\n"
+                "catalogue_cache_hits_total %lld\n"
+                "# HELP catalogue_cache_misses_total Public shop reads that found no current answer in memory.\n"
+                "# TYPE catalogue_cache_misses_total counter\n"
+                "catalogue_cache_misses_total %lld\n"
+                "# HELP catalogue_cache_evictions_total Answers dropped to stay within CATALOGUE_CACHE_SIZE.\n"
+                "# TYPE catalogue_cache_evictions_total counter\n"
+                "catalogue_cache_evictions_total %lld\n"
+                "# HELP catalogue_cache_bytes Bytes of answers kept, every worker's together.\n"
+                "# TYPE catalogue_cache_bytes gauge\n"
+                "catalogue_cache_bytes %lld\n",
                 (long long)metrics_gauge_total(GAUGE_CONNECTIONS_OPEN), (long long)metrics_gauge_total(GAUGE_DB_IDLE),
                 (long long)metrics_gauge_total(GAUGE_DB_BUSY), (long long)metrics_gauge_total(GAUGE_DB_QUEUED),
                 (long long)metrics_gauge_total(COUNTER_DB_RECONNECTS), (long long)metrics_gauge_total(GAUGE_MAIL_PENDING),
@@ -198,5 +210,7 @@ void metrics_render(abuf_t *b, const metrics_labels_t *labels)
                 (long long)metrics_gauge_total(GAUGE_MAIL_DEAD), (long long)metrics_gauge_total(GAUGE_TELEGRAM_PENDING),
                 (long long)metrics_gauge_total(GAUGE_TELEGRAM_SENT), (long long)metrics_gauge_total(GAUGE_TELEGRAM_FAILED),
                 (long long)metrics_gauge_total(GAUGE_TELEGRAM_DEAD), (long long)metrics_gauge_total(GAUGE_SSE_OPEN),
-                (long long)metrics_gauge_total(COUNTER_SSE_SENT), (long long)metrics_gauge_total(COUNTER_SSE_DROPPED));
+                (long long)metrics_gauge_total(COUNTER_SSE_SENT), (long long)metrics_gauge_total(COUNTER_SSE_DROPPED),
+                (long long)metrics_gauge_total(COUNTER_CACHE_HITS), (long long)metrics_gauge_total(COUNTER_CACHE_MISSES),
+                (long long)metrics_gauge_total(COUNTER_CACHE_EVICTIONS), (long long)metrics_gauge_total(GAUGE_CACHE_BYTES));
 }

@@ -97,6 +97,7 @@ typedef struct config {
     char *bot_api_token;
     int contact_form_limit;
     uint64_t contact_form_window_ms;
+    size_t catalogue_cache_size; /* per worker; 0: the public catalogue is read from the database every time */
 
     /* Seed 000's front end routes (api_compat.c). */
     int compat_seed000;

@@ -30,6 +30,10 @@ typedef enum {
     GAUGE_SSE_OPEN,       /* event streams open */
     COUNTER_SSE_SENT,     /* events written to streams */
     COUNTER_SSE_DROPPED,  /* streams ended for leaving too much unsent */
+    COUNTER_CACHE_HITS,   /* the catalogue's answers from memory (cache.h) */
+    COUNTER_CACHE_MISSES,
+    COUNTER_CACHE_EVICTIONS,
+    GAUGE_CACHE_BYTES,
     GAUGE_COUNT
 } metrics_gauge_t;
 
