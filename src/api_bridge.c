@@ -86,10 +86,12 @@ void api_respond_db_error(http_request_t *req, const PGresult *res)
     http_respond_problem(req, 500, "internal_error", NULL);
 }
 
-const char *api_column(const PGresult *res, const char *name)
+const char *api_column(const PGresult *res, const char *name) { return api_column_at(res, 0, name); }
+
+const char *api_column_at(const PGresult *res, int row, const char *name)
 {
     int col = PQfnumber(res, name);
-    return col < 0 || PQntuples(res) < 1 || PQgetisnull(res, 0, col) ? NULL : PQgetvalue(res, 0, col);
+    return col < 0 || PQntuples(res) <= row || PQgetisnull(res, row, col) ? NULL : PQgetvalue(res, row, col);
 }
 
 int api_found_row(http_request_t *req, const PGresult *res)
@@ -353,8 +355,6 @@ int api_caller_is_staff(http_request_t *req)
     return req->auth.user_id && req->auth.role != ROLE_USER;
 }
 
-/* ---------------------------------------------------------------- images */
-
 int api_multipart_fields(http_request_t *req, form_field_t **fields, size_t *count)
 {
     size_t ct_len = 0;
@@ -409,13 +409,20 @@ void api_image_respond(http_request_t *req, PGresult *res, const char *cache_con
         http_respond(req, 304, NULL, NULL, 0);
         return;
     }
+    size_t len;
+    const void *bytes = api_image_bytes(req, res, &len);
+    if (bytes)
+        http_respond(req, 200, PQgetvalue(res, 0, 0), bytes, len);
+}
+
+const void *api_image_bytes(http_request_t *req, const PGresult *res, size_t *len)
+{
     const char *hex = PQgetvalue(res, 0, 3);
     size_t hex_len = (size_t)PQgetlength(res, 0, 3);
     unsigned char *bytes = arena_alloc(&req->arena, hex_len / 2 + 1);
-    size_t len = 0;
-    if (sodium_hex2bin(bytes, hex_len / 2 + 1, hex, hex_len, NULL, &len, NULL)) {
+    if (sodium_hex2bin(bytes, hex_len / 2 + 1, hex, hex_len, NULL, len, NULL)) {
         http_respond_problem(req, 500, "internal_error", NULL);
-        return;
+        return NULL;
     }
-    http_respond(req, 200, PQgetvalue(res, 0, 0), bytes, len);
+    return bytes;
 }

@@ -1,12 +1,12 @@
 /* Messages between users, the conversations list, and the live event stream
  * that carries new messages (sse.c). The SQL is in 0010_messages.sql: one
  * function per route, each answering one JSON text column. */
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "hourglass/api.h"
 #include "hourglass/app.h"
+#include "hourglass/batch.h"
 #include "hourglass/bridge.h"
 #include "hourglass/sse.h"
 
@@ -38,29 +38,15 @@ static int page_params(http_request_t *req, const char **limit, const char **bef
     return 0;
 }
 
-/* ---------------------------------------------------------------- sending, in batches */
-
-/* A worker's sends go to the database in batches: what arrived while the
- * previous batch was in the database goes next, in one transaction
- * (messages_send_batch in 0010_messages.sql says why: one NOTIFY per commit).
- * One send alone goes at once. Each batcher is touched only by its worker's loop. */
+/* A worker's sends go to the database in batches (batch.h): what arrived
+ * while the previous batch was in the database goes next, in one
+ * transaction (messages_send_batch in 0010_messages.sql says why: one NOTIFY
+ * per commit). One send alone goes at once. */
 #define SEND_BATCH_MAX 100 /* a NOTIFY line each: well within its 8000 bytes */
-#define BATCH_WORKERS 64   /* WORKERS' most */
-
-typedef struct pending_send {
-    struct pending_send *next;
-    http_request_t *req; /* held until its answer */
-    const char *to, *text;
-} pending_send_t;
 
 typedef struct {
-    db_pool_t *db;
-    pending_send_t *head, *tail;
-    pending_send_t *flight[SEND_BATCH_MAX];
-    int flight_count;
-} send_batcher_t;
-
-static send_batcher_t batchers[BATCH_WORKERS];
+    const char *to, *text;
+} message_ctx_t;
 
 static void respond_sent(http_request_t *req, const PGresult *res, int row)
 {
@@ -77,104 +63,37 @@ static void respond_sent(http_request_t *req, const PGresult *res, int row)
         api_respond_validation(req, &e);
         return;
     }
-    const pending_send_t *p = req->ctx;
-    http_header_add(req, "Location", arena_printf(&req->arena, "/api/v1/messages/%s", p->to));
+    const message_ctx_t *m = req->ctx;
+    http_header_add(req, "Location", arena_printf(&req->arena, "/api/v1/messages/%s", m->to));
     http_respond_json(req, 201, PQgetvalue(res, row, 3), (size_t)PQgetlength(res, row, 3));
 }
 
-/* An element of a text[] literal: quoted, with " and \ escaped. */
-static size_t put_array_text(char *out, const char *s)
+/* messages_send_batch's senders, recipients and texts. */
+static void send_params(http_request_t *const *reqs, int n, abuf_t *bufs)
 {
-    size_t n = 0;
-    out[n++] = '"';
-    for (; *s; s++) {
-        if (*s == '"' || *s == '\\')
-            out[n++] = '\\';
-        out[n++] = *s;
-    }
-    out[n++] = '"';
-    return n;
-}
-
-static void batch_send(send_batcher_t *b);
-
-static void on_batch(void *data, PGresult *res, db_status_t status)
-{
-    send_batcher_t *b = data;
-    int ok = status == DB_OK && PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == b->flight_count;
-    for (int i = 0; i < b->flight_count; i++) {
-        http_request_t *req = b->flight[i]->req;
-        if (!http_request_resume(req))
-            continue; /* answered 504 meanwhile, or the client left */
-        if (ok)
-            respond_sent(req, res, i);
-        else if (status != DB_OK)
-            http_respond_problem(req, 503, "database_unavailable", NULL);
-        else
-            api_respond_db_error(req, res);
-    }
-    b->flight_count = 0;
-    if (b->head)
-        batch_send(b);
-}
-
-/* Fails the batch in flight with 503 (the database could not take it). */
-static void batch_refuse(send_batcher_t *b, const char *code)
-{
-    for (int i = 0; i < b->flight_count; i++) {
-        http_request_t *req = b->flight[i]->req;
-        if (http_request_resume(req))
-            http_respond_problem(req, 503, code, NULL);
-    }
-    b->flight_count = 0;
-}
-
-static void batch_send(send_batcher_t *b)
-{
-    size_t ids_len = 3, text_len = 3;
-    int n = 0;
-    for (pending_send_t *p = b->head; p && n < SEND_BATCH_MAX; p = p->next, n++) {
-        ids_len += 21;
-        text_len += 2 * strlen(p->text) + 3;
-    }
+    for (int k = 0; k < 3; k++)
+        abuf_puts(&bufs[k], "{");
     for (int i = 0; i < n; i++) {
-        b->flight[i] = b->head;
-        b->head = b->head->next;
-    }
-    if (!b->head)
-        b->tail = NULL;
-    b->flight_count = n;
-    char *from = malloc(ids_len), *to = malloc(ids_len), *texts = malloc(text_len);
-    if (!from || !to || !texts) {
-        free(from);
-        free(to);
-        free(texts);
-        batch_refuse(b, "overloaded");
-        return;
-    }
-    size_t fl = 0, tl = 0, xl = 0;
-    from[fl++] = to[tl++] = texts[xl++] = '{';
-    for (int i = 0; i < n; i++) {
-        const pending_send_t *p = b->flight[i];
+        const message_ctx_t *m = reqs[i]->ctx;
         const char *sep = i ? "," : "";
-        fl += (size_t)sprintf(from + fl, "%s%lld", sep, (long long)p->req->auth.user_id);
-        tl += (size_t)sprintf(to + tl, "%s%s", sep, p->to);
-        if (i)
-            texts[xl++] = ',';
-        xl += put_array_text(texts + xl, p->text);
+        abuf_printf(&bufs[0], "%s%lld", sep, (long long)reqs[i]->auth.user_id);
+        abuf_printf(&bufs[1], "%s%s", sep, m->to);
+        abuf_puts(&bufs[2], sep);
+        api_batch_array_text(&bufs[2], m->text);
     }
-    from[fl++] = to[tl++] = texts[xl++] = '}';
-    from[fl] = to[tl] = texts[xl] = '\0';
-    const char *params[3] = {from, to, texts};
-    db_status_t st = db_query(b->db, stmt_send_batch, 3, params, on_batch, b);
-    free(from);
-    free(to);
-    free(texts);
-    if (st != DB_OK)
-        batch_refuse(b, st == DB_OVERLOADED ? "overloaded" : "database_unavailable");
+    for (int k = 0; k < 3; k++)
+        abuf_puts(&bufs[k], "}");
 }
 
-static void api_message_send(http_request_t *req)
+static api_batch_t sends = {
+    .stmt = &stmt_send_batch,
+    .max = SEND_BATCH_MAX,
+    .nparams = 3,
+    .params = send_params,
+    .answer = respond_sent,
+};
+
+static void message_send(http_request_t *req)
 {
     body_value_t v[2];
     field_errors_t e;
@@ -186,24 +105,15 @@ static void api_message_send(http_request_t *req)
         api_respond_validation(req, &e);
         return;
     }
-    send_batcher_t *b = &batchers[req->worker->id % BATCH_WORKERS];
-    b->db = api_db(req);
-    pending_send_t *p = arena_alloc(&req->arena, sizeof(*p));
-    *p = (pending_send_t){NULL, req, v[0].text, v[1].text};
-    req->ctx = p;
-    http_request_hold(req);
-    if (b->tail)
-        b->tail->next = p;
-    else
-        b->head = p;
-    b->tail = p;
-    if (!b->flight_count)
-        batch_send(b);
+    message_ctx_t *m = arena_alloc(&req->arena, sizeof(*m));
+    *m = (message_ctx_t){v[0].text, v[1].text};
+    req->ctx = m;
+    api_batch_add(&sends, req);
 }
 
 static void on_json(http_request_t *req, PGresult *res) { api_respond_json_row(req, res, 200); }
 
-static void api_conversation(http_request_t *req)
+static void conversation(http_request_t *req)
 {
     const char *peer = http_path_id(req, "user_id");
     const char *limit, *before;
@@ -213,7 +123,7 @@ static void api_conversation(http_request_t *req)
     api_query(req, stmt_page, 4, params, on_json);
 }
 
-static void api_conversations(http_request_t *req)
+static void conversations(http_request_t *req)
 {
     const char *limit, *before;
     if (page_params(req, &limit, &before))
@@ -234,7 +144,7 @@ static void on_marked(http_request_t *req, PGresult *res)
         http_respond(req, 204, NULL, NULL, 0);
 }
 
-static void api_mark_read(http_request_t *req)
+static void mark_read(http_request_t *req)
 {
     const char *peer = http_path_id(req, "user_id");
     if (!peer)
@@ -295,7 +205,7 @@ static void on_newest(http_request_t *req, PGresult *res)
 /* A new stream starts after the user's newest message; a reconnecting one
  * (Last-Event-ID) after the last it saw. Either way what commits between that
  * point and the stream's start is replayed, so nothing falls in between. */
-static void api_events(http_request_t *req)
+static void event_stream(http_request_t *req)
 {
     long long after = last_event_id(req);
     if (after) {
@@ -324,21 +234,21 @@ static const body_field_t before_query[] = {
 };
 
 static const api_route_t message_routes[] = {
-    {.http = {.methods = ALLOW_POST, .pattern = "/api/v1/messages", .handler = api_message_send, .flags = ROUTE_AUTH},
+    {.http = {.methods = ALLOW_POST, .pattern = "/api/v1/messages", .handler = message_send, .flags = ROUTE_AUTH},
      .summary = "Send a message", .status = 201, .response = "Message", .body = message_fields,
      .body_count = ARRAY_LEN(message_fields)},
-    {.http = {.methods = ALLOW_GET, .pattern = "/api/v1/messages/{user_id}", .handler = api_conversation,
+    {.http = {.methods = ALLOW_GET, .pattern = "/api/v1/messages/{user_id}", .handler = conversation,
               .flags = ROUTE_AUTH},
      .summary = "The conversation with one user, newest first", .response = "MessagePage", .query = before_query,
      .query_count = ARRAY_LEN(before_query), .doc = API_PAGED, .errors = "404"},
-    {.http = {.methods = ALLOW_POST, .pattern = "/api/v1/messages/{user_id}/read", .handler = api_mark_read,
+    {.http = {.methods = ALLOW_POST, .pattern = "/api/v1/messages/{user_id}/read", .handler = mark_read,
               .flags = ROUTE_AUTH},
      .summary = "Mark that user's messages to the caller read", .status = 204, .errors = "404"},
-    {.http = {.methods = ALLOW_GET, .pattern = "/api/v1/conversations", .handler = api_conversations,
+    {.http = {.methods = ALLOW_GET, .pattern = "/api/v1/conversations", .handler = conversations,
               .flags = ROUTE_AUTH},
      .summary = "Each peer with the last message and the unread count", .response = "ConversationPage",
      .doc = API_PAGED},
-    {.http = {.methods = ALLOW_GET, .pattern = "/api/v1/events", .handler = api_events, .flags = ROUTE_AUTH},
+    {.http = {.methods = ALLOW_GET, .pattern = "/api/v1/events", .handler = event_stream, .flags = ROUTE_AUTH},
      .summary = "Live events: new messages as they are committed", .response = "text/event-stream", .errors = "429"},
 };
 

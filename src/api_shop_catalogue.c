@@ -12,6 +12,7 @@
 #include "hourglass/bridge.h"
 #include "hourglass/forms.h"
 #include "hourglass/import_csv.h"
+#include "hourglass/shop_cache.h"
 
 /* API.md: a picture is at most 5 MiB (the multipart envelope gets room beyond it). */
 #define IMAGE_MAX_BYTES ((size_t)5 * 1024 * 1024)
@@ -40,8 +41,6 @@ static void respond_sql_errors(http_request_t *req, const char *body)
     json_decref(doc);
     api_respond_validation(req, &e);
 }
-
-/* ---------------------------------------------------------------- images */
 
 static const body_field_t image_form[] = {
     {"good_id", FIELD_ID, FIELD_REQUIRED, 0, 0, NULL},
@@ -108,18 +107,37 @@ static void image_create(http_request_t *req)
     if (api_image_accept(req, file->value, file->value_len, IMAGE_MAX_BYTES, &img))
         return;
     const char *p[5] = {good_id, position, img.type, img.hex, img.sha256};
+    shop_cache_write(req, SHOP_GOODS);
     api_query(req, stmt_image_create, 5, p, on_image_created);
 }
 
 static void on_image(http_request_t *req, PGresult *res) { api_image_respond(req, res, IMAGE_CACHE_CONTROL); }
+
+/* The bytes whole, to be kept: the cache answers If-None-Match itself. */
+static void on_image_kept(http_request_t *req, PGresult *res)
+{
+    size_t len;
+    const void *bytes = api_found_row(req, res) ? NULL : api_image_bytes(req, res, &len);
+    if (!bytes)
+        return;
+    shop_cache_tag(req, arena_printf(&req->arena, "\"%s\"", PQgetvalue(res, 0, 1)));
+    http_respond(req, 200, PQgetvalue(res, 0, 0), bytes, len);
+}
 
 static void image_get(http_request_t *req)
 {
     const char *id = http_path_id(req, "id");
     if (!id)
         return;
-    const char *p[2] = {id, api_if_none_match(req)};
-    api_query(req, stmt_image_get, 2, p, on_image);
+    if (!shop_cache_on(req)) {
+        const char *p[2] = {id, api_if_none_match(req)};
+        api_query(req, stmt_image_get, 2, p, on_image);
+        return;
+    }
+    if (shop_cache_picture_read(req, arena_printf(&req->arena, "images/%lld", http_parse_id(id)), IMAGE_CACHE_CONTROL))
+        return;
+    const char *p[2] = {id, NULL};
+    api_query(req, stmt_image_get, 2, p, on_image_kept);
 }
 
 static void on_image_deleted(http_request_t *req, PGresult *res)
@@ -134,10 +152,9 @@ static void image_delete(http_request_t *req)
     if (!id)
         return;
     const char *p[1] = {id};
+    shop_cache_write(req, SHOP_GOODS | SHOP_IMAGES);
     api_query(req, stmt_image_delete, 1, p, on_image_deleted);
 }
-
-/* ---------------------------------------------------------------- imports */
 
 /* An item of a JSON list, as the fields of a body: the stock's or the weights'. */
 static const body_field_t stock_item[] = {
@@ -238,13 +255,12 @@ static void import_run(http_request_t *req, int stmt, const body_field_t *item_f
     if (csv ? csv_rows(req, &rows, &e) : json_rows(req, item_fields, &rows, &e))
         return;
     const char *p[3] = {rows.ids.data, rows.values.data, csv ? rows.lines.data : NULL};
+    shop_cache_write(req, SHOP_GOODS);
     api_query(req, stmt, 3, p, api_on_json_row);
 }
 
 static void stock_import(http_request_t *req) { import_run(req, stmt_stock_set, stock_item); }
 static void weights_import(http_request_t *req) { import_run(req, stmt_weights_set, weight_item); }
-
-/* ---------------------------------------------------------------- the module */
 
 static void catalogue_register(void)
 {

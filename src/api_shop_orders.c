@@ -10,28 +10,30 @@
 #include <string.h>
 
 #include "hourglass/api.h"
+#include "hourglass/batch.h"
 #include "hourglass/bridge.h"
 #include "hourglass/json_text.h"
 #include "hourglass/log.h"
 #include "hourglass/openapi.h"
 #include "hourglass/problem.h"
 #include "hourglass/server.h"
+#include "hourglass/shop_cache.h"
 #include "hourglass/telegram.h"
 
 /* Bounds of an order (docs/shop.md, decision 10). */
 #define ORDER_ITEMS_MAX 100
+/* Orders in one transaction: each holds its rows' locks until the batch commits. */
+#define ORDERS_BATCH_MAX 32
 #define ORDER_ITEM_AMOUNT_MAX 10000
 /* amount x price summed over every item stays far inside a bigint */
 #define ORDER_PRICE_MAX 1000000000000LL
 #define URL_MAX_CHARS 2000
 #define INT32_MAX_VALUE 2147483647LL
 
-static int stmt_order_create, stmt_order_get, stmt_order_update, stmt_orders_page, stmt_changes_page,
+static int stmt_order_get, stmt_order_update, stmt_orders_page, stmt_changes_page,
     stmt_form_create, stmt_forms_page, stmt_order_exists, stmt_payment_begin, stmt_payment_registered,
     stmt_payment_lookup, stmt_payment_paid, stmt_tg_page, stmt_tg_create, stmt_tg_get, stmt_tg_update,
     stmt_tg_delete;
-
-/* ---------------------------------------------------------------- answers */
 
 /* A function's body as the answer. A function that answered no error and
  * no body (or no id) is a defect of ours, never the client's: 500. */
@@ -72,20 +74,20 @@ static void respond_sql_validation(http_request_t *req, const char *errors)
 }
 
 /* The `error` of a function's (error, body) row answered; 1 when there was one. */
-static int respond_row_error(http_request_t *req, const PGresult *res)
+static int respond_row_error(http_request_t *req, const PGresult *res, int row)
 {
-    const char *code = api_column(res, "error");
+    const char *code = api_column_at(res, row, "error");
     if (!code)
         return 0;
     if (!strcmp(code, "validation_failed")) {
-        respond_sql_validation(req, api_column(res, "errors"));
+        respond_sql_validation(req, api_column_at(res, row, "errors"));
     } else if (!strcmp(code, "price_changed") || !strcmp(code, "out_of_stock")) {
         size_t len;
         char *doc = problem_render_member(&req->arena, 409, code, problem_detail(code, req->lang), "items",
-                                          api_column(res, "items"), &len);
+                                          api_column_at(res, row, "items"), &len);
         http_respond(req, 409, "application/problem+json", doc, len);
     } else if (!strcmp(code, "rate_limited")) {
-        const char *retry_after = api_column(res, "retry_after");
+        const char *retry_after = api_column_at(res, row, "retry_after");
         if (retry_after)
             http_header_add(req, "Retry-After", retry_after);
         http_respond_problem(req, 429, code, NULL);
@@ -107,7 +109,7 @@ static int outcome_row(http_request_t *req, PGresult *res)
         api_respond_db_error(req, res);
         return -1;
     }
-    return respond_row_error(req, res) ? -1 : 0;
+    return respond_row_error(req, res, 0) ? -1 : 0;
 }
 
 static void on_outcome_200(http_request_t *req, PGresult *res)
@@ -131,8 +133,6 @@ static int page_query(http_request_t *req, const body_field_t *filter, const cha
     }
     return 0;
 }
-
-/* ---------------------------------------------------------------- orders */
 
 static const body_field_t status_filter[] = {{"status_id", FIELD_ID, 0, 0, 0, NULL}};
 
@@ -195,7 +195,7 @@ static void check_item(http_request_t *req, json_t *item, size_t i, abuf_t *out,
                     values[I_VARIATION].text, values[I_AMOUNT].text, values[I_PRICE].text);
 }
 
-/* The checked order as shop_order_create's p_order, or NULL with errors in e. */
+/* The checked order as one of shop_orders_create's p_orders, or NULL with errors in e. */
 static const char *order_json(http_request_t *req, json_t *body, field_errors_t *e)
 {
     json_t *items = json_incref(json_object_get(body, "items"));
@@ -231,17 +231,79 @@ static const char *order_json(http_request_t *req, json_t *body, field_errors_t 
     return e->count ? NULL : arena_printf(&req->arena, "{%s", out.data);
 }
 
-static void on_order_created(http_request_t *req, PGresult *res)
+static const char *config_or_null(const char *v) { return v && *v ? v : NULL; }
+
+/* Orders go to the database in batches (batch.h, shop_orders_create in
+ * 0014): a commit each would hold every order on a connection to its own WAL
+ * flush. What one order sends: its checked body, its customer, its language. */
+typedef struct {
+    const char *order, *user_id, *lang;
+} order_ctx_t;
+
+/* shop_orders_create's orders, customers, notify e-mail, Telegram chat and languages. */
+enum { B_ORDERS, B_USERS, B_EMAIL, B_CHAT, B_LANGS, B_COUNT };
+
+static void order_params(http_request_t *const *reqs, int n, abuf_t *bufs)
 {
-    if (outcome_row(req, res) == 0)
-        respond_created(req, "/api/v1/shop/orders", api_column(res, "body"), api_column(res, "id"));
+    const config_t *cfg = reqs[0]->worker->cfg;
+    abuf_t *arrays[] = {&bufs[B_ORDERS], &bufs[B_USERS], &bufs[B_LANGS]};
+    for (size_t k = 0; k < ARRAY_LEN(arrays); k++)
+        abuf_puts(arrays[k], "{");
+    for (int i = 0; i < n; i++) {
+        const order_ctx_t *o = reqs[i]->ctx;
+        const char *sep = i ? "," : "";
+        abuf_puts(&bufs[B_ORDERS], sep);
+        api_batch_array_text(&bufs[B_ORDERS], o->order);
+        abuf_printf(&bufs[B_USERS], "%s%s", sep, o->user_id ? o->user_id : "NULL");
+        abuf_puts(&bufs[B_LANGS], sep);
+        api_batch_array_text(&bufs[B_LANGS], o->lang);
+    }
+    for (size_t k = 0; k < ARRAY_LEN(arrays); k++)
+        abuf_puts(arrays[k], "}");
+    if (config_or_null(cfg->shop_notify_email))
+        abuf_puts(&bufs[B_EMAIL], cfg->shop_notify_email);
+    if (telegram_configured(cfg))
+        abuf_puts(&bufs[B_CHAT], cfg->telegram_chat_id);
 }
 
-static const char *config_or_null(const char *v) { return v && *v ? v : NULL; }
+/* Whatever becomes of the requests: the stock the orders took is dropped
+ * from the catalogue's answers and announced, with the outboxes they wrote
+ * to. A refused order (an error, a failed statement) took nothing; a
+ * connection lost meanwhile may have committed, so every good goes then. */
+static void on_orders_committed(http_request_t *const *reqs, int n, const PGresult *res)
+{
+    const config_t *cfg = reqs[0]->worker->cfg;
+    if (!res) {
+        shop_cache_stock_taken(reqs[0], NULL, 0, 0);
+        return;
+    }
+    if (PQresultStatus(res) != PGRES_TUPLES_OK)
+        return;
+    for (int i = 0; i < n && i < PQntuples(res); i++)
+        if (!api_column_at(res, i, "error"))
+            shop_cache_stock_taken(reqs[0], api_column_at(res, i, "goods"), config_or_null(cfg->shop_notify_email) != NULL,
+                                   telegram_configured(cfg));
+}
+
+static void on_order_created(http_request_t *req, const PGresult *res, int row)
+{
+    if (!respond_row_error(req, res, row))
+        respond_created(req, "/api/v1/shop/orders", api_column_at(res, row, "body"), api_column_at(res, row, "id"));
+}
+
+static int stmt_orders_create;
+static api_batch_t orders_batch = {
+    .stmt = &stmt_orders_create,
+    .max = ORDERS_BATCH_MAX,
+    .nparams = B_COUNT,
+    .params = order_params,
+    .effect = on_orders_committed,
+    .answer = on_order_created,
+};
 
 /* Public; a valid access token, when one comes, names the customer (an expired one
  * does not stop an order: it is placed anonymously). */
-static void api_order_create(http_request_t *req)
+static void order_create(http_request_t *req)
 {
     api_authenticate_optional(req);
     json_t *body = api_body_json(req);
@@ -255,15 +317,13 @@ static void api_order_create(http_request_t *req)
         api_respond_validation(req, &e);
         return;
     }
-    const config_t *cfg = req->worker->cfg;
-    const char *params[5] = {
-        order, req->auth.user_id ? http_int_param(req, req->auth.user_id) : NULL,
-        config_or_null(cfg->shop_notify_email), telegram_configured(cfg) ? cfg->telegram_chat_id : NULL,
-        http_lang_code(req)};
-    api_query(req, stmt_order_create, 5, params, on_order_created);
+    order_ctx_t *o = arena_alloc(&req->arena, sizeof(*o));
+    *o = (order_ctx_t){order, req->auth.user_id ? http_int_param(req, req->auth.user_id) : NULL, http_lang_code(req)};
+    req->ctx = o;
+    api_batch_add(&orders_batch, req);
 }
 
-static void api_orders_list(http_request_t *req)
+static void orders_list(http_request_t *req)
 {
     long long limit, after;
     const char *status;
@@ -273,7 +333,7 @@ static void api_orders_list(http_request_t *req)
     api_query(req, stmt_orders_page, 3, params, api_on_json_row);
 }
 
-static void api_order_get(http_request_t *req)
+static void order_get(http_request_t *req)
 {
     const char *id = http_path_id(req, "id");
     if (!id)
@@ -291,7 +351,7 @@ static const body_field_t order_patch_fields[U_COUNT] = {
     [U_COMMENT] = {"comment", FIELD_STRING, 0, 0, 2000, NULL},
 };
 
-static void api_order_patch(http_request_t *req)
+static void order_patch(http_request_t *req)
 {
     const char *id = http_path_id(req, "id");
     body_value_t v[U_COUNT];
@@ -312,16 +372,14 @@ static void changes_page(http_request_t *req, const char *order_id)
     api_query(req, stmt_changes_page, 3, params, api_on_json_row);
 }
 
-static void api_order_changes(http_request_t *req)
+static void order_changes(http_request_t *req)
 {
     const char *id = http_path_id(req, "id");
     if (id)
         changes_page(req, id);
 }
 
-static void api_changes_list(http_request_t *req) { changes_page(req, NULL); }
-
-/* ---------------------------------------------------------------- contact forms */
+static void changes_list(http_request_t *req) { changes_page(req, NULL); }
 
 enum { F_NAME, F_PHONE, F_TEXT, F_EMAIL, F_COUNT };
 static const body_field_t form_fields[F_COUNT] = {
@@ -338,7 +396,7 @@ static void on_form_created(http_request_t *req, PGresult *res)
         respond_body(req, 201, api_column(res, "body"));
 }
 
-static void api_form_create(http_request_t *req)
+static void form_create(http_request_t *req)
 {
     body_value_t v[F_COUNT];
     if (api_body_parse(req, form_fields, F_COUNT, BODY_CREATE, 0, v))
@@ -350,7 +408,7 @@ static void api_form_create(http_request_t *req)
     api_query(req, stmt_form_create, 7, params, on_form_created);
 }
 
-static void api_forms_list(http_request_t *req)
+static void forms_list(http_request_t *req)
 {
     long long limit, after;
     if (page_query(req, NULL, NULL, &limit, &after))
@@ -358,8 +416,6 @@ static void api_forms_list(http_request_t *req)
     const char *params[2] = {http_int_param(req, after), http_int_param(req, limit)};
     api_query(req, stmt_forms_page, 2, params, api_on_json_row);
 }
-
-/* ---------------------------------------------------------------- payments */
 
 /* Where a step of a payment keeps what the next one needs. */
 typedef struct {
@@ -496,7 +552,7 @@ static payment_ctx_t *payment_ctx(http_request_t *req)
     return c;
 }
 
-static void api_payment_register(http_request_t *req)
+static void payment_register(http_request_t *req)
 {
     payment_ctx_t *c = payment_ctx(req);
     body_value_t v[P_COUNT];
@@ -584,7 +640,7 @@ static void on_payment_lookup(http_request_t *req, PGresult *res)
     gateway_call(req, "getOrderStatusExtended.do", &form, on_gateway_status);
 }
 
-static void api_payment_status(http_request_t *req)
+static void payment_status(http_request_t *req)
 {
     payment_ctx_t *c = payment_ctx(req);
     if (!c)
@@ -592,8 +648,6 @@ static void api_payment_status(http_request_t *req)
     const char *params[1] = {c->id};
     api_query(req, stmt_payment_lookup, 1, params, on_payment_lookup);
 }
-
-/* ---------------------------------------------------------------- telegram-users */
 
 /* The bot, not a person: X-Bot-Token equal to BOT_API_TOKEN. 0, or -1 after answering. */
 static int bot_authenticate(http_request_t *req)
@@ -642,7 +696,7 @@ static void on_tg_user_created(http_request_t *req, PGresult *res)
     respond_created(req, "/api/v1/shop/telegram-users", PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1));
 }
 
-static void api_tg_users_list(http_request_t *req)
+static void tg_users_list(http_request_t *req)
 {
     long long limit, after;
     if (bot_authenticate(req) || page_query(req, NULL, NULL, &limit, &after))
@@ -651,7 +705,7 @@ static void api_tg_users_list(http_request_t *req)
     api_query(req, stmt_tg_page, 2, params, api_on_json_row);
 }
 
-static void api_tg_user_create(http_request_t *req)
+static void tg_user_create(http_request_t *req)
 {
     body_value_t v[T_COUNT];
     if (bot_authenticate(req) || tg_user_body(req, BODY_CREATE, v))
@@ -660,7 +714,7 @@ static void api_tg_user_create(http_request_t *req)
     api_query(req, stmt_tg_create, 2, params, on_tg_user_created);
 }
 
-static void api_tg_user_get(http_request_t *req)
+static void tg_user_get(http_request_t *req)
 {
     const char *id;
     if (bot_authenticate(req) || !(id = http_path_id(req, "id")))
@@ -669,7 +723,7 @@ static void api_tg_user_get(http_request_t *req)
     api_query(req, stmt_tg_get, 1, params, api_on_json_row);
 }
 
-static void api_tg_user_patch(http_request_t *req)
+static void tg_user_patch(http_request_t *req)
 {
     const char *id;
     body_value_t v[T_COUNT];
@@ -685,7 +739,7 @@ static void on_tg_user_deleted(http_request_t *req, PGresult *res)
         http_respond(req, 204, NULL, NULL, 0);
 }
 
-static void api_tg_user_delete(http_request_t *req)
+static void tg_user_delete(http_request_t *req)
 {
     const char *id;
     if (bot_authenticate(req) || !(id = http_path_id(req, "id")))
@@ -694,18 +748,17 @@ static void api_tg_user_delete(http_request_t *req)
     api_query(req, stmt_tg_delete, 1, params, on_tg_user_deleted);
 }
 
-/* ---------------------------------------------------------------- module */
-
 #define TG_USER_JSON(t)                                                                                  \
     "json_build_object('id', " t ".id, 'chat_id', " t ".chat_id, 'status_id', " t ".status_id, 'created_at', " \
     "hg_time(" t ".created_at), 'updated_at', hg_time(" t ".updated_at))"
 
 static void shop_orders_register_statements(void)
 {
-    stmt_order_create = db_statement_register(
-        "shop_order_create",
+    stmt_orders_create = db_statement_register(
+        "shop_orders_create",
         "SELECT error, body::text AS body, body->>'id' AS id, (body->'errors')::text AS errors,"
-        " (body->'items')::text AS items FROM shop_order_create($1::jsonb, $2::bigint, $3, $4, $5)");
+        " (body->'items')::text AS items, goods::text AS goods"
+        " FROM shop_orders_create($1::jsonb[], $2::bigint[], $3, $4, $5::text[]) ORDER BY n");
     stmt_order_get = db_statement_register("shop_order_get", "SELECT shop_order_get($1::bigint)::text");
     stmt_order_update = db_statement_register(
         "shop_order_update",
@@ -767,49 +820,49 @@ static void order_body_document(const api_route_t *route, http_method_t method, 
 /* The bot's routes are public to the router: they check X-Bot-Token themselves
  * (docs/openapi/shop_orders.json gives them its security scheme). */
 static const api_route_t shop_order_routes[] = {
-    {.http = {.methods = ALLOW_POST, .pattern = "/api/v1/shop/orders", .handler = api_order_create},
+    {.http = {.methods = ALLOW_POST, .pattern = "/api/v1/shop/orders", .handler = order_create},
      .summary = "Place an order (public)", .status = 201, .response = "Order", .body = order_fields,
      .body_count = O_COUNT, .errors = "409", .document = order_body_document},
-    {.http = {.methods = ALLOW_GET, .pattern = "/api/v1/shop/orders", .handler = api_orders_list, .flags = ROUTE_STAFF},
+    {.http = {.methods = ALLOW_GET, .pattern = "/api/v1/shop/orders", .handler = orders_list, .flags = ROUTE_STAFF},
      .summary = "Orders, in id order (staff)", .response = "OrderPage", .query = status_filter,
      .query_count = ARRAY_LEN(status_filter), .doc = API_PAGED},
-    {.http = {.methods = ALLOW_GET, .pattern = "/api/v1/shop/orders/{id}", .handler = api_order_get,
+    {.http = {.methods = ALLOW_GET, .pattern = "/api/v1/shop/orders/{id}", .handler = order_get,
               .flags = ROUTE_STAFF},
      .summary = "An order (staff)", .response = "Order"},
-    {.http = {.methods = ALLOW_PATCH, .pattern = "/api/v1/shop/orders/{id}", .handler = api_order_patch,
+    {.http = {.methods = ALLOW_PATCH, .pattern = "/api/v1/shop/orders/{id}", .handler = order_patch,
               .flags = ROUTE_STAFF},
      .summary = "Change an order's status, delivery, address or comment (staff)", .response = "Order",
      .body = order_patch_fields, .body_count = U_COUNT},
-    {.http = {.methods = ALLOW_GET, .pattern = "/api/v1/shop/orders/{id}/status-changes", .handler = api_order_changes,
+    {.http = {.methods = ALLOW_GET, .pattern = "/api/v1/shop/orders/{id}/status-changes", .handler = order_changes,
               .flags = ROUTE_STAFF},
      .summary = "An order's status changes, oldest first (staff)", .response = "StatusChangePage", .doc = API_PAGED},
-    {.http = {.methods = ALLOW_GET, .pattern = "/api/v1/shop/status-changes", .handler = api_changes_list,
+    {.http = {.methods = ALLOW_GET, .pattern = "/api/v1/shop/status-changes", .handler = changes_list,
               .flags = ROUTE_STAFF},
      .summary = "Every order's status changes, oldest first (staff)", .response = "StatusChangePage", .doc = API_PAGED},
-    {.http = {.methods = ALLOW_POST, .pattern = "/api/v1/shop/orders/{id}/payment", .handler = api_payment_register},
+    {.http = {.methods = ALLOW_POST, .pattern = "/api/v1/shop/orders/{id}/payment", .handler = payment_register},
      .summary = "Register the order with the payment gateway (public)", .response = "PaymentRegistered",
      .body = payment_fields, .body_count = P_COUNT, .errors = "502 504"},
-    {.http = {.methods = ALLOW_GET, .pattern = "/api/v1/shop/orders/{id}/payment", .handler = api_payment_status},
+    {.http = {.methods = ALLOW_GET, .pattern = "/api/v1/shop/orders/{id}/payment", .handler = payment_status},
      .summary = "The gateway's status of the order's payment (public)", .response = "PaymentStatus",
      .errors = "409 502 504"},
-    {.http = {.methods = ALLOW_POST, .pattern = "/api/v1/shop/contact-forms", .handler = api_form_create},
+    {.http = {.methods = ALLOW_POST, .pattern = "/api/v1/shop/contact-forms", .handler = form_create},
      .summary = "Send a contact form (public, rate limited)", .status = 201, .response = "ContactForm",
      .body = form_fields, .body_count = F_COUNT, .errors = "429"},
-    {.http = {.methods = ALLOW_GET, .pattern = "/api/v1/shop/contact-forms", .handler = api_forms_list,
+    {.http = {.methods = ALLOW_GET, .pattern = "/api/v1/shop/contact-forms", .handler = forms_list,
               .flags = ROUTE_STAFF},
      .summary = "Contact forms, in id order (staff)", .response = "ContactFormPage", .doc = API_PAGED},
-    {.http = {.methods = ALLOW_GET, .pattern = "/api/v1/shop/telegram-users", .handler = api_tg_users_list},
+    {.http = {.methods = ALLOW_GET, .pattern = "/api/v1/shop/telegram-users", .handler = tg_users_list},
      .summary = "The bot's users, in id order (X-Bot-Token)", .response = "TelegramUserPage", .doc = API_PAGED,
      .errors = "401"},
-    {.http = {.methods = ALLOW_POST, .pattern = "/api/v1/shop/telegram-users", .handler = api_tg_user_create},
+    {.http = {.methods = ALLOW_POST, .pattern = "/api/v1/shop/telegram-users", .handler = tg_user_create},
      .summary = "Add a bot user (X-Bot-Token)", .status = 201, .response = "TelegramUser", .body = tg_user_fields,
      .body_count = T_COUNT, .errors = "401 409"},
-    {.http = {.methods = ALLOW_GET, .pattern = "/api/v1/shop/telegram-users/{id}", .handler = api_tg_user_get},
+    {.http = {.methods = ALLOW_GET, .pattern = "/api/v1/shop/telegram-users/{id}", .handler = tg_user_get},
      .summary = "A bot user (X-Bot-Token)", .response = "TelegramUser", .errors = "401"},
-    {.http = {.methods = ALLOW_PATCH, .pattern = "/api/v1/shop/telegram-users/{id}", .handler = api_tg_user_patch},
+    {.http = {.methods = ALLOW_PATCH, .pattern = "/api/v1/shop/telegram-users/{id}", .handler = tg_user_patch},
      .summary = "Change a bot user (X-Bot-Token)", .response = "TelegramUser", .body = tg_user_fields,
      .body_count = T_COUNT, .errors = "401 409"},
-    {.http = {.methods = ALLOW_DELETE, .pattern = "/api/v1/shop/telegram-users/{id}", .handler = api_tg_user_delete},
+    {.http = {.methods = ALLOW_DELETE, .pattern = "/api/v1/shop/telegram-users/{id}", .handler = tg_user_delete},
      .summary = "Remove a bot user (X-Bot-Token)", .status = 204, .errors = "401"},
 };
 

@@ -27,6 +27,7 @@ void app_register_statements(void)
     revoked_register_statements();
     sse_register_statements();
     telegram_register_statements();
+    shop_cache_register_statements();
 }
 
 static void on_revoked_notify(void *data, const char *payload)
@@ -51,6 +52,7 @@ static void *app_worker_start(worker_t *w)
     aw->out = outbound_new(&w->loop);
     aw->events = events_new(aw->db);
     aw->sse = sse_hub_new(&w->loop, aw->db, w->cfg, w->metrics);
+    aw->catalogue = shop_cache_worker_new(&w->loop, aw->db, w->cfg->catalogue_cache_size, w->metrics);
     if (!aw->db || !aw->out || !aw->events || !aw->sse) {
         log_error("worker %d: out of memory", w->id);
         return NULL;
@@ -63,6 +65,8 @@ static void *app_worker_start(worker_t *w)
         events_subscribe(aw->events, REVOKED_CHANNEL, on_revoked_notify, on_revoked_listening, w);
         outbox_listen(aw->mail, aw->events);
         outbox_listen(aw->telegram, aw->events);
+        /* the catalogue's generations are the process's: one listener drops for every worker */
+        events_subscribe(aw->events, SHOP_CACHE_CHANNEL, shop_cache_on_notify, shop_cache_on_listening, NULL);
     }
     events_start(aw->events);
     return aw;
@@ -81,10 +85,16 @@ static void on_pool_closed(void *data)
     free(ctx);
 }
 
-static void on_sse_closed(void *data)
+static void on_catalogue_closed(void *data)
 {
     stop_ctx_t *ctx = data;
     db_pool_close(app_worker(ctx->w)->db, on_pool_closed, ctx);
+}
+
+static void on_sse_closed(void *data)
+{
+    stop_ctx_t *ctx = data;
+    shop_cache_worker_close(app_worker(ctx->w)->catalogue, on_catalogue_closed, ctx);
 }
 
 static void on_outbound_closed(void *data)
@@ -101,7 +111,7 @@ static void on_outbox_stopped(void *data)
 }
 
 /* Each stops before what it uses: the outboxes (both at once), the
- * transfers, the streams' hub, the pool. */
+ * transfers, the streams' hub, the catalogue's announcements, the pool. */
 static void app_worker_stop(worker_t *w, void (*done)(worker_t *w))
 {
     outbox_t *outboxes[] = {app_worker(w)->telegram, app_worker(w)->mail};
@@ -125,6 +135,7 @@ static void app_worker_free(worker_t *w)
     sse_hub_free(aw->sse);
     events_free(aw->events);
     db_pool_free(aw->db);
+    shop_cache_worker_free(aw->catalogue);
     free(aw);
     w->app_state = NULL;
 }

@@ -16,6 +16,8 @@
  * must not push everything else out. */
 #define MAX_SHARE_DIVISOR 8
 #define SLOT_BITS 12
+/* 2^64 / the golden ratio: multiplying by it spreads consecutive ids over the slots (Fibonacci hashing). */
+#define FIBONACCI_MULTIPLIER 0x9E3779B97F4A7C15ull
 _Static_assert(CACHE_ITEM_SLOTS == 1 << SLOT_BITS, "slots are a power of two");
 
 /* The process's generation and what each key last saw of it. */
@@ -66,7 +68,7 @@ void cache_invalidate(unsigned tables)
             raise_to(&table_generation[t], g);
 }
 
-static uint16_t slot_of(int64_t id) { return (uint16_t)(((uint64_t)id * 0x9E3779B97F4A7C15ull) >> (64 - SLOT_BITS)); }
+static uint16_t slot_of(int64_t id) { return (uint16_t)(((uint64_t)id * FIBONACCI_MULTIPLIER) >> (64 - SLOT_BITS)); }
 
 void cache_invalidate_items(const int64_t *ids, size_t count)
 {

@@ -3,7 +3,9 @@
  * 0011_shop.sql, global, read by anyone and written by staff. Goods and
  * variations are read through the SQL functions that hide what staff hid and
  * add a good's variations and image urls in the same statement; the engine
- * keeps their writes. */
+ * keeps their writes. Every public read is answered from the worker's memory
+ * when it can be (shop_cache.h), and every write drops what it changes. */
+#include <assert.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +13,7 @@
 #include "hourglass/api.h"
 #include "hourglass/bridge.h"
 #include "hourglass/resource.h"
+#include "hourglass/shop_cache.h"
 
 #define SHOP_WRITES (ROUTE_STAFF | RES_PUBLIC_READ)
 #define INT_MAX_VALUE 2147483647LL /* the int columns: amount, weight */
@@ -87,8 +90,6 @@ static const resource_t *const resources[] = {
 
 static int stmt_goods_page, stmt_good_get, stmt_variations_page, stmt_variation_get;
 
-/* ---------------------------------------------------------------- reads */
-
 static const body_field_t goods_filters[] = {
     {"category_id", FIELD_ID, 0, 0, 0, NULL},
     {"is_sale", FIELD_BOOL, 0, 0, 0, NULL},
@@ -101,10 +102,18 @@ static const body_field_t variation_filters[] = {
     {"good_id", FIELD_ID, 0, 0, 0, NULL},
 };
 
+/* The goods an answer shows (column 1, a bigint[]), for its invalidation. */
+static void shows_column(http_request_t *req, const PGresult *res)
+{
+    if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1 && PQnfields(res) > 1 && !PQgetisnull(res, 0, 1))
+        shop_cache_shows(req, PQgetvalue(res, 0, 1));
+}
+
 /* The page a function answered whole; NULL is a good that is missing (or
  * hidden): 404 for its nested list, an empty page where it was a filter. */
 static void on_page(http_request_t *req, PGresult *res, int nested)
 {
+    shows_column(req, res);
     if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1 && PQgetisnull(res, 0, 0) && !nested)
         http_respond_json(req, 200, EMPTY_PAGE, strlen(EMPTY_PAGE));
     else
@@ -114,14 +123,22 @@ static void on_page(http_request_t *req, PGresult *res, int nested)
 static void on_filtered_page(http_request_t *req, PGresult *res) { on_page(req, res, 0); }
 static void on_nested_page(http_request_t *req, PGresult *res) { on_page(req, res, 1); }
 
-static const char *staff_param(http_request_t *req) { return api_caller_is_staff(req) ? "true" : "false"; }
+/* A number a query or path gave, as one spelling: "007" and "7" are one key. */
+static long long number_of(const char *text) { return text ? strtoll(text, NULL, 10) : 0; }
+
+/* The key of an answer: the route and its query with every value checked
+ * and in a fixed order, defaults filled in (API.md's "limit" 50). */
+static const char *page_key(http_request_t *req, const char *route, const char *filters, long long after,
+                            long long limit)
+{
+    return arena_printf(&req->arena, "%s?%s&after=%lld&limit=%lld", route, filters, after, limit);
+}
 
 static void goods_list(http_request_t *req)
 {
     field_errors_t e;
     field_errors_init(&e, req);
     const char *p[9];
-    p[0] = staff_param(req);
     for (size_t i = 0; i < ARRAY_LEN(goods_filters); i++)
         p[1 + i] = body_query_param(req, &goods_filters[i], &e);
     long long limit, after;
@@ -132,22 +149,43 @@ static void goods_list(http_request_t *req)
         api_respond_validation(req, &e);
         return;
     }
+    int staff = api_caller_is_staff(req);
+    /* q last: it is the one value that may hold any character */
+    const char *filters = arena_printf(&req->arena, "category_id=%lld&is_sale=%s&is_new=%s&price_min=%s&price_max=%s",
+                                       number_of(p[1]), p[2] ? p[2] : "", p[3] ? p[3] : "",
+                                       p[4] ? arena_printf(&req->arena, "%lld", number_of(p[4])) : "",
+                                       p[5] ? arena_printf(&req->arena, "%lld", number_of(p[5])) : "");
+    const char *key = arena_printf(&req->arena, "%s&q=%s", page_key(req, "goods", filters, after, limit),
+                                   p[6] ? p[6] : "");
+    if (shop_cache_read(req, key, SHOP_GOODS, staff))
+        return;
+    p[0] = staff ? "true" : "false";
     p[7] = http_int_param(req, after);
     p[8] = http_int_param(req, limit);
     api_query(req, stmt_goods_page, 9, p, on_filtered_page);
 }
 
-/* One good or variation, by the function stmt calls with (id, staff). */
-static void object_get(http_request_t *req, int stmt)
+/* One good or variation, by the function stmt calls with (id, staff); its
+ * column 1 names the good it shows. */
+static void on_object(http_request_t *req, PGresult *res)
+{
+    shows_column(req, res);
+    api_on_json_row(req, res);
+}
+
+static void object_get(http_request_t *req, const char *route, int stmt)
 {
     const char *id = http_path_id(req, "id");
     if (!id)
         return;
-    const char *p[2] = {id, staff_param(req)};
-    api_query(req, stmt, 2, p, api_on_json_row);
+    int staff = api_caller_is_staff(req);
+    if (shop_cache_read(req, arena_printf(&req->arena, "%s/%lld", route, number_of(id)), SHOP_GOODS, staff))
+        return;
+    const char *p[2] = {id, staff ? "true" : "false"};
+    api_query(req, stmt, 2, p, on_object);
 }
 
-static void good_get(http_request_t *req) { object_get(req, stmt_good_get); }
+static void good_get(http_request_t *req) { object_get(req, "goods", stmt_good_get); }
 
 /* Variations of one good (nested, 404 without it) or of all, by good_id. */
 static void variations_page(http_request_t *req, const char *good_id, int nested)
@@ -162,7 +200,12 @@ static void variations_page(http_request_t *req, const char *good_id, int nested
         api_respond_validation(req, &e);
         return;
     }
-    const char *p[4] = {staff_param(req), good_id, http_int_param(req, after), http_int_param(req, limit)};
+    int staff = api_caller_is_staff(req);
+    const char *filter = arena_printf(&req->arena, "good_id=%lld", number_of(good_id));
+    if (shop_cache_read(req, page_key(req, nested ? "goods/variations" : "variations", filter, after, limit),
+                        SHOP_GOODS, staff))
+        return;
+    const char *p[4] = {staff ? "true" : "false", good_id, http_int_param(req, after), http_int_param(req, limit)};
     api_query(req, stmt_variations_page, 4, p, nested ? on_nested_page : on_filtered_page);
 }
 
@@ -175,16 +218,70 @@ static void good_variations(http_request_t *req)
         variations_page(req, id, 1);
 }
 
-static void variation_get(http_request_t *req) { object_get(req, stmt_variation_get); }
+static void variation_get(http_request_t *req) { object_get(req, "variations", stmt_variation_get); }
 
-/* ---------------------------------------------------------------- the module */
+/* The resource a route of the engine serves. */
+static const resource_t *resource_of(const http_request_t *req)
+{
+    for (size_t i = 0; i < ARRAY_LEN(resources); i++)
+        if (res_route_data(resources[i]) == req->route_data)
+            return resources[i];
+    assert(!"a shop route without its resource");
+    return NULL;
+}
+
+/* The engine's reads of a dictionary, which is the same for everyone. */
+static void dictionary_list(http_request_t *req)
+{
+    const resource_t *res = resource_of(req);
+    field_errors_t e;
+    field_errors_init(&e, req);
+    long long limit, after;
+    body_page_params(req, &e, &limit, &after);
+    /* with errors the engine answers them */
+    if (!e.count && shop_cache_read(req, page_key(req, res->collection, "", after, limit),
+                                    shop_cache_table_key(res->table), 0))
+        return;
+    res_collection(req);
+}
+
+static void dictionary_get(http_request_t *req)
+{
+    const resource_t *res = resource_of(req);
+    const char *id = http_path_id(req, "id");
+    if (!id || shop_cache_read(req, arena_printf(&req->arena, "%s/%lld", res->collection, number_of(id)),
+                               shop_cache_table_key(res->table), 0))
+        return;
+    res_item(req);
+}
+
+/* The engine's writes, which drop what they change first. Deleting a good
+ * takes its pictures with it. */
+static unsigned written_tables(http_request_t *req)
+{
+    const resource_t *res = resource_of(req);
+    unsigned key = shop_cache_table_key(res->table);
+    return key == SHOP_GOODS && req->method == METHOD_DELETE ? SHOP_GOODS | SHOP_IMAGES : key;
+}
+
+static void collection_write(http_request_t *req)
+{
+    shop_cache_write(req, written_tables(req));
+    res_collection(req);
+}
+
+static void item_write(http_request_t *req)
+{
+    shop_cache_write(req, written_tables(req));
+    res_item(req);
+}
 
 /* The engine's routes, filled by shop_register, then a good's variations. */
 static api_route_t shop_routes[ARRAY_LEN(resources) * RES_ROUTES_MAX + 1] = {
     [ARRAY_LEN(resources) * RES_ROUTES_MAX] = {
         .http = {.methods = ALLOW_GET, .pattern = "/api/v1/shop/goods/{id}/variations", .handler = good_variations},
         .summary = "A good's variations, in id order", .response = "ShopVariationPage",
-        .doc = API_PAGED},
+        .doc = API_PAGED | API_CACHED},
 };
 
 /* The engine writes goods and variations; reading them is the SQL functions',
@@ -205,19 +302,30 @@ static void read_with(const resource_t *res, http_handler_fn list, http_handler_
 
 static void shop_register(void)
 {
-    for (size_t i = 0; i < ARRAY_LEN(resources); i++)
-        res_register(resources[i], &shop_routes[i * RES_ROUTES_MAX]);
+    for (size_t i = 0; i < ARRAY_LEN(resources); i++) {
+        api_route_t *r = &shop_routes[i * RES_ROUTES_MAX];
+        res_register(resources[i], r);
+        for (int k = 0; k < RES_ROUTES_MAX; k++)
+            r[k].http.handler = k == RES_ROUTE_LIST   ? dictionary_list
+                                : k == RES_ROUTE_GET  ? dictionary_get
+                                : RES_ROUTE_ON_ITEM(k) ? item_write
+                                                       : collection_write;
+        r[RES_ROUTE_LIST].doc |= API_CACHED;
+        r[RES_ROUTE_GET].doc |= API_CACHED;
+    }
     read_with(&res_goods, goods_list, good_get, goods_filters, ARRAY_LEN(goods_filters));
     read_with(&res_variations, variations_list, variation_get, variation_filters, ARRAY_LEN(variation_filters));
     stmt_goods_page = db_statement_register(
-        "shop_goods_page", "SELECT shop_goods_page($1::boolean, $2::bigint, $3::boolean, $4::boolean, $5::bigint, "
-                           "$6::bigint, $7::text, $8::bigint, $9::int)::text");
-    stmt_good_get =
-        db_statement_register("shop_good_get", "SELECT j::text FROM shop_good_get($1::bigint, $2::boolean) j");
+        "shop_goods_page", "SELECT body::text, goods::text FROM shop_goods_page($1::boolean, $2::bigint, $3::boolean, "
+                           "$4::boolean, $5::bigint, $6::bigint, $7::text, $8::bigint, $9::int)");
+    stmt_good_get = db_statement_register(
+        "shop_good_get", "SELECT j::text, '{' || $1 || '}' FROM shop_good_get($1::bigint, $2::boolean) j");
     stmt_variations_page = db_statement_register(
-        "shop_variations_page", "SELECT shop_variations_page($1::boolean, $2::bigint, $3::bigint, $4::int)::text");
-    stmt_variation_get = db_statement_register("shop_variation_get",
-                                               "SELECT j::text FROM shop_variation_get($1::bigint, $2::boolean) j");
+        "shop_variations_page",
+        "SELECT body::text, goods::text FROM shop_variations_page($1::boolean, $2::bigint, $3::bigint, $4::int)");
+    stmt_variation_get = db_statement_register(
+        "shop_variation_get",
+        "SELECT j::text, '{' || (j->>'good_id') || '}' FROM shop_variation_get($1::bigint, $2::boolean) j");
 }
 
 const api_module_t api_shop_module = {

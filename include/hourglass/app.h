@@ -5,12 +5,14 @@
 #include "hourglass/mail.h"
 #include "hourglass/outbound.h"
 #include "hourglass/server.h"
+#include "hourglass/shop_cache.h"
 #include "hourglass/sse.h"
 #include "hourglass/telegram.h"
 
 /* What the server runs on each worker's loop besides HTTP (app.c): the
  * database pool, the outbound transfers (curl multi), the mailer, the live
- * event streams, the Telegram sender and the NOTIFY listener. */
+ * event streams, the Telegram sender, the catalogue's answers and the
+ * NOTIFY listener. */
 typedef struct app_worker {
     db_pool_t *db;
     outbound_t *out;
@@ -18,6 +20,7 @@ typedef struct app_worker {
     events_t *events;
     sse_hub_t *sse;
     outbox_t *telegram; /* NULL when Telegram is not configured */
+    shop_cache_worker_t *catalogue; /* the shop's public answers kept in memory */
 } app_worker_t;
 
 /* The statements of the modules that are not endpoints (mail, revocations). */

@@ -39,6 +39,8 @@ void api_on_json_row(http_request_t *req, PGresult *res);
 
 /* A column of row 0 by name; NULL when absent or SQL NULL. */
 const char *api_column(const PGresult *res, const char *name);
+/* The same of another row. */
+const char *api_column_at(const PGresult *res, int row, const char *name);
 /* The names of the fields a PATCH body sent, as a text[] literal; the names
  * are the declared fields', never request data. */
 const char *api_present_fields(http_request_t *req, const body_field_t *fields, const body_value_t *v, size_t n);
@@ -105,5 +107,7 @@ const char *api_if_none_match(http_request_t *req);
  * 404 without one, 304 when not_modified, else the bytes; ETag and
  * cache_control either way. */
 void api_image_respond(http_request_t *req, PGresult *res, const char *cache_control);
+/* The bytes of such a row (in the arena), or NULL after answering 500. */
+const void *api_image_bytes(http_request_t *req, const PGresult *res, size_t *len);
 
 #endif

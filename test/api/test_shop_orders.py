@@ -234,11 +234,26 @@ def test_order_status_in_use_cannot_be_deleted(staff, anon):
     problem(staff.delete("%s/order-statuses/%d" % (SHOP, o["status_id"])), 409, "in_use")
 
 
+def test_delivery_type_in_use_cannot_be_deleted(staff, anon):
+    """Orders name their delivery type and status without a foreign key (0014): a trigger keeps them."""
+    o = ok(post_order(anon, order_body(staff, [(variation(staff), 1)])), 201)
+    problem(staff.delete("%s/delivery-types/%d" % (SHOP, o["delivery_type_id"])), 409, "in_use")
+    unused = order_body(staff, [])["delivery_type_id"]
+    assert staff.delete("%s/delivery-types/%d" % (SHOP, unused)).status == 204
+    # a status that only the history of an order names
+    statuses = [x["id"] for x in items_of(anon, SHOP + "/order-statuses")]
+    item = "%s/orders/%d" % (SHOP, o["id"])
+    ok(staff.patch(item, {"status_id": statuses[-1]}))
+    ok(staff.patch(item, {"status_id": statuses[0]}))
+    problem(staff.delete("%s/order-statuses/%d" % (SHOP, statuses[-1])), 409, "in_use")
+    assert ok(staff.get(item))["delivery_type_id"] == o["delivery_type_id"]
+
+
 # Issue 19: the server took strlen() of the body column without looking; a function that answers
 # neither an error nor a body (a broken migration, a hand edit) crashed it.
 SILENT = {
-    "shop_order_create": "p_order jsonb, p_user_id bigint, p_notify_email text, p_telegram_chat_id text, "
-                         "p_lang text, OUT error text, OUT body json",
+    "shop_orders_create": "p_orders jsonb[], p_user_ids bigint[], p_notify_email text, p_telegram_chat_id text, "
+                          "p_langs text[], OUT n int, OUT error text, OUT body json, OUT goods bigint[]",
     "shop_order_update": "p_id bigint, p_fields text[], p_status_id bigint, p_delivery_type_id bigint, "
                          "p_address text, p_comment text, p_author_id bigint, OUT error text, OUT body json",
     "shop_contact_form_create": "p_customer_name text, p_phone_number text, p_text text, p_email text, p_ip text, "
@@ -251,8 +266,12 @@ def test_functions_that_answer_nothing_are_a_500_never_a_crash(srv, staff, anon)
     item = "%s/orders/%d" % (SHOP, o["id"])
     kept = {name: psql("SELECT pg_get_functiondef('%s'::regproc)" % name) for name in SILENT}
     try:
-        for name, args in SILENT.items():
-            psql("CREATE OR REPLACE FUNCTION %s(%s) LANGUAGE plpgsql AS $$BEGIN RETURN; END$$" % (name, args))
+        for name, args in SILENT.items():  # a row of NULLs (for each order of a batch)
+            rows = "SETOF record" if name == "shop_orders_create" else None
+            body = ("BEGIN FOR i IN 1 .. cardinality(p_orders) LOOP n := i; RETURN NEXT; END LOOP; END" if rows
+                    else "BEGIN RETURN; END")
+            psql("CREATE OR REPLACE FUNCTION %s(%s)%s LANGUAGE plpgsql AS $$%s$$"
+                 % (name, args, " RETURNS " + rows if rows else "", body))
         problem(post_order(anon, order_body(staff, [(variation(staff), 1)])), 500, "internal_error")
         problem(staff.patch(item, {"comment": "x"}), 500, "internal_error")
         problem(from_ip(srv, random_loopback(), "POST", SHOP + "/contact-forms",

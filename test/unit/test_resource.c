@@ -60,15 +60,19 @@ TEST(resource_routes_come_from_declarations)
     }
 }
 
-/* The shop's resources are global with public reads: the reads without
- * flags, the writes for staff; goods and variations are read by handlers of
- * their own, which take filters of their own. */
+/* The shop's resources are global with public reads: their reads without
+ * flags, their writes for staff. Every read is the shop's own (answered from
+ * memory when it can be; goods and variations by their SQL functions, which
+ * take filters), and every write one handler that drops what it changes
+ * before the engine's write. */
 TEST(resource_public_reads_split_the_routes)
 {
     const api_module_t *m = &api_shop_module;
     m->register_statements();
     CHECK(m->route_count > RES_ROUTES_MAX * 10);
-    size_t own_reads = 0;
+    http_handler_fn create = m->routes[RES_ROUTE_CREATE].http.handler, write = m->routes[RES_ROUTE_PUT].http.handler;
+    CHECK(create != res_collection && write != res_item && create != write);
+    size_t own_reads = 0, filtered = 0;
     for (size_t i = 0; i + RES_ROUTES_MAX <= m->route_count; i += RES_ROUTES_MAX) {
         const api_route_t *r = &m->routes[i];
         for (int k = 0; k < RES_ROUTES_MAX; k++)
@@ -77,10 +81,12 @@ TEST(resource_public_reads_split_the_routes)
         CHECK(r[RES_ROUTE_CREATE].http.methods == ALLOW_POST && r[RES_ROUTE_DELETE].http.methods == ALLOW_DELETE);
         CHECK(!strcmp(r[RES_ROUTE_LIST].http.pattern, r[RES_ROUTE_CREATE].http.pattern));
         CHECK(!strcmp(r[RES_ROUTE_GET].http.pattern, r[RES_ROUTE_DELETE].http.pattern));
-        CHECK(r[RES_ROUTE_CREATE].http.handler == res_collection && r[RES_ROUTE_PUT].http.handler == res_item);
-        own_reads += r[RES_ROUTE_LIST].http.handler != res_collection;
-        CHECK((r[RES_ROUTE_LIST].http.handler != res_collection) == (r[RES_ROUTE_GET].http.handler != res_item));
-        CHECK((r[RES_ROUTE_LIST].http.handler != res_collection) == (r[RES_ROUTE_LIST].query_count > 0));
+        CHECK(r[RES_ROUTE_CREATE].http.handler == create);
+        CHECK(r[RES_ROUTE_PATCH].http.handler == write && r[RES_ROUTE_PUT].http.handler == write &&
+              r[RES_ROUTE_DELETE].http.handler == write);
+        own_reads += r[RES_ROUTE_LIST].http.handler != res_collection && r[RES_ROUTE_GET].http.handler != res_item;
+        filtered += r[RES_ROUTE_LIST].query_count > 0;
     }
-    CHECK(own_reads == 2); /* goods and variations */
+    CHECK(own_reads == 10); /* the eight dictionaries, goods and variations */
+    CHECK(filtered == 2);   /* goods and variations */
 }
