@@ -121,7 +121,7 @@ static void app_worker_stop(worker_t *w, void (*done)(worker_t *w))
     ctx->done = done;
     ctx->outboxes = count;
     for (int i = 0; i < count; i++)
-        outbox_stop(outboxes[i], on_outbox_stopped, ctx);
+        outbox_stop(outboxes[i], w->drain_deadline_ms, on_outbox_stopped, ctx);
 }
 
 static void app_worker_free(worker_t *w)

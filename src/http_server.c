@@ -66,6 +66,7 @@ static void worker_drain(worker_t *w)
     if (w->draining)
         return;
     w->draining = 1;
+    w->drain_deadline_ms = uv_now(&w->loop) + w->cfg->shutdown_timeout_ms;
     uv_close((uv_handle_t *)&w->listener, on_handle_closed);
     http_conns_drain(w);
     uv_timer_start(&w->drain_timer, on_drain_timeout, w->cfg->shutdown_timeout_ms, 0);

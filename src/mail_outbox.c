@@ -343,7 +343,6 @@ outbox_t *mail_outbox_start(uv_loop_t *loop, db_pool_t *db, outbound_t *out, con
         .send_timeout_ms = cfg->mail_timeout_ms,
         .retry_max_ms = cfg->mail_retry_max_ms,
         .give_up_after_ms = cfg->mail_give_up_after_ms,
-        .shutdown_timeout_ms = cfg->shutdown_timeout_ms,
     };
     return outbox_start(&mail_kind, s, &timing, loop, db, out, worker_id);
 }

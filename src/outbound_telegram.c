@@ -131,7 +131,6 @@ outbox_t *telegram_outbox_start(uv_loop_t *loop, db_pool_t *db, outbound_t *out,
         .send_timeout_ms = cfg->outbound_timeout_ms,
         .retry_max_ms = cfg->outbound_retry_max_ms,
         .give_up_after_ms = cfg->outbound_give_up_after_ms,
-        .shutdown_timeout_ms = cfg->shutdown_timeout_ms,
     };
     return outbox_start(&telegram_kind, s, &timing, loop, db, out, worker_id);
 }

@@ -296,7 +296,7 @@ outbox_t *outbox_start(outbox_kind_t *kind, void *sender, const outbox_timing_t 
     return o;
 }
 
-void outbox_stop(outbox_t *o, void (*done)(void *), void *data)
+void outbox_stop(outbox_t *o, uint64_t deadline_ms, void (*done)(void *), void *data)
 {
     if (!o) {
         done(data);
@@ -306,7 +306,8 @@ void outbox_stop(outbox_t *o, void (*done)(void *), void *data)
     o->stopped = done;
     o->stopped_data = data;
     uv_timer_stop(&o->timer);
-    uv_timer_start(&o->timer, on_stop_timeout, o->timing.shutdown_timeout_ms, 0);
+    uint64_t now = uv_now(o->timer.loop);
+    uv_timer_start(&o->timer, on_stop_timeout, deadline_ms > now ? deadline_ms - now : 0, 0);
     close_when_idle(o);
 }
 

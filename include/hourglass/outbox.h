@@ -54,7 +54,6 @@ typedef struct {
     uint64_t send_timeout_ms;  /* of one send: a claim outlives it */
     uint64_t retry_max_ms;     /* backoff ceiling */
     uint64_t give_up_after_ms; /* a row still failing at this age dies */
-    uint64_t shutdown_timeout_ms;
 } outbox_timing_t;
 
 /* How a send ended. */
@@ -78,10 +77,11 @@ void outbox_done(outbox_job_t *job, const outbox_result_t *result);
 /* The claimed row's id, for the sender's log lines. */
 const char *outbox_job_id(const outbox_job_t *job);
 /* Stops claiming; sends in flight end and are recorded, rows claimed now go
- * back, and done runs when that is written, or at the shutdown timeout. A
+ * back, and done runs when that is written, or at deadline_ms (loop time:
+ * the worker's one SHUTDOWN_TIMEOUT, which the HTTP drain has used part of). A
  * send still running then keeps its claim until the lease ends, and its
  * result is dropped. o may be NULL (done runs at once). */
-void outbox_stop(outbox_t *o, void (*done)(void *), void *data);
+void outbox_stop(outbox_t *o, uint64_t deadline_ms, void (*done)(void *), void *data);
 /* After the outbound driver has closed. o may be NULL. */
 void outbox_free(outbox_t *o);
 

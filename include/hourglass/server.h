@@ -30,6 +30,7 @@ struct worker {
     int conn_count;
     int draining;
     int stopped;
+    uint64_t drain_deadline_ms; /* loop time by which the whole stop must end (SHUTDOWN_TIMEOUT) */
     uint64_t request_counter;
     char date[40];            /* "Date: ...\r\n", refreshed once a second */
     time_t date_sec;

@@ -10,7 +10,7 @@ import uuid
 
 import pytest
 
-from conftest import http, metric_samples, metric_value, psql
+from conftest import Conn, http, metric_samples, metric_value, psql
 from test_mail import MAILDIR, SMTP_PORT, enqueue, mail_env, mails_to, own_database
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "fakes"))
@@ -115,6 +115,30 @@ def test_a_full_batch_claims_again_without_waiting_for_the_poll(make_server, tel
         assert len(mails_to(a)) == 1, a
     texts = sorted(m["text"] for m in telegram.delivered(CHAT))
     assert texts == sorted("more-%s-%d" % (tag, i) for i in range(20)), texts
+
+
+def test_one_shutdown_timeout_bounds_the_drain_and_the_outboxes(make_server, telegram):
+    """SHUTDOWN_TIMEOUT is one deadline for the whole stop: a connection that keeps the HTTP
+    drain busy to the end, then a send that hangs, end within it together, not one after the
+    other (at 1aa8ca2 the outboxes waited a second SHUTDOWN_TIMEOUT after the drain)."""
+    url = own_database("outboxdeadline")
+    s = make_server(**both_env(telegram, url, SHUTDOWN_TIMEOUT="2s", HTTP_REQUEST_TIMEOUT="30s",
+                               HTTP_HEADER_TIMEOUT="30s", OUTBOUND_TIMEOUT="30s"))
+    s.wait_db_ready()
+    telegram.hang(30)
+    tg_id = queue_telegram(url, "deadline-" + uuid.uuid4().hex[:8])
+    wait_until("SELECT claimed_by IS NOT NULL FROM telegram_outbox WHERE id = %d" % tg_id, url, "t", 5,
+               "the message was not claimed")
+    with Conn(s.port) as c:
+        c.send(b"POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 100\r\n\r\nabc")  # a body that never comes
+        time.sleep(0.2)
+        t0 = time.monotonic()
+        assert s.stop(timeout=10) == 0
+        took = time.monotonic() - t0
+    assert 1.5 <= took < 3.5, took
+    log = s.log()
+    assert re.search(r"still busy after the shutdown timeout", log), s.log_tail()
+    assert re.search(r"telegram: 1 send\(s\) in flight and 0 result\(s\) unrecorded", log), s.log_tail()
 
 
 def test_a_stop_waits_for_the_sends_in_flight_and_records_them(make_server, telegram):
