@@ -115,7 +115,7 @@ static void on_register_hashed(http_request_t *req, const char *hash)
     api_query(req, stmt_register, 14, params, on_registered);
 }
 
-void api_register(http_request_t *req)
+static void register_account(http_request_t *req)
 {
     body_value_t *v = arena_calloc(&req->arena, sizeof(body_value_t) * REGISTER_FIELDS);
     field_errors_t e;
@@ -158,7 +158,7 @@ static void on_verified(http_request_t *req, PGresult *res)
     json_decref(j);
 }
 
-void api_verify_email(http_request_t *req)
+static void verify_email(http_request_t *req)
 {
     body_value_t v[2];
     if (api_body_parse(req, email_code_fields, 2, BODY_CREATE, 0, v))
@@ -336,7 +336,7 @@ static void on_login_lookup(http_request_t *req, PGresult *res)
     json_decref(j);
 }
 
-void api_login(http_request_t *req)
+static void log_in(http_request_t *req)
 {
     body_value_t v[LOGIN_FIELDS];
     if (api_body_parse(req, login_fields, LOGIN_FIELDS, BODY_CREATE, 1, v))
@@ -385,7 +385,7 @@ static void on_refreshed(http_request_t *req, PGresult *res)
     json_decref(j);
 }
 
-void api_refresh(http_request_t *req)
+static void refresh_tokens(http_request_t *req)
 {
     body_value_t v[1] = {{0}};
     size_t ct_len = 0;
@@ -438,7 +438,7 @@ static void revoke(http_request_t *req, const char *session_id)
     api_query(req, stmt_revoke, 3, params, on_revoked);
 }
 
-void api_logout(http_request_t *req) { revoke(req, http_int_param(req, req->auth.session_id)); }
+static void log_out(http_request_t *req) { revoke(req, http_int_param(req, req->auth.session_id)); }
 
 static void logout_all(http_request_t *req) { revoke(req, NULL); }
 
@@ -520,22 +520,22 @@ static void accounts_register_statements(void)
 }
 
 static const api_route_t account_routes[] = {
-    {.http = {.methods = ALLOW_POST, .pattern = "/api/v1/auth/register", .handler = api_register},
+    {.http = {.methods = ALLOW_POST, .pattern = "/api/v1/auth/register", .handler = register_account},
      .summary = "Create an account", .status = 201, .response = "User", .body = register_fields,
      .body_count = REGISTER_FIELDS, .errors = "409"},
-    {.http = {.methods = ALLOW_POST, .pattern = "/api/v1/auth/verify-email", .handler = api_verify_email},
+    {.http = {.methods = ALLOW_POST, .pattern = "/api/v1/auth/verify-email", .handler = verify_email},
      .summary = "Verify the e-mail address with the mailed code", .response = "User", .body = email_code_fields,
      .body_count = ARRAY_LEN(email_code_fields), .errors = "400 410"},
     {.http = {.methods = ALLOW_POST, .pattern = "/api/v1/auth/resend-verification", .handler = resend_verification},
      .summary = "Mail a new verification code", .status = 202, .response = "Accepted", .body = email_fields,
      .body_count = ARRAY_LEN(email_fields)},
-    {.http = {.methods = ALLOW_POST, .pattern = "/api/v1/auth/login", .handler = api_login},
+    {.http = {.methods = ALLOW_POST, .pattern = "/api/v1/auth/login", .handler = log_in},
      .summary = "Log in: a token pair and session cookies", .response = "TokenPair", .body = login_fields,
      .body_count = LOGIN_FIELDS, .doc = API_FORMS, .errors = "401 403 429"},
-    {.http = {.methods = ALLOW_POST, .pattern = "/api/v1/auth/refresh", .handler = api_refresh},
+    {.http = {.methods = ALLOW_POST, .pattern = "/api/v1/auth/refresh", .handler = refresh_tokens},
      .summary = "Trade a refresh token for a new pair", .response = "TokenPair", .body = refresh_fields,
      .body_count = ARRAY_LEN(refresh_fields), .doc = API_FORMS, .errors = "401 403"},
-    {.http = {.methods = ALLOW_POST, .pattern = "/api/v1/auth/logout", .handler = api_logout, .flags = ROUTE_AUTH},
+    {.http = {.methods = ALLOW_POST, .pattern = "/api/v1/auth/logout", .handler = log_out, .flags = ROUTE_AUTH},
      .summary = "Log out: revoke this session", .status = 204},
     {.http = {.methods = ALLOW_POST, .pattern = "/api/v1/auth/logout-all", .handler = logout_all,
               .flags = ROUTE_AUTH},

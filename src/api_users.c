@@ -10,7 +10,6 @@
 
 #include "hourglass/bridge.h"
 #include "hourglass/api.h"
-#include "hourglass/api_v1.h"
 #include "hourglass/http_auth.h"
 #include "hourglass/auth.h"
 #include "hourglass/body.h"
@@ -147,7 +146,7 @@ static me_ctx_t *parse_password_body(http_request_t *req)
     return c;
 }
 
-void api_me_get(http_request_t *req)
+static void me_get(http_request_t *req)
 {
     const char *params[1] = {user_id_text(req)};
     api_query(req, stmt_user_get, 1, params, api_on_json_row);
@@ -180,7 +179,7 @@ static void patch_user(http_request_t *req, const char *id, const body_field_t *
     api_query(req, stmt, 2 + count, params, on_user_outcome);
 }
 
-void api_me_patch(http_request_t *req) { patch_user(req, user_id_text(req), me_fields, M_COUNT, stmt_update_me); }
+static void me_patch(http_request_t *req) { patch_user(req, user_id_text(req), me_fields, M_COUNT, stmt_update_me); }
 
 /* A user is gone: their sessions are refused here at once (other instances
  * hear it through NOTIFY). Returns -1 after answering when nothing was deleted. */
@@ -220,7 +219,7 @@ static void me_delete(http_request_t *req)
 
 static void password_matched(http_request_t *req) { http_respond(req, 204, NULL, NULL, 0); }
 
-void api_password_check(http_request_t *req)
+static void password_check(http_request_t *req)
 {
     me_ctx_t *c = parse_password_body(req);
     if (c)
@@ -264,7 +263,7 @@ static void hash_new_password(http_request_t *req)
     api_password_hash(req, c->v[PW_NEW].text, on_new_password_hashed);
 }
 
-void api_password_change(http_request_t *req)
+static void password_change(http_request_t *req)
 {
     me_ctx_t *c = arena_calloc(&req->arena, sizeof(*c));
     field_errors_t e;
@@ -514,19 +513,19 @@ static void users_register_statements(void)
 static const int admin_view = 1;
 
 static const api_route_t user_routes[] = {
-    {.http = {.methods = ALLOW_GET, .pattern = "/api/v1/users/me", .handler = api_me_get, .flags = ROUTE_AUTH},
+    {.http = {.methods = ALLOW_GET, .pattern = "/api/v1/users/me", .handler = me_get, .flags = ROUTE_AUTH},
      .summary = "The caller's account", .response = "User"},
-    {.http = {.methods = ALLOW_PATCH, .pattern = "/api/v1/users/me", .handler = api_me_patch, .flags = ROUTE_AUTH},
+    {.http = {.methods = ALLOW_PATCH, .pattern = "/api/v1/users/me", .handler = me_patch, .flags = ROUTE_AUTH},
      .summary = "Change the given profile fields", .response = "User", .body = me_fields, .body_count = M_COUNT,
      .errors = "409"},
     {.http = {.methods = ALLOW_DELETE, .pattern = "/api/v1/users/me", .handler = me_delete, .flags = ROUTE_AUTH},
      .summary = "Delete the account and everything it owns", .status = 204, .body = password_fields,
      .body_count = ARRAY_LEN(password_fields), .errors = "429"},
-    {.http = {.methods = ALLOW_POST, .pattern = "/api/v1/users/me/password/check", .handler = api_password_check,
+    {.http = {.methods = ALLOW_POST, .pattern = "/api/v1/users/me/password/check", .handler = password_check,
               .flags = ROUTE_AUTH},
      .summary = "Check the password", .status = 204, .body = password_fields, .body_count = ARRAY_LEN(password_fields),
      .errors = "429"},
-    {.http = {.methods = ALLOW_PUT, .pattern = "/api/v1/users/me/password", .handler = api_password_change,
+    {.http = {.methods = ALLOW_PUT, .pattern = "/api/v1/users/me/password", .handler = password_change,
               .flags = ROUTE_AUTH},
      .summary = "Change the password", .status = 204, .body = password_change_fields,
      .body_count = ARRAY_LEN(password_change_fields), .errors = "429"},

@@ -102,7 +102,7 @@ void body_page_params(http_request_t *req, field_errors_t *e, long long *limit, 
             field_errors_add(e, "limit", "wrong_type");
         else if (*limit < 1)
             field_errors_add(e, "limit", "too_small");
-        else if (*limit > PAGE_MAX_LIMIT)
+        else if (*limit > (req->reprocess_count ? PAGE_INTERNAL_MAX_LIMIT : PAGE_MAX_LIMIT))
             field_errors_add(e, "limit", "too_large");
     }
     /* The cursor is the last id of the page before, which clients treat as opaque. */

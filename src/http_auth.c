@@ -28,7 +28,8 @@ const char *http_bearer_token(http_request_t *req)
 
 int http_unsafe_method(const http_request_t *req)
 {
-    return req->method != METHOD_GET && req->method != METHOD_HEAD && req->method != METHOD_OPTIONS;
+    http_method_t m = req->client_method;
+    return m != METHOD_GET && m != METHOD_HEAD && m != METHOD_OPTIONS;
 }
 
 int http_origin_allowed(http_request_t *req)

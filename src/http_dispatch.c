@@ -102,8 +102,10 @@ void http_dispatch(http_request_t *req)
     router_match_t *m;
     router_result_t r = http_dispatch_route(req, &m);
     if (!req->reprocess_count) {
-        req->route = m->path;
-        req->route_id = m->path_id;
+        if (r != ROUTER_NOT_FOUND && router_path_internal(m->path))
+            r = ROUTER_NOT_FOUND; /* a client is not told that an internal path exists */
+        req->route = r == ROUTER_NOT_FOUND ? NULL : m->path;
+        req->route_id = r == ROUTER_NOT_FOUND ? 0 : m->path_id;
         req->log_debug = r == ROUTER_FOUND && (m->route->flags & ROUTE_LOG_DEBUG);
     }
     if (r == ROUTER_NOT_FOUND) {
@@ -130,8 +132,7 @@ void http_dispatch(http_request_t *req)
     req->route_data = route->data;
     if (route->filter && !req->respond_filter) /* before authentication: a 401 is reshaped too */
         req->respond_filter = route->filter;
-    if ((route->flags & (ROUTE_AUTH | ROUTE_STAFF | ROUTE_ADMIN)) && !(route->flags & ROUTE_AUTH_BY_HANDLER) &&
-        req->worker->app->authenticate(req, route->flags))
+    if ((route->flags & (ROUTE_AUTH | ROUTE_STAFF | ROUTE_ADMIN)) && req->worker->app->authenticate(req, route->flags))
         return;
     route->handler(req);
 }

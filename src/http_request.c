@@ -98,6 +98,27 @@ const char *http_query_get(http_request_t *req, const char *name)
     return NULL;
 }
 
+void http_request_header_set(http_request_t *req, const char *name, const char *value)
+{
+    size_t nlen = strlen(name);
+    int kept = 0;
+    for (int i = 0; i < req->header_count; i++) {
+        const http_header_t *h = &req->headers[i];
+        if (!(h->name_len == nlen && !strncasecmp(h->name, name, nlen)))
+            req->headers[kept++] = *h;
+    }
+    if (kept >= req->header_cap) {
+        http_header_t *grown = arena_alloc(&req->arena, sizeof(http_header_t) * (size_t)(kept + 1));
+        if (kept)
+            memcpy(grown, req->headers, sizeof(http_header_t) * (size_t)kept);
+        req->headers = grown;
+        req->header_cap = kept + 1;
+    }
+    req->headers[kept] = (http_header_t){arena_strdup(&req->arena, name), nlen, arena_strdup(&req->arena, value),
+                                         strlen(value)};
+    req->header_count = kept + 1;
+}
+
 void http_request_hold(http_request_t *req) { req->pending++; }
 
 void http_request_release(http_request_t *req)

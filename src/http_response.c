@@ -1,6 +1,7 @@
 /* Turning an answer into bytes: status line, the headers every response
  * carries, CORS, and problem documents. */
 #define _GNU_SOURCE /* memmem */
+#include <assert.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -12,6 +13,8 @@
 #define UINT_DIGITS_MAX 20     /* SIZE_MAX in decimal */
 #define HEAD_ROOM 384           /* status line and the headers every answer carries */
 #define EXTRA_HEADERS_INITIAL 256
+#define HTTP_STATUS_MIN 100
+#define HTTP_STATUS_MAX 599
 
 static void append_lit(abuf_t *b, const char *s) { abuf_append(b, s, strlen(s)); }
 
@@ -109,8 +112,7 @@ void http_respond(http_request_t *req, int status, const char *content_type, con
         http_respond_filter_fn filter = req->respond_filter;
         req->respond_filter = NULL;
         filter(req, &status, &content_type, &body, &len);
-        if (!status)
-            return; /* the filter took the request on to another step */
+        assert(status >= HTTP_STATUS_MIN && status <= HTTP_STATUS_MAX); /* a filter only reshapes */
     }
     req->status = status;
     int bodyless = status == 204 || status == 304 || status < 200;

@@ -17,6 +17,7 @@ struct router_path {
     router_segment_t segments[ROUTER_MAX_SEGMENTS];
     int segment_count;
     unsigned methods;
+    unsigned internal : 1; /* its routes are ROUTE_INTERNAL */
     const http_route_t *routes[METHOD_COUNT];
 };
 
@@ -105,6 +106,10 @@ int router_add(router_t *r, const http_route_t *route, char *err, size_t errlen)
             r->paths = mem_reallocarray(r->paths, (size_t)r->cap, sizeof(*r->paths));
         }
         r->paths[r->count++] = path;
+        path->internal = (route->flags & ROUTE_INTERNAL) != 0;
+    } else if (path->internal != ((route->flags & ROUTE_INTERNAL) != 0)) {
+        snprintf(err, errlen, "route %s: internal and public methods on one path", route->pattern);
+        return -1;
     }
     for (int m = 0; m < METHOD_COUNT; m++) {
         if (!(route->methods & HTTP_M(m)))
@@ -212,6 +217,8 @@ const char *router_path_pattern(const router_t *r, int path_id)
 }
 
 const char *router_path_pattern_of(const router_path_t *p) { return p ? p->pattern : "unmatched"; }
+
+int router_path_internal(const router_path_t *p) { return p->internal; }
 
 size_t router_allow_header(unsigned methods, char *out, size_t cap)
 {

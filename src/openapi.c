@@ -629,7 +629,8 @@ static int build_document(build_t *b, const api_module_t *const *modules, size_t
         return -1;
     for (size_t m = 0; m < count; m++)
         for (size_t r = 0; r < modules[m]->route_count; r++)
-            if (document_route(b, modules[m], &modules[m]->routes[r]))
+            if (!(modules[m]->routes[r].http.flags & ROUTE_INTERNAL) && /* no client reaches it */
+                document_route(b, modules[m], &modules[m]->routes[r]))
                 return -1;
     const char *key;
     json_t *item;

@@ -52,11 +52,11 @@ static const resource_t res_tasks = {
     .filter_count = ARRAY_LEN(task_filters), .summary = "tasks",
 };
 
-/* The balance wheel's fields, valued 0..max_value. */
-#define WHEEL_FIELDS(max_value)                                                   \
-    {.f = {"sphere", FIELD_STRING, FIELD_REQUIRED, 1, 100, NULL}, .unique = 1}, \
-        {.f = {"value", FIELD_INT, FIELD_REQUIRED, 0, max_value, NULL}}, COLOR
-static const res_field_t wheel_fields[] = {WHEEL_FIELDS(10)};
+static const res_field_t wheel_fields[] = {
+    {.f = {"sphere", FIELD_STRING, FIELD_REQUIRED, 1, 100, NULL}, .unique = 1},
+    {.f = {"value", FIELD_INT, FIELD_REQUIRED, 0, 10, NULL}},
+    COLOR,
+};
 static const resource_t res_wheel = {
     .name = "BalanceSphere", .table = "balance_wheel", .tag = "balance wheel", .collection = API "/balance-wheel",
     .item = API "/balance-wheel/{id}", .route_flags = ROUTE_AUTH, .fields = wheel_fields,
@@ -189,16 +189,6 @@ static const resource_t res_pomodoros = {
     .summary = "pomodoro timer sessions",
 };
 
-/* Seed 000's balance wheel counts 0..100 (api_compat.c): the same table
- * and fields, registered only when COMPAT_SEED000 is on. */
-static const res_field_t wheel_percent_fields[] = {WHEEL_FIELDS(100)};
-static const resource_t res_wheel_percent = {
-    .name = "BalanceSpherePercent", .table = "balance_wheel", .tag = "seed-000 compatibility",
-    .collection = API "/balance-wheel", .item = API "/balance-wheel/{id}", .route_flags = ROUTE_AUTH,
-    .fields = wheel_percent_fields, .field_count = ARRAY_LEN(wheel_percent_fields),
-    .summary = "spheres of the life balance wheel, valued 0..100",
-};
-
 static const resource_t *const resources[] = {
     &res_lists,   &res_tasks,   &res_wheel,      &res_columns, &res_cards,    &res_items,
     &res_gantt,   &res_durations, &res_planner, &res_categories, &res_presets, &res_pomodoros,
@@ -206,8 +196,6 @@ static const resource_t *const resources[] = {
 
 const resource_t *planning_resource(const char *name)
 {
-    if (!strcmp(name, res_wheel_percent.name))
-        return &res_wheel_percent;
     for (size_t i = 0; i < ARRAY_LEN(resources); i++)
         if (!strcmp(resources[i]->name, name))
             return resources[i];

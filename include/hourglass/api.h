@@ -50,6 +50,7 @@ typedef struct {
     const api_route_t *routes;
     size_t route_count;
     void (*register_statements)(void);
+    unsigned seed000 : 1; /* served only with COMPAT_SEED000 */
 } api_module_t;
 
 extern const api_module_t api_ops_module;
@@ -66,7 +67,7 @@ extern const api_module_t api_docs_module;
 extern const api_module_t api_compat_module;
 
 /* Registers every module's statements and routes; NULL with err on a bad
- * table. compat_seed000 (COMPAT_SEED000) adds seed 000's routes (api_compat.c). */
+ * table. compat_seed000 (COMPAT_SEED000) adds the modules marked seed000. */
 router_t *routes_build(int compat_seed000, char *err, size_t errlen);
 
 #endif

@@ -77,7 +77,10 @@ body_error_t body_read(http_request_t *req, const body_field_t *fields, size_t c
                        int allow_forms, body_value_t *values, field_errors_t *e);
 
 /* ?limit= (1..200, default 50) and ?cursor= (the opaque keyset position) of a
- * list; a bad value adds an error on its parameter to e. */
+ * list; a bad value adds an error on its parameter to e. A request handed on
+ * by another route (http_request_reprocess: seed 000's whole lists) may ask
+ * up to PAGE_INTERNAL_MAX_LIMIT: its query is ours, not a client's. */
+#define PAGE_INTERNAL_MAX_LIMIT 10000
 void body_page_params(http_request_t *req, field_errors_t *e, long long *limit, long long *after);
 
 /* Query parameter f->name checked as field f would be in a body (FIELD_ID,

@@ -47,9 +47,8 @@ typedef void (*http_handler_fn)(http_request_t *req);
  * its status, type and body (in the request's arena) and the headers added.
  * A route's filter is installed when the request reaches it, before its
  * authentication, so a 401 passes through it too; it stays for the answer of
- * whatever route the request is handed on to (http_request_reprocess).
- * Legacy, for api_compat.c until it hands requests on with reprocess: a
- * filter set by hand that sets *status to 0 keeps the request running. */
+ * whatever route the request is handed on to (http_request_reprocess). It
+ * only reshapes: the answer it leaves is the one written. */
 typedef void (*http_respond_filter_fn)(http_request_t *req, int *status, const char **content_type,
                                        const void **body, size_t *len);
 
@@ -71,9 +70,10 @@ typedef struct {
 #define ROUTE_AUTH 1u
 #define ROUTE_STAFF 2u /* role staff or admin (implies ROUTE_AUTH) */
 #define ROUTE_ADMIN 4u /* role admin (implies ROUTE_AUTH) */
-/* With ROUTE_AUTH: the handler checks the token itself (api_authenticate), so
- * that its refusal is in its own words (api_compat.c); documented the same. */
-#define ROUTE_AUTH_BY_HANDLER 8u
+/* Reached only by a request handed on (http_request_reprocess), as nginx's
+ * `internal` locations: a client that asks for its path gets 404, and the
+ * document leaves it out. A path's routes are all internal or none. */
+#define ROUTE_INTERNAL 8u
 /* Its requests are logged at debug, not info: health probes, every few seconds. */
 #define ROUTE_LOG_DEBUG 16u
 
@@ -233,6 +233,9 @@ void http_stream_abort(http_request_t *req);
  * per request: beyond, the request is answered 500 and an error is logged. */
 void http_request_reprocess(http_request_t *req, http_method_t method, const char *path, const char *query,
                             const void *body, size_t len);
+/* Sets a request header, in place of every one of that name: for a handler
+ * that hands its request on with a body of another type than the client's. */
+void http_request_header_set(http_request_t *req, const char *name, const char *value);
 
 /* Waiting: for the database, the thread pool, another service. */
 /* A request waiting on something keeps itself alive with a hold per wait. */

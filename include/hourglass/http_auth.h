@@ -6,6 +6,9 @@
 
 /* The Bearer token of the Authorization header, copied, or NULL. */
 const char *http_bearer_token(http_request_t *req);
+/* Does the client's method write (not GET, HEAD or OPTIONS)? A request handed
+ * on to another route (a GET that runs as a POST) is as safe as the client
+ * sent it. */
 int http_unsafe_method(const http_request_t *req);
 int http_origin_allowed(http_request_t *req);
 /* A Set-Cookie with SameSite=Lax, Secure by COOKIE_SECURE; max_age_s 0 clears it. */

@@ -99,8 +99,8 @@ void res_register(const resource_t *res, api_route_t *routes);
 /* The generic handlers; route data is the resource. */
 void res_collection(http_request_t *req);
 void res_item(http_request_t *req);
-/* The route data res_register gave res's routes: for a module that hands a
- * request on to res_collection / res_item (api_compat.c); NULL if unregistered. */
+/* The route data res_register gave res's routes (which resource a route of
+ * the engine serves: res_shop.c); NULL if unregistered. */
 const void *res_route_data(const resource_t *res);
 /* A planning declaration of res_planning.c by its name ("Task"); NULL if none. */
 const resource_t *planning_resource(const char *name);

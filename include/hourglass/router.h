@@ -32,6 +32,8 @@ router_result_t router_match(const router_t *r, http_method_t method, const char
 int router_path_count(const router_t *r);
 const char *router_path_pattern(const router_t *r, int path_id);
 const char *router_path_pattern_of(const router_path_t *p);
+/* Are the path's routes ROUTE_INTERNAL? */
+int router_path_internal(const router_path_t *p);
 /* "GET, HEAD, OPTIONS" for an Allow header. */
 size_t router_allow_header(unsigned methods, char *out, size_t cap);
 const char *http_method_name(http_method_t m);

@@ -93,6 +93,17 @@ static void reshape(http_request_t *req, int *status, const char **content_type,
     *len = 8;
 }
 
+static int reshape_calls;
+
+static void count_and_reshape(http_request_t *req, int *status, const char **content_type, const void **body,
+                              size_t *len)
+{
+    reshape_calls++;
+    reshape(req, status, content_type, body, len);
+}
+
+static void to_internal(http_request_t *req) { http_request_reprocess(req, METHOD_POST, "/internal/7", NULL, "x", 1); }
+
 static const http_route_t routes[] = {
     {.methods = ALLOW_GET, .pattern = "/start/{n}", .handler = hand_on},
     {.methods = ALLOW_POST, .pattern = "/target/{id}", .handler = target},
@@ -100,6 +111,9 @@ static const http_route_t routes[] = {
     {.methods = ALLOW_GET, .pattern = "/to-guarded", .handler = to_guarded},
     {.methods = ALLOW_GET, .pattern = "/guarded", .handler = never, .flags = ROUTE_AUTH, .filter = reshape},
     {.methods = ALLOW_GET, .pattern = "/shaped", .handler = hand_on, .filter = reshape},
+    {.methods = ALLOW_GET, .pattern = "/counted", .handler = never, .filter = count_and_reshape},
+    {.methods = ALLOW_GET, .pattern = "/to-internal", .handler = to_internal},
+    {.methods = ALLOW_POST, .pattern = "/internal/{id}", .handler = target, .flags = ROUTE_INTERNAL},
 };
 
 static void setup(void)
@@ -251,6 +265,44 @@ TEST(dispatch_filter_stays_for_the_route_handed_on_to)
     turn();
     CHECK(t.target_calls == 1 && t.answers == 1);
     CHECK(t.status == 201 && strstr(t.answer, "\r\n\r\nreshaped") && strstr(t.answer, "X-Filtered: yes\r\n"));
+    request_detach(req);
+    teardown();
+}
+
+/* A filter only reshapes: the answer it leaves is written at once, and it
+ * runs once, whatever answers after (a late second answer is ignored). */
+TEST(dispatch_filter_answers_once_at_once)
+{
+    setup();
+    reshape_calls = 0;
+    http_request_t *req = request(METHOD_GET, "/counted");
+    CHECK(t.answers == 1 && reshape_calls == 1 && req->state == REQ_RESPONDED);
+    CHECK(t.status == 200 && strstr(t.answer, "\r\n\r\nreshaped") && strstr(t.answer, "X-Filtered: yes\r\n"));
+    CHECK(req->respond_filter == NULL);
+    http_respond_text(req, 500, "late");
+    CHECK(t.answers == 1 && reshape_calls == 1);
+    request_detach(req);
+    teardown();
+}
+
+/* A client never reaches an internal route, in any method (nor learns that
+ * its path exists); a request handed on does. */
+TEST(dispatch_internal_routes_only_for_requests_handed_on)
+{
+    setup();
+    const http_method_t tried[] = {METHOD_POST, METHOD_GET, METHOD_OPTIONS};
+    for (size_t i = 0; i < sizeof(tried) / sizeof(tried[0]); i++) {
+        http_request_t *req = request(tried[i], "/internal/7");
+        CHECK(t.answers == (int)i + 1 && t.status == 404 && t.target_calls == 0);
+        CHECK(!strstr(t.answer, "Allow:"));
+        CHECK(req->route == NULL && req->route_id == 0); /* logged and counted as unmatched */
+        request_detach(req);
+    }
+    http_request_t *req = request(METHOD_GET, "/to-internal");
+    turn();
+    CHECK(t.target_calls == 1 && t.status == 201 && t.target_method == METHOD_POST);
+    CHECK_STR(t.target_id, "7");
+    CHECK_STR(router_path_pattern_of(req->route), "/to-internal");
     request_detach(req);
     teardown();
 }

@@ -33,26 +33,3 @@ TEST(response_header_remove_drops_every_line_of_the_name)
     CHECK_STR(req->extra_headers.data, "");
     request_free(req);
 }
-
-static int filter_calls;
-
-static void take_over(http_request_t *req, int *status, const char **content_type, const void **body, size_t *len)
-{
-    (void)req, (void)content_type, (void)body, (void)len;
-    filter_calls++;
-    *status = 0;
-}
-
-/* A filter that goes on to another step leaves the request unanswered. */
-TEST(response_filter_may_keep_the_request_running)
-{
-    http_request_t *req = request_new();
-    req->respond_filter = take_over;
-    filter_calls = 0;
-    http_respond(req, 200, "text/plain", "ok", 2);
-    CHECK(filter_calls == 1);
-    CHECK(req->state == REQ_RUNNING);
-    CHECK(req->out.len == 0);
-    CHECK(req->respond_filter == NULL); /* the next step sets it again if it wants it */
-    request_free(req);
-}

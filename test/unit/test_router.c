@@ -92,6 +92,31 @@ TEST(router_rejects_bad_patterns_and_duplicates)
     router_free(r);
 }
 
+/* An internal path (ROUTE_INTERNAL) is never half public: its methods are all internal. */
+TEST(router_keeps_internal_paths_apart)
+{
+    router_t *r = router_new();
+    char err[128];
+    http_route_t inner = {.methods = ALLOW_GET, .pattern = "/internal/x", .handler = handler_a, .flags = ROUTE_INTERNAL};
+    http_route_t inner_post = {.methods = ALLOW_POST, .pattern = "/internal/x", .handler = handler_b,
+                               .flags = ROUTE_INTERNAL | ROUTE_AUTH};
+    http_route_t public_put = {.methods = ALLOW_PUT, .pattern = "/internal/x", .handler = handler_b};
+    http_route_t outer = {.methods = ALLOW_GET, .pattern = "/x", .handler = handler_a};
+    http_route_t inner_on_outer = {.methods = ALLOW_POST, .pattern = "/x", .handler = handler_b, .flags = ROUTE_INTERNAL};
+    CHECK(router_add(r, &inner, err, sizeof(err)) == 0);
+    CHECK(router_add(r, &inner_post, err, sizeof(err)) == 0);
+    CHECK(router_add(r, &public_put, err, sizeof(err)) == -1);
+    CHECK(strstr(err, "internal and public"));
+    CHECK(router_add(r, &outer, err, sizeof(err)) == 0);
+    CHECK(router_add(r, &inner_on_outer, err, sizeof(err)) == -1);
+    router_match_t m;
+    CHECK(router_match(r, METHOD_POST, "/internal/x", 11, &m) == ROUTER_FOUND && router_path_internal(m.path));
+    CHECK(router_match(r, METHOD_DELETE, "/internal/x", 11, &m) == ROUTER_METHOD_NOT_ALLOWED &&
+          router_path_internal(m.path));
+    CHECK(router_match(r, METHOD_GET, "/x", 2, &m) == ROUTER_FOUND && !router_path_internal(m.path));
+    router_free(r);
+}
+
 TEST(router_trailing_slash_and_odd_paths)
 {
     router_t *r = build();
