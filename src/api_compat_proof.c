@@ -40,7 +40,8 @@ const char *compat_proof_open(arena_t *a, long long session_id, long long now, c
     plain[plen] = '\0';
     long long sid = 0, until = 0;
     int at = 0;
-    if (sscanf(plain, "%lld %lld %n", &sid, &until, &at) != 2 || !at || sid != session_id || until < now)
+    /* The password starts after exactly one space: it may begin with blanks of its own. */
+    if (sscanf(plain, "%lld %lld%n", &sid, &until, &at) != 2 || plain[at] != ' ' || sid != session_id || until < now)
         return NULL;
-    return plain + at;
+    return plain + at + 1;
 }
