@@ -31,6 +31,7 @@
 #define REVERIFY INTERNAL "/reverify"
 #define PASSWORD_MAX_BYTES 128
 #define JSON_TEXT_INITIAL 256
+#define MS_PER_S 1000
 
 #define T_NOT_LOGGED_IN "Вы не авторизованы"
 #define T_TOKEN_INVALID "Токен недействителен или истёк"
@@ -453,10 +454,10 @@ static void duration_update(http_request_t *req)
 static void session_cookies(http_request_t *req, const char *access, const char *refresh)
 {
     const config_t *cfg = req->worker->cfg;
-    uint64_t session_s = cfg->refresh_token_ttl_ms / 1000;
+    uint64_t session_s = cfg->refresh_token_ttl_ms / MS_PER_S;
     http_header_remove(req, "Set-Cookie");
     http_cookie_set(req, "hg_compat", access ? "1" : "", "/", access ? session_s : 0, 0);
-    http_cookie_set(req, "access_token", access ? access : "", "/", access ? cfg->access_token_ttl_ms / 1000 : 0, 1);
+    http_cookie_set(req, "access_token", access ? access : "", "/", access ? cfg->access_token_ttl_ms / MS_PER_S : 0, 1);
     http_cookie_set(req, "refresh_token", refresh ? refresh : "", "/api/auth", refresh ? session_s : 0, 1);
     http_cookie_set(req, "logged_in", access ? "True" : "", "/", access ? session_s : 0, 0);
 }

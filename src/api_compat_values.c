@@ -20,6 +20,7 @@
 #define COLOR_CLASS_LEN (sizeof(COLOR_CLASS) - 1)
 #define SECONDS_PER_HOUR 3600L
 #define SECONDS_PER_MINUTE 60L
+#define TM_YEAR_BASE 1900 /* struct tm counts years from it */
 #define TEXT_INITIAL 128
 #define T_BAD_DATA "Ошибка в данных запроса"
 
@@ -79,7 +80,7 @@ static json_t *day_in(const char *s)
     long offset = 0;
     if (*p == '+' || *p == '-')
         offset = (*p == '+' ? 1 : -1) * (atoi(p + 1) * SECONDS_PER_HOUR + atoi(p + 4) * SECONDS_PER_MINUTE);
-    struct tm tm = {.tm_year = y - 1900, .tm_mon = mo - 1, .tm_mday = d, .tm_hour = h, .tm_min = mi, .tm_sec = sec};
+    struct tm tm = {.tm_year = y - TM_YEAR_BASE, .tm_mon = mo - 1, .tm_mday = d, .tm_hour = h, .tm_min = mi, .tm_sec = sec};
     time_t t = timegm(&tm) - offset;
     struct tm utc;
     char date[TIME_MAX_CHARS];

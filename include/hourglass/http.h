@@ -163,7 +163,7 @@ struct http_request {
     abuf_t extra_headers; /* added by the handler before it responds */
     unsigned close_after : 1;
     http_respond_filter_fn respond_filter;
-    void *filter_data;
+    void *filter_data;    /* the filter's state: a reprocess keeps both, as it resets ctx */
     http_stream_t *stream; /* http_stream_start: no Content-Length, the body ends with the connection */
     unsigned pending;     /* database calls in flight; the request lives until 0 */
     uint64_t start_ns;
