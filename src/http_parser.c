@@ -267,8 +267,12 @@ static int on_message_complete(llhttp_t *l)
 {
     http_parser_t *p = parser_of(l);
     p->req->keep_alive = llhttp_should_keep_alive(l) ? 1 : 0;
-    if (l->upgrade)
+    if (l->upgrade) {
+        /* We speak no other protocol: answer, then close. Reading on would
+         * meet llhttp's upgrade pause with no request to give it to. */
         p->req->upgrade = 1;
+        p->req->keep_alive = 0;
+    }
     return HPE_PAUSED; /* one request at a time: the caller resumes when it is ready */
 }
 
@@ -317,9 +321,12 @@ http_parse_result_t http_parser_feed(http_parser_t *p, const char *data, size_t 
         *consumed = pos ? (size_t)(pos - data) : len;
         note_line_end(p, data, *consumed);
         if (err == HPE_PAUSED_UPGRADE) {
-            /* We speak no other protocol: answer, then close. */
-            p->req->keep_alive = 0;
-            p->req->upgrade = 1;
+            /* Bytes after an upgrade request: its answer closes the connection, so
+             * nothing after it is ever a request (fuzz_http_parser found this
+             * path reached with no request: the one before was already taken). */
+            p->error_status = 400;
+            p->error_code = "malformed_request";
+            return HTTP_PARSE_ERROR;
         }
         llhttp_resume(&p->llhttp);
         return HTTP_PARSE_REQUEST;

@@ -450,6 +450,26 @@ def test_absolute_form_is_served_by_its_path(server, target):
         assert_problem(c.read_response(), 404, "not_found")
 
 
+@pytest.mark.parametrize("head", [
+    b"GET /health HTTP/1.1\r\nHost: t\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n",
+    b"CONNECT t:443 HTTP/1.1\r\nHost: t\r\n\r\n",
+])
+def test_upgrade_request_is_answered_then_closes(make_server, head):
+    """fuzz_http_parser found it: a request asking to upgrade (we speak no other protocol)
+    stayed keep-alive, so the bytes after it reached llhttp's upgrade pause with no request
+    and the worker dereferenced NULL. It is answered, the connection closes, and what the
+    client sent after it is never run."""
+    s = make_server(WORKERS=1)
+    with Conn(s.port) as c:
+        c.send(head + get_request("/health"))
+        r = c.read_response()
+        assert r.headers.get("connection", "").lower() == "close", r
+        assert c.closed_within(2), "the connection stayed open after an upgrade request"
+        assert c.buf == b"", "a request after the upgrade was answered: %r" % c.buf
+    assert http("GET", s.url + "/health")[0] == 200
+    assert s.running()
+
+
 def test_health_probes_are_logged_at_debug(make_server):
     """Issue 19: Docker's HEALTHCHECK wrote an info line every 10 s."""
     for level in ("info", "debug"):

@@ -290,3 +290,35 @@ TEST(parser_reads_the_absolute_form)
         owner_free(&o);
     }
 }
+
+/* fuzz_http_parser (issue 19's hour): bytes after an upgrade request (CONNECT, or
+ * Upgrade: with Connection: upgrade) reached llhttp's upgrade pause with no request
+ * and dereferenced NULL. The upgrade request is answered and closes; what follows is
+ * refused, never read as a request. */
+TEST(parser_answers_an_upgrade_request_then_reads_nothing_after_it)
+{
+    static const char *heads[] = {
+        "CONNECT h:443 HTTP/1.1\r\nHost: h\r\n\r\n",
+        "GET /health HTTP/1.1\r\nHost: h\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n",
+        "CONNECT =/*%ab'\n\n\a",
+    };
+    for (size_t i = 0; i < sizeof(heads) / sizeof(heads[0]); i++) {
+        owner_t o = {0};
+        http_parser_t p;
+        http_parser_init(&p, &limits, new_request, &o);
+        char raw[256];
+        snprintf(raw, sizeof(raw), "%sGET /b HTTP/1.1\r\nHost: h\r\n\r\n", heads[i]);
+        size_t len = strlen(raw), used;
+        http_parse_result_t r = http_parser_feed(&p, raw, len, &used);
+        if (r == HTTP_PARSE_ERROR) { /* the fuzzer's malformed line: refused, nothing to answer */
+            owner_free(&o);
+            continue;
+        }
+        CHECK(r == HTTP_PARSE_REQUEST);
+        CHECK(p.req->upgrade && !p.req->keep_alive);
+        p.req = NULL; /* taken, as the connection takes it */
+        CHECK(http_parser_feed(&p, raw + used, len - used, &used) == HTTP_PARSE_ERROR);
+        CHECK(p.error_status == 400);
+        owner_free(&o);
+    }
+}
