@@ -178,19 +178,11 @@ static void start_stream(http_request_t *req, long long after_id)
     }
     sse_stream_t *st = sse_stream_new(app_worker(req->worker)->sse, user, req->auth.session_id,
                                       req->auth.expires_at, after_id);
-    if (!st) {
-        sse_release(user);
-        http_respond_problem(req, 500, "internal_error", NULL);
-        return;
-    }
     http_header_add(req, "Cache-Control", "no-cache");
     http_header_add(req, "X-Accel-Buffering", "no"); /* proxies must not hold events back */
-    if (http_stream_start(req, "text/event-stream; charset=utf-8", sse_stream_gone, st)) {
-        sse_release(user);
-        free(st);
-        return;
-    }
     sse_attach(st, req);
+    if (http_stream_start(req, "text/event-stream; charset=utf-8", sse_stream_gone, st))
+        sse_stream_gone(st);
 }
 
 static void on_newest(http_request_t *req, PGresult *res)

@@ -1,6 +1,7 @@
 /* Live event streams of one worker: fan-out of committed messages to the
  * streams of their sender and recipient, replay after Last-Event-ID or a
  * lost LISTEN, heartbeats, and the end of streams that must not go on. */
+#include <assert.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -13,10 +14,12 @@
 #include "hourglass/revoked.h"
 #include "hourglass/sse.h"
 
-#define BUCKETS 1024        /* streams by user, per worker */
+#define BUCKET_BITS 10
+#define BUCKETS (1 << BUCKET_BITS) /* streams by user, per worker */
 #define REPLAY_PAGE 500     /* messages per replay query; a full page asks again */
 #define FETCH_BATCH 256     /* notified ids fetched in one query */
 #define EVENT_STACK_BYTES 8192
+#define INT64_DIGITS 20     /* the most a printed int64_t takes, sign included */
 #define TICK_MS 1000        /* how soon an expired token ends its stream */
 
 static int stmt_by_ids, stmt_replay;
@@ -36,14 +39,24 @@ typedef struct pending_event {
     char json[];
 } pending_event_t;
 
+/* Where a stream is. Until it is live, live events wait in its pending list,
+ * and it goes live only after a replay that succeeded: what committed since
+ * its last id comes first, from the table, with no gap. */
+typedef enum {
+    STREAM_REPLAYING, /* its replay query is out (never more than one) */
+    STREAM_BEHIND,    /* a replay is due: the last could not be sent or failed; tried again on the
+                         next tick or notification */
+    STREAM_LIVE,      /* events are written as they come */
+    STREAM_ENDED,     /* its request is gone and it has left the hub; freed when its replay answers */
+} stream_state_t;
+
 struct sse_stream {
     sse_hub_t *hub;
-    http_request_t *req; /* NULL once the stream has ended */
+    http_request_t *req; /* until STREAM_ENDED */
     sse_stream_t *prev, *next;
+    stream_state_t state;
     int64_t user_id, session_id, expires_at;
     int64_t last_sent;   /* the highest id written, or where the stream started */
-    int queries;         /* queries in flight that refer to this stream */
-    unsigned replaying : 1; /* live events wait in pending until the replay is written */
     pending_event_t *pend_head, *pend_tail;
     size_t pend_bytes;
 };
@@ -53,7 +66,7 @@ struct sse_hub {
     db_pool_t *db;
     const config_t *cfg;
     metrics_worker_t *metrics;
-    uv_timer_t heartbeat;   /* ticks every second: expiry, and the heartbeat when due */
+    uv_timer_t heartbeat;   /* ticks every second: expiry, replays due, and the heartbeat when due */
     uint64_t last_beat_ms;
     sse_stream_t *buckets[BUCKETS];
     int count;
@@ -64,8 +77,7 @@ struct sse_hub {
     void *closed_data;
 };
 
-/* ---------------------------------------------------------------- the process's count per user */
-
+/* The process's count of streams per user. */
 typedef struct user_count {
     struct user_count *next;
     int64_t user_id;
@@ -75,7 +87,10 @@ typedef struct user_count {
 static pthread_mutex_t counts_lock = PTHREAD_MUTEX_INITIALIZER;
 static user_count_t *counts[BUCKETS];
 
-static size_t bucket_of(int64_t user_id) { return (size_t)(((uint64_t)user_id * 0x9E3779B97F4A7C15ull) >> 54); }
+static size_t bucket_of(int64_t user_id)
+{
+    return (size_t)(((uint64_t)user_id * 0x9E3779B97F4A7C15ull) >> (64 - BUCKET_BITS));
+}
 
 int sse_reserve(int64_t user_id, int max)
 {
@@ -84,9 +99,11 @@ int sse_reserve(int64_t user_id, int max)
     user_count_t **pp = &counts[bucket_of(user_id)];
     while (*pp && (*pp)->user_id != user_id)
         pp = &(*pp)->next;
-    if (!*pp && (*pp = calloc(1, sizeof(**pp))))
+    if (!*pp) {
+        *pp = mem_calloc(1, sizeof(**pp));
         (*pp)->user_id = user_id;
-    if (*pp && (*pp)->count < max) {
+    }
+    if ((*pp)->count < max) {
         (*pp)->count++;
         rc = 0;
     }
@@ -100,15 +117,14 @@ void sse_release(int64_t user_id)
     user_count_t **pp = &counts[bucket_of(user_id)];
     while (*pp && (*pp)->user_id != user_id)
         pp = &(*pp)->next;
-    if (*pp && --(*pp)->count <= 0) {
+    assert(*pp && (*pp)->count > 0);
+    if (--(*pp)->count == 0) {
         user_count_t *gone = *pp;
         *pp = gone->next;
         free(gone);
     }
     pthread_mutex_unlock(&counts_lock);
 }
-
-/* ---------------------------------------------------------------- streams */
 
 static void pending_clear(sse_stream_t *st)
 {
@@ -121,32 +137,29 @@ static void pending_clear(sse_stream_t *st)
     st->pend_bytes = 0;
 }
 
-static void stream_free_maybe(sse_stream_t *st)
-{
-    if (!st->req && st->queries == 0) {
-        pending_clear(st);
-        free(st);
-    }
-}
-
-/* The stream has ended (or its request is gone): it leaves the hub. */
+/* The stream has ended (or its request is gone): it leaves the hub, and is
+ * freed unless its replay is still out. Whoever calls this, or anything that
+ * returns -1 for "the stream has ended", must not touch st afterwards. */
 static void stream_lost(sse_stream_t *st)
 {
-    if (!st->req)
-        return;
+    assert(st->state != STREAM_ENDED);
     sse_hub_t *hub = st->hub;
-    size_t b = bucket_of(st->user_id);
     if (st->prev)
         st->prev->next = st->next;
     else
-        hub->buckets[b] = st->next;
+        hub->buckets[bucket_of(st->user_id)] = st->next;
     if (st->next)
         st->next->prev = st->prev;
     st->req = NULL;
     hub->count--;
     metrics_gauge_add(hub->metrics, GAUGE_SSE_OPEN, -1);
     sse_release(st->user_id);
-    stream_free_maybe(st);
+    pending_clear(st);
+    if (st->state == STREAM_REPLAYING) {
+        st->state = STREAM_ENDED;
+        return;
+    }
+    free(st);
 }
 
 void sse_stream_gone(void *stream) { stream_lost(stream); }
@@ -161,12 +174,13 @@ static void stream_drop(sse_stream_t *st, size_t unsent)
 }
 
 /* Writes bytes; a stream that has ended, or whose reader has left more than
- * EVENTS_MAX_UNSENT unsent, is let go. 0, or -1 when the stream is gone. */
+ * EVENTS_MAX_UNSENT unsent, is let go. 0, or -1 when the stream has ended. */
 static int stream_put(sse_stream_t *st, const char *bytes, size_t len)
 {
     sse_hub_t *hub = st->hub;
     long unsent = http_stream_write(st->req, bytes, len);
     if (unsent < 0) {
+        http_stream_abort(st->req); /* the transport may not have called gone yet: now it never will */
         stream_lost(st);
         return -1;
     }
@@ -177,43 +191,38 @@ static int stream_put(sse_stream_t *st, const char *bytes, size_t len)
     return 0;
 }
 
+/* 0, or -1 when the stream has ended. */
 static int stream_write_event(sse_stream_t *st, int64_t id, const char *json, size_t len)
 {
     char head[64];
     int hn = snprintf(head, sizeof(head), "id: %" PRId64 "\nevent: message\ndata: ", id);
     size_t total = (size_t)hn + len + 2;
     char stack[EVENT_STACK_BYTES];
-    char *buf = total <= sizeof(stack) ? stack : malloc(total);
-    if (!buf)
-        return 0; /* this event is lost to this stream; a reconnect replays it */
+    char *buf = total <= sizeof(stack) ? stack : mem_alloc(total);
     memcpy(buf, head, (size_t)hn);
     memcpy(buf + hn, json, len);
     memcpy(buf + hn + len, "\n\n", 2);
+    metrics_worker_t *metrics = st->hub->metrics;
+    st->last_sent = id;
     int rc = stream_put(st, buf, total);
     if (buf != stack)
         free(buf);
-    if (rc)
-        return -1;
-    st->last_sent = id;
-    metrics_gauge_add(st->hub->metrics, COUNTER_SSE_SENT, 1);
-    return 0;
+    if (rc == 0)
+        metrics_gauge_add(metrics, COUNTER_SSE_SENT, 1);
+    return rc;
 }
 
-/* Written at once when live; held while a replay is being written. */
-static void stream_event(sse_stream_t *st, int64_t id, const char *json, size_t len)
+/* Written at once when live; held until the stream is. 0, or -1 when the
+ * stream has ended. */
+static int stream_event(sse_stream_t *st, int64_t id, const char *json, size_t len)
 {
-    if (!st->replaying) {
-        if (id > st->last_sent)
-            stream_write_event(st, id, json, len);
-        return;
-    }
+    if (st->state == STREAM_LIVE)
+        return id > st->last_sent ? stream_write_event(st, id, json, len) : 0;
     if (st->pend_bytes + len > st->hub->cfg->events_max_unsent) {
         stream_drop(st, st->pend_bytes + len);
-        return;
+        return -1;
     }
-    pending_event_t *p = malloc(sizeof(*p) + len);
-    if (!p)
-        return;
+    pending_event_t *p = mem_alloc(sizeof(*p) + len);
     p->next = NULL;
     p->id = id;
     p->len = len;
@@ -224,68 +233,76 @@ static void stream_event(sse_stream_t *st, int64_t id, const char *json, size_t 
         st->pend_head = p;
     st->pend_tail = p;
     st->pend_bytes += len;
+    return 0;
 }
 
-static void stream_replay(sse_stream_t *st);
+static void on_replayed(void *data, PGresult *res, db_status_t status);
 
+/* Asks for what committed after the last id sent. Never writes and never
+ * ends the stream: a query that cannot be sent leaves it behind. */
+static void stream_replay(sse_stream_t *st)
+{
+    assert(st->state != STREAM_REPLAYING && st->state != STREAM_ENDED);
+    char user[24], from[24], limit[16];
+    snprintf(user, sizeof(user), "%" PRId64, st->user_id);
+    snprintf(from, sizeof(from), "%" PRId64, st->last_sent);
+    snprintf(limit, sizeof(limit), "%d", REPLAY_PAGE);
+    const char *params[3] = {user, from, limit};
+    if (db_query(st->hub->db, stmt_replay, 3, params, on_replayed, st) == DB_OK)
+        st->state = STREAM_REPLAYING;
+    else
+        st->state = STREAM_BEHIND;
+}
+
+/* The held events after the replay: each is taken off the list before it is
+ * written, so a write that ends the stream leaves nothing to touch. */
 static void replay_done(sse_stream_t *st)
 {
-    st->replaying = 0;
-    for (pending_event_t *p = st->pend_head; p && st->req; p = p->next)
-        if (p->id > st->last_sent && stream_write_event(st, p->id, p->json, p->len))
-            break;
-    pending_clear(st);
+    st->state = STREAM_LIVE;
+    pending_event_t *p;
+    while ((p = st->pend_head)) {
+        st->pend_head = p->next;
+        if (!st->pend_head)
+            st->pend_tail = NULL;
+        st->pend_bytes -= p->len;
+        int ended = p->id > st->last_sent && stream_write_event(st, p->id, p->json, p->len);
+        free(p);
+        if (ended)
+            return;
+    }
 }
 
 static void on_replayed(void *data, PGresult *res, db_status_t status)
 {
     sse_stream_t *st = data;
-    st->queries--;
-    if (!st->req) {
-        stream_free_maybe(st);
+    if (st->state == STREAM_ENDED) {
+        free(st);
         return;
     }
+    assert(st->state == STREAM_REPLAYING);
+    st->state = STREAM_BEHIND;
     if (status != DB_OK || PQresultStatus(res) != PGRES_TUPLES_OK) {
-        log_warn("event stream of user %" PRId64 ": could not replay its messages", st->user_id);
-        replay_done(st);
+        log_warn("event stream of user %" PRId64 ": could not replay its messages; trying again", st->user_id);
         return;
     }
     int rows = PQntuples(res);
-    for (int i = 0; i < rows && st->req; i++) {
+    for (int i = 0; i < rows; i++) {
         int64_t id = strtoll(PQgetvalue(res, i, 0), NULL, 10);
         if (id > st->last_sent && stream_write_event(st, id, PQgetvalue(res, i, 1), (size_t)PQgetlength(res, i, 1)))
             return;
     }
-    if (!st->req)
-        return;
     if (rows == REPLAY_PAGE)
         stream_replay(st); /* more after this page */
     else
         replay_done(st);
 }
 
-static void stream_replay(sse_stream_t *st)
-{
-    char user[24], from[24], limit[16];
-    snprintf(user, sizeof(user), "%" PRId64, st->user_id);
-    snprintf(from, sizeof(from), "%" PRId64, st->last_sent);
-    snprintf(limit, sizeof(limit), "%d", REPLAY_PAGE);
-    const char *params[3] = {user, from, limit};
-    st->replaying = 1;
-    st->queries++;
-    if (db_query(st->hub->db, stmt_replay, 3, params, on_replayed, st) != DB_OK) {
-        st->queries--;
-        replay_done(st);
-    }
-}
-
 sse_stream_t *sse_stream_new(sse_hub_t *hub, int64_t user_id, int64_t session_id, int64_t expires_at,
                              int64_t after_id)
 {
-    sse_stream_t *st = calloc(1, sizeof(*st));
-    if (!st)
-        return NULL;
+    sse_stream_t *st = mem_calloc(1, sizeof(*st));
     st->hub = hub;
+    st->state = STREAM_BEHIND; /* until attached */
     st->user_id = user_id;
     st->session_id = session_id;
     st->expires_at = expires_at;
@@ -310,8 +327,6 @@ void sse_attach(sse_stream_t *st, http_request_t *req)
 
 int sse_hub_stream_count(const sse_hub_t *hub) { return hub->count; }
 
-/* ---------------------------------------------------------------- fan-out */
-
 static int hub_has_user(const sse_hub_t *hub, int64_t user_id)
 {
     for (const sse_stream_t *st = hub->buckets[bucket_of(user_id)]; st; st = st->next)
@@ -330,14 +345,18 @@ static void deliver(sse_hub_t *hub, int64_t user_id, int64_t id, const char *jso
     }
 }
 
-/* Every stream replays above what it has: after a lost LISTEN or a fetch that failed. */
-static void catch_up_all(sse_hub_t *hub)
+/* Replays the streams in state `from` (stream_replay neither writes nor
+ * ends a stream, so the walk is safe). */
+static void replay_all(sse_hub_t *hub, stream_state_t from)
 {
     for (int b = 0; b < BUCKETS; b++)
         for (sse_stream_t *st = hub->buckets[b]; st; st = st->next)
-            if (!st->replaying)
+            if (st->state == from)
                 stream_replay(st);
 }
+
+/* Every live stream replays above what it has: after a lost LISTEN or a fetch that failed. */
+static void catch_up_all(sse_hub_t *hub) { replay_all(hub, STREAM_LIVE); }
 
 static void fetch(sse_hub_t *hub);
 
@@ -367,7 +386,7 @@ static void on_fetched(void *data, PGresult *res, db_status_t status)
 static void fetch(sse_hub_t *hub)
 {
     int n = hub->nids < FETCH_BATCH ? hub->nids : FETCH_BATCH;
-    size_t cap = (size_t)n * 21 + 3, len = 0;
+    size_t cap = (size_t)n * (INT64_DIGITS + 1) + 3, len = 0;
     char *list = mem_alloc(cap);
     list[len++] = '{';
     for (int i = 0; i < n; i++)
@@ -385,36 +404,32 @@ static void fetch(sse_hub_t *hub)
     free(list);
 }
 
-/* Keeps the id of a notified message that a stream here wants; -1 without memory. */
-static int note_message(sse_hub_t *hub, const char *line)
+/* Keeps the id of a notified message that a stream here wants. */
+static void note_message(sse_hub_t *hub, const char *line)
 {
     long long id, from, to;
     if (sscanf(line, "%lld %lld %lld", &id, &from, &to) != 3 || (!hub_has_user(hub, from) && !hub_has_user(hub, to)))
-        return 0;
+        return;
     if (hub->nids == hub->cap_ids) {
-        int cap = hub->cap_ids ? hub->cap_ids * 2 : 64;
-        int64_t *ids = realloc(hub->ids, (size_t)cap * sizeof(*ids));
-        if (!ids)
-            return -1;
-        hub->ids = ids;
-        hub->cap_ids = cap;
+        hub->cap_ids = hub->cap_ids ? hub->cap_ids * 2 : 64;
+        hub->ids = mem_reallocarray(hub->ids, (size_t)hub->cap_ids, sizeof(*hub->ids));
     }
     hub->ids[hub->nids++] = id;
-    return 0;
 }
 
-/* One line "<id> <from> <to>" per message of the committed transaction. */
+/* One line "<id> <from> <to>" per message of the committed transaction. The
+ * database answers again: streams whose replay failed try once more. */
 void sse_on_message_notify(void *data, const char *payload)
 {
     sse_hub_t *hub = data;
     for (const char *line = payload; line && *line;) {
-        if (note_message(hub, line))
-            break;
+        note_message(hub, line);
         const char *nl = strchr(line, '\n');
         line = nl ? nl + 1 : NULL;
     }
     if (hub->nids && !hub->fetching)
         fetch(hub);
+    replay_all(hub, STREAM_BEHIND);
 }
 
 static void stream_end(sse_stream_t *st)
@@ -439,8 +454,6 @@ void sse_on_revoked_notify(void *data, const char *payload)
 
 void sse_on_listening(void *data) { catch_up_all(data); }
 
-/* ---------------------------------------------------------------- the hub */
-
 static void on_tick(uv_timer_t *t)
 {
     sse_hub_t *hub = t->data;
@@ -455,17 +468,17 @@ static void on_tick(uv_timer_t *t)
             next = st->next;
             if (now >= st->expires_at || revoked_contains(st->session_id))
                 stream_end(st);
-            else if (beat)
-                stream_put(st, ":\n\n", 3);
+            else if (beat && stream_put(st, ":\n\n", 3))
+                continue; /* ended */
+            else if (st->state == STREAM_BEHIND)
+                stream_replay(st);
         }
     }
 }
 
 sse_hub_t *sse_hub_new(uv_loop_t *loop, db_pool_t *db, const config_t *cfg, metrics_worker_t *metrics)
 {
-    sse_hub_t *hub = calloc(1, sizeof(*hub));
-    if (!hub)
-        return NULL;
+    sse_hub_t *hub = mem_calloc(1, sizeof(*hub));
     hub->loop = loop;
     hub->db = db;
     hub->cfg = cfg;

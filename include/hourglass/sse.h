@@ -44,8 +44,10 @@ void sse_release(int64_t user_id);
 
 /* A stream for a reserved user that starts after message after_id
  * (Last-Event-ID, or the user's newest message when the stream opened):
- * what committed after it is replayed before live events. Start the
- * request's stream with sse_stream_gone and the stream as data, then sse_attach. */
+ * what committed after it is replayed before live events. sse_attach it
+ * first, then start the request's stream with sse_stream_gone and the stream
+ * as data (the transport may call it before http_stream_start returns, when
+ * the client has left already); if that fails, call sse_stream_gone. */
 sse_stream_t *sse_stream_new(sse_hub_t *hub, int64_t user_id, int64_t session_id, int64_t expires_at,
                              int64_t after_id);
 void sse_stream_gone(void *stream);
