@@ -16,6 +16,7 @@
 
 #include "hourglass/api.h"
 #include "hourglass/api_v1.h"
+#include "hourglass/app.h"
 #include "hourglass/bridge.h"
 #include "hourglass/compat.h"
 #include "hourglass/http_auth.h"
@@ -418,8 +419,10 @@ static void on_duration_moved(http_request_t *req, PGresult *res)
         api_respond_db_error(req, res);
     else if (PQntuples(res) != 1) /* no such duration or task of the caller's */
         seed_detail(req, c, 404, T_NOT_FOUND);
-    else
+    else {
+        app_events_written(req->worker);
         hand_on(req, c, c->body);
+    }
 }
 
 /* A bar dragged onto another task's row (D19): the one write /api/v1 has
@@ -863,12 +866,15 @@ static api_route_t compat_routes[ARRAY_LEN(seed_routes) + RES_ROUTES_MAX];
 static void compat_register(void)
 {
     /* The one write /api/v1 has no route for: a duration moved to another
-     * of the caller's Gantt tasks (its dates change through /api/v1 after). */
-    stmt_duration_move = db_statement_register(
-        "compat_duration_move",
-        "UPDATE gantt_durations AS d SET task_id = $3::bigint, updated_at = now() WHERE d.id = $1::bigint AND "
-        "d.user_id = $2::bigint AND EXISTS (SELECT 1 FROM gantt_tasks WHERE id = $3::bigint AND user_id = "
-        "$2::bigint) RETURNING d.id");
+     * of the caller's Gantt tasks (its dates change through /api/v1 after),
+     * with its change event as the engine writes them. */
+    char *move = res_write_sql(planning_resource("GanttDuration"),
+                               "UPDATE gantt_durations AS t SET task_id = $3::bigint, updated_at = now() "
+                               "WHERE t.id = $1::bigint AND t.user_id = $2::bigint AND EXISTS "
+                               "(SELECT 1 FROM gantt_tasks WHERE id = $3::bigint AND user_id = $2::bigint)",
+                               "updated");
+    stmt_duration_move = db_statement_register("compat_duration_move", move);
+    free(move);
     stmt_caller_email = db_statement_register("compat_caller_email", "SELECT email FROM users WHERE id = $1::bigint");
     stmt_board_columns = db_statement_register(
         "compat_board_columns",

@@ -1,6 +1,8 @@
 /* Messages between users, the conversations list, and the live event stream
- * that carries new messages (sse.c). The SQL is in 0010_messages.sql: one
- * function per route, each answering one JSON text column. */
+ * (GET /events: messages, changes of the caller's data and, for staff, the
+ * shop's events; sse.c). The SQL is in 0010_messages.sql (the send batch as
+ * 0015_events.sql redefined it): one function per route, each answering one
+ * JSON text column. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -12,7 +14,7 @@
 
 #define MESSAGE_MAX_CHARS 4000
 
-static int stmt_send_batch, stmt_page, stmt_conversations, stmt_mark_read, stmt_newest;
+static int stmt_send_batch, stmt_page, stmt_conversations, stmt_mark_read, stmt_start;
 
 static const body_field_t message_fields[] = {
     {"to_user_id", FIELD_ID, FIELD_REQUIRED, 0, 0, NULL},
@@ -40,9 +42,9 @@ static int page_params(http_request_t *req, const char **limit, const char **bef
 
 /* A worker's sends go to the database in batches (batch.h): what arrived
  * while the previous batch was in the database goes next, in one
- * transaction (messages_send_batch in 0010_messages.sql says why: one NOTIFY
- * per commit). One send alone goes at once. */
-#define SEND_BATCH_MAX 100 /* a NOTIFY line each: well within its 8000 bytes */
+ * transaction and one commit (messages_send_batch), and the streams of both
+ * sides are woken once it has answered. One send alone goes at once. */
+#define SEND_BATCH_MAX 100
 
 typedef struct {
     const char *to, *text;
@@ -85,11 +87,19 @@ static void send_params(http_request_t *const *reqs, int n, abuf_t *bufs)
         abuf_puts(&bufs[k], "}");
 }
 
+/* The sends that went in: their event rows are committed (0015_events.sql). */
+static void sent_effect(http_request_t *const *reqs, int n, const PGresult *res)
+{
+    if (res && PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == n)
+        app_events_written(reqs[0]->worker);
+}
+
 static api_batch_t sends = {
     .stmt = &stmt_send_batch,
     .max = SEND_BATCH_MAX,
     .nparams = 3,
     .params = send_params,
+    .effect = sent_effect,
     .answer = respond_sent,
 };
 
@@ -154,19 +164,21 @@ static void mark_read(http_request_t *req)
 }
 
 /* The id of the last event the client saw (EventSource sends it when it
- * reconnects); anything else starts live. */
+ * reconnects), or -1 without one (or with one that is not a positive number). */
 static long long last_event_id(const http_request_t *req)
 {
     size_t len;
     const char *v = http_header_get(req, "last-event-id", &len);
     char buf[24];
     if (!v || len == 0 || len >= sizeof(buf))
-        return 0;
+        return -1;
     memcpy(buf, v, len);
     buf[len] = '\0';
-    return http_parse_id(buf);
+    long long id = http_parse_id(buf);
+    return id ? id : -1;
 }
 
+/* GET /events?types=message,change,shop (default: all). */
 static void start_stream(http_request_t *req, long long after_id)
 {
     const config_t *cfg = req->worker->cfg;
@@ -176,8 +188,9 @@ static void start_stream(http_request_t *req, long long after_id)
         http_respond_problem(req, 429, "rate_limited", NULL);
         return;
     }
-    sse_stream_t *st = sse_stream_new(app_worker(req->worker)->sse, user, req->auth.session_id,
-                                      req->auth.expires_at, after_id);
+    const unsigned *types = req->ctx;
+    sse_stream_t *st = sse_stream_new(app_worker(req->worker)->sse, user, req->auth.session_id, req->auth.expires_at,
+                                      after_id, *types, req->auth.role != ROLE_USER);
     http_header_add(req, "Cache-Control", "no-cache");
     http_header_add(req, "X-Accel-Buffering", "no"); /* proxies must not hold events back */
     sse_attach(st, req);
@@ -185,7 +198,7 @@ static void start_stream(http_request_t *req, long long after_id)
         sse_stream_gone(st);
 }
 
-static void on_newest(http_request_t *req, PGresult *res)
+static void on_start(http_request_t *req, PGresult *res)
 {
     if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
         api_respond_db_error(req, res);
@@ -194,18 +207,30 @@ static void on_newest(http_request_t *req, PGresult *res)
     start_stream(req, strtoll(PQgetvalue(res, 0, 0), NULL, 10));
 }
 
-/* A new stream starts after the user's newest message; a reconnecting one
- * (Last-Event-ID) after the last it saw. Either way what commits between that
- * point and the stream's start is replayed, so nothing falls in between. */
+/* A new stream starts at the newest settled event, found before its head is
+ * sent: whatever the client reads after the head includes every event up to
+ * it. A reconnecting one (Last-Event-ID) starts after the last it saw. Either
+ * way what commits after that point is replayed before live events, so
+ * nothing falls in between (sse.h). */
 static void event_stream(http_request_t *req)
 {
+    unsigned *types = arena_alloc(&req->arena, sizeof(*types));
+    *types = SSE_ALL;
+    req->ctx = types;
+    const char *wanted = http_query_get(req, "types");
+    if (wanted && sse_types_parse(wanted, types)) {
+        field_errors_t e;
+        field_errors_init(&e, req);
+        field_errors_add(&e, "types", "invalid_choice");
+        api_respond_validation(req, &e);
+        return;
+    }
     long long after = last_event_id(req);
-    if (after) {
+    if (after >= 0) {
         start_stream(req, after);
         return;
     }
-    const char *params[1] = {http_int_param(req, req->auth.user_id)};
-    api_query(req, stmt_newest, 1, params, on_newest);
+    api_query(req, stmt_start, 0, NULL, on_start);
 }
 
 static void messages_register_statements(void)
@@ -215,9 +240,7 @@ static void messages_register_statements(void)
     stmt_page = db_statement_register("msg_page", "SELECT messages_page($1, $2, $3, $4)::text");
     stmt_conversations = db_statement_register("msg_conversations", "SELECT conversations_page($1, $2, $3)::text");
     stmt_mark_read = db_statement_register("msg_mark_read", "SELECT messages_mark_read($1, $2)");
-    stmt_newest = db_statement_register(
-        "msg_newest", "SELECT greatest(coalesce((SELECT max(id) FROM messages WHERE from_user_id = $1), 0), "
-                      "coalesce((SELECT max(id) FROM messages WHERE to_user_id = $1), 0))");
+    stmt_start = db_statement_register("events_start", "SELECT events_settled_id()");
 }
 
 /* The documented query parameter of GET /messages/{user_id} (page_params reads it). */

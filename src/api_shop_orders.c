@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "hourglass/api.h"
+#include "hourglass/app.h"
 #include "hourglass/batch.h"
 #include "hourglass/bridge.h"
 #include "hourglass/json_text.h"
@@ -112,10 +113,13 @@ static int outcome_row(http_request_t *req, PGresult *res)
     return respond_row_error(req, res, 0) ? -1 : 0;
 }
 
-static void on_outcome_200(http_request_t *req, PGresult *res)
+/* An order's change: staff streams hear of a new status (0015_events.sql). */
+static void on_order_patched(http_request_t *req, PGresult *res)
 {
-    if (outcome_row(req, res) == 0)
+    if (outcome_row(req, res) == 0) {
+        app_events_written(req->worker);
         respond_body(req, 200, api_column(res, "body"));
+    }
 }
 
 /* ?limit=&cursor= and the list's filter (or NULL); -1 after answering 422. */
@@ -283,6 +287,7 @@ static void on_orders_committed(http_request_t *const *reqs, int n, const PGresu
         if (!api_column_at(res, i, "error"))
             shop_cache_stock_taken(reqs[0], api_column_at(res, i, "goods"), config_or_null(cfg->shop_notify_email) != NULL,
                                    telegram_configured(cfg));
+    app_events_written(reqs[0]->worker); /* order_created for staff streams (0015_events.sql) */
 }
 
 static void on_order_created(http_request_t *req, const PGresult *res, int row)
@@ -360,7 +365,7 @@ static void order_patch(http_request_t *req)
     const char *params[7] = {id, api_present_fields(req, order_patch_fields, v, U_COUNT), v[U_STATUS].text,
                              v[U_DELIVERY].text, v[U_ADDRESS].text, v[U_COMMENT].text,
                              http_int_param(req, req->auth.user_id)};
-    api_query(req, stmt_order_update, 7, params, on_outcome_200);
+    api_query(req, stmt_order_update, 7, params, on_order_patched);
 }
 
 static void changes_page(http_request_t *req, const char *order_id)
@@ -392,8 +397,10 @@ static const body_field_t form_fields[F_COUNT] = {
 /* No route reads one form, so no Location. */
 static void on_form_created(http_request_t *req, PGresult *res)
 {
-    if (outcome_row(req, res) == 0)
+    if (outcome_row(req, res) == 0) {
+        app_events_written(req->worker); /* contact_form_created for staff streams */
         respond_body(req, 201, api_column(res, "body"));
+    }
 }
 
 static void form_create(http_request_t *req)

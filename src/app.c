@@ -1,9 +1,9 @@
 /* What each worker runs besides HTTP, and the hooks that give it to the
  * transport: its database pool, its outbound transfers, its mailer, its
  * event streams, the Telegram sender, and what arrives by NOTIFY. Every worker listens for the
- * messages and revocations its own streams need; worker 0 also for the
+ * events and revocations its own streams need; worker 0 also for the
  * process: the revocation set all workers share, new mail and new Telegram
- * messages. */
+ * messages, and it prunes the events past their retention. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -51,7 +51,7 @@ static void *app_worker_start(worker_t *w)
     aw->db = db_pool_new(&w->loop, w->cfg, w->id);
     aw->out = outbound_new(&w->loop);
     aw->events = events_new(aw->db);
-    aw->sse = sse_hub_new(&w->loop, aw->db, w->cfg, w->metrics);
+    aw->sse = sse_hub_new(&w->loop, aw->db, w->cfg, w->metrics, w->id == 0);
     aw->catalogue = shop_cache_worker_new(&w->loop, aw->db, w->cfg->catalogue_cache_size, w->metrics);
     if (!aw->db || !aw->out || !aw->events || !aw->sse) {
         log_error("worker %d: out of memory", w->id);
@@ -59,7 +59,7 @@ static void *app_worker_start(worker_t *w)
     }
     aw->mail = mail_outbox_start(&w->loop, aw->db, aw->out, w->cfg, w->id);
     aw->telegram = telegram_outbox_start(&w->loop, aw->db, aw->out, w->cfg, w->id);
-    events_subscribe(aw->events, SSE_MESSAGE_CHANNEL, sse_on_message_notify, sse_on_listening, aw->sse);
+    events_subscribe(aw->events, SSE_EVENTS_CHANNEL, sse_on_events_notify, sse_on_listening, aw->sse);
     events_subscribe(aw->events, REVOKED_CHANNEL, sse_on_revoked_notify, NULL, aw->sse);
     if (w->id == 0) {
         events_subscribe(aw->events, REVOKED_CHANNEL, on_revoked_notify, on_revoked_listening, w);
@@ -139,6 +139,8 @@ static void app_worker_free(worker_t *w)
     free(aw);
     w->app_state = NULL;
 }
+
+void app_events_written(worker_t *w) { sse_events_written(app_worker(w)->sse); }
 
 static void app_housekeeping(void) { auth_hash_release_idle_now(HASH_ARENA_IDLE_MS); }
 

@@ -96,6 +96,7 @@ static const cfg_var_t cfg_vars[] = {
     {"EVENTS_HEARTBEAT_INTERVAL", CFG_DURATION, "15s", 100, HOUR_MS, NULL, OFF(events_heartbeat_ms)},
     {"EVENTS_MAX_STREAMS_PER_USER", CFG_INT, "10", 1, 1000000, NULL, OFF(events_max_streams_per_user)},
     {"EVENTS_MAX_UNSENT", CFG_SIZE, "256k", 1 * KIB, 64 * MIB, NULL, OFF(events_max_unsent)},
+    {"EVENTS_RETENTION", CFG_DURATION, "24h", 1000, 365 * DAY_MS, NULL, OFF(events_retention_ms)},
 
     {"OUTBOUND_TIMEOUT", CFG_DURATION, "10s", 100, HOUR_MS, NULL, OFF(outbound_timeout_ms)},
     {"OUTBOUND_POLL_INTERVAL", CFG_DURATION, "5s", 50, HOUR_MS, NULL, OFF(outbound_poll_interval_ms)},

@@ -12,11 +12,13 @@
  *   create       $owner, $parent, fields...
  *   list         $owner, $after, $limit, $parent, filters...
  *   refs         $owner, one per field (NULL for fields that are not references) */
+#include <assert.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "hourglass/app.h"
 #include "hourglass/bridge.h"
 #include "hourglass/db.h"
 #include "hourglass/json_text.h"
@@ -27,9 +29,11 @@
 #define RES_MAX_PARAMS (RES_MAX_FIELDS + 8)
 #define RES_SEARCH_MAX_CHARS 200
 #define RES_MAX_FILTERS 8
+#define RES_API_PREFIX "/api/v1/" /* left out of the resource name of change events */
 
 typedef struct {
     const resource_t *res;
+    char event_name[64]; /* "tasks", "kanban/items": its change events' resource (owned resources) */
     int stmt_get, stmt_list, stmt_create, stmt_update, stmt_delete;
     int stmt_refs; /* -1 without references */
     /* Derived once from the declaration: the fields as body.c reads them,
@@ -95,6 +99,46 @@ static void sql_owner(abuf_t *s, const resource_t *res, int *n)
         abuf_printf(s, "t.user_id = $%d AND ", (*n)++);
 }
 
+/* The item route without its API prefix and its id: "/api/v1/kanban/items/{id}" is "kanban/items". */
+static void event_name(const resource_t *res, char *out, size_t cap)
+{
+    const char *from = res->item, *end = strstr(from, "/{id}");
+    if (!strncmp(from, RES_API_PREFIX, strlen(RES_API_PREFIX)))
+        from += strlen(RES_API_PREFIX);
+    int len = end ? (int)(end - from) : (int)strlen(from);
+    snprintf(out, cap, "%.*s", len, from);
+}
+
+/* The end of a create or update: the row's id and its object. An owned
+ * resource's statement began "WITH w AS (": the object also goes into a
+ * change event, in the same statement, after the row was written
+ * (0015_events.sql). */
+static void sql_returning(abuf_t *s, const resource_t *res, const char *event_name, const char *op)
+{
+    if (res->global) {
+        abuf_printf(s, " RETURNING t.id, ");
+        sql_object(s, res);
+        abuf_printf(s, "::text");
+        return;
+    }
+    abuf_printf(s, " RETURNING t.id, t.user_id, ");
+    sql_object(s, res);
+    abuf_printf(s, "::text AS body) SELECT w.id, events_change(w.user_id, '%s', '%s', w.id, w.body), w.body FROM w",
+                event_name, op);
+}
+
+char *res_write_sql(const resource_t *res, const char *write, const char *op)
+{
+    assert(!res->global);
+    char name[64];
+    event_name(res, name, sizeof(name));
+    abuf_t s;
+    abuf_init(&s, NULL, SQL_INITIAL_BYTES);
+    abuf_printf(&s, "WITH w AS (%s", write);
+    sql_returning(&s, res, name, op);
+    return s.data;
+}
+
 static int register_stmt(const resource_t *res, const char *op, abuf_t *s)
 {
     char name[96];
@@ -133,6 +177,8 @@ static void build_create(res_state_t *st, const resource_t *res)
         owner = n++;
     if (res->parent_param)
         parent = n++;
+    if (owner)
+        abuf_printf(&s, "WITH w AS (");
     abuf_printf(&s, "INSERT INTO %s AS t (", res->table);
     const char *sep = "";
     if (owner) {
@@ -161,9 +207,7 @@ static void build_create(res_state_t *st, const resource_t *res)
     if (parent)
         abuf_printf(&s, " WHERE EXISTS (SELECT 1 FROM %s WHERE id = $%d AND user_id = $%d)", res->parent_table, parent,
                     owner);
-    abuf_printf(&s, " RETURNING t.id, ");
-    sql_object(&s, res);
-    abuf_printf(&s, "::text");
+    sql_returning(&s, res, st->event_name, "created");
     st->stmt_create = register_stmt(res, "create", &s);
     abuf_free(&s);
 }
@@ -175,6 +219,8 @@ static void build_update(res_state_t *st, const resource_t *res)
     int n = 2;
     int owner = res->global ? 0 : n++;
     int mask = n++;
+    if (owner)
+        abuf_printf(&s, "WITH w AS (");
     abuf_printf(&s, "UPDATE %s AS t SET ", res->table);
     /* Only the fields whose bit is set change: one statement serves PATCH and PUT. */
     for (size_t i = 0; i < res->field_count; i++) {
@@ -185,9 +231,8 @@ static void build_update(res_state_t *st, const resource_t *res)
     abuf_printf(&s, "updated_at = now() WHERE ");
     if (owner)
         abuf_printf(&s, "t.user_id = $%d AND ", owner);
-    abuf_printf(&s, "t.id = $1 RETURNING t.id, ");
-    sql_object(&s, res);
-    abuf_printf(&s, "::text");
+    abuf_printf(&s, "t.id = $1");
+    sql_returning(&s, res, st->event_name, "updated");
     st->stmt_update = register_stmt(res, "update", &s);
     abuf_free(&s);
 }
@@ -327,6 +372,7 @@ void res_register(const resource_t *res, api_route_t *routes)
     }
     res_state_t *st = &states[state_count++];
     st->res = res;
+    event_name(res, st->event_name, sizeof(st->event_name));
     int unique = 0;
     for (size_t i = 0; i < res->field_count; i++) {
         st->fields[i] = res->fields[i].f;
@@ -401,6 +447,7 @@ typedef struct {
     int fields_at;  /* where the fields start in a.v */
     field_errors_t e;
     int status;     /* of the answer when the write succeeds */
+    int writes;     /* the statement writes (and an owned resource's, an event) */
     long long limit; /* of a list's page */
 } res_ctx_t;
 
@@ -501,6 +548,8 @@ static void on_object(http_request_t *req, PGresult *res_pg)
                             arena_printf(&req->arena, "%.*s%s%s", (int)(at - item), item, PQgetvalue(res_pg, 0, 0),
                                          at + 4));
     }
+    if (c->writes && !res->global)
+        app_events_written(req->worker);
     http_respond_json(req, c->status, PQgetvalue(res_pg, 0, col), (size_t)PQgetlength(res_pg, 0, col));
 }
 
@@ -519,6 +568,9 @@ static void on_deleted(http_request_t *req, PGresult *res_pg)
         http_respond_problem(req, 404, "not_found", NULL);
         return;
     }
+    const res_ctx_t *c = req->ctx;
+    if (!c->st->res->global) /* the delete's triggers wrote the events of every row that went */
+        app_events_written(req->worker);
     http_respond(req, 204, NULL, NULL, 0);
 }
 
@@ -587,6 +639,7 @@ static void create_row(http_request_t *req)
     unsigned mask;
     if (read_fields(req, c, BODY_CREATE, &mask))
         return;
+    c->writes = 1;
     api_query(req, c->st->stmt_create, c->a.n, c->a.v, on_object);
 }
 
@@ -606,6 +659,7 @@ static void update_row(http_request_t *req, const char *id, body_mode_t mode)
         return;
     }
     c->a.v[mask_at] = http_int_param(req, mask);
+    c->writes = 1;
     api_query(req, c->st->stmt_update, c->a.n, c->a.v, on_object);
 }
 

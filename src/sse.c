@@ -1,6 +1,7 @@
-/* Live event streams of one worker: fan-out of committed messages to the
- * streams of their sender and recipient, replay after Last-Event-ID or a
- * lost LISTEN, heartbeats, and the end of streams that must not go on. */
+/* Live event streams of one worker: each stream's replay from the events
+ * table, the hub's reads of what is new for all its streams, heartbeats,
+ * and the end of streams that must not go on. sse.h says how events reach
+ * the table and the streams; 0015_events.sql says what "settled" means. */
 #include <assert.h>
 #include <inttypes.h>
 #include <pthread.h>
@@ -16,25 +17,100 @@
 
 #define BUCKET_BITS 10
 #define BUCKETS (1 << BUCKET_BITS) /* streams by user, per worker */
-#define REPLAY_PAGE 500     /* messages per replay query; a full page asks again */
-#define FETCH_BATCH 256     /* notified ids fetched in one query */
+#define REPLAY_PAGE 500            /* rows per replay query; a full page asks again */
+#define FETCH_PAGE 1000            /* rows per read of the hub */
+#define SETTLE_RETRY_MIN_MS 2      /* the next read when events wait to settle, */
+#define SETTLE_RETRY_MAX_MS 1000   /* doubling while nothing settles */
 #define EVENT_STACK_BYTES 8192
-#define INT64_DIGITS 20     /* the most a printed int64_t takes, sign included */
-#define TICK_MS 1000        /* how soon an expired token ends its stream */
+#define INT64_DIGITS 20 /* the most a printed int64_t takes, sign included */
+#define TICK_MS 1000    /* how soon an expired token ends its stream; the hub also reads then */
+#define MAX_HUBS 64     /* WORKERS' most */
+#define STAFF_AUDIENCE 0 /* the user_id of the shop's events */
+#define PRUNE_BATCH 1000
+#define PRUNE_PAUSE_MS 20 /* between full batches, so other writes go first */
+#define PRUNE_INTERVAL_MIN_MS 1000
+#define PRUNE_INTERVAL_MAX_MS 60000
 
-static int stmt_by_ids, stmt_replay;
+static int stmt_replay, stmt_fetch, stmt_announce, stmt_prune;
+static char instance_tag[2 * 8 + 1]; /* names this process in its own NOTIFYs */
 
 void sse_register_statements(void)
 {
-    stmt_by_ids = db_statement_register(
-        "sse_by_ids", "SELECT id, from_user_id, to_user_id, body FROM messages_json_by_ids($1::bigint[])");
-    stmt_replay =
-        db_statement_register("sse_replay", "SELECT id, body FROM messages_replay($1::bigint, $2::bigint, $3::int)");
+    stmt_replay = db_statement_register(
+        "sse_replay", "SELECT id, kind, body FROM events_replay($1::bigint[], $2::text[], $3::bigint, $4::int)");
+    stmt_fetch = db_statement_register(
+        "sse_fetch", "SELECT user_id, id, kind, body FROM events_fetch($1::bigint, $2::bigint[], $3::text[], $4::int)");
+    /* Its own transaction, apart from any write: the notify lock is held
+     * only by it, and a wake-up needs no flush to disk. */
+    stmt_announce = db_statement_register(
+        "sse_announce", "SELECT pg_notify('" SSE_EVENTS_CHANNEL "', $1), set_config('synchronous_commit', 'off', true)");
+    stmt_prune = db_statement_register("sse_prune", "SELECT events_prune($1::bigint, $2::int)");
+    unsigned char r[8];
+    if (uv_random(NULL, NULL, r, sizeof(r), 0, NULL))
+        memcpy(r, &(uint64_t){(uint64_t)uv_os_getpid() ^ (uint64_t)time(NULL) << 20}, sizeof(r));
+    for (size_t i = 0; i < sizeof(r); i++)
+        snprintf(instance_tag + 2 * i, 3, "%02x", r[i]);
 }
+
+/* The event names a stream may see, and the type each belongs to. */
+static const struct {
+    const char *name;
+    unsigned type;
+} kinds[] = {
+    {.name = "message", .type = SSE_MESSAGE},
+    {.name = "change", .type = SSE_CHANGE},
+    {.name = "order_created", .type = SSE_SHOP},
+    {.name = "order_status_changed", .type = SSE_SHOP},
+    {.name = "contact_form_created", .type = SSE_SHOP},
+};
+static const char *const type_names[] = {"message", "change", "shop"};
+
+/* The static name of a kind the database sent, or NULL for one this server
+ * does not know (a newer instance's). */
+static const char *kind_name(const char *kind, unsigned *type)
+{
+    for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
+        if (!strcmp(kinds[i].name, kind)) {
+            *type = kinds[i].type;
+            return kinds[i].name;
+        }
+    return NULL;
+}
+
+int sse_types_parse(const char *list, unsigned *types)
+{
+    *types = 0;
+    for (const char *p = list;; p++) {
+        size_t len = strcspn(p, ",");
+        unsigned bit = 0;
+        for (size_t i = 0; i < sizeof(type_names) / sizeof(type_names[0]); i++)
+            if (strlen(type_names[i]) == len && !strncmp(type_names[i], p, len))
+                bit = 1u << i;
+        if (!bit)
+            return -1;
+        *types |= bit;
+        p += len;
+        if (!*p)
+            return 0;
+    }
+}
+
+/* "{message,change,...}": the event names of types, as a text[] literal. */
+static void kinds_literal(unsigned types, char *out, size_t cap)
+{
+    size_t n = (size_t)snprintf(out, cap, "{");
+    for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
+        if (types & kinds[i].type)
+            n += (size_t)snprintf(out + n, cap - n, "%s%s", n > 1 ? "," : "", kinds[i].name);
+    snprintf(out + n, cap - n, "}");
+}
+
+#define KINDS_LITERAL_MAX 128
 
 typedef struct pending_event {
     struct pending_event *next;
     int64_t id;
+    const char *kind;
     size_t len;
     char json[];
 } pending_event_t;
@@ -44,8 +120,8 @@ typedef struct pending_event {
  * its last id comes first, from the table, with no gap. */
 typedef enum {
     STREAM_REPLAYING, /* its replay query is out (never more than one) */
-    STREAM_BEHIND,    /* a replay is due: the last could not be sent or failed; tried again on the
-                         next tick or notification */
+    STREAM_BEHIND,    /* a replay is due: sent when no read of the hub is out (the read
+                         may not have asked for this user), or after a failure */
     STREAM_LIVE,      /* events are written as they come */
     STREAM_ENDED,     /* its request is gone and it has left the hub; freed when its replay answers */
 } stream_state_t;
@@ -56,7 +132,8 @@ struct sse_stream {
     sse_stream_t *prev, *next;
     stream_state_t state;
     int64_t user_id, session_id, expires_at;
-    int64_t last_sent;   /* the highest id written, or where the stream started */
+    int64_t last_sent; /* every event up to it was sent or passed over */
+    unsigned types;    /* SSE_* bits, without SSE_SHOP unless staff */
     pending_event_t *pend_head, *pend_tail;
     size_t pend_bytes;
 };
@@ -66,16 +143,28 @@ struct sse_hub {
     db_pool_t *db;
     const config_t *cfg;
     metrics_worker_t *metrics;
-    uv_timer_t heartbeat;   /* ticks every second: expiry, replays due, and the heartbeat when due */
-    uint64_t last_beat_ms;
+    uv_timer_t tick;  /* every second: expiry, the heartbeat when due, replays due, a read */
+    uv_timer_t retry; /* the next read while events wait to settle */
+    uv_timer_t prune;
+    uv_async_t wake; /* a write on another worker of this process */
+    uint64_t last_beat_ms, retry_ms;
     sse_stream_t *buckets[BUCKETS];
-    int count;
-    int64_t *ids; /* notified, waiting for their JSON */
-    int nids, cap_ids;
-    int fetching;
+    int count, behind; /* streams here, and those in STREAM_BEHIND */
+    int64_t cursor;      /* rows up to it were read for the streams here; -1 until a replay places it */
+    int64_t cursor_base; /* where it was placed: a replay that ends below it missed what lies between */
+    unsigned epoch;      /* of the cursor; a read from before it was reset is dropped */
+    unsigned fetch_epoch;
+    unsigned fetching : 1, fetch_again : 1, announcing : 1, announce_again : 1, pruning : 1, closing : 1;
+    int open_handles;
+    uint64_t prune_interval_ms;
     void (*closed)(void *);
     void *closed_data;
 };
+
+/* The hubs of this process, for sse_events_written. */
+static pthread_mutex_t hubs_lock = PTHREAD_MUTEX_INITIALIZER;
+static sse_hub_t *hubs[MAX_HUBS];
+static int hub_count;
 
 /* The process's count of streams per user. */
 typedef struct user_count {
@@ -126,6 +215,12 @@ void sse_release(int64_t user_id)
     pthread_mutex_unlock(&counts_lock);
 }
 
+static void stream_set_state(sse_stream_t *st, stream_state_t state)
+{
+    st->hub->behind += (state == STREAM_BEHIND) - (st->state == STREAM_BEHIND);
+    st->state = state;
+}
+
 static void pending_clear(sse_stream_t *st)
 {
     while (st->pend_head) {
@@ -151,14 +246,18 @@ static void stream_lost(sse_stream_t *st)
     if (st->next)
         st->next->prev = st->prev;
     st->req = NULL;
-    hub->count--;
+    if (--hub->count == 0) { /* nothing to read for: placed again by the next stream */
+        hub->cursor = -1;
+        hub->epoch++;
+    }
     metrics_gauge_add(hub->metrics, GAUGE_SSE_OPEN, -1);
     sse_release(st->user_id);
     pending_clear(st);
     if (st->state == STREAM_REPLAYING) {
-        st->state = STREAM_ENDED;
+        stream_set_state(st, STREAM_ENDED);
         return;
     }
+    stream_set_state(st, STREAM_ENDED);
     free(st);
 }
 
@@ -174,13 +273,15 @@ static void stream_drop(sse_stream_t *st, size_t unsent)
 }
 
 /* Writes bytes; a stream that has ended, or whose reader has left more than
- * EVENTS_MAX_UNSENT unsent, is let go. 0, or -1 when the stream has ended. */
+ * EVENTS_MAX_UNSENT unsent, is let go. 0, or -1 when the stream has ended.
+ * A failed write lets go of the request too: the transport may not have
+ * called gone yet, and must not once the stream is freed. */
 static int stream_put(sse_stream_t *st, const char *bytes, size_t len)
 {
     sse_hub_t *hub = st->hub;
     long unsent = http_stream_write(st->req, bytes, len);
     if (unsent < 0) {
-        http_stream_abort(st->req); /* the transport may not have called gone yet: now it never will */
+        http_stream_abort(st->req);
         stream_lost(st);
         return -1;
     }
@@ -191,11 +292,11 @@ static int stream_put(sse_stream_t *st, const char *bytes, size_t len)
     return 0;
 }
 
-/* 0, or -1 when the stream has ended. */
-static int stream_write_event(sse_stream_t *st, int64_t id, const char *json, size_t len)
+/* "id: N / event: kind / data: json". 0, or -1 when the stream has ended. */
+static int stream_write_event(sse_stream_t *st, int64_t id, const char *kind, const char *json, size_t len)
 {
-    char head[64];
-    int hn = snprintf(head, sizeof(head), "id: %" PRId64 "\nevent: message\ndata: ", id);
+    char head[96];
+    int hn = snprintf(head, sizeof(head), "id: %" PRId64 "\nevent: %s\ndata: ", id, kind);
     size_t total = (size_t)hn + len + 2;
     char stack[EVENT_STACK_BYTES];
     char *buf = total <= sizeof(stack) ? stack : mem_alloc(total);
@@ -214,18 +315,16 @@ static int stream_write_event(sse_stream_t *st, int64_t id, const char *json, si
 
 /* Written at once when live; held until the stream is. 0, or -1 when the
  * stream has ended. */
-static int stream_event(sse_stream_t *st, int64_t id, const char *json, size_t len)
+static int stream_event(sse_stream_t *st, int64_t id, const char *kind, const char *json, size_t len)
 {
     if (st->state == STREAM_LIVE)
-        return id > st->last_sent ? stream_write_event(st, id, json, len) : 0;
+        return id > st->last_sent ? stream_write_event(st, id, kind, json, len) : 0;
     if (st->pend_bytes + len > st->hub->cfg->events_max_unsent) {
         stream_drop(st, st->pend_bytes + len);
         return -1;
     }
     pending_event_t *p = mem_alloc(sizeof(*p) + len);
-    p->next = NULL;
-    p->id = id;
-    p->len = len;
+    *p = (pending_event_t){.id = id, .kind = kind, .len = len};
     memcpy(p->json, json, len);
     if (st->pend_tail)
         st->pend_tail->next = p;
@@ -236,40 +335,68 @@ static int stream_event(sse_stream_t *st, int64_t id, const char *json, size_t l
     return 0;
 }
 
+/* "{user}" or "{user,0}": whose events the stream reads. */
+static void users_literal(const sse_stream_t *st, char *out, size_t cap)
+{
+    if (st->types & SSE_SHOP)
+        snprintf(out, cap, "{%" PRId64 ",%d}", st->user_id, STAFF_AUDIENCE);
+    else
+        snprintf(out, cap, "{%" PRId64 "}", st->user_id);
+}
+
 static void on_replayed(void *data, PGresult *res, db_status_t status);
 
 /* Asks for what committed after the last id sent. Never writes and never
- * ends the stream: a query that cannot be sent leaves it behind. */
+ * ends the stream: a query that cannot be sent leaves it behind. Only while
+ * no read of the hub is out: that read did not ask for this stream's user
+ * if it began before the stream came, and the replay must reach past it. */
 static void stream_replay(sse_stream_t *st)
 {
-    assert(st->state != STREAM_REPLAYING && st->state != STREAM_ENDED);
-    char user[24], from[24], limit[16];
-    snprintf(user, sizeof(user), "%" PRId64, st->user_id);
+    assert(st->state == STREAM_BEHIND && !st->hub->fetching);
+    char users[2 * INT64_DIGITS + 4], kinds_text[KINDS_LITERAL_MAX], from[INT64_DIGITS + 1], limit[16];
+    users_literal(st, users, sizeof(users));
+    kinds_literal(st->types, kinds_text, sizeof(kinds_text));
     snprintf(from, sizeof(from), "%" PRId64, st->last_sent);
     snprintf(limit, sizeof(limit), "%d", REPLAY_PAGE);
-    const char *params[3] = {user, from, limit};
-    if (db_query(st->hub->db, stmt_replay, 3, params, on_replayed, st) == DB_OK)
-        st->state = STREAM_REPLAYING;
-    else
-        st->state = STREAM_BEHIND;
+    const char *params[4] = {users, kinds_text, from, limit};
+    if (db_query(st->hub->db, stmt_replay, 4, params, on_replayed, st) == DB_OK)
+        stream_set_state(st, STREAM_REPLAYING);
 }
 
 /* The held events after the replay: each is taken off the list before it is
  * written, so a write that ends the stream leaves nothing to touch. */
 static void replay_done(sse_stream_t *st)
 {
-    st->state = STREAM_LIVE;
+    stream_set_state(st, STREAM_LIVE);
     pending_event_t *p;
     while ((p = st->pend_head)) {
         st->pend_head = p->next;
         if (!st->pend_head)
             st->pend_tail = NULL;
         st->pend_bytes -= p->len;
-        int ended = p->id > st->last_sent && stream_write_event(st, p->id, p->json, p->len);
+        int ended = p->id > st->last_sent && stream_write_event(st, p->id, p->kind, p->json, p->len);
         free(p);
         if (ended)
             return;
     }
+}
+
+/* The replay reached pos, with every event up to it sent: live, unless the
+ * hub's reads started above it (then what lies between comes by replaying
+ * again). The first stream to get there places the hub's cursor. */
+static void replay_reached(sse_stream_t *st, int64_t pos)
+{
+    sse_hub_t *hub = st->hub;
+    if (pos > st->last_sent)
+        st->last_sent = pos;
+    if (hub->cursor < 0)
+        hub->cursor = hub->cursor_base = pos;
+    if (pos < hub->cursor_base) {
+        if (!hub->fetching)
+            stream_replay(st);
+        return;
+    }
+    replay_done(st);
 }
 
 static void on_replayed(void *data, PGresult *res, db_status_t status)
@@ -280,33 +407,47 @@ static void on_replayed(void *data, PGresult *res, db_status_t status)
         return;
     }
     assert(st->state == STREAM_REPLAYING);
-    st->state = STREAM_BEHIND;
+    stream_set_state(st, STREAM_BEHIND);
     if (status != DB_OK || PQresultStatus(res) != PGRES_TUPLES_OK) {
-        log_warn("event stream of user %" PRId64 ": could not replay its messages; trying again", st->user_id);
+        log_warn("event stream of user %" PRId64 ": could not replay its events; trying again", st->user_id);
         return;
     }
     int rows = PQntuples(res);
     for (int i = 0; i < rows; i++) {
         int64_t id = strtoll(PQgetvalue(res, i, 0), NULL, 10);
-        if (id > st->last_sent && stream_write_event(st, id, PQgetvalue(res, i, 1), (size_t)PQgetlength(res, i, 1)))
+        const char *kind = PQgetvalue(res, i, 1);
+        unsigned type;
+        if (PQgetisnull(res, i, 2)) { /* the last row: where the replay got to */
+            if (!strcmp(kind, "more")) {
+                st->last_sent = id;
+                if (!st->hub->fetching)
+                    stream_replay(st);
+                return;
+            }
+            if (!strcmp(kind, "reset") && stream_write_event(st, id, "reset", "{}", 2))
+                return;
+            replay_reached(st, id);
+            return;
+        }
+        const char *name = kind_name(kind, &type);
+        if (name && id > st->last_sent &&
+            stream_write_event(st, id, name, PQgetvalue(res, i, 2), (size_t)PQgetlength(res, i, 2)))
             return;
     }
-    if (rows == REPLAY_PAGE)
-        stream_replay(st); /* more after this page */
-    else
-        replay_done(st);
+    log_warn("event stream of user %" PRId64 ": a replay without its last row", st->user_id);
 }
 
 sse_stream_t *sse_stream_new(sse_hub_t *hub, int64_t user_id, int64_t session_id, int64_t expires_at,
-                             int64_t after_id)
+                             int64_t after_id, unsigned types, int staff)
 {
     sse_stream_t *st = mem_calloc(1, sizeof(*st));
     st->hub = hub;
-    st->state = STREAM_BEHIND; /* until attached */
+    st->state = STREAM_ENDED; /* until attached */
     st->user_id = user_id;
     st->session_id = session_id;
     st->expires_at = expires_at;
     st->last_sent = after_id; /* the client has every id up to it: none of those again, live or replayed */
+    st->types = staff ? types : types & ~SSE_SHOP;
     return st;
 }
 
@@ -321,115 +462,193 @@ void sse_attach(sse_stream_t *st, http_request_t *req)
     hub->buckets[b] = st;
     hub->count++;
     metrics_gauge_add(hub->metrics, GAUGE_SSE_OPEN, 1);
+    stream_set_state(st, STREAM_BEHIND);
     /* What committed between where it starts and now, then live events. */
-    stream_replay(st);
+    if (!hub->fetching)
+        stream_replay(st);
 }
 
 int sse_hub_stream_count(const sse_hub_t *hub) { return hub->count; }
 
-static int hub_has_user(const sse_hub_t *hub, int64_t user_id)
+/* Sends the replays that are due (none while a read is out: see stream_replay). */
+static void replay_behind(sse_hub_t *hub)
 {
-    for (const sse_stream_t *st = hub->buckets[bucket_of(user_id)]; st; st = st->next)
-        if (st->user_id == user_id)
-            return 1;
-    return 0;
-}
-
-static void deliver(sse_hub_t *hub, int64_t user_id, int64_t id, const char *json, size_t len)
-{
-    sse_stream_t *next;
-    for (sse_stream_t *st = hub->buckets[bucket_of(user_id)]; st; st = next) {
-        next = st->next;
-        if (st->user_id == user_id)
-            stream_event(st, id, json, len);
-    }
-}
-
-/* Replays the streams in state `from` (stream_replay neither writes nor
- * ends a stream, so the walk is safe). */
-static void replay_all(sse_hub_t *hub, stream_state_t from)
-{
+    if (!hub->behind || hub->fetching)
+        return;
     for (int b = 0; b < BUCKETS; b++)
         for (sse_stream_t *st = hub->buckets[b]; st; st = st->next)
-            if (st->state == from)
+            if (st->state == STREAM_BEHIND)
                 stream_replay(st);
 }
 
-/* Every live stream replays above what it has: after a lost LISTEN or a fetch that failed. */
-static void catch_up_all(sse_hub_t *hub) { replay_all(hub, STREAM_LIVE); }
+static void deliver(sse_hub_t *hub, int64_t user_id, int64_t id, const char *kind, const char *json, size_t len)
+{
+    unsigned type;
+    const char *name = kind_name(kind, &type);
+    if (!name)
+        return;
+    sse_stream_t *next;
+    if (user_id == STAFF_AUDIENCE) {
+        for (int b = 0; b < BUCKETS; b++)
+            for (sse_stream_t *st = hub->buckets[b]; st; st = next) {
+                next = st->next;
+                if (st->types & SSE_SHOP)
+                    stream_event(st, id, name, json, len);
+            }
+        return;
+    }
+    for (sse_stream_t *st = hub->buckets[bucket_of(user_id)]; st; st = next) {
+        next = st->next;
+        if (st->user_id == user_id && (st->types & type))
+            stream_event(st, id, name, json, len);
+    }
+}
 
-static void fetch(sse_hub_t *hub);
+/* The users of the streams here, once each ("{1,5,0}", 0 when some stream
+ * wants the shop's events), and the event names any of them wants; NULL
+ * when there is no stream. The caller frees it. */
+static char *hub_users(const sse_hub_t *hub, unsigned *types)
+{
+    size_t cap = (size_t)hub->count * (INT64_DIGITS + 1) + 8, n = 0;
+    char *out = mem_alloc(cap);
+    *types = 0;
+    out[n++] = '{';
+    for (int b = 0; b < BUCKETS; b++)
+        for (const sse_stream_t *st = hub->buckets[b]; st; st = st->next) {
+            *types |= st->types;
+            const sse_stream_t *seen = hub->buckets[b];
+            while (seen != st && seen->user_id != st->user_id)
+                seen = seen->next;
+            if (seen == st)
+                n += (size_t)snprintf(out + n, cap - n, "%s%" PRId64, n > 1 ? "," : "", st->user_id);
+        }
+    if (n == 1) {
+        free(out);
+        return NULL;
+    }
+    if (*types & SSE_SHOP)
+        n += (size_t)snprintf(out + n, cap - n, ",%d", STAFF_AUDIENCE);
+    snprintf(out + n, cap - n, "}");
+    return out;
+}
+
+static void on_fetched(void *data, PGresult *res, db_status_t status);
+
+/* Reads what is new for every stream here, one read at a time, so each
+ * stream gets its events in id order. */
+static void hub_read(sse_hub_t *hub)
+{
+    if (hub->cursor < 0 || hub->closing)
+        return;
+    if (hub->fetching) {
+        hub->fetch_again = 1;
+        return;
+    }
+    unsigned types;
+    char *users = hub_users(hub, &types);
+    if (!users)
+        return;
+    char after[INT64_DIGITS + 1], kinds_text[KINDS_LITERAL_MAX], limit[16];
+    snprintf(after, sizeof(after), "%" PRId64, hub->cursor);
+    kinds_literal(types, kinds_text, sizeof(kinds_text));
+    snprintf(limit, sizeof(limit), "%d", FETCH_PAGE);
+    const char *params[4] = {after, users, kinds_text, limit};
+    uv_timer_stop(&hub->retry);
+    if (db_query(hub->db, stmt_fetch, 4, params, on_fetched, hub) == DB_OK) {
+        hub->fetching = 1;
+        hub->fetch_epoch = hub->epoch;
+    }
+    free(users);
+}
+
+static void on_retry(uv_timer_t *t) { hub_read(t->data); }
 
 static void on_fetched(void *data, PGresult *res, db_status_t status)
 {
     sse_hub_t *hub = data;
     hub->fetching = 0;
+    int again = hub->fetch_again;
+    hub->fetch_again = 0;
     if (status != DB_OK || PQresultStatus(res) != PGRES_TUPLES_OK) {
-        log_warn("event streams: could not read new messages; streams replay them");
-        catch_up_all(hub);
-    } else {
-        for (int i = 0; i < PQntuples(res); i++) {
-            int64_t id = strtoll(PQgetvalue(res, i, 0), NULL, 10);
-            int64_t from = strtoll(PQgetvalue(res, i, 1), NULL, 10);
-            int64_t to = strtoll(PQgetvalue(res, i, 2), NULL, 10);
-            const char *json = PQgetvalue(res, i, 3);
-            size_t len = (size_t)PQgetlength(res, i, 3);
-            deliver(hub, from, id, json, len);
-            deliver(hub, to, id, json, len);
+        log_warn("event streams: could not read new events; reading again");
+    } else if (hub->fetch_epoch == hub->epoch) {
+        int rows = PQntuples(res);
+        for (int i = 0; i < rows && hub->cursor >= 0; i++) {
+            int64_t id = strtoll(PQgetvalue(res, i, 1), NULL, 10);
+            const char *kind = PQgetvalue(res, i, 2);
+            if (!PQgetisnull(res, i, 0)) {
+                deliver(hub, strtoll(PQgetvalue(res, i, 0), NULL, 10), id, kind, PQgetvalue(res, i, 3),
+                        (size_t)PQgetlength(res, i, 3));
+                continue;
+            }
+            /* the last row: where the next read starts, and when */
+            int moved = id > hub->cursor;
+            hub->cursor = id;
+            if (!strcmp(kind, "more")) {
+                again = 1;
+            } else if (!strcmp(kind, "wait")) {
+                hub->retry_ms = moved ? SETTLE_RETRY_MIN_MS : hub->retry_ms * 2;
+                if (hub->retry_ms > SETTLE_RETRY_MAX_MS)
+                    hub->retry_ms = SETTLE_RETRY_MAX_MS;
+                uv_timer_start(&hub->retry, on_retry, hub->retry_ms, 0);
+            }
         }
     }
-    if (hub->nids)
-        fetch(hub);
+    replay_behind(hub);
+    if (again)
+        hub_read(hub);
 }
 
-/* One fetch at a time, so each stream gets its events in id order. */
-static void fetch(sse_hub_t *hub)
-{
-    int n = hub->nids < FETCH_BATCH ? hub->nids : FETCH_BATCH;
-    size_t cap = (size_t)n * (INT64_DIGITS + 1) + 3, len = 0;
-    char *list = mem_alloc(cap);
-    list[len++] = '{';
-    for (int i = 0; i < n; i++)
-        len += (size_t)snprintf(list + len, cap - len, "%s%" PRId64, i ? "," : "", hub->ids[i]);
-    list[len++] = '}';
-    list[len] = '\0';
-    memmove(hub->ids, hub->ids + n, (size_t)(hub->nids - n) * sizeof(int64_t));
-    hub->nids -= n;
-    const char *params[1] = {list};
-    hub->fetching = 1;
-    if (db_query(hub->db, stmt_by_ids, 1, params, on_fetched, hub) != DB_OK) {
-        hub->fetching = 0;
-        catch_up_all(hub);
-    }
-    free(list);
-}
+static void on_announced(void *data, PGresult *res, db_status_t status);
 
-/* Keeps the id of a notified message that a stream here wants. */
-static void note_message(sse_hub_t *hub, const char *line)
+/* Tells other instances that events were written; one NOTIFY in flight. */
+static void announce(sse_hub_t *hub)
 {
-    long long id, from, to;
-    if (sscanf(line, "%lld %lld %lld", &id, &from, &to) != 3 || (!hub_has_user(hub, from) && !hub_has_user(hub, to)))
+    if (hub->announcing) {
+        hub->announce_again = 1;
         return;
-    if (hub->nids == hub->cap_ids) {
-        hub->cap_ids = hub->cap_ids ? hub->cap_ids * 2 : 64;
-        hub->ids = mem_reallocarray(hub->ids, (size_t)hub->cap_ids, sizeof(*hub->ids));
     }
-    hub->ids[hub->nids++] = id;
+    const char *params[1] = {instance_tag};
+    hub->announcing = db_query(hub->db, stmt_announce, 1, params, on_announced, hub) == DB_OK;
 }
 
-/* One line "<id> <from> <to>" per message of the committed transaction. The
- * database answers again: streams whose replay failed try once more. */
-void sse_on_message_notify(void *data, const char *payload)
+static void on_announced(void *data, PGresult *res, db_status_t status)
 {
+    (void)res;
     sse_hub_t *hub = data;
-    for (const char *line = payload; line && *line;) {
-        note_message(hub, line);
-        const char *nl = strchr(line, '\n');
-        line = nl ? nl + 1 : NULL;
+    hub->announcing = 0;
+    if (status != DB_OK)
+        log_warn("event streams: could not tell other instances of new events");
+    if (hub->announce_again) {
+        hub->announce_again = 0;
+        announce(hub);
     }
-    if (hub->nids && !hub->fetching)
-        fetch(hub);
-    replay_all(hub, STREAM_BEHIND);
+}
+
+void sse_events_written(sse_hub_t *hub)
+{
+    pthread_mutex_lock(&hubs_lock);
+    for (int i = 0; i < hub_count; i++)
+        uv_async_send(&hubs[i]->wake);
+    pthread_mutex_unlock(&hubs_lock);
+    announce(hub);
+}
+
+/* Something was written: read it, and send the replays that are due (the
+ * database may answer again after a failure). */
+static void hub_woken(sse_hub_t *hub)
+{
+    hub_read(hub);
+    replay_behind(hub);
+}
+
+static void on_wake(uv_async_t *a) { hub_woken(a->data); }
+
+/* A NOTIFY of another instance (this one's own hubs were woken directly). */
+void sse_on_events_notify(void *data, const char *payload)
+{
+    if (strcmp(payload, instance_tag))
+        hub_woken(data);
 }
 
 static void stream_end(sse_stream_t *st)
@@ -452,7 +671,7 @@ void sse_on_revoked_notify(void *data, const char *payload)
     }
 }
 
-void sse_on_listening(void *data) { catch_up_all(data); }
+void sse_on_listening(void *data) { hub_woken(data); }
 
 static void on_tick(uv_timer_t *t)
 {
@@ -468,49 +687,101 @@ static void on_tick(uv_timer_t *t)
             next = st->next;
             if (now >= st->expires_at || revoked_contains(st->session_id))
                 stream_end(st);
-            else if (beat && stream_put(st, ":\n\n", 3))
-                continue; /* ended */
-            else if (st->state == STREAM_BEHIND)
-                stream_replay(st);
+            else if (beat)
+                stream_put(st, ":\n\n", 3);
         }
     }
+    /* a wake-up may have been lost with an instance that died after its commit */
+    hub_woken(hub);
 }
 
-sse_hub_t *sse_hub_new(uv_loop_t *loop, db_pool_t *db, const config_t *cfg, metrics_worker_t *metrics)
+static void prune_arm(sse_hub_t *hub, uint64_t ms);
+
+static void on_pruned(void *data, PGresult *res, db_status_t status)
+{
+    sse_hub_t *hub = data;
+    hub->pruning = 0;
+    int full = status == DB_OK && PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1 &&
+               atoi(PQgetvalue(res, 0, 0)) == PRUNE_BATCH;
+    prune_arm(hub, full ? PRUNE_PAUSE_MS : hub->prune_interval_ms);
+}
+
+/* One batch of events past EVENTS_RETENTION, each its own short transaction. */
+static void on_prune(uv_timer_t *t)
+{
+    sse_hub_t *hub = t->data;
+    char retention[INT64_DIGITS + 1], batch[16];
+    snprintf(retention, sizeof(retention), "%" PRIu64, hub->cfg->events_retention_ms);
+    snprintf(batch, sizeof(batch), "%d", PRUNE_BATCH);
+    const char *params[2] = {retention, batch};
+    hub->pruning = db_query(hub->db, stmt_prune, 2, params, on_pruned, hub) == DB_OK;
+    if (!hub->pruning)
+        prune_arm(hub, hub->prune_interval_ms);
+}
+
+static void prune_arm(sse_hub_t *hub, uint64_t ms)
+{
+    if (!hub->closing)
+        uv_timer_start(&hub->prune, on_prune, ms, 0);
+}
+
+sse_hub_t *sse_hub_new(uv_loop_t *loop, db_pool_t *db, const config_t *cfg, metrics_worker_t *metrics, int prune)
 {
     sse_hub_t *hub = mem_calloc(1, sizeof(*hub));
     hub->loop = loop;
     hub->db = db;
     hub->cfg = cfg;
     hub->metrics = metrics;
-    uv_timer_init(loop, &hub->heartbeat);
-    hub->heartbeat.data = hub;
+    hub->cursor = -1;
+    hub->retry_ms = SETTLE_RETRY_MIN_MS;
+    uv_timer_t *timers[] = {&hub->tick, &hub->retry, &hub->prune};
+    for (size_t i = 0; i < sizeof(timers) / sizeof(timers[0]); i++) {
+        uv_timer_init(loop, timers[i]);
+        timers[i]->data = hub;
+        uv_unref((uv_handle_t *)timers[i]);
+    }
+    uv_async_init(loop, &hub->wake, on_wake);
+    hub->wake.data = hub;
+    uv_unref((uv_handle_t *)&hub->wake);
+    hub->open_handles = 4;
     uint64_t tick = cfg->events_heartbeat_ms < TICK_MS ? cfg->events_heartbeat_ms : TICK_MS;
     hub->last_beat_ms = uv_now(loop);
-    uv_timer_start(&hub->heartbeat, on_tick, tick, tick);
-    uv_unref((uv_handle_t *)&hub->heartbeat);
+    uv_timer_start(&hub->tick, on_tick, tick, tick);
+    hub->prune_interval_ms = cfg->events_retention_ms / 4;
+    if (hub->prune_interval_ms < PRUNE_INTERVAL_MIN_MS)
+        hub->prune_interval_ms = PRUNE_INTERVAL_MIN_MS;
+    if (hub->prune_interval_ms > PRUNE_INTERVAL_MAX_MS)
+        hub->prune_interval_ms = PRUNE_INTERVAL_MAX_MS;
+    if (prune)
+        prune_arm(hub, hub->prune_interval_ms);
+    pthread_mutex_lock(&hubs_lock);
+    assert(hub_count < MAX_HUBS);
+    hubs[hub_count++] = hub;
+    pthread_mutex_unlock(&hubs_lock);
     return hub;
 }
 
-static void on_hub_closed(uv_handle_t *h)
+static void on_handle_closed(uv_handle_t *h)
 {
     sse_hub_t *hub = h->data;
-    if (hub->closed)
+    if (--hub->open_handles == 0 && hub->closed)
         hub->closed(hub->closed_data);
 }
 
 void sse_hub_close(sse_hub_t *hub, void (*done)(void *), void *data)
 {
+    pthread_mutex_lock(&hubs_lock); /* no one wakes it from now on */
+    for (int i = 0; i < hub_count; i++)
+        if (hubs[i] == hub)
+            hubs[i] = hubs[--hub_count];
+    pthread_mutex_unlock(&hubs_lock);
+    hub->closing = 1;
     hub->closed = done;
     hub->closed_data = data;
-    uv_timer_stop(&hub->heartbeat);
-    uv_close((uv_handle_t *)&hub->heartbeat, on_hub_closed);
+    uv_close((uv_handle_t *)&hub->tick, on_handle_closed);
+    uv_close((uv_handle_t *)&hub->retry, on_handle_closed);
+    uv_close((uv_handle_t *)&hub->prune, on_handle_closed);
+    uv_close((uv_handle_t *)&hub->wake, on_handle_closed);
 }
 
-void sse_hub_free(sse_hub_t *hub)
-{
-    if (!hub)
-        return;
-    free(hub->ids);
-    free(hub);
-}
+void sse_hub_free(sse_hub_t *hub) { free(hub); }

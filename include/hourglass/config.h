@@ -80,6 +80,7 @@ typedef struct config {
     uint64_t events_heartbeat_ms;
     int events_max_streams_per_user;
     size_t events_max_unsent;
+    uint64_t events_retention_ms; /* events older than this are pruned; a Last-Event-ID before them: reset */
 
     /* Outbound HTTP (outbound.c) and the shop's services; unset: not configured. */
     uint64_t outbound_timeout_ms;

@@ -105,6 +105,13 @@ const void *res_route_data(const resource_t *res);
 /* A planning declaration of res_planning.c by its name ("Task"); NULL if none. */
 const resource_t *planning_resource(const char *name);
 
+/* A statement of its own that writes one row of an owned resource, as the
+ * engine's do: write is "UPDATE <table> AS t SET ... WHERE ..." (no
+ * RETURNING); the statement answers the row's id, its change event's id
+ * and its object, and the change event (op "created" or "updated") is
+ * written with it. The caller frees the text. */
+char *res_write_sql(const resource_t *res, const char *write, const char *op);
+
 /* GET of the collection, for a hand-written handler that checks more first. */
 void res_list(http_request_t *req, const resource_t *res);
 

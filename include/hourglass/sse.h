@@ -12,29 +12,48 @@
  * here, what reaches them, heartbeats, and the end of streams whose session
  * is revoked, whose token expires, or whose reader is too slow.
  *
- * A message commits with NOTIFY on SSE_MESSAGE_CHANNEL (a line "<id> <from> <to>" each,
- * 0010_messages.sql); every worker of every instance listens, fetches the
- * JSON of the messages its own streams want, in id order, and writes
- * "id: N / event: message / data: JSON" to each stream of either user.
- * Per user, ids commit in id order, so a stream resumes with "every id above
- * the last one sent" and drops live events at or below it. */
+ * Every event is a row of the events table, written in the transaction of
+ * its change (0015_events.sql). A stream starts after an event id (its
+ * Last-Event-ID, or the newest settled id before it opens), replays the rows
+ * after it, then takes live events, which the worker's hub reads from the
+ * same table for all its streams at once: after a write here
+ * (sse_events_written), a NOTIFY on SSE_EVENTS_CHANNEL from another
+ * instance, the LISTEN coming back, and every second. Ids are read only up
+ * to the settled one, so a stream never passes an id that a transaction
+ * still running could commit: it resumes with "every id above the last one
+ * sent" and drops anything at or below it. */
 typedef struct sse_hub sse_hub_t;
 typedef struct sse_stream sse_stream_t;
 
-#define SSE_MESSAGE_CHANNEL "hourglass_message"
+#define SSE_EVENTS_CHANNEL "hourglass_events"
+
+/* What a stream carries (GET /events?types=). */
+#define SSE_MESSAGE 1u /* event: message */
+#define SSE_CHANGE 2u  /* event: change */
+#define SSE_SHOP 4u    /* order_created, order_status_changed, contact_form_created: staff only */
+#define SSE_ALL (SSE_MESSAGE | SSE_CHANGE | SSE_SHOP)
+/* A comma-separated list of message, change and shop into bits: 0, or -1
+ * when a name is unknown or the list is empty. */
+int sse_types_parse(const char *list, unsigned *types);
 
 void sse_register_statements(void);
-sse_hub_t *sse_hub_new(uv_loop_t *loop, db_pool_t *db, const config_t *cfg, metrics_worker_t *metrics);
-/* Stops the heartbeat; done runs when the hub's handle is closed. Every
- * stream is gone by then (the transport ends them when it drains). */
+/* prune: this hub also deletes the events past EVENTS_RETENTION (one worker
+ * per instance is enough; instances take turns in the database). */
+sse_hub_t *sse_hub_new(uv_loop_t *loop, db_pool_t *db, const config_t *cfg, metrics_worker_t *metrics, int prune);
+/* Stops its timers; done runs when its handles are closed. Every stream is
+ * gone by then (the transport ends them when it drains). */
 void sse_hub_close(sse_hub_t *hub, void (*done)(void *), void *data);
 /* After the pool is closed (its queries have all answered). */
 void sse_hub_free(sse_hub_t *hub);
 
+/* A write on this worker committed events: every hub of the process reads
+ * them now, and other instances are told by NOTIFY (one in flight per hub). */
+void sse_events_written(sse_hub_t *hub);
+
 /* Subscribers of the worker's NOTIFY hub (events.h). */
-void sse_on_message_notify(void *hub, const char *payload);
+void sse_on_events_notify(void *hub, const char *payload);
 void sse_on_revoked_notify(void *hub, const char *payload);
-/* LISTEN is (again) in place: streams catch up on what they may have missed. */
+/* LISTEN is (again) in place: the hub reads what it may have missed. */
 void sse_on_listening(void *hub);
 
 /* A place among the user's streams of this process: 0, or -1 when the user
@@ -42,14 +61,15 @@ void sse_on_listening(void *hub);
 int sse_reserve(int64_t user_id, int max);
 void sse_release(int64_t user_id);
 
-/* A stream for a reserved user that starts after message after_id
- * (Last-Event-ID, or the user's newest message when the stream opened):
- * what committed after it is replayed before live events. sse_attach it
- * first, then start the request's stream with sse_stream_gone and the stream
- * as data (the transport may call it before http_stream_start returns, when
- * the client has left already); if that fails, call sse_stream_gone. */
+/* A stream for a reserved user that starts after event after_id (its
+ * Last-Event-ID, or the newest settled id, events_settled_id()); types
+ * are SSE_* bits, staff says whether the user may see the shop's events.
+ * sse_attach it first, then start the request's stream with sse_stream_gone
+ * and the stream as data (the transport may call it before
+ * http_stream_start returns, when the client has left already); if that
+ * fails, call sse_stream_gone. */
 sse_stream_t *sse_stream_new(sse_hub_t *hub, int64_t user_id, int64_t session_id, int64_t expires_at,
-                             int64_t after_id);
+                             int64_t after_id, unsigned types, int staff);
 void sse_stream_gone(void *stream);
 void sse_attach(sse_stream_t *st, http_request_t *req);
 /* Streams open on this worker now. */

@@ -1,0 +1,328 @@
+"""Live changes (issue 18, API.md "Live changes"): every committed write to a resource the caller
+owns is a `change` event on every stream of that user, with the object exactly as GET answers
+it; the shop's events on staff streams; one id sequence across messages and changes, resumable
+with Last-Event-ID across restarts and instances; `reset` past EVENTS_RETENTION; `types=`.
+
+Timing: an event must arrive within LATENCY of the answer of the write that made it."""
+
+import json
+import time
+
+import pytest
+
+from conftest import psql
+from messages_helpers import (EVENTS, EventStream, as_server, login, module_server, new_user, send, server_with,
+                              wait_events_ready)
+from planning_helpers import problem
+
+LATENCY = 1.0
+API = "/api/v1"
+
+
+@pytest.fixture(scope="module")
+def srv():
+    yield from module_server(ready=wait_events_ready, WORKERS=2)
+
+
+def change(stream, timeout=LATENCY):
+    """The next event, which must be a change: (event id, its data)."""
+    ev = stream.next_event(timeout)
+    assert ev["event"] == "change", ev
+    assert ev["id"] and ev["id"].isdigit(), ev
+    return int(ev["id"]), json.loads(ev["data"])
+
+
+def expect_change(streams, resource, op, obj_id, get_body=None):
+    """Each stream's next event tells of this write; data is GET's answer, the same bytes."""
+    ids = set()
+    for s in streams:
+        raw = s.next_event(LATENCY)
+        assert raw["event"] == "change", raw
+        ev = json.loads(raw["data"])
+        assert (ev["resource"], ev["op"], ev["id"]) == (resource, op, obj_id), ev
+        assert set(ev) == {"resource", "op", "id", "data", "at"}, ev
+        if get_body is None:
+            assert ev["data"] is None, ev
+        else:
+            assert ev["data"] == json.loads(get_body), (ev, get_body)
+            assert get_body.decode() in raw["data"], "not GET's own text: %r / %r" % (raw["data"], get_body)
+        ids.add(raw["id"])
+    assert len(ids) == 1, "one event, one id on every stream: %s" % ids
+    return int(ids.pop())
+
+
+def sessions(srv, api, n=2, **kw):
+    """n streams of api's user, each on a session of its own."""
+    tokens = [api.token] + [login(srv, api.email) for _ in range(n - 1)]
+    return [EventStream(srv.port, t, **kw) for t in tokens]
+
+
+# (collection, item prefix (the event's resource), body to create, a PATCH, parent builder)
+def _parents(api):
+    column = api.post(API + "/kanban/columns", {"title": "col %f" % time.time()}).json()
+    card = api.post(API + "/kanban/cards", {"column_id": column["id"], "title": "card"}).json()
+    gantt = api.post(API + "/gantt/tasks", {"title": "g"}).json()
+    return column, card, gantt
+
+
+def resources(api):
+    column, card, gantt = _parents(api)
+    return [
+        ("/lists", "lists", {"name": "Groceries"}, {"name": "Food"}),
+        ("/tasks", "tasks", {"title": "Write", "priority": 2}, {"status": "done"}),
+        ("/balance-wheel", "balance-wheel", {"sphere": "health %f" % time.time(), "value": 5}, {"value": 7}),
+        ("/kanban/columns", "kanban/columns", {"title": "c %f" % time.time()}, {"position": 3}),
+        ("/kanban/cards", "kanban/cards", {"column_id": column["id"], "title": "t"}, {"title": "moved"}),
+        ("/kanban/cards/%d/items" % card["id"], "kanban/items", {"text": "step"}, {"done": True}),
+        ("/gantt/tasks", "gantt/tasks", {"title": "phase"}, {"progress": 40}),
+        ("/gantt/tasks/%d/durations" % gantt["id"], "gantt/durations",
+         {"start_date": "2026-12-01", "end_date": "2026-12-03"}, {"end_date": "2026-12-09"}),
+        ("/planner/entries", "planner/entries",
+         {"title": "call", "start": "2026-12-05T09:00:00Z", "end": "2026-12-05T09:30:00Z"}, {"done": True}),
+        ("/categories", "categories", {"name": "work %f" % time.time()}, {"color": "#aabbcc"}),
+        ("/pomodoro/presets", "pomodoro/presets", {"name": "classic"}, {"cycles": 6}),
+        ("/pomodoros", "pomodoros", {"started_at": "2026-12-05T09:00:00Z"}, {"completed": True}),
+    ]
+
+
+def test_each_write_reaches_the_users_other_sessions_with_gets_json(srv):
+    a, other = new_user(srv), new_user(srv)
+    streams = sessions(srv, a, 2)
+    stranger = EventStream(srv.port, other.token)
+    try:
+        res = resources(a)
+        for _ in range(3):  # the parents' own events
+            change(streams[0]), change(streams[1])
+        for collection, name, body, patch in res:
+            r = a.post(API + collection, body)
+            assert r.status == 201, r
+            obj = r.json()
+            item = "%s/%s/%d" % (API, name, obj["id"])
+            expect_change(streams, name, "created", obj["id"], a.get(item).body)
+            assert a.patch(item, patch).status == 200
+            expect_change(streams, name, "updated", obj["id"], a.get(item).body)
+            put = dict(body, **patch)
+            assert a.put(item, put).status == 200
+            expect_change(streams, name, "updated", obj["id"], a.get(item).body)
+            assert a.delete(item).status == 204
+            expect_change(streams, name, "deleted", obj["id"])
+        assert stranger.quiet_for(0.3), "another user's stream saw a change"
+        for s in streams:
+            assert s.quiet_for(0.2), "an event too many"
+    finally:
+        for s in streams + [stranger]:
+            s.close()
+
+
+def test_an_empty_patch_changes_nothing_and_tells_nothing(srv):
+    a = new_user(srv)
+    with EventStream(srv.port, a.token) as s:
+        t = a.post(API + "/tasks", {"title": "same"}).json()
+        change(s)
+        assert a.patch(API + "/tasks/%d" % t["id"], {}).status == 200
+        assert s.quiet_for(0.3)
+
+
+def test_profile_and_avatar_are_users_me_events(srv):
+    a = new_user(srv)
+    streams = sessions(srv, a, 2)
+    try:
+        assert a.patch(API + "/users/me", {"name": "Ann Live"}).status == 200
+        expect_change(streams, "users/me", "updated", a.id, a.get(API + "/users/me").body)
+        png = bytes.fromhex("89504e470d0a1a0a0000000d4948445200000001000000010806000000"
+                            "1f15c4890000000d49444154789c6360000002000001e221bc330000000049454e44ae426082")
+        r = a.req("PUT", API + "/users/me/avatar", raw=png, headers={"Content-Type": "image/png"})
+        assert r.status == 200, r
+        expect_change(streams, "users/me", "updated", a.id, a.get(API + "/users/me").body)
+        assert a.delete(API + "/users/me/avatar").status == 204
+        expect_change(streams, "users/me", "updated", a.id, a.get(API + "/users/me").body)
+    finally:
+        for s in streams:
+            s.close()
+
+
+def test_cascades_give_a_deleted_event_per_row(srv):
+    a = new_user(srv)
+    with EventStream(srv.port, a.token) as s:
+        lst = a.post(API + "/lists", {"name": "L"}).json()
+        tasks = [a.post(API + "/tasks", {"title": "t%d" % i, "list_id": lst["id"]}).json() for i in range(3)]
+        column = a.post(API + "/kanban/columns", {"title": "cascade %f" % time.time()}).json()
+        card = a.post(API + "/kanban/cards", {"column_id": column["id"], "title": "c"}).json()
+        items = [a.post(API + "/kanban/cards/%d/items" % card["id"], {"text": "i%d" % i}).json() for i in range(2)]
+        gt = a.post(API + "/gantt/tasks", {"title": "g"}).json()
+        dur = a.post(API + "/gantt/tasks/%d/durations" % gt["id"],
+                     {"start_date": "2026-12-01", "end_date": "2026-12-02"}).json()
+        for _ in range(1 + 3 + 2 + 2 + 2):
+            assert change(s)[1]["op"] == "created"
+
+        def deleted(n):
+            got = set()
+            last = 0
+            for _ in range(n):
+                eid, ev = change(s)
+                assert eid > last, "ids increase"
+                last = eid
+                assert ev["op"] == "deleted" and ev["data"] is None, ev
+                got.add((ev["resource"], ev["id"]))
+            assert s.quiet_for(0.3)
+            return got
+
+        assert a.delete(API + "/lists/%d" % lst["id"]).status == 204
+        assert deleted(4) == {("lists", lst["id"])} | {("tasks", t["id"]) for t in tasks}
+        assert a.delete(API + "/kanban/columns/%d" % column["id"]).status == 204
+        assert deleted(4) == {("kanban/columns", column["id"]), ("kanban/cards", card["id"])} | \
+            {("kanban/items", i["id"]) for i in items}
+        assert a.delete(API + "/gantt/tasks/%d" % gt["id"]).status == 204
+        assert deleted(2) == {("gantt/tasks", gt["id"]), ("gantt/durations", dur["id"])}
+
+
+def test_a_category_delete_is_its_own_event_only(srv):
+    """Rows whose category_id a delete sets to null get no event: the category's deleted event
+    says it (README, "Live changes")."""
+    a = new_user(srv)
+    with EventStream(srv.port, a.token) as s:
+        cat = a.post(API + "/categories", {"name": "c %f" % time.time()}).json()
+        t = a.post(API + "/tasks", {"title": "t", "category_id": cat["id"]}).json()
+        change(s), change(s)
+        assert a.delete(API + "/categories/%d" % cat["id"]).status == 204
+        eid, ev = change(s)
+        assert (ev["resource"], ev["op"], ev["id"]) == ("categories", "deleted", cat["id"])
+        assert s.quiet_for(0.3)
+        assert a.get(API + "/tasks/%d" % t["id"]).json()["category_id"] is None
+
+
+def test_failed_writes_give_no_event(srv):
+    a, b = new_user(srv), new_user(srv)
+    with EventStream(srv.port, a.token) as s:
+        cat = a.post(API + "/categories", {"name": "taken"}).json()
+        b_list = b.post(API + "/lists", {"name": "b's"}).json()
+        change(s)
+        problem(a.post(API + "/tasks", {"title": ""}), 422)                          # body check
+        problem(a.post(API + "/categories", {"name": "taken"}), 409)                 # unique, in the database
+        problem(a.post(API + "/tasks", {"title": "x", "list_id": b_list["id"]}), 422)  # foreign key: rolled back
+        problem(a.patch(API + "/categories/%d" % cat["id"], {"name": ""}), 422)
+        problem(a.patch(API + "/tasks/9000000000000000000", {"title": "x"}), 404)
+        problem(a.delete(API + "/lists/%d" % b_list["id"]), 404)                    # another user's
+        problem(a.post(API + "/gantt/tasks/9000000000000000000/durations",
+                       {"start_date": "2026-12-01", "end_date": "2026-12-02"}), 404)
+        e = a.post(API + "/planner/entries", {"title": "e", "start": "2026-12-05T10:00:00Z",
+                                               "end": "2026-12-05T11:00:00Z"}).json()
+        change(s)
+        problem(a.patch(API + "/planner/entries/%d" % e["id"], {"end": "2026-12-05T09:00:00Z"}), 422)  # CHECK
+        assert s.quiet_for(0.4), "a failed write produced an event"
+
+
+def test_messages_and_changes_share_one_id_sequence(srv):
+    a, b = new_user(srv), new_user(srv)
+    with EventStream(srv.port, a.token) as s:
+        ids = []
+        for i in range(3):
+            a.post(API + "/tasks", {"title": "t%d" % i})
+            ids.append(change(s)[0])
+            m = send(b, a, "m%d" % i)
+            assert s.next_message(LATENCY) == m
+            ids.append(m["id"])
+        assert ids == sorted(ids) and len(set(ids)) == len(ids), ids
+
+
+def test_types_filter(srv):
+    a, b = new_user(srv), new_user(srv)
+    only_changes = EventStream(srv.port, a.token, path=EVENTS + "?types=change")
+    only_messages = EventStream(srv.port, a.token, path=EVENTS + "?types=message")
+    both = EventStream(srv.port, a.token, path=EVENTS + "?types=message,change")
+    try:
+        m = send(b, a, "filtered")
+        t = a.post(API + "/tasks", {"title": "filtered"}).json()
+        assert only_messages.next_message(LATENCY) == m
+        assert change(only_changes)[1]["id"] == t["id"]
+        assert both.next_message(LATENCY) == m
+        assert change(both)[1]["id"] == t["id"]
+        assert only_changes.quiet_for(0.3) and only_messages.quiet_for(0.1)
+    finally:
+        for s in (only_changes, only_messages, both):
+            s.close()
+    for bad in ("nope", "", "change,", "messages"):
+        r = EventStream(srv.port, a.token, path=EVENTS + "?types=" + bad, expect_ok=False)
+        assert r.status == 422, (bad, r.status, r.error_body)
+        assert r.error_json()["errors"][0]["field"] == "types"
+        r.close()
+
+
+def test_staff_see_the_shops_events_and_users_do_not(srv):
+    staff, user = new_user(srv), new_user(srv)
+    psql("UPDATE users SET role = 'staff' WHERE id = %d" % staff.id)
+    staff.token = login(srv, staff.email)  # the role travels in the token
+    staff_stream = EventStream(srv.port, staff.token)
+    staff_changes = EventStream(srv.port, staff.token, path=EVENTS + "?types=change")
+    user_stream = EventStream(srv.port, user.token, path=EVENTS + "?types=shop,message,change")
+    try:
+        form = user.post(API + "/shop/contact-forms", {"customer_name": "Ann", "phone_number": "+7900"})
+        assert form.status == 201, form
+        ev = staff_stream.next_event(LATENCY)
+        assert ev["event"] == "contact_form_created" and json.loads(ev["data"]) == form.json(), ev
+        assert user_stream.quiet_for(0.3) and staff_changes.quiet_for(0.1)
+    finally:
+        for s in (staff_stream, staff_changes, user_stream):
+            s.close()
+
+
+def test_resume_after_a_restart_misses_nothing_and_repeats_nothing(make_server):
+    one = server_with(make_server, WORKERS=1)
+    wait_events_ready(one)
+    a = new_user(one)
+    s = EventStream(one.port, a.token)
+    seen = [a.post(API + "/tasks", {"title": "before"}).json()["id"]]
+    last, ev = change(s)
+    assert ev["id"] == seen[0]
+    s.close()
+    written = [a.post(API + "/tasks", {"title": "while away %d" % i}).json()["id"] for i in range(3)]
+    one.stop()
+    two = server_with(make_server, WORKERS=1)
+    a2 = as_server(a, two)
+    written += [a2.post(API + "/tasks", {"title": "after the restart %d" % i}).json()["id"] for i in range(2)]
+    with EventStream(two.port, a.token, last_event_id=last) as s:
+        got = [change(s, timeout=3)[1]["id"] for _ in written]
+        assert got == written
+        live = a2.post(API + "/tasks", {"title": "live"}).json()["id"]
+        assert change(s)[1]["id"] == live
+        assert s.quiet_for(0.3), "an event twice"
+
+
+def test_a_write_on_one_instance_reaches_streams_on_another(make_server):
+    one = server_with(make_server)
+    two = server_with(make_server)
+    wait_events_ready(one)
+    wait_events_ready(two)
+    a = new_user(one)
+    on_two = [EventStream(two.port, a.token) for _ in range(3)]
+    try:
+        t = a.post(API + "/tasks", {"title": "from one"}).json()
+        expect_change(on_two, "tasks", "created", t["id"], a.get(API + "/tasks/%d" % t["id"]).body)
+    finally:
+        for s in on_two:
+            s.close()
+
+
+def test_a_last_event_id_past_retention_gets_one_reset(make_server):
+    s = server_with(make_server, WORKERS=1, EVENTS_RETENTION="1s")
+    wait_events_ready(s)
+    a = new_user(s)
+    with EventStream(s.port, a.token) as st:
+        a.post(API + "/tasks", {"title": "seen"})
+        old, _ = change(st)
+    a.post(API + "/tasks", {"title": "missed, then pruned"})
+    missed = int(psql("SELECT max(id) FROM events WHERE user_id = %d" % a.id))
+    deadline = time.monotonic() + 10
+    while int(psql("SELECT pruned_through FROM events_horizon")) < missed:
+        assert time.monotonic() < deadline, "events were not pruned"
+        time.sleep(0.2)
+    with EventStream(s.port, a.token, last_event_id=old) as st:
+        ev = st.next_event(LATENCY)
+        assert ev["event"] == "reset" and int(ev["id"]) >= old, ev
+        t = a.post(API + "/tasks", {"title": "new"}).json()
+        eid, data = change(st)
+        assert data["id"] == t["id"] and eid > int(ev["id"])
+        assert st.quiet_for(0.3)
+    # a reconnect from the reset's id resumes normally
+    with EventStream(s.port, a.token, last_event_id=ev["id"]) as st:
+        assert change(st)[1]["id"] == t["id"]
