@@ -901,6 +901,229 @@ def soak(minutes=5.0, sample_s=60.0, threads=4):
     return fig
 
 
+class ChaosStream:
+    """One slot of sse_chaos: a stream of one user that comes and goes. What it received is kept
+    per segment: a run of connections each resumed with the Last-Event-ID of the one before."""
+
+    def __init__(self, port, token, user_id):
+        self.port, self.token, self.user_id = port, token, user_id
+        self.sock, self.buf, self.head = None, b"", False
+        self.segments = []  # [{"after": Last-Event-ID or None, "ids": [...], "open": bool}]
+        self.last_id = None
+        self.connects = 0
+
+    def connect(self, resume):
+        self.close()
+        s = socket.socket()
+        s.settimeout(5)
+        s.connect(("127.0.0.1", self.port))
+        lines = ["GET /api/v1/events?types=message HTTP/1.1", "Host: chaos",
+                 "Authorization: Bearer " + self.token]
+        after = self.last_id if resume else None
+        if after is not None:
+            lines.append("Last-Event-ID: %d" % after)
+        s.sendall(("\r\n".join(lines) + "\r\n\r\n").encode())
+        s.setblocking(False)
+        self.sock, self.buf, self.head = s, b"", False
+        if after is None or not self.segments:
+            self.segments.append({"after": after, "ids": [], "problems": [], "head_at": None})
+        self.connects += 1
+
+    def close(self, reset=False):
+        if self.sock:
+            if reset:
+                self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+            self.sock.close()
+        self.sock = None
+
+    def read(self):
+        """Reads what is there; False when the server closed the stream."""
+        try:
+            data = self.sock.recv(65536)
+        except (BlockingIOError, InterruptedError):
+            return True
+        except OSError:
+            data = b""
+        if not data:
+            self.close()
+            return False
+        self.buf += data
+        if not self.head:
+            if b"\r\n\r\n" not in self.buf:
+                return True
+            head, self.buf = self.buf.split(b"\r\n\r\n", 1)
+            if not head.startswith(b"HTTP/1.1 200"):
+                self.segments[-1]["problems"].append("refused: %r" % head[:60])
+                self.close()
+                return False
+            self.head = True
+            if self.segments[-1]["head_at"] is None:
+                self.segments[-1]["head_at"] = time.monotonic()
+        while b"\n\n" in self.buf:
+            block, self.buf = self.buf.split(b"\n\n", 1)
+            fields = dict(line.split(": ", 1) for line in block.decode().split("\n") if not line.startswith(":"))
+            if fields.get("event") == "message":
+                self.segments[-1]["ids"].append(int(fields["id"]))
+                self.last_id = int(fields["id"])
+            elif fields:
+                self.segments[-1]["problems"].append("unexpected event %r" % fields)
+        return True
+
+
+def _chaos_check(slots, messages, sent_at):
+    """Per segment: ids strictly increasing, and every message of the user from where it started
+    to the last id it got, none missing. A segment that started fresh starts before its first
+    id, and before every message sent after its head arrived (the server places a new stream
+    before it answers); one still open at the end got everything of its user after its start."""
+    by_user = {}
+    for mid, frm, to in messages:
+        by_user.setdefault(frm, []).append(mid)
+        by_user.setdefault(to, []).append(mid)
+    for ids in by_user.values():
+        ids.sort()
+    problems, checked = [], 0
+    for slot in slots:
+        mine = by_user.get(slot.user_id, [])
+        for n, seg in enumerate(slot.segments):
+            problems += ["user %d: %s" % (slot.user_id, p) for p in seg["problems"]]
+            ids = seg["ids"]
+            if any(b <= a for a, b in zip(ids, ids[1:])):
+                problems.append("user %d: out of order or twice: %s" % (slot.user_id, ids))
+                continue
+            stayed = n == len(slot.segments) - 1 and slot.sock is not None
+            if seg["after"] is not None:
+                start = seg["after"]
+            else:
+                later = [m for m in mine if seg["head_at"] is not None and sent_at.get(m, 0) > seg["head_at"]]
+                if not ids and not later:
+                    continue
+                start = min(ids[:1] + later[:1]) - 1
+            last = max(ids[-1:] + (mine if stayed else []), default=start)
+            want = [m for m in mine if start < m <= last]
+            checked += 1
+            if ids != want:
+                missing = sorted(set(want) - set(ids))[:10]
+                extra = sorted(set(ids) - set(want))[:10]
+                problems.append("user %d: after %s missing %s, not the user's %s" % (slot.user_id, start, missing,
+                                                                                    extra))
+    return problems, checked
+
+
+def sse_chaos(seconds=600.0, streams=500, users=50, restarts=2, rate=20.0, life_s=8.0, env=None):
+    """Event streams in chaos (issue 19): `streams` streams of `users` users connect and leave at
+    random (half resume with Last-Event-ID, some leave before their replay answers, some with a
+    reset), messages are sent throughout, PostgreSQL is restarted `restarts` times (-m fast). Every
+    stream saw each of its messages once, in order (resumed ones across their reconnects), and
+    the server reports nothing (sanitizers, when it is the ASan build)."""
+    import random
+    import selectors
+    raise_fd_limit()
+    s = start(dict({"EVENTS_MAX_STREAMS_PER_USER": str(streams), "HTTP_REQUEST_TIMEOUT": "5s"}, **(env or {})))
+    fig = {"campaign": "sse_chaos", "seconds": seconds, "streams": streams, "users": users, "restarts": restarts}
+    stop = threading.Event()
+    sent, send_failures, lock = [], [0], threading.Lock()
+    rnd = random.Random(4242)
+    try:
+        people = []
+        for i in range(users):
+            _, token = user(s.url, "chaos%d" % i)
+            st, _, b = http("GET", s.url + "/api/v1/users/me", {"Authorization": "Bearer " + token})
+            people.append((json.loads(b)["id"], token))
+
+        def sender():
+            clients = [Client(s.url, tok) for _, tok in people]
+            r = random.Random(7)
+            while not stop.is_set():
+                a, b = r.sample(range(users), 2)
+                st, body, t0, _ = clients[a].request("POST", "/api/v1/messages",
+                                                     {"to_user_id": people[b][0], "text": "chaos"})
+                with lock:
+                    if st == 201:
+                        sent.append((json.loads(body)["id"], people[a][0], people[b][0], t0))
+                    else:
+                        send_failures[0] += 1
+                time.sleep(1.0 / rate if st == 201 else 0.05)
+
+        slots = [ChaosStream(s.port, people[i % users][1], people[i % users][0]) for i in range(streams)]
+        sel = selectors.DefaultSelector()
+        due = {}  # slot index -> (time, action)
+        now = time.monotonic()
+
+        def connect(i, resume):
+            try:
+                slots[i].connect(resume)
+                sel.register(slots[i].sock, selectors.EVENT_READ, i)
+            except OSError:
+                slots[i].close()
+                due[i] = (time.monotonic() + 0.5, "connect")
+                return
+            # most live a while; some leave at once, while their replay is in flight
+            soon = rnd.random() < 0.15
+            due[i] = (time.monotonic() + (rnd.uniform(0, 0.02) if soon else rnd.expovariate(1.0 / life_s)), "leave")
+
+        def leave(i):
+            if slots[i].sock:
+                sel.unregister(slots[i].sock)
+                slots[i].close(reset=rnd.random() < 0.3)
+            due[i] = (time.monotonic() + rnd.uniform(0, 1.0), "connect")
+
+        for i in range(streams):
+            due[i] = (now + rnd.uniform(0, 2.0), "connect")
+        t_send = threading.Thread(target=sender, daemon=True)
+        t_send.start()
+        t0 = time.monotonic()
+        restart_at = [t0 + seconds * (k + 1) / (restarts + 1) for k in range(restarts)]
+        end = t0 + seconds
+        while time.monotonic() < end:
+            if restart_at and time.monotonic() >= restart_at[0]:
+                restart_at.pop(0)
+                log("sse_chaos: restarting PostgreSQL")
+                pg_ctl_restart("fast")
+            for key, _ in sel.select(timeout=0.01):
+                i = key.data
+                if not slots[i].read():
+                    sel.unregister(key.fileobj)
+                    due[i] = (time.monotonic() + rnd.uniform(0, 1.0), "connect")
+            t = time.monotonic()
+            for i, (when, action) in list(due.items()):
+                if when <= t:
+                    del due[i]
+                    if action == "connect":
+                        connect(i, rnd.random() < 0.5)
+                    else:
+                        leave(i)
+        stop.set()
+        t_send.join(30)
+        # the streams still open get what is still on its way
+        newest = {}
+        with lock:
+            for mid, frm, to, _ in sent:
+                newest[frm] = newest[to] = mid
+        drain_end = time.monotonic() + 20
+        while time.monotonic() < drain_end:
+            for key, _ in sel.select(timeout=0.1):
+                i = key.data
+                if not slots[i].read():
+                    sel.unregister(key.fileobj)
+            if all(sl.sock is None or (sl.last_id or 0) >= newest.get(sl.user_id, 0) for sl in slots):
+                break
+        messages = [tuple(int(x) for x in line.split("|")) for line in psql(
+            "SELECT id, from_user_id, to_user_id FROM messages WHERE from_user_id = ANY ('{%s}') ORDER BY id"
+            % ",".join(str(p[0]) for p in people)).splitlines()]
+        problems, checked = _chaos_check(slots, messages, {m[0]: m[3] for m in sent})
+        fig.update({"messages_sent": len(sent), "messages_stored": len(messages), "send_failures": send_failures[0],
+                    "connects": sum(sl.connects for sl in slots), "segments_checked": checked,
+                    "server_alive": s.running(), "rss_kib": rss_kib(s.pid)})
+        for sl in slots:
+            sl.close()
+        fig["problems"] = problems[:20]
+    finally:
+        stop.set()
+        fig.setdefault("problems", [])
+        fig["problems"] += finish(s)
+    return fig
+
+
 CAMPAIGNS = {
     "pg_restart": lambda a: [pg_restart("fast", a.seconds), pg_restart("immediate", a.seconds)],
     "pg_down_at_start": lambda a: [pg_down_at_start()],
@@ -912,6 +1135,7 @@ CAMPAIGNS = {
                                             header_timeout=a.header_timeout, reconnect=not a.no_reconnect)],
     "deaf_expire": lambda a: [deaf_connections_expire()],
     "soak": lambda a: [soak(a.minutes, a.sample)],
+    "sse_chaos": lambda a: [sse_chaos(a.seconds, a.streams, a.users)],
 }
 
 
@@ -928,6 +1152,8 @@ def main():
     ap.add_argument("--workers", type=int, default=1, help="slow_clients: the server's WORKERS")
     ap.add_argument("--header-timeout", default="10s", help="slow_clients: HTTP_HEADER_TIMEOUT")
     ap.add_argument("--no-reconnect", action="store_true", help="slow_clients: do not replace the ones answered 408")
+    ap.add_argument("--streams", type=int, default=500, help="sse_chaos: streams open at once")
+    ap.add_argument("--users", type=int, default=50, help="sse_chaos: the users they belong to")
     a = ap.parse_args()
     bad = 0
     for fig in CAMPAIGNS[a.campaign](a):
