@@ -5,6 +5,8 @@
     bench/sse_bench.py latency  --port 8001 [-n 300]
     bench/sse_bench.py user     --port 8001           # prints "TOKEN PEER_ID" for wrk scenarios
     bench/sse_bench.py pairs    --port 8001 -n 64     # "TOKEN:PEER,..." for bench/msg_send.lua
+    bench/sse_bench.py me       --port 8001           # prints "TOKEN USER_ID"
+    bench/sse_bench.py changes  --port 8001 --pid PID [-n 5000 --users 500 --writes 300]
 
 `streams` opens N event streams of one user (start the server with
 EVENTS_MAX_STREAMS_PER_USER above N), reads each head, and prints the server's resident
@@ -18,6 +20,16 @@ stream has its event is printed:
 each timed from the start of its POST to the arrival of its event on the stream:
 
     sse_latency n=300 p50_ms=... p99_ms=... max_ms=...
+
+`changes` opens N streams of USERS users (N / USERS each) and prints the memory per stream as
+`streams` does; then a writer with two streams of its own creates WRITES tasks one after another,
+each timed from the start of its POST to its change event on both of its streams, and from the
+POST's answer (the commit) to it (issue 18: while wrk loads task_create beside it, bench/run
+sse_changes):
+
+    sse_changes_streams n=5000 users=500 open=5000 ... kib_per_stream=...
+    sse_changes n=300 p50_ms=... p99_ms=... max_ms=...
+    sse_changes_after_answer n=300 p50_ms=... p99_ms=... max_ms=...
 
 Needs a server with AUTH_REQUIRE_VERIFIED_EMAIL=false (bench/run starts it so). Only
 127.0.0.1; every loop is bounded.
@@ -138,6 +150,55 @@ def latency(args):
     print("sse_latency n=%d p50_ms=%.2f p99_ms=%.2f max_ms=%.2f" % (len(times), pick(0.5), pick(0.99), times[-1]))
 
 
+def changes(args):
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    tokens = [new_user(args.port)[1] for _ in range(args.users)]
+    _, writer = new_user(args.port)
+    deadline = time.monotonic() + 40
+    while hash_arena_bytes(args.port) and time.monotonic() < deadline:
+        time.sleep(1)
+    before = rss_kib(args.pid)
+    others = [open_stream(args.port, tokens[i % len(tokens)])[0] for i in range(args.n)]
+    time.sleep(1)
+    after = rss_kib(args.pid)
+    print("sse_changes_streams n=%d users=%d open=%d rss_before_kib=%d rss_after_kib=%d kib_per_stream=%.2f"
+          % (args.n, args.users, len(others), before, after, (after - before) / max(1, len(others))))
+    mine = [open_stream(args.port, writer) for _ in range(2)]
+    sel = selectors.DefaultSelector()
+    bufs = []
+    for s, rest in mine:
+        bufs.append(bytearray(rest))
+        sel.register(s, selectors.EVENT_READ, len(bufs) - 1)
+    times, after_answer = [], []
+    for i in range(args.writes):
+        t0 = time.monotonic()
+        task = api(args.port, "POST", "/api/v1/tasks", {"title": "change %d" % i}, writer)
+        t_answer = time.monotonic()
+        want = ('"resource":"tasks","op":"created","id":%d,' % task["id"]).encode()
+        deadline = t0 + 10
+        while not all(want in b for b in bufs) and time.monotonic() < deadline:
+            for key, _ in sel.select(timeout=0.5):
+                bufs[key.data].extend(key.fileobj.recv(65536))
+        if not all(want in b for b in bufs):
+            sys.exit("sse_changes: the change of task %d never arrived" % task["id"])
+        times.append((time.monotonic() - t0) * 1000)
+        after_answer.append((time.monotonic() - t_answer) * 1000)
+        for b in bufs:
+            del b[:b.index(want)]
+    for s in others + [m[0] for m in mine]:
+        s.close()
+    for name, v in (("sse_changes", times), ("sse_changes_after_answer", after_answer)):
+        v.sort()
+        pick = lambda q: v[min(len(v) - 1, int(q * len(v)))]
+        print("%s n=%d p50_ms=%.2f p99_ms=%.2f max_ms=%.2f" % (name, len(v), pick(0.5), pick(0.99), v[-1]))
+
+
+def me(args):
+    uid, token = new_user(args.port)
+    print(token, uid)
+
+
 def user(args):
     uid, token = new_user(args.port)
     peer, _ = new_user(args.port)
@@ -156,10 +217,12 @@ def pairs(args):
 
 def main():
     p = argparse.ArgumentParser()
-    p.add_argument("mode", choices=["streams", "latency", "user", "pairs"])
+    p.add_argument("mode", choices=["streams", "latency", "user", "pairs", "me", "changes"])
     p.add_argument("--port", type=int, default=8001)
     p.add_argument("--pid", type=int)
     p.add_argument("-n", type=int, default=0)
+    p.add_argument("--users", type=int, default=500)
+    p.add_argument("--writes", type=int, default=300)
     args = p.parse_args()
     if args.mode == "streams":
         args.n = args.n or 5000
@@ -169,6 +232,13 @@ def main():
     elif args.mode == "latency":
         args.n = args.n or 300
         latency(args)
+    elif args.mode == "changes":
+        args.n = args.n or 5000
+        if not args.pid:
+            sys.exit("changes needs --pid")
+        changes(args)
+    elif args.mode == "me":
+        me(args)
     elif args.mode == "pairs":
         args.n = args.n or 64
         pairs(args)

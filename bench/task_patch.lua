@@ -1,0 +1,22 @@
+-- PATCH /api/v1/tasks/{id}, each request the next of TASK_IDS ("1,2,3,..."), all of one user (TOKEN):
+-- many rows, so the run measures the update and its change event, not one row's lock.
+dofile((os.getenv("BENCH_LUA_DIR") or ".") .. "/report.lua")
+local reqs = {}
+local i = 0
+local statuses = {"todo", "in_progress", "done"}
+
+function init(args)
+   local n = 0
+   for id in (os.getenv("TASK_IDS") or ""):gmatch("(%d+)") do
+      n = n + 1
+      reqs[#reqs + 1] = wrk.format("PATCH", "/api/v1/tasks/" .. id, {
+         ["Content-Type"] = "application/json",
+         ["Authorization"] = "Bearer " .. (os.getenv("TOKEN") or ""),
+      }, '{"status":"' .. statuses[n % 3 + 1] .. '","priority":' .. (n % 4) .. '}')
+   end
+end
+
+function request()
+   i = i % #reqs + 1
+   return reqs[i]
+end
