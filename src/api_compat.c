@@ -420,7 +420,7 @@ static void on_duration_moved(http_request_t *req, PGresult *res)
     else if (PQntuples(res) != 1) /* no such duration or task of the caller's */
         seed_detail(req, c, 404, T_NOT_FOUND);
     else {
-        app_events_written(req->worker);
+        app_events_written(req->worker, req->auth.user_id);
         hand_on(req, c, c->body);
     }
 }

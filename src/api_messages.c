@@ -90,8 +90,14 @@ static void send_params(http_request_t *const *reqs, int n, abuf_t *bufs)
 /* The sends that went in: their event rows are committed (0015_events.sql). */
 static void sent_effect(http_request_t *const *reqs, int n, const PGresult *res)
 {
-    if (res && PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == n)
-        app_events_written(reqs[0]->worker);
+    if (!res || PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != n)
+        return;
+    for (int i = 0; i < n; i++)
+        if (PQgetisnull(res, i, 1)) { /* sent: both sides have an event */
+            const message_ctx_t *m = reqs[i]->ctx;
+            app_events_written(reqs[i]->worker, reqs[i]->auth.user_id);
+            app_events_written(reqs[i]->worker, http_parse_id(m->to));
+        }
 }
 
 static api_batch_t sends = {

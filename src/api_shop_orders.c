@@ -117,7 +117,7 @@ static int outcome_row(http_request_t *req, PGresult *res)
 static void on_order_patched(http_request_t *req, PGresult *res)
 {
     if (outcome_row(req, res) == 0) {
-        app_events_written(req->worker);
+        app_events_written(req->worker, SSE_ANYONE); /* staff streams */
         respond_body(req, 200, api_column(res, "body"));
     }
 }
@@ -287,7 +287,7 @@ static void on_orders_committed(http_request_t *const *reqs, int n, const PGresu
         if (!api_column_at(res, i, "error"))
             shop_cache_stock_taken(reqs[0], api_column_at(res, i, "goods"), config_or_null(cfg->shop_notify_email) != NULL,
                                    telegram_configured(cfg));
-    app_events_written(reqs[0]->worker); /* order_created for staff streams (0015_events.sql) */
+    app_events_written(reqs[0]->worker, SSE_ANYONE); /* order_created for staff streams (0015_events.sql) */
 }
 
 static void on_order_created(http_request_t *req, const PGresult *res, int row)
@@ -398,7 +398,7 @@ static const body_field_t form_fields[F_COUNT] = {
 static void on_form_created(http_request_t *req, PGresult *res)
 {
     if (outcome_row(req, res) == 0) {
-        app_events_written(req->worker); /* contact_form_created for staff streams */
+        app_events_written(req->worker, SSE_ANYONE); /* contact_form_created for staff streams */
         respond_body(req, 201, api_column(res, "body"));
     }
 }

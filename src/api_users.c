@@ -79,7 +79,7 @@ static void on_user_outcome(http_request_t *req, PGresult *res)
     const char *revoked = api_column(res, "revoked");
     if (revoked)
         revoked_add_array_text(revoked);
-    app_events_written(req->worker); /* users/me events (0015_events.sql) */
+    app_events_written(req->worker, SSE_ANYONE); /* users/me events (0015_events.sql), the caller's or an admin's target's */
     int col = PQfnumber(res, "body");
     http_respond_json(req, 200, PQgetvalue(res, 0, col), (size_t)PQgetlength(res, 0, col));
 }
@@ -381,7 +381,7 @@ static void on_avatar_deleted(http_request_t *req, PGresult *res)
         api_respond_db_error(req, res);
         return;
     }
-    app_events_written(req->worker);
+    app_events_written(req->worker, req->auth.user_id);
     http_respond(req, 204, NULL, NULL, 0);
 }
 

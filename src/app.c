@@ -140,7 +140,7 @@ static void app_worker_free(worker_t *w)
     w->app_state = NULL;
 }
 
-void app_events_written(worker_t *w) { sse_events_written(app_worker(w)->sse); }
+void app_events_written(worker_t *w, int64_t user_id) { sse_events_written(app_worker(w)->sse, user_id); }
 
 static void app_housekeeping(void) { auth_hash_release_idle_now(HASH_ARENA_IDLE_MS); }
 

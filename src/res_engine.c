@@ -549,7 +549,7 @@ static void on_object(http_request_t *req, PGresult *res_pg)
                                          at + 4));
     }
     if (c->writes && !res->global)
-        app_events_written(req->worker);
+        app_events_written(req->worker, req->auth.user_id);
     http_respond_json(req, c->status, PQgetvalue(res_pg, 0, col), (size_t)PQgetlength(res_pg, 0, col));
 }
 
@@ -570,7 +570,7 @@ static void on_deleted(http_request_t *req, PGresult *res_pg)
     }
     const res_ctx_t *c = req->ctx;
     if (!c->st->res->global) /* the delete's triggers wrote the events of every row that went */
-        app_events_written(req->worker);
+        app_events_written(req->worker, req->auth.user_id);
     http_respond(req, 204, NULL, NULL, 0);
 }
 

@@ -30,6 +30,7 @@
 #define PRUNE_PAUSE_MS 20 /* between full batches, so other writes go first */
 #define PRUNE_INTERVAL_MIN_MS 1000
 #define PRUNE_INTERVAL_MAX_MS 60000
+#define ANNOUNCE_USERS 256 /* named in one NOTIFY (8 000 bytes at most); beyond, it names anyone */
 
 static int stmt_replay, stmt_fetch, stmt_announce, stmt_prune;
 static char instance_tag[2 * 8 + 1]; /* names this process in its own NOTIFYs */
@@ -154,7 +155,9 @@ struct sse_hub {
     int64_t cursor_base; /* where it was placed: a replay that ends below it missed what lies between */
     unsigned epoch;      /* of the cursor; a read from before it was reset is dropped */
     unsigned fetch_epoch;
-    unsigned fetching : 1, fetch_again : 1, announcing : 1, announce_again : 1, pruning : 1, closing : 1;
+    unsigned fetching : 1, fetch_again : 1, announcing : 1, pruning : 1, closing : 1;
+    int64_t announce_users[ANNOUNCE_USERS]; /* written for since the NOTIFY in flight was sent */
+    int announce_count;                     /* -1: anyone */
     int open_handles;
     uint64_t prune_interval_ms;
     void (*closed)(void *);
@@ -481,6 +484,14 @@ static void replay_behind(sse_hub_t *hub)
                 stream_replay(st);
 }
 
+static int hub_has_user(const sse_hub_t *hub, int64_t user_id)
+{
+    for (const sse_stream_t *st = hub->buckets[bucket_of(user_id)]; st; st = st->next)
+        if (st->user_id == user_id)
+            return 1;
+    return 0;
+}
+
 static void deliver(sse_hub_t *hub, int64_t user_id, int64_t id, const char *kind, const char *json, size_t len)
 {
     unsigned type;
@@ -599,17 +610,36 @@ static void on_fetched(void *data, PGresult *res, db_status_t status)
         hub_read(hub);
 }
 
+/* Whether a user has a stream in this process. */
+static int user_streams_here(int64_t user_id)
+{
+    pthread_mutex_lock(&counts_lock);
+    const user_count_t *c = counts[bucket_of(user_id)];
+    while (c && c->user_id != user_id)
+        c = c->next;
+    pthread_mutex_unlock(&counts_lock);
+    return c != NULL;
+}
+
 static void on_announced(void *data, PGresult *res, db_status_t status);
 
-/* Tells other instances that events were written; one NOTIFY in flight. */
+/* Tells other instances whose events were written: "<tag> <user> <user>...",
+ * or "<tag> *" for anyone. One NOTIFY in flight; what comes meanwhile goes next. */
 static void announce(sse_hub_t *hub)
 {
-    if (hub->announcing) {
-        hub->announce_again = 1;
+    if (hub->announcing || hub->announce_count == 0)
         return;
+    char payload[sizeof(instance_tag) + ANNOUNCE_USERS * (INT64_DIGITS + 1) + 4];
+    size_t n = (size_t)snprintf(payload, sizeof(payload), "%s", instance_tag);
+    if (hub->announce_count < 0)
+        n += (size_t)snprintf(payload + n, sizeof(payload) - n, " *");
+    for (int i = 0; i < hub->announce_count; i++)
+        n += (size_t)snprintf(payload + n, sizeof(payload) - n, " %" PRId64, hub->announce_users[i]);
+    const char *params[1] = {payload};
+    if (db_query(hub->db, stmt_announce, 1, params, on_announced, hub) == DB_OK) {
+        hub->announcing = 1;
+        hub->announce_count = 0;
     }
-    const char *params[1] = {instance_tag};
-    hub->announcing = db_query(hub->db, stmt_announce, 1, params, on_announced, hub) == DB_OK;
 }
 
 static void on_announced(void *data, PGresult *res, db_status_t status)
@@ -619,18 +649,31 @@ static void on_announced(void *data, PGresult *res, db_status_t status)
     hub->announcing = 0;
     if (status != DB_OK)
         log_warn("event streams: could not tell other instances of new events");
-    if (hub->announce_again) {
-        hub->announce_again = 0;
-        announce(hub);
-    }
+    announce(hub);
 }
 
-void sse_events_written(sse_hub_t *hub)
+static void announce_user(sse_hub_t *hub, int64_t user_id)
 {
-    pthread_mutex_lock(&hubs_lock);
-    for (int i = 0; i < hub_count; i++)
-        uv_async_send(&hubs[i]->wake);
-    pthread_mutex_unlock(&hubs_lock);
+    if (hub->announce_count < 0)
+        return;
+    for (int i = 0; i < hub->announce_count; i++)
+        if (hub->announce_users[i] == user_id)
+            return;
+    if (user_id == SSE_ANYONE || hub->announce_count == ANNOUNCE_USERS)
+        hub->announce_count = -1;
+    else
+        hub->announce_users[hub->announce_count++] = user_id;
+}
+
+void sse_events_written(sse_hub_t *hub, int64_t user_id)
+{
+    if (user_id == SSE_ANYONE || user_streams_here(user_id)) {
+        pthread_mutex_lock(&hubs_lock);
+        for (int i = 0; i < hub_count; i++)
+            uv_async_send(&hubs[i]->wake);
+        pthread_mutex_unlock(&hubs_lock);
+    }
+    announce_user(hub, user_id);
     announce(hub);
 }
 
@@ -644,11 +687,30 @@ static void hub_woken(sse_hub_t *hub)
 
 static void on_wake(uv_async_t *a) { hub_woken(a->data); }
 
-/* A NOTIFY of another instance (this one's own hubs were woken directly). */
+/* A NOTIFY of another instance (this one's own hubs were woken directly):
+ * read when it names anyone, or a user with a stream here. */
 void sse_on_events_notify(void *data, const char *payload)
 {
-    if (strcmp(payload, instance_tag))
-        hub_woken(data);
+    sse_hub_t *hub = data;
+    size_t tag = strlen(instance_tag);
+    if (!strncmp(payload, instance_tag, tag) && (payload[tag] == ' ' || !payload[tag]))
+        return;
+    const char *p = strchr(payload, ' ');
+    if (!p || strchr(p, '*')) {
+        hub_woken(hub);
+        return;
+    }
+    while (*p) {
+        char *end;
+        long long user = strtoll(p, &end, 10);
+        if (end == p)
+            break;
+        if (hub_has_user(hub, user)) {
+            hub_woken(hub);
+            return;
+        }
+        p = end;
+    }
 }
 
 static void stream_end(sse_stream_t *st)

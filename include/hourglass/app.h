@@ -25,9 +25,10 @@ typedef struct app_worker {
 
 /* The statements of the modules that are not endpoints (mail, revocations). */
 void app_register_statements(void);
-/* A write on worker w committed events (0015_events.sql): the streams of
- * every worker and instance read them. */
-void app_events_written(worker_t *w);
+/* A write on worker w committed events for user_id (SSE_ANYONE for the
+ * shop's or another user's; 0015_events.sql): the streams of every worker
+ * and instance read them. */
+void app_events_written(worker_t *w, int64_t user_id);
 /* The hooks http_server_run takes. */
 extern const http_app_t app_hooks;
 

@@ -46,9 +46,12 @@ void sse_hub_close(sse_hub_t *hub, void (*done)(void *), void *data);
 /* After the pool is closed (its queries have all answered). */
 void sse_hub_free(sse_hub_t *hub);
 
-/* A write on this worker committed events: every hub of the process reads
- * them now, and other instances are told by NOTIFY (one in flight per hub). */
-void sse_events_written(sse_hub_t *hub);
+/* A write on this worker committed events for user_id (SSE_ANYONE: the
+ * shop's, or users not known here): the hubs of the process with a stream of
+ * that user read them now, and other instances are told by NOTIFY (one in
+ * flight per hub, naming the users written for since the last). */
+#define SSE_ANYONE 0
+void sse_events_written(sse_hub_t *hub, int64_t user_id);
 
 /* Subscribers of the worker's NOTIFY hub (events.h). */
 void sse_on_events_notify(void *hub, const char *payload);

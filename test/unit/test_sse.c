@@ -156,7 +156,7 @@ static void replay_done_at(int q, const char *pos)
 static int wake(fixture_t *f)
 {
     int before = query_count;
-    sse_on_events_notify(f->hub, "another instance");
+    sse_on_events_notify(f->hub, "another-instance *");
     return query_count > before ? before : -1;
 }
 
@@ -422,4 +422,27 @@ TEST(sse_types_parse)
     CHECK(sse_types_parse("change,", &t) == -1);
     CHECK(sse_types_parse("changes", &t) == -1);
     CHECK(sse_types_parse("chang", &t) == -1);
+}
+
+/* Another instance's NOTIFY names the users it wrote for: a hub reads only
+ * for one of its own (or anyone); its own instance's NOTIFY is ignored (its
+ * hubs were woken directly). */
+TEST(sse_notify_wakes_only_hubs_with_those_users)
+{
+    fixture_t f;
+    fixture_start(&f);
+    fake_client_t c;
+    int q;
+    sse_stream_t *st = open_stream(&f, &c, 7, 0, 0, &q);
+    CHECK(st && q >= 0);
+    replay_done_at(q, "5");
+    int before = query_count;
+    sse_on_events_notify(f.hub, "other 3 4");
+    CHECK(query_count == before);
+    sse_on_events_notify(f.hub, "other 3 7");
+    CHECK(query_count == before + 1);
+    const char *none[] = {READ_END("5", "done")};
+    answer(before, 4, 1, none);
+    sse_stream_gone(st);
+    fixture_stop(&f);
 }
