@@ -326,3 +326,41 @@ def test_a_last_event_id_past_retention_gets_one_reset(make_server):
     # a reconnect from the reset's id resumes normally
     with EventStream(s.port, a.token, last_event_id=ev["id"]) as st:
         assert change(st)[1]["id"] == t["id"]
+
+
+def test_seed000_writes_are_change_events_too(make_server):
+    """The compat routes write through /api/v1, and their one statement of their own (a Gantt
+    duration moved to another task) writes its change event as the engine's do."""
+    from conftest import http
+    from messages_helpers import ORIGIN
+    s = server_with(make_server, COMPAT_SEED000="true")
+    wait_events_ready(s)
+    a = new_user(s)
+
+    def seed(method, path, body=None):
+        st, _, out = http(method, s.url + path, {"Cookie": "access_token=" + a.token, "Origin": ORIGIN,
+                                                "Content-Type": "application/json"},
+                          json.dumps(body) if body is not None else None)
+        assert st in (200, 201), (method, path, st, out)
+        return json.loads(out)
+
+    with EventStream(s.port, a.token) as st:
+        t1 = seed("POST", "/api/ganttChartTasks/insert_gantt_task", {"nameOfTask": "one"})
+        t2 = seed("POST", "/api/ganttChartTasks/insert_gantt_task", {"nameOfTask": "two"})
+        for t in (t1, t2):
+            tid = int(t["idGanttTask"])
+            expect_change([st], "gantt/tasks", "created", tid, a.get(API + "/gantt/tasks/%d" % tid).body)
+        d = seed("POST", "/api/ganttChartTaskDuration/insert_duration/" + t1["idGanttTask"],
+                 {"ganttTaskStart": "2026-12-01T00:00:00.000Z", "ganttTaskEnd": "2026-12-05T00:00:00.000Z"})
+        did = int(d["idGanttDuration"])
+        assert change(st)[1]["op"] == "created"
+        seed("PUT", "/api/ganttChartTaskDuration/" + d["idGanttDuration"],
+             {"ganttTaskStart": "2026-12-03T00:00:00.000Z", "ganttTaskEnd": "2026-12-07T00:00:00.000Z",
+              "ganttTaskId": t2["idGanttTask"]})
+        moved = change(st)[1]
+        assert (moved["resource"], moved["op"], moved["id"]) == ("gantt/durations", "updated", did), moved
+        assert moved["data"]["task_id"] == int(t2["idGanttTask"]), moved
+        dated = change(st)[1]
+        now = a.get(API + "/gantt/durations/%d" % did).json()
+        assert dated["data"] == now and now["start_date"] == "2026-12-03", (dated, now)
+        assert st.quiet_for(0.3)
