@@ -120,13 +120,20 @@ static void fixture_start(fixture_t *f)
     f->hub = sse_hub_new(&f->loop, NULL, &f->cfg, NULL, 0);
 }
 
-static void fixture_stop(fixture_t *f)
+/* The transport's gone for the streams still open (NULL ones are skipped), then the hub closes. */
+static void fixture_stop_with(fixture_t *f, sse_stream_t *a, sse_stream_t *b)
 {
+    if (a)
+        sse_stream_gone(a);
+    if (b)
+        sse_stream_gone(b);
     sse_hub_close(f->hub, NULL, NULL);
     uv_run(&f->loop, UV_RUN_DEFAULT);
     sse_hub_free(f->hub);
     uv_loop_close(&f->loop);
 }
+
+static void fixture_stop(fixture_t *f) { fixture_stop_with(f, NULL, NULL); }
 
 /* A stream of user after event after_id attached to client
  * c; *replay is the number of its replay query, or -1 when none was sent. */
@@ -217,8 +224,7 @@ TEST(sse_client_leaves_while_held_events_are_written)
     CHECK(b.len == 0);
     CHECK(b.ended); /* let go of: the transport will not call gone for a freed stream */
     CHECK(sse_hub_stream_count(f.hub) == 1);
-    sse_stream_gone(sa);
-    fixture_stop(&f);
+    fixture_stop_with(&f, sa, NULL);
 }
 
 /* The same, the client's connection closing (the transport's gone callback)
@@ -242,8 +248,7 @@ TEST(sse_client_gone_before_its_replay_answers)
     const char *replayed[] = {"9", "change", "{\"id\":9}", "10", "done", NULL};
     answer(qb, 3, 2, replayed);
     CHECK(b.len == 0);
-    sse_stream_gone(sa);
-    fixture_stop(&f);
+    fixture_stop_with(&f, sa, NULL);
 }
 
 /* A client that left before its stream's head could be written: the
@@ -329,9 +334,7 @@ TEST(sse_failed_replay_is_retried_before_held_events)
     answer(read + 1, 3, 3, replayed);
     const char *ids[] = {"6", "8"};
     CHECK(got_in_order(&b, ids, 2));
-    sse_stream_gone(sa);
-    sse_stream_gone(sb);
-    fixture_stop(&f);
+    fixture_stop_with(&f, sa, sb);
 }
 
 /* A stream that comes while a read of the hub is out (a read that did not
@@ -354,9 +357,7 @@ TEST(sse_stream_arriving_during_a_read_replays_after_it)
     const char *replayed[] = {"7", "change", "{\"id\":7}", "9", "done", NULL};
     answer(read + 1, 3, 2, replayed);
     CHECK(count_id(&b, "7") == 1 && count_id(&b, "9") == 0 && count_id(&a, "9") == 1);
-    sse_stream_gone(sa);
-    sse_stream_gone(sb);
-    fixture_stop(&f);
+    fixture_stop_with(&f, sa, sb);
 }
 
 /* The first replay to answer places the hub's reads; a stream whose replay
@@ -382,9 +383,7 @@ TEST(sse_replay_below_the_hubs_start_replays_again)
     answer(read, 4, 2, rows);
     const char *ids[] = {"8", "12"};
     CHECK(got_in_order(&b, ids, 2));
-    sse_stream_gone(sa);
-    sse_stream_gone(sb);
-    fixture_stop(&f);
+    fixture_stop_with(&f, sa, sb);
 }
 
 /* The shop's events (user 0) reach staff streams only; a Last-Event-ID
@@ -407,9 +406,7 @@ TEST(sse_shop_events_reach_staff_and_resets_carry_an_id)
     answer(read, 4, 2, rows);
     CHECK(count_id(&staff, "41") == 1 && strstr(staff.out, "event: order_created\n"));
     CHECK(user.len == 0);
-    sse_stream_gone(ss);
-    sse_stream_gone(su);
-    fixture_stop(&f);
+    fixture_stop_with(&f, ss, su);
 }
 
 TEST(sse_types_parse)
@@ -443,6 +440,5 @@ TEST(sse_notify_wakes_only_hubs_with_those_users)
     CHECK(query_count == before + 1);
     const char *none[] = {READ_END("5", "done")};
     answer(before, 4, 1, none);
-    sse_stream_gone(st);
-    fixture_stop(&f);
+    fixture_stop_with(&f, st, NULL);
 }
