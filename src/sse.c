@@ -26,7 +26,9 @@
 #define TICK_MS 1000    /* how soon an expired token ends its stream; the hub also reads then */
 #define MAX_HUBS 64     /* WORKERS' most */
 #define STAFF_AUDIENCE 0 /* the user_id of the shop's events */
-#define PRUNE_BATCH 1000
+/* Rows a prune deletes at once: a short transaction, since the events written
+ * while it runs settle only when it ends. */
+#define PRUNE_BATCH 500
 #define PRUNE_PAUSE_MS 20 /* between full batches, so other writes go first */
 #define PRUNE_INTERVAL_MIN_MS 1000
 #define PRUNE_INTERVAL_MAX_MS 60000
