@@ -254,6 +254,11 @@ static const body_field_t before_query[] = {
     {"before", FIELD_ID, 0, 0, 0, NULL},
 };
 
+/* The documented query parameter of GET /events (api_events reads it: sse_types_parse). */
+static const body_field_t events_query[] = {
+    {"types", FIELD_STRING, 0, 0, 0, NULL},
+};
+
 static const api_route_t message_routes[] = {
     {.http = {.methods = ALLOW_POST, .pattern = "/api/v1/messages", .handler = message_send, .flags = ROUTE_AUTH},
      .summary = "Send a message", .status = 201, .response = "Message", .body = message_fields,
@@ -270,7 +275,9 @@ static const api_route_t message_routes[] = {
      .summary = "Each peer with the last message and the unread count", .response = "ConversationPage",
      .doc = API_PAGED},
     {.http = {.methods = ALLOW_GET, .pattern = "/api/v1/events", .handler = event_stream, .flags = ROUTE_AUTH},
-     .summary = "Live events: new messages as they are committed", .response = "text/event-stream", .errors = "429"},
+     .summary = "Live events: messages, changes of the caller's data and the shop's, as they commit",
+     .response = "text/event-stream", .query = events_query, .query_count = ARRAY_LEN(events_query),
+     .errors = "422 429"},
 };
 
 const api_module_t api_messages_module = {

@@ -364,3 +364,13 @@ def test_seed000_writes_are_change_events_too(make_server):
         now = a.get(API + "/gantt/durations/%d" % did).json()
         assert dated["data"] == now and now["start_date"] == "2026-12-03", (dated, now)
         assert st.quiet_for(0.3)
+
+
+def test_the_document_describes_the_stream(srv):
+    from conftest import http
+    st, _, body = http("GET", srv.url + "/openapi.json")
+    op = json.loads(body)["paths"]["/api/v1/events"]["get"]
+    assert [p["name"] for p in op["parameters"]] == ["types"], op
+    assert {"200", "401", "422", "429"} <= set(op["responses"]), op
+    for word in ("change", "order_created", "reset", "EVENTS_RETENTION", "types"):
+        assert word in op["description"], word
