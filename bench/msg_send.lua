@@ -1,8 +1,6 @@
 -- POST /api/v1/messages, each request from the next of PAIRS ("token:peer,token:peer,..."):
 -- as many conversations as connections, so the run measures sending, not one pair's row locks.
-dofile((os.getenv("BENCH_LUA_DIR") or ".") .. "/report.lua")
-local reqs = {}
-local i = 0
+dofile(debug.getinfo(1, "S").source:match("^@(.*/)") .. "in_turn.lua")
 
 -- Built in init, when wrk.path is the URL's path.
 function init(args)
@@ -12,9 +10,4 @@ function init(args)
          ["Authorization"] = "Bearer " .. token,
       }, '{"to_user_id":' .. peer .. ',"text":"bench message"}')
    end
-end
-
-function request()
-   i = i % #reqs + 1
-   return reqs[i]
 end

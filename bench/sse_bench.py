@@ -215,35 +215,31 @@ def pairs(args):
     print(",".join(out))
 
 
+# mode: (its function, the default -n, whether it needs --pid)
+MODES = {
+    "streams": (streams, 5000, True),
+    "changes": (changes, 5000, True),
+    "latency": (latency, 300, False),
+    "pairs": (pairs, 64, False),
+    "me": (me, 0, False),
+    "user": (user, 0, False),
+}
+
+
 def main():
     p = argparse.ArgumentParser()
-    p.add_argument("mode", choices=["streams", "latency", "user", "pairs", "me", "changes"])
+    p.add_argument("mode", choices=list(MODES))
     p.add_argument("--port", type=int, default=8001)
     p.add_argument("--pid", type=int)
     p.add_argument("-n", type=int, default=0)
     p.add_argument("--users", type=int, default=500)
     p.add_argument("--writes", type=int, default=300)
     args = p.parse_args()
-    if args.mode == "streams":
-        args.n = args.n or 5000
-        if not args.pid:
-            sys.exit("streams needs --pid")
-        streams(args)
-    elif args.mode == "latency":
-        args.n = args.n or 300
-        latency(args)
-    elif args.mode == "changes":
-        args.n = args.n or 5000
-        if not args.pid:
-            sys.exit("changes needs --pid")
-        changes(args)
-    elif args.mode == "me":
-        me(args)
-    elif args.mode == "pairs":
-        args.n = args.n or 64
-        pairs(args)
-    else:
-        user(args)
+    run, default_n, needs_pid = MODES[args.mode]
+    args.n = args.n or default_n
+    if needs_pid and not args.pid:
+        sys.exit("%s needs --pid" % args.mode)
+    run(args)
 
 
 if __name__ == "__main__":
