@@ -158,6 +158,18 @@ static void replay_done_at(int q, const char *pos)
     answer(q, 3, 1, rows);
 }
 
+/* A stream of user whose replay answered at 5 (it places the hub there when
+ * it is the first): live. */
+static sse_stream_t *live_stream(fixture_t *f, fake_client_t *c, int64_t user)
+{
+    int q;
+    sse_stream_t *st = open_stream(f, c, user, 0, 0, &q);
+    if (!st || q < 0)
+        return NULL;
+    replay_done_at(q, "5");
+    return st;
+}
+
 /* Something was written: the hub reads (the NOTIFY of another instance).
  * The number of its read query, or -1. */
 static int wake(fixture_t *f)
@@ -209,10 +221,9 @@ TEST(sse_client_leaves_while_held_events_are_written)
     fixture_t f;
     fixture_start(&f);
     fake_client_t a, b;
-    int qa, qb;
-    sse_stream_t *sa = open_stream(&f, &a, 1, 0, 0, &qa);
-    CHECK(sa && qa >= 0);
-    replay_done_at(qa, "5"); /* places the hub at 5; a is live */
+    int qb;
+    sse_stream_t *sa = live_stream(&f, &a, 1); /* places the hub at 5 */
+    CHECK(sa);
     CHECK(open_stream(&f, &b, 1, 5, 0, &qb) && qb >= 0);
     int read = wake(&f);
     CHECK(read >= 0);
@@ -234,10 +245,9 @@ TEST(sse_client_gone_before_its_replay_answers)
     fixture_t f;
     fixture_start(&f);
     fake_client_t a, b;
-    int qa, qb;
-    sse_stream_t *sa = open_stream(&f, &a, 1, 0, 0, &qa);
-    CHECK(sa && qa >= 0);
-    replay_done_at(qa, "5");
+    int qb;
+    sse_stream_t *sa = live_stream(&f, &a, 1);
+    CHECK(sa);
     sse_stream_t *sb = open_stream(&f, &b, 1, 5, 0, &qb);
     CHECK(sb && qb >= 0);
     int read = wake(&f);
@@ -282,8 +292,7 @@ TEST(sse_catch_up_while_the_database_fails_loses_nothing)
     fake_client_t c[STREAMS];
     sse_stream_t *st[STREAMS];
     int q;
-    CHECK((st[0] = open_stream(&f, &c[0], 1, 0, 0, &q)));
-    replay_done_at(q, "5");
+    CHECK((st[0] = live_stream(&f, &c[0], 1)));
     for (int i = 1; i < STREAMS; i++) {
         CHECK((st[i] = open_stream(&f, &c[i], 1, 5, 0, &q)));
         replay_done_at(q, "5");
@@ -315,9 +324,8 @@ TEST(sse_failed_replay_is_retried_before_held_events)
     fixture_t f;
     fixture_start(&f);
     fake_client_t a, b;
-    int qa, qb;
-    sse_stream_t *sa = open_stream(&f, &a, 1, 0, 0, &qa);
-    replay_done_at(qa, "5");
+    int qb;
+    sse_stream_t *sa = live_stream(&f, &a, 1);
     sse_stream_t *sb = open_stream(&f, &b, 1, 5, 0, &qb);
     CHECK(sa && sb && qb >= 0);
     int read = wake(&f);
@@ -345,9 +353,8 @@ TEST(sse_stream_arriving_during_a_read_replays_after_it)
     fixture_t f;
     fixture_start(&f);
     fake_client_t a, b;
-    int qa, qb;
-    sse_stream_t *sa = open_stream(&f, &a, 1, 0, 0, &qa);
-    replay_done_at(qa, "5");
+    int qb;
+    sse_stream_t *sa = live_stream(&f, &a, 1);
     int read = wake(&f);
     sse_stream_t *sb = open_stream(&f, &b, 2, 5, 0, &qb);
     CHECK(sa && sb && read >= 0 && qb < 0);
@@ -429,10 +436,8 @@ TEST(sse_notify_wakes_only_hubs_with_those_users)
     fixture_t f;
     fixture_start(&f);
     fake_client_t c;
-    int q;
-    sse_stream_t *st = open_stream(&f, &c, 7, 0, 0, &q);
-    CHECK(st && q >= 0);
-    replay_done_at(q, "5");
+    sse_stream_t *st = live_stream(&f, &c, 7);
+    CHECK(st);
     int before = query_count;
     sse_on_events_notify(f.hub, "other 3 4");
     CHECK(query_count == before);
