@@ -135,6 +135,7 @@ static const resource_t wheel_percent = {
     .name = "BalanceSpherePercent", .table = "balance_wheel", .tag = TAG, .collection = WHEEL_PERCENT,
     .item = WHEEL_PERCENT "/{id}", .route_flags = ROUTE_AUTH | ROUTE_INTERNAL, .fields = wheel_percent_fields,
     .field_count = ARRAY_LEN(wheel_percent_fields), .summary = "spheres of the life balance wheel, valued 0..100",
+    .changes_as = "balance-wheel",
 };
 
 typedef struct seed_route seed_route_t;

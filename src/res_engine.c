@@ -99,9 +99,14 @@ static void sql_owner(abuf_t *s, const resource_t *res, int *n)
         abuf_printf(s, "t.user_id = $%d AND ", (*n)++);
 }
 
-/* The item route without its API prefix and its id: "/api/v1/kanban/items/{id}" is "kanban/items". */
+/* The item route without its API prefix and its id: "/api/v1/kanban/items/{id}" is "kanban/items"
+ * (or the declaration's changes_as). */
 static void event_name(const resource_t *res, char *out, size_t cap)
 {
+    if (res->changes_as) {
+        snprintf(out, cap, "%s", res->changes_as);
+        return;
+    }
     const char *from = res->item, *end = strstr(from, "/{id}");
     if (!strncmp(from, RES_API_PREFIX, strlen(RES_API_PREFIX)))
         from += strlen(RES_API_PREFIX);

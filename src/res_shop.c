@@ -27,9 +27,11 @@
 #define FLAG(name, value) {.f = {name, FIELD_BOOL, 0, 0, 0, NULL}, .def = value}
 
 /* One reference list: a unique name (and nothing else but for colors). */
-#define DICTIONARY(var, schema, table, path, fields, summary)                                            \
-    static const resource_t var = {schema, table, "shop", "/api/v1/shop/" path, "/api/v1/shop/" path "/{id}", \
-                                   NULL, NULL, 1, SHOP_WRITES, fields, ARRAY_LEN(fields), NULL, 0, summary}
+#define DICTIONARY(var, name_, table_, path, fields_, summary_)                                                 \
+    static const resource_t var = {.name = name_, .table = table_, .tag = "shop",                                \
+                                   .collection = "/api/v1/shop/" path, .item = "/api/v1/shop/" path "/{id}",    \
+                                   .global = 1, .route_flags = SHOP_WRITES, .fields = fields_,                  \
+                                   .field_count = ARRAY_LEN(fields_), .summary = summary_}
 
 static const res_field_t name_fields[] = {NAME(200)};
 static const res_field_t care_fields[] = {NAME(2000)};
@@ -59,8 +61,9 @@ static const res_field_t good_fields[] = {
     {.f = {"weight", FIELD_INT, FIELD_REQUIRED, 0, INT_MAX_VALUE, NULL}, .doc = "grams"},
 };
 static const resource_t res_goods = {
-    "ShopGood", "goods", "shop", "/api/v1/shop/goods", "/api/v1/shop/goods/{id}", NULL, NULL, 1, SHOP_WRITES,
-    good_fields, ARRAY_LEN(good_fields), NULL, 0, "goods",
+    .name = "ShopGood", .table = "goods", .tag = "shop", .collection = "/api/v1/shop/goods",
+    .item = "/api/v1/shop/goods/{id}", .global = 1, .route_flags = SHOP_WRITES, .fields = good_fields,
+    .field_count = ARRAY_LEN(good_fields), .summary = "goods",
 };
 
 static const res_field_t variation_fields[] = {
@@ -79,8 +82,9 @@ static const res_field_t variation_fields[] = {
     FLAG("is_default", "false"),
 };
 static const resource_t res_variations = {
-    "ShopVariation", "variations", "shop", "/api/v1/shop/variations", "/api/v1/shop/variations/{id}", NULL, NULL, 1,
-    SHOP_WRITES, variation_fields, ARRAY_LEN(variation_fields), NULL, 0, "variations of goods",
+    .name = "ShopVariation", .table = "variations", .tag = "shop", .collection = "/api/v1/shop/variations",
+    .item = "/api/v1/shop/variations/{id}", .global = 1, .route_flags = SHOP_WRITES, .fields = variation_fields,
+    .field_count = ARRAY_LEN(variation_fields), .summary = "variations of goods",
 };
 
 static const resource_t *const resources[] = {

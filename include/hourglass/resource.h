@@ -61,6 +61,9 @@ typedef struct resource {
     const res_filter_t *filters;
     size_t filter_count;
     const char *summary;    /* a noun phrase for the documentation: "tasks" */
+    /* The resource its change events name ("balance-wheel") when item is not
+     * its /api/v1 address (an internal route on another's table); NULL: item's. */
+    const char *changes_as;
 } resource_t;
 
 /* In route_flags: GET of the collection and of an item is public (anyone may

@@ -330,7 +330,8 @@ def test_a_last_event_id_past_retention_gets_one_reset(make_server):
 
 def test_seed000_writes_are_change_events_too(make_server):
     """The compat routes write through /api/v1, and their one statement of their own (a Gantt
-    duration moved to another task) writes its change event as the engine's do."""
+    duration moved to another task) writes its change event as the engine's do; the 0..100
+    wheel's internal resource names its changes as /api/v1's wheel."""
     from conftest import http
     from messages_helpers import ORIGIN
     s = server_with(make_server, COMPAT_SEED000="true")
@@ -363,6 +364,10 @@ def test_seed000_writes_are_change_events_too(make_server):
         dated = change(st)[1]
         now = a.get(API + "/gantt/durations/%d" % did).json()
         assert dated["data"] == now and now["start_date"] == "2026-12-03", (dated, now)
+        # the seed's 0..100 wheel is an internal route on /api/v1's table: its changes are balance-wheel's
+        w = seed("POST", "/api/balanceCircle/insert_value", {"labelItem": "health", "value": 60})
+        wid = int(w["idBalance"])
+        expect_change([st], "balance-wheel", "created", wid, a.get(API + "/balance-wheel/%d" % wid).body)
         assert st.quiet_for(0.3)
 
 

@@ -8,8 +8,9 @@ static const res_field_t fields[] = {
     {.f = {"list_id", FIELD_ID, 0, 0, 0, NULL}, .ref = "lists"},
 };
 static const resource_t nested = {
-    "Thing", "kanban_things", "t", "/a/{card_id}/things", "/things/{id}", "card_id", "kanban_cards", 0, ROUTE_AUTH,
-    fields, 3, NULL, 0, "things",
+    .name = "Thing", .table = "kanban_things", .tag = "t", .collection = "/a/{card_id}/things", .item = "/things/{id}",
+    .parent_param = "card_id", .parent_table = "kanban_cards", .route_flags = ROUTE_AUTH, .fields = fields,
+    .field_count = 3, .summary = "things",
 };
 
 TEST(resource_constraint_names_map_to_fields)
