@@ -114,6 +114,21 @@ void arena_reset(arena_t *a)
     a->total = 0;
 }
 
+static int within(const char *mem, size_t size, const char *p, size_t n)
+{
+    return mem && p >= mem && n <= size && (size_t)(p - mem) <= size - n;
+}
+
+int arena_owns(const arena_t *a, const void *p, size_t n)
+{
+    if (within(a->first, a->first_size, p, n))
+        return 1;
+    for (const arena_chunk_t *c = a->head; c; c = c->next)
+        if (within(c->mem, c->size, p, n))
+            return 1;
+    return 0;
+}
+
 void abuf_init(abuf_t *b, arena_t *a, size_t initial)
 {
     b->arena = a;

@@ -56,6 +56,7 @@ static const cfg_var_t cfg_vars[] = {
     {"HTTP_MAX_BODY_SIZE", CFG_SIZE, "1m", 0, 1024 * MIB, NULL, OFF(http_max_body_size)},
     {"HTTP_MAX_CONNECTIONS", CFG_INT, "16384", 1, 1000000, NULL, OFF(http_max_connections)},
     {"HTTP_MAX_PIPELINE", CFG_INT, "16", 1, 1024, NULL, OFF(http_max_pipeline)},
+    {"HTTP_MAX_QUEUED_BYTES", CFG_SIZE, "256k", 1 * KIB, 1024 * MIB, NULL, OFF(http_max_queued_bytes)},
     {"HTTP_HEADER_TIMEOUT", CFG_DURATION, "10s", 10, HOUR_MS, NULL, OFF(http_header_timeout_ms)},
     {"HTTP_IDLE_TIMEOUT", CFG_DURATION, "60s", 10, 24 * HOUR_MS, NULL, OFF(http_idle_timeout_ms)},
     {"HTTP_REQUEST_TIMEOUT", CFG_DURATION, "30s", 10, HOUR_MS, NULL, OFF(http_request_timeout_ms)},

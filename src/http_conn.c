@@ -2,10 +2,13 @@
  *
  * A connection reads into its worker's shared buffer and feeds llhttp, which
  * stops after each complete request. Requests join the connection's queue in
- * arrival order; each runs its handler (possibly waiting on the database) and
- * its answer is written only when every earlier answer has been written.
+ * arrival order and run one at a time: each runs its handler (possibly waiting
+ * on the database), and its answer is written only when every earlier answer
+ * has been written. A connection that owes HTTP_MAX_QUEUED_BYTES of answers
+ * starts nothing more and reads nothing more until they drain.
  * One timer per connection holds the nearest deadline: headers (408), request
- * (504), idle keep-alive, or the end of a lingering close. */
+ * (504), idle keep-alive, a write that does not move, or the end of a
+ * lingering close. */
 #include "hourglass/server.h"
 
 #include <assert.h>
@@ -41,6 +44,7 @@ struct http_conn {
     uint64_t timer_deadline_ms;  /* what the timer is set to; UINT64_MAX when stopped */
     uint64_t write_progress_ms;  /* loop time the answer being written last moved */
     size_t write_queue_seen;     /* libuv's write queue then */
+    size_t unsent;               /* bytes of the answers made and not yet written */
     uv_shutdown_t *shutdown_req;
     conn_state_t state;
     unsigned reading : 1;
@@ -48,6 +52,7 @@ struct http_conn {
     unsigned stop_parsing : 1;   /* a request asked to close, or the parser failed */
     unsigned served_any : 1;
     unsigned peer_closed : 1;
+    unsigned starting : 1;       /* conn_start_next is running further up the stack */
     unsigned open_handles : 2;
 };
 
@@ -62,8 +67,11 @@ static void conn_flush(http_conn_t *c);
 static void conn_arm_timer(http_conn_t *c);
 static void conn_feed(http_conn_t *c, const char *data, size_t len);
 static void on_write(uv_write_t *wr, int status);
+static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf);
 static void stream_send(http_conn_t *c, http_request_t *req, int by_owner);
 static void conn_head_written(http_conn_t *c);
+static void conn_start_next(http_conn_t *c);
 
 static void on_responded(http_request_t *req);
 static void request_free(http_request_t *req);
@@ -126,29 +134,84 @@ static void request_detach(http_request_t *req)
     http_request_release(req);
 }
 
-/* A complete request joins the running ones; its route takes it from here. */
-static void conn_dispatch(http_conn_t *c, http_request_t *req)
+static void conn_pause_reading(http_conn_t *c)
 {
-    worker_t *w = req->worker;
+    if (c->reading) {
+        uv_read_stop((uv_stream_t *)&c->tcp);
+        c->reading = 0;
+    }
+}
+
+static size_t answer_len(const http_request_t *req) { return req->out.len + req->out_body_len; }
+
+static void conn_unsent_add(http_conn_t *c, int64_t delta)
+{
+    c->unsent = (size_t)((int64_t)c->unsent + delta);
+    metrics_gauge_add(c->worker->metrics, GAUGE_ANSWER_BYTES_UNSENT, delta);
+}
+
+static int conn_owes_too_much(const http_conn_t *c) { return c->unsent >= c->worker->cfg->http_max_queued_bytes; }
+
+/* Its turn has come: its route takes it from here. */
+static void conn_start(http_conn_t *c, http_request_t *req)
+{
+    worker_t *w = c->worker;
     req->state = REQ_RUNNING;
     req->deadline_ms = uv_now(&w->loop) + w->cfg->http_request_timeout_ms;
-    c->ready_count++;
     http_dispatch_prepare(req);
-    if (!req->keep_alive || w->draining) {
+    http_dispatch(req);
+}
+
+/* Starts the waiting requests in order, one at a time (as nginx and H2O do),
+ * while the connection owes less than HTTP_MAX_QUEUED_BYTES. An answer is
+ * unknown until it is made and one being made cannot be refused (the database
+ * is answering), so a connection owes at most the limit plus one answer, whose
+ * size its route bounds (a page of a list: at most 200 rows of bounded fields).
+ * A request answered at once lets the next start in the same call. */
+static void conn_start_next(http_conn_t *c)
+{
+    if (c->starting)
+        return; /* an answer made inside conn_start: the loop below looks again */
+    c->starting = 1;
+    while (c->state == CONN_OPEN && !conn_owes_too_much(c)) {
+        http_request_t *r = c->head;
+        while (r && (r->state == REQ_RESPONDED || r->state == REQ_WRITING || r->state == REQ_STREAMING))
+            r = r->next;
+        if (!r || r->state != REQ_WAITING) /* one is running, or the next is not complete */
+            break;
+        conn_start(c, r);
+    }
+    c->starting = 0;
+}
+
+/* A complete request waits for its turn. Nothing is read after one that does
+ * not keep the connection alive, nor once the server drains. */
+static void conn_request_complete(http_conn_t *c, http_request_t *req)
+{
+    req->state = REQ_WAITING;
+    c->ready_count++;
+    if (!req->keep_alive || c->worker->draining) {
         c->stop_parsing = 1;
         req->close_after = 1;
     }
-    http_dispatch(req);
+    conn_start_next(c);
 }
 
 /* Called by http_respond* once the answer's bytes are ready. */
 static void on_responded(http_request_t *req)
 {
-    if (!req->conn) {
+    http_conn_t *c = req->conn;
+    if (!c) {
         http_request_release(req);
         return;
     }
-    conn_flush(req->conn);
+    conn_unsent_add(c, (int64_t)answer_len(req));
+    conn_flush(c);
+    if (c->state != CONN_OPEN)
+        return;
+    if (conn_owes_too_much(c))
+        conn_pause_reading(c); /* what the client sends waits in the kernel's buffers */
+    conn_start_next(c);
 }
 
 static int conn_peer_name(http_conn_t *c, char *out, size_t cap)
@@ -222,6 +285,9 @@ static void conn_close_gracefully(http_conn_t *c)
     free(c->held);
     c->held = NULL;
     c->held_len = 0;
+    /* Reading may have paused (a full pipeline, answers owed): drain what comes. */
+    if (!c->reading && uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) == 0)
+        c->reading = 1;
     c->shutdown_req = mem_alloc(sizeof(uv_shutdown_t));
     c->shutdown_req->data = c;
     if (uv_shutdown(c->shutdown_req, (uv_stream_t *)&c->tcp, on_shutdown)) {
@@ -233,12 +299,10 @@ static void conn_close_gracefully(http_conn_t *c)
     conn_arm_timer(c);
 }
 
-static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);
-static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf);
-
 static void conn_resume_reading(http_conn_t *c)
 {
-    if (c->state != CONN_OPEN || c->reading || c->peer_closed)
+    if (c->state != CONN_OPEN || c->reading || c->peer_closed || c->held || c->stop_parsing ||
+        conn_owes_too_much(c))
         return;
     if (uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) == 0)
         c->reading = 1;
@@ -277,8 +341,8 @@ static void conn_request_written(http_conn_t *c)
         if (c->state != CONN_OPEN)
             return;
     }
-    if (!c->held && !c->stop_parsing)
-        conn_resume_reading(c);
+    conn_start_next(c);
+    conn_resume_reading(c);
 }
 
 static void on_write(uv_write_t *wr, int status)
@@ -314,20 +378,26 @@ static void on_write(uv_write_t *wr, int status)
         conn_arm_timer(c);
 }
 
-/* Writes what it can now and hands the rest to libuv. 1: all on the wire;
- * 0: the rest is in flight (on_write follows); -1: the write failed. */
-static int conn_write(http_conn_t *c, http_request_t *req, const char *data, size_t len)
+/* Writes what it can now and hands the rest to libuv (which copies the
+ * array, not the bytes). 1: all on the wire; 0: the rest is in flight
+ * (on_write follows); -1: the write failed. */
+static int conn_write(http_conn_t *c, http_request_t *req, uv_buf_t *bufs, unsigned nbufs)
 {
-    uv_buf_t b = uv_buf_init((char *)data, (unsigned)len);
-    int n = uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
-    if (n == (int)len)
+    size_t len = 0;
+    for (unsigned i = 0; i < nbufs; i++)
+        len += bufs[i].len;
+    int n = uv_try_write((uv_stream_t *)&c->tcp, bufs, nbufs);
+    if (n >= 0 && (size_t)n == len)
         return 1;
     if (n < 0 && n != UV_EAGAIN)
         return -1;
     size_t done = n > 0 ? (size_t)n : 0;
-    b = uv_buf_init((char *)data + done, (unsigned)(len - done));
+    for (; done >= bufs->len; bufs++, nbufs--)
+        done -= bufs->len;
+    bufs->base += done;
+    bufs->len -= done;
     req->write_req.data = req;
-    if (uv_write(&req->write_req, (uv_stream_t *)&c->tcp, &b, 1, on_write))
+    if (uv_write(&req->write_req, (uv_stream_t *)&c->tcp, bufs, nbufs, on_write))
         return -1;
     c->writing = 1;
     c->write_progress_ms = uv_now(&c->worker->loop);
@@ -350,7 +420,8 @@ static void stream_send(http_conn_t *c, http_request_t *req, int by_owner)
         return;
     char *data;
     size_t len = http_stream_next(req, &data);
-    int rc = len ? conn_write(c, req, data, len) : 1;
+    uv_buf_t b = uv_buf_init(data, (unsigned)len);
+    int rc = len ? conn_write(c, req, &b, 1) : 1;
     if (rc == 1)
         http_stream_sent(req);
     if (rc == 0) {
@@ -382,11 +453,14 @@ static void on_stream_wake(http_request_t *req)
 static void conn_head_written(http_conn_t *c)
 {
     http_request_t *req = c->head;
+    assert(c->unsent >= answer_len(req));
+    conn_unsent_add(c, -(int64_t)answer_len(req));
     if (!req->stream) {
         conn_request_written(c);
         return;
     }
     req->state = REQ_STREAMING;
+    conn_resume_reading(c); /* a stream's own bytes are not counted: EVENTS_MAX_UNSENT bounds them */
     stream_send(c, req, 0);
 }
 
@@ -394,7 +468,9 @@ static void conn_flush(http_conn_t *c)
 {
     while (c->state == CONN_OPEN && !c->writing && c->head && c->head->state == REQ_RESPONDED) {
         http_request_t *req = c->head;
-        int rc = conn_write(c, req, req->out.data, req->out.len);
+        uv_buf_t answer[] = {uv_buf_init(req->out.data, (unsigned)req->out.len),
+                             uv_buf_init((char *)req->out_body, (unsigned)req->out_body_len)};
+        int rc = conn_write(c, req, answer, req->out_body_len ? 2 : 1);
         if (rc < 0) { /* no callback comes: conn_close lets go of the request */
             conn_close(c);
             return;
@@ -479,10 +555,7 @@ static void conn_feed(http_conn_t *c, const char *data, size_t len)
             assert(!c->held && len <= w->read_buf_size);
             c->held = mem_strndup(data, len);
             c->held_len = len;
-            if (c->reading) {
-                uv_read_stop((uv_stream_t *)&c->tcp);
-                c->reading = 0;
-            }
+            conn_pause_reading(c);
             return;
         }
         size_t used = 0;
@@ -497,7 +570,7 @@ static void conn_feed(http_conn_t *c, const char *data, size_t len)
         }
         http_request_t *req = c->parser.req;
         c->parser.req = NULL;
-        conn_dispatch(c, req);
+        conn_request_complete(c, req);
     }
     if (c->state == CONN_OPEN)
         conn_arm_timer(c);
@@ -673,6 +746,7 @@ static void conn_close(http_conn_t *c)
     }
     c->head = c->tail = NULL;
     c->parser.req = NULL;
+    conn_unsent_add(c, -(int64_t)c->unsent);
     free(c->held);
     c->held = NULL;
     uv_close((uv_handle_t *)&c->timer, on_conn_closed);

@@ -15,6 +15,9 @@
 #define EXTRA_HEADERS_INITIAL 256
 #define HTTP_STATUS_MIN 100
 #define HTTP_STATUS_MAX 599
+/* From this size a body already in the request's arena is written from there:
+ * a page of a list is built in the arena, and a copy would hold it twice. */
+#define BODY_IN_PLACE_MIN (16 * 1024)
 
 static void append_lit(abuf_t *b, const char *s) { abuf_append(b, s, strlen(s)); }
 
@@ -116,8 +119,10 @@ void http_respond(http_request_t *req, int status, const char *content_type, con
     }
     req->status = status;
     int bodyless = status == 204 || status == 304 || status < 200;
+    int with_body = !bodyless && req->client_method != METHOD_HEAD && len;
+    int in_place = with_body && len >= BODY_IN_PLACE_MIN && arena_owns(&req->arena, body, len);
     abuf_t *b = &req->out;
-    abuf_init(b, &req->arena, HEAD_ROOM + len + req->extra_headers.len);
+    abuf_init(b, &req->arena, HEAD_ROOM + (in_place ? 0 : len) + req->extra_headers.len);
     append_lit(b, "HTTP/1.1 ");
     append_uint(b, (size_t)status);
     abuf_append(b, " ", 1);
@@ -147,8 +152,12 @@ void http_respond(http_request_t *req, int status, const char *content_type, con
     if (req->extra_headers.len)
         abuf_append(b, req->extra_headers.data, req->extra_headers.len);
     abuf_append(b, "\r\n", 2);
-    if (!bodyless && req->client_method != METHOD_HEAD && len)
+    if (in_place) {
+        req->out_body = body;
+        req->out_body_len = len;
+    } else if (with_body) {
         abuf_append(b, body, len);
+    }
     req->state = REQ_RESPONDED;
     if (req->ops)
         req->ops->responded(req);

@@ -4,6 +4,7 @@
 #include "hourglass/server.h"
 
 #include <errno.h>
+#include <malloc.h>
 #include <netdb.h>
 #include <signal.h>
 #include <stdio.h>
@@ -20,6 +21,7 @@
 #define READ_BUFFER_SIZE (64 * 1024)
 #define LISTEN_BACKLOG 4096
 #define HOUSEKEEPING_MS 5000
+#define LARGE_BLOCK_MMAP (128 * 1024) /* glibc's default threshold, kept fixed */
 
 static uint64_t process_start_ns;
 
@@ -218,6 +220,11 @@ static void raise_fd_limit(void)
 int http_server_run(const config_t *cfg, const router_t *router, const http_app_t *app)
 {
     process_start_ns = uv_hrtime();
+    /* Large blocks (an answer, a database result) go back to the system when
+     * freed. glibc raises its threshold to the size of the first one freed and
+     * takes the next ones from its heap, which keeps what a burst took: 124 of
+     * 185 MiB after 100 non-readers of 1.8 MB answers had gone, 9 MiB so. */
+    mallopt(M_MMAP_THRESHOLD, LARGE_BLOCK_MMAP);
     uint32_t seed = (uint32_t)(process_start_ns ^ ((uint64_t)getpid() << 16));
     http_dispatch_seed(seed);
     raise_fd_limit();

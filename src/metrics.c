@@ -160,6 +160,10 @@ void metrics_render(abuf_t *b, const metrics_labels_t *labels)
                 "# HELP http_connections_open Client connections open now.\n"
                 "# TYPE http_connections_open gauge\n"
                 "http_connections_open %lld\n"
+                "# HELP http_answer_bytes_unsent Bytes of answers made and not yet written, HTTP_MAX_QUEUED_BYTES\n"
+                "# plus one answer at most per connection.\n"
+                "# TYPE http_answer_bytes_unsent gauge\n"
+                "http_answer_bytes_unsent %lld\n"
                 "# HELP db_pool_connections Database connections by state.\n"
                 "# TYPE db_pool_connections gauge\n"
                 "db_pool_connections{state=\"idle\"} %lld\n"
@@ -203,7 +207,8 @@ void metrics_render(abuf_t *b, const metrics_labels_t *labels)
                 "# HELP catalogue_cache_bytes Bytes of answers kept, every worker's together.\n"
                 "# TYPE catalogue_cache_bytes gauge\n"
                 "catalogue_cache_bytes %lld\n",
-                (long long)metrics_gauge_total(GAUGE_CONNECTIONS_OPEN), (long long)metrics_gauge_total(GAUGE_DB_IDLE),
+                (long long)metrics_gauge_total(GAUGE_CONNECTIONS_OPEN),
+                (long long)metrics_gauge_total(GAUGE_ANSWER_BYTES_UNSENT), (long long)metrics_gauge_total(GAUGE_DB_IDLE),
                 (long long)metrics_gauge_total(GAUGE_DB_BUSY), (long long)metrics_gauge_total(GAUGE_DB_QUEUED),
                 (long long)metrics_gauge_total(COUNTER_DB_RECONNECTS), (long long)metrics_gauge_total(GAUGE_MAIL_PENDING),
                 (long long)metrics_gauge_total(GAUGE_MAIL_SENT), (long long)metrics_gauge_total(GAUGE_MAIL_FAILED),

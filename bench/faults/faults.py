@@ -76,6 +76,15 @@ def user(url, tag):
     return email, json.loads(b)["access_token"]
 
 
+def long_tasks(url, token, n=200, chars=9000):
+    """n tasks with long descriptions for the user of token, so that GET /api/v1/tasks?limit=200
+    is a large answer (1.8 MB for 200 of 9 000 characters). Returns the ids."""
+    me = json.loads(http("GET", url + "/api/v1/users/me", {"Authorization": "Bearer " + token})[2])
+    return [int(i) for i in psql("INSERT INTO tasks (user_id, title, description) SELECT %d, 'long ' || g,"
+                                 " repeat('d', %d) FROM generate_series(1, %d) g RETURNING id"
+                                 % (me["id"], chars, n)).splitlines() if i.isdigit()]  # and the command tag
+
+
 def rss_kib(pid):
     with open("/proc/%d/status" % pid) as f:
         for line in f:

@@ -23,6 +23,8 @@ char *arena_printf(arena_t *a, const char *fmt, ...) __attribute__((format(print
 char *arena_vprintf(arena_t *a, const char *fmt, va_list ap);
 /* Frees every chunk but the caller-provided first one. */
 void arena_reset(arena_t *a);
+/* Do the n bytes at p lie in memory the arena handed out? */
+int arena_owns(const arena_t *a, const void *p, size_t n);
 
 /* The one growable byte buffer: its storage comes from an arena (released
  * with it), or with arena NULL from the heap (released by abuf_free). The

@@ -36,6 +36,7 @@ typedef struct config {
     size_t http_max_body_size;
     int http_max_connections;
     int http_max_pipeline;
+    size_t http_max_queued_bytes; /* answers not yet written, per connection */
     uint64_t http_header_timeout_ms;
     uint64_t http_idle_timeout_ms;
     uint64_t http_request_timeout_ms;

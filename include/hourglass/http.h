@@ -97,6 +97,7 @@ typedef struct {
 
 typedef enum {
     REQ_PARSING,    /* bytes still arriving */
+    REQ_WAITING,    /* complete; starts when the connection's earlier request has answered */
     REQ_RUNNING,    /* handler or database step in progress */
     REQ_RESPONDED,  /* response bytes ready, waiting for earlier ones */
     REQ_WRITING,    /* on the wire */
@@ -159,7 +160,9 @@ struct http_request {
 
     /* Answer. */
     int status;
-    abuf_t out;           /* status line, headers, body */
+    abuf_t out;           /* status line, headers and the body, unless it is written in place: */
+    const char *out_body; /* a large body that lives in the arena, written after out */
+    size_t out_body_len;
     abuf_t extra_headers; /* added by the handler before it responds */
     unsigned close_after : 1;
     http_respond_filter_fn respond_filter;

@@ -88,3 +88,88 @@ def test_faults_non_reader_of_a_large_answer_is_closed_after_idle_timeout(make_s
             time.sleep(0.2)
     finally:
         c.close()
+
+
+def test_faults_non_readers_of_large_answers_hold_the_limit_and_one_answer(make_server):
+    """100 connections that each pipeline 16 GET /api/v1/tasks?limit=200 (1.8 MB of long
+    descriptions) and never read. Every answer was made and held, 16 per connection: RSS grew
+    by 2.1 GB in 8 s. Now a connection starts a request only while it owes less than
+    HTTP_MAX_QUEUED_BYTES of answers, one at a time, and stops reading past it: each holds at
+    most the limit and one answer, and is closed once nothing has moved for HTTP_IDLE_TIMEOUT.
+    A normal client is answered meanwhile."""
+    import os
+    import socket
+    import threading
+    import time
+    import uuid
+
+    from conftest import http, metric_samples, metric_value
+
+    conns, depth, limit, idle_s = 100, 16, 256 * 1024, 4
+    s = make_server(WORKERS=1, HTTP_MAX_QUEUED_BYTES=limit, HTTP_IDLE_TIMEOUT="%ds" % idle_s,
+                    HTTP_REQUEST_TIMEOUT="60s", AUTH_REQUIRE_VERIFIED_EMAIL="false",
+                    # ASan keeps freed blocks (256 MiB by default) and RSS would count them
+                    ASAN_OPTIONS=os.environ.get("ASAN_OPTIONS", "") + ":quarantine_size_mb=16")
+    s.wait_db_ready()
+    _, token = faults.user(s.url, uuid.uuid4().hex[:8])
+    auth = {"Authorization": "Bearer " + token}
+    task_id = faults.long_tasks(s.url, token)[0]
+    st, _, body = http("GET", s.url + "/api/v1/tasks?limit=200", auth)
+    assert st == 200 and len(body) > 1_700_000, (st, len(body))
+    one_answer = len(body) + 1024  # and its head
+
+    normal, stop = [], threading.Event()
+
+    def normal_client():
+        while not stop.is_set():
+            t0 = time.monotonic()
+            st = http("GET", s.url + "/api/v1/tasks/%d" % task_id, auth, timeout=60)[0]
+            normal.append((st, time.monotonic() - t0))
+            stop.wait(0.2)
+
+    req = ("GET /api/v1/tasks?limit=200 HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer %s\r\n\r\n" % token).encode()
+    rss_before = faults.rss_kib(s.pid)
+    bound_kib = conns * (limit + one_answer) // 1024 + 64 * 1024  # slack: ASan, the pool's buffers, the heap
+    socks, peak, peak_unsent, t_done, quiet = [], 0, 0, None, 0
+    reader = threading.Thread(target=normal_client, daemon=True)
+    try:
+        for _ in range(conns):
+            c = socket.socket()
+            c.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            c.connect(("127.0.0.1", s.port))
+            c.sendall(req * depth)
+            socks.append(c)
+        reader.start()
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            peak = max(peak, faults.rss_kib(s.pid) - rss_before)
+            samples = metric_samples(http("GET", s.url + "/metrics")[2].decode())
+            peak_unsent = max(peak_unsent, metric_value(samples, "http_answer_bytes_unsent"))
+            assert peak < bound_kib, "RSS grew by %d KiB with %d non-readers (bound %d KiB; %d bytes unsent)" \
+                % (peak, conns, bound_kib, peak_unsent)
+            assert peak_unsent <= conns * (limit + one_answer), peak_unsent
+            busy = metric_value(samples, "db_pool_connections", state="busy")
+            waiting = metric_value(samples, "db_pool_queue_length")
+            open_now = metric_value(samples, "http_connections_open")
+            if t_done is None:
+                # the non-readers' requests that could start have their answers: nothing more is made
+                quiet = quiet + 1 if busy == 0 and waiting == 0 else 0
+                if quiet >= 3:
+                    t_done = time.monotonic()
+            elif open_now <= 2:  # /metrics' own, and the normal client's
+                break
+            else:
+                # a write's progress is seen when its timer looks: closed within two timeouts of the last
+                assert time.monotonic() < t_done + 2 * idle_s + 3, "%s non-readers still open %.1fs after the last" \
+                    " answer" % (open_now, time.monotonic() - t_done)
+            time.sleep(0.25)
+        else:
+            raise AssertionError("the non-readers' answers were still being made after 120 s")
+    finally:
+        stop.set()
+        for c in socks:
+            c.close()
+        if reader.is_alive():
+            reader.join(70)
+    assert normal and all(st == 200 for st, _ in normal), normal
+    print("rss growth %d KiB, unsent %d bytes at most" % (peak, peak_unsent))

@@ -393,6 +393,36 @@ def test_expect_100_continue_survives_a_partial_write(make_server):
         assert c.buf == b""
 
 
+@pytest.mark.parametrize("cut", ["by the kernel", "in the head"])
+def test_large_list_written_in_pieces_arrives_whole(make_server, cut):
+    """A page of a list is written from the arena after its head (two buffers, no copy): a
+    write that stops inside the head or inside the page goes on from where it stopped."""
+    import uuid
+
+    from faults_helpers import faults
+    env = {"AUTH_REQUIRE_VERIFIED_EMAIL": "false"}
+    if cut == "in the head":
+        assert os.path.exists(SHORT_WRITE_LIB), SHORT_WRITE_LIB
+        env.update(LD_PRELOAD=SHORT_WRITE_LIB, HG_SHORT_WRITE_PREFIX="HTTP/1.1 200", HG_SHORT_WRITE_BYTES="9",
+                   ASAN_OPTIONS=os.environ.get("ASAN_OPTIONS", "") + ":verify_asan_link_order=0")
+    s = make_server(**env)
+    s.wait_db_ready()
+    _, token = faults.user(s.url, uuid.uuid4().hex[:8])
+    ids = faults.long_tasks(s.url, token)
+    with Conn(s.port, timeout=10) as c:
+        c.send(get_request("/api/v1/tasks?limit=200", "Authorization: Bearer %s\r\n" % token) * 2
+               + get_request("/health"))
+        time.sleep(0.5)  # the kernel's buffers take one page and a part of the next
+        for _ in range(2):
+            r = c.read_response(timeout=10)
+            assert r.status == 200, r
+            page = json.loads(r.body)
+            assert sorted(t["id"] for t in page["items"]) == sorted(ids)
+            assert all(t["description"] == "d" * 9000 for t in page["items"])
+        _health_ok(c.read_response())
+        assert c.buf == b""
+
+
 def test_stream_whose_head_cannot_be_written(make_server):
     """The head of an event stream failed at once (the client had reset): the connection closed
     inside http_stream_start, which told the owner its stream was gone and freed the request,

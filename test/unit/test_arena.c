@@ -27,6 +27,21 @@ TEST(arena_grows_and_resets)
     arena_reset(&a);
 }
 
+TEST(arena_owns_what_it_handed_out)
+{
+    char first[64], elsewhere[16];
+    arena_t a;
+    arena_init(&a, first, sizeof(first));
+    char *small = arena_alloc(&a, 10);
+    char *big = arena_alloc(&a, 100000);
+    CHECK(arena_owns(&a, small, 10) && arena_owns(&a, first, sizeof(first)));
+    CHECK(arena_owns(&a, big, 100000) && arena_owns(&a, big + 99999, 1));
+    CHECK(!arena_owns(&a, first + 1, sizeof(first))); /* runs past its chunk */
+    CHECK(!arena_owns(&a, elsewhere, 1) && !arena_owns(&a, "literal", 7));
+    arena_reset(&a);
+    CHECK(!arena_owns(&a, big, 1));
+}
+
 TEST(abuf_appends_and_formats)
 {
     arena_t a;

@@ -32,6 +32,7 @@ TEST(config_defaults)
     CHECK(cfg.http_max_url_size == 8192);
     CHECK(cfg.http_max_body_size == 1048576);
     CHECK(cfg.http_max_pipeline == 16);
+    CHECK(cfg.http_max_queued_bytes == 256 * 1024);
     CHECK(cfg.http_header_timeout_ms == 10000);
     CHECK(cfg.http_idle_timeout_ms == 60000);
     CHECK(cfg.http_request_timeout_ms == 30000);
@@ -49,7 +50,8 @@ TEST(config_environment_overrides_file)
 {
     const char *env[] = {"PORT=9001", "LOG_FORMAT=json", NULL};
     const char *file = "# comment\n\nexport PORT=7000\nWORKERS=3\nCLIENT_ORIGIN=\"http://a.example, http://b.example/\"\n"
-                       "OTHER_PROGRAM_SETTING=whatever\nHTTP_MAX_BODY_SIZE=2m\nHTTP_IDLE_TIMEOUT=500ms\n";
+                       "OTHER_PROGRAM_SETTING=whatever\nHTTP_MAX_BODY_SIZE=2m\nHTTP_IDLE_TIMEOUT=500ms\n"
+                       "HTTP_MAX_QUEUED_BYTES=64k\n";
     config_t cfg;
     char err[512];
     CHECK(parse(&cfg, env, file, err) == 0);
@@ -58,6 +60,7 @@ TEST(config_environment_overrides_file)
     CHECK(cfg.log_format == LOG_FORMAT_JSON);
     CHECK(cfg.http_max_body_size == 2 * 1024 * 1024);
     CHECK(cfg.http_idle_timeout_ms == 500);
+    CHECK(cfg.http_max_queued_bytes == 64 * 1024);
     CHECK(cfg.client_origins_count == 2);
     CHECK_STR(cfg.client_origins[1], "http://b.example");
     config_free(&cfg);
@@ -72,6 +75,7 @@ TEST(config_errors_name_the_variable)
         {"HTTP_HEADER_TIMEOUT=soon", "HTTP_HEADER_TIMEOUT"},
         {"DB_POOL_SIZE=0", "DB_POOL_SIZE"},  {"HOST=", "HOST"},
         {"OUTBOUND_POLL_INTERVAL=0", "OUTBOUND_POLL_INTERVAL"}, {"OUTBOUND_RETRY_MAX=later", "OUTBOUND_RETRY_MAX"},
+        {"HTTP_MAX_QUEUED_BYTES=100", "HTTP_MAX_QUEUED_BYTES"},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         const char *env[] = {cases[i][0], NULL};
