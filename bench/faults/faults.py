@@ -609,7 +609,9 @@ def kill9(seconds=3.0, mails=12, expire="wait", db_url=None):
 class Hostile:
     """slow: connections that send a request's headers one byte a second (reconnecting when the
     server answers or closes them); deaf: connections that pipeline requests and never read the
-    answers. Runs in a child process, so its Python loop does not hold the measuring client's GIL."""
+    answers. The deaf ones send their pipelines at start(); the slow ones open, and the deaf ones
+    send one request a second, after go(). Runs in a child process, so its Python loop does not
+    hold the measuring client's GIL."""
 
     def __init__(self, port, slow, deaf, deaf_path, token, ramp_s=0, reconnect=True):
         import multiprocessing
@@ -623,12 +625,16 @@ class Hostile:
         self.deaf_req = ("GET %s HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer %s\r\n\r\n" % (deaf_path, token)).encode()
         self.stopping = multiprocessing.Event()
         self.ready = multiprocessing.Event()
+        self.going = multiprocessing.Event()
         self.out = multiprocessing.Queue()
         self.proc = multiprocessing.Process(target=self._run, daemon=True)
 
     def start(self, timeout=60):
         self.proc.start()
         self.ready.wait(timeout)
+
+    def go(self):
+        self.going.set()
 
     def stop(self):
         self.stopping.set()
@@ -672,6 +678,8 @@ class Hostile:
             except OSError:
                 pass
         self.ready.set()
+        while not self.going.wait(0.1) and not self.stopping.is_set():
+            pass
         rounds = 0
         while not self.stopping.is_set() and rounds < 3600:
             rounds += 1
@@ -718,6 +726,21 @@ class Hostile:
         self.out.put(stats)
 
 
+def wait_db_quiet(url, timeout=120.0, polls=3):
+    """Seconds until the pool has run every query it was given (no query waiting or running, polls
+    times in a row, 0.2 s apart); None if it never was within timeout."""
+    t0, quiet = time.monotonic(), 0
+    while time.monotonic() < t0 + timeout:
+        samples = metric_samples(http("GET", url + "/metrics")[2].decode())
+        idle = metric_value(samples, "db_pool_connections", state="busy") == 0 \
+            and metric_value(samples, "db_pool_queue_length") == 0
+        quiet = quiet + 1 if idle else 0
+        if quiet >= polls:
+            return round(time.monotonic() - t0, 1)
+        time.sleep(0.2)
+    return None
+
+
 def normal_gets(url, token, task_id, seconds, limit=100000):
     c = Client(url, token)
     took, bad, t_end, n = [], 0, time.monotonic() + seconds, 0
@@ -759,6 +782,11 @@ def slow_clients(slow=300, deaf=100, seconds=6.0, limit_conns=64, idle="60s", ra
         fig["baseline"]["server_cpu_pct"] = round(100 * (cpu_s(s.pid) - c0) / (time.monotonic() - t0))
         h = Hostile(s.port, slow, deaf, "/api/v1/tasks?limit=50", token, ramp_s, reconnect)
         h.start()
+        # A connection's pipelined requests run one at a time (HTTP_MAX_QUEUED_BYTES), so the deaf
+        # ones' pipelines keep the database busy for a while rather than overflowing its queue
+        # with 503s: the slow ones start, and the measures, once they are served.
+        fig["deaf_pipelines_served_s"] = wait_db_quiet(s.url)
+        h.go()
         time.sleep(2.0 + ramp_s)
         c0, a0, t0 = cpu_s(s.pid), cpu_s(h.proc.pid), time.monotonic()
         fig["under_attack"] = normal_gets(s.url, token, task_id, seconds)
