@@ -613,9 +613,9 @@ class Hostile:
     send one request a second, after go(). Runs in a child process, so its Python loop does not
     hold the measuring client's GIL."""
 
-    def __init__(self, port, slow, deaf, deaf_path, token, ramp_s=0, reconnect=True):
+    def __init__(self, port, slow, deaf, deaf_path, token, ramp_s=0, reconnect=True, cpu=None):
         import multiprocessing
-        self.reconnect = reconnect
+        self.reconnect, self.cpu = reconnect, cpu
         self.port, self.slow_n, self.deaf_n = port, slow, deaf
         # opened all at once, the slow connections all time out in the same loop turn; a ramp
         # over the header timeout spreads them as a real attack's arrivals would be
@@ -659,6 +659,8 @@ class Hostile:
     def _run(self):
         stats = {"slow_opened": 0, "slow_answered_or_closed": 0, "slow_408": 0, "deaf_opened": 0,
                  "connect_errors": 0}
+        if self.cpu is not None:
+            os.sched_setaffinity(0, {self.cpu})
         slow, deaf = {}, []
         to_open = self.slow_n
         for _ in range(self.deaf_n):
@@ -708,7 +710,10 @@ class Hostile:
                     except OSError:
                         d = b""
                 stats["slow_answered_or_closed"] += 1
-                stats["slow_408"] += d.startswith(b"HTTP/1.1 408")
+                if d.startswith(b"HTTP/1.1 408"):
+                    stats["slow_408"] += 1
+                    stats.setdefault("first_408_at", time.monotonic())
+                    stats["last_408_at"] = time.monotonic()
                 s.close()
                 del slow[s]
                 n = self._connect(stats) if self.reconnect else None
@@ -743,26 +748,41 @@ def wait_db_quiet(url, timeout=120.0, polls=3):
 
 def normal_gets(url, token, task_id, seconds, limit=100000):
     c = Client(url, token)
-    took, bad, t_end, n = [], 0, time.monotonic() + seconds, 0
-    while time.monotonic() < t_end and n < limit:
+    took, bad, t0, n = [], 0, time.monotonic(), 0
+    slowest = []  # (ms, seconds after t0): when the slow answers came, beside the hostile's times
+    while time.monotonic() < t0 + seconds and n < limit:
+        sent = time.monotonic()
         st, _, _, t = c.request("GET", "/api/v1/tasks/%d" % task_id)
         n += 1
         if st == 200:
             took.append(t)
+            slowest = sorted(slowest + [(round(t * 1000, 1), round(sent - t0, 2))], reverse=True)[:10]
         else:
             bad += 1
         time.sleep(0.002)
     c.close()
     return {"n": len(took), "non200": bad, "p50_ms": round(pctl(took, 0.5) * 1000, 2),
-            "p99_ms": round(pctl(took, 0.99) * 1000, 2)}
+            "p99_ms": round(pctl(took, 0.99) * 1000, 2), "started": t0, "slowest": slowest}
+
+
+def pin_threads(pid, cpu):
+    """Every thread of pid on one CPU (taskset -a)."""
+    for tid in os.listdir("/proc/%d/task" % pid):
+        os.sched_setaffinity(int(tid), {cpu})
 
 
 def slow_clients(slow=300, deaf=100, seconds=6.0, limit_conns=64, idle="60s", ramp_s=0, workers=1,
-                 header_timeout="10s", reconnect=True):
+                 header_timeout="10s", reconnect=True, server_cpu=None, attacker_cpu=None, perf_out=None,
+                 perf_events=None):
     """slowloris and non-reading connections beside a normal client's task_get; then the
-    per-worker connection limit."""
+    per-worker connection limit. server_cpu, attacker_cpu: pin each to a CPU (the measuring
+    client stays where the scheduler puts it); perf_out: perf record -g the server while the
+    normal client is measured under attack, or only perf_events (perf record -e) if given."""
     raise_fd_limit()
     s = start({"WORKERS": workers, "HTTP_HEADER_TIMEOUT": header_timeout, "HTTP_IDLE_TIMEOUT": idle})
+    if server_cpu is not None:
+        pin_threads(s.pid, server_cpu)
+    perf = None
     tag = uuid.uuid4().hex[:8]
     fig = {"campaign": "slow_clients", "slow": slow, "deaf": deaf, "ramp_s": ramp_s, "workers": workers,
            "reconnect": reconnect,
@@ -780,7 +800,7 @@ def slow_clients(slow=300, deaf=100, seconds=6.0, limit_conns=64, idle="60s", ra
         c0, t0 = cpu_s(s.pid), time.monotonic()
         fig["baseline"] = normal_gets(s.url, token, task_id, seconds / 2)
         fig["baseline"]["server_cpu_pct"] = round(100 * (cpu_s(s.pid) - c0) / (time.monotonic() - t0))
-        h = Hostile(s.port, slow, deaf, "/api/v1/tasks?limit=50", token, ramp_s, reconnect)
+        h = Hostile(s.port, slow, deaf, "/api/v1/tasks?limit=50", token, ramp_s, reconnect, attacker_cpu)
         h.start()
         # A connection's pipelined requests run one at a time (HTTP_MAX_QUEUED_BYTES), so the deaf
         # ones' pipelines keep the database busy for a while rather than overflowing its queue
@@ -788,8 +808,15 @@ def slow_clients(slow=300, deaf=100, seconds=6.0, limit_conns=64, idle="60s", ra
         fig["deaf_pipelines_served_s"] = wait_db_quiet(s.url)
         h.go()
         time.sleep(2.0 + ramp_s)
+        if perf_out:
+            what = ["-e", perf_events] if perf_events else ["-g", "-F", "2000"]
+            perf = subprocess.Popen(["perf", "record", "-q"] + what + ["-p", str(s.pid), "-o", perf_out],
+                                    stdout=subprocess.DEVNULL)
         c0, a0, t0 = cpu_s(s.pid), cpu_s(h.proc.pid), time.monotonic()
         fig["under_attack"] = normal_gets(s.url, token, task_id, seconds)
+        if perf:
+            perf.send_signal(signal.SIGINT)
+            perf.wait(60)
         fig["under_attack"]["server_cpu_pct"] = round(100 * (cpu_s(s.pid) - c0) / (time.monotonic() - t0))
         fig["under_attack"]["attacker_cpu_pct"] = round(100 * (cpu_s(h.proc.pid) - a0) / (time.monotonic() - t0))
         fig["rss_kib_under_attack"] = rss_kib(s.pid)
@@ -797,6 +824,11 @@ def slow_clients(slow=300, deaf=100, seconds=6.0, limit_conns=64, idle="60s", ra
         fig["open_connections"] = metric_value(metric_samples(http("GET", s.url + "/metrics")[2].decode()),
                                                "http_connections_open")
         fig["hostile"] = h.stop()
+        for k in ("first_408_at", "last_408_at"):  # seconds into the measure under attack
+            if k in fig["hostile"]:
+                fig["hostile"][k] = round(fig["hostile"][k] - fig["under_attack"]["started"], 2)
+        fig["baseline"].pop("started")
+        fig["under_attack"].pop("started")
         time.sleep(1.0)
         fig["rss_kib_after"] = rss_kib(s.pid)
         fig["fds_after"] = open_fds(s.pid)
@@ -1174,7 +1206,9 @@ CAMPAIGNS = {
     "sigterm": lambda a: [sigterm(a.seconds)],
     "kill9": lambda a: [kill9(a.seconds)],
     "slow_clients": lambda a: [slow_clients(a.slow, a.deaf, a.seconds, ramp_s=a.ramp, workers=a.workers,
-                                            header_timeout=a.header_timeout, reconnect=not a.no_reconnect)],
+                                            header_timeout=a.header_timeout, reconnect=not a.no_reconnect,
+                                            server_cpu=a.server_cpu, attacker_cpu=a.attacker_cpu, perf_out=a.perf,
+                                            perf_events=a.perf_events)],
     "deaf_expire": lambda a: [deaf_connections_expire()],
     "soak": lambda a: [soak(a.minutes, a.sample)],
     "sse_chaos": lambda a: [sse_chaos(a.seconds, a.streams, a.users)],
@@ -1196,6 +1230,10 @@ def main():
     ap.add_argument("--no-reconnect", action="store_true", help="slow_clients: do not replace the ones answered 408")
     ap.add_argument("--streams", type=int, default=500, help="sse_chaos: streams open at once")
     ap.add_argument("--users", type=int, default=50, help="sse_chaos: the users they belong to")
+    ap.add_argument("--server-cpu", type=int, help="slow_clients: pin the server's threads to this CPU")
+    ap.add_argument("--attacker-cpu", type=int, help="slow_clients: pin the hostile clients to this CPU")
+    ap.add_argument("--perf", metavar="FILE", help="slow_clients: perf record -g the server under attack into FILE")
+    ap.add_argument("--perf-events", metavar="LIST", help="slow_clients: with --perf, record these events (perf -e)")
     a = ap.parse_args()
     bad = 0
     for fig in CAMPAIGNS[a.campaign](a):
