@@ -164,6 +164,10 @@ void metrics_render(abuf_t *b, const metrics_labels_t *labels)
                 "# plus one answer at most per connection.\n"
                 "# TYPE http_answer_bytes_unsent gauge\n"
                 "http_answer_bytes_unsent %lld\n"
+                "# HELP http_deadlines_deferred_total Connection deadlines (408, closes) left to a later loop turn, so\n"
+                "# that thousands due at once do not hold one turn.\n"
+                "# TYPE http_deadlines_deferred_total counter\n"
+                "http_deadlines_deferred_total %lld\n"
                 "# HELP db_pool_connections Database connections by state.\n"
                 "# TYPE db_pool_connections gauge\n"
                 "db_pool_connections{state=\"idle\"} %lld\n"
@@ -208,7 +212,8 @@ void metrics_render(abuf_t *b, const metrics_labels_t *labels)
                 "# TYPE catalogue_cache_bytes gauge\n"
                 "catalogue_cache_bytes %lld\n",
                 (long long)metrics_gauge_total(GAUGE_CONNECTIONS_OPEN),
-                (long long)metrics_gauge_total(GAUGE_ANSWER_BYTES_UNSENT), (long long)metrics_gauge_total(GAUGE_DB_IDLE),
+                (long long)metrics_gauge_total(GAUGE_ANSWER_BYTES_UNSENT),
+                (long long)metrics_gauge_total(COUNTER_DEADLINES_DEFERRED), (long long)metrics_gauge_total(GAUGE_DB_IDLE),
                 (long long)metrics_gauge_total(GAUGE_DB_BUSY), (long long)metrics_gauge_total(GAUGE_DB_QUEUED),
                 (long long)metrics_gauge_total(COUNTER_DB_RECONNECTS), (long long)metrics_gauge_total(GAUGE_MAIL_PENDING),
                 (long long)metrics_gauge_total(GAUGE_MAIL_SENT), (long long)metrics_gauge_total(GAUGE_MAIL_FAILED),

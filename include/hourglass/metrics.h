@@ -16,6 +16,7 @@ typedef struct metrics_worker metrics_worker_t;
 typedef enum {
     GAUGE_CONNECTIONS_OPEN,
     GAUGE_ANSWER_BYTES_UNSENT, /* answers made and not yet written, over every connection */
+    COUNTER_DEADLINES_DEFERRED, /* connection deadlines left to a later loop turn */
     GAUGE_DB_IDLE,
     GAUGE_DB_BUSY,
     GAUGE_DB_QUEUED,

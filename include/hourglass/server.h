@@ -41,6 +41,8 @@ struct worker {
     void (*conns_gone)(worker_t *w); /* draining, and the last connection has closed */
     uv_idle_t deferred;       /* runs the requests handed on (reprocess) on the next turn */
     http_request_t *deferred_head, *deferred_tail;
+    uint64_t expiry_turn_ms;  /* loop time of the turn counted by expiries_this_turn */
+    int expiries_this_turn;   /* connection deadlines handled in that turn (http_conn.c) */
 };
 
 /* What the layers above add to the transport (app.c): each worker's own

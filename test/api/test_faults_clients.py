@@ -173,3 +173,46 @@ def test_faults_non_readers_of_large_answers_hold_the_limit_and_one_answer(make_
             reader.join(70)
     assert normal and all(st == 200 for st, _ in normal), normal
     print("rss growth %d KiB, unsent %d bytes at most" % (peak, peak_unsent))
+
+
+def test_header_timeouts_due_together_are_spread_over_loop_turns(make_server):
+    """Slow connections opened together reach their header timeout together: their 408 writes
+    and shutdowns were all done in one loop turn (5 000 of them held the loop for tens of ms,
+    and every other client with it). A turn now handles a few and leaves the rest to the next;
+    every one of them still gets its 408 and is closed."""
+    import resource
+    import select
+    import socket
+    import time
+
+    from conftest import http, metric_samples, metric_value
+
+    conns = 600
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, min(hard, 4096)), hard))
+    s = make_server(WORKERS=1, HTTP_HEADER_TIMEOUT="2s", HTTP_MAX_CONNECTIONS=4096)
+    socks = []
+    try:
+        for _ in range(conns):
+            c = socket.socket()
+            c.setblocking(False)
+            assert c.connect_ex(("127.0.0.1", s.port)) in (0, 115)  # EINPROGRESS
+            socks.append(c)
+        select.select([], socks[-1:], [], 5)
+        for c in socks:
+            c.send(b"GET /health HTTP/1.1\r\nHost")
+        answered, pending, deadline = 0, {c: b"" for c in socks}, time.monotonic() + 30
+        while pending and time.monotonic() < deadline:
+            ready, _, _ = select.select(list(pending)[:1000], [], [], 0.5)
+            for c in ready:
+                d = c.recv(4096)
+                pending[c] += d
+                if not d:  # closed after its answer
+                    answered += pending.pop(c).startswith(b"HTTP/1.1 408")
+        assert not pending and answered == conns, "%d of %d answered 408 and closed" % (answered, conns)
+        assert http("GET", s.url + "/health")[0] == 200
+        samples = metric_samples(http("GET", s.url + "/metrics")[2].decode())
+        assert metric_value(samples, "http_deadlines_deferred_total") > 0, "all due in one turn"
+    finally:
+        for c in socks:
+            c.close()
