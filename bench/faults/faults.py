@@ -11,10 +11,8 @@ and pg_ctl helpers, so it needs the same environment (HOURGLASS_BIN, DATABASE_UR
 HG_PGPORT, PGBIN).
 """
 import argparse
-import http.client as httpclient
 import json
 import os
-import resource
 import signal
 import socket
 import subprocess
@@ -24,127 +22,13 @@ import time
 import uuid
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(HERE, "..", "..", "test", "api"))
-sys.path.insert(0, os.path.join(HERE, "..", "..", "test"))
+sys.path.insert(0, HERE)
+
+from kit import OK, PASSWORD, Client, finish, log, long_tasks, open_fds, pctl, rss_kib, start, user  # noqa: E402,F401
+from hostile import deaf_connections_expire, slow_clients  # noqa: E402
 
 import conftest  # noqa: E402
-from conftest import Server, free_port, http, metric_samples, metric_value, psql  # noqa: E402
-
-PASSWORD = "Fault-pass-123"
-OK = (200, 201, 204)
-
-
-def log(*a):
-    print("#", *a, file=sys.stderr, flush=True)
-
-
-def raise_fd_limit():
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if soft < hard:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-    return hard
-
-
-# --------------------------------------------------------------------------- servers and users
-
-def start(env=None, wait=True):
-    base = {"AUTH_REQUIRE_VERIFIED_EMAIL": "false", "LOGIN_IP_LIMIT": "1000000", "LOG_LEVEL": "warn",
-            "HTTP_REQUEST_TIMEOUT": "5s"}
-    base.update(env or {})
-    s = Server(base)
-    if wait:
-        s.wait_ready()
-        s.wait_db_ready(timeout=10)
-    return s
-
-
-def finish(*servers):
-    probs = []
-    for s in servers:
-        probs += s.finish()
-    return probs
-
-
-def user(url, tag):
-    email = "fault-%s-%s@example.com" % (tag, uuid.uuid4().hex[:8])
-    st, _, b = http("POST", url + "/api/v1/auth/register", {"Content-Type": "application/json"},
-                    json.dumps({"email": email, "password": PASSWORD}))
-    assert st == 201, (st, b)
-    st, _, b = http("POST", url + "/api/v1/auth/login", {"Content-Type": "application/json"},
-                    json.dumps({"email": email, "password": PASSWORD}))
-    assert st == 200, (st, b)
-    return email, json.loads(b)["access_token"]
-
-
-def long_tasks(url, token, n=200, chars=9000):
-    """n tasks with long descriptions for the user of token, so that GET /api/v1/tasks?limit=200
-    is a large answer (1.8 MB for 200 of 9 000 characters). Returns the ids."""
-    me = json.loads(http("GET", url + "/api/v1/users/me", {"Authorization": "Bearer " + token})[2])
-    return [int(i) for i in psql("INSERT INTO tasks (user_id, title, description) SELECT %d, 'long ' || g,"
-                                 " repeat('d', %d) FROM generate_series(1, %d) g RETURNING id"
-                                 % (me["id"], chars, n)).splitlines() if i.isdigit()]  # and the command tag
-
-
-def rss_kib(pid):
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    return 0
-
-
-def open_fds(pid):
-    return len(os.listdir("/proc/%d/fd" % pid))
-
-
-def cpu_s(pid):
-    """User + system CPU seconds of a process so far."""
-    with open("/proc/%d/stat" % pid) as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def pctl(values, p):
-    if not values:
-        return 0.0
-    v = sorted(values)
-    return v[min(len(v) - 1, int(len(v) * p))]
-
-
-# --------------------------------------------------------------------------- traffic
-
-class Client:
-    """One keep-alive connection; reconnects after any error. Every request has a timeout."""
-
-    def __init__(self, url, token=None, timeout=10):
-        u = url.split("//", 1)[1]
-        self.host, port = u.split(":")
-        self.port = int(port.split("/")[0])
-        self.token, self.timeout, self.conn = token, timeout, None
-
-    def request(self, method, path, body=None):
-        t0 = time.monotonic()
-        headers = {"Content-Type": "application/json"} if body is not None else {}
-        if self.token:
-            headers["Authorization"] = "Bearer " + self.token
-        try:
-            if self.conn is None:
-                self.conn = httpclient.HTTPConnection(self.host, self.port, timeout=self.timeout)
-            self.conn.request(method, path, body=None if body is None else json.dumps(body), headers=headers)
-            r = self.conn.getresponse()
-            data = r.read()
-            if r.getheader("Connection", "").lower() == "close":
-                self.close()
-            return r.status, data, t0, time.monotonic() - t0
-        except (OSError, httpclient.HTTPException) as e:
-            self.close()
-            # no answer: the kind of failure stands in for the status (refused, reset, closed)
-            return type(e).__name__, repr(e).encode(), t0, time.monotonic() - t0
-
-    def close(self):
-        if self.conn:
-            self.conn.close()
-        self.conn = None
+from conftest import free_port, http, metric_samples, metric_value, psql  # noqa: E402
 
 
 class Load:
@@ -258,8 +142,6 @@ def wrk_result(proc):
             fig["wrk_socket_errors"] = line.split(":", 1)[1].strip()
     return fig
 
-
-# --------------------------------------------------------------------------- PostgreSQL
 
 def pg_ctl_restart(mode):
     conftest._require_cluster()
@@ -378,8 +260,6 @@ def pg_terminate(seconds=4.0, rounds=3, readers=4, writers=2):
     return fig
 
 
-# --------------------------------------------------------------------------- SMTP
-
 def _mails(maildir):
     import email
     out = []
@@ -471,8 +351,6 @@ def smtp_down(down_s=10.0, rate=5.0, resend_every=4, drain_s=60.0, db_url=None, 
         sink.stop()
     return fig
 
-
-# --------------------------------------------------------------------------- the process
 
 def sigterm(seconds=3.0, readers=4, writers=4, shutdown_timeout="10s", wrk_conns=32):
     """SIGTERM under load: what was in flight is answered, nothing torn, new connections refused."""
@@ -603,313 +481,6 @@ def kill9(seconds=3.0, mails=12, expire="wait", db_url=None):
         stall.close()
     return fig
 
-
-# --------------------------------------------------------------------------- hostile clients
-
-class Hostile:
-    """slow: connections that send a request's headers one byte a second (reconnecting when the
-    server answers or closes them); deaf: connections that pipeline requests and never read the
-    answers. The deaf ones send their pipelines at start(); the slow ones open, and the deaf ones
-    send one request a second, after go(). Runs in a child process, so its Python loop does not
-    hold the measuring client's GIL."""
-
-    def __init__(self, port, slow, deaf, deaf_path, token, ramp_s=0, reconnect=True, cpu=None):
-        import multiprocessing
-        self.reconnect, self.cpu = reconnect, cpu
-        self.port, self.slow_n, self.deaf_n = port, slow, deaf
-        # opened all at once, the slow connections all time out in the same loop turn; a ramp
-        # over the header timeout spreads them as a real attack's arrivals would be
-        self.per_round = slow if ramp_s <= 0 else max(1, int(slow / ramp_s))
-        self.req = ("GET /api/v1/tasks HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer %s\r\nX-Pad: %s\r\n\r\n"
-                    % (token, "p" * 200)).encode()
-        self.deaf_req = ("GET %s HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer %s\r\n\r\n" % (deaf_path, token)).encode()
-        self.stopping = multiprocessing.Event()
-        self.ready = multiprocessing.Event()
-        self.going = multiprocessing.Event()
-        self.out = multiprocessing.Queue()
-        self.proc = multiprocessing.Process(target=self._run, daemon=True)
-
-    def start(self, timeout=60):
-        self.proc.start()
-        self.ready.wait(timeout)
-
-    def go(self):
-        self.going.set()
-
-    def stop(self):
-        self.stopping.set()
-        try:
-            stats = self.out.get(timeout=30)
-        except Exception:  # noqa: BLE001
-            stats = {"error": "no stats from the hostile clients"}
-        self.proc.join(10)
-        if self.proc.is_alive():
-            self.proc.kill()
-        return stats
-
-    def _connect(self, stats):
-        s = socket.socket()
-        s.setblocking(False)
-        if s.connect_ex(("127.0.0.1", self.port)) not in (0, 115):  # EINPROGRESS
-            s.close()
-            stats["connect_errors"] += 1
-            return None
-        return s
-
-    def _run(self):
-        stats = {"slow_opened": 0, "slow_answered_or_closed": 0, "slow_408": 0, "deaf_opened": 0,
-                 "connect_errors": 0}
-        if self.cpu is not None:
-            os.sched_setaffinity(0, {self.cpu})
-        slow, deaf = {}, []
-        to_open = self.slow_n
-        for _ in range(self.deaf_n):
-            s = socket.socket()
-            s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-            s.setblocking(False)
-            if s.connect_ex(("127.0.0.1", self.port)) in (0, 115):
-                deaf.append(s)
-                stats["deaf_opened"] += 1
-            else:
-                s.close()
-                stats["connect_errors"] += 1
-        time.sleep(0.2)
-        for s in deaf:
-            try:
-                s.send(self.deaf_req * 32)
-            except OSError:
-                pass
-        self.ready.set()
-        while not self.going.wait(0.1) and not self.stopping.is_set():
-            pass
-        rounds = 0
-        while not self.stopping.is_set() and rounds < 3600:
-            rounds += 1
-            t0 = time.monotonic()
-            for _ in range(min(to_open, self.per_round)):
-                s = self._connect(stats)
-                to_open -= 1
-                if s:
-                    slow[s] = 0
-                    stats["slow_opened"] += 1
-            for s in list(slow):
-                try:
-                    d = s.recv(4096)
-                except (BlockingIOError, InterruptedError):
-                    d = None
-                except OSError:
-                    d = b""
-                if d is None:
-                    pos = slow[s]
-                    try:
-                        s.send(self.req[pos:pos + 1])
-                        slow[s] = (pos + 1) % len(self.req)
-                        continue
-                    except (BlockingIOError, InterruptedError):
-                        continue
-                    except OSError:
-                        d = b""
-                stats["slow_answered_or_closed"] += 1
-                if d.startswith(b"HTTP/1.1 408"):
-                    stats["slow_408"] += 1
-                    stats.setdefault("first_408_at", time.monotonic())
-                    stats["last_408_at"] = time.monotonic()
-                s.close()
-                del slow[s]
-                n = self._connect(stats) if self.reconnect else None
-                if n:
-                    slow[n] = 0
-                    stats["slow_opened"] += 1
-            for s in deaf:
-                try:
-                    s.send(self.deaf_req)
-                except OSError:
-                    pass
-            self.stopping.wait(max(0.0, 1.0 - (time.monotonic() - t0)))
-        for s in list(slow) + deaf:
-            s.close()
-        self.out.put(stats)
-
-
-def wait_db_quiet(url, timeout=120.0, polls=3):
-    """Seconds until the pool has run every query it was given (no query waiting or running, polls
-    times in a row, 0.2 s apart); None if it never was within timeout."""
-    t0, quiet = time.monotonic(), 0
-    while time.monotonic() < t0 + timeout:
-        samples = metric_samples(http("GET", url + "/metrics")[2].decode())
-        idle = metric_value(samples, "db_pool_connections", state="busy") == 0 \
-            and metric_value(samples, "db_pool_queue_length") == 0
-        quiet = quiet + 1 if idle else 0
-        if quiet >= polls:
-            return round(time.monotonic() - t0, 1)
-        time.sleep(0.2)
-    return None
-
-
-def normal_gets(url, token, task_id, seconds, limit=100000):
-    c = Client(url, token)
-    took, bad, t0, n = [], 0, time.monotonic(), 0
-    slowest = []  # (ms, seconds after t0): when the slow answers came, beside the hostile's times
-    while time.monotonic() < t0 + seconds and n < limit:
-        sent = time.monotonic()
-        st, _, _, t = c.request("GET", "/api/v1/tasks/%d" % task_id)
-        n += 1
-        if st == 200:
-            took.append(t)
-            slowest = sorted(slowest + [(round(t * 1000, 1), round(sent - t0, 2))], reverse=True)[:10]
-        else:
-            bad += 1
-        time.sleep(0.002)
-    c.close()
-    return {"n": len(took), "non200": bad, "p50_ms": round(pctl(took, 0.5) * 1000, 2),
-            "p99_ms": round(pctl(took, 0.99) * 1000, 2), "started": t0, "slowest": slowest}
-
-
-def pin_threads(pid, cpu):
-    """Every thread of pid on one CPU (taskset -a)."""
-    for tid in os.listdir("/proc/%d/task" % pid):
-        os.sched_setaffinity(int(tid), {cpu})
-
-
-def slow_clients(slow=300, deaf=100, seconds=6.0, limit_conns=64, idle="60s", ramp_s=0, workers=1,
-                 header_timeout="10s", reconnect=True, server_cpu=None, attacker_cpu=None, perf_out=None,
-                 perf_events=None):
-    """slowloris and non-reading connections beside a normal client's task_get; then the
-    per-worker connection limit. server_cpu, attacker_cpu: pin each to a CPU (the measuring
-    client stays where the scheduler puts it); perf_out: perf record -g the server while the
-    normal client is measured under attack, or only perf_events (perf record -e) if given."""
-    raise_fd_limit()
-    s = start({"WORKERS": workers, "HTTP_HEADER_TIMEOUT": header_timeout, "HTTP_IDLE_TIMEOUT": idle})
-    if server_cpu is not None:
-        pin_threads(s.pid, server_cpu)
-    perf = None
-    tag = uuid.uuid4().hex[:8]
-    fig = {"campaign": "slow_clients", "slow": slow, "deaf": deaf, "ramp_s": ramp_s, "workers": workers,
-           "reconnect": reconnect,
-           "header_timeout": header_timeout}
-    try:
-        _, token = user(s.url, tag)
-        b = http("POST", s.url + "/api/v1/tasks", {"Content-Type": "application/json", "Authorization": "Bearer " + token},
-                 json.dumps({"title": "reader"}))[2]
-        task_id = json.loads(b)["id"]
-        for i in range(20):  # a list worth reading
-            http("POST", s.url + "/api/v1/tasks", {"Content-Type": "application/json", "Authorization": "Bearer " + token},
-                 json.dumps({"title": "filler %d %s" % (i, "x" * 150)}))
-        normal_gets(s.url, token, task_id, 1.0)
-        fig["rss_kib_before"] = rss_kib(s.pid)
-        c0, t0 = cpu_s(s.pid), time.monotonic()
-        fig["baseline"] = normal_gets(s.url, token, task_id, seconds / 2)
-        fig["baseline"]["server_cpu_pct"] = round(100 * (cpu_s(s.pid) - c0) / (time.monotonic() - t0))
-        h = Hostile(s.port, slow, deaf, "/api/v1/tasks?limit=50", token, ramp_s, reconnect, attacker_cpu)
-        h.start()
-        # A connection's pipelined requests run one at a time (HTTP_MAX_QUEUED_BYTES), so the deaf
-        # ones' pipelines keep the database busy for a while rather than overflowing its queue
-        # with 503s: the slow ones start, and the measures, once they are served.
-        fig["deaf_pipelines_served_s"] = wait_db_quiet(s.url)
-        h.go()
-        time.sleep(2.0 + ramp_s)
-        if perf_out:
-            what = ["-e", perf_events] if perf_events else ["-g", "-F", "2000"]
-            perf = subprocess.Popen(["perf", "record", "-q"] + what + ["-p", str(s.pid), "-o", perf_out],
-                                    stdout=subprocess.DEVNULL)
-        c0, a0, t0 = cpu_s(s.pid), cpu_s(h.proc.pid), time.monotonic()
-        fig["under_attack"] = normal_gets(s.url, token, task_id, seconds)
-        if perf:
-            perf.send_signal(signal.SIGINT)
-            perf.wait(60)
-        fig["under_attack"]["server_cpu_pct"] = round(100 * (cpu_s(s.pid) - c0) / (time.monotonic() - t0))
-        fig["under_attack"]["attacker_cpu_pct"] = round(100 * (cpu_s(h.proc.pid) - a0) / (time.monotonic() - t0))
-        fig["rss_kib_under_attack"] = rss_kib(s.pid)
-        fig["fds_under_attack"] = open_fds(s.pid)
-        fig["open_connections"] = metric_value(metric_samples(http("GET", s.url + "/metrics")[2].decode()),
-                                               "http_connections_open")
-        fig["hostile"] = h.stop()
-        for k in ("first_408_at", "last_408_at"):  # seconds into the measure under attack
-            if k in fig["hostile"]:
-                fig["hostile"][k] = round(fig["hostile"][k] - fig["under_attack"]["started"], 2)
-        fig["baseline"].pop("started")
-        fig["under_attack"].pop("started")
-        time.sleep(1.0)
-        fig["rss_kib_after"] = rss_kib(s.pid)
-        fig["fds_after"] = open_fds(s.pid)
-        base, att = fig["baseline"]["p99_ms"], fig["under_attack"]["p99_ms"]
-        fig["p99_ratio"] = round(att / base, 2) if base else None
-    finally:
-        fig["problems"] = finish(s)
-    # the connection limit: WORKERS=1, HTTP_MAX_CONNECTIONS=limit_conns
-    s = start({"WORKERS": "1", "HTTP_MAX_CONNECTIONS": limit_conns})
-    held = []
-    try:
-        for _ in range(limit_conns + 20):
-            c = socket.create_connection(("127.0.0.1", s.port), timeout=5)
-            held.append(c)
-        time.sleep(0.5)
-        # which ones were refused depends on when the start-up checks' own connections were
-        # counted out, so look at all of them: a 503 or the close is there by now
-        refused, accepted = 0, []
-        for c in held:
-            c.setblocking(False)
-            try:
-                data = c.recv(4096)
-            except (BlockingIOError, socket.timeout):
-                data = None
-            except OSError:
-                data = b""
-            if data is not None and (data == b"" or data.startswith(b"HTTP/1.1 503")):
-                refused += 1
-            else:
-                accepted.append(c)
-        # one place freed for the /metrics request itself (at the limit it would be refused too)
-        if accepted:
-            accepted[0].close()
-        time.sleep(0.3)
-        fig["limit"] = {"limit": limit_conns, "opened": len(held), "refused": refused,
-                        "open_connections": metric_value(metric_samples(
-                            http("GET", s.url + "/metrics", timeout=5)[2].decode()), "http_connections_open")}
-    finally:
-        for c in held:
-            c.close()
-        fig["problems"] += finish(s)
-    return fig
-
-
-def deaf_connections_expire(deaf=20, idle="2s", wait_s=6.0):
-    """Connections that never read their answers are closed after HTTP_IDLE_TIMEOUT without
-    progress, so they cannot hold the connection limit and their answers' memory forever."""
-    s = start({"WORKERS": "1", "HTTP_IDLE_TIMEOUT": idle})
-    fig = {"campaign": "deaf_expire"}
-    try:
-        _, token = user(s.url, uuid.uuid4().hex[:8])
-        for i in range(20):
-            http("POST", s.url + "/api/v1/tasks", {"Content-Type": "application/json", "Authorization": "Bearer " + token},
-                 json.dumps({"title": "filler %d %s" % (i, "x" * 150)}))
-        req = ("GET /api/v1/tasks?limit=50 HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer %s\r\n\r\n" % token).encode()
-        socks = []
-        for _ in range(deaf):
-            c = socket.socket()
-            c.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-            c.connect(("127.0.0.1", s.port))
-            c.setblocking(False)
-            try:
-                for _ in range(64):
-                    c.send(req)
-            except BlockingIOError:
-                pass
-            socks.append(c)
-        time.sleep(1.0)
-        samples = metric_samples(http("GET", s.url + "/metrics")[2].decode())
-        fig["open_at_start"] = metric_value(samples, "http_connections_open")
-        time.sleep(wait_s)
-        samples = metric_samples(http("GET", s.url + "/metrics")[2].decode())
-        fig["open_after_wait"] = metric_value(samples, "http_connections_open")
-        for c in socks:
-            c.close()
-    finally:
-        fig["problems"] = finish(s)
-    return fig
-
-
-# --------------------------------------------------------------------------- soak
 
 def soak(minutes=5.0, sample_s=60.0, threads=4):
     """Mixed traffic (logins, task CRUD, lists) for a while; RSS and open descriptors sampled."""
