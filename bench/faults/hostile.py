@@ -9,7 +9,7 @@ import time
 import uuid
 
 # kit first: it puts test/api (conftest) on the path
-from kit import Client, cpu_s, finish, open_fds, pctl, raise_fd_limit, rss_kib, start, user
+from kit import Client, cpu_s, deaf_connection, finish, open_fds, pctl, raise_fd_limit, rss_kib, start, user
 
 from conftest import http, metric_samples, metric_value  # noqa: E402
 
@@ -292,18 +292,7 @@ def deaf_connections_expire(deaf=20, idle="2s", wait_s=6.0):
             http("POST", s.url + "/api/v1/tasks", {"Content-Type": "application/json", "Authorization": "Bearer " + token},
                  json.dumps({"title": "filler %d %s" % (i, "x" * 150)}))
         req = ("GET /api/v1/tasks?limit=50 HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer %s\r\n\r\n" % token).encode()
-        socks = []
-        for _ in range(deaf):
-            c = socket.socket()
-            c.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-            c.connect(("127.0.0.1", s.port))
-            c.setblocking(False)
-            try:
-                for _ in range(64):
-                    c.send(req)
-            except BlockingIOError:
-                pass
-            socks.append(c)
+        socks = [deaf_connection(s.port, req, 64) for _ in range(deaf)]
         time.sleep(1.0)
         samples = metric_samples(http("GET", s.url + "/metrics")[2].decode())
         fig["open_at_start"] = metric_value(samples, "http_connections_open")

@@ -5,6 +5,7 @@ import http.client as httpclient
 import json
 import os
 import resource
+import socket
 import sys
 import time
 import uuid
@@ -126,3 +127,18 @@ class Client:
         if self.conn:
             self.conn.close()
         self.conn = None
+
+
+def deaf_connection(port, request, count):
+    """A connection with a small receive buffer that sends request count times (as many as the
+    kernel takes) and never reads the answers."""
+    c = socket.socket()
+    c.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    c.connect(("127.0.0.1", port))
+    c.setblocking(False)
+    try:
+        for _ in range(count):
+            c.send(request)
+    except BlockingIOError:
+        pass
+    return c

@@ -40,15 +40,7 @@ def test_faults_client_gone_while_an_answer_is_being_written(make_server):
     from conftest import http
     s = make_server(WORKERS=1)
     for _ in range(3):
-        c = socket.socket()
-        c.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-        c.connect(("127.0.0.1", s.port))
-        c.setblocking(False)
-        try:
-            for _ in range(64):
-                c.send(b"GET /openapi.json HTTP/1.1\r\nHost: t\r\n\r\n")
-        except BlockingIOError:
-            pass
+        c = faults.deaf_connection(s.port, b"GET /openapi.json HTTP/1.1\r\nHost: t\r\n\r\n", 64)
         time.sleep(0.5)
         c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))  # close with a reset
         c.close()
