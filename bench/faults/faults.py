@@ -25,7 +25,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
 from kit import (OK, PASSWORD, Client, deaf_connection, finish, log, long_tasks, open_fds, pctl,  # noqa: E402,F401
-                 rss_kib, start, user)
+                 raise_fd_limit, rss_kib, start, user)
 from hostile import deaf_connections_expire, slow_clients  # noqa: E402
 
 import conftest  # noqa: E402
