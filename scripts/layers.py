@@ -29,8 +29,8 @@ HEADERS = {
     "transport": ["http.h", "http_parser.h", "http_auth.h", "router.h", "problem.h", "forms.h", "server.h"],
     "storage": ["db.h"],
     "domain": ["auth.h", "revoked.h", "mail.h", "events.h", "body.h", "outbound.h", "outbox.h", "sse.h", "telegram.h"],
-    "endpoint": ["api.h", "api_v1.h", "bridge.h", "compat.h", "openapi.h", "resource.h", "app.h", "shop_cache.h",
-                 "batch.h"],
+    "endpoint": ["api.h", "api_auth.h", "api_images.h", "api_v1.h", "bridge.h", "compat.h", "openapi.h", "resource.h",
+                 "app.h", "shop_cache.h", "batch.h"],
     "top": ["commands.h"],
 }
 

@@ -1,18 +1,14 @@
-/* The one place where results and errors of the layers below become
- * answers: database results and outages, body checks, password hashing on
- * the thread pool, and the access token of whoever is asking. */
-#include <sodium.h>
+/* Where results and errors of the layers below become answers: database
+ * results and outages, request bodies and their field errors, password
+ * hashing on the thread pool, and calls to other services. Who is asking is
+ * api_auth.c's; uploads and stored images are api_images.c's. */
 #include <string.h>
-#include <time.h>
 
 #include "hourglass/app.h"
 #include "hourglass/auth.h"
 #include "hourglass/bridge.h"
-#include "hourglass/forms.h"
-#include "hourglass/http_auth.h"
 #include "hourglass/log.h"
 #include "hourglass/problem.h"
-#include "hourglass/revoked.h"
 
 db_pool_t *api_db(const http_request_t *req) { return app_worker(req->worker)->db; }
 
@@ -275,154 +271,4 @@ void api_outbound_http(http_request_t *req, const outbound_request_t *rq, api_ou
         http_request_hold(req);
     else
         http_respond_problem(req, 500, "internal_error", NULL);
-}
-
-static void refuse_401(http_request_t *req, const char *code)
-{
-    http_header_add(req, "WWW-Authenticate", "Bearer");
-    http_respond_problem(req, 401, code, NULL);
-}
-
-static http_role_t role_from_text(const char *role)
-{
-    if (!strcmp(role, "admin"))
-        return ROLE_ADMIN;
-    if (!strcmp(role, "staff"))
-        return ROLE_STAFF;
-    return ROLE_USER;
-}
-
-/* The caller's verified access token into req->auth: NULL, or the code of
- * the 401 (or "origin_not_allowed", a 403) that refuses it. */
-static const char *token_refusal(http_request_t *req)
-{
-    const char *token = http_bearer_token(req);
-    int via_cookie = 0;
-    if (!token) {
-        token = http_cookie_get(req, "access_token");
-        via_cookie = token != NULL;
-    }
-    if (!token || !*token)
-        return "not_authenticated";
-    auth_claims_t claims;
-    int rc = auth_access_token_verify(token, strlen(token), (int64_t)time(NULL), &claims);
-    if (rc == -2)
-        return "token_expired";
-    if (rc != 0)
-        return "invalid_token";
-    if (revoked_contains(claims.session_id))
-        return "session_revoked";
-    /* A browser sends cookies to us from any page: unsafe requests must come
-     * from our own front end. */
-    if (via_cookie && http_unsafe_method(req) && !http_origin_allowed(req))
-        return "origin_not_allowed";
-    req->auth.user_id = claims.user_id;
-    req->auth.session_id = claims.session_id;
-    req->auth.expires_at = claims.exp;
-    req->auth.role = role_from_text(claims.role);
-    req->auth.via_cookie = via_cookie ? 1 : 0;
-    return NULL;
-}
-
-int api_authenticate(http_request_t *req, unsigned flags)
-{
-    const char *refusal = token_refusal(req);
-    if (refusal && !strcmp(refusal, "origin_not_allowed")) {
-        http_respond_problem(req, 403, refusal, NULL);
-        return -1;
-    }
-    if (refusal) {
-        refuse_401(req, refusal);
-        return -1;
-    }
-    if (((flags & ROUTE_ADMIN) && req->auth.role != ROLE_ADMIN) ||
-        ((flags & ROUTE_STAFF) && req->auth.role == ROLE_USER)) {
-        http_respond_problem(req, 403, "forbidden", NULL);
-        return -1;
-    }
-    return 0;
-}
-
-void api_authenticate_optional(http_request_t *req)
-{
-    if (!req->auth.user_id && token_refusal(req))
-        memset(&req->auth, 0, sizeof(req->auth));
-}
-
-int api_caller_is_staff(http_request_t *req)
-{
-    api_authenticate_optional(req);
-    return req->auth.user_id && req->auth.role != ROLE_USER;
-}
-
-int api_multipart_fields(http_request_t *req, form_field_t **fields, size_t *count)
-{
-    size_t ct_len = 0;
-    const char *ct = http_header_get(req, "content-type", &ct_len);
-    if (multipart_parse(&req->arena, ct ? ct : "", ct ? ct_len : 0, req->body.data ? req->body.data : "",
-                        req->body.len, fields, count)) {
-        http_respond_problem(req, 400, "malformed_request", NULL);
-        return -1;
-    }
-    return 0;
-}
-
-int api_image_accept(http_request_t *req, const char *data, size_t len, size_t max, api_image_t *img)
-{
-    if (len > max) {
-        http_respond_problem(req, 413, "payload_too_large", NULL);
-        return -1;
-    }
-    /* Stored as what the bytes are, whatever the client declared. */
-    img->type = media_sniff_image(data, len);
-    if (!img->type) {
-        http_respond_problem(req, 415, "unsupported_media_type", NULL);
-        return -1;
-    }
-    unsigned char digest[crypto_hash_sha256_BYTES];
-    crypto_hash_sha256(digest, (const unsigned char *)data, len);
-    char *sha = arena_alloc(&req->arena, crypto_hash_sha256_BYTES * 2 + 1);
-    sodium_bin2hex(sha, crypto_hash_sha256_BYTES * 2 + 1, digest, sizeof(digest));
-    /* Parameters are text: the bytes travel hex-encoded and SQL decodes them. */
-    char *hex = arena_alloc(&req->arena, len * 2 + 1);
-    sodium_bin2hex(hex, len * 2 + 1, (const unsigned char *)data, len);
-    img->sha256 = sha;
-    img->hex = hex;
-    img->len = len;
-    return 0;
-}
-
-const char *api_if_none_match(http_request_t *req)
-{
-    size_t len = 0;
-    const char *inm = http_header_get(req, "if-none-match", &len);
-    return inm ? arena_strndup(&req->arena, inm, len) : NULL;
-}
-
-void api_image_respond(http_request_t *req, PGresult *res, const char *cache_control)
-{
-    if (api_found_row(req, res))
-        return;
-    http_header_add(req, "ETag", arena_printf(&req->arena, "\"%s\"", PQgetvalue(res, 0, 1)));
-    http_header_add(req, "Cache-Control", cache_control);
-    if (!strcmp(PQgetvalue(res, 0, 2), "t")) {
-        http_respond(req, 304, NULL, NULL, 0);
-        return;
-    }
-    size_t len;
-    const void *bytes = api_image_bytes(req, res, &len);
-    if (bytes)
-        http_respond(req, 200, PQgetvalue(res, 0, 0), bytes, len);
-}
-
-const void *api_image_bytes(http_request_t *req, const PGresult *res, size_t *len)
-{
-    const char *hex = PQgetvalue(res, 0, 3);
-    size_t hex_len = (size_t)PQgetlength(res, 0, 3);
-    unsigned char *bytes = arena_alloc(&req->arena, hex_len / 2 + 1);
-    if (sodium_hex2bin(bytes, hex_len / 2 + 1, hex, hex_len, NULL, len, NULL)) {
-        http_respond_problem(req, 500, "internal_error", NULL);
-        return NULL;
-    }
-    return bytes;
 }

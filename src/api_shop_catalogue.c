@@ -9,6 +9,7 @@
 #include <jansson.h>
 
 #include "hourglass/api.h"
+#include "hourglass/api_images.h"
 #include "hourglass/bridge.h"
 #include "hourglass/forms.h"
 #include "hourglass/import_csv.h"

@@ -11,6 +11,7 @@
 
 #include "hourglass/api.h"
 #include "hourglass/app.h"
+#include "hourglass/api_auth.h"
 #include "hourglass/batch.h"
 #include "hourglass/bridge.h"
 #include "hourglass/json_text.h"

@@ -11,6 +11,7 @@
 #include "hourglass/bridge.h"
 #include "hourglass/api.h"
 #include "hourglass/app.h"
+#include "hourglass/api_images.h"
 #include "hourglass/http_auth.h"
 #include "hourglass/auth.h"
 #include "hourglass/body.h"

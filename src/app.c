@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hourglass/api_auth.h"
 #include "hourglass/app.h"
 #include "hourglass/auth.h"
 #include "hourglass/bridge.h"

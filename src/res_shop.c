@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "hourglass/api.h"
+#include "hourglass/api_auth.h"
 #include "hourglass/bridge.h"
 #include "hourglass/resource.h"
 #include "hourglass/shop_cache.h"

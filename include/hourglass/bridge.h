@@ -4,13 +4,13 @@
 
 #include "hourglass/body.h"
 #include "hourglass/db.h"
-#include "hourglass/forms.h"
 #include "hourglass/http.h"
 #include "hourglass/outbound.h"
 
-/* Where the layers meet (api_bridge.c): the database, the password hashing
- * and the body checks return results and errors as values; these turn them
- * into answers for the endpoint modules (api_*, res_*). */
+/* Where the layers meet (api_bridge.c): the database, the body checks, the
+ * password hashing and outbound calls return results and errors as values;
+ * these turn them into answers for the endpoint modules (api_*, res_*). Who
+ * is asking is api_auth.h's, uploads and stored images api_images.h's. */
 
 /* The worker's database pool. */
 db_pool_t *api_db(const http_request_t *req);
@@ -78,36 +78,5 @@ void api_password_verify(http_request_t *req, const char *password, const char *
  * the request's own deadline (HTTP_REQUEST_TIMEOUT). */
 typedef void (*api_outbound_cb)(http_request_t *req, const outbound_response_t *r);
 void api_outbound_http(http_request_t *req, const outbound_request_t *rq, api_outbound_cb cb);
-
-/* Who is asking, from the access token (Bearer header or cookie): fills
- * req->auth and returns 0, or answers 401 / 403 and returns -1. */
-int api_authenticate(http_request_t *req, unsigned flags);
-/* On a public route: fills req->auth when a valid access token came with the
- * request; without one, or with a bad one, the caller stays anonymous
- * (user_id 0). Never answers. */
-void api_authenticate_optional(http_request_t *req);
-/* The same, then 1 when the caller is staff or an admin (who see more). */
-int api_caller_is_staff(http_request_t *req);
-
-/* Uploaded images (avatars, the shop's pictures). */
-typedef struct {
-    const char *type;   /* sniffed from the bytes: image/png, jpeg, gif or webp */
-    const char *sha256; /* of the bytes, hex: the ETag */
-    const char *hex;    /* the bytes hex-encoded, as a text parameter */
-    size_t len;
-} api_image_t;
-/* The parts of a multipart/form-data body: 0, or -1 after answering 400. */
-int api_multipart_fields(http_request_t *req, form_field_t **fields, size_t *count);
-/* Checks one uploaded file: 413 beyond max bytes, 415 when its bytes are no
- * image we keep. 0 with img filled, or -1 after answering. */
-int api_image_accept(http_request_t *req, const char *data, size_t len, size_t max, api_image_t *img);
-/* If-None-Match as a text parameter, or NULL. */
-const char *api_if_none_match(http_request_t *req);
-/* Answers a stored image from a row (content_type, etag, not_modified, hex):
- * 404 without one, 304 when not_modified, else the bytes; ETag and
- * cache_control either way. */
-void api_image_respond(http_request_t *req, PGresult *res, const char *cache_control);
-/* The bytes of such a row (in the arena), or NULL after answering 500. */
-const void *api_image_bytes(http_request_t *req, const PGresult *res, size_t *len);
 
 #endif
