@@ -1,7 +1,7 @@
-/* The shop's orders, contact forms, payments and the bot's telegram-users,
- * under /api/v1/shop. C checks the shapes of bodies; one SQL function per
- * step (0011_shop.sql) checks references, stock and prices and answers
- * (error, body), the body being the JSON that is sent. Payments call the
+/* The shop's orders, contact forms, payments and the bot's telegram-users (a
+ * resource of the engine), under /api/v1/shop. C checks the shapes of
+ * bodies; one SQL function per step (0011_shop.sql) checks references, stock
+ * and prices and answers (error, body), the body being the JSON that is sent. Payments call the
  * gateway through the worker's outbound driver (api_outbound_http), so a slow
  * gateway holds only its own request. */
 #include <curl/curl.h>
@@ -18,6 +18,7 @@
 #include "hourglass/log.h"
 #include "hourglass/openapi.h"
 #include "hourglass/problem.h"
+#include "hourglass/resource.h"
 #include "hourglass/server.h"
 #include "hourglass/shop_cache.h"
 #include "hourglass/telegram.h"
@@ -34,8 +35,7 @@
 
 static int stmt_order_get, stmt_order_update, stmt_orders_page, stmt_changes_page,
     stmt_form_create, stmt_forms_page, stmt_order_exists, stmt_payment_begin, stmt_payment_registered,
-    stmt_payment_lookup, stmt_payment_paid, stmt_tg_page, stmt_tg_create, stmt_tg_get, stmt_tg_update,
-    stmt_tg_delete;
+    stmt_payment_lookup, stmt_payment_paid;
 
 /* A function's body as the answer. A function that answered no error and
  * no body (or no id) is a defect of ours, never the client's: 500. */
@@ -674,91 +674,18 @@ static int bot_authenticate(http_request_t *req)
     return 0;
 }
 
-enum { T_CHAT, T_STATUS, T_COUNT };
-static const body_field_t tg_user_fields[T_COUNT] = {
-    [T_CHAT] = {"chat_id", FIELD_BIGINT, FIELD_REQUIRED, 0, 0, NULL}, /* groups' are negative */
-    [T_STATUS] = {"status_id", FIELD_INT, 0, 0, INT32_MAX_VALUE, NULL},
+/* The bot's users (chat ids of groups are negative): a resource of the engine,
+ * behind X-Bot-Token instead of an access token. */
+static const res_field_t tg_user_fields[] = {
+    /* unique in the table, not declared so: a clash answers the plain 409 the bot has always had */
+    {.f = {"chat_id", FIELD_BIGINT, FIELD_REQUIRED, 0, 0, NULL}},
+    {.f = {"status_id", FIELD_INT, 0, 0, INT32_MAX_VALUE, NULL}, .def = "0", .null_required = 1},
 };
-
-/* The body checked; status_id may be left out but is never null. */
-static int tg_user_body(http_request_t *req, body_mode_t mode, body_value_t *v)
-{
-    field_errors_t e;
-    if (api_body_read(req, tg_user_fields, T_COUNT, mode, 0, v, &e))
-        return -1;
-    if (v[T_STATUS].present && v[T_STATUS].is_null)
-        field_errors_add(&e, "status_id", "required");
-    if (e.count) {
-        api_respond_validation(req, &e);
-        return -1;
-    }
-    return 0;
-}
-
-static void on_tg_user_created(http_request_t *req, PGresult *res)
-{
-    if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
-        api_respond_db_error(req, res);
-        return;
-    }
-    respond_created(req, "/api/v1/shop/telegram-users", PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1));
-}
-
-static void tg_users_list(http_request_t *req)
-{
-    long long limit, after;
-    if (bot_authenticate(req) || page_query(req, NULL, NULL, &limit, &after))
-        return;
-    const char *params[2] = {http_int_param(req, after), http_int_param(req, limit)};
-    api_query(req, stmt_tg_page, 2, params, api_on_json_row);
-}
-
-static void tg_user_create(http_request_t *req)
-{
-    body_value_t v[T_COUNT];
-    if (bot_authenticate(req) || tg_user_body(req, BODY_CREATE, v))
-        return;
-    const char *params[2] = {v[T_CHAT].text, v[T_STATUS].text};
-    api_query(req, stmt_tg_create, 2, params, on_tg_user_created);
-}
-
-static void tg_user_get(http_request_t *req)
-{
-    const char *id;
-    if (bot_authenticate(req) || !(id = http_path_id(req, "id")))
-        return;
-    const char *params[1] = {id};
-    api_query(req, stmt_tg_get, 1, params, api_on_json_row);
-}
-
-static void tg_user_patch(http_request_t *req)
-{
-    const char *id;
-    body_value_t v[T_COUNT];
-    if (bot_authenticate(req) || !(id = http_path_id(req, "id")) || tg_user_body(req, BODY_PATCH, v))
-        return;
-    const char *params[4] = {id, api_present_fields(req, tg_user_fields, v, T_COUNT), v[T_CHAT].text, v[T_STATUS].text};
-    api_query(req, stmt_tg_update, 4, params, api_on_json_row);
-}
-
-static void on_tg_user_deleted(http_request_t *req, PGresult *res)
-{
-    if (api_found_row(req, res) == 0)
-        http_respond(req, 204, NULL, NULL, 0);
-}
-
-static void tg_user_delete(http_request_t *req)
-{
-    const char *id;
-    if (bot_authenticate(req) || !(id = http_path_id(req, "id")))
-        return;
-    const char *params[1] = {id};
-    api_query(req, stmt_tg_delete, 1, params, on_tg_user_deleted);
-}
-
-#define TG_USER_JSON(t)                                                                                  \
-    "json_build_object('id', " t ".id, 'chat_id', " t ".chat_id, 'status_id', " t ".status_id, 'created_at', " \
-    "hg_time(" t ".created_at), 'updated_at', hg_time(" t ".updated_at))"
+static const resource_t res_tg_users = {
+    .name = "TelegramUser", .table = "telegram_users", .tag = "shop", .collection = "/api/v1/shop/telegram-users",
+    .item = "/api/v1/shop/telegram-users/{id}", .global = 1, .fields = tg_user_fields,
+    .field_count = ARRAY_LEN(tg_user_fields), .summary = "the bot's users", .authorize = bot_authenticate,
+};
 
 static void shop_orders_register_statements(void)
 {
@@ -789,26 +716,6 @@ static void shop_orders_register_statements(void)
     stmt_payment_lookup = db_statement_register(
         "shop_payment_lookup", "SELECT gateway_order_id, paid_at FROM shop_payment_lookup($1::bigint)");
     stmt_payment_paid = db_statement_register("shop_payment_paid", "SELECT shop_payment_paid($1::bigint, $2)");
-    stmt_tg_page = db_statement_register(
-        "shop_tg_page",
-        "WITH page AS (SELECT * FROM telegram_users WHERE id > $1::bigint ORDER BY id LIMIT $2::int + 1),"
-        " shown AS (SELECT * FROM page ORDER BY id LIMIT $2::int)"
-        " SELECT json_build_object('items', coalesce((SELECT json_agg(" TG_USER_JSON("s") " ORDER BY s.id)"
-        " FROM shown s), '[]'), 'next_cursor', CASE WHEN (SELECT count(*) FROM page) > $2::int"
-        " THEN (SELECT max(id) FROM shown)::text END)::text");
-    stmt_tg_create = db_statement_register(
-        "shop_tg_create", "INSERT INTO telegram_users AS t (chat_id, status_id) VALUES ($1::bigint, coalesce($2::int, 0))"
-                          " RETURNING " TG_USER_JSON("t") "::text, t.id");
-    stmt_tg_get = db_statement_register("shop_tg_get",
-                                        "SELECT " TG_USER_JSON("t") "::text FROM telegram_users t WHERE t.id = $1::bigint");
-    stmt_tg_update = db_statement_register(
-        "shop_tg_update",
-        "UPDATE telegram_users t SET"
-        " chat_id = CASE WHEN 'chat_id' = ANY ($2::text[]) THEN $3::bigint ELSE t.chat_id END,"
-        " status_id = CASE WHEN 'status_id' = ANY ($2::text[]) THEN $4::int ELSE t.status_id END,"
-        " updated_at = CASE WHEN cardinality($2::text[]) > 0 THEN now() ELSE t.updated_at END"
-        " WHERE t.id = $1::bigint RETURNING " TG_USER_JSON("t") "::text");
-    stmt_tg_delete = db_statement_register("shop_tg_delete", "DELETE FROM telegram_users WHERE id = $1::bigint RETURNING id");
 }
 
 /* The order's body as order_json reads it: its fields and a list of items. */
@@ -825,9 +732,9 @@ static void order_body_document(const api_route_t *route, http_method_t method, 
     json_array_append_new(json_object_get(body, "required"), json_string("items"));
 }
 
-/* The bot's routes are public to the router: they check X-Bot-Token themselves
+/* The bot's routes are public to the router: the resource checks X-Bot-Token
  * (docs/openapi/shop_orders.json gives them its security scheme). */
-static const api_route_t shop_order_routes[] = {
+static api_route_t shop_order_routes[] = {
     {.http = {.methods = ALLOW_POST, .pattern = "/api/v1/shop/orders", .handler = order_create},
      .summary = "Place an order (public)", .status = 201, .response = "Order", .body = order_fields,
      .body_count = O_COUNT, .errors = "409", .document = order_body_document},
@@ -859,22 +766,27 @@ static const api_route_t shop_order_routes[] = {
     {.http = {.methods = ALLOW_GET, .pattern = "/api/v1/shop/contact-forms", .handler = forms_list,
               .flags = ROUTE_STAFF},
      .summary = "Contact forms, in id order (staff)", .response = "ContactFormPage", .doc = API_PAGED},
-    {.http = {.methods = ALLOW_GET, .pattern = "/api/v1/shop/telegram-users", .handler = tg_users_list},
+    /* the engine serves these (res_tg_users, no PUT); their bodies are its fields */
+    {.http = {.methods = ALLOW_GET, .pattern = "/api/v1/shop/telegram-users"},
      .summary = "The bot's users, in id order (X-Bot-Token)", .response = "TelegramUserPage", .doc = API_PAGED,
      .errors = "401"},
-    {.http = {.methods = ALLOW_POST, .pattern = "/api/v1/shop/telegram-users", .handler = tg_user_create},
-     .summary = "Add a bot user (X-Bot-Token)", .status = 201, .response = "TelegramUser", .body = tg_user_fields,
-     .body_count = T_COUNT, .errors = "401 409"},
-    {.http = {.methods = ALLOW_GET, .pattern = "/api/v1/shop/telegram-users/{id}", .handler = tg_user_get},
+    {.http = {.methods = ALLOW_POST, .pattern = "/api/v1/shop/telegram-users"},
+     .summary = "Add a bot user (X-Bot-Token)", .status = 201, .response = "TelegramUser", .errors = "401 409"},
+    {.http = {.methods = ALLOW_GET, .pattern = "/api/v1/shop/telegram-users/{id}"},
      .summary = "A bot user (X-Bot-Token)", .response = "TelegramUser", .errors = "401"},
-    {.http = {.methods = ALLOW_PATCH, .pattern = "/api/v1/shop/telegram-users/{id}", .handler = tg_user_patch},
-     .summary = "Change a bot user (X-Bot-Token)", .response = "TelegramUser", .body = tg_user_fields,
-     .body_count = T_COUNT, .errors = "401 409"},
-    {.http = {.methods = ALLOW_DELETE, .pattern = "/api/v1/shop/telegram-users/{id}", .handler = tg_user_delete},
+    {.http = {.methods = ALLOW_PATCH, .pattern = "/api/v1/shop/telegram-users/{id}"},
+     .summary = "Change a bot user (X-Bot-Token)", .response = "TelegramUser", .errors = "401 409"},
+    {.http = {.methods = ALLOW_DELETE, .pattern = "/api/v1/shop/telegram-users/{id}"},
      .summary = "Remove a bot user (X-Bot-Token)", .status = 204, .errors = "401"},
 };
 
+static void shop_orders_register(void)
+{
+    shop_orders_register_statements();
+    res_serve(&res_tg_users, shop_order_routes, ARRAY_LEN(shop_order_routes));
+}
+
 const api_module_t api_shop_orders_module = {
     .name = "shop_orders", .tag = "shop", .routes = shop_order_routes, .route_count = ARRAY_LEN(shop_order_routes),
-    .register_statements = shop_orders_register_statements,
+    .register_statements = shop_orders_register,
 };

@@ -369,7 +369,8 @@ const res_route_kind_t res_route_kinds[RES_ROUTES_MAX] = {
     [RES_ROUTE_DELETE] = {ALLOW_DELETE, "delete", "Delete one of the ", "deleted", NULL, NULL, 204},
 };
 
-void res_register(const resource_t *res, api_route_t *routes)
+/* The statements of res and what the handlers read of it, once. */
+static res_state_t *state_new(const resource_t *res)
 {
     if (state_count == RES_MAX || res->field_count > RES_MAX_FIELDS || res->filter_count > RES_MAX_FILTERS) {
         log_error("resource %s: too many resources or fields", res->name);
@@ -378,11 +379,9 @@ void res_register(const resource_t *res, api_route_t *routes)
     res_state_t *st = &states[state_count++];
     st->res = res;
     event_name(res, st->event_name, sizeof(st->event_name));
-    int unique = 0;
     for (size_t i = 0; i < res->field_count; i++) {
         st->fields[i] = res->fields[i].f;
         st->after[i] = res->fields[i].after ? field_index(res, res->fields[i].after) : -1;
-        unique |= res->fields[i].unique;
     }
     for (size_t i = 0; i < res->filter_count; i++)
         st->filters[i] = res_filter_field(&res->filters[i]);
@@ -391,18 +390,53 @@ void res_register(const resource_t *res, api_route_t *routes)
     build_update(st, res);
     build_list(st, res);
     build_refs(st, res);
+    return st;
+}
+
+/* What the router takes of one of the resource's routes, given its methods and pattern. */
+static void serve_route(res_state_t *st, api_route_t *r)
+{
+    const resource_t *res = st->res;
     unsigned writes = res->route_flags & ~RES_PUBLIC_READ;
     unsigned reads = res->route_flags & RES_PUBLIC_READ ? 0 : writes;
+    r->http.handler = strcmp(r->http.pattern, res->item) ? res_collection : res_item;
+    r->http.data = st;
+    r->http.flags = r->http.methods == ALLOW_GET ? reads : writes;
+}
+
+void res_register(const resource_t *res, api_route_t *routes)
+{
+    res_state_t *st = state_new(res);
+    int unique = 0;
+    for (size_t i = 0; i < res->field_count; i++)
+        unique |= res->fields[i].unique;
     for (int k = 0; k < RES_ROUTES_MAX; k++) {
-        int item = RES_ROUTE_ON_ITEM(k), write = res_route_kinds[k].methods != ALLOW_GET;
+        int write = res_route_kinds[k].methods != ALLOW_GET;
         routes[k] = (api_route_t){
-            .http = {.methods = res_route_kinds[k].methods, .pattern = item ? res->item : res->collection,
-                     .handler = item ? res_item : res_collection, .data = st, .flags = write ? writes : reads},
+            .http = {.methods = res_route_kinds[k].methods,
+                     .pattern = RES_ROUTE_ON_ITEM(k) ? res->item : res->collection},
             .tag = res->tag,
             /* a unique field can clash */
             .errors = unique && write && k != RES_ROUTE_DELETE ? "409" : NULL,
             .document = res_document,
         };
+        serve_route(st, &routes[k]);
+    }
+}
+
+void res_serve(const resource_t *res, api_route_t *routes, size_t count)
+{
+    res_state_t *st = state_new(res);
+    for (size_t i = 0; i < count; i++) {
+        api_route_t *r = &routes[i];
+        if (strcmp(r->http.pattern, res->collection) && strcmp(r->http.pattern, res->item))
+            continue;
+        assert(!r->http.handler); /* declared once: the engine's, or the module's */
+        serve_route(st, r);
+        if (r->http.methods & (ALLOW_POST | ALLOW_PATCH | ALLOW_PUT)) {
+            r->body = st->fields;
+            r->body_count = res->field_count;
+        }
     }
 }
 
@@ -518,7 +552,8 @@ static void respond_write_error(http_request_t *req, res_ctx_t *c, const PGresul
         return;
     }
     const char *field = res->fields[i].f.name;
-    if (!strcmp(state, "23505") && !strcmp(kind, "unique")) {
+    /* Only a field declared unique is named; any other clash is the plain 409 conflict. */
+    if (!strcmp(state, "23505") && !strcmp(kind, "unique") && res->fields[i].unique) {
         field_errors_add(&c->e, field, "taken");
         api_respond_errors(req, &c->e, 409, "conflict");
     } else if (!strcmp(state, "23503") && !strcmp(kind, "ref")) {
@@ -594,7 +629,8 @@ static int read_fields(http_request_t *req, res_ctx_t *c, body_mode_t mode, unsi
     for (size_t i = 0; i < res->field_count; i++) {
         const res_field_t *f = &res->fields[i];
         if (v[i].present && v[i].is_null && f->def && !(f->f.flags & FIELD_REQUIRED))
-            field_errors_add(&c->e, f->f.name, "wrong_type"); /* a field with a default is never null */
+            /* a field with a default is never null */
+            field_errors_add(&c->e, f->f.name, f->null_required ? "required" : "wrong_type");
         if (v[i].present) {
             out[i] = v[i].text;
             *mask |= 1u << i;
@@ -756,8 +792,17 @@ void res_list(http_request_t *req, const resource_t *res)
     list_with(req, st);
 }
 
+/* The resource's own check of who is asking: 0, or -1 after its answer. */
+static int refused(http_request_t *req)
+{
+    const resource_t *res = state_of(req)->res;
+    return res->authorize && res->authorize(req);
+}
+
 void res_collection(http_request_t *req)
 {
+    if (refused(req))
+        return;
     if (req->method == METHOD_POST)
         create_row(req);
     else
@@ -766,6 +811,8 @@ void res_collection(http_request_t *req)
 
 void res_item(http_request_t *req)
 {
+    if (refused(req))
+        return;
     const char *id = http_path_id(req, "id");
     if (!id)
         return;

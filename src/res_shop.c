@@ -22,21 +22,22 @@
 #define Q_MAX_CHARS 200
 #define EMPTY_PAGE "{\"items\":[],\"next_cursor\":null}"
 
-#define TEXT(name, flags, min, max) {.f = {name, FIELD_STRING, flags, min, max, NULL}}
 #define NAME(max) {.f = {"name", FIELD_STRING, FIELD_REQUIRED, 1, max, NULL}, .unique = 1}
-#define REF(name, flags, table) {.f = {name, FIELD_ID, flags, 0, 0, NULL}, .ref = table}
 #define FLAG(name, value) {.f = {name, FIELD_BOOL, 0, 0, 0, NULL}, .def = value}
 
+/* A global resource of the shop at /api/v1/shop/<path>, read by anyone and written by staff. */
+#define SHOP_RESOURCE(schema, table_name, path, field_list, noun)                                            \
+    {.name = schema, .table = table_name, .tag = "shop", .collection = "/api/v1/shop/" path,                  \
+     .item = "/api/v1/shop/" path "/{id}", .global = 1, .route_flags = SHOP_WRITES, .fields = field_list, \
+     .field_count = ARRAY_LEN(field_list), .summary = noun}
+
 /* One reference list: a unique name (and nothing else but for colors). */
-#define DICTIONARY(var, name_, table_, path, fields_, summary_)                                                 \
-    static const resource_t var = {.name = name_, .table = table_, .tag = "shop",                                \
-                                   .collection = "/api/v1/shop/" path, .item = "/api/v1/shop/" path "/{id}",    \
-                                   .global = 1, .route_flags = SHOP_WRITES, .fields = fields_,                  \
-                                   .field_count = ARRAY_LEN(fields_), .summary = summary_}
+#define DICTIONARY(var, schema, table_name, path, field_list, noun) \
+    static const resource_t var = SHOP_RESOURCE(schema, table_name, path, field_list, noun)
 
 static const res_field_t name_fields[] = {NAME(200)};
 static const res_field_t care_fields[] = {NAME(2000)};
-static const res_field_t color_fields[] = {NAME(200), TEXT("code", FIELD_REQUIRED, 1, 50)};
+static const res_field_t color_fields[] = {NAME(200), RES_TEXT("code", FIELD_REQUIRED, 1, 50)};
 
 DICTIONARY(res_materials, "ShopMaterial", "materials", "materials", name_fields, "materials");
 DICTIONARY(res_categories, "ShopCategory", "shop_categories", "categories", name_fields, "categories of goods");
@@ -50,43 +51,36 @@ DICTIONARY(res_delivery_types, "ShopDeliveryType", "delivery_types", "delivery-t
            "delivery types");
 
 static const res_field_t good_fields[] = {
-    TEXT("name", FIELD_REQUIRED, 1, 200),
-    TEXT("article", FIELD_REQUIRED, 1, 100),
+    RES_TEXT("name", FIELD_REQUIRED, 1, 200),
+    RES_TEXT("article", FIELD_REQUIRED, 1, 100),
     {.f = {"external_id", FIELD_STRING, 0, 1, 100, NULL}, .unique = 1, .doc = "the 1C id the weight report names"},
-    REF("category_id", FIELD_REQUIRED, "shop_categories"),
-    TEXT("barcode", 0, 0, 100),
-    REF("composition_id", FIELD_REQUIRED, "compositions"),
-    REF("care_id", 0, "care"),
-    TEXT("description", FIELD_REQUIRED, 0, 10000),
+    RES_REF("category_id", FIELD_REQUIRED, "shop_categories"),
+    RES_TEXT("barcode", 0, 0, 100),
+    RES_REF("composition_id", FIELD_REQUIRED, "compositions"),
+    RES_REF("care_id", 0, "care"),
+    RES_TEXT("description", FIELD_REQUIRED, 0, 10000),
     FLAG("is_visible", "true"),
     {.f = {"weight", FIELD_INT, FIELD_REQUIRED, 0, INT_MAX_VALUE, NULL}, .doc = "grams"},
 };
-static const resource_t res_goods = {
-    .name = "ShopGood", .table = "goods", .tag = "shop", .collection = "/api/v1/shop/goods",
-    .item = "/api/v1/shop/goods/{id}", .global = 1, .route_flags = SHOP_WRITES, .fields = good_fields,
-    .field_count = ARRAY_LEN(good_fields), .summary = "goods",
-};
+static const resource_t res_goods = SHOP_RESOURCE("ShopGood", "goods", "goods", good_fields, "goods");
 
 static const res_field_t variation_fields[] = {
-    REF("good_id", FIELD_REQUIRED, "goods"),
-    TEXT("name", FIELD_REQUIRED, 1, 200),
-    REF("color_id", FIELD_REQUIRED, "colors"),
-    REF("size_id", FIELD_REQUIRED, "sizes"),
+    RES_REF("good_id", FIELD_REQUIRED, "goods"),
+    RES_TEXT("name", FIELD_REQUIRED, 1, 200),
+    RES_REF("color_id", FIELD_REQUIRED, "colors"),
+    RES_REF("size_id", FIELD_REQUIRED, "sizes"),
     {.f = {"price", FIELD_BIGINT, FIELD_REQUIRED, 0, MONEY_MAX, NULL}, .doc = "minor units"},
     {.f = {"discounted_price", FIELD_BIGINT, 0, 0, MONEY_MAX, NULL},
      .doc = "minor units, at most the price (422 invalid_range otherwise)"},
     {.f = {"external_id", FIELD_STRING, 0, 1, 100, NULL}, .unique = 1, .doc = "the 1C id the stock report names"},
     {.f = {"amount", FIELD_INT, FIELD_REQUIRED, 0, INT_MAX_VALUE, NULL}, .doc = "in stock"},
-    TEXT("barcode", 0, 0, 100),
+    RES_TEXT("barcode", 0, 0, 100),
     FLAG("is_sale", "false"),
     FLAG("is_new", "false"),
     FLAG("is_default", "false"),
 };
-static const resource_t res_variations = {
-    .name = "ShopVariation", .table = "variations", .tag = "shop", .collection = "/api/v1/shop/variations",
-    .item = "/api/v1/shop/variations/{id}", .global = 1, .route_flags = SHOP_WRITES, .fields = variation_fields,
-    .field_count = ARRAY_LEN(variation_fields), .summary = "variations of goods",
-};
+static const resource_t res_variations =
+    SHOP_RESOURCE("ShopVariation", "variations", "variations", variation_fields, "variations of goods");
 
 static const resource_t *const resources[] = {
     &res_materials, &res_categories, &res_compositions, &res_care,  &res_sizes,

@@ -20,10 +20,18 @@ typedef struct {
                            with a default is never null (sending null is wrong_type). */
     const char *ref;    /* the table a FIELD_ID refers to; the row must be the same user's
                            (any row, for a global resource) */
-    unsigned unique : 1; /* unique per user (or in the table, for a global resource): a clash answers 409 */
+    unsigned unique : 1; /* unique per user (or in the table, for a global resource): a clash answers
+                            409 naming the field */
+    unsigned null_required : 1; /* with def: null answers `required`, as a missing required field
+                                   would, not wrong_type */
     const char *after;  /* the field this one must not precede (end >= start): invalid_range */
     const char *doc;    /* a word for the OpenAPI description; may be NULL */
 } res_field_t;
+
+/* Shorthands for the fields that many declarations share: text, and a
+ * reference to a row of table. */
+#define RES_TEXT(name, flags, min, max) {.f = {name, FIELD_STRING, flags, min, max, NULL}}
+#define RES_REF(name, flags, table) {.f = {name, FIELD_ID, flags, 0, 0, NULL}, .ref = table}
 
 typedef enum {
     FILTER_EQ,         /* column = value */
@@ -64,6 +72,10 @@ typedef struct resource {
     /* The resource its change events name ("balance-wheel") when item is not
      * its /api/v1 address (an internal route on another's table); NULL: item's. */
     const char *changes_as;
+    /* Who may ask, where no route flag can say it (the shop bot's
+     * X-Bot-Token): 0, or -1 after answering. Runs before the engine reads
+     * anything of the request. NULL: the route flags alone. */
+    int (*authorize)(http_request_t *req);
 } resource_t;
 
 /* In route_flags: GET of the collection and of an item is public (anyone may
@@ -98,6 +110,13 @@ extern const res_route_kind_t res_route_kinds[RES_ROUTES_MAX];
  * their documentation (res_document); a module may then give the reads a
  * handler of its own. Called once before the workers start. */
 void res_register(const resource_t *res, api_route_t *routes);
+
+/* Registers the statements of res and serves those of a module's own
+ * entries whose pattern is res's collection or item: each gets the engine's
+ * handler, data and flags, and its body fields when its method has a body.
+ * The module documents them (summary, answer, errors) and leaves out the
+ * methods it does not serve. Called once before the workers start. */
+void res_serve(const resource_t *res, api_route_t *routes, size_t count);
 
 /* The generic handlers; route data is the resource. */
 void res_collection(http_request_t *req);

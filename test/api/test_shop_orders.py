@@ -360,6 +360,28 @@ def test_telegram_users_validation(anon):
     assert_errors(bot(anon, "POST", "/telegram-users", {"chat_id": 1, "name": "x"}), [("name", "unknown_field")])
 
 
+def test_telegram_users_keep_their_own_answers(anon):
+    """The engine serves them as the hand-written routes answered: a null status_id is `required`
+    (the engine's other defaulted fields say wrong_type), a taken chat_id the plain 409 without
+    field errors, and there is no PUT."""
+    chat = 6000000000 + int(time.time() * 1000) % 1000000000
+    u = ok(bot(anon, "POST", "/telegram-users", {"chat_id": chat}), 201)
+    item = "/telegram-users/%d" % u["id"]
+    assert_errors(bot(anon, "POST", "/telegram-users", {"chat_id": chat + 1, "status_id": None}),
+                  [("status_id", "required")])
+    assert_errors(bot(anon, "PATCH", item, {"status_id": None}), [("status_id", "required")])
+    doc = problem(bot(anon, "POST", "/telegram-users", {"chat_id": chat}), 409, "conflict")
+    assert "errors" not in doc, doc
+    other = ok(bot(anon, "POST", "/telegram-users", {"chat_id": -chat}), 201)
+    doc = problem(bot(anon, "PATCH", item, {"chat_id": -chat}), 409, "conflict")
+    assert "errors" not in doc, doc
+    r = bot(anon, "PUT", item, {"chat_id": chat})
+    problem(r, 405)
+    assert "PUT" not in r.headers.get("allow", ""), r.headers
+    for gone in (item, "/telegram-users/%d" % other["id"]):
+        assert bot(anon, "DELETE", gone).status == 204
+
+
 def test_telegram_users_need_the_bot_token(anon, staff):
     for method, path, body in (("GET", "/telegram-users", None), ("POST", "/telegram-users", {"chat_id": 1}),
                                ("GET", "/telegram-users/1", None), ("PATCH", "/telegram-users/1", {"status_id": 1}),

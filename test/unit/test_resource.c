@@ -10,7 +10,7 @@ static const res_field_t fields[] = {
 static const resource_t nested = {
     .name = "Thing", .table = "kanban_things", .tag = "t", .collection = "/a/{card_id}/things", .item = "/things/{id}",
     .parent_param = "card_id", .parent_table = "kanban_cards", .route_flags = ROUTE_AUTH, .fields = fields,
-    .field_count = 3, .summary = "things",
+    .field_count = ARRAY_LEN(fields), .summary = "things",
 };
 
 TEST(resource_constraint_names_map_to_fields)
@@ -90,4 +90,30 @@ TEST(resource_public_reads_split_the_routes)
     }
     CHECK(own_reads == 10); /* the eight dictionaries, goods and variations */
     CHECK(filtered == 2);   /* goods and variations */
+}
+
+/* The bot's telegram-users are the engine's, under entries the module
+ * documents itself: each gets the generic handler for its pattern, the
+ * resource as its data, no flags (the resource's hook checks X-Bot-Token),
+ * its body fields where its method has a body, and no PUT is served. */
+TEST(resource_served_under_a_modules_own_entries)
+{
+    const api_module_t *m = &api_shop_orders_module;
+    m->register_statements();
+    const void *data = NULL;
+    unsigned methods = 0;
+    for (size_t i = 0; i < m->route_count; i++) {
+        const api_route_t *r = &m->routes[i];
+        if (!strstr(r->http.pattern, "/telegram-users"))
+            continue;
+        int item = strstr(r->http.pattern, "{id}") != NULL;
+        CHECK(r->http.handler == (item ? res_item : res_collection));
+        CHECK(r->http.data != NULL && (!data || r->http.data == data));
+        data = r->http.data;
+        CHECK(r->http.flags == 0 && r->summary && !r->document);
+        CHECK(r->body_count == (r->http.methods & (ALLOW_POST | ALLOW_PATCH) ? 2u : 0u));
+        CHECK(!strcmp(res_of_route(r)->table, "telegram_users") && res_of_route(r)->authorize);
+        methods |= r->http.methods << (item ? METHOD_COUNT : 0);
+    }
+    CHECK(methods == (ALLOW_GET | ALLOW_POST | ((ALLOW_GET | ALLOW_PATCH | ALLOW_DELETE) << METHOD_COUNT)));
 }
