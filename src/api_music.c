@@ -11,9 +11,10 @@
 static int stmt_premium;
 
 static const res_field_t music_fields[] = {
-    {.f = {"title", FIELD_STRING, FIELD_REQUIRED, 1, 200, NULL}},
-    {.f = {"url", FIELD_STRING, FIELD_REQUIRED, 1, 2000, NULL}, .doc = "where the client streams it from"},
-    {.f = {"duration_seconds", FIELD_INT, 0, 1, 86400, NULL}, .doc = "length of the track"},
+    {.f = {.name = "title", .type = FIELD_STRING, .flags = FIELD_REQUIRED, .min = 1, .max = 200}},
+    {.f = {.name = "url", .type = FIELD_STRING, .flags = FIELD_REQUIRED, .min = 1, .max = 2000},
+     .doc = "where the client streams it from"},
+    {.f = {.name = "duration_seconds", .type = FIELD_INT, .min = 1, .max = 86400}, .doc = "length of the track"},
 };
 
 static const resource_t res_music = {

@@ -44,8 +44,8 @@ static void respond_sql_errors(http_request_t *req, const char *body)
 }
 
 static const body_field_t image_form[] = {
-    {"good_id", FIELD_ID, FIELD_REQUIRED, 0, 0, NULL},
-    {"position", FIELD_INT, 0, 0, POSITION_MAX, NULL},
+    {.name = "good_id", .type = FIELD_ID, .flags = FIELD_REQUIRED},
+    {.name = "position", .type = FIELD_INT, .max = POSITION_MAX},
 };
 
 static void on_image_created(http_request_t *req, PGresult *res)
@@ -67,7 +67,7 @@ static void on_image_created(http_request_t *req, PGresult *res)
 }
 
 /* A text field of a form, checked as a query value is; NULL when absent or broken. */
-static const char *form_value(const form_field_t *fields, size_t n, const body_field_t *f, field_errors_t *e)
+static const char *checked_part(const form_field_t *fields, size_t n, const body_field_t *f, field_errors_t *e)
 {
     const form_field_t *v = form_field_get(fields, n, f->name);
     if (!v || !v->value_len || v->filename) {
@@ -98,8 +98,8 @@ static void image_create(http_request_t *req)
     const form_field_t *file = form_field_get(fields, n, "image");
     if (!file)
         field_errors_add(&e, "image", "required");
-    const char *good_id = form_value(fields, n, &image_form[0], &e);
-    const char *position = form_value(fields, n, &image_form[1], &e);
+    const char *good_id = checked_part(fields, n, &image_form[0], &e);
+    const char *position = checked_part(fields, n, &image_form[1], &e);
     if (e.count) {
         api_respond_validation(req, &e);
         return;
@@ -159,12 +159,12 @@ static void image_delete(http_request_t *req)
 
 /* An item of a JSON list, as the fields of a body: the stock's or the weights'. */
 static const body_field_t stock_item[] = {
-    {"external_id", FIELD_STRING, FIELD_REQUIRED, 1, IMPORT_ID_MAX_CHARS, NULL},
-    {"amount", FIELD_INT, FIELD_REQUIRED, 0, IMPORT_VALUE_MAX, NULL},
+    {.name = "external_id", .type = FIELD_STRING, .flags = FIELD_REQUIRED, .min = 1, .max = IMPORT_ID_MAX_CHARS},
+    {.name = "amount", .type = FIELD_INT, .flags = FIELD_REQUIRED, .max = IMPORT_VALUE_MAX},
 };
 static const body_field_t weight_item[] = {
-    {"external_id", FIELD_STRING, FIELD_REQUIRED, 1, IMPORT_ID_MAX_CHARS, NULL},
-    {"weight", FIELD_INT, FIELD_REQUIRED, 0, IMPORT_VALUE_MAX, NULL},
+    {.name = "external_id", .type = FIELD_STRING, .flags = FIELD_REQUIRED, .min = 1, .max = IMPORT_ID_MAX_CHARS},
+    {.name = "weight", .type = FIELD_INT, .flags = FIELD_REQUIRED, .max = IMPORT_VALUE_MAX},
 };
 
 /* A JSON list of items: checked whole, each item's errors at "[i].field". */
@@ -238,7 +238,7 @@ static int csv_rows(http_request_t *req, import_rows_t *rows, field_errors_t *e)
     return -1;
 }
 
-static void import_run(http_request_t *req, int stmt, const body_field_t *item_fields)
+static void run_import(http_request_t *req, int stmt, const body_field_t *item_fields)
 {
     field_errors_t e;
     field_errors_init(&e, req);
@@ -260,8 +260,8 @@ static void import_run(http_request_t *req, int stmt, const body_field_t *item_f
     api_query(req, stmt, 3, p, api_on_json_row);
 }
 
-static void stock_import(http_request_t *req) { import_run(req, stmt_stock_set, stock_item); }
-static void weights_import(http_request_t *req) { import_run(req, stmt_weights_set, weight_item); }
+static void stock_import(http_request_t *req) { run_import(req, stmt_stock_set, stock_item); }
+static void weights_import(http_request_t *req) { run_import(req, stmt_weights_set, weight_item); }
 
 static void catalogue_register(void)
 {

@@ -139,23 +139,23 @@ static int page_query(http_request_t *req, const body_field_t *filter, const cha
     return 0;
 }
 
-static const body_field_t status_filter[] = {{"status_id", FIELD_ID, 0, 0, 0, NULL}};
+static const body_field_t status_filter[] = {{.name = "status_id", .type = FIELD_ID}};
 
 enum { O_NAME, O_PHONE, O_EMAIL, O_DELIVERY, O_ADDRESS, O_COMMENT, O_COUNT };
 static const body_field_t order_fields[O_COUNT] = {
-    [O_NAME] = {"customer_name", FIELD_STRING, FIELD_REQUIRED, 1, 200, NULL},
-    [O_PHONE] = {"phone_number", FIELD_STRING, FIELD_REQUIRED, 1, 32, NULL},
-    [O_EMAIL] = {"email", FIELD_EMAIL, 0, 0, 0, NULL},
-    [O_DELIVERY] = {"delivery_type_id", FIELD_ID, FIELD_REQUIRED, 0, 0, NULL},
-    [O_ADDRESS] = {"address", FIELD_STRING, 0, 0, 1000, NULL},
-    [O_COMMENT] = {"comment", FIELD_STRING, 0, 0, 2000, NULL},
+    [O_NAME] = {.name = "customer_name", .type = FIELD_STRING, .flags = FIELD_REQUIRED, .min = 1, .max = 200},
+    [O_PHONE] = {.name = "phone_number", .type = FIELD_STRING, .flags = FIELD_REQUIRED, .min = 1, .max = 32},
+    [O_EMAIL] = {.name = "email", .type = FIELD_EMAIL},
+    [O_DELIVERY] = {.name = "delivery_type_id", .type = FIELD_ID, .flags = FIELD_REQUIRED},
+    [O_ADDRESS] = {.name = "address", .type = FIELD_STRING, .max = 1000},
+    [O_COMMENT] = {.name = "comment", .type = FIELD_STRING, .max = 2000},
 };
 
 enum { I_VARIATION, I_AMOUNT, I_PRICE, I_COUNT };
 static const body_field_t item_fields[I_COUNT] = {
-    [I_VARIATION] = {"variation_id", FIELD_ID, FIELD_REQUIRED, 0, 0, NULL},
-    [I_AMOUNT] = {"amount", FIELD_INT, FIELD_REQUIRED, 1, ORDER_ITEM_AMOUNT_MAX, NULL},
-    [I_PRICE] = {"current_price", FIELD_BIGINT, FIELD_REQUIRED, 0, ORDER_PRICE_MAX, NULL},
+    [I_VARIATION] = {.name = "variation_id", .type = FIELD_ID, .flags = FIELD_REQUIRED},
+    [I_AMOUNT] = {.name = "amount", .type = FIELD_INT, .flags = FIELD_REQUIRED, .min = 1, .max = ORDER_ITEM_AMOUNT_MAX},
+    [I_PRICE] = {.name = "current_price", .type = FIELD_BIGINT, .flags = FIELD_REQUIRED, .max = ORDER_PRICE_MAX},
 };
 
 static void json_member_text(abuf_t *b, const char *name, const char *text, int first)
@@ -236,7 +236,7 @@ static const char *order_json(http_request_t *req, json_t *body, field_errors_t 
     return e->count ? NULL : arena_printf(&req->arena, "{%s", out.data);
 }
 
-static const char *config_or_null(const char *v) { return v && *v ? v : NULL; }
+static const char *set_or_null(const char *v) { return v && *v ? v : NULL; }
 
 /* Orders go to the database in batches (batch.h, shop_orders_create in
  * 0014): a commit each would hold every order on a connection to its own WAL
@@ -265,7 +265,7 @@ static void order_params(http_request_t *const *reqs, int n, abuf_t *bufs)
     }
     for (size_t k = 0; k < ARRAY_LEN(arrays); k++)
         abuf_puts(arrays[k], "}");
-    if (config_or_null(cfg->shop_notify_email))
+    if (set_or_null(cfg->shop_notify_email))
         abuf_puts(&bufs[B_EMAIL], cfg->shop_notify_email);
     if (telegram_configured(cfg))
         abuf_puts(&bufs[B_CHAT], cfg->telegram_chat_id);
@@ -286,7 +286,7 @@ static void on_orders_committed(http_request_t *const *reqs, int n, const PGresu
         return;
     for (int i = 0; i < n && i < PQntuples(res); i++)
         if (!api_column_at(res, i, "error"))
-            shop_cache_stock_taken(reqs[0], api_column_at(res, i, "goods"), config_or_null(cfg->shop_notify_email) != NULL,
+            shop_cache_stock_taken(reqs[0], api_column_at(res, i, "goods"), set_or_null(cfg->shop_notify_email) != NULL,
                                    telegram_configured(cfg));
     app_events_written(reqs[0]->worker, SSE_ANYONE); /* order_created for staff streams (0015_events.sql) */
 }
@@ -351,10 +351,10 @@ static void order_get(http_request_t *req)
 enum { U_STATUS, U_DELIVERY, U_ADDRESS, U_COMMENT, U_COUNT };
 /* Ids that may not be null are FIELD_REQUIRED: absent is fine in a PATCH, null is not. */
 static const body_field_t order_patch_fields[U_COUNT] = {
-    [U_STATUS] = {"status_id", FIELD_ID, FIELD_REQUIRED, 0, 0, NULL},
-    [U_DELIVERY] = {"delivery_type_id", FIELD_ID, FIELD_REQUIRED, 0, 0, NULL},
-    [U_ADDRESS] = {"address", FIELD_STRING, 0, 0, 1000, NULL},
-    [U_COMMENT] = {"comment", FIELD_STRING, 0, 0, 2000, NULL},
+    [U_STATUS] = {.name = "status_id", .type = FIELD_ID, .flags = FIELD_REQUIRED},
+    [U_DELIVERY] = {.name = "delivery_type_id", .type = FIELD_ID, .flags = FIELD_REQUIRED},
+    [U_ADDRESS] = {.name = "address", .type = FIELD_STRING, .max = 1000},
+    [U_COMMENT] = {.name = "comment", .type = FIELD_STRING, .max = 2000},
 };
 
 static void order_patch(http_request_t *req)
@@ -389,10 +389,10 @@ static void changes_list(http_request_t *req) { changes_page(req, NULL); }
 
 enum { F_NAME, F_PHONE, F_TEXT, F_EMAIL, F_COUNT };
 static const body_field_t form_fields[F_COUNT] = {
-    [F_NAME] = {"customer_name", FIELD_STRING, FIELD_REQUIRED, 1, 200, NULL},
-    [F_PHONE] = {"phone_number", FIELD_STRING, FIELD_REQUIRED, 1, 32, NULL},
-    [F_TEXT] = {"text", FIELD_STRING, 0, 0, 4000, NULL},
-    [F_EMAIL] = {"email", FIELD_EMAIL, 0, 0, 0, NULL},
+    [F_NAME] = {.name = "customer_name", .type = FIELD_STRING, .flags = FIELD_REQUIRED, .min = 1, .max = 200},
+    [F_PHONE] = {.name = "phone_number", .type = FIELD_STRING, .flags = FIELD_REQUIRED, .min = 1, .max = 32},
+    [F_TEXT] = {.name = "text", .type = FIELD_STRING, .max = 4000},
+    [F_EMAIL] = {.name = "email", .type = FIELD_EMAIL},
 };
 
 /* No route reads one form, so no Location. */
@@ -404,7 +404,7 @@ static void on_form_created(http_request_t *req, PGresult *res)
     }
 }
 
-static void form_create(http_request_t *req)
+static void contact_form_create(http_request_t *req)
 {
     body_value_t v[F_COUNT];
     if (api_body_parse(req, form_fields, F_COUNT, BODY_CREATE, 0, v))
@@ -416,7 +416,7 @@ static void form_create(http_request_t *req)
     api_query(req, stmt_form_create, 7, params, on_form_created);
 }
 
-static void forms_list(http_request_t *req)
+static void contact_forms_list(http_request_t *req)
 {
     long long limit, after;
     if (page_query(req, NULL, NULL, &limit, &after))
@@ -437,11 +437,11 @@ typedef struct {
 
 static int gateway_configured(const config_t *cfg)
 {
-    return config_or_null(cfg->payment_gateway_url) && config_or_null(cfg->payment_gateway_user) &&
-           config_or_null(cfg->payment_gateway_password);
+    return set_or_null(cfg->payment_gateway_url) && set_or_null(cfg->payment_gateway_user) &&
+           set_or_null(cfg->payment_gateway_password);
 }
 
-static void form_param(abuf_t *b, const char *name, const char *value)
+static void urlencoded_param(abuf_t *b, const char *name, const char *value)
 {
     abuf_printf(b, "%s%s=", b->len ? "&" : "", name);
     for (const unsigned char *p = (const unsigned char *)value; *p; p++) {
@@ -458,8 +458,8 @@ static void gateway_call(http_request_t *req, const char *method, abuf_t *form, 
     const config_t *cfg = req->worker->cfg;
     abuf_t body;
     abuf_init(&body, &req->arena, 256 + form->len);
-    form_param(&body, "userName", cfg->payment_gateway_user);
-    form_param(&body, "password", cfg->payment_gateway_password);
+    urlencoded_param(&body, "userName", cfg->payment_gateway_user);
+    urlencoded_param(&body, "password", cfg->payment_gateway_password);
     abuf_printf(&body, "&%s", form->data);
     size_t base = strlen(cfg->payment_gateway_url);
     while (base && cfg->payment_gateway_url[base - 1] == '/')
@@ -528,11 +528,11 @@ static void on_payment_begun(http_request_t *req, PGresult *res)
         return;
     abuf_t form;
     abuf_init(&form, &req->arena, 512);
-    form_param(&form, "orderNumber", PQgetvalue(res, 0, 0));
-    form_param(&form, "amount", PQgetvalue(res, 0, 1));
-    form_param(&form, "returnUrl", c->return_url);
+    urlencoded_param(&form, "orderNumber", PQgetvalue(res, 0, 0));
+    urlencoded_param(&form, "amount", PQgetvalue(res, 0, 1));
+    urlencoded_param(&form, "returnUrl", c->return_url);
     if (c->fail_url)
-        form_param(&form, "failUrl", c->fail_url);
+        urlencoded_param(&form, "failUrl", c->fail_url);
     gateway_call(req, "register.do", &form, on_registered);
 }
 
@@ -545,8 +545,8 @@ static void on_order_exists(http_request_t *req, PGresult *res)
 
 enum { P_RETURN, P_FAIL, P_COUNT };
 static const body_field_t payment_fields[P_COUNT] = {
-    [P_RETURN] = {"return_url", FIELD_STRING, FIELD_REQUIRED, 1, URL_MAX_CHARS, NULL},
-    [P_FAIL] = {"fail_url", FIELD_STRING, 0, 1, URL_MAX_CHARS, NULL},
+    [P_RETURN] = {.name = "return_url", .type = FIELD_STRING, .flags = FIELD_REQUIRED, .min = 1, .max = URL_MAX_CHARS},
+    [P_FAIL] = {.name = "fail_url", .type = FIELD_STRING, .min = 1, .max = URL_MAX_CHARS},
 };
 
 static payment_ctx_t *payment_ctx(http_request_t *req)
@@ -576,10 +576,26 @@ static void payment_register(http_request_t *req)
         api_query(req, stmt_payment_begin, 1, params, on_payment_begun);
 }
 
+/* The gateway's orderStatus: a number, named here once. */
+enum {
+    PAYMENT_REGISTERED,
+    PAYMENT_HELD,
+    PAYMENT_PAID,
+    PAYMENT_REVERSED,
+    PAYMENT_REFUNDED,
+    PAYMENT_PENDING,
+    PAYMENT_DECLINED,
+    PAYMENT_STATUSES
+};
+
 static const char *payment_status_word(long long status)
 {
-    static const char *const words[] = {"registered", "held", "paid", "reversed", "refunded", "pending", "declined"};
-    return status >= 0 && status < (long long)ARRAY_LEN(words) ? words[status] : "unknown";
+    static const char *const words[PAYMENT_STATUSES] = {
+        [PAYMENT_REGISTERED] = "registered", [PAYMENT_HELD] = "held",         [PAYMENT_PAID] = "paid",
+        [PAYMENT_REVERSED] = "reversed",     [PAYMENT_REFUNDED] = "refunded", [PAYMENT_PENDING] = "pending",
+        [PAYMENT_DECLINED] = "declined",
+    };
+    return status >= 0 && status < PAYMENT_STATUSES ? words[status] : "unknown";
 }
 
 static void on_paid_recorded(http_request_t *req, PGresult *res)
@@ -609,7 +625,7 @@ static void on_gateway_status(http_request_t *req, const outbound_response_t *r)
     long long st = json_integer_value(status);
     json_t *answer = json_pack("{s:s, s:s, s:I, s:O, s:b}", "gateway_order_id", c->gateway_order_id, "status",
                                payment_status_word(st), "gateway_status", (json_int_t)st, "amount",
-                               json_is_integer(amount) ? amount : json_null(), "paid", st == 2);
+                               json_is_integer(amount) ? amount : json_null(), "paid", st == PAYMENT_PAID);
     json_decref(doc);
     char *text = answer ? json_dumps(answer, JSON_COMPACT) : NULL;
     json_decref(answer);
@@ -619,7 +635,7 @@ static void on_gateway_status(http_request_t *req, const outbound_response_t *r)
     }
     c->answer = arena_strdup(&req->arena, text);
     free(text);
-    if (st == 2 && !c->paid_before) {
+    if (st == PAYMENT_PAID && !c->paid_before) {
         const char *params[2] = {c->id, c->gateway_order_id};
         api_query(req, stmt_payment_paid, 2, params, on_paid_recorded);
         return;
@@ -644,7 +660,7 @@ static void on_payment_lookup(http_request_t *req, PGresult *res)
     c->paid_before = !PQgetisnull(res, 0, 1);
     abuf_t form;
     abuf_init(&form, &req->arena, 128);
-    form_param(&form, "orderId", c->gateway_order_id);
+    urlencoded_param(&form, "orderId", c->gateway_order_id);
     gateway_call(req, "getOrderStatusExtended.do", &form, on_gateway_status);
 }
 
@@ -660,7 +676,7 @@ static void payment_status(http_request_t *req)
 /* The bot, not a person: X-Bot-Token equal to BOT_API_TOKEN. 0, or -1 after answering. */
 static int bot_authenticate(http_request_t *req)
 {
-    const char *want = config_or_null(req->worker->cfg->bot_api_token);
+    const char *want = set_or_null(req->worker->cfg->bot_api_token);
     if (!want) {
         http_respond_problem(req, 503, "not_configured", NULL);
         return -1;
@@ -678,8 +694,8 @@ static int bot_authenticate(http_request_t *req)
  * behind X-Bot-Token instead of an access token. */
 static const res_field_t tg_user_fields[] = {
     /* unique in the table, not declared so: a clash answers the plain 409 the bot has always had */
-    {.f = {"chat_id", FIELD_BIGINT, FIELD_REQUIRED, 0, 0, NULL}},
-    {.f = {"status_id", FIELD_INT, 0, 0, INT32_MAX_VALUE, NULL}, .def = "0", .null_required = 1},
+    {.f = {.name = "chat_id", .type = FIELD_BIGINT, .flags = FIELD_REQUIRED}},
+    {.f = {.name = "status_id", .type = FIELD_INT, .max = INT32_MAX_VALUE}, .def = "0", .null_required = 1},
 };
 static const resource_t res_tg_users = {
     .name = "TelegramUser", .table = "telegram_users", .tag = "shop", .collection = "/api/v1/shop/telegram-users",
@@ -687,7 +703,7 @@ static const resource_t res_tg_users = {
     .field_count = ARRAY_LEN(tg_user_fields), .summary = "the bot's users", .authorize = bot_authenticate,
 };
 
-static void shop_orders_register_statements(void)
+static void orders_register_statements(void)
 {
     stmt_orders_create = db_statement_register(
         "shop_orders_create",
@@ -760,10 +776,10 @@ static api_route_t shop_order_routes[] = {
     {.http = {.methods = ALLOW_GET, .pattern = "/api/v1/shop/orders/{id}/payment", .handler = payment_status},
      .summary = "The gateway's status of the order's payment (public)", .response = "PaymentStatus",
      .errors = "409 502 504"},
-    {.http = {.methods = ALLOW_POST, .pattern = "/api/v1/shop/contact-forms", .handler = form_create},
+    {.http = {.methods = ALLOW_POST, .pattern = "/api/v1/shop/contact-forms", .handler = contact_form_create},
      .summary = "Send a contact form (public, rate limited)", .status = 201, .response = "ContactForm",
      .body = form_fields, .body_count = F_COUNT, .errors = "429"},
-    {.http = {.methods = ALLOW_GET, .pattern = "/api/v1/shop/contact-forms", .handler = forms_list,
+    {.http = {.methods = ALLOW_GET, .pattern = "/api/v1/shop/contact-forms", .handler = contact_forms_list,
               .flags = ROUTE_STAFF},
      .summary = "Contact forms, in id order (staff)", .response = "ContactFormPage", .doc = API_PAGED},
     /* the engine serves these (res_tg_users, no PUT); their bodies are its fields */
@@ -780,13 +796,13 @@ static api_route_t shop_order_routes[] = {
      .summary = "Remove a bot user (X-Bot-Token)", .status = 204, .errors = "401"},
 };
 
-static void shop_orders_register(void)
+static void orders_register(void)
 {
-    shop_orders_register_statements();
+    orders_register_statements();
     res_serve(&res_tg_users, shop_order_routes, ARRAY_LEN(shop_order_routes));
 }
 
 const api_module_t api_shop_orders_module = {
     .name = "shop_orders", .tag = "shop", .routes = shop_order_routes, .route_count = ARRAY_LEN(shop_order_routes),
-    .register_statements = shop_orders_register,
+    .register_statements = orders_register,
 };

@@ -26,10 +26,10 @@ static const char *const stats_groups[] = {"day", "week", "month", NULL};
  * zone is checked by stats_tz_plausible and PostgreSQL (400, not 422). */
 enum { Q_FROM, Q_TO, Q_GROUP, Q_TZ };
 static const body_field_t stats_query[] = {
-    [Q_FROM] = {"from", FIELD_DATE, 0, 0, 0, NULL},
-    [Q_TO] = {"to", FIELD_DATE, 0, 0, 0, NULL},
-    [Q_GROUP] = {"group", FIELD_ENUM, 0, 0, 0, stats_groups},
-    [Q_TZ] = {"tz", FIELD_STRING, 0, 1, STATS_TZ_MAX_BYTES, NULL},
+    [Q_FROM] = {.name = "from", .type = FIELD_DATE},
+    [Q_TO] = {.name = "to", .type = FIELD_DATE},
+    [Q_GROUP] = {.name = "group", .type = FIELD_ENUM, .choices = stats_groups},
+    [Q_TZ] = {.name = "tz", .type = FIELD_STRING, .min = 1, .max = STATS_TZ_MAX_BYTES},
 };
 
 /* Could tz be a name of the tz database ("Europe/Moscow", "Etc/GMT+3")?

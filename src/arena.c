@@ -25,7 +25,7 @@ void arena_init(arena_t *a, void *first, size_t first_size)
     a->first_size = first_size;
 }
 
-static char *arena_current_mem(arena_t *a, size_t *size)
+static char *current_chunk(arena_t *a, size_t *size)
 {
     if (a->head) {
         *size = a->head->size;
@@ -39,7 +39,7 @@ void *arena_alloc(arena_t *a, size_t n)
 {
     size_t need = align_up(n ? n : 1);
     size_t size;
-    char *mem = arena_current_mem(a, &size);
+    char *mem = current_chunk(a, &size);
     if (!mem || a->used + need > size) {
         size_t csize = need > ARENA_CHUNK_MIN ? need : ARENA_CHUNK_MIN;
         /* Grow geometrically so a large body costs few chunks. */

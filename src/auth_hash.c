@@ -51,7 +51,7 @@ static uint8_t *map_arena(size_t len)
 
 /* libargon2's allocate_cbk: an idle arena of this size, else a slot to map
  * one into (a cost change remaps); the kernel work happens outside the lock. */
-static int arena_take(uint8_t **memory, size_t len)
+static int take_hash_arena(uint8_t **memory, size_t len)
 {
     hash_arena_t *slot = NULL, *spare = NULL;
     uint8_t *old = NULL;
@@ -97,7 +97,7 @@ static int arena_take(uint8_t **memory, size_t len)
 }
 
 /* libargon2's free_cbk; it has already wiped the memory. */
-static void arena_give(uint8_t *memory, size_t len)
+static void give_hash_arena(uint8_t *memory, size_t len)
 {
     int pooled = 0;
     pthread_mutex_lock(&arenas_lock);
@@ -165,8 +165,8 @@ static int argon2id_raw(const char *pw, size_t pw_len, const uint8_t *salt, size
         .lanes = 1,
         .threads = 1,
         .version = ARGON2_VERSION_13,
-        .allocate_cbk = arena_take,
-        .free_cbk = arena_give,
+        .allocate_cbk = take_hash_arena,
+        .free_cbk = give_hash_arena,
         .flags = ARGON2_DEFAULT_FLAGS,
     };
     return argon2_ctx(&ctx, Argon2_id) == ARGON2_OK ? 0 : -1;

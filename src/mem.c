@@ -6,7 +6,7 @@
 #include <string.h>
 
 /* Straight to stderr: the log's own buffers may be what could not be had. */
-static void mem_out_of_memory(size_t n)
+static void out_of_memory(size_t n)
 {
     fprintf(stderr, "hourglass: out of memory allocating %zu bytes; aborting\n", n);
     abort();
@@ -16,7 +16,7 @@ void *mem_alloc(size_t n)
 {
     void *p = malloc(n ? n : 1);
     if (!p)
-        mem_out_of_memory(n);
+        out_of_memory(n);
     return p;
 }
 
@@ -24,7 +24,7 @@ void *mem_calloc(size_t count, size_t n)
 {
     void *p = calloc(count ? count : 1, n ? n : 1);
     if (!p)
-        mem_out_of_memory(count * n);
+        out_of_memory(count * n);
     return p;
 }
 
@@ -32,14 +32,14 @@ void *mem_realloc(void *p, size_t n)
 {
     void *q = realloc(p, n ? n : 1);
     if (!q)
-        mem_out_of_memory(n);
+        out_of_memory(n);
     return q;
 }
 
 void *mem_reallocarray(void *p, size_t count, size_t n)
 {
     if (n && count > SIZE_MAX / n)
-        mem_out_of_memory(SIZE_MAX);
+        out_of_memory(SIZE_MAX);
     return mem_realloc(p, count * n);
 }
 

@@ -254,7 +254,7 @@ static size_t on_http_data(char *ptr, size_t size, size_t nmemb, void *userp)
     return n;
 }
 
-static void http_call_free(http_call_t *c)
+static void call_free(http_call_t *c)
 {
     curl_slist_free_all(c->headers);
     abuf_free(&c->answer);
@@ -270,7 +270,7 @@ static void on_http_done(void *data, CURL *easy, CURLcode rc)
     r.error = rc == CURLE_OK ? NULL : c->too_large ? "the answer is too large" : c->errbuf[0] ? c->errbuf : curl_easy_strerror(rc);
     curl_easy_cleanup(easy);
     c->done(c->data, &r);
-    http_call_free(c);
+    call_free(c);
 }
 
 /* The Content-Type header of a POST; NULL when curl had no memory for it. */
@@ -312,7 +312,7 @@ int outbound_http(outbound_t *o, const outbound_request_t *rq, outbound_http_fn 
     }
     if (refused || outbound_start(o, e, on_http_done, c)) {
         curl_easy_cleanup(e);
-        http_call_free(c);
+        call_free(c);
         return -1;
     }
     return 0;

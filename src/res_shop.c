@@ -22,8 +22,9 @@
 #define Q_MAX_CHARS 200
 #define EMPTY_PAGE "{\"items\":[],\"next_cursor\":null}"
 
-#define NAME(max) {.f = {"name", FIELD_STRING, FIELD_REQUIRED, 1, max, NULL}, .unique = 1}
-#define FLAG(name, value) {.f = {name, FIELD_BOOL, 0, 0, 0, NULL}, .def = value}
+#define NAME(most) \
+    {.f = {.name = "name", .type = FIELD_STRING, .flags = FIELD_REQUIRED, .min = 1, .max = most}, .unique = 1}
+#define FLAG(field, value) {.f = {.name = field, .type = FIELD_BOOL}, .def = value}
 
 /* A global resource of the shop at /api/v1/shop/<path>, read by anyone and written by staff. */
 #define SHOP_RESOURCE(schema, table_name, path, field_list, noun)                                            \
@@ -53,14 +54,15 @@ DICTIONARY(res_delivery_types, "ShopDeliveryType", "delivery_types", "delivery-t
 static const res_field_t good_fields[] = {
     RES_TEXT("name", FIELD_REQUIRED, 1, 200),
     RES_TEXT("article", FIELD_REQUIRED, 1, 100),
-    {.f = {"external_id", FIELD_STRING, 0, 1, 100, NULL}, .unique = 1, .doc = "the 1C id the weight report names"},
+    {.f = {.name = "external_id", .type = FIELD_STRING, .min = 1, .max = 100},
+     .unique = 1, .doc = "the 1C id the weight report names"},
     RES_REF("category_id", FIELD_REQUIRED, "shop_categories"),
     RES_TEXT("barcode", 0, 0, 100),
     RES_REF("composition_id", FIELD_REQUIRED, "compositions"),
     RES_REF("care_id", 0, "care"),
     RES_TEXT("description", FIELD_REQUIRED, 0, 10000),
     FLAG("is_visible", "true"),
-    {.f = {"weight", FIELD_INT, FIELD_REQUIRED, 0, INT_MAX_VALUE, NULL}, .doc = "grams"},
+    {.f = {.name = "weight", .type = FIELD_INT, .flags = FIELD_REQUIRED, .max = INT_MAX_VALUE}, .doc = "grams"},
 };
 static const resource_t res_goods = SHOP_RESOURCE("ShopGood", "goods", "goods", good_fields, "goods");
 
@@ -69,11 +71,12 @@ static const res_field_t variation_fields[] = {
     RES_TEXT("name", FIELD_REQUIRED, 1, 200),
     RES_REF("color_id", FIELD_REQUIRED, "colors"),
     RES_REF("size_id", FIELD_REQUIRED, "sizes"),
-    {.f = {"price", FIELD_BIGINT, FIELD_REQUIRED, 0, MONEY_MAX, NULL}, .doc = "minor units"},
-    {.f = {"discounted_price", FIELD_BIGINT, 0, 0, MONEY_MAX, NULL},
+    {.f = {.name = "price", .type = FIELD_BIGINT, .flags = FIELD_REQUIRED, .max = MONEY_MAX}, .doc = "minor units"},
+    {.f = {.name = "discounted_price", .type = FIELD_BIGINT, .max = MONEY_MAX},
      .doc = "minor units, at most the price (422 invalid_range otherwise)"},
-    {.f = {"external_id", FIELD_STRING, 0, 1, 100, NULL}, .unique = 1, .doc = "the 1C id the stock report names"},
-    {.f = {"amount", FIELD_INT, FIELD_REQUIRED, 0, INT_MAX_VALUE, NULL}, .doc = "in stock"},
+    {.f = {.name = "external_id", .type = FIELD_STRING, .min = 1, .max = 100},
+     .unique = 1, .doc = "the 1C id the stock report names"},
+    {.f = {.name = "amount", .type = FIELD_INT, .flags = FIELD_REQUIRED, .max = INT_MAX_VALUE}, .doc = "in stock"},
     RES_TEXT("barcode", 0, 0, 100),
     FLAG("is_sale", "false"),
     FLAG("is_new", "false"),
@@ -90,15 +93,15 @@ static const resource_t *const resources[] = {
 static int stmt_goods_page, stmt_good_get, stmt_variations_page, stmt_variation_get;
 
 static const body_field_t goods_filters[] = {
-    {"category_id", FIELD_ID, 0, 0, 0, NULL},
-    {"is_sale", FIELD_BOOL, 0, 0, 0, NULL},
-    {"is_new", FIELD_BOOL, 0, 0, 0, NULL},
-    {"price_min", FIELD_BIGINT, 0, 0, MONEY_MAX, NULL},
-    {"price_max", FIELD_BIGINT, 0, 0, MONEY_MAX, NULL},
-    {"q", FIELD_STRING, 0, 0, Q_MAX_CHARS, NULL},
+    {.name = "category_id", .type = FIELD_ID},
+    {.name = "is_sale", .type = FIELD_BOOL},
+    {.name = "is_new", .type = FIELD_BOOL},
+    {.name = "price_min", .type = FIELD_BIGINT, .max = MONEY_MAX},
+    {.name = "price_max", .type = FIELD_BIGINT, .max = MONEY_MAX},
+    {.name = "q", .type = FIELD_STRING, .max = Q_MAX_CHARS},
 };
 static const body_field_t variation_filters[] = {
-    {"good_id", FIELD_ID, 0, 0, 0, NULL},
+    {.name = "good_id", .type = FIELD_ID},
 };
 
 /* The goods an answer shows (column 1, a bigint[]), for its invalidation. */
@@ -275,7 +278,7 @@ static void item_write(http_request_t *req)
     res_item(req);
 }
 
-/* The engine's routes, filled by shop_register, then a good's variations. */
+/* The engine's routes, filled by register_resources, then a good's variations. */
 static api_route_t shop_routes[ARRAY_LEN(resources) * RES_ROUTES_MAX + 1] = {
     [ARRAY_LEN(resources) * RES_ROUTES_MAX] = {
         .http = {.methods = ALLOW_GET, .pattern = "/api/v1/shop/goods/{id}/variations", .handler = good_variations},
@@ -299,7 +302,7 @@ static void read_with(const resource_t *res, http_handler_fn list, http_handler_
     }
 }
 
-static void shop_register(void)
+static void register_resources(void)
 {
     for (size_t i = 0; i < ARRAY_LEN(resources); i++) {
         api_route_t *r = &shop_routes[i * RES_ROUTES_MAX];
@@ -329,5 +332,5 @@ static void shop_register(void)
 
 const api_module_t api_shop_module = {
     .name = "shop", .tag = "shop", .routes = shop_routes, .route_count = ARRAY_LEN(shop_routes),
-    .register_statements = shop_register,
+    .register_statements = register_resources,
 };

@@ -11,8 +11,7 @@
 
 /* sodium_init() must have run (once, before any thread starts) before any of these. */
 
-/* --- argon2id (auth_hash.c) --- */
-
+/* Argon2id (auth_hash.c): password hashes in arenas kept per thread. */
 /* Strings in libsodium's crypto_pwhash_str format, which fits in this. */
 #define AUTH_HASH_STR_MAX crypto_pwhash_STRBYTES
 /* Hashes pw with a random salt into out: "$argon2id$v=19$m=KiB,t=passes,p=1$salt$hash".
@@ -28,8 +27,7 @@ void auth_hash_release_idle_now(uint64_t idle_ms);
 /* Arenas mapped now, and their bytes when bytes is not NULL (for /metrics). */
 int auth_hash_arena_count(size_t *bytes);
 
-/* --- passwords (auth_password.c) --- */
-
+/* Passwords (auth_password.c): the policy, and hashing off the loops. */
 #define AUTH_PASSWORD_MIN_CHARS 8   /* code points */
 #define AUTH_PASSWORD_MAX_BYTES 128
 
@@ -72,8 +70,7 @@ int auth_password_hashing_now(void); /* hashes running now */
  * auth_password_setup ran, else interactive. 0 or -1. */
 int auth_password_hash_blocking(const char *password, char out[AUTH_HASH_STR_MAX]);
 
-/* --- tokens (auth_tokens.c) --- */
-
+/* Tokens (auth_tokens.c): access JWTs and refresh tokens. */
 #define AUTH_REFRESH_TOKEN_LEN 43 /* 32 bytes, base64url without padding */
 #define AUTH_ACCESS_TOKEN_MAX 4096
 

@@ -30,8 +30,9 @@ typedef struct {
 
 /* Shorthands for the fields that many declarations share: text, and a
  * reference to a row of table. */
-#define RES_TEXT(name, flags, min, max) {.f = {name, FIELD_STRING, flags, min, max, NULL}}
-#define RES_REF(name, flags, table) {.f = {name, FIELD_ID, flags, 0, 0, NULL}, .ref = table}
+#define RES_TEXT(field, field_flags, least, most) \
+    {.f = {.name = field, .type = FIELD_STRING, .flags = field_flags, .min = least, .max = most}}
+#define RES_REF(field, field_flags, table) {.f = {.name = field, .type = FIELD_ID, .flags = field_flags}, .ref = table}
 
 typedef enum {
     FILTER_EQ,         /* column = value */
