@@ -26,7 +26,7 @@ LAYERS = {
 
 HEADERS = {
     "base": ["arena.h", "mem.h", "log.h", "config.h", "json_text.h", "embed.h", "metrics.h", "import_csv.h", "cache.h"],
-    "transport": ["http.h", "http_parser.h", "http_auth.h", "router.h", "problem.h", "forms.h", "server.h"],
+    "transport": ["http.h", "http_parser.h", "http_auth.h", "http_etag.h", "router.h", "problem.h", "forms.h", "server.h"],
     "storage": ["db.h"],
     "domain": ["auth.h", "revoked.h", "mail.h", "events.h", "body.h", "outbound.h", "outbox.h", "sse.h", "telegram.h"],
     "endpoint": ["api.h", "api_auth.h", "api_images.h", "api_v1.h", "bridge.h", "compat.h", "openapi.h", "resource.h",

@@ -7,10 +7,9 @@
 #include <stdio.h>
 #include <string.h>
 
-#include <sodium.h>
-
 #include "hourglass/api.h"
 #include "hourglass/embed.h"
+#include "hourglass/http_etag.h"
 #include "hourglass/openapi.h"
 
 #define DOCS_MAX_ASSETS 16
@@ -24,7 +23,7 @@ typedef struct {
     const char *type;
     const char *data;
     size_t len;
-    char etag[40]; /* quoted */
+    char etag[HTTP_ETAG_SIZE];
 } docs_file_t;
 
 static docs_file_t assets[DOCS_MAX_ASSETS];
@@ -64,11 +63,7 @@ static void file_init(docs_file_t *f, const char *name, const char *type, const 
     f->type = type;
     f->data = data;
     f->len = len;
-    unsigned char hash[16];
-    crypto_generichash(hash, sizeof(hash), (const unsigned char *)data, len, NULL, 0);
-    char hex[sizeof(hash) * 2 + 1];
-    sodium_bin2hex(hex, sizeof(hex), hash, sizeof(hash));
-    snprintf(f->etag, sizeof(f->etag), "\"%s\"", hex);
+    http_etag(data, len, f->etag);
 }
 
 static const docs_file_t *asset_find(const char *name, size_t len)
@@ -124,39 +119,12 @@ static void docs_setup(void)
     file_init(&redoc_page, "redoc", "text/html; charset=utf-8", redoc_html, (size_t)n);
 }
 
-/* Does If-None-Match (a list, W/ allowed, or *) name etag? */
-static int etag_matches(const char *header, size_t len, const char *etag)
-{
-    size_t etag_len = strlen(etag);
-    const char *end = header + len;
-    for (const char *p = header; p < end;) {
-        while (p < end && (*p == ' ' || *p == '\t' || *p == ','))
-            p++;
-        const char *start = p;
-        while (p < end && *p != ',')
-            p++;
-        const char *stop = p;
-        while (stop > start && (stop[-1] == ' ' || stop[-1] == '\t'))
-            stop--;
-        if (stop - start == 1 && *start == '*')
-            return 1;
-        if (stop - start > 2 && !memcmp(start, "W/", 2))
-            start += 2;
-        if ((size_t)(stop - start) == etag_len && !memcmp(start, etag, etag_len))
-            return 1;
-    }
-    return 0;
-}
-
 static void respond_file(http_request_t *req, const char *type, const char *data, size_t len, const char *etag,
                          const char *cache_control)
 {
-    http_header_add(req, "ETag", etag);
-    http_header_add(req, "Cache-Control", cache_control);
+    int not_modified = http_not_modified(req, etag, cache_control);
     http_header_add(req, "X-Content-Type-Options", "nosniff");
-    size_t inm_len = 0;
-    const char *inm = http_header_get(req, "if-none-match", &inm_len);
-    if (inm && etag_matches(inm, inm_len, etag)) {
+    if (not_modified) {
         http_respond(req, 304, NULL, NULL, 0);
         return;
     }

@@ -20,6 +20,7 @@
 #include "hourglass/api.h"
 #include "hourglass/app.h"
 #include "hourglass/bridge.h"
+#include "hourglass/http_etag.h"
 #include "hourglass/log.h"
 #include "hourglass/mem.h"
 #include "hourglass/shop_cache.h"
@@ -28,7 +29,6 @@
 #define PUBLIC_CACHE_CONTROL "public, max-age=0, must-revalidate"
 /* A staff view shows hidden goods: no shared cache may keep it. */
 #define STAFF_CACHE_CONTROL "private, no-cache"
-#define ETAG_BYTES 16
 #define RETRY_MS 1000
 /* NOTIFY takes less than 8000 bytes: past this many, the goods are named as a whole. */
 #define ANNOUNCE_MAX_BYTES 6000
@@ -317,43 +317,9 @@ typedef struct {
     size_t goods_count;
 } read_t;
 
-/* If-None-Match names etag (weak comparison, RFC 9110 13.1.2), or is "*". */
-static int etag_listed(const char *header, size_t len, const char *etag)
-{
-    size_t elen = strlen(etag);
-    const char *p = header, *end = header + len;
-    while (p < end) {
-        while (p < end && (*p == ' ' || *p == '\t' || *p == ','))
-            p++;
-        if (p < end && *p == '*')
-            return 1;
-        if (end - p >= 2 && p[0] == 'W' && p[1] == '/')
-            p += 2;
-        if (p >= end || *p != '"')
-            return 0;
-        const char *close = memchr(p + 1, '"', (size_t)(end - p - 1));
-        if (!close)
-            return 0;
-        if ((size_t)(close - p + 1) == elen && !memcmp(p, etag, elen))
-            return 1;
-        p = close + 1;
-    }
-    return 0;
-}
-
-/* The validators of an answer; 1 when the client has it already (304). */
-static int not_modified(http_request_t *req, const char *etag, const char *cache_control)
-{
-    http_header_add(req, "ETag", etag);
-    http_header_add(req, "Cache-Control", cache_control);
-    size_t len = 0;
-    const char *inm = http_header_get(req, "if-none-match", &len);
-    return inm && etag_listed(inm, len, etag);
-}
-
 static void answer_from(http_request_t *req, const cache_answer_t *a)
 {
-    if (not_modified(req, a->etag, a->cache_control))
+    if (http_not_modified(req, a->etag, a->cache_control))
         http_respond(req, 304, NULL, NULL, 0);
     else
         http_respond(req, 200, a->content_type, a->body, a->len);
@@ -361,13 +327,8 @@ static void answer_from(http_request_t *req, const cache_answer_t *a)
 
 static const char *etag_of(http_request_t *req, const void *body, size_t len)
 {
-    unsigned char hash[ETAG_BYTES];
-    crypto_generichash(hash, sizeof(hash), body, len, NULL, 0);
-    char *etag = arena_alloc(&req->arena, 2 * ETAG_BYTES + 3);
-    etag[0] = '"';
-    sodium_bin2hex(etag + 1, 2 * ETAG_BYTES + 1, hash, sizeof(hash));
-    etag[2 * ETAG_BYTES + 1] = '"';
-    etag[2 * ETAG_BYTES + 2] = '\0';
+    char *etag = arena_alloc(&req->arena, HTTP_ETAG_SIZE);
+    http_etag(body, len, etag);
     return etag;
 }
 
@@ -387,7 +348,7 @@ static void keep_answer(http_request_t *req, int *status, const char **content_t
     };
     if (r->keep)
         cache_put(r->cache, r->key, r->key_len, r->since, r->tables, r->goods, r->goods_count, &a);
-    if (not_modified(req, a.etag, a.cache_control)) {
+    if (http_not_modified(req, a.etag, a.cache_control)) {
         *status = 304;
         *body = NULL;
         *len = 0;

@@ -8,8 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <sodium.h>
-
+#include "hourglass/http_etag.h"
 #include "hourglass/mem.h"
 #include "hourglass/openapi.h"
 #include "hourglass/problem.h"
@@ -26,7 +25,7 @@
 
 static char *doc_text;
 static size_t doc_len;
-static char doc_etag[48];
+static char doc_etag[HTTP_ETAG_SIZE];
 
 /* The methods an operation can have. OPTIONS is implied by the server, and so is
  * HEAD where a route answers GET; a route that declares HEAD itself (HEAD /health,
@@ -662,11 +661,7 @@ int openapi_build(const api_module_t *const *modules, size_t count, const embedd
     openapi_free();
     doc_text = text;
     doc_len = strlen(text);
-    unsigned char hash[16];
-    crypto_generichash(hash, sizeof(hash), (const unsigned char *)text, doc_len, NULL, 0);
-    char hex[sizeof(hash) * 2 + 1];
-    sodium_bin2hex(hex, sizeof(hex), hash, sizeof(hash));
-    snprintf(doc_etag, sizeof(doc_etag), "\"%s\"", hex);
+    http_etag(text, doc_len, doc_etag);
     return 0;
 }
 
