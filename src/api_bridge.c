@@ -143,6 +143,21 @@ void api_respond_validation(http_request_t *req, field_errors_t *e)
     api_respond_errors(req, e, 422, "validation_failed");
 }
 
+void api_respond_field_errors(http_request_t *req, json_t *errors)
+{
+    field_errors_t e;
+    field_errors_init(&e, req);
+    size_t i;
+    json_t *err;
+    json_array_foreach(errors, i, err) {
+        const char *field = json_string_value(json_object_get(err, "field"));
+        const char *code = json_string_value(json_object_get(err, "code"));
+        if (field && code)
+            field_errors_add(&e, field, code);
+    }
+    api_respond_validation(req, &e);
+}
+
 /* 0 for BODY_OK; else the answer, and -1. */
 static int respond_body_error(http_request_t *req, body_error_t rc)
 {

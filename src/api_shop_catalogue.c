@@ -28,19 +28,9 @@ static int stmt_image_create, stmt_image_get, stmt_image_delete, stmt_stock_set,
 /* Field errors that a SQL function answered as {"errors":[{"field","code"}]}. */
 static void respond_sql_errors(http_request_t *req, const char *body)
 {
-    field_errors_t e;
-    field_errors_init(&e, req);
     json_t *doc = json_loads(body, 0, NULL);
-    size_t i;
-    json_t *err;
-    json_array_foreach(json_object_get(doc, "errors"), i, err) {
-        const char *field = json_string_value(json_object_get(err, "field"));
-        const char *code = json_string_value(json_object_get(err, "code"));
-        if (field && code)
-            field_errors_add(&e, field, code);
-    }
+    api_respond_field_errors(req, json_object_get(doc, "errors"));
     json_decref(doc);
-    api_respond_validation(req, &e);
 }
 
 static const body_field_t image_form[] = {
@@ -158,11 +148,12 @@ static void image_delete(http_request_t *req)
 }
 
 /* An item of a JSON list, as the fields of a body: the stock's or the weights'. */
-static const body_field_t stock_item[] = {
+#define IMPORT_ITEM_FIELDS 2 /* the id, then the value */
+static const body_field_t stock_item[IMPORT_ITEM_FIELDS] = {
     {.name = "external_id", .type = FIELD_STRING, .flags = FIELD_REQUIRED, .min = 1, .max = IMPORT_ID_MAX_CHARS},
     {.name = "amount", .type = FIELD_INT, .flags = FIELD_REQUIRED, .max = IMPORT_VALUE_MAX},
 };
-static const body_field_t weight_item[] = {
+static const body_field_t weight_item[IMPORT_ITEM_FIELDS] = {
     {.name = "external_id", .type = FIELD_STRING, .flags = FIELD_REQUIRED, .min = 1, .max = IMPORT_ID_MAX_CHARS},
     {.name = "weight", .type = FIELD_INT, .flags = FIELD_REQUIRED, .max = IMPORT_VALUE_MAX},
 };
@@ -193,9 +184,9 @@ static int json_rows(http_request_t *req, const body_field_t *item_fields, impor
             field_errors_add(e, at, "wrong_type");
             continue;
         }
-        body_value_t v[2];
+        body_value_t v[IMPORT_ITEM_FIELDS];
         e->prefix = arena_printf(&req->arena, "%s.", at);
-        body_check_object(req, item, item_fields, 2, BODY_CREATE, v, e);
+        body_check_object(req, item, item_fields, IMPORT_ITEM_FIELDS, BODY_CREATE, v, e);
         e->prefix = NULL;
         if (!e->count) /* a broken list sends nothing: stop building */
             import_rows_add(rows, v[0].text, strlen(v[0].text), strtoll(v[1].text, NULL, 10), 0);

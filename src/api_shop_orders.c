@@ -60,19 +60,9 @@ static void respond_created(http_request_t *req, const char *prefix, const char 
 /* The SQL's field errors {"errors":[{"field","code"}]}, with the catalogue's messages. */
 static void respond_sql_validation(http_request_t *req, const char *errors)
 {
-    field_errors_t e;
-    field_errors_init(&e, req);
     json_t *doc = errors ? json_loads(errors, 0, NULL) : NULL;
-    size_t i;
-    json_t *x;
-    json_array_foreach(doc, i, x) {
-        const char *field = json_string_value(json_object_get(x, "field"));
-        const char *code = json_string_value(json_object_get(x, "code"));
-        if (field && code)
-            field_errors_add(&e, field, code);
-    }
+    api_respond_field_errors(req, doc);
     json_decref(doc);
-    api_respond_validation(req, &e);
 }
 
 /* The `error` of a function's (error, body) row answered; 1 when there was one. */
@@ -175,26 +165,11 @@ static void check_item(http_request_t *req, json_t *item, size_t i, abuf_t *out,
         field_errors_add(e, arena_printf(&req->arena, "items[%zu]", i), "wrong_type");
         return;
     }
-    body_field_t named[I_COUNT];
-    memcpy(named, item_fields, sizeof(named));
-    for (int k = 0; k < I_COUNT; k++)
-        named[k].name = arena_printf(&req->arena, "items[%zu].%s", i, item_fields[k].name);
-    json_t *renamed = json_object();
-    const char *key;
-    json_t *v;
-    json_object_foreach(item, key, v) {
-        int k = 0;
-        while (k < I_COUNT && strcmp(item_fields[k].name, key))
-            k++;
-        if (k == I_COUNT)
-            field_errors_add(e, arena_printf(&req->arena, "items[%zu].%s", i, key), "unknown_field");
-        else
-            json_object_set(renamed, named[k].name, v);
-    }
     body_value_t values[I_COUNT];
     int before = e->count;
-    body_check_object(req, renamed, named, I_COUNT, BODY_CREATE, values, e);
-    json_decref(renamed);
+    e->prefix = arena_printf(&req->arena, "items[%zu].", i);
+    body_check_object(req, item, item_fields, I_COUNT, BODY_CREATE, values, e);
+    e->prefix = NULL;
     if (e->count == before)
         abuf_printf(out, "%s{\"variation_id\":%s,\"amount\":%s,\"current_price\":%s}", i ? "," : "",
                     values[I_VARIATION].text, values[I_AMOUNT].text, values[I_PRICE].text);
