@@ -3,11 +3,12 @@
 #include <ctype.h>
 #include <errno.h>
 #include <limits.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+#include "hourglass/log.h"
 
 typedef enum { CFG_STRING, CFG_SECRET, CFG_INT, CFG_SIZE, CFG_DURATION, CFG_ENUM, CFG_BOOL } cfg_type_t;
 
@@ -121,15 +122,6 @@ static const cfg_var_t cfg_vars[] = {
 
 #define CFG_VAR_COUNT (sizeof(cfg_vars) / sizeof(cfg_vars[0]))
 
-static void set_err(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
-
 int config_parse_int(const char *s, long long *out)
 {
     if (!s || !*s)
@@ -208,6 +200,38 @@ int config_parse_bool(const char *s, int *out)
     return -1;
 }
 
+/* How an out-of-bounds number is named in its error, by type. */
+typedef struct {
+    const char *what, *min_unit, *max_unit, *example;
+    long long max_divisor;
+} number_words_t;
+
+static const number_words_t number_words[] = {
+    [CFG_INT] = {.what = "an integer", .min_unit = "", .max_unit = "", .example = "", .max_divisor = 1},
+    [CFG_SIZE] = {.what = "a size", .min_unit = "", .max_unit = " bytes", .example = ", like 16k or 1m", .max_divisor = 1},
+    [CFG_DURATION] = {.what = "a duration", .min_unit = "ms", .max_unit = "s", .example = ", like 500ms, 10s or 2m",
+                      .max_divisor = 1000},
+};
+
+/* Reads an INT, SIZE (bytes) or DURATION (ms) value; -1 when it is none or beyond long long. */
+static int parse_number(cfg_type_t type, const char *value, long long *out)
+{
+    if (type == CFG_INT)
+        return config_parse_int(value, out);
+    if (type == CFG_SIZE) {
+        size_t n;
+        if (config_parse_size(value, &n) || n > LLONG_MAX)
+            return -1;
+        *out = (long long)n;
+        return 0;
+    }
+    uint64_t ms;
+    if (config_parse_duration_ms(value, &ms) || ms > LLONG_MAX)
+        return -1;
+    *out = (long long)ms;
+    return 0;
+}
+
 static int cfg_set(config_t *cfg, const cfg_var_t *v, const char *value, char *err, size_t errlen)
 {
     char *base = (char *)cfg;
@@ -219,28 +243,9 @@ static int cfg_set(config_t *cfg, const cfg_var_t *v, const char *value, char *e
         *slot = strdup(value);
         return 0;
     }
-    case CFG_INT: {
-        long long n;
-        if (config_parse_int(value, &n) || n < v->min || n > v->max) {
-            set_err(err, errlen, "%s: must be an integer from %lld to %lld (got \"%.40s\")",
-                    v->name, v->min, v->max, value);
-            return -1;
-        }
-        *(int *)(base + v->offset) = (int)n;
-        return 0;
-    }
-    case CFG_SIZE: {
-        size_t n;
-        if (config_parse_size(value, &n) || (long long)n < v->min || (long long)n > v->max) {
-            set_err(err, errlen, "%s: must be a size from %lld to %lld bytes, like 16k or 1m (got \"%.40s\")",
-                    v->name, v->min, v->max, value);
-            return -1;
-        }
-        *(size_t *)(base + v->offset) = n;
-        return 0;
-    }
+    case CFG_INT:
+    case CFG_SIZE:
     case CFG_DURATION: {
-        uint64_t ms;
         char scaled[64];
         /* The source systems give token lifetimes in minutes. */
         if (v->offset == OFF(access_token_ttl_ms) || v->offset == OFF(refresh_token_ttl_ms)) {
@@ -250,18 +255,25 @@ static int cfg_set(config_t *cfg, const cfg_var_t *v, const char *value, char *e
                 value = scaled;
             }
         }
-        if (config_parse_duration_ms(value, &ms) || (long long)ms < v->min || (long long)ms > v->max) {
-            set_err(err, errlen, "%s: must be a duration from %lldms to %llds, like 500ms, 10s or 2m (got \"%.40s\")",
-                    v->name, v->min, v->max / 1000, value);
+        long long n;
+        if (parse_number(v->type, value, &n) || n < v->min || n > v->max) {
+            const number_words_t *w = &number_words[v->type];
+            log_format_error(err, errlen, "%s: must be %s from %lld%s to %lld%s%s (got \"%.40s\")", v->name, w->what,
+                             v->min, w->min_unit, v->max / w->max_divisor, w->max_unit, w->example, value);
             return -1;
         }
-        *(uint64_t *)(base + v->offset) = ms;
+        if (v->type == CFG_INT)
+            *(int *)(base + v->offset) = (int)n;
+        else if (v->type == CFG_SIZE)
+            *(size_t *)(base + v->offset) = (size_t)n;
+        else
+            *(uint64_t *)(base + v->offset) = (uint64_t)n;
         return 0;
     }
     case CFG_BOOL: {
         int b;
         if (config_parse_bool(value, &b)) {
-            set_err(err, errlen, "%s: must be true or false (got \"%.40s\")", v->name, value);
+            log_format_error(err, errlen, "%s: must be true or false (got \"%.40s\")", v->name, value);
             return -1;
         }
         *(int *)(base + v->offset) = b;
@@ -280,7 +292,7 @@ static int cfg_set(config_t *cfg, const cfg_var_t *v, const char *value, char *e
                 strncat(list, i ? ", " : "", sizeof(list) - strlen(list) - 1);
                 strncat(list, v->choices[i], sizeof(list) - strlen(list) - 1);
             }
-            set_err(err, errlen, "%s: must be one of %s (got \"%.40s\")", v->name, list, value);
+            log_format_error(err, errlen, "%s: must be one of %s (got \"%.40s\")", v->name, list, value);
         }
         return -1;
     }
@@ -307,7 +319,7 @@ static int cfg_apply_file(config_t *cfg, const char *text, const char *file_name
         size_t len = eol ? (size_t)(eol - p) : strlen(p);
         char line[4096];
         if (len >= sizeof(line)) {
-            set_err(err, errlen, "%s:%d: line too long", file_name, line_no);
+            log_format_error(err, errlen, "%s:%d: line too long", file_name, line_no);
             return -1;
         }
         memcpy(line, p, len);
@@ -327,12 +339,12 @@ static int cfg_apply_file(config_t *cfg, const char *text, const char *file_name
         char *eq = strchr(s, '=');
         char *k = s;
         if (!eq || eq == s) {
-            set_err(err, errlen, "%s:%d: expected NAME=VALUE", file_name, line_no);
+            log_format_error(err, errlen, "%s:%d: expected NAME=VALUE", file_name, line_no);
             return -1;
         }
         for (char *c = k; c < eq; c++) {
             if (!(isalnum((unsigned char)*c) || *c == '_')) {
-                set_err(err, errlen, "%s:%d: expected NAME=VALUE", file_name, line_no);
+                log_format_error(err, errlen, "%s:%d: expected NAME=VALUE", file_name, line_no);
                 return -1;
             }
         }
@@ -342,7 +354,7 @@ static int cfg_apply_file(config_t *cfg, const char *text, const char *file_name
             val[vlen - 1] = '\0';
             val++;
         } else if (vlen && (val[0] == '"' || val[0] == '\'')) {
-            set_err(err, errlen, "%s:%d: unterminated quote", file_name, line_no);
+            log_format_error(err, errlen, "%s:%d: unterminated quote", file_name, line_no);
             return -1;
         }
         const cfg_var_t *v = cfg_find(k, (size_t)(eq - k));
@@ -350,7 +362,7 @@ static int cfg_apply_file(config_t *cfg, const char *text, const char *file_name
             continue;
         char sub[512];
         if (cfg_set(cfg, v, val, sub, sizeof(sub))) {
-            set_err(err, errlen, "%s (%s:%d)", sub, file_name, line_no);
+            log_format_error(err, errlen, "%s (%s:%d)", sub, file_name, line_no);
             return -1;
         }
     }
@@ -419,7 +431,7 @@ int config_parse(config_t *cfg, config_lookup_fn lookup, void *lookup_data,
             return -1;
     }
     if (!*cfg->host) {
-        set_err(err, errlen, "HOST: must not be empty");
+        log_format_error(err, errlen, "HOST: must not be empty");
         return -1;
     }
     if (cfg->database_url && !*cfg->database_url) {
@@ -451,7 +463,7 @@ static char *read_whole_file(const char *path, char *err, size_t errlen)
 {
     FILE *f = fopen(path, "rb");
     if (!f) {
-        set_err(err, errlen, "--config %s: %s", path, strerror(errno));
+        log_format_error(err, errlen, "--config %s: %s", path, strerror(errno));
         return NULL;
     }
     size_t cap = 4096, len = 0;
@@ -461,7 +473,7 @@ static char *read_whole_file(const char *path, char *err, size_t errlen)
         len += n;
         if (len + 1 >= cap) {
             if (cap >= (1u << 20)) {
-                set_err(err, errlen, "--config %s: larger than 1 MiB", path);
+                log_format_error(err, errlen, "--config %s: larger than 1 MiB", path);
                 free(buf);
                 fclose(f);
                 return NULL;
@@ -491,7 +503,7 @@ int config_require_database(const config_t *cfg, char *err, size_t errlen)
 {
     if (cfg->database_url)
         return 0;
-    set_err(err, errlen, "DATABASE_URL: is required (or POSTGRES_HOST with POSTGRES_USER, POSTGRES_PASSWORD, POSTGRES_DB)");
+    log_format_error(err, errlen, "DATABASE_URL: is required (or POSTGRES_HOST with POSTGRES_USER, POSTGRES_PASSWORD, POSTGRES_DB)");
     return -1;
 }
 
@@ -501,17 +513,17 @@ int config_require_keys(const config_t *cfg, char *err, size_t errlen)
 {
     if (cfg->jwt_algorithm == JWT_HS256) {
         if (!cfg->jwt_secret || strlen(cfg->jwt_secret) < 16) {
-            set_err(err, errlen, "JWT_SECRET: is required, at least 16 characters (or JWT_ALGORITHM=RS256/ES256 with keys)");
+            log_format_error(err, errlen, "JWT_SECRET: is required, at least 16 characters (or JWT_ALGORITHM=RS256/ES256 with keys)");
             return -1;
         }
         return 0;
     }
     if (!cfg->jwt_private_key || !*cfg->jwt_private_key) {
-        set_err(err, errlen, "JWT_PRIVATE_KEY: is required for JWT_ALGORITHM=%s", jwt_algorithms[cfg->jwt_algorithm]);
+        log_format_error(err, errlen, "JWT_PRIVATE_KEY: is required for JWT_ALGORITHM=%s", jwt_algorithms[cfg->jwt_algorithm]);
         return -1;
     }
     if (!cfg->jwt_public_key || !*cfg->jwt_public_key) {
-        set_err(err, errlen, "JWT_PUBLIC_KEY: is required for JWT_ALGORITHM=%s", jwt_algorithms[cfg->jwt_algorithm]);
+        log_format_error(err, errlen, "JWT_PUBLIC_KEY: is required for JWT_ALGORITHM=%s", jwt_algorithms[cfg->jwt_algorithm]);
         return -1;
     }
     return 0;

@@ -6,7 +6,6 @@
  * change would differ under one version. */
 #include <assert.h>
 #include <ctype.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,18 +23,6 @@
 #define VERSION_SIZE 32
 #define NAME_SIZE 128
 
-static void set_err(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-    for (char *c = err; *c; c++)
-        if (*c == '\n')
-            *c = ' ';
-}
-
 static PGconn *connect_with_wait(const char *conninfo, uint64_t wait_ms, char *err, size_t errlen)
 {
     struct timespec start, now;
@@ -45,7 +32,7 @@ static PGconn *connect_with_wait(const char *conninfo, uint64_t wait_ms, char *e
         PGconn *pg = PQconnectdb(conninfo);
         if (PQstatus(pg) == CONNECTION_OK)
             return pg;
-        set_err(err, errlen, "database: %s", PQerrorMessage(pg));
+        log_format_error(err, errlen, "database: %s", PQerrorMessage(pg));
         PQfinish(pg);
         clock_gettime(CLOCK_MONOTONIC, &now);
         int64_t elapsed_ms = (int64_t)(now.tv_sec - start.tv_sec) * 1000 + (now.tv_nsec - start.tv_nsec) / 1000000;
@@ -64,7 +51,7 @@ static int exec_ok(PGconn *pg, const char *sql, char *err, size_t errlen)
     ExecStatusType st = PQresultStatus(r);
     int ok = st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK;
     if (!ok)
-        set_err(err, errlen, "%s", PQresultErrorMessage(r));
+        log_format_error(err, errlen, "%s", PQresultErrorMessage(r));
     PQclear(r);
     return ok ? 0 : -1;
 }
@@ -105,7 +92,7 @@ static int apply_one(PGconn *pg, const embedded_file_t *m, const char *version, 
         PGresult *r = PQexecParams(pg, "INSERT INTO schema_migrations (version, name, checksum) VALUES ($1, $2, $3)",
                                    3, NULL, params, NULL, NULL, 0);
         if (PQresultStatus(r) != PGRES_COMMAND_OK) {
-            set_err(err, errlen, "%s", PQresultErrorMessage(r));
+            log_format_error(err, errlen, "%s", PQresultErrorMessage(r));
             rc = -1;
         }
         PQclear(r);
@@ -115,7 +102,7 @@ static int apply_one(PGconn *pg, const embedded_file_t *m, const char *version, 
     char why[512];
     snprintf(why, sizeof(why), "%s", err);
     PQclear(PQexec(pg, "ROLLBACK"));
-    set_err(err, errlen, "migration %s failed: %s", m->name, why);
+    log_format_error(err, errlen, "migration %s failed: %s", m->name, why);
     return -1;
 }
 
@@ -139,7 +126,7 @@ static int check_applied(PGconn *pg, unsigned char *pending, char *err, size_t e
 {
     PGresult *rows = PQexec(pg, "SELECT version, checksum FROM schema_migrations");
     if (PQresultStatus(rows) != PGRES_TUPLES_OK) {
-        set_err(err, errlen, "%s", PQresultErrorMessage(rows));
+        log_format_error(err, errlen, "%s", PQresultErrorMessage(rows));
         PQclear(rows);
         return DB_MIGRATE_FAILED;
     }
@@ -149,7 +136,7 @@ static int check_applied(PGconn *pg, unsigned char *pending, char *err, size_t e
         char version[VERSION_SIZE], name[NAME_SIZE], checksum[CHECKSUM_HEX_SIZE];
         const char *was = NULL;
         if (split_name(m->name, version, sizeof(version), name, sizeof(name))) {
-            set_err(err, errlen, "migration file %s: name must be NNNN_name.sql", m->name);
+            log_format_error(err, errlen, "migration file %s: name must be NNNN_name.sql", m->name);
             rc = DB_MIGRATE_FAILED;
             break;
         }
@@ -158,7 +145,7 @@ static int check_applied(PGconn *pg, unsigned char *pending, char *err, size_t e
         if (pending[i] || (was && !strcmp(was, checksum)))
             continue;
         if (was) {
-            set_err(err, errlen,
+            log_format_error(err, errlen,
                     "migration %s was changed after it was applied (its SHA-256 is not the one in "
                     "schema_migrations): restore it and put the change in a new migration", m->name);
             rc = DB_MIGRATE_CHANGED;
@@ -168,7 +155,7 @@ static int check_applied(PGconn *pg, unsigned char *pending, char *err, size_t e
         PGresult *r = PQexecParams(pg, "UPDATE schema_migrations SET checksum = $2 WHERE version = $1", 2, NULL,
                                    params, NULL, NULL, 0);
         if (PQresultStatus(r) != PGRES_COMMAND_OK) {
-            set_err(err, errlen, "%s", PQresultErrorMessage(r));
+            log_format_error(err, errlen, "%s", PQresultErrorMessage(r));
             rc = DB_MIGRATE_FAILED;
         }
         PQclear(r);

@@ -129,6 +129,17 @@ void log_msg(int level, const char *fmt, ...)
     emit(line, n);
 }
 
+void log_format_error(char *err, size_t errlen, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+    for (char *c = err; *c; c++)
+        if (*c == '\n')
+            *c = ' ';
+}
+
 void log_request(const log_request_t *r)
 {
     if (r->level < log_level)

@@ -29,6 +29,11 @@ typedef struct {
 
 void log_request(const log_request_t *r);
 
+/* Writes an error message into err (errlen bytes) for a caller to return, as
+ * config and the migrations do; a newline from a value becomes a space, so the
+ * message stays one line of the log. */
+void log_format_error(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
 /* Called by worker threads: buffer this thread's lines until log_flush(). */
 void log_thread_buffered(int on);
 void log_flush(void);
