@@ -19,8 +19,8 @@ static const res_field_t music_fields[] = {
 
 static const resource_t res_music = {
     .name = "MusicTrack", .table = "music_tracks", .tag = "music", .collection = "/api/v1/admin/music",
-    .item = "/api/v1/admin/music/{id}", .global = 1, .route_flags = ROUTE_ADMIN, .fields = music_fields,
-    .field_count = ARRAY_LEN(music_fields), .summary = "music tracks",
+    .item = "/api/v1/admin/music/{id}", .global = 1, .route_flags = ROUTE_ADMIN, RES_FIELDS(music_fields),
+    .summary = "music tracks",
 };
 
 static void on_premium(http_request_t *req, PGresult *res)

@@ -20,7 +20,7 @@ static void respond_ready(http_request_t *req, int up)
     char body[128];
     int n = snprintf(body, sizeof(body), "{\"status\":\"%s\",\"database\":\"%s\",\"mail\":\"%s\",\"uptime_s\":%llu}",
                      up ? "ok" : "unavailable", up ? "ok" : "down", mail_outbox_health(),
-                     (unsigned long long)server_uptime_s());
+                     (unsigned long long)http_server_uptime_s());
     if (!up)
         http_header_add(req, "Retry-After", "1");
     http_respond_json(req, up ? 200 : 503, body, (size_t)n);

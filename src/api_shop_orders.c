@@ -674,8 +674,7 @@ static const res_field_t tg_user_fields[] = {
 };
 static const resource_t res_tg_users = {
     .name = "TelegramUser", .table = "telegram_users", .tag = "shop", .collection = "/api/v1/shop/telegram-users",
-    .item = "/api/v1/shop/telegram-users/{id}", .global = 1, .fields = tg_user_fields,
-    .field_count = ARRAY_LEN(tg_user_fields), .summary = "the bot's users", .authorize = bot_authenticate,
+    .item = "/api/v1/shop/telegram-users/{id}", .global = 1, RES_FIELDS(tg_user_fields), .summary = "the bot's users", .authorize = bot_authenticate,
 };
 
 static void orders_register_statements(void)

@@ -17,7 +17,7 @@ static int hex_value(unsigned char c)
 }
 
 /* Decodes one urlencoded name or value into a NUL-terminated arena copy. */
-int url_decode(arena_t *a, const char *s, size_t len, const char **out, size_t *out_len)
+int form_url_decode(arena_t *a, const char *s, size_t len, const char **out, size_t *out_len)
 {
     char *d = arena_alloc(a, len + 1);
     size_t n = 0;
@@ -66,11 +66,11 @@ int form_urlencoded_parse(arena_t *a, const char *body, size_t len, form_field_t
             const char *eq = memchr(body + i, '=', end - i);
             size_t name_end = eq ? (size_t)(eq - body) : end;
             form_field_t *f = &fields[n++];
-            if (url_decode(a, body + i, name_end - i, &f->name, &f->name_len) ||
+            if (form_url_decode(a, body + i, name_end - i, &f->name, &f->name_len) ||
                 memchr(f->name, '\0', f->name_len))
                 return -1;
             if (eq) {
-                if (url_decode(a, eq + 1, end - name_end - 1, &f->value, &f->value_len))
+                if (form_url_decode(a, eq + 1, end - name_end - 1, &f->value, &f->value_len))
                     return -1;
             } else {
                 f->value = "";

@@ -89,7 +89,7 @@ const char *http_query_get(http_request_t *req, const char *name)
             /* A malformed escape is kept as sent: the value's own check refuses it. */
             const char *value;
             size_t vlen;
-            if (url_decode(&req->arena, eq + 1, (size_t)(stop - eq - 1), &value, &vlen))
+            if (form_url_decode(&req->arena, eq + 1, (size_t)(stop - eq - 1), &value, &vlen))
                 value = arena_strndup(&req->arena, eq + 1, (size_t)(stop - eq - 1));
             return value;
         }

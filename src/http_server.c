@@ -25,7 +25,7 @@
 
 static uint64_t process_start_ns;
 
-uint64_t server_uptime_s(void) { return (uv_hrtime() - process_start_ns) / NS_PER_S; }
+uint64_t http_server_uptime_s(void) { return (uv_hrtime() - process_start_ns) / NS_PER_S; }
 
 static void on_handle_closed(uv_handle_t *h) { (void)h; }
 

@@ -24,13 +24,12 @@
 
 #define NAME(most) \
     {.f = {.name = "name", .type = FIELD_STRING, .flags = FIELD_REQUIRED, .min = 1, .max = most}, .unique = 1}
-#define FLAG(field, value) {.f = {.name = field, .type = FIELD_BOOL}, .def = value}
 
 /* A global resource of the shop at /api/v1/shop/<path>, read by anyone and written by staff. */
 #define SHOP_RESOURCE(schema, table_name, path, field_list, noun)                                            \
     {.name = schema, .table = table_name, .tag = "shop", .collection = "/api/v1/shop/" path,                  \
-     .item = "/api/v1/shop/" path "/{id}", .global = 1, .route_flags = SHOP_WRITES, .fields = field_list, \
-     .field_count = ARRAY_LEN(field_list), .summary = noun}
+     .item = "/api/v1/shop/" path "/{id}", .global = 1, .route_flags = SHOP_WRITES, RES_FIELDS(field_list), \
+     .summary = noun}
 
 /* One reference list: a unique name (and nothing else but for colors). */
 #define DICTIONARY(var, schema, table_name, path, field_list, noun) \
@@ -61,7 +60,7 @@ static const res_field_t good_fields[] = {
     RES_REF("composition_id", FIELD_REQUIRED, "compositions"),
     RES_REF("care_id", 0, "care"),
     RES_TEXT("description", FIELD_REQUIRED, 0, 10000),
-    FLAG("is_visible", "true"),
+    RES_FLAG("is_visible", "true"),
     {.f = {.name = "weight", .type = FIELD_INT, .flags = FIELD_REQUIRED, .max = INT_MAX_VALUE}, .doc = "grams"},
 };
 static const resource_t res_goods = SHOP_RESOURCE("ShopGood", "goods", "goods", good_fields, "goods");
@@ -78,9 +77,9 @@ static const res_field_t variation_fields[] = {
      .unique = 1, .doc = "the 1C id the stock report names"},
     {.f = {.name = "amount", .type = FIELD_INT, .flags = FIELD_REQUIRED, .max = INT_MAX_VALUE}, .doc = "in stock"},
     RES_TEXT("barcode", 0, 0, 100),
-    FLAG("is_sale", "false"),
-    FLAG("is_new", "false"),
-    FLAG("is_default", "false"),
+    RES_FLAG("is_sale", "false"),
+    RES_FLAG("is_new", "false"),
+    RES_FLAG("is_default", "false"),
 };
 static const resource_t res_variations =
     SHOP_RESOURCE("ShopVariation", "variations", "variations", variation_fields, "variations of goods");
@@ -92,13 +91,16 @@ static const resource_t *const resources[] = {
 
 static int stmt_goods_page, stmt_good_get, stmt_variations_page, stmt_variation_get;
 
+/* The parameters of shop_goods_page, in order: staff, the filters, after, limit. */
+enum { GOODS_STAFF, GOODS_CATEGORY, GOODS_SALE, GOODS_NEW, GOODS_PRICE_MIN, GOODS_PRICE_MAX, GOODS_Q, GOODS_AFTER,
+       GOODS_LIMIT, GOODS_PARAMS };
 static const body_field_t goods_filters[] = {
-    {.name = "category_id", .type = FIELD_ID},
-    {.name = "is_sale", .type = FIELD_BOOL},
-    {.name = "is_new", .type = FIELD_BOOL},
-    {.name = "price_min", .type = FIELD_BIGINT, .max = MONEY_MAX},
-    {.name = "price_max", .type = FIELD_BIGINT, .max = MONEY_MAX},
-    {.name = "q", .type = FIELD_STRING, .max = Q_MAX_CHARS},
+    [GOODS_CATEGORY - 1] = {.name = "category_id", .type = FIELD_ID},
+    [GOODS_SALE - 1] = {.name = "is_sale", .type = FIELD_BOOL},
+    [GOODS_NEW - 1] = {.name = "is_new", .type = FIELD_BOOL},
+    [GOODS_PRICE_MIN - 1] = {.name = "price_min", .type = FIELD_BIGINT, .max = MONEY_MAX},
+    [GOODS_PRICE_MAX - 1] = {.name = "price_max", .type = FIELD_BIGINT, .max = MONEY_MAX},
+    [GOODS_Q - 1] = {.name = "q", .type = FIELD_STRING, .max = Q_MAX_CHARS},
 };
 static const body_field_t variation_filters[] = {
     {.name = "good_id", .type = FIELD_ID},
@@ -140,12 +142,13 @@ static void goods_list(http_request_t *req)
 {
     field_errors_t e;
     field_errors_init(&e, req);
-    const char *p[9];
+    const char *p[GOODS_PARAMS];
     for (size_t i = 0; i < ARRAY_LEN(goods_filters); i++)
-        p[1 + i] = body_query_param(req, &goods_filters[i], &e);
+        p[GOODS_CATEGORY + i] = body_query_param(req, &goods_filters[i], &e);
     long long limit, after;
     body_page_params(req, &e, &limit, &after);
-    if (p[4] && p[5] && strtoll(p[5], NULL, 10) < strtoll(p[4], NULL, 10))
+    const char *min = p[GOODS_PRICE_MIN], *max = p[GOODS_PRICE_MAX];
+    if (min && max && strtoll(max, NULL, 10) < strtoll(min, NULL, 10))
         field_errors_add(&e, "price_max", "invalid_range");
     if (e.count) {
         api_respond_validation(req, &e);
@@ -154,17 +157,18 @@ static void goods_list(http_request_t *req)
     int staff = api_caller_is_staff(req);
     /* q last: it is the one value that may hold any character */
     const char *filters = arena_printf(&req->arena, "category_id=%lld&is_sale=%s&is_new=%s&price_min=%s&price_max=%s",
-                                       number_of(p[1]), p[2] ? p[2] : "", p[3] ? p[3] : "",
-                                       p[4] ? arena_printf(&req->arena, "%lld", number_of(p[4])) : "",
-                                       p[5] ? arena_printf(&req->arena, "%lld", number_of(p[5])) : "");
+                                       number_of(p[GOODS_CATEGORY]), p[GOODS_SALE] ? p[GOODS_SALE] : "",
+                                       p[GOODS_NEW] ? p[GOODS_NEW] : "",
+                                       min ? arena_printf(&req->arena, "%lld", number_of(min)) : "",
+                                       max ? arena_printf(&req->arena, "%lld", number_of(max)) : "");
     const char *key = arena_printf(&req->arena, "%s&q=%s", page_key(req, "goods", filters, after, limit),
-                                   p[6] ? p[6] : "");
+                                   p[GOODS_Q] ? p[GOODS_Q] : "");
     if (shop_cache_read(req, key, SHOP_GOODS, staff))
         return;
-    p[0] = staff ? "true" : "false";
-    p[7] = http_int_param(req, after);
-    p[8] = http_int_param(req, limit);
-    api_query(req, stmt_goods_page, 9, p, on_filtered_page);
+    p[GOODS_STAFF] = staff ? "true" : "false";
+    p[GOODS_AFTER] = http_int_param(req, after);
+    p[GOODS_LIMIT] = http_int_param(req, limit);
+    api_query(req, stmt_goods_page, GOODS_PARAMS, p, on_filtered_page);
 }
 
 /* One good or variation, by the function stmt calls with (id, staff); its

@@ -47,7 +47,7 @@ int multipart_parse(arena_t *a, const char *content_type, size_t ct_len, const c
 
 /* One urlencoded name or value ('+' is a space, %XX a byte) into a
  * NUL-terminated arena copy; -1 for a malformed escape. */
-int url_decode(arena_t *a, const char *s, size_t len, const char **out, size_t *out_len);
+int form_url_decode(arena_t *a, const char *s, size_t len, const char **out, size_t *out_len);
 
 /* The first field called name, or NULL. */
 const form_field_t *form_field_get(const form_field_t *fields, size_t count, const char *name);

@@ -28,11 +28,15 @@ typedef struct {
     const char *doc;    /* a word for the OpenAPI description; may be NULL */
 } res_field_t;
 
-/* Shorthands for the fields that many declarations share: text, and a
- * reference to a row of table. */
+/* Shorthands for the fields that many declarations share: text, a reference
+ * to a row of table, a boolean with its default. */
 #define RES_TEXT(field, field_flags, least, most) \
     {.f = {.name = field, .type = FIELD_STRING, .flags = field_flags, .min = least, .max = most}}
 #define RES_REF(field, field_flags, table) {.f = {.name = field, .type = FIELD_ID, .flags = field_flags}, .ref = table}
+#define RES_FLAG(field, value) {.f = {.name = field, .type = FIELD_BOOL}, .def = value}
+/* A declaration's fields and filters with their counts, so that no count is kept by hand. */
+#define RES_FIELDS(list) .fields = (list), .field_count = ARRAY_LEN(list)
+#define RES_FILTERS(list) .filters = (list), .filter_count = ARRAY_LEN(list)
 
 typedef enum {
     FILTER_EQ,         /* column = value */

@@ -64,7 +64,7 @@ typedef struct http_app {
 /* The process: `serve` after configuration and migrations. Returns the exit code. */
 int http_server_run(const config_t *cfg, const router_t *router, const http_app_t *app);
 /* Process start time and uptime, for /health/ready. */
-uint64_t server_uptime_s(void);
+uint64_t http_server_uptime_s(void);
 
 /* Internal to the http_* files. */
 
