@@ -159,7 +159,7 @@ static const body_field_t weight_item[IMPORT_ITEM_FIELDS] = {
 };
 
 /* A JSON list of items: checked whole, each item's errors at "[i].field". */
-static int json_rows(http_request_t *req, const body_field_t *item_fields, import_rows_t *rows, field_errors_t *e)
+static int rows_from_json(http_request_t *req, const body_field_t *item_fields, import_rows_t *rows, field_errors_t *e)
 {
     json_error_t jerr;
     json_t *doc = json_loadb(req->body.data ? req->body.data : "", req->body.len, 0, &jerr);
@@ -244,7 +244,7 @@ static void run_import(http_request_t *req, int stmt, const body_field_t *item_f
         http_respond_problem(req, 415, "unsupported_media_type", NULL);
         return;
     }
-    if (csv ? csv_rows(req, &rows, &e) : json_rows(req, item_fields, &rows, &e))
+    if (csv ? csv_rows(req, &rows, &e) : rows_from_json(req, item_fields, &rows, &e))
         return;
     const char *p[3] = {rows.ids.data, rows.values.data, csv ? rows.lines.data : NULL};
     shop_cache_write(req, SHOP_GOODS);

@@ -148,7 +148,7 @@ static const body_field_t item_fields[I_COUNT] = {
     [I_PRICE] = {.name = "current_price", .type = FIELD_BIGINT, .flags = FIELD_REQUIRED, .max = ORDER_PRICE_MAX},
 };
 
-static void json_member_text(abuf_t *b, const char *name, const char *text, int first)
+static void member_text(abuf_t *b, const char *name, const char *text, int first)
 {
     abuf_printf(b, "%s\"%s\":", first ? "" : ",", name);
     if (text)
@@ -188,7 +188,7 @@ static const char *order_json(http_request_t *req, json_t *body, field_errors_t 
         if (k == O_DELIVERY)
             abuf_printf(&out, ",\"delivery_type_id\":%s", v[k].text ? v[k].text : "null");
         else
-            json_member_text(&out, order_fields[k].name, v[k].text, k == 0);
+            member_text(&out, order_fields[k].name, v[k].text, k == 0);
     }
     if (!items || json_is_null(items))
         field_errors_add(e, "items", "required");

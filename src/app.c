@@ -43,11 +43,9 @@ static void on_revoked_listening(void *data)
     revoked_catch_up(app_worker(w)->db, w->cfg->access_token_ttl_ms + REVOKED_CATCH_UP_SLACK_MS);
 }
 
-static void *app_worker_start(worker_t *w)
+static void *on_worker_start(worker_t *w)
 {
-    app_worker_t *aw = calloc(1, sizeof(*aw));
-    if (!aw)
-        return NULL;
+    app_worker_t *aw = mem_calloc(1, sizeof(*aw));
     auth_password_watch_loop(&w->loop);
     aw->db = db_pool_new(&w->loop, w->cfg, w->id);
     aw->out = outbound_new(&w->loop);
@@ -113,7 +111,7 @@ static void on_outbox_stopped(void *data)
 
 /* Each stops before what it uses: the outboxes (both at once), the
  * transfers, the streams' hub, the catalogue's announcements, the pool. */
-static void app_worker_stop(worker_t *w, void (*done)(worker_t *w))
+static void on_worker_stop(worker_t *w, void (*done)(worker_t *w))
 {
     outbox_t *outboxes[] = {app_worker(w)->telegram, app_worker(w)->mail};
     const int count = (int)(sizeof(outboxes) / sizeof(outboxes[0]));
@@ -125,7 +123,7 @@ static void app_worker_stop(worker_t *w, void (*done)(worker_t *w))
         outbox_stop(outboxes[i], w->drain_deadline_ms, on_outbox_stopped, ctx);
 }
 
-static void app_worker_free(worker_t *w)
+static void on_worker_free(worker_t *w)
 {
     app_worker_t *aw = app_worker(w);
     if (!aw)
@@ -143,12 +141,12 @@ static void app_worker_free(worker_t *w)
 
 void app_events_written(worker_t *w, int64_t user_id) { sse_events_written(app_worker(w)->sse, user_id); }
 
-static void app_housekeeping(void) { auth_hash_release_idle_now(HASH_ARENA_IDLE_MS); }
+static void on_housekeeping(void) { auth_hash_release_idle_now(HASH_ARENA_IDLE_MS); }
 
 const http_app_t app_hooks = {
-    .worker_start = app_worker_start,
-    .worker_stop = app_worker_stop,
-    .worker_free = app_worker_free,
+    .worker_start = on_worker_start,
+    .worker_stop = on_worker_stop,
+    .worker_free = on_worker_free,
     .authenticate = api_authenticate,
-    .housekeeping = app_housekeeping,
+    .housekeeping = on_housekeeping,
 };

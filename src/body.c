@@ -418,7 +418,7 @@ void body_check_object(http_request_t *req, json_t *obj, const body_field_t *fie
 
 /* Form fields become a JSON object of strings, checked like JSON. Files are
  * not fields here. */
-static json_t *form_to_object(http_request_t *req, const char *ct, size_t ct_len, int multipart)
+static json_t *object_from_form(http_request_t *req, const char *ct, size_t ct_len, int multipart)
 {
     form_field_t *ff = NULL;
     size_t n = 0;
@@ -477,7 +477,7 @@ body_error_t body_read(http_request_t *req, const body_field_t *fields, size_t c
     } else if (allow_forms && ct &&
                (http_content_type_is(req, "application/x-www-form-urlencoded") ||
                 http_content_type_is(req, "multipart/form-data"))) {
-        obj = form_to_object(req, ct, ct_len, http_content_type_is(req, "multipart/form-data"));
+        obj = object_from_form(req, ct, ct_len, http_content_type_is(req, "multipart/form-data"));
         if (!obj)
             return BODY_MALFORMED_FORM;
     } else {

@@ -9,6 +9,9 @@
 #include <unistd.h>
 
 #include "hourglass/log.h"
+#include "hourglass/mem.h"
+
+#define CONFIG_FILE_MAX (1u << 20) /* what --config reads at most */
 
 typedef enum { CFG_STRING, CFG_SECRET, CFG_INT, CFG_SIZE, CFG_DURATION, CFG_ENUM, CFG_BOOL } cfg_type_t;
 
@@ -264,7 +267,7 @@ static int cfg_set(config_t *cfg, const cfg_var_t *v, const char *value, char *e
     case CFG_SECRET: {
         char **slot = (char **)(base + v->offset);
         free(*slot);
-        *slot = strdup(value);
+        *slot = mem_strdup(value);
         return 0;
     }
     case CFG_INT:
@@ -419,7 +422,7 @@ static void cfg_split_origins(config_t *cfg)
     size_t cap = 1;
     for (const char *c = cfg->client_origin; *c; c++)
         cap += *c == ',';
-    cfg->client_origins = calloc(cap, sizeof(char *));
+    cfg->client_origins = mem_calloc(cap, sizeof(char *));
     const char *p = cfg->client_origin;
     while (*p) {
         while (*p == ' ' || *p == ',')
@@ -431,7 +434,7 @@ static void cfg_split_origins(config_t *cfg)
         while (end > start && (end[-1] == ' ' || end[-1] == '/'))
             end--;
         if (end > start)
-            cfg->client_origins[cfg->client_origins_count++] = strndup(start, (size_t)(end - start));
+            cfg->client_origins[cfg->client_origins_count++] = mem_strndup(start, (size_t)(end - start));
     }
 }
 
@@ -471,7 +474,7 @@ int config_parse(config_t *cfg, config_lookup_fn lookup, void *lookup_data,
         conninfo_add(buf, sizeof(buf), "user", cfg->postgres_user);
         conninfo_add(buf, sizeof(buf), "password", cfg->postgres_password);
         conninfo_add(buf, sizeof(buf), "dbname", cfg->postgres_db);
-        cfg->database_url = strdup(buf);
+        cfg->database_url = mem_strdup(buf);
     }
     cfg_split_origins(cfg);
     return 0;
@@ -491,19 +494,19 @@ static char *read_whole_file(const char *path, char *err, size_t errlen)
         return NULL;
     }
     size_t cap = 4096, len = 0;
-    char *buf = malloc(cap);
+    char *buf = mem_alloc(cap);
     size_t n;
     while ((n = fread(buf + len, 1, cap - len - 1, f)) > 0) {
         len += n;
         if (len + 1 >= cap) {
-            if (cap >= (1u << 20)) {
+            if (cap >= CONFIG_FILE_MAX) {
                 log_format_error(err, errlen, "--config %s: larger than 1 MiB", path);
                 free(buf);
                 fclose(f);
                 return NULL;
             }
             cap *= 2;
-            buf = realloc(buf, cap);
+            buf = mem_realloc(buf, cap);
         }
     }
     fclose(f);

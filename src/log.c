@@ -78,7 +78,7 @@ static size_t format_time(char *out, size_t cap)
 }
 
 /* JSON string body: escapes quotes, backslashes and control bytes. */
-static size_t json_escape(char *out, size_t cap, const char *s)
+static size_t escape_json(char *out, size_t cap, const char *s)
 {
     size_t n = 0;
     for (; *s && n + 7 < cap; s++) {
@@ -113,7 +113,7 @@ void log_msg(int level, const char *fmt, ...)
     size_t n = format_time(line, sizeof(line));
     if (log_format == LOG_FORMAT_JSON) {
         char esc[LOG_LINE_MAX];
-        json_escape(esc, sizeof(esc), msg);
+        escape_json(esc, sizeof(esc), msg);
         char ts[40];
         memcpy(ts, line, n);
         ts[n] = '\0';
@@ -150,7 +150,7 @@ void log_request(const log_request_t *r)
     size_t n;
     if (log_format == LOG_FORMAT_JSON) {
         char rid[300];
-        json_escape(rid, sizeof(rid), r->request_id ? r->request_id : "");
+        escape_json(rid, sizeof(rid), r->request_id ? r->request_id : "");
         n = (size_t)snprintf(line, sizeof(line),
                              "{\"ts\":\"%s\",\"level\":\"%s\",\"msg\":\"request\",\"method\":\"%s\","
                              "\"route\":\"%s\",\"status\":%d,\"duration_ms\":%.3f,\"request_id\":\"%s\","

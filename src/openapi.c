@@ -208,7 +208,7 @@ static void add_problems(build_t *b, json_t *responses, const char *statuses)
     }
 }
 
-static json_t *media_schema(const char *type)
+static json_t *schema_of_media(const char *type)
 {
     if (!strncmp(type, "text/", 5))
         return json_pack("{s:s}", "type", "string");
@@ -306,7 +306,7 @@ static void describe(build_t *b, json_t *op, const api_module_t *mod, const api_
     if (doc_methods[m].method == METHOD_HEAD)
         return; /* GET's headers, no body */
     if (r->response && strchr(r->response, '/'))
-        json_object_set_new(ok, "content", json_pack("{s:{s:o}}", r->response, "schema", media_schema(r->response)));
+        json_object_set_new(ok, "content", json_pack("{s:{s:o}}", r->response, "schema", schema_of_media(r->response)));
     else if (r->response)
         json_object_set_new(ok, "content",
                             json_pack("{s:{s:o}}", "application/json", "schema", openapi_ref("schemas", r->response)));
