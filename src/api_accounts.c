@@ -66,17 +66,17 @@ static void respond_token_pair(http_request_t *req, int64_t user_id, int64_t ses
 
 enum { R_EMAIL, R_PASSWORD, R_CONFIRM, R_USERNAME, R_NAME, R_FIRST, R_LAST, R_MIDDLE, R_PHONE, R_DOB, R_COUNTRY };
 static const body_field_t register_fields[] = {
-    [R_EMAIL] = {"email", FIELD_EMAIL, FIELD_REQUIRED, 0, 0, NULL},
-    [R_PASSWORD] = {"password", FIELD_PASSWORD, FIELD_REQUIRED, 0, 0, NULL},
-    [R_CONFIRM] = {"password_confirm", FIELD_PASSWORD, 0, 0, 0, NULL},
-    [R_USERNAME] = {"username", FIELD_STRING, 0, 1, 150, NULL},
-    [R_NAME] = {"name", FIELD_STRING, 0, 0, 200, NULL},
-    [R_FIRST] = {"first_name", FIELD_STRING, 0, 0, 100, NULL},
-    [R_LAST] = {"last_name", FIELD_STRING, 0, 0, 100, NULL},
-    [R_MIDDLE] = {"middle_name", FIELD_STRING, 0, 0, 100, NULL},
-    [R_PHONE] = {"phone", FIELD_STRING, 0, 0, 32, NULL},
-    [R_DOB] = {"date_of_birth", FIELD_DATE, 0, 0, 0, NULL},
-    [R_COUNTRY] = {"country", FIELD_STRING, 0, 0, 100, NULL},
+    [R_EMAIL] = {.name = "email", .type = FIELD_EMAIL, .flags = FIELD_REQUIRED},
+    [R_PASSWORD] = {.name = "password", .type = FIELD_PASSWORD, .flags = FIELD_REQUIRED},
+    [R_CONFIRM] = {.name = "password_confirm", .type = FIELD_PASSWORD},
+    [R_USERNAME] = {.name = "username", .type = FIELD_STRING, .min = 1, .max = 150},
+    [R_NAME] = {.name = "name", .type = FIELD_STRING, .max = 200},
+    [R_FIRST] = {.name = "first_name", .type = FIELD_STRING, .max = 100},
+    [R_LAST] = {.name = "last_name", .type = FIELD_STRING, .max = 100},
+    [R_MIDDLE] = {.name = "middle_name", .type = FIELD_STRING, .max = 100},
+    [R_PHONE] = {.name = "phone", .type = FIELD_STRING, .max = 32},
+    [R_DOB] = {.name = "date_of_birth", .type = FIELD_DATE},
+    [R_COUNTRY] = {.name = "country", .type = FIELD_STRING, .max = 100},
 };
 #define REGISTER_FIELDS ARRAY_LEN(register_fields)
 
@@ -134,8 +134,8 @@ static void register_account(http_request_t *req)
 }
 
 static const body_field_t email_code_fields[] = {
-    {"email", FIELD_EMAIL, FIELD_REQUIRED, 0, 0, NULL},
-    {"code", FIELD_STRING, FIELD_REQUIRED, 1, 32, NULL},
+    {.name = "email", .type = FIELD_EMAIL, .flags = FIELD_REQUIRED},
+    {.name = "code", .type = FIELD_STRING, .flags = FIELD_REQUIRED, .min = 1, .max = 32},
 };
 
 /* verify-email and reset-password share their answers to a code. */
@@ -167,7 +167,7 @@ static void verify_email(http_request_t *req)
     api_query(req, stmt_verify, 3, params, on_verified);
 }
 
-static const body_field_t email_fields[] = {{"email", FIELD_EMAIL, FIELD_REQUIRED, 0, 0, NULL}};
+static const body_field_t email_fields[] = {{.name = "email", .type = FIELD_EMAIL, .flags = FIELD_REQUIRED}};
 
 static void on_code_sent(http_request_t *req, PGresult *res)
 {
@@ -198,9 +198,9 @@ static void forgot_password(http_request_t *req) { api_send_code(req, "reset"); 
 
 enum { P_EMAIL, P_CODE, P_NEW };
 static const body_field_t reset_fields[] = {
-    [P_EMAIL] = {"email", FIELD_EMAIL, FIELD_REQUIRED, 0, 0, NULL},
-    [P_CODE] = {"code", FIELD_STRING, FIELD_REQUIRED, 1, 32, NULL},
-    [P_NEW] = {"new_password", FIELD_PASSWORD, FIELD_REQUIRED, 0, 0, NULL},
+    [P_EMAIL] = {.name = "email", .type = FIELD_EMAIL, .flags = FIELD_REQUIRED},
+    [P_CODE] = {.name = "code", .type = FIELD_STRING, .flags = FIELD_REQUIRED, .min = 1, .max = 32},
+    [P_NEW] = {.name = "new_password", .type = FIELD_PASSWORD, .flags = FIELD_REQUIRED},
 };
 
 static void on_reset(http_request_t *req, PGresult *res)
@@ -248,13 +248,13 @@ static void reset_password(http_request_t *req)
 enum { L_EMAIL, L_USERNAME, L_PASSWORD, L_GRANT, L_SCOPE, L_CLIENT_ID, L_CLIENT_SECRET };
 /* The OAuth2 password form's other fields are accepted and ignored. */
 static const body_field_t login_fields[] = {
-    [L_EMAIL] = {"email", FIELD_STRING, 0, 1, BODY_EMAIL_MAX_CHARS, NULL},
-    [L_USERNAME] = {"username", FIELD_STRING, 0, 1, BODY_EMAIL_MAX_CHARS, NULL},
-    [L_PASSWORD] = {"password", FIELD_PASSWORD, FIELD_REQUIRED, 0, 0, NULL},
-    [L_GRANT] = {"grant_type", FIELD_STRING, 0, 0, 64, NULL},
-    [L_SCOPE] = {"scope", FIELD_STRING, 0, 0, 1000, NULL},
-    [L_CLIENT_ID] = {"client_id", FIELD_STRING, 0, 0, 256, NULL},
-    [L_CLIENT_SECRET] = {"client_secret", FIELD_STRING, 0, 0, 256, NULL},
+    [L_EMAIL] = {.name = "email", .type = FIELD_STRING, .min = 1, .max = BODY_EMAIL_MAX_CHARS},
+    [L_USERNAME] = {.name = "username", .type = FIELD_STRING, .min = 1, .max = BODY_EMAIL_MAX_CHARS},
+    [L_PASSWORD] = {.name = "password", .type = FIELD_PASSWORD, .flags = FIELD_REQUIRED},
+    [L_GRANT] = {.name = "grant_type", .type = FIELD_STRING, .max = 64},
+    [L_SCOPE] = {.name = "scope", .type = FIELD_STRING, .max = 1000},
+    [L_CLIENT_ID] = {.name = "client_id", .type = FIELD_STRING, .max = 256},
+    [L_CLIENT_SECRET] = {.name = "client_secret", .type = FIELD_STRING, .max = 256},
 };
 #define LOGIN_FIELDS ARRAY_LEN(login_fields)
 
@@ -359,7 +359,7 @@ static void log_in(http_request_t *req)
 }
 
 /* No length bounds: a token that is not a live one, of any length, is a 401, not a 422. */
-static const body_field_t refresh_fields[] = {{"refresh_token", FIELD_STRING, 0, 0, 0, NULL}};
+static const body_field_t refresh_fields[] = {{.name = "refresh_token", .type = FIELD_STRING}};
 
 typedef struct {
     char next[64];
