@@ -107,12 +107,12 @@ static void on_register_hashed(http_request_t *req, const char *hash)
     body_value_t *v = req->ctx;
     char code[7];
     auth_code_new(code);
-    const char *params[14] = {
+    const char *params[] = {
         v[R_EMAIL].text, hash, v[R_USERNAME].text, v[R_NAME].text, v[R_FIRST].text, v[R_LAST].text,
         v[R_MIDDLE].text, v[R_PHONE].text, v[R_DOB].text, v[R_COUNTRY].text, code,
         http_int_param(req, (long long)req->worker->cfg->auth_code_ttl_ms), http_lang_code(req), "false",
     };
-    api_query(req, stmt_register, 14, params, on_registered);
+    api_query(req, stmt_register, ARRAY_LEN(params), params, on_registered);
 }
 
 static void register_account(http_request_t *req)
@@ -161,10 +161,10 @@ static void on_verified(http_request_t *req, PGresult *res)
 static void verify_email(http_request_t *req)
 {
     body_value_t v[2];
-    if (api_body_parse(req, email_code_fields, 2, BODY_CREATE, 0, v))
+    if (api_body_parse(req, email_code_fields, ARRAY_LEN(email_code_fields), BODY_CREATE, 0, v))
         return;
-    const char *params[3] = {v[0].text, v[1].text, http_int_param(req, req->worker->cfg->auth_code_max_attempts)};
-    api_query(req, stmt_verify, 3, params, on_verified);
+    const char *params[] = {v[0].text, v[1].text, http_int_param(req, req->worker->cfg->auth_code_max_attempts)};
+    api_query(req, stmt_verify, ARRAY_LEN(params), params, on_verified);
 }
 
 static const body_field_t email_fields[] = {{.name = "email", .type = FIELD_EMAIL, .flags = FIELD_REQUIRED}};
@@ -182,14 +182,14 @@ static void on_code_sent(http_request_t *req, PGresult *res)
 void api_send_code(http_request_t *req, const char *kind)
 {
     body_value_t v[1];
-    if (api_body_parse(req, email_fields, 1, BODY_CREATE, 0, v))
+    if (api_body_parse(req, email_fields, ARRAY_LEN(email_fields), BODY_CREATE, 0, v))
         return;
     const config_t *cfg = req->worker->cfg;
     char code[7];
     auth_code_new(code);
-    const char *params[7] = {kind, v[0].text, code, http_int_param(req, (long long)cfg->auth_code_ttl_ms), http_lang_code(req),
+    const char *params[] = {kind, v[0].text, code, http_int_param(req, (long long)cfg->auth_code_ttl_ms), http_lang_code(req),
                              http_int_param(req, cfg->mail_quota_per_minute), http_int_param(req, cfg->mail_quota_per_hour)};
-    api_query(req, stmt_send_code, 7, params, on_code_sent);
+    api_query(req, stmt_send_code, ARRAY_LEN(params), params, on_code_sent);
 }
 
 static void resend_verification(http_request_t *req) { api_send_code(req, "verify"); }
@@ -225,9 +225,9 @@ static void on_reset_hashed(http_request_t *req, const char *hash)
         return;
     }
     body_value_t *v = req->ctx;
-    const char *params[4] = {v[P_EMAIL].text, v[P_CODE].text, hash,
+    const char *params[] = {v[P_EMAIL].text, v[P_CODE].text, hash,
                              http_int_param(req, req->worker->cfg->auth_code_max_attempts)};
-    api_query(req, stmt_reset, 4, params, on_reset);
+    api_query(req, stmt_reset, ARRAY_LEN(params), params, on_reset);
 }
 
 static void reset_password(http_request_t *req)
@@ -297,8 +297,8 @@ static void on_login_checked(http_request_t *req, int matches)
             invalid_credentials(req);
             return;
         }
-        const char *params[1] = {http_int_param(req, c->user_id)};
-        api_query(req, stmt_login_failed, 1, params, on_failure_recorded);
+        const char *params[] = {http_int_param(req, c->user_id)};
+        api_query(req, stmt_login_failed, ARRAY_LEN(params), params, on_failure_recorded);
         return;
     }
     const config_t *cfg = req->worker->cfg;
@@ -309,9 +309,9 @@ static void on_login_checked(http_request_t *req, int matches)
     auth_refresh_token_new(c->refresh);
     size_t ua_len = 0;
     const char *ua = http_header_get(req, "user-agent", &ua_len);
-    const char *params[5] = {http_int_param(req, c->user_id), c->refresh, ua ? arena_strndup(&req->arena, ua, ua_len) : NULL,
+    const char *params[] = {http_int_param(req, c->user_id), c->refresh, ua ? arena_strndup(&req->arena, ua, ua_len) : NULL,
                              http_client_ip(req), http_int_param(req, (long long)cfg->refresh_token_ttl_ms)};
-    api_query(req, stmt_session_open, 5, params, on_session_opened);
+    api_query(req, stmt_session_open, ARRAY_LEN(params), params, on_session_opened);
 }
 
 static void on_login_lookup(http_request_t *req, PGresult *res)
@@ -353,9 +353,9 @@ static void log_in(http_request_t *req)
     c->password = v[L_PASSWORD].text;
     req->ctx = c;
     const config_t *cfg = req->worker->cfg;
-    const char *params[5] = {login, http_client_ip(req), http_int_param(req, cfg->login_ip_limit_per_minute),
+    const char *params[] = {login, http_client_ip(req), http_int_param(req, cfg->login_ip_limit_per_minute),
                              http_int_param(req, cfg->login_lockout_threshold), http_int_param(req, (long long)cfg->login_lockout_window_ms)};
-    api_query(req, stmt_login_lookup, 5, params, on_login_lookup);
+    api_query(req, stmt_login_lookup, ARRAY_LEN(params), params, on_login_lookup);
 }
 
 /* No length bounds: a token that is not a live one, of any length, is a 401, not a 422. */
@@ -389,7 +389,8 @@ static void refresh_tokens(http_request_t *req)
 {
     body_value_t v[1] = {{0}};
     size_t ct_len = 0;
-    if ((req->body.len || http_header_get(req, "content-type", &ct_len)) && api_body_parse(req, refresh_fields, 1, BODY_PATCH, 1, v))
+    if ((req->body.len || http_header_get(req, "content-type", &ct_len)) &&
+        api_body_parse(req, refresh_fields, ARRAY_LEN(refresh_fields), BODY_PATCH, 1, v))
         return;
     const char *token = v[0].text;
     if (!token)
@@ -410,8 +411,8 @@ static void refresh_tokens(http_request_t *req)
     refresh_ctx_t *c = arena_calloc(&req->arena, sizeof(*c));
     auth_refresh_token_next(token, c->next);
     req->ctx = c;
-    const char *params[3] = {token, c->next, http_int_param(req, (long long)req->worker->cfg->refresh_reuse_grace_ms)};
-    api_query(req, stmt_refresh, 3, params, on_refreshed);
+    const char *params[] = {token, c->next, http_int_param(req, (long long)req->worker->cfg->refresh_reuse_grace_ms)};
+    api_query(req, stmt_refresh, ARRAY_LEN(params), params, on_refreshed);
 }
 
 static void on_revoked(http_request_t *req, PGresult *res)
@@ -434,8 +435,8 @@ static void on_revoked(http_request_t *req, PGresult *res)
 
 static void revoke(http_request_t *req, const char *session_id)
 {
-    const char *params[3] = {http_int_param(req, req->auth.user_id), session_id, NULL};
-    api_query(req, stmt_revoke, 3, params, on_revoked);
+    const char *params[] = {http_int_param(req, req->auth.user_id), session_id, NULL};
+    api_query(req, stmt_revoke, ARRAY_LEN(params), params, on_revoked);
 }
 
 static void log_out(http_request_t *req) { revoke(req, http_int_param(req, req->auth.session_id)); }
@@ -499,9 +500,9 @@ static void sessions_list(http_request_t *req)
         api_respond_validation(req, &e);
         return;
     }
-    const char *params[4] = {http_int_param(req, req->auth.user_id), http_int_param(req, req->auth.session_id),
+    const char *params[] = {http_int_param(req, req->auth.user_id), http_int_param(req, req->auth.session_id),
                              http_int_param(req, after), http_int_param(req, limit)};
-    api_query(req, stmt_sessions, 4, params, on_sessions);
+    api_query(req, stmt_sessions, ARRAY_LEN(params), params, on_sessions);
 }
 
 static void accounts_register_statements(void)

@@ -45,8 +45,8 @@ static void music_list(http_request_t *req)
         res_list(req, &res_music);
         return;
     }
-    const char *params[1] = {http_int_param(req, req->auth.user_id)};
-    api_query(req, stmt_premium, 1, params, on_premium);
+    const char *params[] = {http_int_param(req, req->auth.user_id)};
+    api_query(req, stmt_premium, ARRAY_LEN(params), params, on_premium);
 }
 
 /* The engine's routes (filled by res_register before the routes are read)

@@ -209,8 +209,8 @@ static void announce(shop_cache_worker_t *sc)
         else
             snprintf(payload, n, "%s %.*s", mark, (int)sc->sending.len - 1, sc->sending.data);
     }
-    const char *params[3] = {payload, sc->sending_mail ? "true" : "false", sc->sending_telegram ? "true" : "false"};
-    db_status_t st = db_query(sc->db, stmt_announce, 3, params, on_announced, sc);
+    const char *params[] = {payload, sc->sending_mail ? "true" : "false", sc->sending_telegram ? "true" : "false"};
+    db_status_t st = db_query(sc->db, stmt_announce, ARRAY_LEN(params), params, on_announced, sc);
     free(payload); /* the pool copied it */
     if (st == DB_OK)
         sc->in_flight = 1;

@@ -97,9 +97,9 @@ static void image_create(http_request_t *req)
     api_image_t img;
     if (api_image_accept(req, file->value, file->value_len, IMAGE_MAX_BYTES, &img))
         return;
-    const char *p[5] = {good_id, position, img.type, img.hex, img.sha256};
+    const char *p[] = {good_id, position, img.type, img.hex, img.sha256};
     shop_cache_write(req, SHOP_GOODS);
-    api_query(req, stmt_image_create, 5, p, on_image_created);
+    api_query(req, stmt_image_create, ARRAY_LEN(p), p, on_image_created);
 }
 
 static void on_image(http_request_t *req, PGresult *res) { api_image_respond(req, res, IMAGE_CACHE_CONTROL); }
@@ -121,14 +121,14 @@ static void image_get(http_request_t *req)
     if (!id)
         return;
     if (!shop_cache_on(req)) {
-        const char *p[2] = {id, api_if_none_match(req)};
-        api_query(req, stmt_image_get, 2, p, on_image);
+        const char *p[] = {id, api_if_none_match(req)};
+        api_query(req, stmt_image_get, ARRAY_LEN(p), p, on_image);
         return;
     }
     if (shop_cache_picture_read(req, arena_printf(&req->arena, "images/%lld", http_parse_id(id)), IMAGE_CACHE_CONTROL))
         return;
-    const char *p[2] = {id, NULL};
-    api_query(req, stmt_image_get, 2, p, on_image_kept);
+    const char *p[] = {id, NULL};
+    api_query(req, stmt_image_get, ARRAY_LEN(p), p, on_image_kept);
 }
 
 static void on_image_deleted(http_request_t *req, PGresult *res)
@@ -142,9 +142,9 @@ static void image_delete(http_request_t *req)
     const char *id = http_path_id(req, "id");
     if (!id)
         return;
-    const char *p[1] = {id};
+    const char *p[] = {id};
     shop_cache_write(req, SHOP_GOODS | SHOP_IMAGES);
-    api_query(req, stmt_image_delete, 1, p, on_image_deleted);
+    api_query(req, stmt_image_delete, ARRAY_LEN(p), p, on_image_deleted);
 }
 
 /* An item of a JSON list, as the fields of a body: the stock's or the weights'. */
@@ -246,9 +246,9 @@ static void run_import(http_request_t *req, int stmt, const body_field_t *item_f
     }
     if (csv ? csv_rows(req, &rows, &e) : rows_from_json(req, item_fields, &rows, &e))
         return;
-    const char *p[3] = {rows.ids.data, rows.values.data, csv ? rows.lines.data : NULL};
+    const char *p[] = {rows.ids.data, rows.values.data, csv ? rows.lines.data : NULL};
     shop_cache_write(req, SHOP_GOODS);
-    api_query(req, stmt, 3, p, api_on_json_row);
+    api_query(req, stmt, ARRAY_LEN(p), p, api_on_json_row);
 }
 
 static void stock_import(http_request_t *req) { run_import(req, stmt_stock_set, stock_item); }

@@ -310,8 +310,8 @@ static void orders_list(http_request_t *req)
     const char *status;
     if (page_query(req, status_filter, &status, &limit, &after))
         return;
-    const char *params[3] = {status, http_int_param(req, after), http_int_param(req, limit)};
-    api_query(req, stmt_orders_page, 3, params, api_on_json_row);
+    const char *params[] = {status, http_int_param(req, after), http_int_param(req, limit)};
+    api_query(req, stmt_orders_page, ARRAY_LEN(params), params, api_on_json_row);
 }
 
 static void order_get(http_request_t *req)
@@ -319,8 +319,8 @@ static void order_get(http_request_t *req)
     const char *id = http_path_id(req, "id");
     if (!id)
         return;
-    const char *params[1] = {id};
-    api_query(req, stmt_order_get, 1, params, api_on_json_row);
+    const char *params[] = {id};
+    api_query(req, stmt_order_get, ARRAY_LEN(params), params, api_on_json_row);
 }
 
 enum { U_STATUS, U_DELIVERY, U_ADDRESS, U_COMMENT, U_COUNT };
@@ -338,10 +338,10 @@ static void order_patch(http_request_t *req)
     body_value_t v[U_COUNT];
     if (!id || api_body_parse(req, order_patch_fields, U_COUNT, BODY_PATCH, 0, v))
         return;
-    const char *params[7] = {id, api_present_fields(req, order_patch_fields, v, U_COUNT), v[U_STATUS].text,
+    const char *params[] = {id, api_present_fields(req, order_patch_fields, v, U_COUNT), v[U_STATUS].text,
                              v[U_DELIVERY].text, v[U_ADDRESS].text, v[U_COMMENT].text,
                              http_int_param(req, req->auth.user_id)};
-    api_query(req, stmt_order_update, 7, params, on_order_patched);
+    api_query(req, stmt_order_update, ARRAY_LEN(params), params, on_order_patched);
 }
 
 static void changes_page(http_request_t *req, const char *order_id)
@@ -349,8 +349,8 @@ static void changes_page(http_request_t *req, const char *order_id)
     long long limit, after;
     if (page_query(req, NULL, NULL, &limit, &after))
         return;
-    const char *params[3] = {order_id, http_int_param(req, after), http_int_param(req, limit)};
-    api_query(req, stmt_changes_page, 3, params, api_on_json_row);
+    const char *params[] = {order_id, http_int_param(req, after), http_int_param(req, limit)};
+    api_query(req, stmt_changes_page, ARRAY_LEN(params), params, api_on_json_row);
 }
 
 static void order_changes(http_request_t *req)
@@ -385,10 +385,10 @@ static void contact_form_create(http_request_t *req)
     if (api_body_parse(req, form_fields, F_COUNT, BODY_CREATE, 0, v))
         return;
     const config_t *cfg = req->worker->cfg;
-    const char *params[7] = {v[F_NAME].text, v[F_PHONE].text, v[F_TEXT].text, v[F_EMAIL].text,
+    const char *params[] = {v[F_NAME].text, v[F_PHONE].text, v[F_TEXT].text, v[F_EMAIL].text,
                              http_client_ip(req), http_int_param(req, cfg->contact_form_limit),
                              http_int_param(req, (long long)cfg->contact_form_window_ms)};
-    api_query(req, stmt_form_create, 7, params, on_form_created);
+    api_query(req, stmt_form_create, ARRAY_LEN(params), params, on_form_created);
 }
 
 static void contact_forms_list(http_request_t *req)
@@ -396,8 +396,8 @@ static void contact_forms_list(http_request_t *req)
     long long limit, after;
     if (page_query(req, NULL, NULL, &limit, &after))
         return;
-    const char *params[2] = {http_int_param(req, after), http_int_param(req, limit)};
-    api_query(req, stmt_forms_page, 2, params, api_on_json_row);
+    const char *params[] = {http_int_param(req, after), http_int_param(req, limit)};
+    api_query(req, stmt_forms_page, ARRAY_LEN(params), params, api_on_json_row);
 }
 
 /* Where a step of a payment keeps what the next one needs. */
@@ -491,9 +491,9 @@ static void on_registered(http_request_t *req, const outbound_response_t *r)
         http_respond_problem(req, 502, "gateway_error", NULL);
         return;
     }
-    const char *params[3] = {c->id, arena_strdup(&req->arena, order_id), arena_strdup(&req->arena, form_url)};
+    const char *params[] = {c->id, arena_strdup(&req->arena, order_id), arena_strdup(&req->arena, form_url)};
     json_decref(doc);
-    api_query(req, stmt_payment_registered, 3, params, api_on_json_row);
+    api_query(req, stmt_payment_registered, ARRAY_LEN(params), params, api_on_json_row);
 }
 
 static void on_payment_begun(http_request_t *req, PGresult *res)
@@ -543,10 +543,10 @@ static void payment_register(http_request_t *req)
         return;
     c->return_url = v[P_RETURN].text;
     c->fail_url = v[P_FAIL].text;
-    const char *params[1] = {c->id};
+    const char *params[] = {c->id};
     /* An order that does not exist is 404 whatever the configuration. */
     if (!gateway_configured(req->worker->cfg))
-        api_query(req, stmt_order_exists, 1, params, on_order_exists);
+        api_query(req, stmt_order_exists, ARRAY_LEN(params), params, on_order_exists);
     else
         api_query(req, stmt_payment_begin, 1, params, on_payment_begun);
 }
@@ -611,8 +611,8 @@ static void on_gateway_status(http_request_t *req, const outbound_response_t *r)
     c->answer = arena_strdup(&req->arena, text);
     free(text);
     if (st == PAYMENT_PAID && !c->paid_before) {
-        const char *params[2] = {c->id, c->gateway_order_id};
-        api_query(req, stmt_payment_paid, 2, params, on_paid_recorded);
+        const char *params[] = {c->id, c->gateway_order_id};
+        api_query(req, stmt_payment_paid, ARRAY_LEN(params), params, on_paid_recorded);
         return;
     }
     http_respond_json(req, 200, c->answer, strlen(c->answer));
@@ -644,8 +644,8 @@ static void payment_status(http_request_t *req)
     payment_ctx_t *c = payment_ctx(req);
     if (!c)
         return;
-    const char *params[1] = {c->id};
-    api_query(req, stmt_payment_lookup, 1, params, on_payment_lookup);
+    const char *params[] = {c->id};
+    api_query(req, stmt_payment_lookup, ARRAY_LEN(params), params, on_payment_lookup);
 }
 
 /* The bot, not a person: X-Bot-Token equal to BOT_API_TOKEN. 0, or -1 after answering. */

@@ -94,14 +94,14 @@ static void get_stats(http_request_t *req)
         http_respond_problem(req, 400, "unknown_time_zone", NULL);
         return;
     }
-    const char *params[5] = {http_int_param(req, req->auth.user_id), from, to, group, tz};
-    api_query(req, stmt_stats, 5, params, on_stats);
+    const char *params[] = {http_int_param(req, req->auth.user_id), from, to, group, tz};
+    api_query(req, stmt_stats, ARRAY_LEN(params), params, on_stats);
 }
 
 static void get_achievements(http_request_t *req)
 {
-    const char *params[2] = {http_int_param(req, req->auth.user_id), http_lang_code(req)};
-    api_query(req, stmt_achievements, 2, params, api_on_json_row);
+    const char *params[] = {http_int_param(req, req->auth.user_id), http_lang_code(req)};
+    api_query(req, stmt_achievements, ARRAY_LEN(params), params, api_on_json_row);
 }
 
 static void stats_register_statements(void)

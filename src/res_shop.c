@@ -187,8 +187,8 @@ static void object_get(http_request_t *req, const char *route, int stmt)
     int staff = api_caller_is_staff(req);
     if (shop_cache_read(req, arena_printf(&req->arena, "%s/%lld", route, number_of(id)), SHOP_GOODS, staff))
         return;
-    const char *p[2] = {id, staff ? "true" : "false"};
-    api_query(req, stmt, 2, p, on_object);
+    const char *p[] = {id, staff ? "true" : "false"};
+    api_query(req, stmt, ARRAY_LEN(p), p, on_object);
 }
 
 static void good_get(http_request_t *req) { object_get(req, "goods", stmt_good_get); }
@@ -211,8 +211,8 @@ static void variations_page(http_request_t *req, const char *good_id, int nested
     if (shop_cache_read(req, page_key(req, nested ? "goods/variations" : "variations", filter, after, limit),
                         SHOP_GOODS, staff))
         return;
-    const char *p[4] = {staff ? "true" : "false", good_id, http_int_param(req, after), http_int_param(req, limit)};
-    api_query(req, stmt_variations_page, 4, p, nested ? on_nested_page : on_filtered_page);
+    const char *p[] = {staff ? "true" : "false", good_id, http_int_param(req, after), http_int_param(req, limit)};
+    api_query(req, stmt_variations_page, ARRAY_LEN(p), p, nested ? on_nested_page : on_filtered_page);
 }
 
 static void variations_list(http_request_t *req) { variations_page(req, NULL, 0); }
