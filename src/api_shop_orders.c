@@ -548,7 +548,7 @@ static void payment_register(http_request_t *req)
     if (!gateway_configured(req->worker->cfg))
         api_query(req, stmt_order_exists, ARRAY_LEN(params), params, on_order_exists);
     else
-        api_query(req, stmt_payment_begin, 1, params, on_payment_begun);
+        api_query(req, stmt_payment_begin, ARRAY_LEN(params), params, on_payment_begun);
 }
 
 /* The gateway's orderStatus: a number, named here once. */
