@@ -76,6 +76,7 @@ TEST(config_errors_name_the_variable)
         {"DB_POOL_SIZE=0", "DB_POOL_SIZE"},  {"HOST=", "HOST"},
         {"OUTBOUND_POLL_INTERVAL=0", "OUTBOUND_POLL_INTERVAL"}, {"OUTBOUND_RETRY_MAX=later", "OUTBOUND_RETRY_MAX"},
         {"HTTP_MAX_QUEUED_BYTES=100", "HTTP_MAX_QUEUED_BYTES"},
+        {"PORT=80\n80", "PORT"}, /* a value's newline does not split the message's line */
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         const char *env[] = {cases[i][0], NULL};
@@ -84,6 +85,25 @@ TEST(config_errors_name_the_variable)
         CHECK(parse(&cfg, env, NULL, err) == -1);
         CHECK(!strncmp(err, cases[i][1], strlen(cases[i][1])));
         CHECK(!strchr(err, '\n'));
+        config_free(&cfg);
+    }
+}
+
+/* Integers, sizes and durations share one check; each names its bounds in its own words. */
+TEST(config_number_errors_say_the_bounds)
+{
+    static const char *const cases[][2] = {
+        {"PORT=0", "PORT: must be an integer from 1 to 65535 (got \"0\")"},
+        {"HTTP_MAX_URL_SIZE=10", "HTTP_MAX_URL_SIZE: must be a size from 64 to 1048576 bytes, like 16k or 1m (got \"10\")"},
+        {"DB_STARTUP_TIMEOUT=2h",
+         "DB_STARTUP_TIMEOUT: must be a duration from 0ms to 3600s, like 500ms, 10s or 2m (got \"2h\")"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        const char *env[] = {cases[i][0], NULL};
+        config_t cfg;
+        char err[512] = "";
+        CHECK(parse(&cfg, env, NULL, err) == -1);
+        CHECK_STR(err, cases[i][1]);
         config_free(&cfg);
     }
 }
