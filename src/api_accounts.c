@@ -105,7 +105,7 @@ static void on_register_hashed(http_request_t *req, const char *hash)
         return;
     }
     body_value_t *v = req->ctx;
-    char code[7];
+    char code[AUTH_CODE_SIZE];
     auth_code_new(code);
     const char *params[] = {
         v[R_EMAIL].text, hash, v[R_USERNAME].text, v[R_NAME].text, v[R_FIRST].text, v[R_LAST].text,
@@ -185,7 +185,7 @@ void api_send_code(http_request_t *req, const char *kind)
     if (api_body_parse(req, email_fields, ARRAY_LEN(email_fields), BODY_CREATE, 0, v))
         return;
     const config_t *cfg = req->worker->cfg;
-    char code[7];
+    char code[AUTH_CODE_SIZE];
     auth_code_new(code);
     const char *params[] = {kind, v[0].text, code, http_int_param(req, (long long)cfg->auth_code_ttl_ms), http_lang_code(req),
                              http_int_param(req, cfg->mail_quota_per_minute), http_int_param(req, cfg->mail_quota_per_hour)};

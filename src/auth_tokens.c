@@ -330,7 +330,8 @@ void auth_token_hash(const char *token, char out_hex[65])
     sodium_bin2hex(out_hex, 65, digest, sizeof(digest));
 }
 
-void auth_code_new(char out[7])
+void auth_code_new(char out[AUTH_CODE_SIZE])
 {
-    snprintf(out, 7, "%06u", (unsigned)randombytes_uniform(1000000));
+    const uint32_t codes = 1000000; /* 10 to the power AUTH_CODE_DIGITS */
+    snprintf(out, AUTH_CODE_SIZE, "%0*u", AUTH_CODE_DIGITS, (unsigned)randombytes_uniform(codes));
 }

@@ -100,7 +100,10 @@ void auth_refresh_token_next(const char *token, char out[AUTH_REFRESH_TOKEN_LEN 
 /* SHA-256 of the token's bytes, lower-case hex: what is stored for refresh
  * tokens and codes (the same as SQL encode(sha256(...), 'hex')). */
 void auth_token_hash(const char *token, char out_hex[65]);
-/* Six random decimal digits, uniform, zero-padded. */
-void auth_code_new(char out[7]);
+/* A code sent by mail: AUTH_CODE_DIGITS random decimal digits, uniform,
+ * zero-padded, and the NUL. */
+#define AUTH_CODE_DIGITS 6
+#define AUTH_CODE_SIZE (AUTH_CODE_DIGITS + 1)
+void auth_code_new(char out[AUTH_CODE_SIZE]);
 
 #endif
