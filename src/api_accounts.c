@@ -336,7 +336,7 @@ static void on_login_lookup(http_request_t *req, PGresult *res)
     json_decref(j);
 }
 
-static void log_in(http_request_t *req)
+static void sign_in(http_request_t *req)
 {
     body_value_t v[LOGIN_FIELDS];
     if (api_body_parse(req, login_fields, LOGIN_FIELDS, BODY_CREATE, 1, v))
@@ -439,7 +439,7 @@ static void revoke(http_request_t *req, const char *session_id)
     api_query(req, stmt_revoke, ARRAY_LEN(params), params, on_revoked);
 }
 
-static void log_out(http_request_t *req) { revoke(req, http_int_param(req, req->auth.session_id)); }
+static void sign_out(http_request_t *req) { revoke(req, http_int_param(req, req->auth.session_id)); }
 
 static void logout_all(http_request_t *req) { revoke(req, NULL); }
 
@@ -530,13 +530,13 @@ static const api_route_t account_routes[] = {
     {.http = {.methods = ALLOW_POST, .pattern = "/api/v1/auth/resend-verification", .handler = resend_verification},
      .summary = "Mail a new verification code", .status = 202, .response = "Accepted", .body = email_fields,
      .body_count = ARRAY_LEN(email_fields)},
-    {.http = {.methods = ALLOW_POST, .pattern = "/api/v1/auth/login", .handler = log_in},
+    {.http = {.methods = ALLOW_POST, .pattern = "/api/v1/auth/login", .handler = sign_in},
      .summary = "Log in: a token pair and session cookies", .response = "TokenPair", .body = login_fields,
      .body_count = LOGIN_FIELDS, .doc = API_FORMS, .errors = "401 403 429"},
     {.http = {.methods = ALLOW_POST, .pattern = "/api/v1/auth/refresh", .handler = refresh_tokens},
      .summary = "Trade a refresh token for a new pair", .response = "TokenPair", .body = refresh_fields,
      .body_count = ARRAY_LEN(refresh_fields), .doc = API_FORMS, .errors = "401 403"},
-    {.http = {.methods = ALLOW_POST, .pattern = "/api/v1/auth/logout", .handler = log_out, .flags = ROUTE_AUTH},
+    {.http = {.methods = ALLOW_POST, .pattern = "/api/v1/auth/logout", .handler = sign_out, .flags = ROUTE_AUTH},
      .summary = "Log out: revoke this session", .status = 204},
     {.http = {.methods = ALLOW_POST, .pattern = "/api/v1/auth/logout-all", .handler = logout_all,
               .flags = ROUTE_AUTH},

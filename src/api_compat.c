@@ -128,14 +128,14 @@ static const compat_shape_t task_shape = SHAPE(task_names), wheel_shape = SHAPE(
 /* The seed's balance wheel counts 0..100 (D14): /api/v1's table and fields
  * with the larger bound, at an internal address of its own. */
 static const res_field_t wheel_percent_fields[] = {
-    {.f = {"sphere", FIELD_STRING, FIELD_REQUIRED, 1, 100, NULL}, .unique = 1},
-    {.f = {"value", FIELD_INT, FIELD_REQUIRED, 0, 100, NULL}},
-    {.f = {"color", FIELD_COLOR, 0, 0, 0, NULL}},
+    {.f = {.name = "sphere", .type = FIELD_STRING, .flags = FIELD_REQUIRED, .min = 1, .max = 100}, .unique = 1},
+    {.f = {.name = "value", .type = FIELD_INT, .flags = FIELD_REQUIRED, .max = 100}},
+    {.f = {.name = "color", .type = FIELD_COLOR}},
 };
 static const resource_t wheel_percent = {
     .name = "BalanceSpherePercent", .table = "balance_wheel", .tag = TAG, .collection = WHEEL_PERCENT,
-    .item = WHEEL_PERCENT "/{id}", .route_flags = ROUTE_AUTH | ROUTE_INTERNAL, .fields = wheel_percent_fields,
-    .field_count = ARRAY_LEN(wheel_percent_fields), .summary = "spheres of the life balance wheel, valued 0..100",
+    .item = WHEEL_PERCENT "/{id}", .route_flags = ROUTE_AUTH | ROUTE_INTERNAL, RES_FIELDS(wheel_percent_fields),
+    .summary = "spheres of the life balance wheel, valued 0..100",
     .changes_as = "balance-wheel",
 };
 
@@ -203,7 +203,7 @@ static int dump_into(const char *buffer, size_t size, void *data)
 }
 
 /* j (taken) as JSON text in the request's arena. */
-static const char *json_text(http_request_t *req, json_t *j, size_t *len)
+static const char *text_of_json(http_request_t *req, json_t *j, size_t *len)
 {
     abuf_t b;
     abuf_init(&b, &req->arena, JSON_TEXT_INITIAL);
@@ -256,7 +256,7 @@ static void seed_filter(http_request_t *req, int *status, const char **content_t
     json_decref(a.in);
     *status = a.status;
     *content_type = a.out ? "application/json; charset=utf-8" : NULL;
-    *body = a.out ? json_text(req, a.out, len) : NULL;
+    *body = a.out ? text_of_json(req, a.out, len) : NULL;
     if (!*body)
         *len = 0;
 }
@@ -275,7 +275,7 @@ static compat_ctx_t *seed_begin(http_request_t *req)
 static void seed_detail(http_request_t *req, compat_ctx_t *c, int status, const char *text)
 {
     size_t len;
-    const char *body = json_text(req, json_pack("{s:s}", "detail", text), &len);
+    const char *body = text_of_json(req, json_pack("{s:s}", "detail", text), &len);
     c->own = 1;
     http_respond_json(req, status, body, len);
 }
@@ -311,7 +311,7 @@ static const char *seed_body(http_request_t *req, compat_ctx_t *c, const compat_
     json_decref(seed);
     if (c->route->id_field)
         json_object_set_new(v1, c->route->id_field, json_integer(c->id));
-    return json_text(req, v1, NULL);
+    return text_of_json(req, v1, NULL);
 }
 
 /* To the route's /api/v1 call, with this body (JSON text or NULL), on the
@@ -390,8 +390,8 @@ static void on_board_columns(http_request_t *req, PGresult *res)
 static void board(http_request_t *req)
 {
     seed_begin(req);
-    const char *params[2] = {http_int_param(req, req->auth.user_id), http_int_param(req, PAGE_INTERNAL_MAX_LIMIT)};
-    api_query(req, stmt_board_columns, 2, params, on_board_columns);
+    const char *params[] = {http_int_param(req, req->auth.user_id), http_int_param(req, PAGE_INTERNAL_MAX_LIMIT)};
+    api_query(req, stmt_board_columns, ARRAY_LEN(params), params, on_board_columns);
 }
 
 static void on_board(http_request_t *req, const compat_ctx_t *c, answer_t *a)
@@ -440,16 +440,16 @@ static void duration_update(http_request_t *req)
     json_t *task = json_object_get(seed, "ganttTaskId");
     long long to = json_is_string(task) ? http_parse_id(json_string_value(task)) : 0;
     int move = json_is_string(task);
-    c->body = json_text(req, compat_shape_in(&duration_shape, seed), NULL);
+    c->body = text_of_json(req, compat_shape_in(&duration_shape, seed), NULL);
     json_decref(seed);
     if (!move) {
         hand_on(req, c, c->body);
     } else if (!to) {
         seed_detail(req, c, 404, T_NOT_FOUND);
     } else {
-        const char *params[3] = {http_int_param(req, c->id), http_int_param(req, req->auth.user_id),
+        const char *params[] = {http_int_param(req, c->id), http_int_param(req, req->auth.user_id),
                                  http_int_param(req, to)};
-        api_query(req, stmt_duration_move, 3, params, on_duration_moved);
+        api_query(req, stmt_duration_move, ARRAY_LEN(params), params, on_duration_moved);
     }
 }
 
@@ -616,8 +616,8 @@ static void with_caller_email(http_request_t *req, compat_ctx_t *c,
                               void (*then)(http_request_t *req, compat_ctx_t *c, const char *email))
 {
     c->with_email = then;
-    const char *params[1] = {http_int_param(req, req->auth.user_id)};
-    api_query(req, stmt_caller_email, 1, params, on_caller_email);
+    const char *params[] = {http_int_param(req, req->auth.user_id)};
+    api_query(req, stmt_caller_email, ARRAY_LEN(params), params, on_caller_email);
 }
 
 static void profile_with_email(http_request_t *req, compat_ctx_t *c, const char *email)
@@ -638,7 +638,7 @@ static void profile_update(http_request_t *req)
         return;
     const char *email = json_string_value(json_object_get(seed, "email"));
     c->text = email ? arena_strdup(&req->arena, email) : NULL;
-    c->body = json_text(req, compat_shape_in(&user_shape, seed), NULL);
+    c->body = text_of_json(req, compat_shape_in(&user_shape, seed), NULL);
     json_decref(seed);
     with_caller_email(req, c, profile_with_email);
 }
@@ -647,7 +647,7 @@ static void code_with_email(http_request_t *req, compat_ctx_t *c, const char *em
 {
     json_t *body = c->text ? json_pack("{s:s, s:s}", "email", email, "code", c->text)
                            : json_pack("{s:s}", "email", email);
-    hand_on(req, c, json_text(req, body, NULL));
+    hand_on(req, c, text_of_json(req, body, NULL));
 }
 
 /* GET /email/verify_profile: a new code for the caller's own address, even a verified one. */
@@ -681,7 +681,7 @@ static void check_password(http_request_t *req)
         return;
     }
     c->text = pw;
-    hand_on(req, c, json_text(req, json_pack("{s:s}", "password", pw), NULL));
+    hand_on(req, c, text_of_json(req, json_pack("{s:s}", "password", pw), NULL));
 }
 
 static void on_password_matched(http_request_t *req, const compat_ctx_t *c, answer_t *a)
@@ -713,7 +713,7 @@ static void update_password(http_request_t *req)
     else if (!old)
         seed_detail(req, c, 403, T_CHECK_OLD_FIRST);
     else
-        hand_on(req, c, json_text(req, json_pack("{s:s, s:s}", "current_password", old, "new_password", pw), NULL));
+        hand_on(req, c, text_of_json(req, json_pack("{s:s, s:s}", "current_password", old, "new_password", pw), NULL));
     json_decref(seed);
 }
 
@@ -865,7 +865,7 @@ static const api_route_t seed_routes[] = {
 /* The seed's routes, then the 0..100 wheel's (internal, like the mail above). */
 static api_route_t compat_routes[ARRAY_LEN(seed_routes) + RES_ROUTES_MAX];
 
-static void compat_register(void)
+static void register_compat(void)
 {
     /* The one write /api/v1 has no route for: a duration moved to another
      * of the caller's Gantt tasks (its dates change through /api/v1 after),
@@ -888,5 +888,5 @@ static void compat_register(void)
 
 const api_module_t api_compat_module = {
     .name = "compat-seed000", .tag = TAG, .routes = compat_routes, .route_count = ARRAY_LEN(compat_routes),
-    .register_statements = compat_register, .seed000 = 1,
+    .register_statements = register_compat, .seed000 = 1,
 };
