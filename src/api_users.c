@@ -108,9 +108,9 @@ static void on_password_checked(http_request_t *req, int matches)
 {
     me_ctx_t *c = req->ctx;
     if (!matches) {
-        const char *params[2] = {user_id_text(req),
+        const char *params[] = {user_id_text(req),
                                  http_int_param(req, (long long)req->worker->cfg->login_lockout_window_ms)};
-        api_query(req, stmt_password_failed, 2, params, on_failure_counted);
+        api_query(req, stmt_password_failed, ARRAY_LEN(params), params, on_failure_counted);
         return;
     }
     c->next(req);
@@ -133,38 +133,38 @@ static void require_password(http_request_t *req, me_ctx_t *c, const char *passw
     c->password = password;
     c->next = next;
     req->ctx = c;
-    const char *params[3] = {user_id_text(req), http_int_param(req, cfg->login_lockout_threshold),
+    const char *params[] = {user_id_text(req), http_int_param(req, cfg->login_lockout_threshold),
                              http_int_param(req, (long long)cfg->login_lockout_window_ms)};
-    api_query(req, stmt_password_hash, 3, params, on_password_hash);
+    api_query(req, stmt_password_hash, ARRAY_LEN(params), params, on_password_hash);
 }
 
-static const body_field_t password_fields[] = {{"password", FIELD_PASSWORD, FIELD_REQUIRED, 0, 0, NULL}};
+static const body_field_t password_fields[] = {{.name = "password", .type = FIELD_PASSWORD, .flags = FIELD_REQUIRED}};
 
 /* Parses {password} into a new context; NULL after answering. */
 static me_ctx_t *parse_password_body(http_request_t *req)
 {
     me_ctx_t *c = arena_calloc(&req->arena, sizeof(*c));
-    if (api_body_parse(req, password_fields, 1, BODY_CREATE, 0, c->v))
+    if (api_body_parse(req, password_fields, ARRAY_LEN(password_fields), BODY_CREATE, 0, c->v))
         return NULL;
     return c;
 }
 
 static void me_get(http_request_t *req)
 {
-    const char *params[1] = {user_id_text(req)};
-    api_query(req, stmt_user_get, 1, params, api_on_json_row);
+    const char *params[] = {user_id_text(req)};
+    api_query(req, stmt_user_get, ARRAY_LEN(params), params, api_on_json_row);
 }
 
 enum { M_USERNAME, M_NAME, M_FIRST, M_LAST, M_MIDDLE, M_PHONE, M_DOB, M_COUNTRY, M_COUNT };
 static const body_field_t me_fields[M_COUNT] = {
-    [M_USERNAME] = {"username", FIELD_STRING, 0, 1, 150, NULL},
-    [M_NAME] = {"name", FIELD_STRING, 0, 0, 200, NULL},
-    [M_FIRST] = {"first_name", FIELD_STRING, 0, 0, 100, NULL},
-    [M_LAST] = {"last_name", FIELD_STRING, 0, 0, 100, NULL},
-    [M_MIDDLE] = {"middle_name", FIELD_STRING, 0, 0, 100, NULL},
-    [M_PHONE] = {"phone", FIELD_STRING, 0, 0, 32, NULL},
-    [M_DOB] = {"date_of_birth", FIELD_DATE, 0, 0, 0, NULL},
-    [M_COUNTRY] = {"country", FIELD_STRING, 0, 0, 100, NULL},
+    [M_USERNAME] = {.name = "username", .type = FIELD_STRING, .min = 1, .max = 150},
+    [M_NAME] = {.name = "name", .type = FIELD_STRING, .max = 200},
+    [M_FIRST] = {.name = "first_name", .type = FIELD_STRING, .max = 100},
+    [M_LAST] = {.name = "last_name", .type = FIELD_STRING, .max = 100},
+    [M_MIDDLE] = {.name = "middle_name", .type = FIELD_STRING, .max = 100},
+    [M_PHONE] = {.name = "phone", .type = FIELD_STRING, .max = 32},
+    [M_DOB] = {.name = "date_of_birth", .type = FIELD_DATE},
+    [M_COUNTRY] = {.name = "country", .type = FIELD_STRING, .max = 100},
 };
 
 #define PATCH_FIELDS_MAX 16
@@ -209,8 +209,8 @@ static void on_account_deleted(http_request_t *req, PGresult *res)
 
 static void delete_account(http_request_t *req)
 {
-    const char *params[1] = {user_id_text(req)};
-    api_query(req, stmt_delete, 1, params, on_account_deleted);
+    const char *params[] = {user_id_text(req)};
+    api_query(req, stmt_delete, ARRAY_LEN(params), params, on_account_deleted);
 }
 
 static void me_delete(http_request_t *req)
@@ -231,8 +231,8 @@ static void password_check(http_request_t *req)
 
 enum { PW_CURRENT, PW_NEW };
 static const body_field_t password_change_fields[] = {
-    [PW_CURRENT] = {"current_password", FIELD_PASSWORD, FIELD_REQUIRED, 0, 0, NULL},
-    [PW_NEW] = {"new_password", FIELD_PASSWORD, FIELD_REQUIRED, 0, 0, NULL},
+    [PW_CURRENT] = {.name = "current_password", .type = FIELD_PASSWORD, .flags = FIELD_REQUIRED},
+    [PW_NEW] = {.name = "new_password", .type = FIELD_PASSWORD, .flags = FIELD_REQUIRED},
 };
 
 static void on_password_set(http_request_t *req, PGresult *res)
@@ -256,8 +256,8 @@ static void on_new_password_hashed(http_request_t *req, const char *hash)
         return;
     }
     me_ctx_t *c = req->ctx;
-    const char *params[4] = {user_id_text(req), c->hash, hash, http_int_param(req, req->auth.session_id)};
-    api_query(req, stmt_set_password, 4, params, on_password_set);
+    const char *params[] = {user_id_text(req), c->hash, hash, http_int_param(req, req->auth.session_id)};
+    api_query(req, stmt_set_password, ARRAY_LEN(params), params, on_password_set);
 }
 
 static void hash_new_password(http_request_t *req)
@@ -282,8 +282,8 @@ static void password_change(http_request_t *req)
 
 enum { E_NEW, E_PASSWORD };
 static const body_field_t email_change_fields[] = {
-    [E_NEW] = {"new_email", FIELD_EMAIL, FIELD_REQUIRED, 0, 0, NULL},
-    [E_PASSWORD] = {"password", FIELD_PASSWORD, FIELD_REQUIRED, 0, 0, NULL},
+    [E_NEW] = {.name = "new_email", .type = FIELD_EMAIL, .flags = FIELD_REQUIRED},
+    [E_PASSWORD] = {.name = "password", .type = FIELD_PASSWORD, .flags = FIELD_REQUIRED},
 };
 
 static void on_email_change(http_request_t *req, PGresult *res)
@@ -297,31 +297,34 @@ static void send_email_code(http_request_t *req)
 {
     me_ctx_t *c = req->ctx;
     const config_t *cfg = req->worker->cfg;
-    char code[7];
+    char code[AUTH_CODE_SIZE];
     auth_code_new(code);
-    const char *params[7] = {user_id_text(req), c->v[E_NEW].text, code, http_int_param(req, (long long)cfg->auth_code_ttl_ms),
+    const char *params[] = {user_id_text(req), c->v[E_NEW].text, code, http_int_param(req, (long long)cfg->auth_code_ttl_ms),
                              http_lang_code(req), http_int_param(req, cfg->mail_quota_per_minute),
                              http_int_param(req, cfg->mail_quota_per_hour)};
-    api_query(req, stmt_email_change, 7, params, on_email_change);
+    api_query(req, stmt_email_change, ARRAY_LEN(params), params, on_email_change);
 }
 
 static void email_change(http_request_t *req)
 {
     me_ctx_t *c = arena_calloc(&req->arena, sizeof(*c));
-    if (api_body_parse(req, email_change_fields, 2, BODY_CREATE, 0, c->v))
+    if (api_body_parse(req, email_change_fields, ARRAY_LEN(email_change_fields), BODY_CREATE, 0, c->v))
         return;
     require_password(req, c, c->v[E_PASSWORD].text, send_email_code);
 }
 
-static const body_field_t code_fields[] = {{"code", FIELD_STRING, FIELD_REQUIRED, 1, 32, NULL}};
+static const body_field_t code_fields[] = {
+    {.name = "code", .type = FIELD_STRING, .flags = FIELD_REQUIRED, .min = 1, .max = 32},
+};
 
 static void email_confirm(http_request_t *req)
 {
     body_value_t v[1];
-    if (api_body_parse(req, code_fields, 1, BODY_CREATE, 0, v))
+    if (api_body_parse(req, code_fields, ARRAY_LEN(code_fields), BODY_CREATE, 0, v))
         return;
-    const char *params[3] = {user_id_text(req), v[0].text, http_int_param(req, req->worker->cfg->auth_code_max_attempts)};
-    api_query(req, stmt_email_confirm, 3, params, on_user_outcome);
+    const char *params[] = {user_id_text(req), v[0].text,
+                            http_int_param(req, req->worker->cfg->auth_code_max_attempts)};
+    api_query(req, stmt_email_confirm, ARRAY_LEN(params), params, on_user_outcome);
 }
 
 static int raw_image_type(const http_request_t *req)
@@ -372,8 +375,8 @@ static void avatar_put(http_request_t *req)
     api_image_t img;
     if (avatar_bytes(req, &data, &len) || api_image_accept(req, data, len, AVATAR_MAX_BYTES, &img))
         return;
-    const char *params[4] = {user_id_text(req), img.type, img.hex, img.sha256};
-    api_query(req, stmt_avatar_set, 4, params, on_user_outcome);
+    const char *params[] = {user_id_text(req), img.type, img.hex, img.sha256};
+    api_query(req, stmt_avatar_set, ARRAY_LEN(params), params, on_user_outcome);
 }
 
 static void on_avatar_deleted(http_request_t *req, PGresult *res)
@@ -389,16 +392,16 @@ static void on_avatar_deleted(http_request_t *req, PGresult *res)
 /* Idempotent: 204 whether or not there was an avatar. */
 static void avatar_delete(http_request_t *req)
 {
-    const char *params[1] = {user_id_text(req)};
-    api_query(req, stmt_avatar_delete, 1, params, on_avatar_deleted);
+    const char *params[] = {user_id_text(req)};
+    api_query(req, stmt_avatar_delete, ARRAY_LEN(params), params, on_avatar_deleted);
 }
 
 static void on_avatar(http_request_t *req, PGresult *res) { api_image_respond(req, res, AVATAR_CACHE_CONTROL); }
 
 static void avatar_get(http_request_t *req, const char *user_id)
 {
-    const char *params[2] = {user_id, api_if_none_match(req)};
-    api_query(req, stmt_avatar_get, 2, params, on_avatar);
+    const char *params[] = {user_id, api_if_none_match(req)};
+    api_query(req, stmt_avatar_get, ARRAY_LEN(params), params, on_avatar);
 }
 
 static void user_avatar_get(http_request_t *req)
@@ -414,10 +417,10 @@ static void me_avatar_get(http_request_t *req) { avatar_get(req, user_id_text(re
  * ones are checked as body fields are. */
 enum { FILTER_Q, FILTER_COUNTRY, FILTER_PREMIUM, FILTER_EMAIL, FILTER_COUNT };
 static const body_field_t user_filters[FILTER_COUNT] = {
-    [FILTER_Q] = {"q", FIELD_STRING, 0, 0, SEARCH_MAX_CHARS, NULL},
-    [FILTER_COUNTRY] = {"country", FIELD_STRING, 0, 0, COUNTRY_MAX_CHARS, NULL},
-    [FILTER_PREMIUM] = {"is_premium", FIELD_BOOL, 0, 0, 0, NULL},
-    [FILTER_EMAIL] = {"email", FIELD_STRING, 0, 0, BODY_EMAIL_MAX_CHARS, NULL},
+    [FILTER_Q] = {.name = "q", .type = FIELD_STRING, .max = SEARCH_MAX_CHARS},
+    [FILTER_COUNTRY] = {.name = "country", .type = FIELD_STRING, .max = COUNTRY_MAX_CHARS},
+    [FILTER_PREMIUM] = {.name = "is_premium", .type = FIELD_BOOL},
+    [FILTER_EMAIL] = {.name = "email", .type = FIELD_STRING, .max = BODY_EMAIL_MAX_CHARS},
 };
 
 /* GET /users (public profiles) and GET /admin/users (whole users, ?email=). */
@@ -441,9 +444,9 @@ static void users_list(http_request_t *req)
         api_respond_validation(req, &e);
         return;
     }
-    const char *params[7] = {full ? "true" : "false", q, country, premium, email, http_int_param(req, after),
+    const char *params[] = {full ? "true" : "false", q, country, premium, email, http_int_param(req, after),
                              http_int_param(req, limit)};
-    api_query(req, stmt_page, 7, params, api_on_json_row);
+    api_query(req, stmt_page, ARRAY_LEN(params), params, api_on_json_row);
 }
 
 /* One user by the {id} of the path, rendered by stmt. */
@@ -452,8 +455,8 @@ static void get_user_by_path_id(http_request_t *req, int stmt)
     const char *id = http_path_id(req, "id");
     if (!id)
         return;
-    const char *params[1] = {id};
-    api_query(req, stmt, 1, params, api_on_json_row);
+    const char *params[] = {id};
+    api_query(req, stmt, ARRAY_LEN(params), params, api_on_json_row);
 }
 
 static void user_public(http_request_t *req) { get_user_by_path_id(req, stmt_user_public); }
@@ -464,10 +467,10 @@ static const char *const role_choices[] = {"user", "staff", "admin", NULL};
 enum { A_ROLE, A_PREMIUM, A_NAME, A_VERIFIED, A_COUNT };
 /* Flags that may not be null are FIELD_REQUIRED: absent is fine in a PATCH, null is not. */
 static const body_field_t admin_fields[A_COUNT] = {
-    [A_ROLE] = {"role", FIELD_ENUM, FIELD_REQUIRED, 0, 0, role_choices},
-    [A_PREMIUM] = {"is_premium", FIELD_BOOL, FIELD_REQUIRED, 0, 0, NULL},
-    [A_NAME] = {"name", FIELD_STRING, 0, 0, 200, NULL},
-    [A_VERIFIED] = {"email_verified", FIELD_BOOL, FIELD_REQUIRED, 0, 0, NULL},
+    [A_ROLE] = {.name = "role", .type = FIELD_ENUM, .flags = FIELD_REQUIRED, .choices = role_choices},
+    [A_PREMIUM] = {.name = "is_premium", .type = FIELD_BOOL, .flags = FIELD_REQUIRED},
+    [A_NAME] = {.name = "name", .type = FIELD_STRING, .max = 200},
+    [A_VERIFIED] = {.name = "email_verified", .type = FIELD_BOOL, .flags = FIELD_REQUIRED},
 };
 
 static void admin_user_patch(http_request_t *req)
@@ -488,8 +491,8 @@ static void admin_user_delete(http_request_t *req)
     const char *id = http_path_id(req, "id");
     if (!id)
         return;
-    const char *params[1] = {id};
-    api_query(req, stmt_delete, 1, params, on_admin_deleted);
+    const char *params[] = {id};
+    api_query(req, stmt_delete, ARRAY_LEN(params), params, on_admin_deleted);
 }
 
 static void users_register_statements(void)
