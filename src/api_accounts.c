@@ -100,10 +100,6 @@ static void on_registered(http_request_t *req, PGresult *res)
 
 static void on_register_hashed(http_request_t *req, const char *hash)
 {
-    if (!hash) {
-        http_respond_problem(req, 500, "internal_error", NULL);
-        return;
-    }
     body_value_t *v = req->ctx;
     char code[AUTH_CODE_SIZE];
     auth_code_new(code);
@@ -220,10 +216,6 @@ static void on_reset(http_request_t *req, PGresult *res)
 
 static void on_reset_hashed(http_request_t *req, const char *hash)
 {
-    if (!hash) {
-        http_respond_problem(req, 500, "internal_error", NULL);
-        return;
-    }
     body_value_t *v = req->ctx;
     const char *params[] = {v[P_EMAIL].text, v[P_CODE].text, hash,
                              http_int_param(req, req->worker->cfg->auth_code_max_attempts)};

@@ -216,8 +216,12 @@ typedef struct {
 static void on_hashed(void *data, const char *hash)
 {
     hash_ctx_t *ctx = data;
-    if (http_request_resume(ctx->req))
-        ctx->hash_cb(ctx->req, hash ? arena_strdup(&ctx->req->arena, hash) : NULL);
+    if (!http_request_resume(ctx->req))
+        return;
+    if (hash)
+        ctx->hash_cb(ctx->req, arena_strdup(&ctx->req->arena, hash));
+    else
+        http_respond_problem(ctx->req, 500, "internal_error", NULL);
 }
 
 static void on_verified(void *data, int matches)
@@ -242,7 +246,7 @@ void api_password_hash(http_request_t *req, const char *password, api_hash_cb cb
     if (auth_password_hash(&req->worker->loop, password, on_hashed, hash_ctx_new(req, cb, NULL)) == 0)
         http_request_hold(req);
     else
-        cb(req, NULL);
+        http_respond_problem(req, 500, "internal_error", NULL);
 }
 
 void api_password_verify(http_request_t *req, const char *password, const char *hash, api_verify_cb cb)

@@ -251,10 +251,6 @@ static void on_password_set(http_request_t *req, PGresult *res)
 
 static void on_new_password_hashed(http_request_t *req, const char *hash)
 {
-    if (!hash) {
-        http_respond_problem(req, 500, "internal_error", NULL);
-        return;
-    }
     me_ctx_t *c = req->ctx;
     const char *params[] = {user_id_text(req), c->hash, hash, http_int_param(req, req->auth.session_id)};
     api_query(req, stmt_set_password, ARRAY_LEN(params), params, on_password_set);

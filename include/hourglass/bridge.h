@@ -64,8 +64,8 @@ int api_body_parse(http_request_t *req, const body_field_t *fields, size_t count
 int api_password_policy_errors(http_request_t *req, const char *field, const char *pw, field_errors_t *e);
 
 /* argon2id for a request, on the pool of its worker's loop. cb runs only
- * while the request can still be answered. hash (in the arena) is NULL on
- * failure; when the work cannot be queued, cb(req, NULL) runs at once. */
+ * while the request can still be answered, with the hash in the arena; when
+ * hashing fails or cannot be queued the request is answered 500 instead. */
 typedef void (*api_hash_cb)(http_request_t *req, const char *hash);
 void api_password_hash(http_request_t *req, const char *password, api_hash_cb cb);
 /* matches is 1 or 0; hash NULL (an unknown user) checks against a dummy and
