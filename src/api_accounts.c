@@ -64,19 +64,12 @@ static void respond_token_pair(http_request_t *req, int64_t user_id, int64_t ses
     http_respond_json(req, 200, b.data, b.len);
 }
 
-enum { R_EMAIL, R_PASSWORD, R_CONFIRM, R_USERNAME, R_NAME, R_FIRST, R_LAST, R_MIDDLE, R_PHONE, R_DOB, R_COUNTRY };
+enum { R_EMAIL, R_PASSWORD, R_CONFIRM, R_PROFILE };
 static const body_field_t register_fields[] = {
     [R_EMAIL] = {.name = "email", .type = FIELD_EMAIL, .flags = FIELD_REQUIRED},
     [R_PASSWORD] = {.name = "password", .type = FIELD_PASSWORD, .flags = FIELD_REQUIRED},
     [R_CONFIRM] = {.name = "password_confirm", .type = FIELD_PASSWORD},
-    [R_USERNAME] = {.name = "username", .type = FIELD_STRING, .min = 1, .max = 150},
-    [R_NAME] = {.name = "name", .type = FIELD_STRING, .max = 200},
-    [R_FIRST] = {.name = "first_name", .type = FIELD_STRING, .max = 100},
-    [R_LAST] = {.name = "last_name", .type = FIELD_STRING, .max = 100},
-    [R_MIDDLE] = {.name = "middle_name", .type = FIELD_STRING, .max = 100},
-    [R_PHONE] = {.name = "phone", .type = FIELD_STRING, .max = 32},
-    [R_DOB] = {.name = "date_of_birth", .type = FIELD_DATE},
-    [R_COUNTRY] = {.name = "country", .type = FIELD_STRING, .max = 100},
+    [R_PROFILE] = API_PROFILE_FIELDS,
 };
 #define REGISTER_FIELDS ARRAY_LEN(register_fields)
 
@@ -103,9 +96,11 @@ static void on_register_hashed(http_request_t *req, const char *hash)
     body_value_t *v = req->ctx;
     char code[AUTH_CODE_SIZE];
     auth_code_new(code);
+    const body_value_t *p = &v[R_PROFILE];
     const char *params[] = {
-        v[R_EMAIL].text, hash, v[R_USERNAME].text, v[R_NAME].text, v[R_FIRST].text, v[R_LAST].text,
-        v[R_MIDDLE].text, v[R_PHONE].text, v[R_DOB].text, v[R_COUNTRY].text, code,
+        v[R_EMAIL].text, hash, p[PROFILE_USERNAME].text, p[PROFILE_NAME].text, p[PROFILE_FIRST].text,
+        p[PROFILE_LAST].text, p[PROFILE_MIDDLE].text, p[PROFILE_PHONE].text, p[PROFILE_DOB].text,
+        p[PROFILE_COUNTRY].text, code,
         http_int_param(req, (long long)req->worker->cfg->auth_code_ttl_ms), http_lang_code(req), "false",
     };
     api_query(req, stmt_register, ARRAY_LEN(params), params, on_registered);

@@ -11,6 +11,7 @@
 #include "hourglass/bridge.h"
 #include "hourglass/api.h"
 #include "hourglass/app.h"
+#include "hourglass/api_v1.h"
 #include "hourglass/api_images.h"
 #include "hourglass/http_auth.h"
 #include "hourglass/auth.h"
@@ -155,17 +156,7 @@ static void me_get(http_request_t *req)
     api_query(req, stmt_user_get, ARRAY_LEN(params), params, api_on_json_row);
 }
 
-enum { M_USERNAME, M_NAME, M_FIRST, M_LAST, M_MIDDLE, M_PHONE, M_DOB, M_COUNTRY, M_COUNT };
-static const body_field_t me_fields[M_COUNT] = {
-    [M_USERNAME] = {.name = "username", .type = FIELD_STRING, .min = 1, .max = 150},
-    [M_NAME] = {.name = "name", .type = FIELD_STRING, .max = 200},
-    [M_FIRST] = {.name = "first_name", .type = FIELD_STRING, .max = 100},
-    [M_LAST] = {.name = "last_name", .type = FIELD_STRING, .max = 100},
-    [M_MIDDLE] = {.name = "middle_name", .type = FIELD_STRING, .max = 100},
-    [M_PHONE] = {.name = "phone", .type = FIELD_STRING, .max = 32},
-    [M_DOB] = {.name = "date_of_birth", .type = FIELD_DATE},
-    [M_COUNTRY] = {.name = "country", .type = FIELD_STRING, .max = 100},
-};
+static const body_field_t me_fields[] = {API_PROFILE_FIELDS};
 
 #define PATCH_FIELDS_MAX 16
 
@@ -182,7 +173,10 @@ static void patch_user(http_request_t *req, const char *id, const body_field_t *
     api_query(req, stmt, 2 + count, params, on_user_outcome);
 }
 
-static void me_patch(http_request_t *req) { patch_user(req, user_id_text(req), me_fields, M_COUNT, stmt_update_me); }
+static void me_patch(http_request_t *req)
+{
+    patch_user(req, user_id_text(req), me_fields, ARRAY_LEN(me_fields), stmt_update_me);
+}
 
 /* A user is gone: their sessions are refused here at once (other instances
  * hear it through NOTIFY). Returns -1 after answering when nothing was deleted. */
@@ -519,8 +513,8 @@ static const api_route_t user_routes[] = {
     {.http = {.methods = ALLOW_GET, .pattern = "/api/v1/users/me", .handler = me_get, .flags = ROUTE_AUTH},
      .summary = "The caller's account", .response = "User"},
     {.http = {.methods = ALLOW_PATCH, .pattern = "/api/v1/users/me", .handler = me_patch, .flags = ROUTE_AUTH},
-     .summary = "Change the given profile fields", .response = "User", .body = me_fields, .body_count = M_COUNT,
-     .errors = "409"},
+     .summary = "Change the given profile fields", .response = "User", .body = me_fields,
+     .body_count = ARRAY_LEN(me_fields), .errors = "409"},
     {.http = {.methods = ALLOW_DELETE, .pattern = "/api/v1/users/me", .handler = me_delete, .flags = ROUTE_AUTH},
      .summary = "Delete the account and everything it owns", .status = 204, .body = password_fields,
      .body_count = ARRAY_LEN(password_fields), .errors = "429"},

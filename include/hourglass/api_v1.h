@@ -9,4 +9,20 @@
  * asks for one: api_compat.c). */
 void api_send_code(http_request_t *req, const char *kind);
 
+/* The profile's own fields, in this order, as registration (api_accounts.c)
+ * and PATCH /api/v1/users/me (api_users.c) read them. */
+enum {
+    PROFILE_USERNAME, PROFILE_NAME, PROFILE_FIRST, PROFILE_LAST, PROFILE_MIDDLE, PROFILE_PHONE, PROFILE_DOB,
+    PROFILE_COUNTRY, PROFILE_FIELDS
+};
+#define API_PROFILE_FIELDS                                                        \
+    {.name = "username", .type = FIELD_STRING, .min = 1, .max = 150},             \
+        {.name = "name", .type = FIELD_STRING, .max = 200},                       \
+        {.name = "first_name", .type = FIELD_STRING, .max = 100},                 \
+        {.name = "last_name", .type = FIELD_STRING, .max = 100},                  \
+        {.name = "middle_name", .type = FIELD_STRING, .max = 100},                \
+        {.name = "phone", .type = FIELD_STRING, .max = 32},                       \
+        {.name = "date_of_birth", .type = FIELD_DATE},                            \
+        {.name = "country", .type = FIELD_STRING, .max = 100}
+
 #endif
