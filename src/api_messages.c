@@ -17,8 +17,8 @@
 static int stmt_send_batch, stmt_page, stmt_conversations, stmt_mark_read, stmt_start;
 
 static const body_field_t message_fields[] = {
-    {"to_user_id", FIELD_ID, FIELD_REQUIRED, 0, 0, NULL},
-    {"text", FIELD_STRING, FIELD_REQUIRED, 1, MESSAGE_MAX_CHARS, NULL},
+    {.name = "to_user_id", .type = FIELD_ID, .flags = FIELD_REQUIRED},
+    {.name = "text", .type = FIELD_STRING, .flags = FIELD_REQUIRED, .min = 1, .max = MESSAGE_MAX_CHARS},
 };
 
 /* ?limit= and the keyset position: `before` (a message id), or the envelope's
@@ -29,7 +29,7 @@ static int page_params(http_request_t *req, const char **limit, const char **bef
     field_errors_init(&e, req);
     long long lim, after;
     body_page_params(req, &e, &lim, &after);
-    static const body_field_t before_field = {"before", FIELD_ID, 0, 0, 0, NULL};
+    static const body_field_t before_field = {.name = "before", .type = FIELD_ID};
     const char *b = body_query_param(req, &before_field, &e);
     if (e.count) {
         api_respond_validation(req, &e);
@@ -135,8 +135,8 @@ static void conversation(http_request_t *req)
     const char *limit, *before;
     if (!peer || page_params(req, &limit, &before))
         return;
-    const char *params[4] = {http_int_param(req, req->auth.user_id), peer, before, limit};
-    api_query(req, stmt_page, 4, params, on_json);
+    const char *params[] = {http_int_param(req, req->auth.user_id), peer, before, limit};
+    api_query(req, stmt_page, ARRAY_LEN(params), params, on_json);
 }
 
 static void conversations(http_request_t *req)
@@ -144,8 +144,8 @@ static void conversations(http_request_t *req)
     const char *limit, *before;
     if (page_params(req, &limit, &before))
         return;
-    const char *params[3] = {http_int_param(req, req->auth.user_id), before, limit};
-    api_query(req, stmt_conversations, 3, params, on_json);
+    const char *params[] = {http_int_param(req, req->auth.user_id), before, limit};
+    api_query(req, stmt_conversations, ARRAY_LEN(params), params, on_json);
 }
 
 static void on_marked(http_request_t *req, PGresult *res)
@@ -165,8 +165,8 @@ static void mark_read(http_request_t *req)
     const char *peer = http_path_id(req, "user_id");
     if (!peer)
         return;
-    const char *params[2] = {http_int_param(req, req->auth.user_id), peer};
-    api_query(req, stmt_mark_read, 2, params, on_marked);
+    const char *params[] = {http_int_param(req, req->auth.user_id), peer};
+    api_query(req, stmt_mark_read, ARRAY_LEN(params), params, on_marked);
 }
 
 /* The id of the last event the client saw (EventSource sends it when it
@@ -251,12 +251,12 @@ static void messages_register_statements(void)
 
 /* The documented query parameter of GET /messages/{user_id} (page_params reads it). */
 static const body_field_t before_query[] = {
-    {"before", FIELD_ID, 0, 0, 0, NULL},
+    {.name = "before", .type = FIELD_ID},
 };
 
 /* The documented query parameter of GET /events (api_events reads it: sse_types_parse). */
 static const body_field_t events_query[] = {
-    {"types", FIELD_STRING, 0, 0, 0, NULL},
+    {.name = "types", .type = FIELD_STRING},
 };
 
 static const api_route_t message_routes[] = {
