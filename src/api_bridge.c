@@ -61,6 +61,13 @@ void api_query_or_null(http_request_t *req, int stmt, int nparams, const char *c
     query_send(req, stmt, nparams, values, cb, 1);
 }
 
+void api_query_path_id(http_request_t *req, int stmt, api_db_cb cb)
+{
+    const char *id = http_path_id(req, "id");
+    if (id)
+        query_send(req, stmt, 1, &id, cb, 0);
+}
+
 void api_respond_db_error(http_request_t *req, const PGresult *res)
 {
     const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;

@@ -314,14 +314,7 @@ static void orders_list(http_request_t *req)
     api_query(req, stmt_orders_page, ARRAY_LEN(params), params, api_on_json_row);
 }
 
-static void order_get(http_request_t *req)
-{
-    const char *id = http_path_id(req, "id");
-    if (!id)
-        return;
-    const char *params[] = {id};
-    api_query(req, stmt_order_get, ARRAY_LEN(params), params, api_on_json_row);
-}
+static void order_get(http_request_t *req) { api_query_path_id(req, stmt_order_get, api_on_json_row); }
 
 enum { U_STATUS, U_DELIVERY, U_ADDRESS, U_COMMENT, U_COUNT };
 /* Ids that may not be null are FIELD_REQUIRED: absent is fine in a PATCH, null is not. */

@@ -439,19 +439,9 @@ static void users_list(http_request_t *req)
     api_query(req, stmt_page, ARRAY_LEN(params), params, api_on_json_row);
 }
 
-/* One user by the {id} of the path, rendered by stmt. */
-static void get_user_by_path_id(http_request_t *req, int stmt)
-{
-    const char *id = http_path_id(req, "id");
-    if (!id)
-        return;
-    const char *params[] = {id};
-    api_query(req, stmt, ARRAY_LEN(params), params, api_on_json_row);
-}
+static void user_public(http_request_t *req) { api_query_path_id(req, stmt_user_public, api_on_json_row); }
 
-static void user_public(http_request_t *req) { get_user_by_path_id(req, stmt_user_public); }
-
-static void admin_user_get(http_request_t *req) { get_user_by_path_id(req, stmt_user_get); }
+static void admin_user_get(http_request_t *req) { api_query_path_id(req, stmt_user_get, api_on_json_row); }
 
 static const char *const role_choices[] = {"user", "staff", "admin", NULL};
 enum { A_ROLE, A_PREMIUM, A_NAME, A_VERIFIED, A_COUNT };
@@ -476,14 +466,7 @@ static void on_admin_deleted(http_request_t *req, PGresult *res)
         http_respond(req, 204, NULL, NULL, 0);
 }
 
-static void admin_user_delete(http_request_t *req)
-{
-    const char *id = http_path_id(req, "id");
-    if (!id)
-        return;
-    const char *params[] = {id};
-    api_query(req, stmt_delete, ARRAY_LEN(params), params, on_admin_deleted);
-}
+static void admin_user_delete(http_request_t *req) { api_query_path_id(req, stmt_delete, on_admin_deleted); }
 
 static void users_register_statements(void)
 {

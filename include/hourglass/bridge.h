@@ -25,6 +25,9 @@ void api_query(http_request_t *req, int stmt, int nparams, const char *const *va
 /* The same, but cb also runs (with res NULL) when the database cannot answer,
  * for handlers whose answer to that is not a plain 503 problem. */
 void api_query_or_null(http_request_t *req, int stmt, int nparams, const char *const *values, api_db_cb cb);
+/* api_query with the path's {id} as the one parameter; a path whose {id} is
+ * not an id was answered 404 (http_path_id) and stmt is not sent. */
+void api_query_path_id(http_request_t *req, int stmt, api_db_cb cb);
 /* Status and problem for a failed database call (503, 409, 500). */
 void api_respond_db_error(http_request_t *req, const PGresult *res);
 /* The first column of the one row as the JSON answer with status; 404 when
