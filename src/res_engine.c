@@ -345,7 +345,7 @@ static void build_refs(res_state_t *st, const resource_t *res)
     abuf_free(&s);
 }
 
-static int field_position(const resource_t *res, const char *name)
+static int position_of_field(const resource_t *res, const char *name)
 {
     for (size_t i = 0; i < res->field_count; i++)
         if (!strcmp(res->fields[i].f.name, name))
@@ -381,7 +381,7 @@ static res_state_t *state_new(const resource_t *res)
     event_name(res, st->event_name, sizeof(st->event_name));
     for (size_t i = 0; i < res->field_count; i++) {
         st->fields[i] = res->fields[i].f;
-        st->after[i] = res->fields[i].after ? field_position(res, res->fields[i].after) : -1;
+        st->after[i] = res->fields[i].after ? position_of_field(res, res->fields[i].after) : -1;
     }
     for (size_t i = 0; i < res->filter_count; i++)
         st->filters[i] = res_filter_field(&res->filters[i]);
