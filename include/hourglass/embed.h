@@ -17,5 +17,7 @@ extern const size_t docs_assets_count;
 /* The OpenAPI document's data (the JSON files of docs/openapi), read by openapi.c. */
 extern const embedded_file_t openapi_data[];
 extern const size_t openapi_data_count;
+/* docs/problems.json: the status reasons and problem texts, read by http_problem.c. */
+extern const embedded_file_t problem_texts[];
 
 #endif
