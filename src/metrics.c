@@ -3,13 +3,17 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hourglass/mem.h"
 
 /* Statuses we count one by one; anything else is counted under its class. */
 static const int counted_statuses[] = {
     100, 200, 201, 202, 204, 304, 400, 401, 403, 404, 405, 408, 409, 410,
     411, 413, 414, 415, 422, 429, 431, 500, 501, 502, 503, 504,
 };
-#define STATUS_SLOTS (sizeof(counted_statuses) / sizeof(counted_statuses[0]) + 5)
+#define STATUS_COUNTED (sizeof(counted_statuses) / sizeof(counted_statuses[0]))
+#define STATUS_CLASSES 5 /* 1xx to 5xx, after the counted ones */
+#define STATUS_SLOTS (STATUS_COUNTED + STATUS_CLASSES)
+#define STATUS_LIMIT 600
 static const double buckets[] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
 #define BUCKETS (sizeof(buckets) / sizeof(buckets[0]))
 
@@ -29,18 +33,18 @@ struct metrics_worker {
 static metrics_worker_t *workers;
 static int worker_count;
 static int routes_count;
-static unsigned char status_slot[600];
+static unsigned char status_slot[STATUS_LIMIT];
 
 int metrics_init(int nworkers, int route_count)
 {
     worker_count = nworkers;
     routes_count = route_count + 1;
-    workers = calloc((size_t)nworkers, sizeof(metrics_worker_t));
+    workers = mem_calloc((size_t)nworkers, sizeof(metrics_worker_t));
     for (int i = 0; i < nworkers; i++)
-        workers[i].routes = calloc((size_t)routes_count, sizeof(route_metrics_t));
-    for (int s = 0; s < 600; s++)
-        status_slot[s] = (unsigned char)(STATUS_SLOTS - 5 + (s / 100 >= 1 && s / 100 <= 5 ? s / 100 - 1 : 0));
-    for (size_t i = 0; i < sizeof(counted_statuses) / sizeof(counted_statuses[0]); i++)
+        workers[i].routes = mem_calloc((size_t)routes_count, sizeof(route_metrics_t));
+    for (int s = 0; s < STATUS_LIMIT; s++)
+        status_slot[s] = (unsigned char)(STATUS_COUNTED + (s / 100 >= 1 ? s / 100 - 1 : 0));
+    for (size_t i = 0; i < STATUS_COUNTED; i++)
         status_slot[counted_statuses[i]] = (unsigned char)i;
     return 0;
 }
@@ -65,7 +69,7 @@ void metrics_request(metrics_worker_t *m, int route_id, int method, int status, 
     if (!m || route_id < 0 || route_id >= routes_count)
         return;
     route_metrics_t *r = &m->routes[route_id];
-    int slot = status >= 100 && status < 600 ? status_slot[status] : (int)STATUS_SLOTS - 1;
+    int slot = status >= 100 && status < STATUS_LIMIT ? status_slot[status] : (int)STATUS_SLOTS - 1;
     ADD(&r->requests[method][slot], 1);
     double secs = (double)duration_ns / 1e9;
     size_t b = 0;
@@ -96,9 +100,57 @@ int64_t metrics_gauge_total(metrics_gauge_t g)
     return sum;
 }
 
+/* The process-wide gauges and counters: one family each, whose values are
+ * consecutive metrics_gauge_t, one per state when it has states. */
+typedef struct {
+    const char *name, *type, *help;
+    metrics_gauge_t first;
+    const char *const *states; /* NULL-terminated; NULL: one value, no label */
+} family_t;
+
+static const char *const pool_states[] = {"idle", "busy", NULL};
+static const char *const outbox_states[] = {"pending", "sent", "failed", "dead", NULL};
+
+static const family_t families[] = {
+    {.name = "http_connections_open", .type = "gauge", .help = "Client connections open now.",
+     .first = GAUGE_CONNECTIONS_OPEN},
+    {.name = "http_answer_bytes_unsent", .type = "gauge",
+     .help = "Bytes of answers made and not yet written, HTTP_MAX_QUEUED_BYTES\n# plus one answer at most per connection.",
+     .first = GAUGE_ANSWER_BYTES_UNSENT},
+    {.name = "http_deadlines_deferred_total", .type = "counter",
+     .help = "Connection deadlines (408, closes) left to a later loop turn, so\n# that thousands due at once do not hold one turn.",
+     .first = COUNTER_DEADLINES_DEFERRED},
+    {.name = "db_pool_connections", .type = "gauge", .help = "Database connections by state.",
+     .first = GAUGE_DB_IDLE, .states = pool_states},
+    {.name = "db_pool_queue_length", .type = "gauge", .help = "Queries waiting for a database connection.",
+     .first = GAUGE_DB_QUEUED},
+    {.name = "db_reconnects_total", .type = "counter", .help = "Database connections re-established after a loss.",
+     .first = COUNTER_DB_RECONNECTS},
+    {.name = "mail_outbox_messages", .type = "gauge",
+     .help = "Mail in the outbox by state (pending, sent, failed and waiting to retry, dead: given up).",
+     .first = GAUGE_MAIL_PENDING, .states = outbox_states},
+    {.name = "telegram_outbox_messages", .type = "gauge",
+     .help = "The shop's Telegram messages by state (as mail_outbox_messages).", .first = GAUGE_TELEGRAM_PENDING,
+     .states = outbox_states},
+    {.name = "sse_streams_open", .type = "gauge", .help = "Event streams (GET /api/v1/events) open now.",
+     .first = GAUGE_SSE_OPEN},
+    {.name = "sse_events_sent_total", .type = "counter", .help = "Events written to event streams.",
+     .first = COUNTER_SSE_SENT},
+    {.name = "sse_streams_dropped_total", .type = "counter",
+     .help = "Event streams ended because their reader left too much unsent.", .first = COUNTER_SSE_DROPPED},
+    {.name = "catalogue_cache_hits_total", .type = "counter",
+     .help = "Public shop reads answered from a worker's memory.", .first = COUNTER_CACHE_HITS},
+    {.name = "catalogue_cache_misses_total", .type = "counter",
+     .help = "Public shop reads that found no current answer in memory.", .first = COUNTER_CACHE_MISSES},
+    {.name = "catalogue_cache_evictions_total", .type = "counter",
+     .help = "Answers dropped to stay within CATALOGUE_CACHE_SIZE.", .first = COUNTER_CACHE_EVICTIONS},
+    {.name = "catalogue_cache_bytes", .type = "gauge", .help = "Bytes of answers kept, every worker's together.",
+     .first = GAUGE_CACHE_BYTES},
+};
+
 static const char *status_label(size_t slot, char *buf)
 {
-    if (slot < STATUS_SLOTS - 5) {
+    if (slot < STATUS_COUNTED) {
         int s = counted_statuses[slot];
         buf[0] = (char)('0' + s / 100);
         buf[1] = (char)('0' + s / 10 % 10);
@@ -106,7 +158,7 @@ static const char *status_label(size_t slot, char *buf)
         buf[3] = '\0';
         return buf;
     }
-    buf[0] = (char)('1' + (slot - (STATUS_SLOTS - 5)));
+    buf[0] = (char)('1' + (slot - STATUS_COUNTED));
     memcpy(buf + 1, "xx", 3);
     return buf;
 }
@@ -156,71 +208,13 @@ void metrics_render(abuf_t *b, const metrics_labels_t *labels)
         abuf_printf(b, "http_request_duration_seconds_count{route=\"%s\"} %llu\n", pattern,
                     (unsigned long long)count);
     }
-    abuf_printf(b,
-                "# HELP http_connections_open Client connections open now.\n"
-                "# TYPE http_connections_open gauge\n"
-                "http_connections_open %lld\n"
-                "# HELP http_answer_bytes_unsent Bytes of answers made and not yet written, HTTP_MAX_QUEUED_BYTES\n"
-                "# plus one answer at most per connection.\n"
-                "# TYPE http_answer_bytes_unsent gauge\n"
-                "http_answer_bytes_unsent %lld\n"
-                "# HELP http_deadlines_deferred_total Connection deadlines (408, closes) left to a later loop turn, so\n"
-                "# that thousands due at once do not hold one turn.\n"
-                "# TYPE http_deadlines_deferred_total counter\n"
-                "http_deadlines_deferred_total %lld\n"
-                "# HELP db_pool_connections Database connections by state.\n"
-                "# TYPE db_pool_connections gauge\n"
-                "db_pool_connections{state=\"idle\"} %lld\n"
-                "db_pool_connections{state=\"busy\"} %lld\n"
-                "# HELP db_pool_queue_length Queries waiting for a database connection.\n"
-                "# TYPE db_pool_queue_length gauge\n"
-                "db_pool_queue_length %lld\n"
-                "# HELP db_reconnects_total Database connections re-established after a loss.\n"
-                "# TYPE db_reconnects_total counter\n"
-                "db_reconnects_total %lld\n"
-                "# HELP mail_outbox_messages Mail in the outbox by state (pending, sent, failed and waiting to retry, dead: given up).\n"
-                "# TYPE mail_outbox_messages gauge\n"
-                "mail_outbox_messages{state=\"pending\"} %lld\n"
-                "mail_outbox_messages{state=\"sent\"} %lld\n"
-                "mail_outbox_messages{state=\"failed\"} %lld\n"
-                "mail_outbox_messages{state=\"dead\"} %lld\n"
-                "# HELP telegram_outbox_messages The shop's Telegram messages by state (as mail_outbox_messages).\n"
-                "# TYPE telegram_outbox_messages gauge\n"
-                "telegram_outbox_messages{state=\"pending\"} %lld\n"
-                "telegram_outbox_messages{state=\"sent\"} %lld\n"
-                "telegram_outbox_messages{state=\"failed\"} %lld\n"
-                "telegram_outbox_messages{state=\"dead\"} %lld\n"
-                "# HELP sse_streams_open Event streams (GET /api/v1/events) open now.\n"
-                "# TYPE sse_streams_open gauge\n"
-                "sse_streams_open %lld\n"
-                "# HELP sse_events_sent_total Events written to event streams.\n"
-                "# TYPE sse_events_sent_total counter\n"
-                "sse_events_sent_total %lld\n"
-                "# HELP sse_streams_dropped_total Event streams ended because their reader left too much unsent.\n"
-                "# TYPE sse_streams_dropped_total counter\n"
-                "sse_streams_dropped_total %lld\n"
-                "# HELP catalogue_cache_hits_total Public shop reads answered from a worker's memory.\n"
-                "# TYPE catalogue_cache_hits_total counter\n"
-                "catalogue_cache_hits_total %lld\n"
-                "# HELP catalogue_cache_misses_total Public shop reads that found no current answer in memory.\n"
-                "# TYPE catalogue_cache_misses_total counter\n"
-                "catalogue_cache_misses_total %lld\n"
-                "# HELP catalogue_cache_evictions_total Answers dropped to stay within CATALOGUE_CACHE_SIZE.\n"
-                "# TYPE catalogue_cache_evictions_total counter\n"
-                "catalogue_cache_evictions_total %lld\n"
-                "# HELP catalogue_cache_bytes Bytes of answers kept, every worker's together.\n"
-                "# TYPE catalogue_cache_bytes gauge\n"
-                "catalogue_cache_bytes %lld\n",
-                (long long)metrics_gauge_total(GAUGE_CONNECTIONS_OPEN),
-                (long long)metrics_gauge_total(GAUGE_ANSWER_BYTES_UNSENT),
-                (long long)metrics_gauge_total(COUNTER_DEADLINES_DEFERRED), (long long)metrics_gauge_total(GAUGE_DB_IDLE),
-                (long long)metrics_gauge_total(GAUGE_DB_BUSY), (long long)metrics_gauge_total(GAUGE_DB_QUEUED),
-                (long long)metrics_gauge_total(COUNTER_DB_RECONNECTS), (long long)metrics_gauge_total(GAUGE_MAIL_PENDING),
-                (long long)metrics_gauge_total(GAUGE_MAIL_SENT), (long long)metrics_gauge_total(GAUGE_MAIL_FAILED),
-                (long long)metrics_gauge_total(GAUGE_MAIL_DEAD), (long long)metrics_gauge_total(GAUGE_TELEGRAM_PENDING),
-                (long long)metrics_gauge_total(GAUGE_TELEGRAM_SENT), (long long)metrics_gauge_total(GAUGE_TELEGRAM_FAILED),
-                (long long)metrics_gauge_total(GAUGE_TELEGRAM_DEAD), (long long)metrics_gauge_total(GAUGE_SSE_OPEN),
-                (long long)metrics_gauge_total(COUNTER_SSE_SENT), (long long)metrics_gauge_total(COUNTER_SSE_DROPPED),
-                (long long)metrics_gauge_total(COUNTER_CACHE_HITS), (long long)metrics_gauge_total(COUNTER_CACHE_MISSES),
-                (long long)metrics_gauge_total(COUNTER_CACHE_EVICTIONS), (long long)metrics_gauge_total(GAUGE_CACHE_BYTES));
+    for (size_t i = 0; i < sizeof(families) / sizeof(families[0]); i++) {
+        const family_t *f = &families[i];
+        abuf_printf(b, "# HELP %s %s\n# TYPE %s %s\n", f->name, f->help, f->name, f->type);
+        if (!f->states)
+            abuf_printf(b, "%s %lld\n", f->name, (long long)metrics_gauge_total(f->first));
+        for (size_t k = 0; f->states && f->states[k]; k++)
+            abuf_printf(b, "%s{state=\"%s\"} %lld\n", f->name, f->states[k],
+                        (long long)metrics_gauge_total((metrics_gauge_t)(f->first + k)));
+    }
 }
