@@ -11,6 +11,7 @@
 #define LOG_LINE_MAX 2048
 /* A pipe write of at most PIPE_BUF bytes is never interleaved with another's. */
 #define LOG_FLUSH_AT 4000
+#define LOG_TIME_SIZE 40 /* 2026-12-05T15:13:03.123Z */
 
 static int log_level = LOG_INFO;
 static int log_format = LOG_FORMAT_TEXT;
@@ -54,8 +55,13 @@ void log_thread_buffered(int on)
     thread_buffered = on;
 }
 
-static void emit(const char *line, size_t n)
+/* A line cut at the end of line[cap] still ends in a newline. */
+static void emit(char *line, size_t n, size_t cap)
 {
+    if (n >= cap) {
+        n = cap - 1;
+        line[n - 1] = '\n';
+    }
     if (!thread_buffered) {
         write_all(line, n);
         return;
@@ -66,15 +72,14 @@ static void emit(const char *line, size_t n)
     thread_len += n;
 }
 
-static size_t format_time(char *out, size_t cap)
+static void format_time(char out[LOG_TIME_SIZE])
 {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     struct tm tm;
     gmtime_r(&ts.tv_sec, &tm);
-    size_t n = strftime(out, cap, "%Y-%m-%dT%H:%M:%S", &tm);
-    n += (size_t)snprintf(out + n, cap - n, ".%03ldZ", ts.tv_nsec / 1000000);
-    return n;
+    size_t n = strftime(out, LOG_TIME_SIZE, "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(out + n, LOG_TIME_SIZE - n, ".%03ldZ", ts.tv_nsec / 1000000);
 }
 
 /* JSON string body: escapes quotes, backslashes and control bytes. */
@@ -109,24 +114,18 @@ void log_msg(int level, const char *fmt, ...)
         if (*c == '\n' || *c == '\r')
             *c = ' ';
 
-    char line[LOG_LINE_MAX];
-    size_t n = format_time(line, sizeof(line));
+    char line[LOG_LINE_MAX], ts[LOG_TIME_SIZE];
+    format_time(ts);
+    size_t n;
     if (log_format == LOG_FORMAT_JSON) {
         char esc[LOG_LINE_MAX];
         escape_json(esc, sizeof(esc), msg);
-        char ts[40];
-        memcpy(ts, line, n);
-        ts[n] = '\0';
         n = (size_t)snprintf(line, sizeof(line), "{\"ts\":\"%s\",\"level\":\"%s\",\"msg\":\"%s\"}\n",
                              ts, level_names[level], esc);
     } else {
-        n += (size_t)snprintf(line + n, sizeof(line) - n, " %s %s\n", level_names[level], msg);
+        n = (size_t)snprintf(line, sizeof(line), "%s %s %s\n", ts, level_names[level], msg);
     }
-    if (n >= sizeof(line)) {
-        n = sizeof(line) - 1;
-        line[n - 1] = '\n';
-    }
-    emit(line, n);
+    emit(line, n, sizeof(line));
 }
 
 void log_format_error(char *err, size_t errlen, const char *fmt, ...)
@@ -144,9 +143,8 @@ void log_request(const log_request_t *r)
 {
     if (r->level < log_level)
         return;
-    char line[LOG_LINE_MAX];
-    char ts[40];
-    format_time(ts, sizeof(ts));
+    char line[LOG_LINE_MAX], ts[LOG_TIME_SIZE];
+    format_time(ts);
     size_t n;
     if (log_format == LOG_FORMAT_JSON) {
         char rid[300];
@@ -162,9 +160,5 @@ void log_request(const log_request_t *r)
                              ts, level_names[r->level], r->method, r->route, r->status, r->duration_ms,
                              r->request_id ? r->request_id : "-", r->remote ? r->remote : "-", r->worker);
     }
-    if (n >= sizeof(line)) {
-        n = sizeof(line) - 1;
-        line[n - 1] = '\n';
-    }
-    emit(line, n);
+    emit(line, n, sizeof(line));
 }
