@@ -4,7 +4,6 @@
  * Each applied file's SHA-256 is recorded; a file changed after it was
  * applied stops start-up, since databases migrated before and after the
  * change would differ under one version. */
-#include <assert.h>
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +21,12 @@
 #define CHECKSUM_HEX_SIZE (crypto_hash_sha256_BYTES * 2 + 1)
 #define VERSION_SIZE 32
 #define NAME_SIZE 128
+
+/* What a migration file is called and holds, and whether it is still to apply. */
+typedef struct {
+    char version[VERSION_SIZE], name[NAME_SIZE], checksum[CHECKSUM_HEX_SIZE];
+    int pending;
+} migration_t;
 
 static PGconn *connect_with_wait(const char *conninfo, uint64_t wait_ms, char *err, size_t errlen)
 {
@@ -45,9 +50,10 @@ static PGconn *connect_with_wait(const char *conninfo, uint64_t wait_ms, char *e
     }
 }
 
-static int exec_ok(PGconn *pg, const char *sql, char *err, size_t errlen)
+/* With no params, sql may be several statements (a migration file). */
+static int exec_ok(PGconn *pg, const char *sql, int nparams, const char *const *params, char *err, size_t errlen)
 {
-    PGresult *r = PQexec(pg, sql);
+    PGresult *r = nparams ? PQexecParams(pg, sql, nparams, NULL, params, NULL, NULL, 0) : PQexec(pg, sql);
     ExecStatusType st = PQresultStatus(r);
     int ok = st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK;
     if (!ok)
@@ -79,25 +85,17 @@ static void file_checksum(const embedded_file_t *m, char hex[CHECKSUM_HEX_SIZE])
     sodium_bin2hex(hex, CHECKSUM_HEX_SIZE, digest, sizeof(digest));
 }
 
-static int apply_one(PGconn *pg, const embedded_file_t *m, const char *version, const char *name,
-                     const char *checksum, char *err, size_t errlen)
+static int apply_one(PGconn *pg, const embedded_file_t *m, const migration_t *file, char *err, size_t errlen)
 {
-    if (exec_ok(pg, "BEGIN", err, errlen))
+    if (exec_ok(pg, "BEGIN", 0, NULL, err, errlen))
         return -1;
     char *sql = mem_strndup(m->data, m->len);
-    int rc = exec_ok(pg, sql, err, errlen);
+    int rc = exec_ok(pg, sql, 0, NULL, err, errlen);
     free(sql);
-    if (rc == 0) {
-        const char *params[3] = {version, name, checksum};
-        PGresult *r = PQexecParams(pg, "INSERT INTO schema_migrations (version, name, checksum) VALUES ($1, $2, $3)",
-                                   3, NULL, params, NULL, NULL, 0);
-        if (PQresultStatus(r) != PGRES_COMMAND_OK) {
-            log_format_error(err, errlen, "%s", PQresultErrorMessage(r));
-            rc = -1;
-        }
-        PQclear(r);
-    }
-    if (rc == 0 && exec_ok(pg, "COMMIT", err, errlen) == 0)
+    const char *params[3] = {file->version, file->name, file->checksum};
+    if (rc == 0 && exec_ok(pg, "INSERT INTO schema_migrations (version, name, checksum) VALUES ($1, $2, $3)", 3,
+                           params, err, errlen) == 0 &&
+        exec_ok(pg, "COMMIT", 0, NULL, err, errlen) == 0)
         return 0;
     char why[512];
     snprintf(why, sizeof(why), "%s", err);
@@ -121,8 +119,8 @@ static int recorded(const PGresult *rows, const char *version, const char **chec
 
 /* Every applied file must still be the text that was applied; rows from
  * before checksums were recorded get the file's now, once and quietly.
- * pending[i] says whether db_migrations[i] is still to apply. */
-static int check_applied(PGconn *pg, unsigned char *pending, char *err, size_t errlen)
+ * files[i] is filled in for db_migrations[i]. */
+static int check_applied(PGconn *pg, migration_t *files, char *err, size_t errlen)
 {
     PGresult *rows = PQexec(pg, "SELECT version, checksum FROM schema_migrations");
     if (PQresultStatus(rows) != PGRES_TUPLES_OK) {
@@ -133,16 +131,16 @@ static int check_applied(PGconn *pg, unsigned char *pending, char *err, size_t e
     int rc = 0;
     for (size_t i = 0; i < db_migrations_count && rc == 0; i++) {
         const embedded_file_t *m = &db_migrations[i];
-        char version[VERSION_SIZE], name[NAME_SIZE], checksum[CHECKSUM_HEX_SIZE];
+        migration_t *f = &files[i];
         const char *was = NULL;
-        if (split_name(m->name, version, sizeof(version), name, sizeof(name))) {
+        if (split_name(m->name, f->version, sizeof(f->version), f->name, sizeof(f->name))) {
             log_format_error(err, errlen, "migration file %s: name must be NNNN_name.sql", m->name);
             rc = DB_MIGRATE_FAILED;
             break;
         }
-        pending[i] = !recorded(rows, version, &was);
-        file_checksum(m, checksum);
-        if (pending[i] || (was && !strcmp(was, checksum)))
+        f->pending = !recorded(rows, f->version, &was);
+        file_checksum(m, f->checksum);
+        if (f->pending || (was && !strcmp(was, f->checksum)))
             continue;
         if (was) {
             log_format_error(err, errlen,
@@ -151,14 +149,9 @@ static int check_applied(PGconn *pg, unsigned char *pending, char *err, size_t e
             rc = DB_MIGRATE_CHANGED;
             break;
         }
-        const char *params[2] = {version, checksum};
-        PGresult *r = PQexecParams(pg, "UPDATE schema_migrations SET checksum = $2 WHERE version = $1", 2, NULL,
-                                   params, NULL, NULL, 0);
-        if (PQresultStatus(r) != PGRES_COMMAND_OK) {
-            log_format_error(err, errlen, "%s", PQresultErrorMessage(r));
+        const char *params[2] = {f->version, f->checksum};
+        if (exec_ok(pg, "UPDATE schema_migrations SET checksum = $2 WHERE version = $1", 2, params, err, errlen))
             rc = DB_MIGRATE_FAILED;
-        }
-        PQclear(r);
     }
     PQclear(rows);
     return rc;
@@ -170,11 +163,11 @@ int db_migrate(const char *conninfo, uint64_t wait_ms, char *err, size_t errlen)
     if (!pg)
         return DB_MIGRATE_FAILED;
     int rc = DB_MIGRATE_FAILED;
-    unsigned char *pending = mem_calloc(db_migrations_count, 1);
+    migration_t *files = mem_calloc(db_migrations_count, sizeof(*files));
     char lock_sql[96];
     snprintf(lock_sql, sizeof(lock_sql), "SELECT pg_advisory_lock(%lld)", MIGRATION_LOCK_KEY);
     PQclear(PQexec(pg, "SET client_min_messages = warning"));
-    if (exec_ok(pg, lock_sql, err, errlen))
+    if (exec_ok(pg, lock_sql, 0, NULL, err, errlen))
         goto done;
     /* checksum is NULL only in rows applied before it was recorded */
     if (exec_ok(pg,
@@ -183,10 +176,10 @@ int db_migrate(const char *conninfo, uint64_t wait_ms, char *err, size_t errlen)
                 " name text NOT NULL,"
                 " applied_at timestamptz NOT NULL DEFAULT now(),"
                 " checksum text)",
-                err, errlen) ||
-        exec_ok(pg, "ALTER TABLE schema_migrations ADD COLUMN IF NOT EXISTS checksum text", err, errlen))
+                0, NULL, err, errlen) ||
+        exec_ok(pg, "ALTER TABLE schema_migrations ADD COLUMN IF NOT EXISTS checksum text", 0, NULL, err, errlen))
         goto unlock;
-    int checked = check_applied(pg, pending, err, errlen);
+    int checked = check_applied(pg, files, err, errlen);
     if (checked) {
         rc = checked;
         goto unlock;
@@ -194,17 +187,11 @@ int db_migrate(const char *conninfo, uint64_t wait_ms, char *err, size_t errlen)
 
     int applied = 0;
     for (size_t i = 0; i < db_migrations_count; i++) {
-        const embedded_file_t *m = &db_migrations[i];
-        char version[VERSION_SIZE], name[NAME_SIZE], checksum[CHECKSUM_HEX_SIZE];
-        if (!pending[i])
+        if (!files[i].pending)
             continue;
-        int named = split_name(m->name, version, sizeof(version), name, sizeof(name));
-        assert(named == 0); /* check_applied refused a bad name */
-        (void)named;
-        file_checksum(m, checksum);
-        if (apply_one(pg, m, version, name, checksum, err, errlen))
+        if (apply_one(pg, &db_migrations[i], &files[i], err, errlen))
             goto unlock;
-        log_info("applied migration %s", m->name);
+        log_info("applied migration %s", db_migrations[i].name);
         applied++;
     }
     if (!applied)
@@ -214,7 +201,7 @@ unlock:
     snprintf(lock_sql, sizeof(lock_sql), "SELECT pg_advisory_unlock(%lld)", MIGRATION_LOCK_KEY);
     PQclear(PQexec(pg, lock_sql));
 done:
-    free(pending);
+    free(files);
     PQfinish(pg);
     return rc;
 }
