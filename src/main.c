@@ -1,6 +1,5 @@
 /* hourglass: serve | migrate | healthcheck | openapi | version */
-#include <arpa/inet.h>
-#include <netinet/in.h>
+#include <netdb.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,6 +24,8 @@
 #include "hourglass/server.h"
 #include "hourglass_build.h"
 
+#define HEALTHCHECK_TIMEOUT_S 3
+
 static void usage(FILE *out)
 {
     fprintf(out,
@@ -45,38 +46,33 @@ static int run_healthcheck(const config_t *cfg)
     const char *host = cfg->host;
     if (!strcmp(host, "0.0.0.0") || !strcmp(host, "::") || !strcmp(host, "localhost"))
         host = "127.0.0.1";
-    struct sockaddr_storage ss;
-    memset(&ss, 0, sizeof(ss));
-    socklen_t len;
-    if (inet_pton(AF_INET, host, &((struct sockaddr_in *)&ss)->sin_addr) == 1) {
-        ((struct sockaddr_in *)&ss)->sin_family = AF_INET;
-        ((struct sockaddr_in *)&ss)->sin_port = htons((uint16_t)cfg->port);
-        len = sizeof(struct sockaddr_in);
-    } else if (inet_pton(AF_INET6, host, &((struct sockaddr_in6 *)&ss)->sin6_addr) == 1) {
-        ((struct sockaddr_in6 *)&ss)->sin6_family = AF_INET6;
-        ((struct sockaddr_in6 *)&ss)->sin6_port = htons((uint16_t)cfg->port);
-        len = sizeof(struct sockaddr_in6);
-    } else {
+    char port[16];
+    snprintf(port, sizeof(port), "%d", cfg->port);
+    struct addrinfo hints = {.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV, .ai_socktype = SOCK_STREAM}, *ai;
+    if (getaddrinfo(host, port, &hints, &ai)) {
         fprintf(stderr, "healthcheck: HOST %s is not an address\n", host);
         return 1;
     }
-    int fd = socket(ss.ss_family, SOCK_STREAM, 0);
-    struct timeval tv = {3, 0};
+    int fd = socket(ai->ai_family, SOCK_STREAM, 0);
+    struct timeval tv = {.tv_sec = HEALTHCHECK_TIMEOUT_S};
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
     setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-    if (fd < 0 || connect(fd, (struct sockaddr *)&ss, len)) {
+    int connected = fd >= 0 && !connect(fd, ai->ai_addr, ai->ai_addrlen);
+    freeaddrinfo(ai);
+    if (!connected) {
         fprintf(stderr, "healthcheck: cannot connect to %s:%d\n", host, cfg->port);
         if (fd >= 0)
             close(fd);
         return 1;
     }
     static const char req[] = "GET /health HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n";
+    static const char ok[] = "HTTP/1.1 200";
     char buf[256];
     ssize_t n = -1;
     if (write(fd, req, sizeof(req) - 1) == (ssize_t)sizeof(req) - 1)
         n = read(fd, buf, sizeof(buf) - 1);
     close(fd);
-    if (n >= 12 && !memcmp(buf, "HTTP/1.1 200", 12)) {
+    if (n >= (ssize_t)sizeof(ok) - 1 && !memcmp(buf, ok, sizeof(ok) - 1)) {
         puts("ok");
         return 0;
     }
@@ -122,11 +118,7 @@ static int run_serve(const config_t *cfg)
         log_error("cannot initialise libsodium or libcurl");
         return 1;
     }
-    if (config_require_keys(cfg, err, sizeof(err))) {
-        fprintf(stderr, "config: %s\n", err);
-        return 2;
-    }
-    if (auth_tokens_setup(cfg, err, sizeof(err))) {
+    if (config_require_keys(cfg, err, sizeof(err)) || auth_tokens_setup(cfg, err, sizeof(err))) {
         fprintf(stderr, "config: %s\n", err);
         return 2;
     }

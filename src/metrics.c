@@ -115,10 +115,12 @@ static const family_t families[] = {
     {.name = "http_connections_open", .type = "gauge", .help = "Client connections open now.",
      .first = GAUGE_CONNECTIONS_OPEN},
     {.name = "http_answer_bytes_unsent", .type = "gauge",
-     .help = "Bytes of answers made and not yet written, HTTP_MAX_QUEUED_BYTES\n# plus one answer at most per connection.",
+     .help = "Bytes of answers made and not yet written, HTTP_MAX_QUEUED_BYTES\n"
+             "# plus one answer at most per connection.",
      .first = GAUGE_ANSWER_BYTES_UNSENT},
     {.name = "http_deadlines_deferred_total", .type = "counter",
-     .help = "Connection deadlines (408, closes) left to a later loop turn, so\n# that thousands due at once do not hold one turn.",
+     .help = "Connection deadlines (408, closes) left to a later loop turn, so\n"
+             "# that thousands due at once do not hold one turn.",
      .first = COUNTER_DEADLINES_DEFERRED},
     {.name = "db_pool_connections", .type = "gauge", .help = "Database connections by state.",
      .first = GAUGE_DB_IDLE, .states = pool_states},
