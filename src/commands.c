@@ -23,12 +23,12 @@ int cmd_migrate(const config_t *cfg)
     /* A string libpq cannot read is a configuration error, not a database
      * that is not up yet: no waiting for DB_STARTUP_TIMEOUT. */
     db_conninfo_t conninfo;
-    if (db_conninfo_parse(&conninfo, config_database_conninfo(cfg), err, sizeof(err))) {
+    if (db_conninfo_parse(&conninfo, cfg->database_url, err, sizeof(err))) {
         fprintf(stderr, "config: DATABASE_URL: %s\n", err);
         return 2;
     }
     db_conninfo_free(&conninfo);
-    int rc = db_migrate(config_database_conninfo(cfg), cfg->db_startup_timeout_ms, err, sizeof(err));
+    int rc = db_migrate(cfg->database_url, cfg->db_startup_timeout_ms, err, sizeof(err));
     if (rc) {
         log_error("%s", err);
         /* a changed file is the deployment's mistake: waiting or restarting cannot mend it */
@@ -89,7 +89,7 @@ int cmd_create_admin(const config_t *cfg, const char *email)
         return 1;
     }
     sodium_memzero(password, sizeof(password));
-    PGconn *pg = PQconnectdb(config_database_conninfo(cfg));
+    PGconn *pg = PQconnectdb(cfg->database_url);
     const char *params[2] = {email, hash};
     PGresult *r = PQexecParams(pg,
                                "INSERT INTO users (email, password_hash, role, email_verified) VALUES ($1, $2, 'admin', true)"

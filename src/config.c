@@ -12,6 +12,7 @@
 #include "hourglass/mem.h"
 
 #define CONFIG_FILE_MAX (1u << 20) /* what --config reads at most */
+#define JWT_SECRET_MIN_CHARS 16
 
 typedef enum { CFG_STRING, CFG_SECRET, CFG_INT, CFG_SIZE, CFG_DURATION, CFG_ENUM, CFG_BOOL } cfg_type_t;
 
@@ -334,6 +335,15 @@ static const cfg_var_t *cfg_find(const char *name, size_t len)
     return NULL;
 }
 
+/* Letters, digits and _ from s to end. */
+static int is_name(const char *s, const char *end)
+{
+    for (; s < end; s++)
+        if (!isalnum((unsigned char)*s) && *s != '_')
+            return 0;
+    return 1;
+}
+
 /* Applies KEY=VALUE lines. Unknown keys are allowed: one .env file may hold
  * settings for other programs too. */
 static int cfg_apply_file(config_t *cfg, const char *text, const char *file_name, char *err, size_t errlen)
@@ -364,16 +374,9 @@ static int cfg_apply_file(config_t *cfg, const char *text, const char *file_name
         if (!strncmp(s, "export ", 7))
             s += 7;
         char *eq = strchr(s, '=');
-        char *k = s;
-        if (!eq || eq == s) {
+        if (!eq || eq == s || !is_name(s, eq)) {
             log_format_error(err, errlen, "%s:%d: expected NAME=VALUE", file_name, line_no);
             return -1;
-        }
-        for (char *c = k; c < eq; c++) {
-            if (!(isalnum((unsigned char)*c) || *c == '_')) {
-                log_format_error(err, errlen, "%s:%d: expected NAME=VALUE", file_name, line_no);
-                return -1;
-            }
         }
         char *val = eq + 1;
         size_t vlen = strlen(val);
@@ -384,7 +387,7 @@ static int cfg_apply_file(config_t *cfg, const char *text, const char *file_name
             log_format_error(err, errlen, "%s:%d: unterminated quote", file_name, line_no);
             return -1;
         }
-        const cfg_var_t *v = cfg_find(k, (size_t)(eq - k));
+        const cfg_var_t *v = cfg_find(s, (size_t)(eq - s));
         if (!v)
             continue;
         char sub[512];
@@ -416,9 +419,6 @@ static void conninfo_add(char *buf, size_t cap, const char *key, const char *val
 
 static void cfg_split_origins(config_t *cfg)
 {
-    cfg->client_origins_count = 0;
-    free(cfg->client_origins);
-    cfg->client_origins = NULL;
     size_t cap = 1;
     for (const char *c = cfg->client_origin; *c; c++)
         cap += *c == ',';
@@ -534,26 +534,22 @@ int config_require_database(const config_t *cfg, char *err, size_t errlen)
     return -1;
 }
 
-const char *config_database_conninfo(const config_t *cfg) { return cfg->database_url; }
-
 int config_require_keys(const config_t *cfg, char *err, size_t errlen)
 {
     if (cfg->jwt_algorithm == JWT_HS256) {
-        if (!cfg->jwt_secret || strlen(cfg->jwt_secret) < 16) {
+        if (!cfg->jwt_secret || strlen(cfg->jwt_secret) < JWT_SECRET_MIN_CHARS) {
             log_format_error(err, errlen, "JWT_SECRET: is required, at least 16 characters (or JWT_ALGORITHM=RS256/ES256 with keys)");
             return -1;
         }
         return 0;
     }
-    if (!cfg->jwt_private_key || !*cfg->jwt_private_key) {
-        log_format_error(err, errlen, "JWT_PRIVATE_KEY: is required for JWT_ALGORITHM=%s", jwt_algorithms[cfg->jwt_algorithm]);
-        return -1;
-    }
-    if (!cfg->jwt_public_key || !*cfg->jwt_public_key) {
-        log_format_error(err, errlen, "JWT_PUBLIC_KEY: is required for JWT_ALGORITHM=%s", jwt_algorithms[cfg->jwt_algorithm]);
-        return -1;
-    }
-    return 0;
+    const char *missing = !cfg->jwt_private_key || !*cfg->jwt_private_key ? "JWT_PRIVATE_KEY"
+                          : !cfg->jwt_public_key || !*cfg->jwt_public_key   ? "JWT_PUBLIC_KEY"
+                                                                             : NULL;
+    if (missing)
+        log_format_error(err, errlen, "%s: is required for JWT_ALGORITHM=%s", missing,
+                         jwt_algorithms[cfg->jwt_algorithm]);
+    return missing ? -1 : 0;
 }
 
 int config_origin_allowed(const config_t *cfg, const char *origin, size_t len)

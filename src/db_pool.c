@@ -683,7 +683,7 @@ db_pool_t *db_pool_new(uv_loop_t *loop, const config_t *cfg, int worker_id)
     p->conns = mem_calloc((size_t)p->size, sizeof(db_conn_t));
     /* serve and migrate refused a string that does not parse before any pool */
     char err[256];
-    int parsed = db_conninfo_parse(&p->conninfo, config_database_conninfo(cfg), err, sizeof(err));
+    int parsed = db_conninfo_parse(&p->conninfo, cfg->database_url, err, sizeof(err));
     assert(parsed == 0);
     (void)parsed;
 

@@ -12,7 +12,7 @@ typedef struct config {
     int port;
     int workers;
 
-    char *database_url;      /* as given, or built from the POSTGRES_* parts */
+    char *database_url;      /* libpq's connection string: as given, or built from the POSTGRES_* parts */
     char *postgres_host;
     int database_port;
     char *postgres_user;
@@ -124,9 +124,6 @@ int config_load(config_t *cfg, const char *file_path, char *err, size_t errlen);
 int config_require_database(const config_t *cfg, char *err, size_t errlen);
 /* serve needs a signing key: JWT_SECRET, or JWT_PRIVATE_KEY + JWT_PUBLIC_KEY for RS256/ES256. */
 int config_require_keys(const config_t *cfg, char *err, size_t errlen);
-
-/* The libpq connection string for cfg (built once by config_parse). */
-const char *config_database_conninfo(const config_t *cfg);
 
 int config_origin_allowed(const config_t *cfg, const char *origin, size_t len);
 

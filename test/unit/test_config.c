@@ -155,12 +155,12 @@ TEST(config_builds_conninfo_from_parts)
     config_t cfg;
     char err[512];
     CHECK(parse(&cfg, env, NULL, err) == 0);
-    CHECK_STR(config_database_conninfo(&cfg),
+    CHECK_STR(cfg.database_url,
               "host='db' port='6543' user='app' password='it\\'s\\\\secret' dbname='hourglass'");
     config_free(&cfg);
     const char *env2[] = {"DATABASE_URL=postgresql://x@y/z", "POSTGRES_HOST=ignored", NULL};
     CHECK(parse(&cfg, env2, NULL, err) == 0);
-    CHECK_STR(config_database_conninfo(&cfg), "postgresql://x@y/z");
+    CHECK_STR(cfg.database_url, "postgresql://x@y/z");
     config_free(&cfg);
 }
 
