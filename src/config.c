@@ -229,34 +229,30 @@ int config_parse_bool(const char *s, int *out)
 }
 
 /* How an out-of-bounds number is named in its error, by type. */
+/* How a number is read (units: NULL for a plain integer) and, out of bounds, named in its error. */
 typedef struct {
+    const unit_t *units;
     const char *what, *min_unit, *max_unit, *example;
     long long max_divisor;
 } number_words_t;
 
 static const number_words_t number_words[] = {
     [CFG_INT] = {.what = "an integer", .min_unit = "", .max_unit = "", .example = "", .max_divisor = 1},
-    [CFG_SIZE] = {.what = "a size", .min_unit = "", .max_unit = " bytes", .example = ", like 16k or 1m", .max_divisor = 1},
-    [CFG_DURATION] = {.what = "a duration", .min_unit = "ms", .max_unit = "s", .example = ", like 500ms, 10s or 2m",
-                      .max_divisor = 1000},
+    [CFG_SIZE] = {.units = size_units, .what = "a size", .min_unit = "", .max_unit = " bytes",
+                  .example = ", like 16k or 1m", .max_divisor = 1},
+    [CFG_DURATION] = {.units = duration_units, .what = "a duration", .min_unit = "ms", .max_unit = "s",
+                      .example = ", like 500ms, 10s or 2m", .max_divisor = 1000},
 };
 
 /* Reads an INT, SIZE (bytes) or DURATION (ms) value; -1 when it is none or beyond long long. */
 static int parse_number(cfg_type_t type, const char *value, long long *out)
 {
-    if (type == CFG_INT)
+    unsigned long long v;
+    if (!number_words[type].units)
         return config_parse_int(value, out);
-    if (type == CFG_SIZE) {
-        size_t n;
-        if (config_parse_size(value, &n) || n > LLONG_MAX)
-            return -1;
-        *out = (long long)n;
-        return 0;
-    }
-    uint64_t ms;
-    if (config_parse_duration_ms(value, &ms) || ms > LLONG_MAX)
+    if (parse_scaled(value, number_words[type].units, &v) || v > LLONG_MAX)
         return -1;
-    *out = (long long)ms;
+    *out = (long long)v;
     return 0;
 }
 
@@ -493,23 +489,14 @@ static char *read_whole_file(const char *path, char *err, size_t errlen)
         log_format_error(err, errlen, "--config %s: %s", path, strerror(errno));
         return NULL;
     }
-    size_t cap = 4096, len = 0;
-    char *buf = mem_alloc(cap);
-    size_t n;
-    while ((n = fread(buf + len, 1, cap - len - 1, f)) > 0) {
-        len += n;
-        if (len + 1 >= cap) {
-            if (cap >= CONFIG_FILE_MAX) {
-                log_format_error(err, errlen, "--config %s: larger than 1 MiB", path);
-                free(buf);
-                fclose(f);
-                return NULL;
-            }
-            cap *= 2;
-            buf = mem_realloc(buf, cap);
-        }
-    }
+    char *buf = mem_alloc(CONFIG_FILE_MAX + 1);
+    size_t len = fread(buf, 1, CONFIG_FILE_MAX + 1, f);
     fclose(f);
+    if (len > CONFIG_FILE_MAX) {
+        log_format_error(err, errlen, "--config %s: larger than 1 MiB", path);
+        free(buf);
+        return NULL;
+    }
     buf[len] = '\0';
     return buf;
 }
