@@ -1,9 +1,9 @@
 /* The API's documentation: /openapi.json (built by openapi.c), Swagger UI at
  * /docs and ReDoc at /redoc. Their files come from the npm packages at build
- * time and are compiled into the binary (meson.build, docs_assets), so
- * nothing is read from disk and no CDN is needed. Every answer carries an
- * ETag and is 304 to a matching If-None-Match; asset URLs carry ?v=<etag>,
- * so browsers may keep them for good. */
+ * time (Swagger UI's start from docs/assets) and are compiled into the binary
+ * (meson.build, docs_assets), so nothing is read from disk and no CDN is
+ * needed. Every answer carries an ETag and is 304 to a matching
+ * If-None-Match; asset URLs carry ?v=<etag>, so browsers may keep them for good. */
 #include <stdio.h>
 #include <string.h>
 
@@ -30,16 +30,6 @@ static docs_file_t assets[DOCS_MAX_ASSETS];
 static size_t asset_count;
 static docs_file_t swagger_page, redoc_page;
 static char swagger_html[DOCS_PAGE_MAX], redoc_html[DOCS_PAGE_MAX];
-
-/* Swagger UI's start, as a file rather than inline script. */
-static const char swagger_init_js[] = "window.ui = SwaggerUIBundle({\n"
-                                      "  url: \"openapi.json\",\n"
-                                      "  dom_id: \"#swagger-ui\",\n"
-                                      "  deepLinking: true,\n"
-                                      "  validatorUrl: null,\n"
-                                      "  presets: [SwaggerUIBundle.presets.apis],\n"
-                                      "  layout: \"BaseLayout\"\n"
-                                      "});\n";
 
 static const char *content_type(const char *name)
 {
@@ -86,11 +76,9 @@ static const char *asset_version(const char *name, char out[DOCS_VERSION_CHARS +
 static void docs_setup(void)
 {
     asset_count = 0;
-    for (size_t i = 0; i < docs_assets_count && asset_count < DOCS_MAX_ASSETS - 1; i++)
+    for (size_t i = 0; i < docs_assets_count && asset_count < DOCS_MAX_ASSETS; i++)
         file_init(&assets[asset_count++], docs_assets[i].name, content_type(docs_assets[i].name), docs_assets[i].data,
                   docs_assets[i].len);
-    file_init(&assets[asset_count++], "swagger-init.js", content_type("swagger-init.js"), swagger_init_js,
-              sizeof(swagger_init_js) - 1);
 
     char icon[DOCS_VERSION_CHARS + 1], css[DOCS_VERSION_CHARS + 1], bundle[DOCS_VERSION_CHARS + 1],
         init[DOCS_VERSION_CHARS + 1], redoc[DOCS_VERSION_CHARS + 1];
