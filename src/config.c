@@ -213,22 +213,16 @@ int config_parse_size(const char *s, size_t *out)
 
 int config_parse_bool(const char *s, int *out)
 {
-    static const char *const yes[] = {"1", "true", "yes", "on"};
-    static const char *const no[] = {"0", "false", "no", "off"};
-    for (size_t i = 0; i < 4; i++) {
-        if (!strcasecmp(s, yes[i])) {
-            *out = 1;
-            return 0;
-        }
-        if (!strcasecmp(s, no[i])) {
-            *out = 0;
+    static const char *const words[] = {"0", "1", "false", "true", "no", "yes", "off", "on"}; /* no, yes in turn */
+    for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++) {
+        if (!strcasecmp(s, words[i])) {
+            *out = (int)(i % 2);
             return 0;
         }
     }
     return -1;
 }
 
-/* How an out-of-bounds number is named in its error, by type. */
 /* How a number is read (units: NULL for a plain integer) and, out of bounds, named in its error. */
 typedef struct {
     const unit_t *units;

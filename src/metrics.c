@@ -1,5 +1,6 @@
 #include "hourglass/metrics.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -14,6 +15,7 @@ static const int counted_statuses[] = {
 #define STATUS_CLASSES 5 /* 1xx to 5xx, after the counted ones */
 #define STATUS_SLOTS (STATUS_COUNTED + STATUS_CLASSES)
 #define STATUS_LIMIT 600
+#define STATUS_LABEL_SIZE 16 /* "404" or "5xx", and room for any int */
 static const double buckets[] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
 #define BUCKETS (sizeof(buckets) / sizeof(buckets[0]))
 
@@ -150,24 +152,18 @@ static const family_t families[] = {
      .first = GAUGE_CACHE_BYTES},
 };
 
-static const char *status_label(size_t slot, char *buf)
+static const char *status_label(size_t slot, char buf[STATUS_LABEL_SIZE])
 {
-    if (slot < STATUS_COUNTED) {
-        int s = counted_statuses[slot];
-        buf[0] = (char)('0' + s / 100);
-        buf[1] = (char)('0' + s / 10 % 10);
-        buf[2] = (char)('0' + s % 10);
-        buf[3] = '\0';
-        return buf;
-    }
-    buf[0] = (char)('1' + (slot - STATUS_COUNTED));
-    memcpy(buf + 1, "xx", 3);
+    if (slot < STATUS_COUNTED)
+        snprintf(buf, STATUS_LABEL_SIZE, "%d", counted_statuses[slot]);
+    else
+        snprintf(buf, STATUS_LABEL_SIZE, "%dxx", (int)(slot - STATUS_COUNTED) + 1);
     return buf;
 }
 
 void metrics_render(abuf_t *b, const metrics_labels_t *labels)
 {
-    char sbuf[8];
+    char sbuf[STATUS_LABEL_SIZE];
     abuf_puts(b, "# HELP http_requests_total Requests answered, by declared route, method and status.\n"
                   "# TYPE http_requests_total counter\n");
     for (int route = 0; route < routes_count; route++) {
