@@ -24,6 +24,7 @@ typedef struct {
     const char *data;
     size_t len;
     char etag[HTTP_ETAG_SIZE];
+    char version[DOCS_VERSION_CHARS + 1]; /* the start of the ETag, so a new build means new URLs */
 } docs_file_t;
 
 static docs_file_t assets[DOCS_MAX_ASSETS];
@@ -54,6 +55,7 @@ static void file_init(docs_file_t *f, const char *name, const char *type, const 
     f->data = data;
     f->len = len;
     http_etag(data, len, f->etag);
+    snprintf(f->version, sizeof(f->version), "%s", f->etag + 1);
 }
 
 static const docs_file_t *asset_find(const char *name, size_t len)
@@ -64,12 +66,11 @@ static const docs_file_t *asset_find(const char *name, size_t len)
     return NULL;
 }
 
-/* The ?v= of an asset: the start of its ETag, so a new build means new URLs. */
-static const char *asset_version(const char *name, char out[DOCS_VERSION_CHARS + 1])
+/* The ?v= of an asset. */
+static const char *asset_version(const char *name)
 {
     const docs_file_t *f = asset_find(name, strlen(name));
-    snprintf(out, DOCS_VERSION_CHARS + 1, "%s", f ? f->etag + 1 : "missing");
-    return out;
+    return f ? f->version : "missing";
 }
 
 /* Once, before the workers start: ETags and the two pages that name the assets. */
@@ -80,8 +81,6 @@ static void docs_setup(void)
         file_init(&assets[asset_count++], docs_assets[i].name, content_type(docs_assets[i].name), docs_assets[i].data,
                   docs_assets[i].len);
 
-    char icon[DOCS_VERSION_CHARS + 1], css[DOCS_VERSION_CHARS + 1], bundle[DOCS_VERSION_CHARS + 1],
-        init[DOCS_VERSION_CHARS + 1], redoc[DOCS_VERSION_CHARS + 1];
     /* Relative URLs: the pages keep working behind a proxy that adds a prefix. */
     int n = snprintf(swagger_html, sizeof(swagger_html),
                      "<!doctype html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
@@ -92,8 +91,8 @@ static void docs_setup(void)
                      "<div id=\"swagger-ui\"></div>\n"
                      "<script src=\"docs/assets/swagger-ui-bundle.js?v=%s\"></script>\n"
                      "<script src=\"docs/assets/swagger-init.js?v=%s\"></script>\n</body>\n</html>\n",
-                     asset_version("favicon-32x32.png", icon), asset_version("swagger-ui.css", css),
-                     asset_version("swagger-ui-bundle.js", bundle), asset_version("swagger-init.js", init));
+                     asset_version("favicon-32x32.png"), asset_version("swagger-ui.css"),
+                     asset_version("swagger-ui-bundle.js"), asset_version("swagger-init.js"));
     file_init(&swagger_page, "docs", "text/html; charset=utf-8", swagger_html, (size_t)n);
     n = snprintf(redoc_html, sizeof(redoc_html),
                  "<!doctype html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
@@ -103,7 +102,7 @@ static void docs_setup(void)
                  "<style>body { margin: 0; }</style>\n</head>\n<body>\n"
                  "<redoc spec-url=\"openapi.json\"></redoc>\n"
                  "<script src=\"docs/assets/redoc.standalone.js?v=%s\"></script>\n</body>\n</html>\n",
-                 icon, asset_version("redoc.standalone.js", redoc));
+                 asset_version("favicon-32x32.png"), asset_version("redoc.standalone.js"));
     file_init(&redoc_page, "redoc", "text/html; charset=utf-8", redoc_html, (size_t)n);
 }
 
@@ -147,7 +146,7 @@ static void docs_asset(http_request_t *req)
     }
     /* Only the current version's URL may be kept for good; any other revalidates. */
     const char *v = http_query_get(req, "v");
-    int current = v && strlen(v) == DOCS_VERSION_CHARS && !memcmp(v, f->etag + 1, DOCS_VERSION_CHARS);
+    int current = v && !strcmp(v, f->version);
     respond_file(req, f->type, f->data, f->len, f->etag, current ? CACHE_IMMUTABLE : CACHE_REVALIDATE);
 }
 
