@@ -83,7 +83,7 @@ static void format_time(char out[LOG_TIME_SIZE])
 }
 
 /* JSON string body: escapes quotes, backslashes and control bytes. */
-static size_t escape_json(char *out, size_t cap, const char *s)
+static void escape_json(char *out, size_t cap, const char *s)
 {
     size_t n = 0;
     for (; *s && n + 7 < cap; s++) {
@@ -98,7 +98,6 @@ static size_t escape_json(char *out, size_t cap, const char *s)
         }
     }
     out[n] = '\0';
-    return n;
 }
 
 void log_msg(int level, const char *fmt, ...)

@@ -37,7 +37,7 @@ static int worker_count;
 static int routes_count;
 static unsigned char status_slot[STATUS_LIMIT];
 
-int metrics_init(int nworkers, int route_count)
+void metrics_init(int nworkers, int route_count)
 {
     worker_count = nworkers;
     routes_count = route_count + 1;
@@ -48,7 +48,6 @@ int metrics_init(int nworkers, int route_count)
         status_slot[s] = (unsigned char)(STATUS_COUNTED + (s / 100 >= 1 ? s / 100 - 1 : 0));
     for (size_t i = 0; i < STATUS_COUNTED; i++)
         status_slot[counted_statuses[i]] = (unsigned char)i;
-    return 0;
 }
 
 void metrics_free(void)

@@ -39,7 +39,7 @@ typedef enum {
     GAUGE_COUNT
 } metrics_gauge_t;
 
-int metrics_init(int workers, int route_count);
+void metrics_init(int workers, int route_count);
 void metrics_free(void);
 metrics_worker_t *metrics_worker(int worker_id);
 void metrics_request(metrics_worker_t *m, int route_id, int method, int status, uint64_t duration_ns);
