@@ -71,7 +71,8 @@ int cmd_create_admin(const config_t *cfg, const char *email)
         return 2;
     }
     const char *codes[8];
-    int broken = cfg->password_policy ? auth_password_policy(password, strlen(password), codes, 8) : 0;
+    int max = (int)(sizeof(codes) / sizeof(codes[0]));
+    int broken = cfg->password_policy ? auth_password_policy(password, strlen(password), codes, max) : 0;
     if (broken) {
         fprintf(stderr, "create-admin: the password breaks the policy:");
         for (int i = 0; i < broken; i++)
