@@ -519,7 +519,9 @@ int config_require_keys(const config_t *cfg, char *err, size_t errlen)
 {
     if (cfg->jwt_algorithm == JWT_HS256) {
         if (!cfg->jwt_secret || strlen(cfg->jwt_secret) < JWT_SECRET_MIN_CHARS) {
-            log_format_error(err, errlen, "JWT_SECRET: is required, at least 16 characters (or JWT_ALGORITHM=RS256/ES256 with keys)");
+            log_format_error(err, errlen,
+                             "JWT_SECRET: is required, at least %d characters (or JWT_ALGORITHM=RS256/ES256 with keys)",
+                             JWT_SECRET_MIN_CHARS);
             return -1;
         }
         return 0;
