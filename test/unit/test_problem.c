@@ -1,5 +1,6 @@
 #include <jansson.h>
 
+#include "hourglass/embed.h"
 #include "hourglass/problem.h"
 #include "unit.h"
 
@@ -71,4 +72,27 @@ TEST(problem_catalogue_has_both_languages)
     }
     CHECK(problem_detail("no_such_code", LANG_EN) == NULL);
     CHECK_STR(http_status_reason(431), "Request Header Fields Too Large");
+}
+
+/* docs/problems.json: every code has both texts, every reason is a status, and
+ * a status it does not name still gets its class's words. */
+TEST(problem_texts_are_complete)
+{
+    json_t *texts = json_loadb(problem_texts[0].data, problem_texts[0].len, JSON_REJECT_DUPLICATES, NULL);
+    CHECK(json_is_object(texts) && json_object_size(texts) == 2);
+    const char *key;
+    json_t *v;
+    json_object_foreach(json_object_get(texts, "details"), key, v) {
+        CHECK(json_object_size(v) == 2 && json_string_length(json_object_get(v, "en")) > 0);
+        CHECK(json_string_length(json_object_get(v, "ru")) > 0);
+        CHECK_STR(problem_detail(key, LANG_RU), json_string_value(json_object_get(v, "ru")));
+    }
+    json_object_foreach(json_object_get(texts, "reasons"), key, v) {
+        CHECK(strlen(key) == 3 && atoi(key) >= 100 && atoi(key) <= 599);
+        CHECK_STR(http_status_reason(atoi(key)), json_string_value(v));
+    }
+    CHECK(json_object_size(json_object_get(texts, "details")) >= 40);
+    CHECK_STR(http_status_reason(418), "Client Error");
+    CHECK_STR(http_status_reason(599), "Server Error");
+    json_decref(texts);
 }
