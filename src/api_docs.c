@@ -55,7 +55,8 @@ static void file_init(docs_file_t *f, const char *name, const char *type, const 
     f->data = data;
     f->len = len;
     http_etag(data, len, f->etag);
-    snprintf(f->version, sizeof(f->version), "%s", f->etag + 1);
+    memcpy(f->version, f->etag + 1, DOCS_VERSION_CHARS);
+    f->version[DOCS_VERSION_CHARS] = '\0';
 }
 
 static const docs_file_t *asset_find(const char *name, size_t len)

@@ -180,31 +180,23 @@ static json_t *page_schema(const char *item)
                      "next_cursor");
 }
 
-static void add_problem(build_t *b, json_t *responses, const char *status)
-{
-    if (json_object_get(responses, status))
-        return;
-    const char *name = json_string_value(json_object_get(json_object_get(b->frame, "problems"), status));
-    if (name)
-        json_object_set_new(responses, status, openapi_ref("responses", name));
-    else /* not a shared one: a plain problem answer with the status's reason */
-        json_object_set_new(responses, status,
-                            json_pack("{s:s, s:{s:{s:o}}}", "description", http_status_reason(atoi(status)), "content",
-                                      "application/problem+json", "schema", openapi_ref("schemas", "Problem")));
-}
-
+/* The answers of statuses ("401 403") not answered yet: the shared one of document.json's
+ * "problems" where there is one, else a plain problem answer with the status's reason. */
 static void add_problems(build_t *b, json_t *responses, const char *statuses)
 {
     char status[8];
-    for (const char *s = statuses; s && *s;) {
+    for (const char *s = statuses; s && *s; s += strspn(s, " ")) {
         size_t n = strcspn(s, " ");
-        if (n && n < sizeof(status)) {
-            memcpy(status, s, n);
-            status[n] = '\0';
-            add_problem(b, responses, status);
-        }
+        snprintf(status, sizeof(status), "%.*s", (int)n, s);
         s += n;
-        s += strspn(s, " ");
+        if (!n || n >= sizeof(status) || json_object_get(responses, status))
+            continue;
+        const char *name = json_string_value(json_object_get(json_object_get(b->frame, "problems"), status));
+        json_object_set_new(responses, status,
+                            name ? openapi_ref("responses", name)
+                                 : json_pack("{s:s, s:{s:{s:o}}}", "description", http_status_reason(atoi(status)),
+                                             "content", "application/problem+json", "schema",
+                                             openapi_ref("schemas", "Problem")));
     }
 }
 
@@ -407,17 +399,17 @@ static int complete(build_t *b, json_t *op, const api_route_t *r, const char *ro
     if (flags & ROUTE_ANY_AUTH)
         add_problems(b, responses, "401 403");
     if (strchr(r->http.pattern, '{'))
-        add_problem(b, responses, "404");
+        add_problems(b, responses, "404");
     if (json_object_get(op, "requestBody"))
         add_problems(b, responses, "400 413 415 422");
     if (json_array_size(json_object_get(op, "parameters"))) /* query parameters: the path's are its item's */
-        add_problem(b, responses, "422");
+        add_problems(b, responses, "422");
     if (!(r->doc & API_NO_DB))
-        add_problem(b, responses, "503");
+        add_problems(b, responses, "503");
     int client_error = 0;
     json_object_foreach(responses, status, v) client_error |= status[0] == '4';
     if (!client_error)
-        add_problem(b, responses, "4XX");
+        add_problems(b, responses, "4XX");
     sort_responses(op);
     static const char *const order[] = {"operationId", "summary",     "description", "tags",     "security",
                                         ACCESS_MARK,   "parameters", "requestBody", "responses"};
