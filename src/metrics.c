@@ -15,6 +15,7 @@ static const int counted_statuses[] = {
 #define STATUS_CLASSES 5 /* 1xx to 5xx, after the counted ones */
 #define STATUS_SLOTS (STATUS_COUNTED + STATUS_CLASSES)
 #define STATUS_LIMIT 600
+#define COUNTER_SUFFIX "_total"
 #define STATUS_LABEL_SIZE 16 /* "404" or "5xx", and room for any int */
 static const double buckets[] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
 #define BUCKETS (sizeof(buckets) / sizeof(buckets[0]))
@@ -104,7 +105,7 @@ int64_t metrics_gauge_total(metrics_gauge_t g)
 /* The process-wide gauges and counters: one family each, whose values are
  * consecutive metrics_gauge_t, one per state when it has states. */
 typedef struct {
-    const char *name, *type, *help;
+    const char *name, *help; /* a counter's name ends in _total, as Prometheus names them */
     metrics_gauge_t first;
     const char *const *states; /* NULL-terminated; NULL: one value, no label */
 } family_t;
@@ -113,41 +114,36 @@ static const char *const pool_states[] = {"idle", "busy", NULL};
 static const char *const outbox_states[] = {"pending", "sent", "failed", "dead", NULL};
 
 static const family_t families[] = {
-    {.name = "http_connections_open", .type = "gauge", .help = "Client connections open now.",
-     .first = GAUGE_CONNECTIONS_OPEN},
-    {.name = "http_answer_bytes_unsent", .type = "gauge",
+    {.name = "http_connections_open", .help = "Client connections open now.", .first = GAUGE_CONNECTIONS_OPEN},
+    {.name = "http_answer_bytes_unsent",
      .help = "Bytes of answers made and not yet written, HTTP_MAX_QUEUED_BYTES\n"
              "# plus one answer at most per connection.",
      .first = GAUGE_ANSWER_BYTES_UNSENT},
-    {.name = "http_deadlines_deferred_total", .type = "counter",
+    {.name = "http_deadlines_deferred_total",
      .help = "Connection deadlines (408, closes) left to a later loop turn, so\n"
              "# that thousands due at once do not hold one turn.",
      .first = COUNTER_DEADLINES_DEFERRED},
-    {.name = "db_pool_connections", .type = "gauge", .help = "Database connections by state.",
-     .first = GAUGE_DB_IDLE, .states = pool_states},
-    {.name = "db_pool_queue_length", .type = "gauge", .help = "Queries waiting for a database connection.",
-     .first = GAUGE_DB_QUEUED},
-    {.name = "db_reconnects_total", .type = "counter", .help = "Database connections re-established after a loss.",
+    {.name = "db_pool_connections", .help = "Database connections by state.", .first = GAUGE_DB_IDLE,
+     .states = pool_states},
+    {.name = "db_pool_queue_length", .help = "Queries waiting for a database connection.", .first = GAUGE_DB_QUEUED},
+    {.name = "db_reconnects_total", .help = "Database connections re-established after a loss.",
      .first = COUNTER_DB_RECONNECTS},
-    {.name = "mail_outbox_messages", .type = "gauge",
+    {.name = "mail_outbox_messages",
      .help = "Mail in the outbox by state (pending, sent, failed and waiting to retry, dead: given up).",
      .first = GAUGE_MAIL_PENDING, .states = outbox_states},
-    {.name = "telegram_outbox_messages", .type = "gauge",
-     .help = "The shop's Telegram messages by state (as mail_outbox_messages).", .first = GAUGE_TELEGRAM_PENDING,
-     .states = outbox_states},
-    {.name = "sse_streams_open", .type = "gauge", .help = "Event streams (GET /api/v1/events) open now.",
-     .first = GAUGE_SSE_OPEN},
-    {.name = "sse_events_sent_total", .type = "counter", .help = "Events written to event streams.",
-     .first = COUNTER_SSE_SENT},
-    {.name = "sse_streams_dropped_total", .type = "counter",
-     .help = "Event streams ended because their reader left too much unsent.", .first = COUNTER_SSE_DROPPED},
-    {.name = "catalogue_cache_hits_total", .type = "counter",
-     .help = "Public shop reads answered from a worker's memory.", .first = COUNTER_CACHE_HITS},
-    {.name = "catalogue_cache_misses_total", .type = "counter",
-     .help = "Public shop reads that found no current answer in memory.", .first = COUNTER_CACHE_MISSES},
-    {.name = "catalogue_cache_evictions_total", .type = "counter",
-     .help = "Answers dropped to stay within CATALOGUE_CACHE_SIZE.", .first = COUNTER_CACHE_EVICTIONS},
-    {.name = "catalogue_cache_bytes", .type = "gauge", .help = "Bytes of answers kept, every worker's together.",
+    {.name = "telegram_outbox_messages", .help = "The shop's Telegram messages by state (as mail_outbox_messages).",
+     .first = GAUGE_TELEGRAM_PENDING, .states = outbox_states},
+    {.name = "sse_streams_open", .help = "Event streams (GET /api/v1/events) open now.", .first = GAUGE_SSE_OPEN},
+    {.name = "sse_events_sent_total", .help = "Events written to event streams.", .first = COUNTER_SSE_SENT},
+    {.name = "sse_streams_dropped_total", .help = "Event streams ended because their reader left too much unsent.",
+     .first = COUNTER_SSE_DROPPED},
+    {.name = "catalogue_cache_hits_total", .help = "Public shop reads answered from a worker's memory.",
+     .first = COUNTER_CACHE_HITS},
+    {.name = "catalogue_cache_misses_total", .help = "Public shop reads that found no current answer in memory.",
+     .first = COUNTER_CACHE_MISSES},
+    {.name = "catalogue_cache_evictions_total", .help = "Answers dropped to stay within CATALOGUE_CACHE_SIZE.",
+     .first = COUNTER_CACHE_EVICTIONS},
+    {.name = "catalogue_cache_bytes", .help = "Bytes of answers kept, every worker's together.",
      .first = GAUGE_CACHE_BYTES},
 };
 
@@ -207,7 +203,9 @@ void metrics_render(abuf_t *b, const metrics_labels_t *labels)
     }
     for (size_t i = 0; i < sizeof(families) / sizeof(families[0]); i++) {
         const family_t *f = &families[i];
-        abuf_printf(b, "# HELP %s %s\n# TYPE %s %s\n", f->name, f->help, f->name, f->type);
+        size_t len = strlen(f->name);
+        int counter = len > strlen(COUNTER_SUFFIX) && !strcmp(f->name + len - strlen(COUNTER_SUFFIX), COUNTER_SUFFIX);
+        abuf_printf(b, "# HELP %s %s\n# TYPE %s %s\n", f->name, f->help, f->name, counter ? "counter" : "gauge");
         if (!f->states)
             abuf_printf(b, "%s %lld\n", f->name, (long long)metrics_gauge_total(f->first));
         for (size_t k = 0; f->states && f->states[k]; k++)
