@@ -144,6 +144,8 @@ typedef struct compat_ctx compat_ctx_t;
 
 /* An answer on its way through the filter: /api/v1's, then the seed's. */
 typedef struct {
+    http_request_t *req;
+    const compat_ctx_t *c; /* NULL: the route's authentication refused the request */
     int in_status;
     json_t *in;  /* its body parsed; NULL: none, or not JSON */
     int status;  /* the seed's; 0 until decided */
@@ -152,7 +154,7 @@ typedef struct {
 
 /* Makes the seed's answer of /api/v1's; an error's may leave a->status 0
  * for the translation every route shares. */
-typedef void (*answer_fn)(http_request_t *req, const compat_ctx_t *c, answer_t *a);
+typedef void (*answer_fn)(answer_t *a);
 
 /* A seed route's /api/v1 call and what its filter makes of the answer. */
 struct seed_route {
@@ -214,12 +216,12 @@ static const char *text_of_json(http_request_t *req, json_t *j, size_t *len)
     return b.data;
 }
 
-/* c is NULL when the route's authentication refused the request before its
+/* a->c is NULL when the route's authentication refused the request before its
  * handler chose Russian: then the catalogue's Russian text is the detail. */
-static void common_error(http_request_t *req, const compat_ctx_t *c, answer_t *a)
+static void common_error(answer_t *a)
 {
     const char *code = compat_problem_code(a->in);
-    const char *text = c ? json_string_value(json_object_get(a->in, "detail")) : problem_detail(code, LANG_RU);
+    const char *text = a->c ? json_string_value(json_object_get(a->in, "detail")) : problem_detail(code, LANG_RU);
     if (a->in_status == 401)
         detail(a, 401, !strcmp(code, "not_authenticated") ? T_NOT_LOGGED_IN : T_TOKEN_INVALID);
     else if (a->in_status == 404)
@@ -227,7 +229,7 @@ static void common_error(http_request_t *req, const compat_ctx_t *c, answer_t *a
     else if (a->in_status == 409)
         detail(a, 409, T_TAKEN);
     else if (a->in_status == 422)
-        detail(a, 422, compat_validation_text(&req->arena, c ? c->route->shape : NULL, a->in));
+        detail(a, 422, compat_validation_text(&a->req->arena, a->c ? a->c->route->shape : NULL, a->in));
     else if (a->in_status == 400 && !strcmp(code, "malformed_json"))
         detail(a, 400, T_BAD_JSON);
     else
@@ -243,15 +245,15 @@ static void seed_filter(http_request_t *req, int *status, const char **content_t
     if (c && c->own)
         return;
     assert(c || *status >= 400);
-    answer_t a = {.in_status = *status, .in = *len ? json_loadb(*body, *len, 0, NULL) : NULL};
+    answer_t a = {.req = req, .c = c, .in_status = *status, .in = *len ? json_loadb(*body, *len, 0, NULL) : NULL};
     if (*status < 400) {
         assert(c->route->on_ok);
-        c->route->on_ok(req, c, &a);
+        c->route->on_ok(&a);
     } else {
         if (c && c->route->on_error)
-            c->route->on_error(req, c, &a);
+            c->route->on_error(&a);
         if (!a.status)
-            common_error(req, c, &a);
+            common_error(&a);
     }
     json_decref(a.in);
     *status = a.status;
@@ -342,30 +344,29 @@ static void seed_call(http_request_t *req)
     hand_on(req, c, body);
 }
 
-static void on_list(http_request_t *req, const compat_ctx_t *c, answer_t *a)
+static void on_list(answer_t *a)
 {
     json_t *items = json_array(), *v;
     size_t i;
     json_array_foreach(json_object_get(a->in, "items"), i, v) {
-        json_array_append_new(items, compat_shape_out(c->route->shape, v));
+        json_array_append_new(items, compat_shape_out(a->c->route->shape, v));
     }
     if (json_is_string(json_object_get(a->in, "next_cursor")))
-        log_warn("request %s: a seed-000 list cut at %d items", req->request_id, PAGE_INTERNAL_MAX_LIMIT);
-    answer(a, 200, json_pack("{s:o}", c->route->envelope, items));
+        log_warn("request %s: a seed-000 list cut at %d items", a->req->request_id, PAGE_INTERNAL_MAX_LIMIT);
+    answer(a, 200, json_pack("{s:o}", a->c->route->envelope, items));
 }
 
-static void on_object(http_request_t *req, const compat_ctx_t *c, answer_t *a)
+static void on_object(answer_t *a)
 {
-    http_header_remove(req, "Location"); /* an /api/v1 address: the seed has none */
-    answer(a, a->in_status, a->in_status == 204 ? NULL : compat_shape_out(c->route->shape, a->in));
+    http_header_remove(a->req, "Location"); /* an /api/v1 address: the seed has none */
+    answer(a, a->in_status, a->in_status == 204 ? NULL : compat_shape_out(a->c->route->shape, a->in));
 }
 
 /* The references the seed sends are ids from its own addresses (a card's
  * column, a duration's task): one that is missing or another user's is 404,
  * as the address itself would be, not /api/v1's 422 on a field (D16). */
-static void on_resource_error(http_request_t *req, const compat_ctx_t *c, answer_t *a)
+static void on_resource_error(answer_t *a)
 {
-    (void)req, (void)c;
     if (a->in_status == 422 && compat_has_error(a->in, NULL, "not_found"))
         detail(a, 404, T_NOT_FOUND);
 }
@@ -394,9 +395,9 @@ static void board(http_request_t *req)
     api_query(req, stmt_board_columns, ARRAY_LEN(params), params, on_board_columns);
 }
 
-static void on_board(http_request_t *req, const compat_ctx_t *c, answer_t *a)
+static void on_board(answer_t *a)
 {
-    (void)req;
+    const compat_ctx_t *c = a->c;
     json_t *columns = json_array(), *cards = json_object_get(a->in, "items"), *card;
     for (int i = 0; i < c->column_count; i++) {
         json_t *mine = json_array();
@@ -467,10 +468,9 @@ static void session_cookies(http_request_t *req, const char *access, const char 
     http_cookie_set(req, "logged_in", access ? "True" : "", "/", access ? session_s : 0, 0);
 }
 
-static void on_registered(http_request_t *req, const compat_ctx_t *c, answer_t *a)
+static void on_registered(answer_t *a)
 {
-    (void)c;
-    http_header_remove(req, "Location");
+    http_header_remove(a->req, "Location");
     answer(a, 201, json_pack("{s:s, s:s}", "status", "success", "message", T_REGISTERED));
 }
 
@@ -490,9 +490,8 @@ static void password_errors(answer_t *a, const char *password_field)
     }
 }
 
-static void on_register_error(http_request_t *req, const compat_ctx_t *c, answer_t *a)
+static void on_register_error(answer_t *a)
 {
-    (void)req, (void)c;
     if (a->in_status == 409)
         detail(a, 409, !strcmp(compat_problem_code(a->in), "email_taken") ? T_EMAIL_TAKEN : T_LOGIN_TAKEN);
     else if (a->in_status == 422)
@@ -500,16 +499,14 @@ static void on_register_error(http_request_t *req, const compat_ctx_t *c, answer
 }
 
 /* A fixed text on success: the route's message. */
-static void on_message(http_request_t *req, const compat_ctx_t *c, answer_t *a)
+static void on_message(answer_t *a)
 {
-    (void)req;
-    message(a, c->route->message);
+    message(a, a->c->route->message);
 }
 
 /* The seed answers a code 200 with a message either way (D6). */
-static void on_code_error(http_request_t *req, const compat_ctx_t *c, answer_t *a)
+static void on_code_error(answer_t *a)
 {
-    (void)req, (void)c;
     const char *code = compat_problem_code(a->in);
     if (a->in_status == 410 || !strcmp(code, "code_expired"))
         message(a, T_CODE_EXPIRED);
@@ -518,7 +515,7 @@ static void on_code_error(http_request_t *req, const compat_ctx_t *c, answer_t *
 }
 
 /* Login and refresh: /api/v1's token pair becomes the seed's cookies; the access token, or NULL. */
-static const char *token_pair(http_request_t *req, answer_t *a)
+static const char *token_pair(answer_t *a)
 {
     const char *access = json_string_value(json_object_get(a->in, "access_token"));
     const char *refresh = json_string_value(json_object_get(a->in, "refresh_token"));
@@ -526,41 +523,37 @@ static const char *token_pair(http_request_t *req, answer_t *a)
         detail(a, 500, T_SERVER);
         return NULL;
     }
-    session_cookies(req, access, refresh);
+    session_cookies(a->req, access, refresh);
     return access;
 }
 
-static void on_logged_in(http_request_t *req, const compat_ctx_t *c, answer_t *a)
+static void on_logged_in(answer_t *a)
 {
-    (void)c;
-    const char *access = token_pair(req, a);
+    const char *access = token_pair(a);
     if (access)
         answer(a, 200, json_pack("{s:s, s:s, s:s}", "status", "Успешно", "access_token", access, "message", ""));
 }
 
-static void on_login_error(http_request_t *req, const compat_ctx_t *c, answer_t *a)
+static void on_login_error(answer_t *a)
 {
-    (void)c;
-    http_header_remove(req, "WWW-Authenticate");
+    http_header_remove(a->req, "WWW-Authenticate");
     if (a->in_status == 401)
         detail(a, 400, T_BAD_LOGIN);
     else if (!strcmp(compat_problem_code(a->in), "email_not_verified"))
         detail(a, 403, T_NOT_VERIFIED);
 }
 
-static void on_refreshed(http_request_t *req, const compat_ctx_t *c, answer_t *a)
+static void on_refreshed(answer_t *a)
 {
-    (void)c;
-    const char *access = token_pair(req, a);
+    const char *access = token_pair(a);
     if (access)
         answer(a, 200, json_pack("{s:s}", "access_token", access));
 }
 
-static void on_refresh_error(http_request_t *req, const compat_ctx_t *c, answer_t *a)
+static void on_refresh_error(answer_t *a)
 {
-    (void)c;
     if (a->in_status == 401) { /* its session is over: the front end should not believe otherwise */
-        session_cookies(req, NULL, NULL);
+        session_cookies(a->req, NULL, NULL);
         detail(a, 401, T_TOKEN_INVALID);
     }
 }
@@ -578,22 +571,19 @@ static void refresh(http_request_t *req)
         hand_on(req, c, NULL);
 }
 
-static void on_logged_out(http_request_t *req, const compat_ctx_t *c, answer_t *a)
+static void on_logged_out(answer_t *a)
 {
-    (void)c;
-    session_cookies(req, NULL, NULL);
+    session_cookies(a->req, NULL, NULL);
     answer(a, 200, json_pack("{s:s}", "status", "success"));
 }
 
-static void on_user(http_request_t *req, const compat_ctx_t *c, answer_t *a)
+static void on_user(answer_t *a)
 {
-    (void)req, (void)c;
     answer(a, 200, compat_shape_out(&user_shape, a->in));
 }
 
-static void on_profile_error(http_request_t *req, const compat_ctx_t *c, answer_t *a)
+static void on_profile_error(answer_t *a)
 {
-    (void)req, (void)c;
     if (a->in_status == 409 || !strcmp(compat_problem_code(a->in), "username_taken"))
         detail(a, 409, T_LOGIN_TAKEN);
 }
@@ -684,16 +674,15 @@ static void check_password(http_request_t *req)
     hand_on(req, c, text_of_json(req, json_pack("{s:s}", "password", pw), NULL));
 }
 
-static void on_password_matched(http_request_t *req, const compat_ctx_t *c, answer_t *a)
+static void on_password_matched(answer_t *a)
 {
-    const char *proof = compat_proof_seal(&req->arena, req->auth.session_id, time(NULL), c->text);
-    http_cookie_set(req, PROOF_COOKIE, proof, PROOF_PATH, COMPAT_PROOF_SECONDS, 1);
+    const char *proof = compat_proof_seal(&a->req->arena, a->req->auth.session_id, time(NULL), a->c->text);
+    http_cookie_set(a->req, PROOF_COOKIE, proof, PROOF_PATH, COMPAT_PROOF_SECONDS, 1);
     answer(a, 200, json_pack("{s:s}", "statusPassword", "true"));
 }
 
-static void on_password_wrong(http_request_t *req, const compat_ctx_t *c, answer_t *a)
+static void on_password_wrong(answer_t *a)
 {
-    (void)req, (void)c;
     if (a->in_status == 403)
         detail(a, 400, T_WRONG_OLD);
 }
@@ -717,16 +706,14 @@ static void update_password(http_request_t *req)
     json_decref(seed);
 }
 
-static void on_password_changed(http_request_t *req, const compat_ctx_t *c, answer_t *a)
+static void on_password_changed(answer_t *a)
 {
-    (void)c;
-    http_cookie_set(req, PROOF_COOKIE, "", PROOF_PATH, 0, 1);
+    http_cookie_set(a->req, PROOF_COOKIE, "", PROOF_PATH, 0, 1);
     message(a, T_PASSWORD_CHANGED);
 }
 
-static void on_password_change_error(http_request_t *req, const compat_ctx_t *c, answer_t *a)
+static void on_password_change_error(answer_t *a)
 {
-    (void)req, (void)c;
     if (a->in_status == 403 && !strcmp(compat_problem_code(a->in), "wrong_password"))
         detail(a, 403, T_CHECK_OLD_FIRST);
     else if (a->in_status == 422)
