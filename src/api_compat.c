@@ -35,28 +35,17 @@
 #define JSON_TEXT_INITIAL 256
 #define MS_PER_S 1000
 
-#define T_NOT_LOGGED_IN "Вы не авторизованы"
 #define T_TOKEN_INVALID "Токен недействителен или истёк"
 #define T_NOT_FOUND "Нет записи с данным кодом"
-#define T_NO_USER "Пользователь не найден"
-#define T_TAKEN "Запись с таким значением уже существует"
 #define T_BAD_JSON "Тело запроса должно быть объектом JSON"
 #define T_SERVER "Ошибка сервера"
 #define T_LOGIN_TAKEN "Аккаунт с данным логином уже существует"
 #define T_EMAIL_TAKEN "На эту почту уже зарегистрирован аккаунт"
 #define T_PASSWORDS_DIFFER "Пароли не совпадают"
 #define T_POLICY "Пароль должен быть не короче 8 символов и содержать строчные и заглавные буквы, цифру и символ"
-#define T_REGISTERED "Пользователь успешно зарегистрирован"
 #define T_VERIFIED "Почта успешно подтверждена"
-#define T_WRONG_CODE "Неверный код подтверждения! Проверьте ввод"
-#define T_CODE_EXPIRED "Срок действия кода истёк, запросите новый"
-#define T_MAIL_SENT "Сообщение было отправлено"
-#define T_BAD_LOGIN "Неверный логин или пароль"
-#define T_NOT_VERIFIED "Пожалуйста, подтвердите вашу почту"
 #define T_WRONG_OLD "Старый пароль не является верным"
 #define T_CHECK_OLD_FIRST "Сначала подтвердите старый пароль"
-#define T_PASSWORD_CHANGED "Пароль изменён"
-#define T_EMAIL_CHANGE "Почту здесь изменить нельзя: для смены почты нужны пароль и код из письма"
 #define T_NO_REFRESH "Please provide refresh token" /* English: the front end compares this very text */
 
 #define SHAPE(a) {a, ARRAY_LEN(a)}
@@ -223,11 +212,11 @@ static void common_error(answer_t *a)
     const char *code = compat_problem_code(a->in);
     const char *text = a->c ? json_string_value(json_object_get(a->in, "detail")) : problem_detail(code, LANG_RU);
     if (a->in_status == 401)
-        detail(a, 401, !strcmp(code, "not_authenticated") ? T_NOT_LOGGED_IN : T_TOKEN_INVALID);
+        detail(a, 401, !strcmp(code, "not_authenticated") ? "Вы не авторизованы" : T_TOKEN_INVALID);
     else if (a->in_status == 404)
         detail(a, 404, T_NOT_FOUND);
     else if (a->in_status == 409)
-        detail(a, 409, T_TAKEN);
+        detail(a, 409, "Запись с таким значением уже существует");
     else if (a->in_status == 422)
         detail(a, 422, compat_validation_text(&a->req->arena, a->c ? a->c->route->shape : NULL, a->in));
     else if (a->in_status == 400 && !strcmp(code, "malformed_json"))
@@ -471,7 +460,7 @@ static void session_cookies(http_request_t *req, const char *access, const char 
 static void on_registered(answer_t *a)
 {
     http_header_remove(a->req, "Location");
-    answer(a, 201, json_pack("{s:s, s:s}", "status", "success", "message", T_REGISTERED));
+    answer(a, 201, json_pack("{s:s, s:s}", "status", "success", "message", "Пользователь успешно зарегистрирован"));
 }
 
 /* A password the policy refuses is one text (D15: the front end checks only the length). */
@@ -509,9 +498,9 @@ static void on_code_error(answer_t *a)
 {
     const char *code = compat_problem_code(a->in);
     if (a->in_status == 410 || !strcmp(code, "code_expired"))
-        message(a, T_CODE_EXPIRED);
+        message(a, "Срок действия кода истёк, запросите новый");
     else if (a->in_status == 400 && !strcmp(code, "invalid_code"))
-        message(a, T_WRONG_CODE);
+        message(a, "Неверный код подтверждения! Проверьте ввод");
 }
 
 /* Login and refresh: /api/v1's token pair becomes the seed's cookies; the access token, or NULL. */
@@ -538,9 +527,9 @@ static void on_login_error(answer_t *a)
 {
     http_header_remove(a->req, "WWW-Authenticate");
     if (a->in_status == 401)
-        detail(a, 400, T_BAD_LOGIN);
+        detail(a, 400, "Неверный логин или пароль");
     else if (!strcmp(compat_problem_code(a->in), "email_not_verified"))
-        detail(a, 403, T_NOT_VERIFIED);
+        detail(a, 403, "Пожалуйста, подтвердите вашу почту");
 }
 
 static void on_refreshed(answer_t *a)
@@ -594,7 +583,7 @@ static void on_caller_email(http_request_t *req, PGresult *res)
     if (PQresultStatus(res) != PGRES_TUPLES_OK)
         api_respond_db_error(req, res);
     else if (PQntuples(res) != 1)
-        seed_detail(req, c, 404, T_NO_USER);
+        seed_detail(req, c, 404, "Пользователь не найден");
     else
         c->with_email(req, c, PQgetvalue(res, 0, 0));
 }
@@ -613,7 +602,7 @@ static void with_caller_email(http_request_t *req, compat_ctx_t *c,
 static void profile_with_email(http_request_t *req, compat_ctx_t *c, const char *email)
 {
     if (c->text && strcasecmp(c->text, email))
-        seed_detail(req, c, 400, T_EMAIL_CHANGE);
+        seed_detail(req, c, 400, "Почту здесь изменить нельзя: для смены почты нужны пароль и код из письма");
     else
         hand_on(req, c, c->body);
 }
@@ -709,7 +698,7 @@ static void update_password(http_request_t *req)
 static void on_password_changed(answer_t *a)
 {
     http_cookie_set(a->req, PROOF_COOKIE, "", PROOF_PATH, 0, 1);
-    message(a, T_PASSWORD_CHANGED);
+    message(a, "Пароль изменён");
 }
 
 static void on_password_change_error(answer_t *a)
@@ -752,7 +741,7 @@ static const api_route_t seed_routes[] = {
           .message = T_VERIFIED),
      .summary = "Seed 000: verify the e-mail address with the mailed code"},
     {SEED(ALLOW_GET, "/email/verify_profile", verify_profile, USER, .method = METHOD_POST, .path = REVERIFY,
-          .on_ok = on_message, .message = T_MAIL_SENT),
+          .on_ok = on_message, .message = "Сообщение было отправлено"),
      .summary = "Seed 000: mail a new verification code to the caller"},
     {SEED(ALLOW_GET, "/email/verify_auth_code/{code}", verify_auth_code, USER, .method = METHOD_POST,
           .path = V1 "/auth/verify-email", .shape = &code_shape, .on_ok = on_message, .on_error = on_code_error,
