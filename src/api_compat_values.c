@@ -103,31 +103,16 @@ json_t *compat_value_in(compat_kind_t kind, json_t *v)
 {
     const char *s = json_string_value(v);
     json_int_t n;
-    switch (kind) {
-    case COMPAT_INT:
-    case COMPAT_ID:
-        if (s && digits_value(s, &n))
-            return json_integer(n);
-        break;
-    case COMPAT_CHECKED:
-        if (json_is_boolean(v))
-            return json_string(json_is_true(v) ? "done" : "todo");
-        break;
-    case COMPAT_TIME:
-        if (s)
-            return time_in(s);
-        break;
-    case COMPAT_DAY:
-        if (s)
-            return day_in(s);
-        break;
-    case COMPAT_COLOR:
-        if (s)
-            return color_in(s);
-        break;
-    case COMPAT_TEXT:
-        break;
-    }
+    if ((kind == COMPAT_INT || kind == COMPAT_ID) && s && digits_value(s, &n))
+        return json_integer(n);
+    if (kind == COMPAT_CHECKED && json_is_boolean(v))
+        return json_string(json_is_true(v) ? "done" : "todo");
+    if (kind == COMPAT_TIME && s)
+        return time_in(s);
+    if (kind == COMPAT_DAY && s)
+        return day_in(s);
+    if (kind == COMPAT_COLOR && s)
+        return color_in(s);
     return json_incref(v);
 }
 
@@ -135,28 +120,18 @@ json_t *compat_value_out(compat_kind_t kind, json_t *v)
 {
     const char *s = json_string_value(v);
     size_t len = s ? strlen(s) : 0;
-    switch (kind) {
-    case COMPAT_TEXT:
+    if (kind == COMPAT_TEXT)
         return !v || json_is_null(v) ? json_string("") : json_incref(v);
-    case COMPAT_ID:
-        if (json_is_integer(v))
-            return json_sprintf("%" JSON_INTEGER_FORMAT, json_integer_value(v));
-        break;
-    case COMPAT_CHECKED:
+    if (kind == COMPAT_ID && json_is_integer(v))
+        return json_sprintf("%" JSON_INTEGER_FORMAT, json_integer_value(v));
+    if (kind == COMPAT_CHECKED)
         return json_boolean(s && !strcmp(s, "done"));
-    case COMPAT_TIME:
-        if (len > 1 && s[len - 1] == 'Z')
-            return json_stringn(s, len - 1);
-        break;
-    case COMPAT_DAY:
-        if (s && body_valid_date(s))
-            return json_sprintf("%sT00:00:00", s);
-        break;
-    case COMPAT_COLOR:
+    if (kind == COMPAT_TIME && len > 1 && s[len - 1] == 'Z')
+        return json_stringn(s, len - 1);
+    if (kind == COMPAT_DAY && s && body_valid_date(s))
+        return json_sprintf("%sT00:00:00", s);
+    if (kind == COMPAT_COLOR)
         return s ? color_out(s) : json_string("");
-    case COMPAT_INT:
-        break;
-    }
     return v ? json_incref(v) : json_null();
 }
 
@@ -183,7 +158,8 @@ json_t *compat_shape_out(const compat_shape_t *sh, json_t *v1)
     return out;
 }
 
-const char *compat_seed_name(const compat_shape_t *sh, const char *v1)
+/* The seed's name of an /api/v1 field (itself when sh has none). */
+static const char *seed_name(const compat_shape_t *sh, const char *v1)
 {
     for (size_t i = 0; sh && i < sh->count; i++)
         if (!strcmp(sh->names[i].v1, v1))
@@ -220,7 +196,7 @@ const char *compat_validation_text(arena_t *a, const compat_shape_t *sh, json_t 
         const char *field = json_string_value(json_object_get(e, "field"));
         const char *msg = json_string_value(json_object_get(e, "message"));
         if (field && msg)
-            abuf_printf(&b, "%s%s: %s", b.len ? "; " : "", compat_seed_name(sh, field), msg);
+            abuf_printf(&b, "%s%s: %s", b.len ? "; " : "", seed_name(sh, field), msg);
     }
     if (b.len)
         return b.data;

@@ -49,8 +49,6 @@ json_t *compat_value_out(compat_kind_t kind, json_t *v);
 json_t *compat_shape_in(const compat_shape_t *sh, json_t *seed);
 /* An /api/v1 object as the seed's: every COMPAT_OUT name. */
 json_t *compat_shape_out(const compat_shape_t *sh, json_t *v1);
-/* The seed's name of an /api/v1 field (itself when sh has none). */
-const char *compat_seed_name(const compat_shape_t *sh, const char *v1);
 /* The "code" of an /api/v1 problem document, or "". */
 const char *compat_problem_code(json_t *problem);
 /* Has the problem a field error on field with code (NULL: any)? */
