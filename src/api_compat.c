@@ -404,17 +404,14 @@ static void on_board(answer_t *a)
     answer(a, 200, json_pack("{s:o}", "columns", columns));
 }
 
+/* No row: no such duration or task of the caller's, 404 as the filter words it. */
 static void on_duration_moved(http_request_t *req, PGresult *res)
 {
     compat_ctx_t *c = req->filter_data;
-    if (PQresultStatus(res) != PGRES_TUPLES_OK)
-        api_respond_db_error(req, res);
-    else if (PQntuples(res) != 1) /* no such duration or task of the caller's */
-        seed_detail(req, c, 404, T_NOT_FOUND);
-    else {
-        app_events_written(req->worker, req->auth.user_id);
-        hand_on(req, c, c->body);
-    }
+    if (api_found_row(req, res))
+        return;
+    app_events_written(req->worker, req->auth.user_id);
+    hand_on(req, c, c->body);
 }
 
 /* A bar dragged onto another task's row (D19): the one write /api/v1 has
