@@ -293,18 +293,6 @@ static json_t *seed_object(http_request_t *req, compat_ctx_t *c)
     return j;
 }
 
-static const char *seed_body(http_request_t *req, compat_ctx_t *c, const compat_shape_t *sh)
-{
-    json_t *seed = seed_object(req, c);
-    if (!seed)
-        return NULL;
-    json_t *v1 = compat_shape_in(sh, seed);
-    json_decref(seed);
-    if (c->route->id_field)
-        json_object_set_new(v1, c->route->id_field, json_integer(c->id));
-    return text_of_json(req, v1, NULL);
-}
-
 /* To the route's /api/v1 call, with this body (JSON text or NULL), on the
  * loop's next turn; a whole list asks for everything the engine gives one
  * request handed on (D4). */
@@ -324,13 +312,16 @@ static void hand_on(http_request_t *req, compat_ctx_t *c, const char *body)
 static void seed_call(http_request_t *req)
 {
     compat_ctx_t *c = seed_begin(req);
-    if (seed_id(req, c))
-        return;
     const seed_route_t *s = c->route;
-    const char *body = NULL;
-    if (s->shape && (s->method == METHOD_POST || s->method == METHOD_PATCH) && !(body = seed_body(req, c, s->shape)))
+    json_t *seed = NULL;
+    if (seed_id(req, c) ||
+        (s->shape && (s->method == METHOD_POST || s->method == METHOD_PATCH) && !(seed = seed_object(req, c))))
         return;
-    hand_on(req, c, body);
+    json_t *v1 = seed ? compat_shape_in(s->shape, seed) : NULL;
+    json_decref(seed);
+    if (v1 && s->id_field)
+        json_object_set_new(v1, s->id_field, json_integer(c->id));
+    hand_on(req, c, v1 ? text_of_json(req, v1, NULL) : NULL);
 }
 
 static void on_list(answer_t *a)
@@ -563,11 +554,6 @@ static void on_logged_out(answer_t *a)
     answer(a, 200, json_pack("{s:s}", "status", "success"));
 }
 
-static void on_user(answer_t *a)
-{
-    answer(a, 200, compat_shape_out(&user_shape, a->in));
-}
-
 static void on_profile_error(answer_t *a)
 {
     if (a->in_status == 409 || !strcmp(compat_problem_code(a->in), "username_taken"))
@@ -744,10 +730,11 @@ static const api_route_t seed_routes[] = {
           .path = V1 "/auth/verify-email", .shape = &code_shape, .on_ok = on_message, .on_error = on_code_error,
           .message = T_VERIFIED),
      .summary = "Seed 000: verify the caller's e-mail address"},
-    {SEED(ALLOW_GET, "/api/users/me", seed_call, USER, .method = METHOD_GET, .path = V1 "/users/me", .on_ok = on_user),
+    {SEED(ALLOW_GET, "/api/users/me", seed_call, USER, .method = METHOD_GET, .path = V1 "/users/me",
+          .shape = &user_shape, .on_ok = on_object),
      .summary = "Seed 000: the caller's profile"},
     {SEED(ALLOW_PUT, "/api/users/update_profile", profile_update, USER, .method = METHOD_PATCH, .path = V1 "/users/me",
-          .shape = &user_shape, .on_ok = on_user, .on_error = on_profile_error),
+          .shape = &user_shape, .on_ok = on_object, .on_error = on_profile_error),
      .summary = "Seed 000: edit the profile (not the e-mail address)"},
     {SEED(ALLOW_PUT, "/api/users/update_user_password", update_password, USER, .method = METHOD_PUT,
           .path = V1 "/users/me/password", .on_ok = on_password_changed, .on_error = on_password_change_error),
