@@ -15,7 +15,6 @@
 #include <time.h>
 
 #include "hourglass/api.h"
-#include "hourglass/api_auth.h"
 #include "hourglass/api_v1.h"
 #include "hourglass/app.h"
 #include "hourglass/bridge.h"
