@@ -474,7 +474,6 @@ static void on_register_error(answer_t *a)
         password_errors(a, "password");
 }
 
-/* A fixed text on success: the route's message. */
 static void on_message(answer_t *a)
 {
     message(a, a->c->route->message);
