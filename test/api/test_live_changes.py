@@ -6,11 +6,12 @@ with Last-Event-ID across restarts and instances; `reset` past EVENTS_RETENTION;
 Timing: an event must arrive within LATENCY of the answer of the write that made it."""
 
 import json
+import threading
 import time
 
 import pytest
 
-from conftest import psql
+from conftest import LockHolder, psql
 from messages_helpers import (EVENTS, EventStream, as_server, login, module_server, new_user, send, server_with,
                               wait_events_ready)
 from planning_helpers import problem
@@ -379,3 +380,58 @@ def test_the_document_describes_the_stream(srv):
     assert {"200", "401", "422", "429"} <= set(op["responses"]), op
     for word in ("change", "order_created", "reset", "EVENTS_RETENTION", "types"):
         assert word in op["description"], word
+
+
+def test_reads_and_pruning_walk_the_id_index_under_generic_plans(srv):
+    """The pool asks for generic plans, which guess `id > $x` at a third of the table: a read's
+    "anything newer?" and a prune's DELETE once scanned all of events each time (0.8 s at
+    460 000 rows: 0016_events_plans.sql). Counted by the transaction's own statistics, not timed (srv:
+    a server has applied the migrations)."""
+    out = psql("""
+        BEGIN;
+        SET LOCAL plan_cache_mode = force_generic_plan;
+        SELECT pg_advisory_xact_lock(hashtext('events_prune')); -- a server's pruner may be at work
+        INSERT INTO events (user_id, id, settle, kind, body, created_at)
+        SELECT -7, -i - 1000000000, '1'::xid8, 'change', '{}', now() - interval '3 days'
+          FROM generate_series(1, 20000) i;
+        ANALYZE events;
+        SELECT 'before', seq_scan FROM pg_stat_xact_user_tables WHERE relname = 'events';
+        SELECT count(*) FROM events_fetch((SELECT max(id) FROM events), '{-7}', '{change}', 200);
+        SELECT 'pruned', events_prune(86400000, 500);
+        SELECT 'after', seq_scan FROM pg_stat_xact_user_tables WHERE relname = 'events';
+        ROLLBACK;""")
+    rows = dict(line.split("|", 1) for line in out.splitlines() if "|" in line)
+    assert int(rows["pruned"]) == 500, out
+    assert rows["after"] == rows["before"], "a sequential scan of events:\n" + out
+
+
+def test_a_stream_does_not_wait_behind_requests_stuck_in_the_database(make_server):
+    """A worker's event reads go on a connection of their own (db_pool.c's lane): with the one
+    request connection of the worker stuck behind a lock, a change made elsewhere still arrives
+    before the lock goes. Before the lane, the read queued behind the stuck request."""
+    one = server_with(make_server, WORKERS=1, DB_POOL_SIZE=1, DB_PIPELINE_DEPTH=1)
+    two = server_with(make_server, WORKERS=1)
+    wait_events_ready(one)
+    a, b = new_user(two), new_user(one)
+    held = 8  # seconds; the change is due within a tick (1 s) of its write, the lock goes much later
+    with EventStream(one.port, a.token) as s:
+        hold = LockHolder(held, table="kanban_columns")
+        answers = []
+        stuck = threading.Thread(target=lambda: answers.append(b.post(API + "/kanban/columns", {"title": "stuck"})))
+        stuck.start()
+        try:
+            waiting = ("SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation "
+                       "WHERE c.relname = 'kanban_columns' AND NOT l.granted")
+            deadline = time.monotonic() + 3
+            while psql(waiting) == "0":
+                assert time.monotonic() < deadline, "the request never reached the lock"
+                time.sleep(0.02)
+            t = a.post(API + "/tasks", {"title": "made on two"}).json()
+            _, ev = change(s, timeout=held)
+            assert ev["id"] == t["id"], ev
+            assert time.monotonic() < hold.granted_at + held - 3, "the change came only when the lock went"
+            assert not answers, "the stuck request was answered before the lock went"
+        finally:
+            hold.wait()
+            stuck.join(10)
+        assert answers and answers[0].status == 201, answers
