@@ -92,7 +92,7 @@ struct db_pool {
     const config_t *cfg;
     int worker_id;
     metrics_worker_t *metrics;
-    db_conn_t *conns;
+    db_conn_t *conns; /* size for requests' queries, then the lane */
     int size;
     db_query_t *wait_head, *wait_tail;
     int wait_count;
@@ -155,7 +155,7 @@ static void query_deliver(db_query_t *q, db_status_t status)
 static void pool_publish(db_pool_t *p)
 {
     int idle = 0, busy = 0;
-    for (int i = 0; i < p->size; i++) {
+    for (int i = 0; i <= p->size; i++) {
         if (p->conns[i].state != DBC_READY)
             continue;
         if (p->conns[i].inflight)
@@ -171,7 +171,7 @@ static void pool_publish(db_pool_t *p)
 void db_pool_stats(const db_pool_t *p, db_pool_stats_t *out)
 {
     memset(out, 0, sizeof(*out));
-    for (int i = 0; i < p->size; i++) {
+    for (int i = 0; i <= p->size; i++) {
         const db_conn_t *c = &p->conns[i];
         if (c->state == DBC_READY)
             c->inflight ? out->busy++ : out->idle++;
@@ -374,6 +374,22 @@ db_status_t db_query(db_pool_t *p, int stmt, int nparams, const char *const *val
         pool_publish(p);
         return DB_OK;
     }
+    conn_send(c, query_new(stmt, nparams, values, cb, data));
+    pool_publish(p);
+    return DB_OK;
+}
+
+/* The lane: one more connection, opened by the first query that asks for
+ * it and never used by db_query, so a read someone watches for (an event
+ * stream's) does not wait behind the requests' full pipelines. */
+db_status_t db_query_lane(db_pool_t *p, int stmt, int nparams, const char *const *values, db_result_fn cb,
+                          void *data)
+{
+    db_conn_t *c = &p->conns[p->size];
+    if (!p->closing && c->state == DBC_IDLE)
+        conn_start(c);
+    if (p->closing || c->state != DBC_READY || c->inflight >= p->cfg->db_pipeline_depth)
+        return db_query(p, stmt, nparams, values, cb, data);
     conn_send(c, query_new(stmt, nparams, values, cb, data));
     pool_publish(p);
     return DB_OK;
@@ -680,14 +696,14 @@ db_pool_t *db_pool_new(uv_loop_t *loop, const config_t *cfg, int worker_id)
     p->worker_id = worker_id;
     p->metrics = metrics_worker(worker_id);
     p->size = cfg->db_pool_size;
-    p->conns = mem_calloc((size_t)p->size, sizeof(db_conn_t));
+    p->conns = mem_calloc((size_t)p->size + 1, sizeof(db_conn_t));
     /* serve and migrate refused a string that does not parse before any pool */
     char err[256];
     int parsed = db_conninfo_parse(&p->conninfo, cfg->database_url, err, sizeof(err));
     assert(parsed == 0);
     (void)parsed;
 
-    for (int i = 0; i < p->size; i++) {
+    for (int i = 0; i <= p->size; i++) {
         db_conn_t *c = &p->conns[i];
         c->pool = p;
         c->index = i;
@@ -696,7 +712,8 @@ db_pool_t *db_pool_new(uv_loop_t *loop, const config_t *cfg, int worker_id)
         uv_timer_init(loop, &c->timer);
         c->timer.data = c;
         p->open_handles++;
-        conn_start(c);
+        if (i < p->size)
+            conn_start(c);
     }
     pool_publish(p);
     return p;
@@ -716,7 +733,7 @@ void db_pool_close(db_pool_t *p, void (*done)(void *), void *data)
     p->close_done = done;
     p->close_data = data;
     pool_fail_waiting(p);
-    for (int i = 0; i < p->size; i++) {
+    for (int i = 0; i <= p->size; i++) {
         db_conn_t *c = &p->conns[i];
         if (c->state == DBC_RESOLVING)
             uv_cancel((uv_req_t *)&c->dns);
@@ -730,7 +747,7 @@ void db_pool_free(db_pool_t *p)
 {
     if (!p)
         return;
-    for (int i = 0; i < p->size; i++) {
+    for (int i = 0; i <= p->size; i++) {
         free(p->conns[i].prepared);
         free(p->conns[i].ring);
     }

@@ -29,7 +29,8 @@
 /* Rows a prune deletes at once: a short transaction, since the events written
  * while it runs settle only when it ends. */
 #define PRUNE_BATCH 500
-#define PRUNE_PAUSE_MS 20 /* between full batches, so other writes go first */
+#define PRUNE_PAUSE_MS 20 /* between full batches, so other writes go first, */
+#define PRUNE_YIELD 4      /* and at least 4 times as long as the last batch took: a busy database prunes slower */
 #define PRUNE_INTERVAL_MIN_MS 1000
 #define PRUNE_INTERVAL_MAX_MS 60000
 #define ANNOUNCE_USERS 256 /* named in one NOTIFY (8 000 bytes at most); beyond, it names anyone */
@@ -162,6 +163,7 @@ struct sse_hub {
     int announce_count;                     /* -1: anyone */
     int open_handles;
     uint64_t prune_interval_ms;
+    uint64_t prune_sent_ms; /* when the batch out was sent */
     void (*closed)(void *);
     void *closed_data;
 };
@@ -364,7 +366,7 @@ static void stream_replay(sse_stream_t *st)
     snprintf(from, sizeof(from), "%" PRId64, st->last_sent);
     snprintf(limit, sizeof(limit), "%d", REPLAY_PAGE);
     const char *params[4] = {users, kinds_text, from, limit};
-    if (db_query(st->hub->db, stmt_replay, 4, params, on_replayed, st) == DB_OK)
+    if (db_query_lane(st->hub->db, stmt_replay, 4, params, on_replayed, st) == DB_OK)
         stream_set_state(st, STREAM_REPLAYING);
 }
 
@@ -567,7 +569,7 @@ static void hub_read(sse_hub_t *hub)
     snprintf(limit, sizeof(limit), "%d", FETCH_PAGE);
     const char *params[4] = {after, users, kinds_text, limit};
     uv_timer_stop(&hub->retry);
-    if (db_query(hub->db, stmt_fetch, 4, params, on_fetched, hub) == DB_OK) {
+    if (db_query_lane(hub->db, stmt_fetch, 4, params, on_fetched, hub) == DB_OK) {
         hub->fetching = 1;
         hub->fetch_epoch = hub->epoch;
     }
@@ -766,8 +768,9 @@ static void on_pruned(void *data, PGresult *res, db_status_t status)
     sse_hub_t *hub = data;
     hub->pruning = 0;
     int full = status == DB_OK && PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1 &&
-               atoi(PQgetvalue(res, 0, 0)) == PRUNE_BATCH;
-    prune_arm(hub, full ? PRUNE_PAUSE_MS : hub->prune_interval_ms);
+               atoi(PQgetvalue(res, 0, 0)) >= PRUNE_BATCH;
+    uint64_t pause = (uv_now(hub->loop) - hub->prune_sent_ms) * PRUNE_YIELD;
+    prune_arm(hub, !full ? hub->prune_interval_ms : pause > PRUNE_PAUSE_MS ? pause : PRUNE_PAUSE_MS);
 }
 
 /* One batch of events past EVENTS_RETENTION, each its own short transaction. */
@@ -778,6 +781,7 @@ static void on_prune(uv_timer_t *t)
     snprintf(retention, sizeof(retention), "%" PRIu64, hub->cfg->events_retention_ms);
     snprintf(batch, sizeof(batch), "%d", PRUNE_BATCH);
     const char *params[2] = {retention, batch};
+    hub->prune_sent_ms = uv_now(hub->loop);
     hub->pruning = db_query(hub->db, stmt_prune, 2, params, on_pruned, hub) == DB_OK;
     if (!hub->pruning)
         prune_arm(hub, hub->prune_interval_ms);

@@ -51,6 +51,10 @@ db_pool_t *db_pool_new(uv_loop_t *loop, const struct config *cfg, int worker_id)
  * DB_UNAVAILABLE / DB_OVERLOADED (cb will not be called). Parameters are copied. */
 db_status_t db_query(db_pool_t *pool, int stmt, int nparams, const char *const *values,
                      db_result_fn cb, void *data);
+/* The same, on the pool's lane (one more connection that only these use;
+ * db_query's queue while it is not ready or full). */
+db_status_t db_query_lane(db_pool_t *pool, int stmt, int nparams, const char *const *values,
+                          db_result_fn cb, void *data);
 int db_pool_usable(const db_pool_t *pool);
 
 /* LISTEN on these channels (connection 0, again after every reconnect).
