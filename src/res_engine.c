@@ -153,128 +153,96 @@ static int register_stmt(const resource_t *res, const char *op, abuf_t *s)
     return id;
 }
 
-static void build_get(res_state_t *st, const resource_t *res)
+static void build_get(res_state_t *st, const resource_t *res, abuf_t *s)
 {
-    abuf_t s;
-    abuf_init(&s, NULL, SQL_INITIAL_BYTES);
     int n = 2;
-    abuf_printf(&s, "SELECT ");
-    sql_object(&s, res);
-    abuf_printf(&s, "::text FROM %s AS t WHERE ", res->table);
-    sql_owner(&s, res, &n);
-    abuf_printf(&s, "t.id = $1");
-    st->stmt_get = register_stmt(res, "get", &s);
+    abuf_printf(s, "SELECT ");
+    sql_object(s, res);
+    abuf_printf(s, "::text FROM %s AS t WHERE ", res->table);
+    sql_owner(s, res, &n);
+    abuf_printf(s, "t.id = $1");
+    st->stmt_get = register_stmt(res, "get", s);
 
     n = 2;
-    abuf_printf(&s, "DELETE FROM %s AS t WHERE ", res->table);
-    sql_owner(&s, res, &n);
-    abuf_printf(&s, "t.id = $1 RETURNING t.id");
-    st->stmt_delete = register_stmt(res, "delete", &s);
-    abuf_free(&s);
+    abuf_printf(s, "DELETE FROM %s AS t WHERE ", res->table);
+    sql_owner(s, res, &n);
+    abuf_printf(s, "t.id = $1 RETURNING t.id");
+    st->stmt_delete = register_stmt(res, "delete", s);
 }
 
-static void build_create(res_state_t *st, const resource_t *res)
+static void build_create(res_state_t *st, const resource_t *res, abuf_t *s)
 {
-    abuf_t s;
-    abuf_init(&s, NULL, SQL_INITIAL_BYTES);
-    int n = 1, owner = 0, parent = 0;
-    if (!res->global)
-        owner = n++;
-    if (res->parent_param)
-        parent = n++;
+    int n = 1;
+    int owner = res->global ? 0 : n++;
+    int parent = res->parent_param ? n++ : 0;
+    /* The owner and the parent come before the fields, of which there is at least one. */
+    abuf_printf(s, "%sINSERT INTO %s AS t (", owner ? "WITH w AS (" : "", res->table);
     if (owner)
-        abuf_printf(&s, "WITH w AS (");
-    abuf_printf(&s, "INSERT INTO %s AS t (", res->table);
-    const char *sep = "";
-    if (owner) {
-        abuf_printf(&s, "user_id");
-        sep = ", ";
-    }
-    if (parent) {
-        abuf_printf(&s, "%s\"%s\"", sep, res->parent_param);
-        sep = ", ";
-    }
-    for (size_t i = 0; i < res->field_count; i++, sep = ", ")
-        abuf_printf(&s, "%s\"%s\"", sep, res->fields[i].f.name);
-    abuf_printf(&s, ") SELECT ");
-    sep = "";
-    if (owner) {
-        abuf_printf(&s, "$%d::bigint", owner);
-        sep = ", ";
-    }
-    if (parent) {
-        abuf_printf(&s, "%s$%d::bigint", sep, parent);
-        sep = ", ";
-    }
-    for (size_t i = 0; i < res->field_count; i++, sep = ", ")
-        abuf_printf(&s, "%s$%d::%s", sep, n++, sql_type(res->fields[i].f.type));
+        abuf_printf(s, "user_id, ");
+    if (parent)
+        abuf_printf(s, "\"%s\", ", res->parent_param);
+    for (size_t i = 0; i < res->field_count; i++)
+        abuf_printf(s, "%s\"%s\"", i ? ", " : "", res->fields[i].f.name);
+    abuf_printf(s, ") SELECT ");
+    if (owner)
+        abuf_printf(s, "$%d::bigint, ", owner);
+    if (parent)
+        abuf_printf(s, "$%d::bigint, ", parent);
+    for (size_t i = 0; i < res->field_count; i++)
+        abuf_printf(s, "%s$%d::%s", i ? ", " : "", n++, sql_type(res->fields[i].f.type));
     /* A nested row is made only under a parent of the same user: no row, 404. */
     if (parent)
-        abuf_printf(&s, " WHERE EXISTS (SELECT 1 FROM %s WHERE id = $%d AND user_id = $%d)", res->parent_table, parent,
+        abuf_printf(s, " WHERE EXISTS (SELECT 1 FROM %s WHERE id = $%d AND user_id = $%d)", res->parent_table, parent,
                     owner);
-    sql_returning(&s, res, st->event_name, "created");
-    st->stmt_create = register_stmt(res, "create", &s);
-    abuf_free(&s);
+    sql_returning(s, res, st->event_name, "created");
+    st->stmt_create = register_stmt(res, "create", s);
 }
 
-static void build_update(res_state_t *st, const resource_t *res)
+static void build_update(res_state_t *st, const resource_t *res, abuf_t *s)
 {
-    abuf_t s;
-    abuf_init(&s, NULL, SQL_INITIAL_BYTES);
     int n = 2;
     int owner = res->global ? 0 : n++;
     int mask = n++;
-    if (owner)
-        abuf_printf(&s, "WITH w AS (");
-    abuf_printf(&s, "UPDATE %s AS t SET ", res->table);
+    abuf_printf(s, "%sUPDATE %s AS t SET ", owner ? "WITH w AS (" : "", res->table);
     /* Only the fields whose bit is set change: one statement serves PATCH and PUT. */
     for (size_t i = 0; i < res->field_count; i++) {
         const char *name = res->fields[i].f.name;
-        abuf_printf(&s, "\"%s\" = CASE WHEN $%d::int & %d <> 0 THEN $%d::%s ELSE t.\"%s\" END, ", name, mask,
+        abuf_printf(s, "\"%s\" = CASE WHEN $%d::int & %d <> 0 THEN $%d::%s ELSE t.\"%s\" END, ", name, mask,
                     1 << i, n++, sql_type(res->fields[i].f.type), name);
     }
-    abuf_printf(&s, "updated_at = now() WHERE ");
+    abuf_printf(s, "updated_at = now() WHERE ");
     if (owner)
-        abuf_printf(&s, "t.user_id = $%d AND ", owner);
-    abuf_printf(&s, "t.id = $1");
-    sql_returning(&s, res, st->event_name, "updated");
-    st->stmt_update = register_stmt(res, "update", &s);
-    abuf_free(&s);
+        abuf_printf(s, "t.user_id = $%d AND ", owner);
+    abuf_printf(s, "t.id = $1");
+    sql_returning(s, res, st->event_name, "updated");
+    st->stmt_update = register_stmt(res, "update", s);
 }
+
+/* Each filter's condition, given the column, the parameter's number and (FILTER_EQ) its SQL type.
+ * A search continues with its second column, if any, and its closing parenthesis. */
+static const char *const filter_sql[] = {
+    [FILTER_EQ] = "t.\"%s\" = $%d::%s)",
+    [FILTER_DATE_LE] = "t.\"%s\" <= $%d::date)",
+    [FILTER_DATE_GE] = "t.\"%s\" >= $%d::date)",
+    /* strpos, not LIKE: the text is matched as it is, % and _ included. */
+    [FILTER_SEARCH] = "strpos(lower(t.\"%s\"), lower($%d::text)) > 0",
+    [FILTER_TIME_FROM] = "t.\"%s\" >= ($%d::date)::timestamp AT TIME ZONE 'UTC')",
+    [FILTER_TIME_TO] = "t.\"%s\" < ($%d::date + 1)::timestamp AT TIME ZONE 'UTC')",
+};
 
 static void build_filter(abuf_t *s, const res_filter_t *f, int p)
 {
     abuf_printf(s, " AND ($%d::text IS NULL OR ", p);
-    switch (f->kind) {
-    case FILTER_EQ:
-        abuf_printf(s, "t.\"%s\" = $%d::%s)", f->column, p, sql_type(f->type));
-        break;
-    case FILTER_DATE_LE:
-        abuf_printf(s, "t.\"%s\" <= $%d::date)", f->column, p);
-        break;
-    case FILTER_DATE_GE:
-        abuf_printf(s, "t.\"%s\" >= $%d::date)", f->column, p);
-        break;
-    case FILTER_SEARCH:
-        /* strpos, not LIKE: the text is matched as it is, % and _ included. */
-        abuf_printf(s, "strpos(lower(t.\"%s\"), lower($%d::text)) > 0", f->column, p);
-        if (f->column2)
-            abuf_printf(s, " OR strpos(lower(coalesce(t.\"%s\", '')), lower($%d::text)) > 0", f->column2, p);
-        abuf_printf(s, ")");
-        break;
-    case FILTER_TIME_FROM:
-        abuf_printf(s, "t.\"%s\" >= ($%d::date)::timestamp AT TIME ZONE 'UTC')", f->column, p);
-        break;
-    case FILTER_TIME_TO:
-        abuf_printf(s, "t.\"%s\" < ($%d::date + 1)::timestamp AT TIME ZONE 'UTC')", f->column, p);
-        break;
-    }
+    abuf_printf(s, filter_sql[f->kind], f->column, p, sql_type(f->type));
+    if (f->kind != FILTER_SEARCH)
+        return;
+    if (f->column2)
+        abuf_printf(s, " OR strpos(lower(coalesce(t.\"%s\", '')), lower($%d::text)) > 0", f->column2, p);
+    abuf_printf(s, ")");
 }
 
-static void build_list(res_state_t *st, const resource_t *res)
+static void build_list(res_state_t *st, const resource_t *res, abuf_t *s)
 {
-    abuf_t s;
-    abuf_init(&s, NULL, SQL_INITIAL_BYTES);
     int n = 1;
     int owner = res->global ? 0 : n++;
     int after = n++, limit = n++;
@@ -291,58 +259,54 @@ static void build_list(res_state_t *st, const resource_t *res)
      * exists), each rendered by row_to_json; on_list() joins them. A nested
      * list starts from its parent: no parent of the caller's, no row at all
      * (404); a parent without children, one row of NULLs. */
-    abuf_printf(&s, "SELECT r.id, row_to_json(r)::text FROM ");
+    abuf_printf(s, "SELECT r.id, row_to_json(r)::text FROM ");
     if (parent)
-        abuf_printf(&s, "%s AS pp LEFT JOIN LATERAL (", res->parent_table);
+        abuf_printf(s, "%s AS pp LEFT JOIN LATERAL (", res->parent_table);
     else
-        abuf_printf(&s, "(");
-    abuf_printf(&s, "SELECT ");
-    sql_members(&s, res);
-    abuf_printf(&s, " FROM %s AS t WHERE ", res->table);
+        abuf_printf(s, "(");
+    abuf_printf(s, "SELECT ");
+    sql_members(s, res);
+    abuf_printf(s, " FROM %s AS t WHERE ", res->table);
     if (parent)
-        abuf_printf(&s, "t.user_id = pp.user_id AND t.\"%s\" = pp.id AND ", res->parent_param);
+        abuf_printf(s, "t.user_id = pp.user_id AND t.\"%s\" = pp.id AND ", res->parent_param);
     else if (owner)
-        abuf_printf(&s, "t.user_id = $%d AND ", owner);
-    abuf_printf(&s, "t.id > $%d", after);
+        abuf_printf(s, "t.user_id = $%d AND ", owner);
+    abuf_printf(s, "t.id > $%d", after);
     for (size_t i = 0; i < res->filter_count; i++)
-        build_filter(&s, &res->filters[i], n++);
-    abuf_printf(&s, " ORDER BY %s LIMIT $%d + 1) AS r", order, limit);
+        build_filter(s, &res->filters[i], n++);
+    abuf_printf(s, " ORDER BY %s LIMIT $%d + 1) AS r", order, limit);
     if (parent)
-        abuf_printf(&s, " ON true WHERE pp.user_id = $%d AND pp.id = $%d", owner, parent);
-    st->stmt_list = register_stmt(res, "list", &s);
-    abuf_free(&s);
+        abuf_printf(s, " ON true WHERE pp.user_id = $%d AND pp.id = $%d", owner, parent);
+    st->stmt_list = register_stmt(res, "list", s);
 }
 
 /* Which of the given references are missing or another user's (missing, for
  * a global resource): asked only when a write failed or the body had other
  * errors, so that one 422 names every bad field (the foreign keys still
  * guard every write). */
-static void build_refs(res_state_t *st, const resource_t *res)
+static void build_refs(res_state_t *st, const resource_t *res, abuf_t *s)
 {
     st->stmt_refs = -1;
-    abuf_t s;
-    abuf_init(&s, NULL, SQL_INITIAL_BYTES);
-    abuf_printf(&s, "SELECT concat_ws(','");
+    abuf_printf(s, "SELECT concat_ws(','");
     int any = 0;
     for (size_t i = 0; i < res->field_count; i++) {
         const res_field_t *f = &res->fields[i];
         if (!f->ref)
             continue;
         int p = (int)i + 2;
-        abuf_printf(&s,
+        abuf_printf(s,
                     ", CASE WHEN $%d::bigint IS NOT NULL AND NOT EXISTS (SELECT 1 FROM %s WHERE id = $%d::bigint%s) "
                     "THEN '%s' END",
                     p, f->ref, p, res->global ? "" : " AND user_id = $1", f->f.name);
         any = 1;
     }
     /* every parameter must appear for its type to be known */
-    abuf_printf(&s, ") WHERE $1::bigint IS NOT NULL");
+    abuf_printf(s, ") WHERE $1::bigint IS NOT NULL");
     for (size_t i = 0; i < res->field_count; i++)
         if (!res->fields[i].ref)
-            abuf_printf(&s, " AND $%d::text IS NULL", (int)i + 2);
+            abuf_printf(s, " AND $%d::text IS NULL", (int)i + 2);
     if (any)
-        st->stmt_refs = register_stmt(res, "refs", &s);
-    abuf_free(&s);
+        st->stmt_refs = register_stmt(res, "refs", s);
 }
 
 static int position_of_field(const resource_t *res, const char *name)
@@ -355,8 +319,8 @@ static int position_of_field(const resource_t *res, const char *name)
 
 body_field_t res_filter_field(const res_filter_t *f)
 {
-    body_field_t field = {f->param, f->type, 0, 0, f->type == FIELD_STRING ? RES_SEARCH_MAX_CHARS : 0, f->choices};
-    return field;
+    return (body_field_t){.name = f->param, .type = f->type, .max = f->type == FIELD_STRING ? RES_SEARCH_MAX_CHARS : 0,
+                          .choices = f->choices};
 }
 
 const res_route_kind_t res_route_kinds[RES_ROUTES_MAX] = {
@@ -372,8 +336,9 @@ const res_route_kind_t res_route_kinds[RES_ROUTES_MAX] = {
 /* The statements of res and what the handlers read of it, once. */
 static res_state_t *state_new(const resource_t *res)
 {
-    if (state_count == RES_MAX || res->field_count > RES_MAX_FIELDS || res->filter_count > RES_MAX_FILTERS) {
-        log_error("resource %s: too many resources or fields", res->name);
+    if (state_count == RES_MAX || !res->field_count || res->field_count > RES_MAX_FIELDS ||
+        res->filter_count > RES_MAX_FILTERS) {
+        log_error("resource %s: no fields, or too many resources or fields", res->name);
         abort();
     }
     res_state_t *st = &states[state_count++];
@@ -385,11 +350,14 @@ static res_state_t *state_new(const resource_t *res)
     }
     for (size_t i = 0; i < res->filter_count; i++)
         st->filters[i] = res_filter_field(&res->filters[i]);
-    build_get(st, res);
-    build_create(st, res);
-    build_update(st, res);
-    build_list(st, res);
-    build_refs(st, res);
+    abuf_t s;
+    abuf_init(&s, NULL, SQL_INITIAL_BYTES);
+    build_get(st, res, &s);
+    build_create(st, res, &s);
+    build_update(st, res, &s);
+    build_list(st, res, &s);
+    build_refs(st, res, &s);
+    abuf_free(&s);
     return st;
 }
 
@@ -655,10 +623,10 @@ static int read_fields(http_request_t *req, res_ctx_t *c, body_mode_t mode, unsi
     return 0;
 }
 
-static res_ctx_t *ctx_new(http_request_t *req, int status)
+static res_ctx_t *ctx_new(http_request_t *req, const res_state_t *st, int status)
 {
     res_ctx_t *c = arena_calloc(&req->arena, sizeof(*c));
-    c->st = state_of(req);
+    c->st = st;
     c->status = status;
     field_errors_init(&c->e, req);
     req->ctx = c;
@@ -667,7 +635,7 @@ static res_ctx_t *ctx_new(http_request_t *req, int status)
 
 static void create_row(http_request_t *req)
 {
-    res_ctx_t *c = ctx_new(req, 201);
+    res_ctx_t *c = ctx_new(req, state_of(req), 201);
     const resource_t *res = c->st->res;
     args_owner(req, res, &c->a);
     if (res->parent_param) {
@@ -686,7 +654,7 @@ static void create_row(http_request_t *req)
 
 static void update_row(http_request_t *req, const char *id, body_mode_t mode)
 {
-    res_ctx_t *c = ctx_new(req, 200);
+    res_ctx_t *c = ctx_new(req, state_of(req), 200);
     const resource_t *res = c->st->res;
     c->a.v[c->a.n++] = id;
     args_owner(req, res, &c->a);
@@ -743,7 +711,7 @@ static void on_list(http_request_t *req, PGresult *res_pg)
     http_respond_json(req, 200, b.data, b.len);
 }
 
-static const res_state_t *state_for(const resource_t *res)
+const void *res_route_data(const resource_t *res)
 {
     for (int i = 0; i < state_count; i++)
         if (states[i].res == res)
@@ -751,20 +719,14 @@ static const res_state_t *state_for(const resource_t *res)
     return NULL;
 }
 
-const void *res_route_data(const resource_t *res) { return state_for(res); }
-
 static void list_with(http_request_t *req, const res_state_t *st)
 {
     const resource_t *res = st->res;
-    res_ctx_t *c = arena_calloc(&req->arena, sizeof(*c));
-    c->st = st;
-    req->ctx = c;
+    res_ctx_t *c = ctx_new(req, st, 200);
     args_t *a = &c->a;
     args_owner(req, res, a);
-    field_errors_t e;
-    field_errors_init(&e, req);
     long long after;
-    body_page_params(req, &e, &c->limit, &after);
+    body_page_params(req, &c->e, &c->limit, &after);
     a->v[a->n++] = http_int_param(req, after);
     a->v[a->n++] = http_int_param(req, c->limit);
     if (res->parent_param) {
@@ -774,9 +736,9 @@ static void list_with(http_request_t *req, const res_state_t *st)
         a->v[a->n++] = parent;
     }
     for (size_t i = 0; i < res->filter_count; i++)
-        a->v[a->n++] = body_query_param(req, &st->filters[i], &e);
-    if (e.count) {
-        api_respond_validation(req, &e);
+        a->v[a->n++] = body_query_param(req, &st->filters[i], &c->e);
+    if (c->e.count) {
+        api_respond_validation(req, &c->e);
         return;
     }
     api_query(req, st->stmt_list, a->n, a->v, on_list);
@@ -784,11 +746,8 @@ static void list_with(http_request_t *req, const res_state_t *st)
 
 void res_list(http_request_t *req, const resource_t *res)
 {
-    const res_state_t *st = state_for(res);
-    if (!st) {
-        http_respond_problem(req, 500, "internal_error", NULL);
-        return;
-    }
+    const res_state_t *st = res_route_data(res);
+    assert(st); /* registered before the workers start */
     list_with(req, st);
 }
 
@@ -820,7 +779,7 @@ void res_item(http_request_t *req)
         update_row(req, id, req->method == METHOD_PUT ? BODY_CREATE : BODY_PATCH);
         return;
     }
-    res_ctx_t *c = ctx_new(req, 200);
+    res_ctx_t *c = ctx_new(req, state_of(req), 200);
     c->a.v[c->a.n++] = id;
     args_owner(req, c->st->res, &c->a);
     api_query(req, req->method == METHOD_DELETE ? c->st->stmt_delete : c->st->stmt_get, c->a.n, c->a.v,
