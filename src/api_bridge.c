@@ -12,35 +12,57 @@
 
 db_pool_t *api_db(const http_request_t *req) { return app_worker(req->worker)->db; }
 
+/* A request held while the database, the hashing pool or an outbound call
+ * works for it, and what to call with the result. */
 typedef struct {
     http_request_t *req;
-    api_db_cb cb;
-    int wants_failures;
-} query_ctx_t;
+    union {
+        api_db_cb db;
+        api_hash_cb hash;
+        api_verify_cb verify;
+        api_outbound_cb outbound;
+    } cb;
+    int wants_failures; /* a query's cb also runs when the database cannot answer */
+} held_t;
+
+static held_t *held_new(http_request_t *req)
+{
+    held_t *h = arena_calloc(&req->arena, sizeof(*h));
+    h->req = req;
+    return h;
+}
+
+/* Holds the request for a call started with rc 0, whose answer never comes
+ * on this stack; answers 500 for one that could not start. */
+static void hold_started(http_request_t *req, int rc)
+{
+    if (rc == 0)
+        http_request_hold(req);
+    else
+        http_respond_problem(req, 500, "internal_error", NULL);
+}
 
 static void on_db_result(void *data, PGresult *res, db_status_t status)
 {
-    query_ctx_t *ctx = data;
-    http_request_t *req = ctx->req;
-    if (!http_request_resume(req))
+    held_t *h = data;
+    if (!http_request_resume(h->req))
         return;
-    if (status != DB_OK && !ctx->wants_failures) {
-        http_respond_problem(req, 503, "database_unavailable", NULL);
+    if (status != DB_OK && !h->wants_failures) {
+        http_respond_problem(h->req, 503, "database_unavailable", NULL);
         return;
     }
-    ctx->cb(req, status == DB_OK ? res : NULL);
+    h->cb.db(h->req, status == DB_OK ? res : NULL);
 }
 
 static void query_send(http_request_t *req, int stmt, int nparams, const char *const *values, api_db_cb cb,
                        int wants_failures)
 {
-    query_ctx_t *ctx = arena_alloc(&req->arena, sizeof(*ctx));
-    ctx->req = req;
-    ctx->cb = cb;
-    ctx->wants_failures = wants_failures;
+    held_t *h = held_new(req);
+    h->cb.db = cb;
+    h->wants_failures = wants_failures;
     /* Held first: a connection lost while sending fails the query at once. */
     http_request_hold(req);
-    db_status_t st = db_query(api_db(req), stmt, nparams, values, on_db_result, ctx);
+    db_status_t st = db_query(api_db(req), stmt, nparams, values, on_db_result, h);
     if (st == DB_OK)
         return;
     (void)http_request_resume(req); /* never queued; the handler still has the request */
@@ -71,17 +93,13 @@ void api_query_path_id(http_request_t *req, int stmt, api_db_cb cb)
 void api_respond_db_error(http_request_t *req, const PGresult *res)
 {
     const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
-    if (!res || !state) {
+    /* No answer, connection trouble, shutdown, or a server that cannot take us now. */
+    if (!state || !strncmp(state, "08", 2) || !strncmp(state, "57P", 3) || !strcmp(state, "53300")) {
         http_respond_problem(req, 503, "database_unavailable", NULL);
         return;
     }
     if (!strcmp(state, "23505")) {
         http_respond_problem(req, 409, "conflict", NULL);
-        return;
-    }
-    /* Connection trouble, shutdown, or a server that cannot take us now. */
-    if (!strncmp(state, "08", 2) || !strncmp(state, "57P", 3) || !strcmp(state, "53300")) {
-        http_respond_problem(req, 503, "database_unavailable", NULL);
         return;
     }
     /* The statement's message goes to our log only, never to the client. */
@@ -112,15 +130,12 @@ int api_found_row(http_request_t *req, const PGresult *res)
 
 void api_respond_json_row(http_request_t *req, const PGresult *res, int status)
 {
-    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-        api_respond_db_error(req, res);
+    if (api_found_row(req, res))
         return;
-    }
-    if (PQntuples(res) != 1 || PQgetisnull(res, 0, 0)) {
+    if (PQgetisnull(res, 0, 0))
         http_respond_problem(req, 404, "not_found", NULL);
-        return;
-    }
-    http_respond_json(req, status, PQgetvalue(res, 0, 0), (size_t)PQgetlength(res, 0, 0));
+    else
+        http_respond_json(req, status, PQgetvalue(res, 0, 0), (size_t)PQgetlength(res, 0, 0));
 }
 
 void api_on_json_row(http_request_t *req, PGresult *res) { api_respond_json_row(req, res, 200); }
@@ -168,20 +183,17 @@ void api_respond_field_errors(http_request_t *req, json_t *errors)
 /* 0 for BODY_OK; else the answer, and -1. */
 static int respond_body_error(http_request_t *req, body_error_t rc)
 {
-    switch (rc) {
-    case BODY_OK:
-        return 0;
-    case BODY_MALFORMED_JSON:
-        http_respond_problem(req, 400, "malformed_json", NULL);
-        break;
-    case BODY_MALFORMED_FORM:
-        http_respond_problem(req, 400, "malformed_request", NULL);
-        break;
-    case BODY_UNSUPPORTED_TYPE:
-        http_respond_problem(req, 415, "unsupported_media_type", NULL);
-        break;
-    }
-    return -1;
+    static const struct {
+        int status;
+        const char *code;
+    } answers[] = {
+        [BODY_MALFORMED_JSON] = {400, "malformed_json"},
+        [BODY_MALFORMED_FORM] = {400, "malformed_request"},
+        [BODY_UNSUPPORTED_TYPE] = {415, "unsupported_media_type"},
+    };
+    if (rc != BODY_OK)
+        http_respond_problem(req, answers[rc].status, answers[rc].code, NULL);
+    return rc == BODY_OK ? 0 : -1;
 }
 
 int api_body_read(http_request_t *req, const body_field_t *fields, size_t count, body_mode_t mode, int allow_forms,
@@ -214,76 +226,52 @@ int api_password_policy_errors(http_request_t *req, const char *field, const cha
     return auth_password_policy_errors(req->worker->cfg, field, pw, e);
 }
 
-typedef struct {
-    http_request_t *req;
-    api_hash_cb hash_cb;
-    api_verify_cb verify_cb;
-} hash_ctx_t;
-
 static void on_hashed(void *data, const char *hash)
 {
-    hash_ctx_t *ctx = data;
-    if (!http_request_resume(ctx->req))
+    held_t *h = data;
+    if (!http_request_resume(h->req))
         return;
     if (hash)
-        ctx->hash_cb(ctx->req, arena_strdup(&ctx->req->arena, hash));
+        h->cb.hash(h->req, arena_strdup(&h->req->arena, hash));
     else
-        http_respond_problem(ctx->req, 500, "internal_error", NULL);
+        http_respond_problem(h->req, 500, "internal_error", NULL);
 }
 
 static void on_verified(void *data, int matches)
 {
-    hash_ctx_t *ctx = data;
-    if (http_request_resume(ctx->req))
-        ctx->verify_cb(ctx->req, matches);
-}
-
-static hash_ctx_t *hash_ctx_new(http_request_t *req, api_hash_cb hash_cb, api_verify_cb verify_cb)
-{
-    hash_ctx_t *ctx = arena_alloc(&req->arena, sizeof(*ctx));
-    ctx->req = req;
-    ctx->hash_cb = hash_cb;
-    ctx->verify_cb = verify_cb;
-    return ctx;
+    held_t *h = data;
+    if (http_request_resume(h->req))
+        h->cb.verify(h->req, matches);
 }
 
 void api_password_hash(http_request_t *req, const char *password, api_hash_cb cb)
 {
-    /* the pool's answer never comes on this stack */
-    if (auth_password_hash(&req->worker->loop, password, on_hashed, hash_ctx_new(req, cb, NULL)) == 0)
-        http_request_hold(req);
-    else
-        http_respond_problem(req, 500, "internal_error", NULL);
+    held_t *h = held_new(req);
+    h->cb.hash = cb;
+    hold_started(req, auth_password_hash(&req->worker->loop, password, on_hashed, h));
 }
 
 void api_password_verify(http_request_t *req, const char *password, const char *hash, api_verify_cb cb)
 {
-    if (auth_password_verify(&req->worker->loop, password, hash, on_verified, hash_ctx_new(req, NULL, cb)) == 0)
-        http_request_hold(req);
-    else
-        http_respond_problem(req, 500, "internal_error", NULL);
+    held_t *h = held_new(req);
+    h->cb.verify = cb;
+    hold_started(req, auth_password_verify(&req->worker->loop, password, hash, on_verified, h));
 }
 
 /* How long before the request's own deadline an outbound call gives up. */
 #define OUTBOUND_ANSWER_MARGIN_MS 100
 
-typedef struct {
-    http_request_t *req;
-    api_outbound_cb cb;
-} outbound_ctx_t;
-
 static void on_outbound_answer(void *data, const outbound_response_t *r)
 {
-    outbound_ctx_t *ctx = data;
-    if (http_request_resume(ctx->req))
-        ctx->cb(ctx->req, r);
+    held_t *h = data;
+    if (http_request_resume(h->req))
+        h->cb.outbound(h->req, r);
 }
 
 void api_outbound_http(http_request_t *req, const outbound_request_t *rq, api_outbound_cb cb)
 {
-    outbound_ctx_t *ctx = arena_alloc(&req->arena, sizeof(*ctx));
-    ctx->req = req;
-    ctx->cb = cb;
+    held_t *h = held_new(req);
+    h->cb.outbound = cb;
     /* The call ends while the request can still say so itself (a 504 of its own), not
      * after HTTP_REQUEST_TIMEOUT has answered for it. */
     outbound_request_t bounded = *rq;
@@ -292,9 +280,5 @@ void api_outbound_http(http_request_t *req, const outbound_request_t *rq, api_ou
                                                                        : 1;
     if (!bounded.timeout_ms || bounded.timeout_ms > left)
         bounded.timeout_ms = left;
-    /* the answer never comes on this stack */
-    if (outbound_http(app_worker(req->worker)->out, &bounded, on_outbound_answer, ctx) == 0)
-        http_request_hold(req);
-    else
-        http_respond_problem(req, 500, "internal_error", NULL);
+    hold_started(req, outbound_http(app_worker(req->worker)->out, &bounded, on_outbound_answer, h));
 }
