@@ -151,6 +151,17 @@ json_t *openapi_schema_nullable(json_t *schema)
     return schema;
 }
 
+json_t *openapi_body_schema(json_t *props, json_t *required)
+{
+    json_t *schema = json_pack("{s:s, s:o}", "type", "object", "properties", props);
+    if (json_array_size(required))
+        json_object_set_new(schema, "required", required);
+    else
+        json_decref(required);
+    json_object_set_new(schema, "additionalProperties", json_false());
+    return schema;
+}
+
 json_t *openapi_fields_schema(const body_field_t *fields, size_t count, body_mode_t mode)
 {
     json_t *props = json_object(), *required = json_array();
@@ -162,13 +173,7 @@ json_t *openapi_fields_schema(const body_field_t *fields, size_t count, body_mod
         if (mode != BODY_PATCH && (fields[i].flags & FIELD_REQUIRED))
             json_array_append_new(required, json_string(fields[i].name));
     }
-    json_t *schema = json_pack("{s:s, s:o}", "type", "object", "properties", props);
-    if (json_array_size(required))
-        json_object_set_new(schema, "required", required);
-    else
-        json_decref(required);
-    json_object_set_new(schema, "additionalProperties", json_false());
-    return schema;
+    return openapi_body_schema(props, required);
 }
 
 /* {"items": [<item>], "next_cursor": string or null}: the list envelope of "<item>Page". */

@@ -3,37 +3,34 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "hourglass/arena.h"
 #include "hourglass/openapi.h"
 #include "hourglass/resource.h"
 
-static json_t *id_schema(void)
+#define DESCRIPTION_INITIAL_BYTES 256
+
+/* A field's schema: nullable unless it has a default or is required. */
+static json_t *field_schema(const res_field_t *f)
 {
-    static const body_field_t id = {.name = "id", .type = FIELD_ID};
-    return openapi_field_schema(&id);
+    json_t *s = openapi_field_schema(&f->f);
+    return f->def || (f->f.flags & FIELD_REQUIRED) ? s : openapi_schema_nullable(s);
 }
 
-/* The object as answered: id, parent id, fields (nullable unless they have a default or are required), times. */
+/* The object as answered, every member always there: id, parent id, fields, times. */
 static json_t *object_schema(const resource_t *res)
 {
+    static const body_field_t id = {.name = "id", .type = FIELD_ID}, time = {.type = FIELD_DATETIME};
     json_t *props = json_object(), *required = json_array();
-    json_object_set_new(props, "id", id_schema());
-    json_array_append_new(required, json_string("id"));
-    if (res->parent_param) {
-        json_object_set_new(props, res->parent_param, id_schema());
-        json_array_append_new(required, json_string(res->parent_param));
-    }
-    for (size_t i = 0; i < res->field_count; i++) {
-        const res_field_t *f = &res->fields[i];
-        json_t *s = openapi_field_schema(&f->f);
-        if (!f->def && !(f->f.flags & FIELD_REQUIRED))
-            openapi_schema_nullable(s);
-        json_object_set_new(props, f->f.name, s);
-        json_array_append_new(required, json_string(f->f.name));
-    }
-    json_object_set_new(props, "created_at", json_pack("{s:s, s:s}", "type", "string", "format", "date-time"));
-    json_object_set_new(props, "updated_at", json_pack("{s:s, s:s}", "type", "string", "format", "date-time"));
-    json_array_append_new(required, json_string("created_at"));
-    json_array_append_new(required, json_string("updated_at"));
+    json_object_set_new(props, "id", openapi_field_schema(&id));
+    if (res->parent_param)
+        json_object_set_new(props, res->parent_param, openapi_field_schema(&id));
+    for (size_t i = 0; i < res->field_count; i++)
+        json_object_set_new(props, res->fields[i].f.name, field_schema(&res->fields[i]));
+    json_object_set_new(props, "created_at", openapi_field_schema(&time));
+    json_object_set_new(props, "updated_at", openapi_field_schema(&time));
+    const char *name;
+    json_t *v;
+    json_object_foreach(props, name, v) json_array_append_new(required, json_string(name));
     return json_pack("{s:s, s:o, s:o}", "type", "object", "properties", props, "required", required);
 }
 
@@ -43,36 +40,28 @@ static json_t *input_schema(const resource_t *res, int patch)
     json_t *props = json_object(), *required = json_array();
     for (size_t i = 0; i < res->field_count; i++) {
         const res_field_t *f = &res->fields[i];
-        json_t *s = openapi_field_schema(&f->f);
-        char desc[256] = "";
-        int n = 0;
+        json_t *s = field_schema(f);
+        abuf_t desc;
+        abuf_init(&desc, NULL, DESCRIPTION_INITIAL_BYTES);
         if (f->def)
-            n += snprintf(desc + n, sizeof(desc) - (size_t)n, "Default %s. ", f->def);
+            abuf_printf(&desc, "Default %s. ", f->def);
         if (f->ref)
-            n += snprintf(desc + n, sizeof(desc) - (size_t)n, "The id of one of %s%s (422 not_found otherwise). ",
-                          res->global ? "the " : "the caller's ", f->ref);
+            abuf_printf(&desc, "The id of one of the %s%s (422 not_found otherwise). ", res->global ? "" : "caller's ",
+                        f->ref);
         if (f->unique)
-            n += snprintf(desc + n, sizeof(desc) - (size_t)n, "Unique%s (409 conflict otherwise). ",
-                          res->global ? "" : " per user");
+            abuf_printf(&desc, "Unique%s (409 conflict otherwise). ", res->global ? "" : " per user");
         if (f->after)
-            n += snprintf(desc + n, sizeof(desc) - (size_t)n, "Not before %s (422 invalid_range otherwise). ",
-                          f->after);
+            abuf_printf(&desc, "Not before %s (422 invalid_range otherwise). ", f->after);
         if (f->doc)
-            snprintf(desc + n, sizeof(desc) - (size_t)n, "%s.", f->doc);
-        if (desc[0] && n >= 0)
-            json_object_set_new(s, "description", json_string(desc));
-        if (!f->def && !(f->f.flags & FIELD_REQUIRED))
-            openapi_schema_nullable(s);
+            abuf_printf(&desc, "%s.", f->doc);
+        if (desc.len)
+            json_object_set_new(s, "description", json_string(desc.data));
+        abuf_free(&desc);
         json_object_set_new(props, f->f.name, s);
         if (!patch && (f->f.flags & FIELD_REQUIRED))
             json_array_append_new(required, json_string(f->f.name));
     }
-    json_t *schema = json_pack("{s:s, s:o, s:b}", "type", "object", "properties", props, "additionalProperties", 0);
-    if (json_array_size(required))
-        json_object_set_new(schema, "required", required);
-    else
-        json_decref(required);
-    return schema;
+    return openapi_body_schema(props, required);
 }
 
 /* The filters of a list; paths parameters are the generator's, from the pattern. */

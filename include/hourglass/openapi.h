@@ -21,6 +21,9 @@
 json_t *openapi_field_schema(const body_field_t *f);
 /* Lets schema also be null (3.1 type lists; enums get null too). Returns schema. */
 json_t *openapi_schema_nullable(json_t *schema);
+/* A body's object of properties: unknown ones refused, required ones listed
+ * when there are any. Takes both. */
+json_t *openapi_body_schema(json_t *props, json_t *required);
 /* An object of fields: unknown ones refused, fields without FIELD_REQUIRED
  * nullable, required ones listed unless mode is BODY_PATCH. */
 json_t *openapi_fields_schema(const body_field_t *fields, size_t count, body_mode_t mode);
