@@ -187,9 +187,9 @@ static int respond_body_error(http_request_t *req, body_error_t rc)
         int status;
         const char *code;
     } answers[] = {
-        [BODY_MALFORMED_JSON] = {400, "malformed_json"},
-        [BODY_MALFORMED_FORM] = {400, "malformed_request"},
-        [BODY_UNSUPPORTED_TYPE] = {415, "unsupported_media_type"},
+        [BODY_MALFORMED_JSON] = {.status = 400, .code = "malformed_json"},
+        [BODY_MALFORMED_FORM] = {.status = 400, .code = "malformed_request"},
+        [BODY_UNSUPPORTED_TYPE] = {.status = 415, .code = "unsupported_media_type"},
     };
     if (rc != BODY_OK)
         http_respond_problem(req, answers[rc].status, answers[rc].code, NULL);
@@ -275,9 +275,8 @@ void api_outbound_http(http_request_t *req, const outbound_request_t *rq, api_ou
     /* The call ends while the request can still say so itself (a 504 of its own), not
      * after HTTP_REQUEST_TIMEOUT has answered for it. */
     outbound_request_t bounded = *rq;
-    uint64_t now = uv_now(&req->worker->loop);
-    uint64_t left = req->deadline_ms > now + OUTBOUND_ANSWER_MARGIN_MS ? req->deadline_ms - now - OUTBOUND_ANSWER_MARGIN_MS
-                                                                       : 1;
+    uint64_t end = uv_now(&req->worker->loop) + OUTBOUND_ANSWER_MARGIN_MS;
+    uint64_t left = req->deadline_ms > end ? req->deadline_ms - end : 1;
     if (!bounded.timeout_ms || bounded.timeout_ms > left)
         bounded.timeout_ms = left;
     hold_started(req, outbound_http(app_worker(req->worker)->out, &bounded, on_outbound_answer, h));

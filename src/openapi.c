@@ -34,8 +34,9 @@ static const struct {
     http_method_t method;
     const char *key;
 } doc_methods[] = {
-    {METHOD_GET, "get"},     {METHOD_HEAD, "head"},     {METHOD_POST, "post"},
-    {METHOD_PUT, "put"},     {METHOD_PATCH, "patch"},   {METHOD_DELETE, "delete"},
+    {.method = METHOD_GET, .key = "get"},     {.method = METHOD_HEAD, .key = "head"},
+    {.method = METHOD_POST, .key = "post"},   {.method = METHOD_PUT, .key = "put"},
+    {.method = METHOD_PATCH, .key = "patch"}, {.method = METHOD_DELETE, .key = "delete"},
 };
 
 /* What one build reads and writes. */

@@ -309,10 +309,11 @@ static void build_refs(res_state_t *st, const resource_t *res, abuf_t *s)
         st->stmt_refs = register_stmt(res, "refs", s);
 }
 
-static int position_of_field(const resource_t *res, const char *name)
+/* The index of the field named by the len characters at name, or -1. */
+static int field_index(const resource_t *res, const char *name, size_t len)
 {
     for (size_t i = 0; i < res->field_count; i++)
-        if (!strcmp(res->fields[i].f.name, name))
+        if (strlen(res->fields[i].f.name) == len && !strncmp(name, res->fields[i].f.name, len))
             return (int)i;
     return -1;
 }
@@ -324,13 +325,18 @@ body_field_t res_filter_field(const res_filter_t *f)
 }
 
 const res_route_kind_t res_route_kinds[RES_ROUTES_MAX] = {
-    [RES_ROUTE_LIST] = {ALLOW_GET, "list", "List ", "a page, in id order", "Page", NULL, 200},
-    [RES_ROUTE_CREATE] = {ALLOW_POST, "create", "Create one of the ", "created; Location names it", "", "Input", 201},
-    [RES_ROUTE_GET] = {ALLOW_GET, "get", "Get one of the ", "the object", "", NULL, 200},
-    [RES_ROUTE_PATCH] = {ALLOW_PATCH, "patch", "Change the given fields of one of the ", "the object", "", "Patch",
-                         200},
-    [RES_ROUTE_PUT] = {ALLOW_PUT, "replace", "Replace one of the ", "the object", "", "Input", 200},
-    [RES_ROUTE_DELETE] = {ALLOW_DELETE, "delete", "Delete one of the ", "deleted", NULL, NULL, 204},
+    [RES_ROUTE_LIST] = {.methods = ALLOW_GET, .id = "list", .summary = "List ", .answer = "a page, in id order",
+                        .schema = "Page", .status = 200},
+    [RES_ROUTE_CREATE] = {.methods = ALLOW_POST, .id = "create", .summary = "Create one of the ",
+                          .answer = "created; Location names it", .schema = "", .body = "Input", .status = 201},
+    [RES_ROUTE_GET] = {.methods = ALLOW_GET, .id = "get", .summary = "Get one of the ", .answer = "the object",
+                       .schema = "", .status = 200},
+    [RES_ROUTE_PATCH] = {.methods = ALLOW_PATCH, .id = "patch", .summary = "Change the given fields of one of the ",
+                         .answer = "the object", .schema = "", .body = "Patch", .status = 200},
+    [RES_ROUTE_PUT] = {.methods = ALLOW_PUT, .id = "replace", .summary = "Replace one of the ", .answer = "the object",
+                       .schema = "", .body = "Input", .status = 200},
+    [RES_ROUTE_DELETE] = {.methods = ALLOW_DELETE, .id = "delete", .summary = "Delete one of the ", .answer = "deleted",
+                          .status = 204},
 };
 
 /* The statements of res and what the handlers read of it, once. */
@@ -346,7 +352,8 @@ static res_state_t *state_new(const resource_t *res)
     event_name(res, st->event_name, sizeof(st->event_name));
     for (size_t i = 0; i < res->field_count; i++) {
         st->fields[i] = res->fields[i].f;
-        st->after[i] = res->fields[i].after ? position_of_field(res, res->fields[i].after) : -1;
+        const char *after = res->fields[i].after;
+        st->after[i] = after ? field_index(res, after, strlen(after)) : -1;
     }
     for (size_t i = 0; i < res->filter_count; i++)
         st->filters[i] = res_filter_field(&res->filters[i]);
@@ -439,10 +446,7 @@ int res_constraint_field(const resource_t *res, const char *constraint, const ch
         *kind = kinds[k];
         if (res->parent_param && strlen(res->parent_param) == fl && !strncmp(field, res->parent_param, fl))
             return -2;
-        for (size_t i = 0; i < res->field_count; i++)
-            if (strlen(res->fields[i].f.name) == fl && !strncmp(field, res->fields[i].f.name, fl))
-                return (int)i;
-        return -1;
+        return field_index(res, field, fl);
     }
     return -1;
 }
@@ -466,15 +470,14 @@ static void on_refs(http_request_t *req, PGresult *res_pg)
         api_respond_db_error(req, res_pg);
         return;
     }
-    const char *bad = PQgetvalue(res_pg, 0, 0);
     const resource_t *res = c->st->res;
-    for (size_t i = 0; i < res->field_count; i++) {
-        const char *name = res->fields[i].f.name, *at = strstr(bad, name);
-        size_t len = strlen(name);
-        while (at && !((at == bad || at[-1] == ',') && (at[len] == ',' || !at[len])))
-            at = strstr(at + 1, name);
-        if (at)
-            field_errors_add(&c->e, name, "not_found");
+    /* the names of the bad references, in field order, separated by commas */
+    for (const char *at = PQgetvalue(res_pg, 0, 0); *at; at += strspn(at, ",")) {
+        size_t len = strcspn(at, ",");
+        int i = field_index(res, at, len);
+        if (i >= 0)
+            field_errors_add(&c->e, res->fields[i].f.name, "not_found");
+        at += len;
     }
     if (!c->e.count) /* the row went away between the write and this check */
         field_errors_add(&c->e, "id", "not_found");
