@@ -368,20 +368,8 @@ static res_state_t *state_new(const resource_t *res)
     return st;
 }
 
-/* What the router takes of one of the resource's routes, given its methods and pattern. */
-static void serve_route(res_state_t *st, api_route_t *r)
-{
-    const resource_t *res = st->res;
-    unsigned writes = res->route_flags & ~RES_PUBLIC_READ;
-    unsigned reads = res->route_flags & RES_PUBLIC_READ ? 0 : writes;
-    r->http.handler = strcmp(r->http.pattern, res->item) ? res_collection : res_item;
-    r->http.data = st;
-    r->http.flags = r->http.methods == ALLOW_GET ? reads : writes;
-}
-
 void res_register(const resource_t *res, api_route_t *routes)
 {
-    res_state_t *st = state_new(res);
     int unique = 0;
     for (size_t i = 0; i < res->field_count; i++)
         unique |= res->fields[i].unique;
@@ -395,19 +383,23 @@ void res_register(const resource_t *res, api_route_t *routes)
             .errors = unique && write && k != RES_ROUTE_DELETE ? "409" : NULL,
             .document = res_document,
         };
-        serve_route(st, &routes[k]);
     }
+    res_serve(res, routes, RES_ROUTES_MAX);
 }
 
 void res_serve(const resource_t *res, api_route_t *routes, size_t count)
 {
     res_state_t *st = state_new(res);
+    unsigned writes = res->route_flags & ~RES_PUBLIC_READ;
+    unsigned reads = res->route_flags & RES_PUBLIC_READ ? 0 : writes;
     for (size_t i = 0; i < count; i++) {
         api_route_t *r = &routes[i];
         if (strcmp(r->http.pattern, res->collection) && strcmp(r->http.pattern, res->item))
             continue;
         assert(!r->http.handler); /* declared once: the engine's, or the module's */
-        serve_route(st, r);
+        r->http.handler = strcmp(r->http.pattern, res->item) ? res_collection : res_item;
+        r->http.data = st;
+        r->http.flags = r->http.methods == ALLOW_GET ? reads : writes;
         if (r->http.methods & (ALLOW_POST | ALLOW_PATCH | ALLOW_PUT)) {
             r->body = st->fields;
             r->body_count = res->field_count;
@@ -602,15 +594,9 @@ static int read_fields(http_request_t *req, res_ctx_t *c, body_mode_t mode, unsi
         if (v[i].present && v[i].is_null && f->def && !(f->f.flags & FIELD_REQUIRED))
             /* a field with a default is never null */
             field_errors_add(&c->e, f->f.name, f->null_required ? "required" : "wrong_type");
-        if (v[i].present) {
-            out[i] = v[i].text;
+        out[i] = v[i].present ? v[i].text : mode == BODY_CREATE ? f->def : NULL;
+        if (v[i].present || mode == BODY_CREATE)
             *mask |= 1u << i;
-        } else if (mode == BODY_CREATE) {
-            out[i] = f->def;
-            *mask |= 1u << i;
-        } else {
-            out[i] = NULL;
-        }
     }
     /* end >= start when the body has both; a PATCH of one of them is checked
      * against the stored other by the table's CHECK. */

@@ -111,19 +111,18 @@ extern const res_route_kind_t res_route_kinds[RES_ROUTES_MAX];
 /* res_route_t has the collection's routes first, then the item's. */
 #define RES_ROUTE_ON_ITEM(kind) ((kind) >= RES_ROUTE_GET)
 
-/* Registers the statements of res and fills its RES_ROUTES_MAX routes, with
- * their documentation (res_document); a module may then give the reads a
- * handler of its own. Called once before the workers start. */
+/* Fills the RES_ROUTES_MAX routes of res, documented by res_document, and
+ * serves them (res_serve); a module may then give the reads a handler of its own. */
 void res_register(const resource_t *res, api_route_t *routes);
 
 /* Registers the statements of res and serves those of a module's own
  * entries whose pattern is res's collection or item: each gets the engine's
  * handler, data and flags, and its body fields when its method has a body.
- * The module documents them (summary, answer, errors) and leaves out the
- * methods it does not serve. Called once before the workers start. */
+ * The module documents them and leaves out the methods it does not serve.
+ * Called once before the workers start. */
 void res_serve(const resource_t *res, api_route_t *routes, size_t count);
 
-/* The generic handlers; route data is the resource. */
+/* The generic handlers; route data is what res_route_data answers. */
 void res_collection(http_request_t *req);
 void res_item(http_request_t *req);
 /* The route data res_register gave res's routes (which resource a route of
