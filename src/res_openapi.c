@@ -8,6 +8,8 @@
 #include "hourglass/resource.h"
 
 #define DESCRIPTION_INITIAL_BYTES 256
+#define SCHEMA_NAME_CHARS 96
+#define FILTER_DESCRIPTION_CHARS 160
 
 /* A field's schema: nullable unless it has a default or is required. */
 static json_t *field_schema(const res_field_t *f)
@@ -76,9 +78,8 @@ static json_t *list_params(const resource_t *res)
     for (size_t i = 0; i < res->filter_count; i++) {
         const res_filter_t *f = &res->filters[i];
         body_field_t as_field = res_filter_field(f);
-        char desc[160];
-        snprintf(desc, sizeof(desc), "%s %s%s%s%s", f->column, what[f->kind], f->column2 ? " (or " : "",
-                 f->column2 ? f->column2 : "", f->column2 ? ")" : "");
+        char desc[FILTER_DESCRIPTION_CHARS];
+        snprintf(desc, sizeof(desc), f->column2 ? "%s %s (or %s)" : "%s %s", f->column, what[f->kind], f->column2);
         json_array_append_new(params, json_pack("{s:s, s:s, s:b, s:o, s:s}", "name", f->param, "in", "query",
                                                 "required", 0, "schema", openapi_field_schema(&as_field),
                                                 "description", desc));
@@ -91,12 +92,20 @@ static json_t *list_params(const resource_t *res)
 
 static void add_schemas(const resource_t *res, json_t *schemas)
 {
-    char name[96];
+    char name[SCHEMA_NAME_CHARS];
     json_object_set_new(schemas, res->name, object_schema(res));
     snprintf(name, sizeof(name), "%sInput", res->name);
     json_object_set_new(schemas, name, input_schema(res, 0));
     snprintf(name, sizeof(name), "%sPatch", res->name);
     json_object_set_new(schemas, name, input_schema(res, 1));
+}
+
+/* {"$ref"} to the component schema of res whose name ends in suffix ("Input"). */
+static json_t *schema_ref(const resource_t *res, const char *suffix)
+{
+    char name[SCHEMA_NAME_CHARS];
+    snprintf(name, sizeof(name), "%s%s", res->name, suffix);
+    return openapi_ref("schemas", name);
 }
 
 void res_document(const api_route_t *route, http_method_t method, json_t *op, json_t *schemas)
@@ -106,27 +115,20 @@ void res_document(const api_route_t *route, http_method_t method, json_t *op, js
     while (res_route_kinds[kind].methods != HTTP_M(method) || RES_ROUTE_ON_ITEM(kind) != item)
         kind++; /* res_register made the route from one of them */
     const res_route_kind_t *o = &res_route_kinds[kind];
-    char text[160];
     if (!json_object_get(schemas, res->name))
         add_schemas(res, schemas);
-    snprintf(text, sizeof(text), "%s%s", o->id, res->name);
-    json_object_set_new(op, "operationId", json_string(text));
-    snprintf(text, sizeof(text), "%s%s", o->summary, res->summary);
-    json_object_set_new(op, "summary", json_string(text));
+    json_object_set_new(op, "operationId", json_pack("s+", o->id, res->name));
+    json_object_set_new(op, "summary", json_pack("s+", o->summary, res->summary));
     json_object_set_new(op, "tags", json_pack("[s]", res->tag));
     if (kind == RES_ROUTE_LIST)
         json_object_set_new(op, "parameters", list_params(res));
-    if (o->body) {
-        snprintf(text, sizeof(text), "%s%s", res->name, o->body);
+    if (o->body)
         json_object_set_new(op, "requestBody", json_pack("{s:b, s:{s:{s:o}}}", "required", 1, "content",
-                                                         "application/json", "schema", openapi_ref("schemas", text)));
-    }
+                                                         "application/json", "schema", schema_ref(res, o->body)));
     json_t *answer = json_pack("{s:s}", "description", o->answer);
-    if (o->schema) {
-        snprintf(text, sizeof(text), "%s%s", res->name, o->schema);
-        json_object_set_new(answer, "content", json_pack("{s:{s:o}}", "application/json", "schema",
-                                                         openapi_ref("schemas", text)));
-    }
+    if (o->schema)
+        json_object_set_new(answer, "content",
+                            json_pack("{s:{s:o}}", "application/json", "schema", schema_ref(res, o->schema)));
     char status[8];
     snprintf(status, sizeof(status), "%d", o->status);
     json_object_set_new(op, "responses", json_pack("{s:o}", status, answer));
