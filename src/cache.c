@@ -230,24 +230,21 @@ int cache_put(cache_t *c, const char *key, size_t key_len, uint64_t since, unsig
     size_t bytes = head + key_len + type_len + etag_len + control_len + a->len + 5; /* and their NULs */
     if (bytes > c->max_bytes / MAX_SHARE_DIVISOR)
         return 0;
-    entry_t probe = {.since = since, .tables = tables, .item_count = 0};
-    if (!current(&probe))
-        return 0;
     uint64_t hash = hash_of(key, key_len);
+    entry_t *e = mem_alloc(bytes);
+    *e = (entry_t){.hash = hash, .since = since, .tables = tables, .item_count = item_count, .bytes = bytes};
+    for (size_t i = 0; i < item_count; i++)
+        e->slots[i] = slot_of(items[i]);
+    if (!current(e)) { /* a table or an item changed since the read began: nothing is dropped for it */
+        free(e);
+        return 0;
+    }
     entry_t *old = find(c, key, key_len, hash);
     if (old)
         drop(c, old);
     while (c->bytes + bytes > c->max_bytes && c->oldest) {
         drop(c, c->oldest);
         metrics_gauge_add(c->metrics, COUNTER_CACHE_EVICTIONS, 1);
-    }
-    entry_t *e = mem_alloc(bytes);
-    *e = (entry_t){.hash = hash, .since = since, .tables = tables, .item_count = item_count, .bytes = bytes};
-    for (size_t i = 0; i < item_count; i++)
-        e->slots[i] = slot_of(items[i]);
-    if (!current(e)) { /* an item changed since the read began */
-        free(e);
-        return 0;
     }
     char *at = (char *)e + head;
     e->key = place(&at, key, key_len);

@@ -689,14 +689,10 @@ static void on_list(http_request_t *req, PGresult *res_pg)
             abuf_puts(&b, ",");
         abuf_append(&b, PQgetvalue(res_pg, i, 1), (size_t)PQgetlength(res_pg, i, 1));
     }
-    abuf_puts(&b, "],\"next_cursor\":");
-    if (rows > c->limit) {
-        abuf_puts(&b, "\"");
-        abuf_puts(&b, PQgetvalue(res_pg, (int)c->limit - 1, 0));
-        abuf_puts(&b, "\"}");
-    } else {
-        abuf_puts(&b, "null}");
-    }
+    if (rows > c->limit)
+        abuf_printf(&b, "],\"next_cursor\":\"%s\"}", PQgetvalue(res_pg, (int)c->limit - 1, 0));
+    else
+        abuf_puts(&b, "],\"next_cursor\":null}");
     http_respond_json(req, 200, b.data, b.len);
 }
 
