@@ -1,7 +1,4 @@
-/* Where results and errors of the layers below become answers: database
- * results and outages, request bodies and their field errors, password
- * hashing on the thread pool, and calls to other services. Who is asking is
- * api_auth.c's; uploads and stored images are api_images.c's. */
+/* Where results and errors of the layers below become answers (bridge.h). */
 #include <string.h>
 
 #include "hourglass/app.h"
