@@ -641,12 +641,9 @@ static void create_row(http_request_t *req)
     api_query(req, c->st->stmt_create, c->a.n, c->a.v, on_object);
 }
 
-static void update_row(http_request_t *req, const char *id, body_mode_t mode)
+/* c->a holds the id and the owner. */
+static void update_row(http_request_t *req, res_ctx_t *c, body_mode_t mode)
 {
-    res_ctx_t *c = ctx_new(req, state_of(req), 200);
-    const resource_t *res = c->st->res;
-    c->a.v[c->a.n++] = id;
-    args_owner(req, res, &c->a);
     int mask_at = c->a.n++;
     c->fields_at = c->a.n;
     unsigned mask;
@@ -760,13 +757,12 @@ void res_item(http_request_t *req)
     const char *id = http_path_id(req, "id");
     if (!id)
         return;
-    if (req->method == METHOD_PATCH || req->method == METHOD_PUT) {
-        update_row(req, id, req->method == METHOD_PUT ? BODY_CREATE : BODY_PATCH);
-        return;
-    }
     res_ctx_t *c = ctx_new(req, state_of(req), 200);
     c->a.v[c->a.n++] = id;
     args_owner(req, c->st->res, &c->a);
-    api_query(req, req->method == METHOD_DELETE ? c->st->stmt_delete : c->st->stmt_get, c->a.n, c->a.v,
-               req->method == METHOD_DELETE ? on_deleted : on_object);
+    if (req->method == METHOD_PATCH || req->method == METHOD_PUT)
+        update_row(req, c, req->method == METHOD_PUT ? BODY_CREATE : BODY_PATCH);
+    else
+        api_query(req, req->method == METHOD_DELETE ? c->st->stmt_delete : c->st->stmt_get, c->a.n, c->a.v,
+                  req->method == METHOD_DELETE ? on_deleted : on_object);
 }
