@@ -9,7 +9,7 @@
 #include <unistd.h>
 
 #include "hourglass/auth.h"
-#include "hourglass/log.h"
+#include "hourglass/mem.h"
 
 #define HASH_THREAD_NICE 10
 
@@ -201,10 +201,8 @@ typedef struct {
 
 static void job_free(pw_job_t *job)
 {
-    if (job->password) {
-        sodium_memzero(job->password, strlen(job->password));
-        free(job->password);
-    }
+    sodium_memzero(job->password, strlen(job->password));
+    free(job->password);
     free(job->hash);
     free(job);
 }
@@ -331,10 +329,10 @@ static void gate_leave(void)
 static void do_hash(uv_work_t *w)
 {
     pw_job_t *job = w->data;
-    job->hash = malloc(AUTH_HASH_STR_MAX);
+    job->hash = mem_alloc(AUTH_HASH_STR_MAX);
     gate_enter();
-    job->ok = job->hash && auth_hash_encode(job->password, strlen(job->password), hash_passes, hash_memory_kib,
-                                            job->hash, AUTH_HASH_STR_MAX) == 0;
+    job->ok = auth_hash_encode(job->password, strlen(job->password), hash_passes, hash_memory_kib, job->hash,
+                               AUTH_HASH_STR_MAX) == 0;
     gate_leave();
 }
 
@@ -358,8 +356,10 @@ static void after_job(uv_work_t *w, int status)
     job_free(job);
 }
 
-static int queue_job(uv_loop_t *loop, pw_job_t *job, uv_work_cb work)
+static int queue_job(uv_loop_t *loop, pw_job_t *job, const char *password, void *data, uv_work_cb work)
 {
+    job->password = mem_strdup(password);
+    job->data = data;
     job->work.data = job;
     if (uv_queue_work(loop, &job->work, work, after_job)) {
         job_free(job);
@@ -370,28 +370,18 @@ static int queue_job(uv_loop_t *loop, pw_job_t *job, uv_work_cb work)
 
 int auth_password_hash(uv_loop_t *loop, const char *password, auth_hash_done_fn done, void *data)
 {
-    pw_job_t *job = calloc(1, sizeof(*job));
-    if (!job || !(job->password = strdup(password))) {
-        free(job);
-        return -1;
-    }
+    pw_job_t *job = mem_calloc(1, sizeof(*job));
     job->hash_done = done;
-    job->data = data;
-    return queue_job(loop, job, do_hash);
+    return queue_job(loop, job, password, data, do_hash);
 }
 
 int auth_password_verify(uv_loop_t *loop, const char *password, const char *hash, auth_verify_done_fn done,
                          void *data)
 {
-    pw_job_t *job = calloc(1, sizeof(*job));
-    if (!job || !(job->password = strdup(password)) || (hash && !(job->hash = strdup(hash)))) {
-        if (job)
-            job_free(job);
-        return -1;
-    }
+    pw_job_t *job = mem_calloc(1, sizeof(*job));
+    job->hash = hash ? mem_strdup(hash) : NULL;
     job->verify_done = done;
-    job->data = data;
-    return queue_job(loop, job, do_verify);
+    return queue_job(loop, job, password, data, do_verify);
 }
 
 int auth_password_policy_errors(const config_t *cfg, const char *field, const char *pw, field_errors_t *e)

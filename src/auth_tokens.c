@@ -10,8 +10,11 @@
 #include <string.h>
 
 #include "hourglass/auth.h"
+#include "hourglass/http.h"
+#include "hourglass/mem.h"
 
 #define PEM_MAX_BYTES (64 * 1024)
+#define PEM_BEGIN "-----BEGIN"
 #define ROTATION_KEY_CONTEXT "hourglass refresh v1"
 
 static jwt_alg_t alg = JWT_ALG_NONE;
@@ -45,6 +48,14 @@ static void unescape_newlines(char *s)
     *out = '\0';
 }
 
+/* s past its leading white space when a PEM block begins there, else NULL. */
+static const char *pem_text(const char *s)
+{
+    while (isspace((unsigned char)*s))
+        s++;
+    return strncmp(s, PEM_BEGIN, strlen(PEM_BEGIN)) ? NULL : s;
+}
+
 static unsigned char *read_pem_file(const char *name, const char *path, int echo_path, size_t *len, char *err,
                                     size_t errlen)
 {
@@ -54,21 +65,17 @@ static unsigned char *read_pem_file(const char *name, const char *path, int echo
         snprintf(err, errlen, "%s: neither PEM text nor a readable file (%s: %s)", name, shown, strerror(errno));
         return NULL;
     }
-    char *buf = malloc(PEM_MAX_BYTES + 1);
-    size_t n = buf ? fread(buf, 1, PEM_MAX_BYTES + 1, f) : 0;
+    char *buf = mem_alloc(PEM_MAX_BYTES + 1);
+    size_t n = fread(buf, 1, PEM_MAX_BYTES + 1, f);
     int failed = ferror(f);
     fclose(f);
-    if (!buf || failed || n > PEM_MAX_BYTES) {
-        snprintf(err, errlen, "%s: cannot read %s (%s)", name, shown,
-                 !buf ? "out of memory" : failed ? "read error" : "larger than 64 KiB");
+    if (failed || n > PEM_MAX_BYTES) {
+        snprintf(err, errlen, "%s: cannot read %s (%s)", name, shown, failed ? "read error" : "larger than 64 KiB");
         free(buf);
         return NULL;
     }
     buf[n] = '\0';
-    const char *text = buf;
-    while (isspace((unsigned char)*text))
-        text++;
-    if (strncmp(text, "-----BEGIN", 10)) {
+    if (!pem_text(buf)) {
         snprintf(err, errlen, "%s: %s is not a PEM file", name, shown);
         sodium_memzero(buf, n);
         free(buf);
@@ -87,16 +94,10 @@ static unsigned char *load_pem(const char *name, const char *value, int configur
         snprintf(err, errlen, "%s: is required for JWT_ALGORITHM=%s", name, alg_name(configured));
         return NULL;
     }
-    const char *text = value;
-    while (isspace((unsigned char)*text))
-        text++;
-    if (strncmp(text, "-----BEGIN", 10))
+    const char *text = pem_text(value);
+    if (!text)
         return read_pem_file(name, value, echo_path, len, err, errlen);
-    char *copy = strdup(text);
-    if (!copy) {
-        snprintf(err, errlen, "%s: out of memory", name);
-        return NULL;
-    }
+    char *copy = mem_strdup(text);
     unescape_newlines(copy);
     *len = strlen(copy);
     return (unsigned char *)copy;
@@ -133,8 +134,7 @@ int auth_tokens_setup(const config_t *cfg, char *err, size_t errlen)
     if (hmac) {
         if (!cfg->jwt_secret || !*cfg->jwt_secret)
             return fail(err, errlen, "JWT_SECRET: is required for JWT_ALGORITHM=HS256");
-        if (!(sign_key = (unsigned char *)strdup(cfg->jwt_secret)))
-            return fail(err, errlen, "JWT_SECRET: out of memory");
+        sign_key = (unsigned char *)mem_strdup(cfg->jwt_secret);
         sign_key_len = verify_key_len = strlen(cfg->jwt_secret);
         verify_key = sign_key;
         alg = JWT_ALG_HS256;
@@ -202,21 +202,6 @@ char *auth_access_token_issue(arena_t *a, int64_t user_id, int64_t session_id, c
     return out;
 }
 
-/* A positive decimal integer with no sign, space or leading zero. */
-static int parse_user_id(const char *s, int64_t *out)
-{
-    if (!s || *s < '1' || *s > '9' || strlen(s) > 18)
-        return -1;
-    int64_t v = 0;
-    for (; *s; s++) {
-        if (*s < '0' || *s > '9')
-            return -1;
-        v = v * 10 + (*s - '0');
-    }
-    *out = v;
-    return 0;
-}
-
 /* The claims, type-checked by jansson: libjwt 1.10's getters cannot tell a
  * missing or mistyped integer from -1. */
 static int read_claims(jwt_t *jwt, int64_t now_s, auth_claims_t *out)
@@ -232,7 +217,7 @@ static int read_claims(jwt_t *jwt, int64_t now_s, auth_claims_t *out)
     const char *role = json_string_value(json_object_get(g, "role"));
     const char *sub = json_string_value(json_object_get(g, "sub"));
     if (typ && !strcmp(typ, "access") && role && *role && strlen(role) < sizeof(out->role) &&
-        parse_user_id(sub, &out->user_id) == 0 && json_is_integer(sid) && json_integer_value(sid) > 0 &&
+        (out->user_id = http_parse_id(sub)) && json_is_integer(sid) && json_integer_value(sid) > 0 &&
         json_is_integer(iat) && json_is_integer(exp)) {
         out->session_id = json_integer_value(sid);
         out->iat = json_integer_value(iat);
