@@ -2,37 +2,44 @@
  * Each handler is a short chain of steps (body -> hash on the thread pool ->
  * one SQL function -> answer); the SQL functions are in 0003_accounts.sql. */
 #include <jansson.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "hourglass/bridge.h"
 #include "hourglass/api.h"
+#include "hourglass/api_auth.h"
 #include "hourglass/api_v1.h"
 #include "hourglass/auth.h"
 #include "hourglass/body.h"
 #include "hourglass/http_auth.h"
-#include "hourglass/json_text.h"
 #include "hourglass/revoked.h"
 #include "hourglass/server.h"
 
 static int stmt_register, stmt_verify, stmt_send_code, stmt_login_lookup, stmt_login_failed, stmt_session_open,
     stmt_refresh, stmt_revoke, stmt_sessions, stmt_reset;
 
-/* The one-column JSON answer of an account function, parsed. NULL when the
- * statement failed (answered here). The caller decrefs. */
+/* The one-column JSON answer of an account function, parsed; NULL after
+ * answering a failure or the error it names. The caller decrefs. */
 static json_t *result_json(http_request_t *req, PGresult *res)
 {
-    if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
-        api_respond_db_error(req, res);
+    if (api_found_row(req, res))
         return NULL;
-    }
-    json_error_t e;
-    json_t *j = json_loads(PQgetvalue(res, 0, 0), 0, &e);
-    if (!j)
+    json_t *j = json_loads(PQgetvalue(res, 0, 0), 0, NULL);
+    const char *err = json_string_value(json_object_get(j, "error"));
+    if (!j) {
         http_respond_problem(req, 500, "internal_error", NULL);
-    return j;
+    } else if (err) {
+        /* A rotated refresh token presented again: its session is refused here at once. */
+        if (!strcmp(err, "token_reused"))
+            revoked_add(json_integer_value(json_object_get(j, "session_id")));
+        json_t *retry = json_object_get(j, "retry_after");
+        api_respond_account_error(req, err, retry ? http_int_param(req, json_integer_value(retry)) : NULL);
+    } else {
+        return j;
+    }
+    json_decref(j);
+    return NULL;
 }
 
 static void respond_json_value(http_request_t *req, int status, json_t *value)
@@ -42,26 +49,66 @@ static void respond_json_value(http_request_t *req, int status, json_t *value)
     free(text);
 }
 
-/* The token pair of login and refresh, as body and cookies. */
-static void respond_token_pair(http_request_t *req, int64_t user_id, int64_t session_id, const char *role,
-                               const char *refresh)
+static int error_status(const char *code)
 {
+    static const struct {
+        const char *code;
+        int status;
+    } statuses[] = {
+        {.code = "invalid_code", .status = 400},   {.code = "invalid_token", .status = 401},
+        {.code = "token_reused", .status = 401},   {.code = "wrong_password", .status = 403},
+        {.code = "not_found", .status = 404},      {.code = "username_taken", .status = 409},
+        {.code = "email_taken", .status = 409},    {.code = "code_expired", .status = 410},
+        {.code = "rate_limited", .status = 429},
+    };
+    for (size_t i = 0; i < ARRAY_LEN(statuses); i++)
+        if (!strcmp(statuses[i].code, code))
+            return statuses[i].status;
+    return 500;
+}
+
+void api_respond_account_error(http_request_t *req, const char *code, const char *retry_after)
+{
+    int status = error_status(code);
+    if (status == 401) {
+        api_refuse_401(req, code);
+        return;
+    }
+    if (retry_after)
+        http_header_add(req, "Retry-After", retry_after);
+    http_respond_problem(req, status, code, NULL);
+}
+
+typedef struct {
+    const char *password;
+    int64_t user_id;
+    int email_verified;
+    char refresh[AUTH_REFRESH_TOKEN_LEN + 1];
+} session_ctx_t;
+
+/* A session opened by login or refresh: the token pair as body and cookies. */
+static void on_session(http_request_t *req, PGresult *res)
+{
+    json_t *j = result_json(req, res);
+    if (!j)
+        return;
+    const session_ctx_t *c = req->ctx;
     int64_t expires_in = 0;
-    char *access = auth_access_token_issue(&req->arena, user_id, session_id, role, (int64_t)time(NULL), &expires_in);
+    char *access = auth_access_token_issue(&req->arena, json_integer_value(json_object_get(j, "user_id")),
+                                           json_integer_value(json_object_get(j, "session_id")),
+                                           json_string_value(json_object_get(j, "role")), (int64_t)time(NULL),
+                                           &expires_in);
+    json_decref(j);
     if (!access) {
         http_respond_problem(req, 500, "internal_error", NULL);
         return;
     }
-    http_session_cookies_set(req, access, refresh);
+    http_session_cookies_set(req, access, c->refresh);
     http_header_add(req, "Cache-Control", "no-store");
-    abuf_t b;
-    abuf_init(&b, &req->arena, 512);
-    abuf_puts(&b, "{\"access_token\":");
-    abuf_json_string(&b, access, strlen(access));
-    abuf_puts(&b, ",\"refresh_token\":");
-    abuf_json_string(&b, refresh, strlen(refresh));
-    abuf_printf(&b, ",\"token_type\":\"bearer\",\"expires_in\":%lld}", (long long)expires_in);
-    http_respond_json(req, 200, b.data, b.len);
+    json_t *pair = json_pack("{s:s,s:s,s:s,s:I}", "access_token", access, "refresh_token", c->refresh, "token_type",
+                             "bearer", "expires_in", (json_int_t)expires_in);
+    respond_json_value(req, 200, pair);
+    json_decref(pair);
 }
 
 enum { R_EMAIL, R_PASSWORD, R_CONFIRM, R_PROFILE };
@@ -78,16 +125,11 @@ static void on_registered(http_request_t *req, PGresult *res)
     json_t *j = result_json(req, res);
     if (!j)
         return;
-    const char *err = json_string_value(json_object_get(j, "error"));
-    if (err) {
-        http_respond_problem(req, 409, err, NULL);
-    } else {
-        json_t *user = json_object_get(j, "user");
-        http_header_add(req, "Location",
-                        arena_printf(&req->arena, "/api/v1/users/%lld",
-                                     (long long)json_integer_value(json_object_get(user, "id"))));
-        respond_json_value(req, 201, user);
-    }
+    json_t *user = json_object_get(j, "user");
+    http_header_add(req, "Location",
+                    arena_printf(&req->arena, "/api/v1/users/%lld",
+                                 (long long)json_integer_value(json_object_get(user, "id"))));
+    respond_json_value(req, 201, user);
     json_decref(j);
 }
 
@@ -106,22 +148,31 @@ static void on_register_hashed(http_request_t *req, const char *hash)
     api_query(req, stmt_register, ARRAY_LEN(params), params, on_registered);
 }
 
-static void register_account(http_request_t *req)
+/* Reads a body that sets a password (values[password], confirmed by
+ * values[confirm] when confirm is not 0), then hashes it and runs cb with
+ * the values as ctx. One answer lists every rule broken, the body's and the
+ * policy's. */
+static void hash_body_password(http_request_t *req, const body_field_t *fields, size_t count, int password,
+                               int confirm, api_hash_cb cb)
 {
-    body_value_t *v = arena_calloc(&req->arena, sizeof(body_value_t) * REGISTER_FIELDS);
+    body_value_t *v = arena_calloc(&req->arena, sizeof(body_value_t) * count);
     field_errors_t e;
-    if (api_body_read(req, register_fields, REGISTER_FIELDS, BODY_CREATE, 0, v, &e))
+    if (api_body_read(req, fields, count, BODY_CREATE, 0, v, &e))
         return;
-    /* One answer with every rule broken, the body's and the policy's. */
-    api_password_policy_errors(req, "password", v[R_PASSWORD].text, &e);
-    if (v[R_CONFIRM].text && v[R_PASSWORD].text && strcmp(v[R_CONFIRM].text, v[R_PASSWORD].text))
-        field_errors_add(&e, "password_confirm", "mismatch");
+    auth_password_policy_errors(req->worker->cfg, fields[password].name, v[password].text, &e);
+    if (confirm && v[confirm].text && v[password].text && strcmp(v[confirm].text, v[password].text))
+        field_errors_add(&e, fields[confirm].name, "mismatch");
     if (e.count) {
         api_respond_validation(req, &e);
         return;
     }
     req->ctx = v;
-    api_password_hash(req, v[R_PASSWORD].text, on_register_hashed);
+    api_password_hash(req, v[password].text, cb);
+}
+
+static void register_account(http_request_t *req)
+{
+    hash_body_password(req, register_fields, REGISTER_FIELDS, R_PASSWORD, R_CONFIRM, on_register_hashed);
 }
 
 static const body_field_t email_code_fields[] = {
@@ -129,23 +180,12 @@ static const body_field_t email_code_fields[] = {
     {.name = "code", .type = FIELD_STRING, .flags = FIELD_REQUIRED, .min = 1, .max = 32},
 };
 
-/* verify-email and reset-password share their answers to a code. */
-static int respond_code_error(http_request_t *req, json_t *j)
-{
-    const char *err = json_string_value(json_object_get(j, "error"));
-    if (!err)
-        return 0;
-    http_respond_problem(req, strcmp(err, "code_expired") ? 400 : 410, err, NULL);
-    return 1;
-}
-
 static void on_verified(http_request_t *req, PGresult *res)
 {
     json_t *j = result_json(req, res);
     if (!j)
         return;
-    if (!respond_code_error(req, j))
-        respond_json_value(req, 200, json_object_get(j, "user"));
+    respond_json_value(req, 200, json_object_get(j, "user"));
     json_decref(j);
 }
 
@@ -162,10 +202,8 @@ static const body_field_t email_fields[] = {{.name = "email", .type = FIELD_EMAI
 
 static void on_code_sent(http_request_t *req, PGresult *res)
 {
-    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-        api_respond_db_error(req, res);
+    if (api_found_row(req, res))
         return;
-    }
     http_respond_json(req, 202, "{\"status\":\"accepted\"}", 21);
 }
 
@@ -199,13 +237,10 @@ static void on_reset(http_request_t *req, PGresult *res)
     json_t *j = result_json(req, res);
     if (!j)
         return;
-    if (!respond_code_error(req, j)) {
-        json_t *ids = json_object_get(j, "revoked");
-        size_t i;
-        json_t *id;
-        json_array_foreach(ids, i, id) revoked_add(json_integer_value(id));
-        http_respond(req, 204, NULL, NULL, 0);
-    }
+    size_t i;
+    json_t *id;
+    json_array_foreach(json_object_get(j, "revoked"), i, id) revoked_add(json_integer_value(id));
+    http_respond(req, 204, NULL, NULL, 0);
     json_decref(j);
 }
 
@@ -219,17 +254,7 @@ static void on_reset_hashed(http_request_t *req, const char *hash)
 
 static void reset_password(http_request_t *req)
 {
-    body_value_t *v = arena_calloc(&req->arena, sizeof(body_value_t) * 3);
-    field_errors_t e;
-    if (api_body_read(req, reset_fields, 3, BODY_CREATE, 0, v, &e))
-        return;
-    api_password_policy_errors(req, "new_password", v[P_NEW].text, &e);
-    if (e.count) {
-        api_respond_validation(req, &e);
-        return;
-    }
-    req->ctx = v;
-    api_password_hash(req, v[P_NEW].text, on_reset_hashed);
+    hash_body_password(req, reset_fields, ARRAY_LEN(reset_fields), P_NEW, 0, on_reset_hashed);
 }
 
 enum { L_EMAIL, L_USERNAME, L_PASSWORD, L_GRANT, L_SCOPE, L_CLIENT_ID, L_CLIENT_SECRET };
@@ -245,43 +270,18 @@ static const body_field_t login_fields[] = {
 };
 #define LOGIN_FIELDS ARRAY_LEN(login_fields)
 
-typedef struct {
-    const char *password;
-    int64_t user_id;
-    int email_verified;
-    char refresh[64];
-} login_ctx_t;
-
-static void invalid_credentials(http_request_t *req)
-{
-    http_header_add(req, "WWW-Authenticate", "Bearer");
-    http_respond_problem(req, 401, "invalid_credentials", NULL);
-}
-
 static void on_failure_recorded(http_request_t *req, PGresult *res)
 {
     (void)res; /* the answer is the same whether it was recorded or not */
-    invalid_credentials(req);
-}
-
-static void on_session_opened(http_request_t *req, PGresult *res)
-{
-    json_t *j = result_json(req, res);
-    if (!j)
-        return;
-    login_ctx_t *c = req->ctx;
-    respond_token_pair(req, json_integer_value(json_object_get(j, "user_id")),
-                       json_integer_value(json_object_get(j, "session_id")),
-                       json_string_value(json_object_get(j, "role")), c->refresh);
-    json_decref(j);
+    api_refuse_401(req, "invalid_credentials");
 }
 
 static void on_login_checked(http_request_t *req, int matches)
 {
-    login_ctx_t *c = req->ctx;
+    session_ctx_t *c = req->ctx;
     if (!matches) {
         if (!c->user_id) {
-            invalid_credentials(req);
+            api_refuse_401(req, "invalid_credentials");
             return;
         }
         const char *params[] = {http_int_param(req, c->user_id)};
@@ -298,7 +298,7 @@ static void on_login_checked(http_request_t *req, int matches)
     const char *ua = http_header_get(req, "user-agent", &ua_len);
     const char *params[] = {http_int_param(req, c->user_id), c->refresh, ua ? arena_strndup(&req->arena, ua, ua_len) : NULL,
                              http_client_ip(req), http_int_param(req, (long long)cfg->refresh_token_ttl_ms)};
-    api_query(req, stmt_session_open, ARRAY_LEN(params), params, on_session_opened);
+    api_query(req, stmt_session_open, ARRAY_LEN(params), params, on_session);
 }
 
 static void on_login_lookup(http_request_t *req, PGresult *res)
@@ -306,15 +306,7 @@ static void on_login_lookup(http_request_t *req, PGresult *res)
     json_t *j = result_json(req, res);
     if (!j)
         return;
-    login_ctx_t *c = req->ctx;
-    const char *err = json_string_value(json_object_get(j, "error"));
-    if (err) {
-        http_header_add(req, "Retry-After",
-                        http_int_param(req, (long long)json_integer_value(json_object_get(j, "retry_after"))));
-        http_respond_problem(req, 429, "rate_limited", NULL);
-        json_decref(j);
-        return;
-    }
+    session_ctx_t *c = req->ctx;
     c->user_id = json_integer_value(json_object_get(j, "user_id"));
     c->email_verified = json_is_true(json_object_get(j, "email_verified"));
     const char *hash = json_string_value(json_object_get(j, "password_hash"));
@@ -336,7 +328,7 @@ static void sign_in(http_request_t *req)
         api_respond_validation(req, &e);
         return;
     }
-    login_ctx_t *c = arena_calloc(&req->arena, sizeof(*c));
+    session_ctx_t *c = arena_calloc(&req->arena, sizeof(*c));
     c->password = v[L_PASSWORD].text;
     req->ctx = c;
     const config_t *cfg = req->worker->cfg;
@@ -347,30 +339,6 @@ static void sign_in(http_request_t *req)
 
 /* No length bounds: a token that is not a live one, of any length, is a 401, not a 422. */
 static const body_field_t refresh_fields[] = {{.name = "refresh_token", .type = FIELD_STRING}};
-
-typedef struct {
-    char next[64];
-} refresh_ctx_t;
-
-static void on_refreshed(http_request_t *req, PGresult *res)
-{
-    json_t *j = result_json(req, res);
-    if (!j)
-        return;
-    const char *err = json_string_value(json_object_get(j, "error"));
-    if (err) {
-        if (!strcmp(err, "token_reused"))
-            revoked_add(json_integer_value(json_object_get(j, "session_id")));
-        http_header_add(req, "WWW-Authenticate", "Bearer");
-        http_respond_problem(req, 401, err, NULL);
-    } else {
-        refresh_ctx_t *c = req->ctx;
-        respond_token_pair(req, json_integer_value(json_object_get(j, "user_id")),
-                           json_integer_value(json_object_get(j, "session_id")),
-                           json_string_value(json_object_get(j, "role")), c->next);
-    }
-    json_decref(j);
-}
 
 static void refresh_tokens(http_request_t *req)
 {
@@ -391,23 +359,20 @@ static void refresh_tokens(http_request_t *req)
         }
     }
     if (!token || !*token) {
-        http_header_add(req, "WWW-Authenticate", "Bearer");
-        http_respond_problem(req, 401, "not_authenticated", NULL);
+        api_refuse_401(req, "not_authenticated");
         return;
     }
-    refresh_ctx_t *c = arena_calloc(&req->arena, sizeof(*c));
-    auth_refresh_token_next(token, c->next);
+    session_ctx_t *c = arena_calloc(&req->arena, sizeof(*c));
+    auth_refresh_token_next(token, c->refresh);
     req->ctx = c;
-    const char *params[] = {token, c->next, http_int_param(req, (long long)req->worker->cfg->refresh_reuse_grace_ms)};
-    api_query(req, stmt_refresh, ARRAY_LEN(params), params, on_refreshed);
+    const char *params[] = {token, c->refresh, http_int_param(req, (long long)req->worker->cfg->refresh_reuse_grace_ms)};
+    api_query(req, stmt_refresh, ARRAY_LEN(params), params, on_session);
 }
 
 static void on_revoked(http_request_t *req, PGresult *res)
 {
-    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-        api_respond_db_error(req, res);
+    if (api_found_row(req, res))
         return;
-    }
     const char *ids = PQgetvalue(res, 0, 0);
     /* Refused here at once; other instances hear it through NOTIFY. */
     revoked_add_array_text(ids);
@@ -448,14 +413,10 @@ static void on_sessions(http_request_t *req, PGresult *res)
     json_t *j = result_json(req, res);
     if (!j)
         return;
-    json_t *out = json_object();
-    json_object_set(out, "items", json_object_get(j, "items"));
-    if (json_is_true(json_object_get(j, "more")))
-        json_object_set_new(out, "next_cursor",
-                            json_string(arena_printf(&req->arena, "%lld",
-                                                     (long long)json_integer_value(json_object_get(j, "last_id")))));
-    else
-        json_object_set_new(out, "next_cursor", json_null());
+    json_t *cursor = json_is_true(json_object_get(j, "more"))
+                         ? json_sprintf("%lld", (long long)json_integer_value(json_object_get(j, "last_id")))
+                         : json_null();
+    json_t *out = json_pack("{s:O,s:o}", "items", json_object_get(j, "items"), "next_cursor", cursor);
     respond_json_value(req, 200, out);
     json_decref(out);
     json_decref(j);

@@ -9,7 +9,7 @@
 #include "hourglass/http_auth.h"
 #include "hourglass/revoked.h"
 
-static void refuse_401(http_request_t *req, const char *code)
+void api_refuse_401(http_request_t *req, const char *code)
 {
     http_header_add(req, "WWW-Authenticate", "Bearer");
     http_respond_problem(req, 401, code, NULL);
@@ -64,7 +64,7 @@ int api_authenticate(http_request_t *req, unsigned flags)
         return -1;
     }
     if (refusal) {
-        refuse_401(req, refusal);
+        api_refuse_401(req, refusal);
         return -1;
     }
     if (((flags & ROUTE_ADMIN) && req->auth.role != ROLE_ADMIN) ||

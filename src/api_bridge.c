@@ -218,11 +218,6 @@ int api_body_parse(http_request_t *req, const body_field_t *fields, size_t count
     return 0;
 }
 
-int api_password_policy_errors(http_request_t *req, const char *field, const char *pw, field_errors_t *e)
-{
-    return auth_password_policy_errors(req->worker->cfg, field, pw, e);
-}
-
 static void on_hashed(void *data, const char *hash)
 {
     held_t *h = data;

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "hourglass/api.h"
+#include "hourglass/api_auth.h"
 #include "hourglass/app.h"
 #include "hourglass/batch.h"
 #include "hourglass/bridge.h"
@@ -55,8 +56,7 @@ static void respond_sent(http_request_t *req, const PGresult *res, int row)
     if (!PQgetisnull(res, row, 1)) {
         const char *code = PQgetvalue(res, row, 1);
         if (!strcmp(code, "sender_not_found")) { /* the account is gone since the token was issued */
-            http_header_add(req, "WWW-Authenticate", "Bearer");
-            http_respond_problem(req, 401, "invalid_token", NULL);
+            api_refuse_401(req, "invalid_token");
             return;
         }
         field_errors_t e;

@@ -45,31 +45,13 @@ static int one_row(http_request_t *req, PGresult *res)
     return 0;
 }
 
-static int error_status(const char *code)
-{
-    static const struct {
-        const char *code;
-        int status;
-    } statuses[] = {
-        {"not_found", 404},      {"username_taken", 409}, {"email_taken", 409},  {"invalid_code", 400},
-        {"code_expired", 410},   {"rate_limited", 429},   {"wrong_password", 403},
-    };
-    for (size_t i = 0; i < ARRAY_LEN(statuses); i++)
-        if (!strcmp(statuses[i].code, code))
-            return statuses[i].status;
-    return 500;
-}
-
 /* Answers the `error` column of a function's row; 1 when there was one. */
 static int respond_row_error(http_request_t *req, const PGresult *res)
 {
     const char *code = api_column(res, "error");
     if (!code)
         return 0;
-    const char *retry_after = api_column(res, "retry_after");
-    if (retry_after)
-        http_header_add(req, "Retry-After", retry_after);
-    http_respond_problem(req, error_status(code), code, NULL);
+    api_respond_account_error(req, code, api_column(res, "retry_after"));
     return 1;
 }
 
@@ -262,7 +244,7 @@ static void password_change(http_request_t *req)
     field_errors_t e;
     if (api_body_read(req, password_change_fields, 2, BODY_CREATE, 0, c->v, &e))
         return;
-    api_password_policy_errors(req, "new_password", c->v[PW_NEW].text, &e);
+    auth_password_policy_errors(req->worker->cfg, "new_password", c->v[PW_NEW].text, &e);
     if (e.count) {
         api_respond_validation(req, &e);
         return;

@@ -9,6 +9,11 @@
  * asks for one: api_compat.c). */
 void api_send_code(http_request_t *req, const char *kind);
 
+/* Answers the error an account or user function named: its status
+ * (invalid_code 400, the tokens' 401, wrong_password 403, a taken name 409,
+ * code_expired 410, rate_limited 429 with retry_after as Retry-After). */
+void api_respond_account_error(http_request_t *req, const char *code, const char *retry_after);
+
 /* The profile's own fields, in this order, as registration (api_accounts.c)
  * and PATCH /api/v1/users/me (api_users.c) read them. */
 enum {

@@ -63,8 +63,6 @@ json_t *api_body_json(http_request_t *req);
 /* body_read that answers 400, 415 or 422 itself: 0 with values filled, or -1. */
 int api_body_parse(http_request_t *req, const body_field_t *fields, size_t count, body_mode_t mode, int allow_forms,
                    body_value_t *values);
-/* auth_password_policy_errors with the server's configuration. */
-int api_password_policy_errors(http_request_t *req, const char *field, const char *pw, field_errors_t *e);
 
 /* argon2id for a request, on the pool of its worker's loop. cb runs only
  * while the request can still be answered, with the hash in the arena; when
