@@ -3,10 +3,7 @@
  * steps (body -> password check on the thread pool -> one SQL function ->
  * answer); the SQL functions are in 0004_users.sql and answer JSON text that
  * is sent as it is. */
-#include <errno.h>
-#include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "hourglass/bridge.h"
 #include "hourglass/api.h"
@@ -35,14 +32,11 @@ static int stmt_user_get, stmt_user_public, stmt_update_me, stmt_password_hash, 
 
 static const char *user_id_text(http_request_t *req) { return http_int_param(req, req->auth.user_id); }
 
-/* The one row of a function's answer, or -1 after answering a failure. */
-static int one_row(http_request_t *req, PGresult *res)
+/* The user a route is about: the path's {id} (NULL after answering 404 when
+ * it is no id), or the caller on a /users/me route. */
+static const char *target_user(http_request_t *req)
 {
-    if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
-        api_respond_db_error(req, res);
-        return -1;
-    }
-    return 0;
+    return http_param(req, "id") ? http_path_id(req, "id") : user_id_text(req);
 }
 
 /* Answers the `error` column of a function's row; 1 when there was one. */
@@ -58,7 +52,7 @@ static int respond_row_error(http_request_t *req, const PGresult *res)
 /* A row (error, body[, revoked]): the problem, or 200 with the body. */
 static void on_user_outcome(http_request_t *req, PGresult *res)
 {
-    if (one_row(req, res) || respond_row_error(req, res))
+    if (api_found_row(req, res) || respond_row_error(req, res))
         return;
     const char *revoked = api_column(res, "revoked");
     if (revoked)
@@ -68,53 +62,70 @@ static void on_user_outcome(http_request_t *req, PGresult *res)
     http_respond_json(req, 200, PQgetvalue(res, 0, col), (size_t)PQgetlength(res, 0, col));
 }
 
-typedef void (*password_ok_fn)(http_request_t *req);
+enum { PW_CURRENT, PW_NEW }; /* password_change_fields */
+
+/* A route that asks for the current password first (password_first): its
+ * body, that password's field in it, and what follows when it matches. */
+typedef struct {
+    const body_field_t *fields;
+    size_t count;
+    int password;
+    unsigned policy : 1; /* fields[PW_NEW] is a new password, checked against the policy with the body */
+    void (*next)(http_request_t *req);
+} password_route_t;
 
 /* State of a request that asks for the current password first. */
 typedef struct {
     body_value_t v[2];
-    const char *password; /* to check */
-    const char *hash;     /* the stored hash it matched */
-    password_ok_fn next;
+    const char *hash; /* the stored hash it matched */
 } me_ctx_t;
 
 static void on_failure_counted(http_request_t *req, PGresult *res)
 {
-    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-        api_respond_db_error(req, res); /* not counted: say so rather than a plain 403 */
+    if (api_found_row(req, res)) /* not counted: say so rather than a plain 403 */
         return;
-    }
     http_respond_problem(req, 403, "wrong_password", NULL);
 }
 
 static void on_password_checked(http_request_t *req, int matches)
 {
-    me_ctx_t *c = req->ctx;
+    const password_route_t *route = req->route_data;
     if (!matches) {
         const char *params[] = {user_id_text(req),
                                  http_int_param(req, (long long)req->worker->cfg->login_lockout_window_ms)};
         api_query(req, stmt_password_failed, ARRAY_LEN(params), params, on_failure_counted);
         return;
     }
-    c->next(req);
+    route->next(req);
 }
 
 static void on_password_hash(http_request_t *req, PGresult *res)
 {
     if (api_found_row(req, res) || respond_row_error(req, res))
         return;
+    const password_route_t *route = req->route_data;
     me_ctx_t *c = req->ctx;
     c->hash = arena_strdup(&req->arena, api_column(res, "password_hash"));
-    api_password_verify(req, c->password, c->hash, on_password_checked);
+    api_password_verify(req, c->v[route->password].text, c->hash, on_password_checked);
 }
 
-/* Checks password against the caller's account, then runs next: 403
- * wrong_password otherwise, 429 while too many were wrong (0008). */
-static void require_password(http_request_t *req, me_ctx_t *c, const char *password, password_ok_fn next)
+/* Reads the body, checks its password against the caller's account, then
+ * runs the route's next step: 403 wrong_password otherwise, 429 while too
+ * many were wrong (0008). */
+static void password_first(http_request_t *req)
 {
+    const password_route_t *route = req->route_data;
     const config_t *cfg = req->worker->cfg;
-    c->password = password;
-    c->next = next;
+    me_ctx_t *c = arena_calloc(&req->arena, sizeof(*c));
+    field_errors_t e;
+    if (api_body_read(req, route->fields, route->count, BODY_CREATE, 0, c->v, &e))
+        return;
+    if (route->policy)
+        auth_password_policy_errors(cfg, route->fields[PW_NEW].name, c->v[PW_NEW].text, &e);
+    if (e.count) {
+        api_respond_validation(req, &e);
+        return;
+    }
     req->ctx = c;
     const char *params[] = {user_id_text(req), http_int_param(req, cfg->login_lockout_threshold),
                              http_int_param(req, (long long)cfg->login_lockout_window_ms)};
@@ -123,19 +134,12 @@ static void require_password(http_request_t *req, me_ctx_t *c, const char *passw
 
 static const body_field_t password_fields[] = {{.name = "password", .type = FIELD_PASSWORD, .flags = FIELD_REQUIRED}};
 
-/* Parses {password} into a new context; NULL after answering. */
-static me_ctx_t *parse_password_body(http_request_t *req)
+/* GET /users/me, and /admin/users/{id}. */
+static void user_get(http_request_t *req)
 {
-    me_ctx_t *c = arena_calloc(&req->arena, sizeof(*c));
-    if (api_body_parse(req, password_fields, ARRAY_LEN(password_fields), BODY_CREATE, 0, c->v))
-        return NULL;
-    return c;
-}
-
-static void me_get(http_request_t *req)
-{
-    const char *params[] = {user_id_text(req)};
-    api_query(req, stmt_user_get, ARRAY_LEN(params), params, api_on_json_row);
+    const char *params[] = {target_user(req)};
+    if (params[0])
+        api_query(req, stmt_user_get, ARRAY_LEN(params), params, api_on_json_row);
 }
 
 static const body_field_t me_fields[] = {API_PROFILE_FIELDS};
@@ -144,10 +148,11 @@ static const body_field_t me_fields[] = {API_PROFILE_FIELDS};
 
 /* A PATCH of declared fields: the SQL function takes the user id, the list of
  * fields present, then every field's value in declaration order. */
-static void patch_user(http_request_t *req, const char *id, const body_field_t *fields, int count, int stmt)
+static void patch_user(http_request_t *req, const body_field_t *fields, int count, int stmt)
 {
     body_value_t v[PATCH_FIELDS_MAX];
-    if (api_body_parse(req, fields, (size_t)count, BODY_PATCH, 0, v))
+    const char *id = target_user(req);
+    if (!id || api_body_parse(req, fields, (size_t)count, BODY_PATCH, 0, v))
         return;
     const char *params[2 + PATCH_FIELDS_MAX] = {id, api_present_fields(req, fields, v, count)};
     for (int i = 0; i < count; i++)
@@ -157,14 +162,14 @@ static void patch_user(http_request_t *req, const char *id, const body_field_t *
 
 static void me_patch(http_request_t *req)
 {
-    patch_user(req, user_id_text(req), me_fields, ARRAY_LEN(me_fields), stmt_update_me);
+    patch_user(req, me_fields, ARRAY_LEN(me_fields), stmt_update_me);
 }
 
 /* A user is gone: their sessions are refused here at once (other instances
  * hear it through NOTIFY). Returns -1 after answering when nothing was deleted. */
 static int user_deleted(http_request_t *req, PGresult *res)
 {
-    if (one_row(req, res))
+    if (api_found_row(req, res))
         return -1;
     const char *ids = api_column(res, "ids");
     if (!ids) {
@@ -189,23 +194,14 @@ static void delete_account(http_request_t *req)
     api_query(req, stmt_delete, ARRAY_LEN(params), params, on_account_deleted);
 }
 
-static void me_delete(http_request_t *req)
-{
-    me_ctx_t *c = parse_password_body(req);
-    if (c)
-        require_password(req, c, c->v[0].text, delete_account);
-}
+static const password_route_t delete_me = {
+    .fields = password_fields, .count = ARRAY_LEN(password_fields), .next = delete_account};
 
 static void password_matched(http_request_t *req) { http_respond(req, 204, NULL, NULL, 0); }
 
-static void password_check(http_request_t *req)
-{
-    me_ctx_t *c = parse_password_body(req);
-    if (c)
-        require_password(req, c, c->v[0].text, password_matched);
-}
+static const password_route_t check_password = {
+    .fields = password_fields, .count = ARRAY_LEN(password_fields), .next = password_matched};
 
-enum { PW_CURRENT, PW_NEW };
 static const body_field_t password_change_fields[] = {
     [PW_CURRENT] = {.name = "current_password", .type = FIELD_PASSWORD, .flags = FIELD_REQUIRED},
     [PW_NEW] = {.name = "new_password", .type = FIELD_PASSWORD, .flags = FIELD_REQUIRED},
@@ -213,7 +209,7 @@ static const body_field_t password_change_fields[] = {
 
 static void on_password_set(http_request_t *req, PGresult *res)
 {
-    if (one_row(req, res))
+    if (api_found_row(req, res))
         return;
     const char *ids = api_column(res, "ids");
     if (!ids) {
@@ -238,19 +234,9 @@ static void hash_new_password(http_request_t *req)
     api_password_hash(req, c->v[PW_NEW].text, on_new_password_hashed);
 }
 
-static void password_change(http_request_t *req)
-{
-    me_ctx_t *c = arena_calloc(&req->arena, sizeof(*c));
-    field_errors_t e;
-    if (api_body_read(req, password_change_fields, 2, BODY_CREATE, 0, c->v, &e))
-        return;
-    auth_password_policy_errors(req->worker->cfg, "new_password", c->v[PW_NEW].text, &e);
-    if (e.count) {
-        api_respond_validation(req, &e);
-        return;
-    }
-    require_password(req, c, c->v[PW_CURRENT].text, hash_new_password);
-}
+static const password_route_t change_password = {
+    .fields = password_change_fields, .count = ARRAY_LEN(password_change_fields), .password = PW_CURRENT, .policy = 1,
+    .next = hash_new_password};
 
 enum { E_NEW, E_PASSWORD };
 static const body_field_t email_change_fields[] = {
@@ -260,7 +246,7 @@ static const body_field_t email_change_fields[] = {
 
 static void on_email_change(http_request_t *req, PGresult *res)
 {
-    if (one_row(req, res) || respond_row_error(req, res))
+    if (api_found_row(req, res) || respond_row_error(req, res))
         return;
     http_respond_json(req, 202, "{\"status\":\"accepted\"}", 21);
 }
@@ -277,13 +263,9 @@ static void send_email_code(http_request_t *req)
     api_query(req, stmt_email_change, ARRAY_LEN(params), params, on_email_change);
 }
 
-static void email_change(http_request_t *req)
-{
-    me_ctx_t *c = arena_calloc(&req->arena, sizeof(*c));
-    if (api_body_parse(req, email_change_fields, ARRAY_LEN(email_change_fields), BODY_CREATE, 0, c->v))
-        return;
-    require_password(req, c, c->v[E_PASSWORD].text, send_email_code);
-}
+static const password_route_t change_email = {
+    .fields = email_change_fields, .count = ARRAY_LEN(email_change_fields), .password = E_PASSWORD,
+    .next = send_email_code};
 
 static const body_field_t code_fields[] = {
     {.name = "code", .type = FIELD_STRING, .flags = FIELD_REQUIRED, .min = 1, .max = 32},
@@ -370,20 +352,12 @@ static void avatar_delete(http_request_t *req)
 
 static void on_avatar(http_request_t *req, PGresult *res) { api_image_respond(req, res, AVATAR_CACHE_CONTROL); }
 
-static void avatar_get(http_request_t *req, const char *user_id)
+static void avatar_get(http_request_t *req)
 {
-    const char *params[] = {user_id, api_if_none_match(req)};
-    api_query(req, stmt_avatar_get, ARRAY_LEN(params), params, on_avatar);
+    const char *params[] = {target_user(req), api_if_none_match(req)};
+    if (params[0])
+        api_query(req, stmt_avatar_get, ARRAY_LEN(params), params, on_avatar);
 }
-
-static void user_avatar_get(http_request_t *req)
-{
-    const char *id = http_path_id(req, "id");
-    if (id)
-        avatar_get(req, id);
-}
-
-static void me_avatar_get(http_request_t *req) { avatar_get(req, user_id_text(req)); }
 
 /* The directory's filters; the admin's list also takes ?email=. The text
  * ones are checked as body fields are. */
@@ -423,8 +397,6 @@ static void users_list(http_request_t *req)
 
 static void user_public(http_request_t *req) { api_query_path_id(req, stmt_user_public, api_on_json_row); }
 
-static void admin_user_get(http_request_t *req) { api_query_path_id(req, stmt_user_get, api_on_json_row); }
-
 static const char *const role_choices[] = {"user", "staff", "admin", NULL};
 enum { A_ROLE, A_PREMIUM, A_NAME, A_VERIFIED, A_COUNT };
 /* Flags that may not be null are FIELD_REQUIRED: absent is fine in a PATCH, null is not. */
@@ -435,12 +407,7 @@ static const body_field_t admin_fields[A_COUNT] = {
     [A_VERIFIED] = {.name = "email_verified", .type = FIELD_BOOL, .flags = FIELD_REQUIRED},
 };
 
-static void admin_user_patch(http_request_t *req)
-{
-    const char *id = http_path_id(req, "id");
-    if (id)
-        patch_user(req, id, admin_fields, A_COUNT, stmt_admin_update);
-}
+static void admin_user_patch(http_request_t *req) { patch_user(req, admin_fields, A_COUNT, stmt_admin_update); }
 
 static void on_admin_deleted(http_request_t *req, PGresult *res)
 {
@@ -475,31 +442,32 @@ static void users_register_statements(void)
 static const int admin_view = 1;
 
 static const api_route_t user_routes[] = {
-    {.http = {.methods = ALLOW_GET, .pattern = "/api/v1/users/me", .handler = me_get, .flags = ROUTE_AUTH},
+    {.http = {.methods = ALLOW_GET, .pattern = "/api/v1/users/me", .handler = user_get, .flags = ROUTE_AUTH},
      .summary = "The caller's account", .response = "User"},
     {.http = {.methods = ALLOW_PATCH, .pattern = "/api/v1/users/me", .handler = me_patch, .flags = ROUTE_AUTH},
      .summary = "Change the given profile fields", .response = "User", .body = me_fields,
      .body_count = ARRAY_LEN(me_fields), .errors = "409"},
-    {.http = {.methods = ALLOW_DELETE, .pattern = "/api/v1/users/me", .handler = me_delete, .flags = ROUTE_AUTH},
+    {.http = {.methods = ALLOW_DELETE, .pattern = "/api/v1/users/me", .handler = password_first, .data = &delete_me,
+              .flags = ROUTE_AUTH},
      .summary = "Delete the account and everything it owns", .status = 204, .body = password_fields,
      .body_count = ARRAY_LEN(password_fields), .errors = "429"},
-    {.http = {.methods = ALLOW_POST, .pattern = "/api/v1/users/me/password/check", .handler = password_check,
-              .flags = ROUTE_AUTH},
+    {.http = {.methods = ALLOW_POST, .pattern = "/api/v1/users/me/password/check", .handler = password_first,
+              .data = &check_password, .flags = ROUTE_AUTH},
      .summary = "Check the password", .status = 204, .body = password_fields, .body_count = ARRAY_LEN(password_fields),
      .errors = "429"},
-    {.http = {.methods = ALLOW_PUT, .pattern = "/api/v1/users/me/password", .handler = password_change,
-              .flags = ROUTE_AUTH},
+    {.http = {.methods = ALLOW_PUT, .pattern = "/api/v1/users/me/password", .handler = password_first,
+              .data = &change_password, .flags = ROUTE_AUTH},
      .summary = "Change the password", .status = 204, .body = password_change_fields,
      .body_count = ARRAY_LEN(password_change_fields), .errors = "429"},
-    {.http = {.methods = ALLOW_POST, .pattern = "/api/v1/users/me/email", .handler = email_change,
-              .flags = ROUTE_AUTH},
+    {.http = {.methods = ALLOW_POST, .pattern = "/api/v1/users/me/email", .handler = password_first,
+              .data = &change_email, .flags = ROUTE_AUTH},
      .summary = "Start an e-mail change: a code goes to the new address", .status = 202, .response = "Accepted",
      .body = email_change_fields, .body_count = ARRAY_LEN(email_change_fields), .errors = "409 429"},
     {.http = {.methods = ALLOW_POST, .pattern = "/api/v1/users/me/email/confirm", .handler = email_confirm,
               .flags = ROUTE_AUTH},
      .summary = "Confirm the new e-mail address with its code", .response = "User", .body = code_fields,
      .body_count = ARRAY_LEN(code_fields), .errors = "400 409 410"},
-    {.http = {.methods = ALLOW_GET, .pattern = "/api/v1/users/me/avatar", .handler = me_avatar_get,
+    {.http = {.methods = ALLOW_GET, .pattern = "/api/v1/users/me/avatar", .handler = avatar_get,
               .flags = ROUTE_AUTH},
      .summary = "The caller's avatar image", .response = "image/*", .doc = API_CACHED, .errors = "404"},
     {.http = {.methods = ALLOW_PUT, .pattern = "/api/v1/users/me/avatar", .handler = avatar_put,
@@ -513,13 +481,13 @@ static const api_route_t user_routes[] = {
      .query_count = FILTER_EMAIL /* not ?email= */, .doc = API_PAGED},
     {.http = {.methods = ALLOW_GET, .pattern = "/api/v1/users/{id}", .handler = user_public},
      .summary = "A public profile", .response = "PublicUser"},
-    {.http = {.methods = ALLOW_GET, .pattern = "/api/v1/users/{id}/avatar", .handler = user_avatar_get},
+    {.http = {.methods = ALLOW_GET, .pattern = "/api/v1/users/{id}/avatar", .handler = avatar_get},
      .summary = "A user's avatar image", .response = "image/*", .doc = API_CACHED},
     {.http = {.methods = ALLOW_GET, .pattern = "/api/v1/admin/users", .handler = users_list, .data = &admin_view,
               .flags = ROUTE_ADMIN},
      .summary = "Search users, e-mails included (admin)", .response = "UserPage", .query = user_filters,
      .query_count = FILTER_COUNT, .doc = API_PAGED},
-    {.http = {.methods = ALLOW_GET, .pattern = "/api/v1/admin/users/{id}", .handler = admin_user_get,
+    {.http = {.methods = ALLOW_GET, .pattern = "/api/v1/admin/users/{id}", .handler = user_get,
               .flags = ROUTE_ADMIN},
      .summary = "A user (admin)", .response = "User"},
     {.http = {.methods = ALLOW_PATCH, .pattern = "/api/v1/admin/users/{id}", .handler = admin_user_patch,
