@@ -22,6 +22,11 @@ static const body_field_t message_fields[] = {
     {.name = "text", .type = FIELD_STRING, .flags = FIELD_REQUIRED, .min = 1, .max = MESSAGE_MAX_CHARS},
 };
 
+/* The documented query parameter of GET /messages/{user_id}. */
+static const body_field_t before_query[] = {
+    {.name = "before", .type = FIELD_ID},
+};
+
 /* ?limit= and the keyset position: `before` (a message id), or the envelope's
  * next_cursor given back as ?cursor= (the same id). */
 static int page_params(http_request_t *req, const char **limit, const char **before)
@@ -30,8 +35,7 @@ static int page_params(http_request_t *req, const char **limit, const char **bef
     field_errors_init(&e, req);
     long long lim, after;
     body_page_params(req, &e, &lim, &after);
-    static const body_field_t before_field = {.name = "before", .type = FIELD_ID};
-    const char *b = body_query_param(req, &before_field, &e);
+    const char *b = body_query_param(req, &before_query[0], &e);
     if (e.count) {
         api_respond_validation(req, &e);
         return -1;
@@ -127,8 +131,6 @@ static void message_send(http_request_t *req)
     api_batch_add(&sends, req);
 }
 
-static void on_json(http_request_t *req, PGresult *res) { api_respond_json_row(req, res, 200); }
-
 static void conversation(http_request_t *req)
 {
     const char *peer = http_path_id(req, "user_id");
@@ -136,7 +138,7 @@ static void conversation(http_request_t *req)
     if (!peer || page_params(req, &limit, &before))
         return;
     const char *params[] = {http_int_param(req, req->auth.user_id), peer, before, limit};
-    api_query(req, stmt_page, ARRAY_LEN(params), params, on_json);
+    api_query(req, stmt_page, ARRAY_LEN(params), params, api_on_json_row);
 }
 
 static void conversations(http_request_t *req)
@@ -145,15 +147,13 @@ static void conversations(http_request_t *req)
     if (page_params(req, &limit, &before))
         return;
     const char *params[] = {http_int_param(req, req->auth.user_id), before, limit};
-    api_query(req, stmt_conversations, ARRAY_LEN(params), params, on_json);
+    api_query(req, stmt_conversations, ARRAY_LEN(params), params, api_on_json_row);
 }
 
 static void on_marked(http_request_t *req, PGresult *res)
 {
-    if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
-        api_respond_db_error(req, res);
+    if (api_found_row(req, res))
         return;
-    }
     if (PQgetisnull(res, 0, 0))
         http_respond_problem(req, 404, "not_found", NULL);
     else
@@ -171,16 +171,11 @@ static void mark_read(http_request_t *req)
 
 /* The id of the last event the client saw (EventSource sends it when it
  * reconnects), or -1 without one (or with one that is not a positive number). */
-static long long last_event_id(const http_request_t *req)
+static long long last_event_id(http_request_t *req)
 {
     size_t len;
     const char *v = http_header_get(req, "last-event-id", &len);
-    char buf[24];
-    if (!v || len == 0 || len >= sizeof(buf))
-        return -1;
-    memcpy(buf, v, len);
-    buf[len] = '\0';
-    long long id = http_parse_id(buf);
+    long long id = v ? http_parse_id(arena_strndup(&req->arena, v, len)) : 0;
     return id ? id : -1;
 }
 
@@ -206,10 +201,8 @@ static void start_stream(http_request_t *req, long long after_id)
 
 static void on_start(http_request_t *req, PGresult *res)
 {
-    if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
-        api_respond_db_error(req, res);
+    if (api_found_row(req, res))
         return;
-    }
     start_stream(req, strtoll(PQgetvalue(res, 0, 0), NULL, 10));
 }
 
@@ -248,11 +241,6 @@ static void messages_register_statements(void)
     stmt_mark_read = db_statement_register("msg_mark_read", "SELECT messages_mark_read($1, $2)");
     stmt_start = db_statement_register("events_start", "SELECT events_settled_id()");
 }
-
-/* The documented query parameter of GET /messages/{user_id} (page_params reads it). */
-static const body_field_t before_query[] = {
-    {.name = "before", .type = FIELD_ID},
-};
 
 /* The documented query parameter of GET /events (api_events reads it: sse_types_parse). */
 static const body_field_t events_query[] = {
