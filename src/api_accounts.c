@@ -365,7 +365,8 @@ static void refresh_tokens(http_request_t *req)
     session_ctx_t *c = arena_calloc(&req->arena, sizeof(*c));
     auth_refresh_token_next(token, c->refresh);
     req->ctx = c;
-    const char *params[] = {token, c->refresh, http_int_param(req, (long long)req->worker->cfg->refresh_reuse_grace_ms)};
+    const char *params[] = {token, c->refresh,
+                            http_int_param(req, (long long)req->worker->cfg->refresh_reuse_grace_ms)};
     api_query(req, stmt_refresh, ARRAY_LEN(params), params, on_session);
 }
 

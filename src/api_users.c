@@ -3,6 +3,7 @@
  * steps (body -> password check on the thread pool -> one SQL function ->
  * answer); the SQL functions are in 0004_users.sql and answer JSON text that
  * is sent as it is. */
+#include <assert.h>
 #include <string.h>
 
 #include "hourglass/bridge.h"
@@ -117,6 +118,7 @@ static void password_first(http_request_t *req)
     const password_route_t *route = req->route_data;
     const config_t *cfg = req->worker->cfg;
     me_ctx_t *c = arena_calloc(&req->arena, sizeof(*c));
+    assert(route->count <= ARRAY_LEN(c->v));
     field_errors_t e;
     if (api_body_read(req, route->fields, route->count, BODY_CREATE, 0, c->v, &e))
         return;
@@ -165,15 +167,16 @@ static void me_patch(http_request_t *req)
     patch_user(req, me_fields, ARRAY_LEN(me_fields), stmt_update_me);
 }
 
-/* A user is gone: their sessions are refused here at once (other instances
- * hear it through NOTIFY). Returns -1 after answering when nothing was deleted. */
-static int user_deleted(http_request_t *req, PGresult *res)
+/* The sessions a user's deletion or new password revoked (the row's `ids`)
+ * are refused here at once (other instances hear it through NOTIFY). Returns
+ * -1 after answering status and code when nothing was written (no ids). */
+static int sessions_revoked(http_request_t *req, PGresult *res, int status, const char *code)
 {
     if (api_found_row(req, res))
         return -1;
     const char *ids = api_column(res, "ids");
     if (!ids) {
-        http_respond_problem(req, 404, "not_found", NULL);
+        http_respond_problem(req, status, code, NULL);
         return -1;
     }
     revoked_add_array_text(ids);
@@ -182,7 +185,7 @@ static int user_deleted(http_request_t *req, PGresult *res)
 
 static void on_account_deleted(http_request_t *req, PGresult *res)
 {
-    if (user_deleted(req, res))
+    if (sessions_revoked(req, res, 404, "not_found"))
         return;
     http_session_cookies_clear(req);
     http_respond(req, 204, NULL, NULL, 0);
@@ -209,16 +212,9 @@ static const body_field_t password_change_fields[] = {
 
 static void on_password_set(http_request_t *req, PGresult *res)
 {
-    if (api_found_row(req, res))
-        return;
-    const char *ids = api_column(res, "ids");
-    if (!ids) {
-        /* Changed by another request since we checked it. */
-        http_respond_problem(req, 403, "wrong_password", NULL);
-        return;
-    }
-    revoked_add_array_text(ids);
-    http_respond(req, 204, NULL, NULL, 0);
+    /* No ids: changed by another request since we checked it. */
+    if (!sessions_revoked(req, res, 403, "wrong_password"))
+        http_respond(req, 204, NULL, NULL, 0);
 }
 
 static void on_new_password_hashed(http_request_t *req, const char *hash)
@@ -411,7 +407,7 @@ static void admin_user_patch(http_request_t *req) { patch_user(req, admin_fields
 
 static void on_admin_deleted(http_request_t *req, PGresult *res)
 {
-    if (!user_deleted(req, res))
+    if (!sessions_revoked(req, res, 404, "not_found"))
         http_respond(req, 204, NULL, NULL, 0);
 }
 
