@@ -242,7 +242,7 @@ static void messages_register_statements(void)
     stmt_start = db_statement_register("events_start", "SELECT events_settled_id()");
 }
 
-/* The documented query parameter of GET /events (api_events reads it: sse_types_parse). */
+/* The documented query parameter of GET /events (event_stream reads it: sse_types_parse). */
 static const body_field_t events_query[] = {
     {.name = "types", .type = FIELD_STRING},
 };
