@@ -19,8 +19,8 @@
 #define MAIL_BASE64_BYTES (MAIL_BASE64_LINE / 4 * 3)  /* what one line of it holds */
 #define MAIL_HEADER_LINE 76                           /* RFC 2047: a line holding encoded-words */
 
-enum { HEALTH_OK, HEALTH_LOG, HEALTH_FAILING };
-static int mail_health = HEALTH_OK;
+/* What mail_outbox_health answers: "ok", "log" or "failing". */
+static const char *mail_health = "ok";
 
 static void send_mail(void *sender, outbound_t *out, outbox_job_t *job, PGresult *claim, int row);
 
@@ -77,14 +77,7 @@ static outbox_kind_t mail_kind = {
 
 void mail_register_statements(void) { outbox_register(&mail_kind); }
 
-const char *mail_outbox_health(void)
-{
-    switch (__atomic_load_n(&mail_health, __ATOMIC_RELAXED)) {
-    case HEALTH_LOG: return "log";
-    case HEALTH_FAILING: return "failing";
-    default: return "ok";
-    }
-}
+const char *mail_outbox_health(void) { return __atomic_load_n(&mail_health, __ATOMIC_RELAXED); }
 
 typedef struct {
     const config_t *cfg;
@@ -121,11 +114,11 @@ static void on_transfer_done(void *data, CURL *easy, CURLcode rc)
     outbox_result_t result = {0};
     if (rc == CURLE_OK) {
         log_info("mail %s sent to %s", outbox_job_id(t->job), t->to);
-        __atomic_store_n(&mail_health, HEALTH_OK, __ATOMIC_RELAXED);
+        __atomic_store_n(&mail_health, "ok", __ATOMIC_RELAXED);
     } else {
         /* curl's own words: the server's answer or the network error, never credentials */
         result.error = t->errbuf[0] ? t->errbuf : curl_easy_strerror(rc);
-        __atomic_store_n(&mail_health, HEALTH_FAILING, __ATOMIC_RELAXED);
+        __atomic_store_n(&mail_health, "failing", __ATOMIC_RELAXED);
     }
     outbox_done(t->job, &result);
     transfer_free(t);
@@ -322,7 +315,7 @@ outbox_t *mail_outbox_start(uv_loop_t *loop, db_pool_t *db, outbound_t *out, con
     mail_sender_t *s = mem_calloc(1, sizeof(*s));
     s->cfg = cfg;
     if (!cfg->mail_server || !*cfg->mail_server)
-        __atomic_store_n(&mail_health, HEALTH_LOG, __ATOMIC_RELAXED);
+        __atomic_store_n(&mail_health, "log", __ATOMIC_RELAXED);
     else
         snprintf(s->url, sizeof(s->url), "%s://%s:%d", cfg->mail_ssl_tls ? "smtps" : "smtp", cfg->mail_server,
                  cfg->mail_port);

@@ -2,6 +2,7 @@
  * watch (CURLMOPT_SOCKETFUNCTION: a uv_poll each) and when to call it back
  * (CURLMOPT_TIMERFUNCTION: one uv_timer); we tell it what happened with
  * curl_multi_socket_action and collect finished transfers. */
+#include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +10,8 @@
 #include "hourglass/arena.h"
 #include "hourglass/mem.h"
 #include "hourglass/outbound.h"
+
+#define OUTBOUND_HEADER_MAX 128
 
 typedef struct transfer transfer_t;
 typedef struct sock sock_t;
@@ -19,7 +22,6 @@ struct outbound {
     uv_timer_t timer;
     transfer_t *transfers;
     sock_t *socks;
-    int active;
     int open_handles;
     int closing;
     void (*closed)(void *);
@@ -93,7 +95,6 @@ static void sock_close(sock_t *s)
 static void transfer_end(outbound_t *o, transfer_t *t, CURLcode rc)
 {
     LIST_UNLINK(o->transfers, t);
-    o->active--;
     curl_multi_remove_handle(o->multi, t->easy);
     t->done(t->data, t->easy, rc);
     free(t);
@@ -208,7 +209,6 @@ int outbound_start(outbound_t *o, CURL *easy, outbound_done_fn done, void *data)
         return -1;
     }
     LIST_PUSH(o->transfers, t);
-    o->active++;
     return 0;
 }
 
@@ -228,8 +228,6 @@ void outbound_close(outbound_t *o, void (*closed)(void *), void *data)
 }
 
 void outbound_free(outbound_t *o) { free(o); }
-
-int outbound_active(const outbound_t *o) { return o->active; }
 
 typedef struct {
     outbound_http_fn done;
@@ -273,17 +271,6 @@ static void on_http_done(void *data, CURL *easy, CURLcode rc)
     call_free(c);
 }
 
-/* The Content-Type header of a POST; NULL when curl had no memory for it. */
-static struct curl_slist *content_type_header(const char *type)
-{
-    abuf_t h;
-    abuf_init(&h, NULL, 0);
-    abuf_printf(&h, "Content-Type: %s", type);
-    struct curl_slist *list = curl_slist_append(NULL, h.data);
-    abuf_free(&h);
-    return list;
-}
-
 int outbound_http(outbound_t *o, const outbound_request_t *rq, outbound_http_fn done, void *data)
 {
     CURL *e = curl_easy_init();
@@ -304,8 +291,12 @@ int outbound_http(outbound_t *o, const outbound_request_t *rq, outbound_http_fn 
     int refused = 0;
     if (rq->body) {
         c->body = mem_strdup(rq->body);
-        if (rq->content_type)
-            refused = !(c->headers = content_type_header(rq->content_type));
+        if (rq->content_type) {
+            char header[OUTBOUND_HEADER_MAX];
+            assert(strlen(rq->content_type) < sizeof(header) - sizeof("Content-Type: ")); /* ours, never a client's */
+            snprintf(header, sizeof(header), "Content-Type: %s", rq->content_type);
+            refused = !(c->headers = curl_slist_append(NULL, header)); /* NULL: curl had no memory for it */
+        }
         curl_easy_setopt(e, CURLOPT_HTTPHEADER, c->headers);
         curl_easy_setopt(e, CURLOPT_POSTFIELDS, c->body);
         curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE, (long)strlen(rq->body));

@@ -24,7 +24,6 @@ int outbound_start(outbound_t *o, CURL *easy, outbound_done_fn done, void *data)
  * closes the handles; closed runs when they are. */
 void outbound_close(outbound_t *o, void (*closed)(void *), void *data);
 void outbound_free(outbound_t *o);
-int outbound_active(const outbound_t *o);
 
 /* HTTP requests with a bounded answer. */
 

@@ -29,11 +29,6 @@ typedef struct outbox_job outbox_job_t;
 enum { OUTBOX_CLAIM, OUTBOX_SENT, OUTBOX_FAILED, OUTBOX_RELEASE, OUTBOX_COUNTS, OUTBOX_STATEMENTS };
 #define OUTBOX_STATES 4 /* the columns of COUNTS, each a gauge */
 
-typedef struct {
-    const char *name;
-    const char *sql;
-} outbox_statement_t;
-
 /* Starts sending row `row` of the claim (column 0 is its id) and calls
  * outbox_done for job exactly once, now or later on the loop. sender is
  * outbox_start's. */
@@ -42,7 +37,9 @@ typedef void (*outbox_send_fn)(void *sender, outbound_t *out, outbox_job_t *job,
 typedef struct {
     const char *name;    /* "mail", "telegram": in log lines */
     const char *channel; /* NOTIFYed when a row is written */
-    outbox_statement_t statements[OUTBOX_STATEMENTS];
+    struct {
+        const char *name, *sql;
+    } statements[OUTBOX_STATEMENTS];
     bool claims_owned;   /* only the claimer may record a row: its name is a parameter */
     metrics_gauge_t gauges[OUTBOX_STATES];
     outbox_send_fn send;
