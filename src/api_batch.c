@@ -2,7 +2,6 @@
  * of a kind in flight at a time; what arrives meanwhile waits in its queue,
  * in arrival order, and goes as the next batch. */
 #include <assert.h>
-#include <string.h>
 
 #include "hourglass/batch.h"
 #include "hourglass/bridge.h"
@@ -102,19 +101,4 @@ void api_batch_add(api_batch_t *b, http_request_t *req)
     q->tail = it;
     if (!q->flight_count)
         send_next(b, q);
-}
-
-void api_batch_array_text(abuf_t *out, const char *s)
-{
-    abuf_append(out, "\"", 1);
-    for (const char *start = s;; s++) {
-        if (*s && *s != '"' && *s != '\\')
-            continue;
-        abuf_append(out, start, (size_t)(s - start));
-        if (!*s)
-            break;
-        abuf_append(out, "\\", 1);
-        start = s;
-    }
-    abuf_append(out, "\"", 1);
 }

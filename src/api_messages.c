@@ -11,6 +11,7 @@
 #include "hourglass/app.h"
 #include "hourglass/batch.h"
 #include "hourglass/bridge.h"
+#include "hourglass/json_text.h"
 #include "hourglass/sse.h"
 
 #define MESSAGE_MAX_CHARS 4000
@@ -85,7 +86,7 @@ static void send_params(http_request_t *const *reqs, int n, abuf_t *bufs)
         abuf_printf(&bufs[0], "%s%lld", sep, (long long)reqs[i]->auth.user_id);
         abuf_printf(&bufs[1], "%s%s", sep, m->to);
         abuf_puts(&bufs[2], sep);
-        api_batch_array_text(&bufs[2], m->text);
+        abuf_pg_array_text(&bufs[2], m->text, strlen(m->text));
     }
     for (int k = 0; k < 3; k++)
         abuf_puts(&bufs[k], "}");

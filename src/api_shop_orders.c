@@ -233,10 +233,10 @@ static void order_params(http_request_t *const *reqs, int n, abuf_t *bufs)
         const order_ctx_t *o = reqs[i]->ctx;
         const char *sep = i ? "," : "";
         abuf_puts(&bufs[B_ORDERS], sep);
-        api_batch_array_text(&bufs[B_ORDERS], o->order);
+        abuf_pg_array_text(&bufs[B_ORDERS], o->order, strlen(o->order));
         abuf_printf(&bufs[B_USERS], "%s%s", sep, o->user_id ? o->user_id : "NULL");
         abuf_puts(&bufs[B_LANGS], sep);
-        api_batch_array_text(&bufs[B_LANGS], o->lang);
+        abuf_pg_array_text(&bufs[B_LANGS], o->lang, strlen(o->lang));
     }
     for (size_t k = 0; k < ARRAY_LEN(arrays); k++)
         abuf_puts(arrays[k], "}");

@@ -6,6 +6,8 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "hourglass/json_text.h"
+
 /* Windows-1251's upper half as code points; 0x98 is not a character. */
 static const uint16_t cp1251[128] = {
     0x0402, 0x0403, 0x201A, 0x0453, 0x201E, 0x2026, 0x2020, 0x2021,
@@ -120,17 +122,7 @@ void import_rows_add(import_rows_t *r, const char *id, size_t id_len, long long 
 {
     const char *sep = r->rows++ ? "," : "";
     abuf_puts(&r->ids, sep);
-    abuf_puts(&r->ids, "\"");
-    size_t start = 0;
-    for (size_t i = 0; i < id_len; i++) {
-        if (id[i] != '"' && id[i] != '\\')
-            continue;
-        abuf_append(&r->ids, id + start, i - start);
-        abuf_puts(&r->ids, "\\");
-        start = i;
-    }
-    abuf_append(&r->ids, id + start, id_len - start);
-    abuf_puts(&r->ids, "\"");
+    abuf_pg_array_text(&r->ids, id, id_len);
     abuf_printf(&r->values, "%s%lld", sep, value);
     if (line)
         abuf_printf(&r->lines, "%s%ld", sep, line);

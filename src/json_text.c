@@ -34,3 +34,18 @@ void abuf_json_string(abuf_t *b, const char *s, size_t len)
     abuf_append(b, s + run, len - run);
     abuf_append(b, "\"", 1);
 }
+
+void abuf_pg_array_text(abuf_t *b, const char *s, size_t len)
+{
+    abuf_append(b, "\"", 1);
+    size_t run = 0; /* from here on, copied as it is */
+    for (size_t i = 0; i < len; i++) {
+        if (s[i] != '"' && s[i] != '\\')
+            continue;
+        abuf_append(b, s + run, i - run);
+        abuf_append(b, "\\", 1);
+        run = i;
+    }
+    abuf_append(b, s + run, len - run);
+    abuf_append(b, "\"", 1);
+}

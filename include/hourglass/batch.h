@@ -44,7 +44,5 @@ typedef struct {
 
 /* Queues req (its body checked, what params needs in req->ctx) for the worker's next batch. */
 void api_batch_add(api_batch_t *b, http_request_t *req);
-/* Appends s as an element of a PostgreSQL array literal: quoted, " and \ escaped. */
-void api_batch_array_text(abuf_t *out, const char *s);
 
 #endif

@@ -6,5 +6,7 @@
 
 /* Appends s as a JSON string literal (with quotes), escaping as RFC 8259 asks. */
 void abuf_json_string(abuf_t *b, const char *s, size_t len);
+/* Appends s as an element of a PostgreSQL array literal: quoted, " and \ escaped. */
+void abuf_pg_array_text(abuf_t *b, const char *s, size_t len);
 
 #endif
