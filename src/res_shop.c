@@ -261,25 +261,16 @@ static void dictionary_get(http_request_t *req)
     res_item(req);
 }
 
-/* The engine's writes, which drop what they change first. Deleting a good
- * takes its pictures with it. */
-static unsigned written_tables(http_request_t *req)
+/* The engine's writes (POST to the collection, the others to an item), which
+ * drop what they change first. Deleting a good takes its pictures with it. */
+static void engine_write(http_request_t *req)
 {
-    const resource_t *res = resource_of(req);
-    unsigned key = shop_cache_table_key(res->table);
-    return key == SHOP_GOODS && req->method == METHOD_DELETE ? SHOP_GOODS | SHOP_IMAGES : key;
-}
-
-static void collection_write(http_request_t *req)
-{
-    shop_cache_write(req, written_tables(req));
-    res_collection(req);
-}
-
-static void item_write(http_request_t *req)
-{
-    shop_cache_write(req, written_tables(req));
-    res_item(req);
+    unsigned key = shop_cache_table_key(resource_of(req)->table);
+    shop_cache_write(req, key == SHOP_GOODS && req->method == METHOD_DELETE ? SHOP_GOODS | SHOP_IMAGES : key);
+    if (req->method == METHOD_POST)
+        res_collection(req);
+    else
+        res_item(req);
 }
 
 /* The engine's routes, filled by register_resources, then a good's variations. */
@@ -312,10 +303,9 @@ static void register_resources(void)
         api_route_t *r = &shop_routes[i * RES_ROUTES_MAX];
         res_register(resources[i], r);
         for (int k = 0; k < RES_ROUTES_MAX; k++)
-            r[k].http.handler = k == RES_ROUTE_LIST   ? dictionary_list
-                                : k == RES_ROUTE_GET  ? dictionary_get
-                                : RES_ROUTE_ON_ITEM(k) ? item_write
-                                                       : collection_write;
+            r[k].http.handler = k == RES_ROUTE_LIST  ? dictionary_list
+                                : k == RES_ROUTE_GET ? dictionary_get
+                                                     : engine_write;
         r[RES_ROUTE_LIST].doc |= API_CACHED;
         r[RES_ROUTE_GET].doc |= API_CACHED;
     }
