@@ -162,19 +162,21 @@ void api_respond_validation(http_request_t *req, field_errors_t *e)
     api_respond_errors(req, e, 422, "validation_failed");
 }
 
-void api_respond_field_errors(http_request_t *req, json_t *errors)
+void api_respond_field_errors(http_request_t *req, const char *body)
 {
     field_errors_t e;
     field_errors_init(&e, req);
+    json_t *doc = body ? json_loads(body, 0, NULL) : NULL;
     size_t i;
     json_t *err;
-    json_array_foreach(errors, i, err) {
+    json_array_foreach(json_object_get(doc, "errors"), i, err) {
         const char *field = json_string_value(json_object_get(err, "field"));
         const char *code = json_string_value(json_object_get(err, "code"));
         if (field && code)
             field_errors_add(&e, field, code);
     }
     api_respond_validation(req, &e);
+    json_decref(doc);
 }
 
 /* 0 for BODY_OK; else the answer, and -1. */

@@ -25,14 +25,6 @@
 
 static int stmt_image_create, stmt_image_get, stmt_image_delete, stmt_stock_set, stmt_weights_set;
 
-/* Field errors that a SQL function answered as {"errors":[{"field","code"}]}. */
-static void respond_sql_errors(http_request_t *req, const char *body)
-{
-    json_t *doc = json_loads(body, 0, NULL);
-    api_respond_field_errors(req, json_object_get(doc, "errors"));
-    json_decref(doc);
-}
-
 static const body_field_t image_form[] = {
     {.name = "good_id", .type = FIELD_ID, .flags = FIELD_REQUIRED},
     {.name = "position", .type = FIELD_INT, .max = POSITION_MAX},
@@ -45,14 +37,11 @@ static void on_image_created(http_request_t *req, PGresult *res)
         return;
     }
     if (!PQgetisnull(res, 0, 0)) {
-        respond_sql_errors(req, PQgetvalue(res, 0, 1));
+        api_respond_field_errors(req, PQgetvalue(res, 0, 1));
         return;
     }
-    json_t *doc = json_loads(PQgetvalue(res, 0, 1), 0, NULL);
-    const char *url = json_string_value(json_object_get(doc, "url"));
-    if (url)
-        http_header_add(req, "Location", arena_strdup(&req->arena, url));
-    json_decref(doc);
+    if (!PQgetisnull(res, 0, 2))
+        http_header_add(req, "Location", arena_strdup(&req->arena, PQgetvalue(res, 0, 2)));
     http_respond_json(req, 201, PQgetvalue(res, 0, 1), (size_t)PQgetlength(res, 0, 1));
 }
 
@@ -139,12 +128,8 @@ static void on_image_deleted(http_request_t *req, PGresult *res)
 
 static void image_delete(http_request_t *req)
 {
-    const char *id = http_path_id(req, "id");
-    if (!id)
-        return;
-    const char *p[] = {id};
     shop_cache_write(req, SHOP_GOODS | SHOP_IMAGES);
-    api_query(req, stmt_image_delete, ARRAY_LEN(p), p, on_image_deleted);
+    api_query_path_id(req, stmt_image_delete, on_image_deleted);
 }
 
 /* An item of a JSON list, as the fields of a body: the stock's or the weights'. */
@@ -256,8 +241,8 @@ static void weights_import(http_request_t *req) { run_import(req, stmt_weights_s
 
 static void catalogue_register(void)
 {
-    stmt_image_create = db_statement_register(
-        "shop_image_create", "SELECT error, body::text FROM shop_image_create($1::bigint, $2::int, $3, $4, $5)");
+    stmt_image_create = db_statement_register("shop_image_create", "SELECT error, body::text, body->>'url'"
+                                              " FROM shop_image_create($1::bigint, $2::int, $3, $4, $5)");
     stmt_image_get = db_statement_register("shop_image_get", "SELECT * FROM shop_image_get($1::bigint, $2)");
     stmt_image_delete = db_statement_register("shop_image_delete",
                                               "DELETE FROM shop_images WHERE id = $1::bigint RETURNING id");

@@ -49,22 +49,6 @@ static void respond_body(http_request_t *req, int status, const char *body)
     http_respond_json(req, status, body, strlen(body));
 }
 
-/* 201 with the object of column 0 and Location <prefix>/<column 1>. */
-static void respond_created(http_request_t *req, const char *prefix, const char *body, const char *id)
-{
-    if (id)
-        http_header_add(req, "Location", arena_printf(&req->arena, "%s/%s", prefix, id));
-    respond_body(req, id ? 201 : 500, body);
-}
-
-/* The SQL's field errors {"errors":[{"field","code"}]}, with the catalogue's messages. */
-static void respond_sql_validation(http_request_t *req, const char *errors)
-{
-    json_t *doc = errors ? json_loads(errors, 0, NULL) : NULL;
-    api_respond_field_errors(req, doc);
-    json_decref(doc);
-}
-
 /* The `error` of a function's (error, body) row answered; 1 when there was one. */
 static int respond_row_error(http_request_t *req, const PGresult *res, int row)
 {
@@ -72,7 +56,7 @@ static int respond_row_error(http_request_t *req, const PGresult *res, int row)
     if (!code)
         return 0;
     if (!strcmp(code, "validation_failed")) {
-        respond_sql_validation(req, api_column_at(res, row, "errors"));
+        api_respond_field_errors(req, api_column_at(res, row, "body"));
     } else if (!strcmp(code, "price_changed") || !strcmp(code, "out_of_stock")) {
         size_t len;
         char *doc = problem_render_member(&req->arena, 409, code, problem_detail(code, req->lang), "items",
@@ -94,42 +78,53 @@ static int respond_row_error(http_request_t *req, const PGresult *res, int row)
     return 1;
 }
 
-/* The one row of an (error, body) function, or -1 after answering. */
-static int outcome_row(http_request_t *req, PGresult *res)
+/* The one row of an (error, body) function: an order changed (200) or a form
+ * sent (201; no route reads one form, so no Location). Staff streams hear of
+ * either (0015_events.sql). */
+static void on_outcome(http_request_t *req, PGresult *res)
 {
     if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
         api_respond_db_error(req, res);
-        return -1;
-    }
-    return respond_row_error(req, res, 0) ? -1 : 0;
-}
-
-/* An order's change: staff streams hear of a new status (0015_events.sql). */
-static void on_order_patched(http_request_t *req, PGresult *res)
-{
-    if (outcome_row(req, res) == 0) {
-        app_events_written(req->worker, SSE_ANYONE); /* staff streams */
-        respond_body(req, 200, api_column(res, "body"));
+    } else if (!respond_row_error(req, res, 0)) {
+        app_events_written(req->worker, SSE_ANYONE);
+        respond_body(req, req->method == METHOD_POST ? 201 : 200, api_column(res, "body"));
     }
 }
 
-/* ?limit=&cursor= and the list's filter (or NULL); -1 after answering 422. */
-static int page_query(http_request_t *req, const body_field_t *filter, const char **filter_value, long long *limit,
-                      long long *after)
+/* A page that an SQL function answers whole, from (first, after, limit) or
+ * (after, limit): first is the value of its filter or the path's order id. */
+typedef struct {
+    const int *stmt;
+    const body_field_t *filter; /* its one query filter, or NULL */
+    int by_order;               /* first is the path's {id} */
+    int nparams;
+} page_route_t;
+
+static void page_list(http_request_t *req)
 {
+    const page_route_t *p = req->route_data;
+    const char *first = NULL;
+    if (p->by_order && !(first = http_path_id(req, "id")))
+        return;
     field_errors_t e;
     field_errors_init(&e, req);
-    body_page_params(req, &e, limit, after);
-    if (filter)
-        *filter_value = body_query_param(req, filter, &e);
+    long long limit, after;
+    body_page_params(req, &e, &limit, &after);
+    if (p->filter)
+        first = body_query_param(req, p->filter, &e);
     if (e.count) {
         api_respond_validation(req, &e);
-        return -1;
+        return;
     }
-    return 0;
+    const char *params[] = {first, http_int_param(req, after), http_int_param(req, limit)};
+    api_query(req, *p->stmt, p->nparams, params + ARRAY_LEN(params) - p->nparams, api_on_json_row);
 }
 
 static const body_field_t status_filter[] = {{.name = "status_id", .type = FIELD_ID}};
+static const page_route_t orders_page = {.stmt = &stmt_orders_page, .filter = status_filter, .nparams = 3};
+static const page_route_t order_changes_page = {.stmt = &stmt_changes_page, .by_order = 1, .nparams = 3};
+static const page_route_t changes_page = {.stmt = &stmt_changes_page, .nparams = 3};
+static const page_route_t forms_page = {.stmt = &stmt_forms_page, .nparams = 2};
 
 enum { O_NAME, O_PHONE, O_EMAIL, O_DELIVERY, O_ADDRESS, O_COMMENT, O_COUNT };
 static const body_field_t order_fields[O_COUNT] = {
@@ -266,10 +261,15 @@ static void on_orders_committed(http_request_t *const *reqs, int n, const PGresu
     app_events_written(reqs[0]->worker, SSE_ANYONE); /* order_created for staff streams (0015_events.sql) */
 }
 
+/* 201 with Location, or a defect of ours without an id. */
 static void on_order_created(http_request_t *req, const PGresult *res, int row)
 {
-    if (!respond_row_error(req, res, row))
-        respond_created(req, "/api/v1/shop/orders", api_column_at(res, row, "body"), api_column_at(res, row, "id"));
+    const char *id = api_column_at(res, row, "id");
+    if (respond_row_error(req, res, row))
+        return;
+    if (id)
+        http_header_add(req, "Location", arena_printf(&req->arena, "/api/v1/shop/orders/%s", id));
+    respond_body(req, id ? 201 : 500, api_column_at(res, row, "body"));
 }
 
 static int stmt_orders_create;
@@ -304,16 +304,6 @@ static void order_create(http_request_t *req)
     api_batch_add(&orders_batch, req);
 }
 
-static void orders_list(http_request_t *req)
-{
-    long long limit, after;
-    const char *status;
-    if (page_query(req, status_filter, &status, &limit, &after))
-        return;
-    const char *params[] = {status, http_int_param(req, after), http_int_param(req, limit)};
-    api_query(req, stmt_orders_page, ARRAY_LEN(params), params, api_on_json_row);
-}
-
 static void order_get(http_request_t *req) { api_query_path_id(req, stmt_order_get, api_on_json_row); }
 
 enum { U_STATUS, U_DELIVERY, U_ADDRESS, U_COMMENT, U_COUNT };
@@ -334,26 +324,8 @@ static void order_patch(http_request_t *req)
     const char *params[] = {id, api_present_fields(req, order_patch_fields, v, U_COUNT), v[U_STATUS].text,
                              v[U_DELIVERY].text, v[U_ADDRESS].text, v[U_COMMENT].text,
                              http_int_param(req, req->auth.user_id)};
-    api_query(req, stmt_order_update, ARRAY_LEN(params), params, on_order_patched);
+    api_query(req, stmt_order_update, ARRAY_LEN(params), params, on_outcome);
 }
-
-static void changes_page(http_request_t *req, const char *order_id)
-{
-    long long limit, after;
-    if (page_query(req, NULL, NULL, &limit, &after))
-        return;
-    const char *params[] = {order_id, http_int_param(req, after), http_int_param(req, limit)};
-    api_query(req, stmt_changes_page, ARRAY_LEN(params), params, api_on_json_row);
-}
-
-static void order_changes(http_request_t *req)
-{
-    const char *id = http_path_id(req, "id");
-    if (id)
-        changes_page(req, id);
-}
-
-static void changes_list(http_request_t *req) { changes_page(req, NULL); }
 
 enum { F_NAME, F_PHONE, F_TEXT, F_EMAIL, F_COUNT };
 static const body_field_t form_fields[F_COUNT] = {
@@ -362,15 +334,6 @@ static const body_field_t form_fields[F_COUNT] = {
     [F_TEXT] = {.name = "text", .type = FIELD_STRING, .max = 4000},
     [F_EMAIL] = {.name = "email", .type = FIELD_EMAIL},
 };
-
-/* No route reads one form, so no Location. */
-static void on_form_created(http_request_t *req, PGresult *res)
-{
-    if (outcome_row(req, res) == 0) {
-        app_events_written(req->worker, SSE_ANYONE); /* contact_form_created for staff streams */
-        respond_body(req, 201, api_column(res, "body"));
-    }
-}
 
 static void contact_form_create(http_request_t *req)
 {
@@ -381,16 +344,7 @@ static void contact_form_create(http_request_t *req)
     const char *params[] = {v[F_NAME].text, v[F_PHONE].text, v[F_TEXT].text, v[F_EMAIL].text,
                              http_client_ip(req), http_int_param(req, cfg->contact_form_limit),
                              http_int_param(req, (long long)cfg->contact_form_window_ms)};
-    api_query(req, stmt_form_create, ARRAY_LEN(params), params, on_form_created);
-}
-
-static void contact_forms_list(http_request_t *req)
-{
-    long long limit, after;
-    if (page_query(req, NULL, NULL, &limit, &after))
-        return;
-    const char *params[] = {http_int_param(req, after), http_int_param(req, limit)};
-    api_query(req, stmt_forms_page, ARRAY_LEN(params), params, api_on_json_row);
+    api_query(req, stmt_form_create, ARRAY_LEN(params), params, on_outcome);
 }
 
 /* Where a step of a payment keeps what the next one needs. */
@@ -442,8 +396,15 @@ static void gateway_call(http_request_t *req, const char *method, abuf_t *form, 
     api_outbound_http(req, &rq, cb);
 }
 
-/* The gateway's JSON answer, or NULL after answering 502 / 504. Its texts
- * go to our log only. */
+/* 502 for an answer of the gateway we cannot use; its texts go to our log only. */
+static void gateway_unusable(http_request_t *req, json_t *doc, const char *why)
+{
+    log_warn("request %s: payment gateway %s", req->request_id, why);
+    json_decref(doc);
+    http_respond_problem(req, 502, "gateway_error", NULL);
+}
+
+/* The gateway's JSON answer, or NULL after answering 502 / 504. */
 static json_t *gateway_answer(http_request_t *req, const outbound_response_t *r)
 {
     if (r->rc == CURLE_OPERATION_TIMEDOUT) {
@@ -455,19 +416,16 @@ static json_t *gateway_answer(http_request_t *req, const outbound_response_t *r)
     json_t *code = json_object_get(doc, "errorCode");
     int refused = (json_is_string(code) && strcmp(json_string_value(code), "0")) ||
                   (json_is_integer(code) && json_integer_value(code) != 0);
-    if (!json_is_object(doc) || refused) {
-        if (r->rc != CURLE_OK)
-            log_warn("request %s: payment gateway: %s", req->request_id, r->error);
-        else if (refused)
-            log_warn("request %s: payment gateway refused: errorCode %s", req->request_id,
-                     json_is_string(code) ? json_string_value(code) : "(a number)");
-        else
-            log_warn("request %s: payment gateway answered HTTP %ld, not its JSON", req->request_id, r->status);
-        json_decref(doc);
-        http_respond_problem(req, 502, "gateway_error", NULL);
-        return NULL;
-    }
-    return doc;
+    if (r->rc != CURLE_OK)
+        gateway_unusable(req, doc, arena_printf(&req->arena, "failed: %s", r->error));
+    else if (refused)
+        gateway_unusable(req, doc, arena_printf(&req->arena, "refused: errorCode %s",
+                                                json_is_string(code) ? json_string_value(code) : "(a number)"));
+    else if (!json_is_object(doc))
+        gateway_unusable(req, doc, arena_printf(&req->arena, "answered HTTP %ld, not its JSON", r->status));
+    else
+        return doc;
+    return NULL;
 }
 
 static void on_registered(http_request_t *req, const outbound_response_t *r)
@@ -479,9 +437,7 @@ static void on_registered(http_request_t *req, const outbound_response_t *r)
     const char *order_id = json_string_value(json_object_get(doc, "orderId"));
     const char *form_url = json_string_value(json_object_get(doc, "formUrl"));
     if (!order_id || !form_url) {
-        log_warn("request %s: payment gateway answered no orderId or formUrl", req->request_id);
-        json_decref(doc);
-        http_respond_problem(req, 502, "gateway_error", NULL);
+        gateway_unusable(req, doc, "answered no orderId or formUrl");
         return;
     }
     const char *params[] = {c->id, arena_strdup(&req->arena, order_id), arena_strdup(&req->arena, form_url)};
@@ -544,27 +500,10 @@ static void payment_register(http_request_t *req)
         api_query(req, stmt_payment_begin, ARRAY_LEN(params), params, on_payment_begun);
 }
 
-/* The gateway's orderStatus: a number, named here once. */
-enum {
-    PAYMENT_REGISTERED,
-    PAYMENT_HELD,
-    PAYMENT_PAID,
-    PAYMENT_REVERSED,
-    PAYMENT_REFUNDED,
-    PAYMENT_PENDING,
-    PAYMENT_DECLINED,
-    PAYMENT_STATUSES
-};
-
-static const char *payment_status_word(long long status)
-{
-    static const char *const words[PAYMENT_STATUSES] = {
-        [PAYMENT_REGISTERED] = "registered", [PAYMENT_HELD] = "held",         [PAYMENT_PAID] = "paid",
-        [PAYMENT_REVERSED] = "reversed",     [PAYMENT_REFUNDED] = "refunded", [PAYMENT_PENDING] = "pending",
-        [PAYMENT_DECLINED] = "declined",
-    };
-    return status >= 0 && status < PAYMENT_STATUSES ? words[status] : "unknown";
-}
+/* The gateway's orderStatus is the index of its word. */
+enum { PAYMENT_PAID = 2 };
+static const char *const payment_words[] = {"registered", "held",    "paid",    "reversed",
+                                            "refunded",   "pending", "declined"};
 
 static void on_paid_recorded(http_request_t *req, PGresult *res)
 {
@@ -585,14 +524,13 @@ static void on_gateway_status(http_request_t *req, const outbound_response_t *r)
     json_t *status = json_object_get(doc, "orderStatus");
     json_t *amount = json_object_get(doc, "amount");
     if (!json_is_integer(status)) {
-        log_warn("request %s: payment gateway answered no orderStatus", req->request_id);
-        json_decref(doc);
-        http_respond_problem(req, 502, "gateway_error", NULL);
+        gateway_unusable(req, doc, "answered no orderStatus");
         return;
     }
     long long st = json_integer_value(status);
-    json_t *answer = json_pack("{s:s, s:s, s:I, s:O, s:b}", "gateway_order_id", c->gateway_order_id, "status",
-                               payment_status_word(st), "gateway_status", (json_int_t)st, "amount",
+    const char *word = st >= 0 && st < (long long)ARRAY_LEN(payment_words) ? payment_words[st] : "unknown";
+    json_t *answer = json_pack("{s:s, s:s, s:I, s:O, s:b}", "gateway_order_id", c->gateway_order_id, "status", word,
+                               "gateway_status", (json_int_t)st, "amount",
                                json_is_integer(amount) ? amount : json_null(), "paid", st == PAYMENT_PAID);
     json_decref(doc);
     char *text = answer ? json_dumps(answer, JSON_COMPACT) : NULL;
@@ -674,13 +612,12 @@ static void orders_register_statements(void)
 {
     stmt_orders_create = db_statement_register(
         "shop_orders_create",
-        "SELECT error, body::text AS body, body->>'id' AS id, (body->'errors')::text AS errors,"
-        " (body->'items')::text AS items, goods::text AS goods"
+        "SELECT error, body::text AS body, body->>'id' AS id, (body->'items')::text AS items, goods::text AS goods"
         " FROM shop_orders_create($1::jsonb[], $2::bigint[], $3, $4, $5::text[]) ORDER BY n");
     stmt_order_get = db_statement_register("shop_order_get", "SELECT shop_order_get($1::bigint)::text");
     stmt_order_update = db_statement_register(
         "shop_order_update",
-        "SELECT error, body::text AS body, (body->'errors')::text AS errors"
+        "SELECT error, body::text AS body"
         " FROM shop_order_update($1::bigint, $2::text[], $3::bigint, $4::bigint, $5, $6, $7::bigint)");
     stmt_orders_page =
         db_statement_register("shop_orders_page", "SELECT shop_orders_page($1::bigint, $2::bigint, $3::int)::text");
@@ -721,7 +658,8 @@ static api_route_t shop_order_routes[] = {
     {.http = {.methods = ALLOW_POST, .pattern = "/api/v1/shop/orders", .handler = order_create},
      .summary = "Place an order (public)", .status = 201, .response = "Order", .body = order_fields,
      .body_count = O_COUNT, .errors = "409", .document = order_body_document},
-    {.http = {.methods = ALLOW_GET, .pattern = "/api/v1/shop/orders", .handler = orders_list, .flags = ROUTE_STAFF},
+    {.http = {.methods = ALLOW_GET, .pattern = "/api/v1/shop/orders", .handler = page_list, .flags = ROUTE_STAFF,
+              .data = &orders_page},
      .summary = "Orders, in id order (staff)", .response = "OrderPage", .query = status_filter,
      .query_count = ARRAY_LEN(status_filter), .doc = API_PAGED},
     {.http = {.methods = ALLOW_GET, .pattern = "/api/v1/shop/orders/{id}", .handler = order_get,
@@ -731,11 +669,11 @@ static api_route_t shop_order_routes[] = {
               .flags = ROUTE_STAFF},
      .summary = "Change an order's status, delivery, address or comment (staff)", .response = "Order",
      .body = order_patch_fields, .body_count = U_COUNT},
-    {.http = {.methods = ALLOW_GET, .pattern = "/api/v1/shop/orders/{id}/status-changes", .handler = order_changes,
-              .flags = ROUTE_STAFF},
+    {.http = {.methods = ALLOW_GET, .pattern = "/api/v1/shop/orders/{id}/status-changes", .handler = page_list,
+              .flags = ROUTE_STAFF, .data = &order_changes_page},
      .summary = "An order's status changes, oldest first (staff)", .response = "StatusChangePage", .doc = API_PAGED},
-    {.http = {.methods = ALLOW_GET, .pattern = "/api/v1/shop/status-changes", .handler = changes_list,
-              .flags = ROUTE_STAFF},
+    {.http = {.methods = ALLOW_GET, .pattern = "/api/v1/shop/status-changes", .handler = page_list,
+              .flags = ROUTE_STAFF, .data = &changes_page},
      .summary = "Every order's status changes, oldest first (staff)", .response = "StatusChangePage", .doc = API_PAGED},
     {.http = {.methods = ALLOW_POST, .pattern = "/api/v1/shop/orders/{id}/payment", .handler = payment_register},
      .summary = "Register the order with the payment gateway (public)", .response = "PaymentRegistered",
@@ -746,8 +684,8 @@ static api_route_t shop_order_routes[] = {
     {.http = {.methods = ALLOW_POST, .pattern = "/api/v1/shop/contact-forms", .handler = contact_form_create},
      .summary = "Send a contact form (public, rate limited)", .status = 201, .response = "ContactForm",
      .body = form_fields, .body_count = F_COUNT, .errors = "429"},
-    {.http = {.methods = ALLOW_GET, .pattern = "/api/v1/shop/contact-forms", .handler = contact_forms_list,
-              .flags = ROUTE_STAFF},
+    {.http = {.methods = ALLOW_GET, .pattern = "/api/v1/shop/contact-forms", .handler = page_list,
+              .flags = ROUTE_STAFF, .data = &forms_page},
      .summary = "Contact forms, in id order (staff)", .response = "ContactFormPage", .doc = API_PAGED},
     /* the engine serves these (res_tg_users, no PUT); their bodies are its fields */
     {.http = {.methods = ALLOW_GET, .pattern = "/api/v1/shop/telegram-users"},

@@ -52,9 +52,9 @@ const char *api_present_fields(http_request_t *req, const body_field_t *fields, 
 void api_respond_errors(http_request_t *req, field_errors_t *e, int status, const char *code);
 /* 422 validation_failed with every error gathered. */
 void api_respond_validation(http_request_t *req, field_errors_t *e);
-/* 422 validation_failed with each {"field", "code"} of errors, a JSON list
- * that an SQL function answered (NULL: none). */
-void api_respond_field_errors(http_request_t *req, json_t *errors);
+/* 422 validation_failed with each {"field", "code"} of the "errors" list of
+ * body, the JSON text an SQL function answered (NULL: none). */
+void api_respond_field_errors(http_request_t *req, const char *body);
 /* body_read, answering 400 or 415 (then -1); field errors stay in e. */
 int api_body_read(http_request_t *req, const body_field_t *fields, size_t count, body_mode_t mode, int allow_forms,
                   body_value_t *values, field_errors_t *e);
