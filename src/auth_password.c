@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "hourglass/auth.h"
+#include "hourglass/json_text.h"
 #include "hourglass/mem.h"
 
 #define HASH_THREAD_NICE 10
@@ -22,30 +23,6 @@ static void set_cost(unsigned long long ops_limit, size_t mem_limit)
 {
     hash_passes = (uint32_t)ops_limit;
     hash_memory_kib = (uint32_t)(mem_limit / 1024);
-}
-
-/* Decodes one UTF-8 code point; returns its length, or 0 for an invalid
- * sequence (truncated, overlong, a surrogate, or beyond U+10FFFF). */
-static size_t utf8_next(const unsigned char *s, size_t len, uint32_t *cp)
-{
-    if (s[0] < 0x80) {
-        *cp = s[0];
-        return 1;
-    }
-    size_t n = (s[0] >> 5) == 6 ? 2 : (s[0] >> 4) == 14 ? 3 : (s[0] >> 3) == 30 ? 4 : 0;
-    if (!n || n > len)
-        return 0;
-    uint32_t v = s[0] & (0x7f >> n);
-    for (size_t i = 1; i < n; i++) {
-        if ((s[i] >> 6) != 2)
-            return 0;
-        v = (v << 6) | (s[i] & 0x3f);
-    }
-    static const uint32_t min_for_len[5] = {0, 0, 0x80, 0x800, 0x10000};
-    if (v < min_for_len[n] || v > 0x10FFFF || (v >= 0xD800 && v <= 0xDFFF))
-        return 0;
-    *cp = v;
-    return n;
 }
 
 typedef enum {
@@ -122,7 +99,7 @@ int auth_password_policy(const char *pw, size_t len, const char **codes, int max
     const unsigned char *s = (const unsigned char *)pw;
     for (size_t i = 0; i < len; chars++) {
         uint32_t cp;
-        size_t n = utf8_next(s + i, len - i, &cp);
+        size_t n = json_text_utf8_next(s + i, len - i, &cp);
         if (!n) {
             /* Not UTF-8: each byte is one character, and a symbol. */
             symbol = 1;

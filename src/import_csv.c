@@ -28,42 +28,12 @@ static const uint16_t cp1251[128] = {
     0x0448, 0x0449, 0x044A, 0x044B, 0x044C, 0x044D, 0x044E, 0x044F,
 };
 
-/* Length of the valid UTF-8 sequence at s (overlongs and surrogates refused), or 0. */
-static size_t utf8_sequence(const unsigned char *s, size_t len)
-{
-    if (s[0] < 0x80)
-        return 1;
-    size_t n;
-    uint32_t cp;
-    if (s[0] >= 0xC2 && s[0] <= 0xDF) {
-        n = 2;
-        cp = s[0] & 0x1F;
-    } else if (s[0] >= 0xE0 && s[0] <= 0xEF) {
-        n = 3;
-        cp = s[0] & 0x0F;
-    } else if (s[0] >= 0xF0 && s[0] <= 0xF4) {
-        n = 4;
-        cp = s[0] & 0x07;
-    } else {
-        return 0;
-    }
-    if (len < n)
-        return 0;
-    for (size_t i = 1; i < n; i++) {
-        if ((s[i] & 0xC0) != 0x80)
-            return 0;
-        cp = cp << 6 | (s[i] & 0x3F);
-    }
-    if ((n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 || cp > 0x10FFFF)) || (cp >= 0xD800 && cp <= 0xDFFF))
-        return 0;
-    return n;
-}
-
 static int is_utf8(const char *data, size_t len)
 {
     const unsigned char *s = (const unsigned char *)data;
+    uint32_t cp;
     for (size_t i = 0; i < len;) {
-        size_t n = utf8_sequence(s + i, len - i);
+        size_t n = json_text_utf8_next(s + i, len - i, &cp);
         if (!n)
             return 0;
         i += n;

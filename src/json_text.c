@@ -49,3 +49,25 @@ void abuf_pg_array_text(abuf_t *b, const char *s, size_t len)
     abuf_append(b, s + run, len - run);
     abuf_append(b, "\"", 1);
 }
+
+size_t json_text_utf8_next(const unsigned char *s, size_t len, uint32_t *cp)
+{
+    if (s[0] < 0x80) {
+        *cp = s[0];
+        return 1;
+    }
+    size_t n = (s[0] >> 5) == 6 ? 2 : (s[0] >> 4) == 14 ? 3 : (s[0] >> 3) == 30 ? 4 : 0;
+    if (!n || n > len)
+        return 0;
+    uint32_t v = s[0] & (0x7f >> n);
+    for (size_t i = 1; i < n; i++) {
+        if ((s[i] >> 6) != 2)
+            return 0;
+        v = (v << 6) | (s[i] & 0x3f);
+    }
+    static const uint32_t min_for_len[5] = {0, 0, 0x80, 0x800, 0x10000};
+    if (v < min_for_len[n] || v > 0x10FFFF || (v >= 0xD800 && v <= 0xDFFF))
+        return 0;
+    *cp = v;
+    return n;
+}
