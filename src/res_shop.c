@@ -31,24 +31,9 @@
      .item = "/api/v1/shop/" path "/{id}", .global = 1, .route_flags = SHOP_WRITES, RES_FIELDS(field_list), \
      .summary = noun}
 
-/* One reference list: a unique name (and nothing else but for colors). */
-#define DICTIONARY(var, schema, table_name, path, field_list, noun) \
-    static const resource_t var = SHOP_RESOURCE(schema, table_name, path, field_list, noun)
-
 static const res_field_t name_fields[] = {NAME(200)};
 static const res_field_t care_fields[] = {NAME(2000)};
 static const res_field_t color_fields[] = {NAME(200), RES_TEXT("code", FIELD_REQUIRED, 1, 50)};
-
-DICTIONARY(res_materials, "ShopMaterial", "materials", "materials", name_fields, "materials");
-DICTIONARY(res_categories, "ShopCategory", "shop_categories", "categories", name_fields, "categories of goods");
-DICTIONARY(res_compositions, "ShopComposition", "compositions", "compositions", name_fields, "compositions");
-DICTIONARY(res_care, "ShopCare", "care", "care", care_fields, "care instructions");
-DICTIONARY(res_sizes, "ShopSize", "sizes", "sizes", name_fields, "sizes");
-DICTIONARY(res_colors, "ShopColor", "colors", "colors", color_fields, "colors");
-DICTIONARY(res_order_statuses, "ShopOrderStatus", "order_statuses", "order-statuses", name_fields,
-           "order statuses");
-DICTIONARY(res_delivery_types, "ShopDeliveryType", "delivery_types", "delivery-types", name_fields,
-           "delivery types");
 
 static const res_field_t good_fields[] = {
     RES_TEXT("name", FIELD_REQUIRED, 1, 200),
@@ -63,7 +48,6 @@ static const res_field_t good_fields[] = {
     RES_FLAG("is_visible", "true"),
     {.f = {.name = "weight", .type = FIELD_INT, .flags = FIELD_REQUIRED, .max = INT_MAX_VALUE}, .doc = "grams"},
 };
-static const resource_t res_goods = SHOP_RESOURCE("ShopGood", "goods", "goods", good_fields, "goods");
 
 static const res_field_t variation_fields[] = {
     RES_REF("good_id", FIELD_REQUIRED, "goods"),
@@ -81,12 +65,21 @@ static const res_field_t variation_fields[] = {
     RES_FLAG("is_new", "false"),
     RES_FLAG("is_default", "false"),
 };
-static const resource_t res_variations =
-    SHOP_RESOURCE("ShopVariation", "variations", "variations", variation_fields, "variations of goods");
 
-static const resource_t *const resources[] = {
-    &res_materials, &res_categories, &res_compositions, &res_care,  &res_sizes,
-    &res_colors,    &res_order_statuses, &res_delivery_types, &res_goods, &res_variations,
+/* The reference lists (a unique name, and nothing else but for colors), then goods and variations. */
+enum { RESOURCE_GOODS = 8, RESOURCE_VARIATIONS, RESOURCE_COUNT };
+static const resource_t resources[RESOURCE_COUNT] = {
+    SHOP_RESOURCE("ShopMaterial", "materials", "materials", name_fields, "materials"),
+    SHOP_RESOURCE("ShopCategory", "shop_categories", "categories", name_fields, "categories of goods"),
+    SHOP_RESOURCE("ShopComposition", "compositions", "compositions", name_fields, "compositions"),
+    SHOP_RESOURCE("ShopCare", "care", "care", care_fields, "care instructions"),
+    SHOP_RESOURCE("ShopSize", "sizes", "sizes", name_fields, "sizes"),
+    SHOP_RESOURCE("ShopColor", "colors", "colors", color_fields, "colors"),
+    SHOP_RESOURCE("ShopOrderStatus", "order_statuses", "order-statuses", name_fields, "order statuses"),
+    SHOP_RESOURCE("ShopDeliveryType", "delivery_types", "delivery-types", name_fields, "delivery types"),
+    [RESOURCE_GOODS] = SHOP_RESOURCE("ShopGood", "goods", "goods", good_fields, "goods"),
+    [RESOURCE_VARIATIONS] =
+        SHOP_RESOURCE("ShopVariation", "variations", "variations", variation_fields, "variations of goods"),
 };
 
 static int stmt_goods_page, stmt_good_get, stmt_variations_page, stmt_variation_get;
@@ -114,18 +107,17 @@ static void shows_column(http_request_t *req, const PGresult *res)
 }
 
 /* The page a function answered whole; NULL is a good that is missing (or
- * hidden): 404 for its nested list, an empty page where it was a filter. */
-static void on_page(http_request_t *req, PGresult *res, int nested)
+ * hidden): 404 for its nested list (a path with its {id}), an empty page
+ * where it was a filter. */
+static void on_page(http_request_t *req, PGresult *res)
 {
     shows_column(req, res);
-    if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1 && PQgetisnull(res, 0, 0) && !nested)
+    if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1 && PQgetisnull(res, 0, 0) &&
+        !http_param(req, "id"))
         http_respond_json(req, 200, EMPTY_PAGE, strlen(EMPTY_PAGE));
     else
         api_respond_json_row(req, res, 200);
 }
-
-static void on_filtered_page(http_request_t *req, PGresult *res) { on_page(req, res, 0); }
-static void on_nested_page(http_request_t *req, PGresult *res) { on_page(req, res, 1); }
 
 /* A number a query or path gave, as one spelling: "007" and "7" are one key. */
 static long long number_of(const char *text) { return text ? strtoll(text, NULL, 10) : 0; }
@@ -168,7 +160,7 @@ static void goods_list(http_request_t *req)
     p[GOODS_STAFF] = staff ? "true" : "false";
     p[GOODS_AFTER] = http_int_param(req, after);
     p[GOODS_LIMIT] = http_int_param(req, limit);
-    api_query(req, stmt_goods_page, GOODS_PARAMS, p, on_filtered_page);
+    api_query(req, stmt_goods_page, GOODS_PARAMS, p, on_page);
 }
 
 /* One good or variation, by the function stmt calls with (id, staff); its
@@ -193,9 +185,13 @@ static void object_get(http_request_t *req, const char *route, int stmt)
 
 static void good_get(http_request_t *req) { object_get(req, "goods", stmt_good_get); }
 
-/* Variations of one good (nested, 404 without it) or of all, by good_id. */
-static void variations_page(http_request_t *req, const char *good_id, int nested)
+/* Variations of one good (nested: the path's {id}, 404 without it) or of all, by good_id. */
+static void variations_list(http_request_t *req)
 {
+    int nested = http_param(req, "id") != NULL;
+    const char *good_id = nested ? http_path_id(req, "id") : NULL;
+    if (nested && !good_id)
+        return;
     field_errors_t e;
     field_errors_init(&e, req);
     long long limit, after;
@@ -212,16 +208,7 @@ static void variations_page(http_request_t *req, const char *good_id, int nested
                         SHOP_GOODS, staff))
         return;
     const char *p[] = {staff ? "true" : "false", good_id, http_int_param(req, after), http_int_param(req, limit)};
-    api_query(req, stmt_variations_page, ARRAY_LEN(p), p, nested ? on_nested_page : on_filtered_page);
-}
-
-static void variations_list(http_request_t *req) { variations_page(req, NULL, 0); }
-
-static void good_variations(http_request_t *req)
-{
-    const char *id = http_path_id(req, "id");
-    if (id)
-        variations_page(req, id, 1);
+    api_query(req, stmt_variations_page, ARRAY_LEN(p), p, on_page);
 }
 
 static void variation_get(http_request_t *req) { object_get(req, "variations", stmt_variation_get); }
@@ -230,8 +217,8 @@ static void variation_get(http_request_t *req) { object_get(req, "variations", s
 static const resource_t *resource_of(const http_request_t *req)
 {
     for (size_t i = 0; i < ARRAY_LEN(resources); i++)
-        if (res_route_data(resources[i]) == req->route_data)
-            return resources[i];
+        if (res_route_data(&resources[i]) == req->route_data)
+            return &resources[i];
     assert(!"a shop route without its resource");
     return NULL;
 }
@@ -276,32 +263,28 @@ static void engine_write(http_request_t *req)
 /* The engine's routes, filled by register_resources, then a good's variations. */
 static api_route_t shop_routes[ARRAY_LEN(resources) * RES_ROUTES_MAX + 1] = {
     [ARRAY_LEN(resources) * RES_ROUTES_MAX] = {
-        .http = {.methods = ALLOW_GET, .pattern = "/api/v1/shop/goods/{id}/variations", .handler = good_variations},
+        .http = {.methods = ALLOW_GET, .pattern = "/api/v1/shop/goods/{id}/variations", .handler = variations_list},
         .summary = "A good's variations, in id order", .response = "ShopVariationPage",
         .doc = API_PAGED | API_CACHED},
 };
 
 /* The engine writes goods and variations; reading them is the SQL functions',
  * filtered by the query parameters of `filters` (after the paging ones). */
-static void read_with(const resource_t *res, http_handler_fn list, http_handler_fn get, const body_field_t *filters,
+static void read_with(int res, http_handler_fn list, http_handler_fn get, const body_field_t *filters,
                       size_t filter_count)
 {
-    for (size_t i = 0; i < ARRAY_LEN(resources); i++) {
-        if (resources[i] == res) {
-            api_route_t *r = &shop_routes[i * RES_ROUTES_MAX];
-            r[RES_ROUTE_LIST].http.handler = list;
-            r[RES_ROUTE_LIST].query = filters;
-            r[RES_ROUTE_LIST].query_count = filter_count;
-            r[RES_ROUTE_GET].http.handler = get;
-        }
-    }
+    api_route_t *r = &shop_routes[res * RES_ROUTES_MAX];
+    r[RES_ROUTE_LIST].http.handler = list;
+    r[RES_ROUTE_LIST].query = filters;
+    r[RES_ROUTE_LIST].query_count = filter_count;
+    r[RES_ROUTE_GET].http.handler = get;
 }
 
 static void register_resources(void)
 {
     for (size_t i = 0; i < ARRAY_LEN(resources); i++) {
         api_route_t *r = &shop_routes[i * RES_ROUTES_MAX];
-        res_register(resources[i], r);
+        res_register(&resources[i], r);
         for (int k = 0; k < RES_ROUTES_MAX; k++)
             r[k].http.handler = k == RES_ROUTE_LIST  ? dictionary_list
                                 : k == RES_ROUTE_GET ? dictionary_get
@@ -309,8 +292,8 @@ static void register_resources(void)
         r[RES_ROUTE_LIST].doc |= API_CACHED;
         r[RES_ROUTE_GET].doc |= API_CACHED;
     }
-    read_with(&res_goods, goods_list, good_get, goods_filters, ARRAY_LEN(goods_filters));
-    read_with(&res_variations, variations_list, variation_get, variation_filters, ARRAY_LEN(variation_filters));
+    read_with(RESOURCE_GOODS, goods_list, good_get, goods_filters, ARRAY_LEN(goods_filters));
+    read_with(RESOURCE_VARIATIONS, variations_list, variation_get, variation_filters, ARRAY_LEN(variation_filters));
     stmt_goods_page = db_statement_register(
         "shop_goods_page", "SELECT body::text, goods::text FROM shop_goods_page($1::boolean, $2::bigint, $3::boolean, "
                            "$4::boolean, $5::bigint, $6::bigint, $7::text, $8::bigint, $9::int)");
