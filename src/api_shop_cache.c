@@ -36,24 +36,10 @@
 /* Good ids parsed from one notification at a time. */
 #define NOTIFY_IDS_BATCH 64
 
-/* Dictionaries have a key each, after the two of shop_cache.h. */
-#define DICTIONARY(n) (1u << (3 + (n)))
-static const struct {
-    const char *table;
-    unsigned key;
-} table_keys[] = {
-    {.table = "materials", .key = DICTIONARY(0)},
-    {.table = "shop_categories", .key = DICTIONARY(1)},
-    {.table = "compositions", .key = DICTIONARY(2)},
-    {.table = "care", .key = DICTIONARY(3)},
-    {.table = "sizes", .key = DICTIONARY(4)},
-    {.table = "colors", .key = DICTIONARY(5)},
-    {.table = "order_statuses", .key = DICTIONARY(6)},
-    {.table = "delivery_types", .key = DICTIONARY(7)},
-    {.table = "goods", .key = SHOP_GOODS},
-    {.table = "variations", .key = SHOP_GOODS},
-    {.table = "shop_images", .key = SHOP_IMAGES},
-};
+/* The reference lists have a key each, after the two of shop_cache.h. */
+#define DICTIONARY_FIRST_KEY (SHOP_IMAGES << 1)
+static const char *const dictionaries[] = {"materials", "shop_categories", "compositions",   "care",
+                                           "sizes",     "colors",          "order_statuses", "delivery_types"};
 
 struct shop_cache_worker {
     cache_t *cache;
@@ -74,9 +60,13 @@ static int stmt_announce;
 
 unsigned shop_cache_table_key(const char *table)
 {
-    for (size_t i = 0; i < ARRAY_LEN(table_keys); i++)
-        if (!strcmp(table_keys[i].table, table))
-            return table_keys[i].key;
+    if (!strcmp(table, "goods") || !strcmp(table, "variations"))
+        return SHOP_GOODS;
+    if (!strcmp(table, "shop_images"))
+        return SHOP_IMAGES;
+    for (size_t i = 0; i < ARRAY_LEN(dictionaries); i++)
+        if (!strcmp(dictionaries[i], table))
+            return DICTIONARY_FIRST_KEY << i;
     return 0;
 }
 
