@@ -605,38 +605,9 @@ static const res_field_t tg_user_fields[] = {
 };
 static const resource_t res_tg_users = {
     .name = "TelegramUser", .table = "telegram_users", .tag = "shop", .collection = "/api/v1/shop/telegram-users",
-    .item = "/api/v1/shop/telegram-users/{id}", .global = 1, RES_FIELDS(tg_user_fields), .summary = "the bot's users", .authorize = bot_authenticate,
+    .item = "/api/v1/shop/telegram-users/{id}", .global = 1, RES_FIELDS(tg_user_fields), .summary = "the bot's users",
+    .authorize = bot_authenticate,
 };
-
-static void orders_register_statements(void)
-{
-    stmt_orders_create = db_statement_register(
-        "shop_orders_create",
-        "SELECT error, body::text AS body, body->>'id' AS id, (body->'items')::text AS items, goods::text AS goods"
-        " FROM shop_orders_create($1::jsonb[], $2::bigint[], $3, $4, $5::text[]) ORDER BY n");
-    stmt_order_get = db_statement_register("shop_order_get", "SELECT shop_order_get($1::bigint)::text");
-    stmt_order_update = db_statement_register(
-        "shop_order_update",
-        "SELECT error, body::text AS body"
-        " FROM shop_order_update($1::bigint, $2::text[], $3::bigint, $4::bigint, $5, $6, $7::bigint)");
-    stmt_orders_page =
-        db_statement_register("shop_orders_page", "SELECT shop_orders_page($1::bigint, $2::bigint, $3::int)::text");
-    stmt_changes_page = db_statement_register(
-        "shop_changes_page", "SELECT shop_status_changes_page($1::bigint, $2::bigint, $3::int)::text");
-    stmt_form_create = db_statement_register(
-        "shop_form_create", "SELECT error, retry_after, body::text AS body"
-                            " FROM shop_contact_form_create($1, $2, $3, $4, $5, $6::int, $7::bigint)");
-    stmt_forms_page =
-        db_statement_register("shop_forms_page", "SELECT shop_contact_forms_page($1::bigint, $2::int)::text");
-    stmt_order_exists = db_statement_register("shop_order_exists", "SELECT 1 FROM orders WHERE id = $1::bigint");
-    stmt_payment_begin = db_statement_register("shop_payment_begin",
-                                               "SELECT order_number, amount FROM shop_payment_begin($1::bigint)");
-    stmt_payment_registered = db_statement_register(
-        "shop_payment_registered", "SELECT shop_payment_registered($1::bigint, $2, $3)::text");
-    stmt_payment_lookup = db_statement_register(
-        "shop_payment_lookup", "SELECT gateway_order_id, paid_at FROM shop_payment_lookup($1::bigint)");
-    stmt_payment_paid = db_statement_register("shop_payment_paid", "SELECT shop_payment_paid($1::bigint, $2)");
-}
 
 /* The order's body as order_json reads it: its fields and a list of items. */
 static void order_body_document(const api_route_t *route, http_method_t method, json_t *op, json_t *schemas)
@@ -703,7 +674,32 @@ static api_route_t shop_order_routes[] = {
 
 static void orders_register(void)
 {
-    orders_register_statements();
+    stmt_orders_create = db_statement_register(
+        "shop_orders_create",
+        "SELECT error, body::text AS body, body->>'id' AS id, (body->'items')::text AS items, goods::text AS goods"
+        " FROM shop_orders_create($1::jsonb[], $2::bigint[], $3, $4, $5::text[]) ORDER BY n");
+    stmt_order_get = db_statement_register("shop_order_get", "SELECT shop_order_get($1::bigint)::text");
+    stmt_order_update = db_statement_register(
+        "shop_order_update",
+        "SELECT error, body::text AS body"
+        " FROM shop_order_update($1::bigint, $2::text[], $3::bigint, $4::bigint, $5, $6, $7::bigint)");
+    stmt_orders_page =
+        db_statement_register("shop_orders_page", "SELECT shop_orders_page($1::bigint, $2::bigint, $3::int)::text");
+    stmt_changes_page = db_statement_register(
+        "shop_changes_page", "SELECT shop_status_changes_page($1::bigint, $2::bigint, $3::int)::text");
+    stmt_form_create = db_statement_register(
+        "shop_form_create", "SELECT error, retry_after, body::text AS body"
+                            " FROM shop_contact_form_create($1, $2, $3, $4, $5, $6::int, $7::bigint)");
+    stmt_forms_page =
+        db_statement_register("shop_forms_page", "SELECT shop_contact_forms_page($1::bigint, $2::int)::text");
+    stmt_order_exists = db_statement_register("shop_order_exists", "SELECT 1 FROM orders WHERE id = $1::bigint");
+    stmt_payment_begin = db_statement_register("shop_payment_begin",
+                                               "SELECT order_number, amount FROM shop_payment_begin($1::bigint)");
+    stmt_payment_registered = db_statement_register(
+        "shop_payment_registered", "SELECT shop_payment_registered($1::bigint, $2, $3)::text");
+    stmt_payment_lookup = db_statement_register(
+        "shop_payment_lookup", "SELECT gateway_order_id, paid_at FROM shop_payment_lookup($1::bigint)");
+    stmt_payment_paid = db_statement_register("shop_payment_paid", "SELECT shop_payment_paid($1::bigint, $2)");
     res_serve(&res_tg_users, shop_order_routes, ARRAY_LEN(shop_order_routes));
 }
 

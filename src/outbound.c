@@ -120,7 +120,8 @@ static void on_poll(uv_poll_t *h, int status, int events)
     if (!o->multi)
         return;
     int flags = status < 0 ? CURL_CSELECT_ERR
-                           : ((events & UV_READABLE) ? CURL_CSELECT_IN : 0) | ((events & UV_WRITABLE) ? CURL_CSELECT_OUT : 0);
+                           : ((events & UV_READABLE) ? CURL_CSELECT_IN : 0) |
+                                 ((events & UV_WRITABLE) ? CURL_CSELECT_OUT : 0);
     int running;
     curl_multi_socket_action(o->multi, s->fd, flags, &running);
     check_done(o);
@@ -265,7 +266,10 @@ static void on_http_done(void *data, CURL *easy, CURLcode rc)
     http_call_t *c = data;
     outbound_response_t r = {.rc = rc, .body = c->answer.data, .len = c->answer.len, .too_large = c->too_large};
     curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &r.status);
-    r.error = rc == CURLE_OK ? NULL : c->too_large ? "the answer is too large" : c->errbuf[0] ? c->errbuf : curl_easy_strerror(rc);
+    r.error = rc == CURLE_OK  ? NULL
+              : c->too_large ? "the answer is too large"
+              : c->errbuf[0] ? c->errbuf
+                             : curl_easy_strerror(rc);
     curl_easy_cleanup(easy);
     c->done(c->data, &r);
     call_free(c);
