@@ -23,7 +23,6 @@
 
 struct outbox_job {
     outbox_t *o;
-    outbox_job_t *prev, *next;
     char id[OUTBOX_NUMBER_MAX];
 };
 
@@ -37,8 +36,7 @@ struct outbox {
     metrics_worker_t *metrics;
     uv_timer_t timer;                /* the next poll; once stopping, the limit on waiting */
     char worker[OUTBOX_WORKER_MAX]; /* "<host>:<pid>:<worker>": whose claim a row is */
-    outbox_job_t *jobs;              /* sends in flight */
-    int active;
+    int active;                      /* sends in flight */
     int asked;     /* rows the last claim asked for */
     bool claiming;
     bool more;     /* the last claim was full: more rows may be due */
@@ -76,7 +74,7 @@ static void close_timer(outbox_t *o)
  * its claim, are answered, so the pool (closed after it) drops none. */
 static void close_when_idle(outbox_t *o)
 {
-    if (o->stopping && !o->closing && !o->jobs && !o->writes && !o->claiming)
+    if (o->stopping && !o->closing && !o->active && !o->writes && !o->claiming)
         close_timer(o);
 }
 
@@ -150,12 +148,6 @@ static void claim(outbox_t *o);
 void outbox_done(outbox_job_t *j, const outbox_result_t *r)
 {
     outbox_t *o = j->o;
-    if (j->prev)
-        j->prev->next = j->next;
-    else
-        o->jobs = j->next;
-    if (j->next)
-        j->next->prev = j->prev;
     o->active--;
     if (!o->closing && !r->error) {
         const char *params[2] = {j->id};
@@ -176,10 +168,6 @@ static void send_row(outbox_t *o, PGresult *res, int row)
     assert(strlen(id) < sizeof(j->id)); /* a bigint */
     strcpy(j->id, id);
     j->o = o;
-    j->next = o->jobs;
-    if (o->jobs)
-        o->jobs->prev = j;
-    o->jobs = j;
     o->active++;
     o->kind->send(o->sender, o->out, j, res, row);
 }
@@ -315,7 +303,7 @@ void outbox_free(outbox_t *o)
 {
     if (!o)
         return;
-    assert(!o->jobs); /* the outbound driver has ended every send */
+    assert(!o->active); /* the outbound driver has ended every send */
     free(o->sender);
     free(o);
 }
