@@ -33,7 +33,7 @@
 #define URL_MAX_CHARS 2000
 #define INT32_MAX_VALUE 2147483647LL
 
-static int stmt_order_get, stmt_order_update, stmt_orders_page, stmt_changes_page,
+static int stmt_orders_create, stmt_order_get, stmt_order_update, stmt_orders_page, stmt_changes_page,
     stmt_form_create, stmt_forms_page, stmt_order_exists, stmt_payment_begin, stmt_payment_registered,
     stmt_payment_lookup, stmt_payment_paid;
 
@@ -272,7 +272,6 @@ static void on_order_created(http_request_t *req, const PGresult *res, int row)
     respond_body(req, id ? 201 : 500, api_column_at(res, row, "body"));
 }
 
-static int stmt_orders_create;
 static api_batch_t orders_batch = {
     .stmt = &stmt_orders_create,
     .max = ORDERS_BATCH_MAX,

@@ -240,20 +240,14 @@ static void on_poll(uv_timer_t *t)
         db_query(o->db, o->kind->stmt[OUTBOX_COUNTS], 0, NULL, on_counts, o);
 }
 
-void outbox_wake(outbox_t *o)
-{
-    if (o)
-        claim(o);
-}
-
 static void on_notify(void *data, const char *payload)
 {
     (void)payload;
-    outbox_wake(data);
+    claim(data);
 }
 
 /* The LISTEN is (back) in place: what was written meanwhile is due now. */
-static void on_listening(void *data) { outbox_wake(data); }
+static void on_listening(void *data) { claim(data); }
 
 void outbox_listen(outbox_t *o, events_t *events)
 {

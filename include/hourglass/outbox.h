@@ -68,8 +68,6 @@ outbox_t *outbox_start(outbox_kind_t *kind, void *sender, const outbox_timing_t 
 /* LISTEN for new rows through the worker's hub (before events_start); one
  * worker per process is enough. o may be NULL. */
 void outbox_listen(outbox_t *o, events_t *events);
-/* Claims what is due now rather than at the next poll. o may be NULL. */
-void outbox_wake(outbox_t *o);
 void outbox_done(outbox_job_t *job, const outbox_result_t *result);
 /* The claimed row's id, for the sender's log lines. */
 const char *outbox_job_id(const outbox_job_t *job);
