@@ -12,15 +12,10 @@ struct api_batch_item {
     http_request_t *req;
 };
 
-typedef struct {
-    api_batch_t *b;
-    api_batch_queue_t *q;
-} flight_ctx_t;
-
-static void send_next(api_batch_t *b, api_batch_queue_t *q);
+static void send_next(api_batch_queue_t *q);
 
 /* Each request of the batch in flight is answered (or its hold let go). */
-static void answer_all(api_batch_t *b, api_batch_queue_t *q, const PGresult *res, db_status_t status)
+static void answer_all(api_batch_queue_t *q, const PGresult *res, db_status_t status)
 {
     int ok = status == DB_OK && PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == q->flight_count;
     for (int i = 0; i < q->flight_count; i++) {
@@ -28,7 +23,7 @@ static void answer_all(api_batch_t *b, api_batch_queue_t *q, const PGresult *res
         if (!http_request_resume(req))
             continue; /* answered 504 meanwhile, or the client left */
         if (ok)
-            b->answer(req, res, i);
+            q->batch->answer(req, res, i);
         else if (status != DB_OK)
             http_respond_problem(req, 503, status == DB_OVERLOADED ? "overloaded" : "database_unavailable", NULL);
         else
@@ -39,18 +34,17 @@ static void answer_all(api_batch_t *b, api_batch_queue_t *q, const PGresult *res
 
 static void on_batch(void *data, PGresult *res, db_status_t status)
 {
-    flight_ctx_t *f = data;
-    api_batch_t *b = f->b;
-    api_batch_queue_t *q = f->q;
-    if (b->effect)
-        b->effect(q->flight, q->flight_count, status == DB_OK ? res : NULL);
-    answer_all(b, q, res, status);
+    api_batch_queue_t *q = data;
+    if (q->batch->effect)
+        q->batch->effect(q->flight, q->flight_count, status == DB_OK ? res : NULL);
+    answer_all(q, res, status);
     if (q->head)
-        send_next(b, q);
+        send_next(q);
 }
 
-static void send_next(api_batch_t *b, api_batch_queue_t *q)
+static void send_next(api_batch_queue_t *q)
 {
+    const api_batch_t *b = q->batch;
     assert(!q->flight_count && b->nparams <= API_BATCH_MAX_PARAMS && b->max <= API_BATCH_MAX);
     while (q->head && q->flight_count < b->max) {
         api_batch_item_t *it = q->head;
@@ -73,16 +67,13 @@ static void send_next(api_batch_t *b, api_batch_queue_t *q)
     b->params(q->flight, q->flight_count, bufs);
     for (int i = 0; i < b->nparams; i++)
         params[i] = bufs[i].len ? bufs[i].data : NULL;
-    /* the context lives as long as the first request, which is held until the answer */
-    flight_ctx_t *f = arena_alloc(&q->flight[0]->arena, sizeof(*f));
-    *f = (flight_ctx_t){b, q};
-    db_status_t st = db_query(q->db, *b->stmt, b->nparams, params, on_batch, f);
+    db_status_t st = db_query(q->db, *b->stmt, b->nparams, params, on_batch, q);
     for (int i = 0; i < b->nparams; i++)
         abuf_free(&bufs[i]);
     if (st != DB_OK) { /* never sent: nothing to record, every request answered now */
-        answer_all(b, q, NULL, st);
+        answer_all(q, NULL, st);
         if (q->head)
-            send_next(b, q);
+            send_next(q);
     }
 }
 
@@ -90,6 +81,7 @@ void api_batch_add(api_batch_t *b, http_request_t *req)
 {
     assert(req->worker->id < API_BATCH_WORKERS);
     api_batch_queue_t *q = &b->queues[req->worker->id];
+    q->batch = b;
     q->db = api_db(req);
     api_batch_item_t *it = arena_alloc(&req->arena, sizeof(*it));
     *it = (api_batch_item_t){NULL, req};
@@ -100,5 +92,5 @@ void api_batch_add(api_batch_t *b, http_request_t *req)
         q->head = it;
     q->tail = it;
     if (!q->flight_count)
-        send_next(b, q);
+        send_next(q);
 }

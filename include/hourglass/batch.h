@@ -17,16 +17,18 @@
 #define API_BATCH_WORKERS 64 /* WORKERS' most */
 
 typedef struct api_batch_item api_batch_item_t;
+typedef struct api_batch api_batch_t;
 
 /* One worker's queue; touched only by its loop. */
 typedef struct {
+    api_batch_t *batch; /* whose queue it is */
     db_pool_t *db;
     api_batch_item_t *head, *tail;
     http_request_t *flight[API_BATCH_MAX];
     int flight_count;
 } api_batch_queue_t;
 
-typedef struct {
+struct api_batch {
     const int *stmt; /* the statement's registered id */
     int max;         /* requests in one batch, at most API_BATCH_MAX */
     int nparams;     /* at most API_BATCH_MAX_PARAMS */
@@ -40,7 +42,7 @@ typedef struct {
     /* Answers one request from its row of the answer (row i: the i-th request). */
     void (*answer)(http_request_t *req, const PGresult *res, int row);
     api_batch_queue_t queues[API_BATCH_WORKERS];
-} api_batch_t;
+};
 
 /* Queues req (its body checked, what params needs in req->ctx) for the worker's next batch. */
 void api_batch_add(api_batch_t *b, http_request_t *req);
