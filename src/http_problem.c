@@ -41,10 +41,18 @@ const char *http_status_reason(int status)
     return reason ? reason : status < 500 ? "Client Error" : "Server Error";
 }
 
-const char *problem_detail(const char *code, http_lang_t lang)
+static const char *text_of(const char *kind, const char *code, http_lang_t lang)
 {
-    json_t *text = json_object_get(texts_of("details"), code), *ru = json_object_get(text, "ru");
+    json_t *text = json_object_get(texts_of(kind), code), *ru = json_object_get(text, "ru");
     return json_string_value(lang == LANG_RU && ru ? ru : json_object_get(text, "en"));
+}
+
+const char *problem_detail(const char *code, http_lang_t lang) { return text_of("details", code, lang); }
+
+const char *problem_field_message(const char *code, http_lang_t lang)
+{
+    const char *message = text_of("fields", code, lang);
+    return message ? message : code;
 }
 
 /* Accept-Language: the tag with the highest q wins, the first one on a tie. */

@@ -11,6 +11,8 @@ http_lang_t http_lang_from_accept(const char *value, size_t len);
 /* The catalogue's text for a code; English when the code has no Russian text;
  * NULL when the code is unknown. */
 const char *problem_detail(const char *code, http_lang_t lang);
+/* The words after a field's name for a field error's code (body.h); the code itself when it has none. */
+const char *problem_field_message(const char *code, http_lang_t lang);
 /* Renders {"type","title","status","code","detail"[,"errors"]} into the arena.
  * errors_json is a JSON array text or NULL. */
 char *problem_render(arena_t *a, int status, const char *code, const char *detail,

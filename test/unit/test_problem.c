@@ -74,12 +74,12 @@ TEST(problem_catalogue_has_both_languages)
     CHECK_STR(http_status_reason(431), "Request Header Fields Too Large");
 }
 
-/* docs/problems.json: every code has both texts, every reason is a status, and
- * a status it does not name still gets its class's words. */
+/* docs/problems.json: every code and field code has both texts, every reason is a
+ * status, and a status it does not name still gets its class's words. */
 TEST(problem_texts_are_complete)
 {
     json_t *texts = json_loadb(problem_texts[0].data, problem_texts[0].len, JSON_REJECT_DUPLICATES, NULL);
-    CHECK(json_is_object(texts) && json_object_size(texts) == 2);
+    CHECK(json_is_object(texts) && json_object_size(texts) == 3);
     const char *key;
     json_t *v;
     json_object_foreach(json_object_get(texts, "details"), key, v) {
@@ -87,6 +87,12 @@ TEST(problem_texts_are_complete)
         CHECK(json_string_length(json_object_get(v, "ru")) > 0);
         CHECK_STR(problem_detail(key, LANG_RU), json_string_value(json_object_get(v, "ru")));
     }
+    json_object_foreach(json_object_get(texts, "fields"), key, v) {
+        CHECK(json_object_size(v) == 2 && json_string_length(json_object_get(v, "ru")) > 0);
+        CHECK_STR(problem_field_message(key, LANG_EN), json_string_value(json_object_get(v, "en")));
+    }
+    CHECK(json_object_size(json_object_get(texts, "fields")) >= 19);
+    CHECK_STR(problem_field_message("no_such_code", LANG_RU), "no_such_code");
     json_object_foreach(json_object_get(texts, "reasons"), key, v) {
         CHECK(strlen(key) == 3 && atoi(key) >= 100 && atoi(key) <= 599);
         CHECK_STR(http_status_reason(atoi(key)), json_string_value(v));
