@@ -11,43 +11,7 @@
 
 #include "hourglass/forms.h"
 #include "hourglass/json_text.h"
-
-typedef struct {
-    const char *code;
-    const char *en;
-    const char *ru;
-} field_text_t;
-
-static const field_text_t field_texts[] = {
-    {"required", "is required", "обязательное поле"},
-    {"unknown_field", "is not a known field", "неизвестное поле"},
-    {"wrong_type", "has the wrong type", "неверный тип значения"},
-    {"too_short", "is too short", "слишком короткое значение"},
-    {"too_long", "is too long", "слишком длинное значение"},
-    {"too_small", "is too small", "слишком маленькое значение"},
-    {"too_large", "is too large", "слишком большое значение"},
-    {"invalid_format", "has an invalid format", "неверный формат"},
-    {"invalid_choice", "is not one of the allowed values", "недопустимое значение"},
-    {"not_found", "refers to something that does not exist", "ссылается на несуществующий объект"},
-    {"mismatch", "does not match", "не совпадает"},
-    {"invalid_range", "must not be before the start", "не может быть раньше начала"},
-    {"invalid_recipient", "is not a valid recipient", "недопустимый получатель"},
-    {"no_lower", "must contain a lower-case letter", "должен содержать строчную букву"},
-    {"no_upper", "must contain an upper-case letter", "должен содержать заглавную букву"},
-    {"no_digit", "must contain a digit", "должен содержать цифру"},
-    {"no_symbol", "must contain a character that is neither a letter nor a digit",
-     "должен содержать символ, который не является буквой или цифрой"},
-    {"taken", "is already taken", "уже занято"},
-    {"duplicate", "appears twice", "повторяется"},
-};
-
-const char *field_error_message(const char *code, http_lang_t lang)
-{
-    for (size_t i = 0; i < sizeof(field_texts) / sizeof(field_texts[0]); i++)
-        if (!strcmp(field_texts[i].code, code))
-            return lang == LANG_RU ? field_texts[i].ru : field_texts[i].en;
-    return code;
-}
+#include "hourglass/problem.h"
 
 void field_errors_init(field_errors_t *e, http_request_t *req)
 {
@@ -64,7 +28,7 @@ void field_errors_add(field_errors_t *e, const char *field, const char *code) { 
 
 void field_errors_add_line(field_errors_t *e, const char *field, long line, const char *code)
 {
-    const char *message = field_error_message(code, e->lang);
+    const char *message = problem_field_message(code, e->lang);
     if (e->count++) {
         abuf_puts(&e->json, ",");
         abuf_puts(&e->detail, "; ");
@@ -340,59 +304,48 @@ const char *body_query_param(http_request_t *req, const body_field_t *f, field_e
     return body_text_param(f, v, e);
 }
 
-/* One field: sets values->text or adds an error. */
-static void check_value(http_request_t *req, const body_field_t *f, json_t *v, body_value_t *out, field_errors_t *e)
+/* The code of the rule a non-null value breaks, or NULL after setting out->text. */
+static const char *value_error(http_request_t *req, const body_field_t *f, json_t *v, body_value_t *out)
 {
-    out->present = 1;
-    if (json_is_null(v)) {
-        out->is_null = 1;
-        if (f->flags & FIELD_REQUIRED)
-            field_errors_add(e, f->name, "required");
-        return;
-    }
     switch (f->type) {
     case FIELD_INT:
     case FIELD_BIGINT:
     case FIELD_ID: {
-        if (!json_is_integer(v)) {
-            field_errors_add(e, f->name, "wrong_type");
-            return;
-        }
+        if (!json_is_integer(v))
+            return "wrong_type";
         long long n = json_integer_value(v);
         long long min = f->type == FIELD_ID ? 1 : f->min, max = f->max;
-        if ((min || max) && n < min) {
-            field_errors_add(e, f->name, f->type == FIELD_ID ? "not_found" : "too_small");
-            return;
-        }
-        if (max && n > max) {
-            field_errors_add(e, f->name, "too_large");
-            return;
-        }
+        if ((min || max) && n < min)
+            return f->type == FIELD_ID ? "not_found" : "too_small";
+        if (max && n > max)
+            return "too_large";
         out->text = arena_printf(&req->arena, "%lld", n);
-        return;
+        return NULL;
     }
     case FIELD_BOOL:
-        if (!json_is_boolean(v)) {
-            field_errors_add(e, f->name, "wrong_type");
-            return;
-        }
+        if (!json_is_boolean(v))
+            return "wrong_type";
         out->text = json_is_true(v) ? "true" : "false";
-        return;
+        return NULL;
     default:
         break;
     }
-    if (!json_is_string(v)) {
-        field_errors_add(e, f->name, "wrong_type");
-        return;
-    }
-    const char *s = json_string_value(v);
-    size_t bytes = json_string_length(v);
-    const char *err = text_error(f, s, bytes);
-    if (err) {
+    if (!json_is_string(v))
+        return "wrong_type";
+    const char *err = text_error(f, json_string_value(v), json_string_length(v));
+    if (!err)
+        out->text = arena_strndup(&req->arena, json_string_value(v), json_string_length(v));
+    return err;
+}
+
+/* One field: sets values->text or adds an error. */
+static void check_value(http_request_t *req, const body_field_t *f, json_t *v, body_value_t *out, field_errors_t *e)
+{
+    out->present = 1;
+    out->is_null = json_is_null(v);
+    const char *err = out->is_null ? (f->flags & FIELD_REQUIRED ? "required" : NULL) : value_error(req, f, v, out);
+    if (err)
         field_errors_add(e, f->name, err);
-        return;
-    }
-    out->text = arena_strndup(&req->arena, s, bytes);
 }
 
 void body_check_object(http_request_t *req, json_t *obj, const body_field_t *fields, size_t count, body_mode_t mode,

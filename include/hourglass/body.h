@@ -54,7 +54,6 @@ void field_errors_init(field_errors_t *e, http_request_t *req);
 void field_errors_add(field_errors_t *e, const char *field, const char *code);
 /* The same with the line of an uploaded file it concerns (from 1): `"line": N`. */
 void field_errors_add_line(field_errors_t *e, const char *field, long line, const char *code);
-const char *field_error_message(const char *code, http_lang_t lang);
 
 /* What stops a body before its fields are looked at. */
 typedef enum {
