@@ -2,6 +2,7 @@
 #include "hourglass/mem.h"
 
 #include <assert.h>
+#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -77,26 +78,22 @@ char *arena_strndup(arena_t *a, const char *s, size_t n)
 char *arena_strdup(arena_t *a, const char *s) { return arena_strndup(a, s, strlen(s)); }
 
 /* Formats into a stack buffer first: most texts fit, and are formatted once. */
-char *arena_vprintf(arena_t *a, const char *fmt, va_list ap)
+char *arena_printf(arena_t *a, const char *fmt, ...)
 {
     char small[256];
-    va_list copy;
+    va_list ap, copy;
+    va_start(ap, fmt);
     va_copy(copy, ap);
     int n = vsnprintf(small, sizeof(small), fmt, copy);
     va_end(copy);
     assert(n >= 0); /* only an invalid format fails, and formats are ours */
-    if ((size_t)n < sizeof(small))
-        return arena_strndup(a, small, (size_t)n);
-    char *p = arena_alloc(a, (size_t)n + 1);
-    vsnprintf(p, (size_t)n + 1, fmt, ap);
-    return p;
-}
-
-char *arena_printf(arena_t *a, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    char *p = arena_vprintf(a, fmt, ap);
+    char *p;
+    if ((size_t)n < sizeof(small)) {
+        p = arena_strndup(a, small, (size_t)n);
+    } else {
+        p = arena_alloc(a, (size_t)n + 1);
+        vsnprintf(p, (size_t)n + 1, fmt, ap);
+    }
     va_end(ap);
     return p;
 }
@@ -154,7 +151,8 @@ void abuf_consume(abuf_t *b, size_t n)
     b->data[b->len] = '\0';
 }
 
-void abuf_reserve(abuf_t *b, size_t extra)
+/* Room for extra more bytes (and the NUL) without moving again. */
+static void reserve(abuf_t *b, size_t extra)
 {
     if (b->len + extra + 1 <= b->cap)
         return;
@@ -173,7 +171,7 @@ void abuf_reserve(abuf_t *b, size_t extra)
 
 void abuf_append(abuf_t *b, const void *data, size_t n)
 {
-    abuf_reserve(b, n);
+    reserve(b, n);
     memcpy(b->data + b->len, data, n);
     b->len += n;
     b->data[b->len] = '\0';
@@ -193,7 +191,7 @@ void abuf_printf(abuf_t *b, const char *fmt, ...)
     va_end(copy);
     assert(n >= 0); /* only an invalid format fails, and formats are ours */
     if ((size_t)n >= room) {
-        abuf_reserve(b, (size_t)n);
+        reserve(b, (size_t)n);
         vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
     }
     b->len += (size_t)n;

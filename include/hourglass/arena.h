@@ -1,6 +1,5 @@
 #ifndef HOURGLASS_ARENA_H
 #define HOURGLASS_ARENA_H
-#include <stdarg.h>
 #include <stddef.h>
 
 /* A bump allocator owned by one request: everything allocated from it is
@@ -20,7 +19,6 @@ void *arena_calloc(arena_t *a, size_t n);
 char *arena_strndup(arena_t *a, const char *s, size_t n);
 char *arena_strdup(arena_t *a, const char *s);
 char *arena_printf(arena_t *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-char *arena_vprintf(arena_t *a, const char *fmt, va_list ap);
 /* Frees every chunk but the caller-provided first one. */
 void arena_reset(arena_t *a);
 /* Do the n bytes at p lie in memory the arena handed out? */
@@ -37,8 +35,6 @@ typedef struct {
 } abuf_t;
 
 void abuf_init(abuf_t *b, arena_t *a, size_t initial);
-/* Room for extra more bytes (and the NUL) without moving again. */
-void abuf_reserve(abuf_t *b, size_t extra);
 void abuf_append(abuf_t *b, const void *data, size_t n);
 void abuf_puts(abuf_t *b, const char *s);
 void abuf_printf(abuf_t *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
