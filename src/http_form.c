@@ -1,9 +1,10 @@
 /* Form bodies: application/x-www-form-urlencoded and multipart/form-data (RFC 7578). */
 #define _GNU_SOURCE /* memmem */
+#include <ctype.h>
 #include <string.h>
-#include <strings.h>
 
 #include "hourglass/forms.h"
+#include "hourglass/http.h"
 
 static int hex_value(unsigned char c)
 {
@@ -84,20 +85,10 @@ int form_urlencoded_parse(arena_t *a, const char *body, size_t len, form_field_t
 }
 
 /* RFC 9110 tchar: what a header name, a media type or a parameter name is made of. */
-static int is_tchar(unsigned char c)
-{
-    if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'))
-        return 1;
-    return c && strchr("!#$%&'*+-.^_`|~", c) != NULL;
-}
+static int is_tchar(unsigned char c) { return isalnum(c) || (c && strchr("!#$%&'*+-.^_`|~", c)); }
 
 /* RFC 2046 bchars, the alphabet of a boundary. */
-static int is_bchar(unsigned char c)
-{
-    if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'))
-        return 1;
-    return c && strchr("'()+_,-./:=? ", c) != NULL;
-}
+static int is_bchar(unsigned char c) { return isalnum(c) || (c && strchr("'()+_,-./:=? ", c)); }
 
 static const char *skip_ows(const char *p, const char *end)
 {
@@ -172,13 +163,6 @@ static int next_param(arena_t *a, const char **pp, const char *end, header_param
     return 1;
 }
 
-/* Whether s[0..len) is word, ignoring case. */
-static int span_is(const char *s, size_t len, const char *word)
-{
-    size_t n = strlen(word);
-    return len == n && !strncasecmp(s, word, n);
-}
-
 /* The boundary parameter of a multipart/form-data Content-Type, or NULL. */
 static const char *boundary_of(arena_t *a, const char *ct, size_t ct_len, size_t *blen)
 {
@@ -187,13 +171,13 @@ static const char *boundary_of(arena_t *a, const char *ct, size_t ct_len, size_t
     const char *t = p;
     while (p < end && (is_tchar((unsigned char)*p) || *p == '/'))
         p++;
-    if (!span_is(t, (size_t)(p - t), "multipart/form-data"))
+    if (!http_text_is(t, (size_t)(p - t), "multipart/form-data"))
         return NULL;
     const char *boundary = NULL;
     header_param_t pr;
     int r;
     while ((r = next_param(a, &p, end, &pr)) == 1) {
-        if (!span_is(pr.name, pr.name_len, "boundary"))
+        if (!http_text_is(pr.name, pr.name_len, "boundary"))
             continue;
         if (boundary)
             return NULL; /* two boundaries: which one? */
@@ -259,17 +243,17 @@ static int find_delimiter(const char *p, const char *end, const char *delim, siz
 static int parse_disposition(arena_t *a, const char *v, const char *end, form_field_t *f)
 {
     const char *p = skip_token(v, end);
-    if (!span_is(v, (size_t)(p - v), "form-data"))
+    if (!http_text_is(v, (size_t)(p - v), "form-data"))
         return -1;
     header_param_t pr;
     int r;
     while ((r = next_param(a, &p, end, &pr)) == 1) {
-        if (span_is(pr.name, pr.name_len, "name")) {
+        if (http_text_is(pr.name, pr.name_len, "name")) {
             if (f->name)
                 return -1;
             f->name = pr.value;
             f->name_len = pr.value_len;
-        } else if (span_is(pr.name, pr.name_len, "filename")) {
+        } else if (http_text_is(pr.name, pr.name_len, "filename")) {
             if (f->filename)
                 return -1;
             f->filename = pr.value;
@@ -304,11 +288,11 @@ static const char *parse_part_headers(arena_t *a, const char *p, const char *end
         const char *v = skip_ows(colon + 1, eol), *v_end = eol;
         while (v_end > v && (v_end[-1] == ' ' || v_end[-1] == '\t'))
             v_end--;
-        if (span_is(p, name_len, "Content-Disposition")) {
+        if (http_text_is(p, name_len, "Content-Disposition")) {
             if (have_disposition || parse_disposition(a, v, v_end, f))
                 return NULL;
             have_disposition = 1;
-        } else if (span_is(p, name_len, "Content-Type")) {
+        } else if (http_text_is(p, name_len, "Content-Type")) {
             if (f->content_type || v == v_end)
                 return NULL;
             f->content_type = arena_strndup(a, v, (size_t)(v_end - v));

@@ -111,16 +111,10 @@ static int on_header_value(llhttp_t *l, const char *at, size_t len)
     return 0;
 }
 
-static int name_is(const http_header_t *h, const char *name)
+int http_text_is(const char *s, size_t len, const char *word)
 {
-    size_t n = strlen(name);
-    return h->name_len == n && !strncasecmp(h->name, name, n);
-}
-
-static int value_is(const http_header_t *h, const char *value)
-{
-    size_t n = strlen(value);
-    return h->value_len == n && !strncasecmp(h->value, value, n);
+    size_t n = strlen(word);
+    return len == n && !strncasecmp(s, word, n);
 }
 
 /* Only chunked is a transfer coding we implement: any other is 501 (RFC 9112
@@ -136,33 +130,37 @@ static int codings_are_chunked(const http_header_t *h)
         const char *last = stop;
         while (last > v && (last[-1] == ' ' || last[-1] == '\t'))
             last--;
-        if (last > v && !((size_t)(last - v) == strlen("chunked") && !strncasecmp(v, "chunked", strlen("chunked"))))
+        if (last > v && !http_text_is(v, (size_t)(last - v), "chunked"))
             return 0;
         v = stop + 1;
     }
     return 1;
 }
 
+http_header_t *http_request_header_next(http_request_t *req)
+{
+    if (req->header_count == req->header_cap) { /* a request made by hand may start with none */
+        int cap = req->header_cap ? req->header_cap * 2 : HEADERS_INITIAL;
+        http_header_t *grown = arena_alloc(&req->arena, sizeof(http_header_t) * (size_t)cap);
+        if (req->header_count)
+            memcpy(grown, req->headers, sizeof(http_header_t) * (size_t)req->header_count);
+        req->headers = grown;
+        req->header_cap = cap;
+    }
+    return &req->headers[req->header_count++];
+}
+
 static int on_header_value_complete(llhttp_t *l)
 {
     http_parser_t *p = parser_of(l);
     http_request_t *req = p->req;
-    if (req->header_count == req->header_cap) {
-        http_header_t *grown = arena_alloc(&req->arena, sizeof(http_header_t) * (size_t)req->header_cap * 2);
-        memcpy(grown, req->headers, sizeof(http_header_t) * (size_t)req->header_cap);
-        req->headers = grown;
-        req->header_cap *= 2;
-    }
-    http_header_t *h = &req->headers[req->header_count++];
-    h->name = req->cur_field.data;
-    h->name_len = req->cur_field.len;
-    h->value = req->cur_value.data;
-    h->value_len = req->cur_value.len;
-    if (name_is(h, "host"))
+    http_header_t *h = http_request_header_next(req);
+    *h = (http_header_t){req->cur_field.data, req->cur_field.len, req->cur_value.data, req->cur_value.len};
+    if (http_text_is(h->name, h->name_len, "host"))
         p->host_seen = 1;
-    else if (name_is(h, "expect"))
+    else if (http_text_is(h->name, h->name_len, "expect"))
         p->expect = *h;
-    else if (name_is(h, "transfer-encoding") && !codings_are_chunked(h))
+    else if (http_text_is(h->name, h->name_len, "transfer-encoding") && !codings_are_chunked(h))
         return refuse(p, 501, "not_implemented");
     abuf_init(&req->cur_field, &req->arena, FIELD_INITIAL);
     abuf_init(&req->cur_value, &req->arena, VALUE_INITIAL);
@@ -233,7 +231,7 @@ static int on_headers_complete(llhttp_t *l)
         abuf_init(&req->body, &req->arena, CHUNKED_BODY_INITIAL);
 
     if (p->expect.name && (has_length ? l->content_length > 0 : chunked)) {
-        if (!value_is(&p->expect, "100-continue"))
+        if (!http_text_is(p->expect.value, p->expect.value_len, "100-continue"))
             return refuse(p, 400, "malformed_request");
         req->expect_continue = 1;
     }
@@ -276,25 +274,21 @@ static int on_message_complete(llhttp_t *l)
     return HPE_PAUSED; /* one request at a time: the caller resumes when it is ready */
 }
 
-static llhttp_settings_t parser_settings;
-static int settings_ready;
+static const llhttp_settings_t parser_settings = {
+    .on_message_begin = on_message_begin,
+    .on_url = on_url,
+    .on_header_field = on_header_field,
+    .on_header_value = on_header_value,
+    .on_header_value_complete = on_header_value_complete,
+    .on_headers_complete = on_headers_complete,
+    .on_body = on_body,
+    .on_chunk_header = on_chunk_header,
+    .on_message_complete = on_message_complete,
+};
 
 void http_parser_init(http_parser_t *p, const http_limits_t *limits,
                       http_request_t *(*new_request)(void *owner), void *owner)
 {
-    if (!settings_ready) { /* idempotent; first called before the workers start */
-        llhttp_settings_init(&parser_settings);
-        parser_settings.on_message_begin = on_message_begin;
-        parser_settings.on_url = on_url;
-        parser_settings.on_header_field = on_header_field;
-        parser_settings.on_header_value = on_header_value;
-        parser_settings.on_header_value_complete = on_header_value_complete;
-        parser_settings.on_headers_complete = on_headers_complete;
-        parser_settings.on_body = on_body;
-        parser_settings.on_chunk_header = on_chunk_header;
-        parser_settings.on_message_complete = on_message_complete;
-        settings_ready = 1;
-    }
     memset(p, 0, sizeof(*p));
     llhttp_init(&p->llhttp, HTTP_REQUEST, &parser_settings);
     p->llhttp.data = p;
@@ -324,17 +318,14 @@ http_parse_result_t http_parser_feed(http_parser_t *p, const char *data, size_t 
             /* Bytes after an upgrade request: its answer closes the connection, so
              * nothing after it is ever a request (fuzz_http_parser found this
              * path reached with no request: the one before was already taken). */
-            p->error_status = 400;
-            p->error_code = "malformed_request";
+            refuse(p, 400, "malformed_request");
             return HTTP_PARSE_ERROR;
         }
         llhttp_resume(&p->llhttp);
         return HTTP_PARSE_REQUEST;
     }
     *consumed = len;
-    if (!p->error_status) {
-        p->error_status = 400;
-        p->error_code = "malformed_request";
-    }
+    if (!p->error_status)
+        refuse(p, 400, "malformed_request");
     return HTTP_PARSE_ERROR;
 }

@@ -6,15 +6,15 @@
 #include <strings.h>
 
 #include "hourglass/forms.h"
+#include "hourglass/http_parser.h"
 #include "hourglass/log.h"
 #include "hourglass/server.h"
 
 const char *http_header_get(const http_request_t *req, const char *name, size_t *len)
 {
-    size_t nlen = strlen(name);
     for (int i = 0; i < req->header_count; i++) {
         const http_header_t *h = &req->headers[i];
-        if (h->name_len == nlen && !strncasecmp(h->name, name, nlen)) {
+        if (http_text_is(h->name, h->name_len, name)) {
             if (len)
                 *len = h->value_len;
             return h->value;
@@ -100,23 +100,13 @@ const char *http_query_get(http_request_t *req, const char *name)
 
 void http_request_header_set(http_request_t *req, const char *name, const char *value)
 {
-    size_t nlen = strlen(name);
     int kept = 0;
-    for (int i = 0; i < req->header_count; i++) {
-        const http_header_t *h = &req->headers[i];
-        if (!(h->name_len == nlen && !strncasecmp(h->name, name, nlen)))
-            req->headers[kept++] = *h;
-    }
-    if (kept >= req->header_cap) {
-        http_header_t *grown = arena_alloc(&req->arena, sizeof(http_header_t) * (size_t)(kept + 1));
-        if (kept)
-            memcpy(grown, req->headers, sizeof(http_header_t) * (size_t)kept);
-        req->headers = grown;
-        req->header_cap = kept + 1;
-    }
-    req->headers[kept] = (http_header_t){arena_strdup(&req->arena, name), nlen, arena_strdup(&req->arena, value),
-                                         strlen(value)};
-    req->header_count = kept + 1;
+    for (int i = 0; i < req->header_count; i++)
+        if (!http_text_is(req->headers[i].name, req->headers[i].name_len, name))
+            req->headers[kept++] = req->headers[i];
+    req->header_count = kept;
+    *http_request_header_next(req) = (http_header_t){arena_strdup(&req->arena, name), strlen(name),
+                                                     arena_strdup(&req->arena, value), strlen(value)};
 }
 
 void http_request_hold(http_request_t *req) { req->pending++; }

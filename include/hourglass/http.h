@@ -177,6 +177,8 @@ struct http_request {
 };
 
 /* Reading the request. */
+/* Is s[0..len) word, ignoring case (a header's name, a token)? */
+int http_text_is(const char *s, size_t len, const char *word);
 const char *http_header_get(const http_request_t *req, const char *name, size_t *len);
 /* A cookie's value, copied into the arena; NULL if absent. */
 const char *http_cookie_get(http_request_t *req, const char *name);

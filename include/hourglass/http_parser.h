@@ -38,5 +38,7 @@ http_parse_result_t http_parser_feed(http_parser_t *p, const char *data, size_t 
 /* Fills the parsed fields of a request whose arena and buffers are ready:
  * used by the parser's callbacks and by anyone making requests by hand. */
 void http_request_parse_init(http_request_t *req);
+/* A new header at the end of the request's (name and value to fill in); the array grows in the arena. */
+http_header_t *http_request_header_next(http_request_t *req);
 
 #endif
