@@ -3,6 +3,7 @@
  * handler; and http_request_reprocess, which hands a request on to another
  * route on the loop's next turn (as H2O's h2o_reprocess_request). */
 #include <assert.h>
+#include <ctype.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -42,12 +43,9 @@ static int request_id_valid(const char *v, size_t len)
 {
     if (len < 1 || len > HTTP_REQUEST_ID_MAX)
         return 0;
-    for (size_t i = 0; i < len; i++) {
-        char ch = v[i];
-        if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') || ch == '-' ||
-              ch == '_' || ch == '.' || ch == ':'))
+    for (size_t i = 0; i < len; i++)
+        if (!isalnum((unsigned char)v[i]) && (!v[i] || !strchr("-_.:", v[i])))
             return 0;
-    }
     return 1;
 }
 
@@ -66,11 +64,8 @@ void http_dispatch_prepare(http_request_t *req)
     req->method_name = req->method_name ? req->method_name : "?";
 }
 
-static void respond_preflight(http_request_t *req, unsigned allowed)
+static void respond_preflight(http_request_t *req, const char *allow)
 {
-    char allow[ALLOW_HEADER_MAX];
-    router_allow_header(allowed, allow, sizeof(allow));
-    http_header_add(req, "Allow", allow);
     size_t olen;
     const char *origin = http_header_get(req, "origin", &olen);
     if (origin && config_origin_allowed(req->worker->cfg, origin, olen)) {
@@ -117,15 +112,14 @@ void http_dispatch(http_request_t *req)
         req->params[i].value = arena_strndup(&req->arena, m->params[i].value, m->params[i].len);
     }
     req->param_count = m->param_count;
-    if (req->method == METHOD_OPTIONS && r != ROUTER_FOUND) {
-        respond_preflight(req, m->allowed);
-        return;
-    }
-    if (r == ROUTER_METHOD_NOT_ALLOWED) {
+    if (r == ROUTER_METHOD_NOT_ALLOWED) { /* or a CORS preflight */
         char allow[ALLOW_HEADER_MAX];
         router_allow_header(m->allowed, allow, sizeof(allow));
         http_header_add(req, "Allow", allow);
-        http_respond_problem(req, 405, "method_not_allowed", NULL);
+        if (req->method == METHOD_OPTIONS)
+            respond_preflight(req, allow);
+        else
+            http_respond_problem(req, 405, "method_not_allowed", NULL);
         return;
     }
     const http_route_t *route = m->route;

@@ -1,6 +1,5 @@
 /* Turning an answer into bytes: status line, the headers every response
  * carries, CORS, and problem documents. */
-#define _GNU_SOURCE /* memmem */
 #include <assert.h>
 #include <stdio.h>
 #include <string.h>
@@ -18,8 +17,6 @@
 /* From this size a body already in the request's arena is written from there:
  * a page of a list is built in the arena, and a copy would hold it twice. */
 #define BODY_IN_PLACE_MIN (16 * 1024)
-
-static void append_lit(abuf_t *b, const char *s) { abuf_append(b, s, strlen(s)); }
 
 static void append_uint(abuf_t *b, size_t v)
 {
@@ -48,50 +45,36 @@ void http_header_add(http_request_t *req, const char *name, const char *value)
 {
     if (!req->extra_headers.data)
         abuf_init(&req->extra_headers, &req->arena, EXTRA_HEADERS_INITIAL);
-    append_lit(&req->extra_headers, name);
+    abuf_puts(&req->extra_headers, name);
     abuf_append(&req->extra_headers, ": ", 2);
     /* A value never spans lines: no header injection from data we echo. */
     size_t start = req->extra_headers.len;
-    append_lit(&req->extra_headers, value);
+    abuf_puts(&req->extra_headers, value);
     for (size_t i = start; i < req->extra_headers.len; i++)
         if (req->extra_headers.data[i] == '\r' || req->extra_headers.data[i] == '\n')
             req->extra_headers.data[i] = ' ';
     abuf_append(&req->extra_headers, "\r\n", 2);
 }
 
-void http_header_remove(http_request_t *req, const char *name)
+/* The line of the first header called name (any case) that the handler added,
+ * from p on, or NULL. Every line http_header_add writes ends in CRLF. */
+static char *added_header(char *p, const char *name)
 {
-    if (!req->extra_headers.data)
-        return;
-    size_t n = strlen(name), kept = 0;
-    char *p = req->extra_headers.data, *end = p + req->extra_headers.len;
-    while (p < end) {
-        char *eol = memmem(p, (size_t)(end - p), "\r\n", 2);
-        size_t line = eol ? (size_t)(eol - p) + 2 : (size_t)(end - p);
-        if (!(line > n && !strncasecmp(p, name, n) && p[n] == ':')) {
-            memmove(req->extra_headers.data + kept, p, line);
-            kept += line;
-        }
-        p += line;
-    }
-    req->extra_headers.len = kept;
-    req->extra_headers.data[kept] = '\0';
+    size_t n = strlen(name);
+    for (; p && *p; p = strstr(p, "\r\n") + 2)
+        if (!strncasecmp(p, name, n) && p[n] == ':')
+            return p;
+    return NULL;
 }
 
-static int extra_header_present(const http_request_t *req, const char *name)
+void http_header_remove(http_request_t *req, const char *name)
 {
-    if (!req->extra_headers.data)
-        return 0;
-    size_t n = strlen(name);
-    const char *p = req->extra_headers.data;
-    while (p && *p) {
-        if (!strncasecmp(p, name, n) && p[n] == ':')
-            return 1;
-        p = strstr(p, "\r\n");
-        if (p)
-            p += 2;
+    abuf_t *b = &req->extra_headers;
+    for (char *p = b->data; (p = added_header(p, name));) {
+        size_t line = (size_t)(strstr(p, "\r\n") + 2 - p);
+        memmove(p, p + line, (size_t)(b->data + b->len - p - line) + 1); /* and the NUL */
+        b->len -= line;
     }
-    return 0;
 }
 
 static void append_cors(http_request_t *req, abuf_t *b)
@@ -100,11 +83,11 @@ static void append_cors(http_request_t *req, abuf_t *b)
     const char *origin = http_header_get(req, "origin", &olen);
     if (!origin || !config_origin_allowed(req->worker->cfg, origin, olen))
         return;
-    append_lit(b, "Access-Control-Allow-Origin: ");
+    abuf_puts(b, "Access-Control-Allow-Origin: ");
     abuf_append(b, origin, olen);
-    append_lit(b, "\r\nAccess-Control-Allow-Credentials: true\r\nVary: Origin\r\n");
+    abuf_puts(b, "\r\nAccess-Control-Allow-Credentials: true\r\nVary: Origin\r\n");
     if (req->client_method != METHOD_OPTIONS)
-        append_lit(b, "Access-Control-Expose-Headers: Location, X-Request-Id, Retry-After, ETag\r\n");
+        abuf_puts(b, "Access-Control-Expose-Headers: Location, X-Request-Id, Retry-After, ETag\r\n");
 }
 
 void http_respond(http_request_t *req, int status, const char *content_type, const void *body, size_t len)
@@ -123,30 +106,30 @@ void http_respond(http_request_t *req, int status, const char *content_type, con
     int in_place = with_body && len >= BODY_IN_PLACE_MIN && arena_owns(&req->arena, body, len);
     abuf_t *b = &req->out;
     abuf_init(b, &req->arena, HEAD_ROOM + (in_place ? 0 : len) + req->extra_headers.len);
-    append_lit(b, "HTTP/1.1 ");
+    abuf_puts(b, "HTTP/1.1 ");
     append_uint(b, (size_t)status);
     abuf_append(b, " ", 1);
-    append_lit(b, http_status_reason(status));
-    append_lit(b, "\r\nServer: hourglass\r\n");
-    append_lit(b, http_date_header(req->worker));
+    abuf_puts(b, http_status_reason(status));
+    abuf_puts(b, "\r\nServer: hourglass\r\n");
+    abuf_puts(b, http_date_header(req->worker));
     if (content_type && !bodyless) {
-        append_lit(b, "Content-Type: ");
-        append_lit(b, content_type);
+        abuf_puts(b, "Content-Type: ");
+        abuf_puts(b, content_type);
         abuf_append(b, "\r\n", 2);
     }
     if (status != 204 && status >= 200 && !req->stream) {
-        append_lit(b, "Content-Length: ");
+        abuf_puts(b, "Content-Length: ");
         append_uint(b, bodyless ? 0 : len);
         abuf_append(b, "\r\n", 2);
     }
     if (req->close_after || !req->keep_alive) {
         req->close_after = 1;
-        append_lit(b, "Connection: close\r\n");
+        abuf_puts(b, "Connection: close\r\n");
     } else if (req->http_minor == 0) {
-        append_lit(b, "Connection: keep-alive\r\n");
+        abuf_puts(b, "Connection: keep-alive\r\n");
     }
-    append_lit(b, "X-Request-Id: ");
-    append_lit(b, req->request_id);
+    abuf_puts(b, "X-Request-Id: ");
+    abuf_puts(b, req->request_id);
     abuf_append(b, "\r\n", 2);
     append_cors(req, b);
     if (req->extra_headers.len)
@@ -179,7 +162,7 @@ void http_respond_problem(http_request_t *req, int status, const char *code, con
         return;
     if (!detail)
         detail = problem_detail(code, req->lang);
-    if (status == 503 && !extra_header_present(req, "Retry-After"))
+    if (status == 503 && !added_header(req->extra_headers.data, "Retry-After"))
         http_header_add(req, "Retry-After", "1");
     size_t len;
     char *body = problem_render(&req->arena, status, code, detail, NULL, &len);

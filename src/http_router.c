@@ -35,17 +35,20 @@ const char *http_method_name(http_method_t m) { return m < METHOD_COUNT ? method
 
 router_t *router_new(void) { return mem_calloc(1, sizeof(router_t)); }
 
+static void path_free(router_path_t *p)
+{
+    for (int s = 0; s < p->segment_count; s++)
+        free(p->segments[s].text);
+    free(p->pattern);
+    free(p);
+}
+
 void router_free(router_t *r)
 {
     if (!r)
         return;
-    for (int i = 0; i < r->count; i++) {
-        router_path_t *p = r->paths[i];
-        for (int s = 0; s < p->segment_count; s++)
-            free(p->segments[s].text);
-        free(p->pattern);
-        free(p);
-    }
+    for (int i = 0; i < r->count; i++)
+        path_free(r->paths[i]);
     free(r->paths);
     free(r);
 }
@@ -95,10 +98,7 @@ int router_add(router_t *r, const http_route_t *route, char *err, size_t errlen)
         path = mem_calloc(1, sizeof(*path));
         path->pattern = mem_strdup(route->pattern);
         if (split_pattern(path, route->pattern, err, errlen)) {
-            for (int s = 0; s < path->segment_count; s++)
-                free(path->segments[s].text);
-            free(path->pattern);
-            free(path);
+            path_free(path);
             return -1;
         }
         if (r->count == r->cap) {
@@ -209,14 +209,12 @@ router_result_t router_match(const router_t *r, http_method_t method, const char
 
 int router_path_count(const router_t *r) { return r->count; }
 
+const char *router_path_pattern_of(const router_path_t *p) { return p ? p->pattern : "unmatched"; }
+
 const char *router_path_pattern(const router_t *r, int path_id)
 {
-    if (path_id < 1 || path_id > r->count)
-        return "unmatched";
-    return r->paths[path_id - 1]->pattern;
+    return router_path_pattern_of(path_id >= 1 && path_id <= r->count ? r->paths[path_id - 1] : NULL);
 }
-
-const char *router_path_pattern_of(const router_path_t *p) { return p ? p->pattern : "unmatched"; }
 
 int router_path_internal(const router_path_t *p) { return p->internal; }
 
