@@ -66,55 +66,13 @@ typedef struct {
     char arena_mem[REQUEST_INLINE_ARENA];
 } request_block_t;
 
-
 static void conn_close(http_conn_t *c);
 static void conn_flush(http_conn_t *c);
 static void conn_arm_timer(http_conn_t *c);
 static void conn_feed(http_conn_t *c, const char *data, size_t len);
-static void on_write(uv_write_t *wr, int status);
 static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);
-static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf);
 static void stream_send(http_conn_t *c, http_request_t *req, int by_owner);
 static void conn_head_written(http_conn_t *c);
-static void conn_start_next(http_conn_t *c);
-
-static void on_responded(http_request_t *req);
-static void request_free(http_request_t *req);
-static void on_stream_wake(http_request_t *req);
-static const http_conn_ops_t conn_ops = {
-    .responded = on_responded,
-    .release = request_free,
-    .stream_wake = on_stream_wake,
-};
-
-static http_request_t *request_new(void *owner)
-{
-    http_conn_t *c = owner;
-    worker_t *w = c->worker;
-    request_block_t *b;
-    if (w->free_requests) {
-        b = (request_block_t *)w->free_requests;
-        w->free_requests = b->req.next;
-        w->free_request_count--;
-    } else {
-        b = mem_alloc(sizeof(*b));
-    }
-    http_request_t *req = &b->req;
-    memset(req, 0, sizeof(*req));
-    arena_init(&req->arena, b->arena_mem, sizeof(b->arena_mem));
-    req->conn = c;
-    req->ops = &conn_ops;
-    req->worker = w;
-    req->state = REQ_PARSING;
-    req->start_ns = uv_hrtime();
-    req->deadline_ms = uv_now(&w->loop) + w->cfg->http_header_timeout_ms;
-    if (c->tail)
-        c->tail->next = req;
-    else
-        c->head = req;
-    c->tail = req;
-    return req;
-}
 
 /* Back to the worker's free list once nothing refers to the request. */
 static void request_free(http_request_t *req)
@@ -131,6 +89,17 @@ static void request_free(http_request_t *req)
     } else {
         free(req);
     }
+}
+
+/* Takes req out of the connection's queue. */
+static void conn_unlink(http_conn_t *c, http_request_t *req)
+{
+    http_request_t **pp = &c->head, *prev = NULL;
+    for (; *pp != req; pp = &(*pp)->next)
+        prev = *pp;
+    *pp = req->next;
+    if (c->tail == req)
+        c->tail = prev;
 }
 
 static void request_detach(http_request_t *req)
@@ -273,6 +242,13 @@ static void on_shutdown(uv_shutdown_t *sr, int status)
         conn_close(c);
 }
 
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+    (void)suggested;
+    worker_t *w = ((http_conn_t *)h->data)->worker;
+    *buf = uv_buf_init(w->read_buf, (unsigned)w->read_buf_size);
+}
+
 /* Half-close after the last answer, then read and drop what the client still
  * sends for a moment: closing at once with unread bytes would reset the
  * connection and could destroy the answer before the client reads it. */
@@ -318,9 +294,7 @@ static void conn_request_written(http_conn_t *c)
 {
     http_request_t *req = c->head;
     worker_t *w = c->worker;
-    c->head = req->next;
-    if (!c->head)
-        c->tail = NULL;
+    conn_unlink(c, req);
     c->ready_count--;
     c->served_any = 1;
     c->idle_since_ms = uv_now(&w->loop);
@@ -362,11 +336,8 @@ static void on_write(uv_write_t *wr, int status)
          * first, or freeing it here and then the queue frees the worker's free list. */
         if (req->stream)
             http_stream_close(req);
-        if (c->head == req) {
-            c->head = req->next;
-            if (!c->head)
-                c->tail = NULL;
-        }
+        if (c->head == req)
+            conn_unlink(c, req);
         conn_close(c);
         request_detach(req);
         return;
@@ -533,6 +504,41 @@ static size_t on_body_limit(void *owner, http_request_t *req)
     return m->route->max_body;
 }
 
+static const http_conn_ops_t conn_ops = {
+    .responded = on_responded,
+    .release = request_free,
+    .stream_wake = on_stream_wake,
+};
+
+static http_request_t *request_new(void *owner)
+{
+    http_conn_t *c = owner;
+    worker_t *w = c->worker;
+    request_block_t *b;
+    if (w->free_requests) {
+        b = (request_block_t *)w->free_requests;
+        w->free_requests = b->req.next;
+        w->free_request_count--;
+    } else {
+        b = mem_alloc(sizeof(*b));
+    }
+    http_request_t *req = &b->req;
+    memset(req, 0, sizeof(*req));
+    arena_init(&req->arena, b->arena_mem, sizeof(b->arena_mem));
+    req->conn = c;
+    req->ops = &conn_ops;
+    req->worker = w;
+    req->state = REQ_PARSING;
+    req->start_ns = uv_hrtime();
+    req->deadline_ms = uv_now(&w->loop) + w->cfg->http_header_timeout_ms;
+    if (c->tail)
+        c->tail->next = req;
+    else
+        c->head = req;
+    c->tail = req;
+    return req;
+}
+
 /* Answers a request the parser refused (or that timed out) and stops reading. */
 static void conn_refuse(http_conn_t *c, http_request_t *req, int status, const char *code)
 {
@@ -581,13 +587,6 @@ static void conn_feed(http_conn_t *c, const char *data, size_t len)
         conn_arm_timer(c);
 }
 
-static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
-{
-    (void)suggested;
-    worker_t *w = ((http_conn_t *)h->data)->worker;
-    *buf = uv_buf_init(w->read_buf, (unsigned)w->read_buf_size);
-}
-
 static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 {
     http_conn_t *c = s->data;
@@ -605,16 +604,7 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
         if (c->parser.req) {
             http_request_t *partial = c->parser.req;
             c->parser.req = NULL;
-            /* An incomplete request can never be answered: forget it. */
-            http_request_t **pp = &c->head;
-            while (*pp != partial)
-                pp = &(*pp)->next;
-            *pp = partial->next;
-            if (c->tail == partial) {
-                c->tail = NULL;
-                for (http_request_t *r = c->head; r; r = r->next)
-                    c->tail = r;
-            }
+            conn_unlink(c, partial); /* an incomplete request can never be answered: forget it */
             request_detach(partial);
         }
         /* A stream has nobody left to read it. */
