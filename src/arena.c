@@ -26,21 +26,11 @@ void arena_init(arena_t *a, void *first, size_t first_size)
     a->first_size = first_size;
 }
 
-static char *current_chunk(arena_t *a, size_t *size)
-{
-    if (a->head) {
-        *size = a->head->size;
-        return a->head->mem;
-    }
-    *size = a->first_size;
-    return a->first;
-}
-
 void *arena_alloc(arena_t *a, size_t n)
 {
     size_t need = align_up(n ? n : 1);
-    size_t size;
-    char *mem = current_chunk(a, &size);
+    size_t size = a->head ? a->head->size : a->first_size;
+    char *mem = a->head ? a->head->mem : a->first;
     if (!mem || a->used + need > size) {
         size_t csize = need > ARENA_CHUNK_MIN ? need : ARENA_CHUNK_MIN;
         /* Grow geometrically so a large body costs few chunks. */

@@ -396,19 +396,16 @@ static json_t *object_from_form(http_request_t *req, const char *ct, size_t ct_l
 body_error_t body_json_object(http_request_t *req, json_t **out)
 {
     *out = NULL;
-    size_t ct_len = 0;
-    const char *ct = http_header_get(req, "content-type", &ct_len);
-    if (req->body.len == 0 && (!ct || http_content_type_is(req, "application/json"))) {
+    int json = http_content_type_is(req, "application/json");
+    if (req->body.len == 0 && (json || !http_header_get(req, "content-type", NULL))) {
         *out = json_object(); /* an empty body is an empty object: PATCH with nothing to change */
         return BODY_OK;
     }
-    if (!ct || !http_content_type_is(req, "application/json"))
+    if (!json)
         return BODY_UNSUPPORTED_TYPE;
     json_error_t jerr;
     json_t *obj = json_loadb(req->body.data, req->body.len, JSON_REJECT_DUPLICATES, &jerr);
-    if (!obj)
-        return BODY_MALFORMED_JSON;
-    if (!json_is_object(obj)) {
+    if (!json_is_object(obj)) { /* not JSON (NULL), or not an object */
         json_decref(obj);
         return BODY_MALFORMED_JSON;
     }
@@ -423,14 +420,13 @@ body_error_t body_read(http_request_t *req, const body_field_t *fields, size_t c
     size_t ct_len = 0;
     const char *ct = http_header_get(req, "content-type", &ct_len);
     json_t *obj = NULL;
+    int multipart = http_content_type_is(req, "multipart/form-data");
     if (!ct || http_content_type_is(req, "application/json")) {
         body_error_t rc = body_json_object(req, &obj);
         if (rc != BODY_OK)
             return rc;
-    } else if (allow_forms && ct &&
-               (http_content_type_is(req, "application/x-www-form-urlencoded") ||
-                http_content_type_is(req, "multipart/form-data"))) {
-        obj = object_from_form(req, ct, ct_len, http_content_type_is(req, "multipart/form-data"));
+    } else if (allow_forms && (multipart || http_content_type_is(req, "application/x-www-form-urlencoded"))) {
+        obj = object_from_form(req, ct, ct_len, multipart);
         if (!obj)
             return BODY_MALFORMED_FORM;
     } else {

@@ -200,10 +200,8 @@ void http_dispatch_init(worker_t *w)
     w->deferred.data = w;
 }
 
-static void on_deferred_closed(uv_handle_t *h) { (void)h; }
-
 void http_dispatch_close(worker_t *w)
 {
     on_deferred(&w->deferred);
-    uv_close((uv_handle_t *)&w->deferred, on_deferred_closed);
+    uv_close((uv_handle_t *)&w->deferred, NULL);
 }

@@ -82,8 +82,7 @@ const char *http_query_get(http_request_t *req, const char *name)
         const char *stop = amp ? amp : end;
         const char *eq = memchr(p, '=', (size_t)(stop - p));
         const char *kend = eq ? eq : stop;
-        if ((size_t)(kend - p) == nlen && !memcmp(p, name, nlen))
-        {
+        if ((size_t)(kend - p) == nlen && !memcmp(p, name, nlen)) {
             if (!eq)
                 return "";
             /* A malformed escape is kept as sent: the value's own check refuses it. */

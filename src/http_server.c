@@ -27,15 +27,13 @@ static uint64_t process_start_ns;
 
 uint64_t http_server_uptime_s(void) { return (uv_hrtime() - process_start_ns) / NS_PER_S; }
 
-static void on_handle_closed(uv_handle_t *h) { (void)h; }
-
 static void on_app_stopped(worker_t *w)
 {
     http_dispatch_close(w);
-    uv_close((uv_handle_t *)&w->wakeup, on_handle_closed);
-    uv_close((uv_handle_t *)&w->after_io, on_handle_closed);
-    uv_close((uv_handle_t *)&w->drain_timer, on_handle_closed);
-    uv_close((uv_handle_t *)&w->housekeeping, on_handle_closed);
+    uv_close((uv_handle_t *)&w->wakeup, NULL);
+    uv_close((uv_handle_t *)&w->after_io, NULL);
+    uv_close((uv_handle_t *)&w->drain_timer, NULL);
+    uv_close((uv_handle_t *)&w->housekeeping, NULL);
 }
 
 /* The last connection is gone: what the application runs on this loop stops. */
@@ -69,7 +67,7 @@ static void worker_drain(worker_t *w)
         return;
     w->draining = 1;
     w->drain_deadline_ms = uv_now(&w->loop) + w->cfg->shutdown_timeout_ms;
-    uv_close((uv_handle_t *)&w->listener, on_handle_closed);
+    uv_close((uv_handle_t *)&w->listener, NULL);
     http_conns_drain(w);
     uv_timer_start(&w->drain_timer, on_drain_timeout, w->cfg->shutdown_timeout_ms, 0);
     worker_maybe_finish(w);
