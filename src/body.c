@@ -229,10 +229,8 @@ static int valid_color(const char *s)
 /* The code of the rule a text value breaks for field f, or NULL. */
 static const char *text_error(const body_field_t *f, const char *s, size_t bytes)
 {
-    if (memchr(s, '\0', bytes))
-        return "invalid_format";
     size_t chars = body_utf8_length(s, bytes);
-    if (chars == SIZE_MAX)
+    if (memchr(s, '\0', bytes) || chars == SIZE_MAX)
         return "invalid_format";
     switch (f->type) {
     case FIELD_STRING:

@@ -398,21 +398,17 @@ static void stream_send(http_conn_t *c, http_request_t *req, int by_owner)
     size_t len = http_stream_next(req, &data);
     uv_buf_t b = uv_buf_init(data, (unsigned)len);
     int rc = len ? conn_write(c, req, &b, 1) : 1;
-    if (rc == 1)
-        http_stream_sent(req);
-    if (rc == 0) {
-        conn_arm_timer(c);
-        return;
-    }
     if (rc < 0 && !by_owner) {
         conn_close(c);
         return;
     }
-    if (rc < 0) {
+    if (rc < 0)
         http_stream_break(req);
+    if (rc <= 0) { /* in flight, or broken: the timer looks again */
         conn_arm_timer(c);
         return;
     }
+    http_stream_sent(req);
     if (state == STREAM_ENDING)
         conn_request_written(c);
 }
