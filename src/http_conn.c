@@ -126,16 +126,6 @@ static void conn_unsent_add(http_conn_t *c, int64_t delta)
 
 static int conn_owes_too_much(const http_conn_t *c) { return c->unsent >= c->worker->cfg->http_max_queued_bytes; }
 
-/* Its turn has come: its route takes it from here. */
-static void conn_start(http_conn_t *c, http_request_t *req)
-{
-    worker_t *w = c->worker;
-    req->state = REQ_RUNNING;
-    req->deadline_ms = uv_now(&w->loop) + w->cfg->http_request_timeout_ms;
-    http_dispatch_prepare(req);
-    http_dispatch(req);
-}
-
 /* Starts the waiting requests in order, one at a time (as nginx and H2O do),
  * while the connection owes less than HTTP_MAX_QUEUED_BYTES. An answer is
  * unknown until it is made and one being made cannot be refused (the database
@@ -145,7 +135,7 @@ static void conn_start(http_conn_t *c, http_request_t *req)
 static void conn_start_next(http_conn_t *c)
 {
     if (c->starting)
-        return; /* an answer made inside conn_start: the loop below looks again */
+        return; /* an answer made inside http_dispatch: the loop below looks again */
     c->starting = 1;
     while (c->state == CONN_OPEN && !conn_owes_too_much(c)) {
         http_request_t *r = c->head;
@@ -153,7 +143,10 @@ static void conn_start_next(http_conn_t *c)
             r = r->next;
         if (!r || r->state != REQ_WAITING) /* one is running, or the next is not complete */
             break;
-        conn_start(c, r);
+        r->state = REQ_RUNNING; /* its turn has come: its route takes it from here */
+        r->deadline_ms = uv_now(&c->worker->loop) + c->worker->cfg->http_request_timeout_ms;
+        http_dispatch_prepare(r);
+        http_dispatch(r);
     }
     c->starting = 0;
 }
@@ -194,11 +187,7 @@ static int conn_peer_name(http_conn_t *c, char *out, size_t cap)
     int len = sizeof(ss);
     if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &len))
         return -1;
-    if (ss.ss_family == AF_INET)
-        return uv_ip4_name((struct sockaddr_in *)&ss, out, cap) ? -1 : 0;
-    if (ss.ss_family == AF_INET6)
-        return uv_ip6_name((struct sockaddr_in6 *)&ss, out, cap) ? -1 : 0;
-    return -1;
+    return uv_ip_name((struct sockaddr *)&ss, out, cap) ? -1 : 0; /* neither IPv4 nor IPv6: UV_EAFNOSUPPORT */
 }
 
 const char *http_client_ip(http_request_t *req)
@@ -302,11 +291,7 @@ static void conn_request_written(http_conn_t *c)
     int close_after = req->close_after;
     request_detach(req);
 
-    if (close_after || (c->peer_closed && !c->head)) {
-        conn_close_gracefully(c);
-        return;
-    }
-    if (w->draining && !c->head && !c->parser.req) {
+    if (close_after || (c->peer_closed && !c->head) || (w->draining && !c->head && !c->parser.req)) {
         conn_close_gracefully(c);
         return;
     }
