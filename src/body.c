@@ -103,8 +103,7 @@ int body_valid_email(const char *s)
     if (!*domain || !dot || dot == domain || !dot[1] || domain[0] == '.' || strstr(domain, ".."))
         return 0;
     for (const char *c = s; *c; c++)
-        if ((unsigned char)*c <= ' ' || *c == '<' || *c == '>' || *c == '(' || *c == ')' || *c == ',' ||
-            *c == ';' || *c == '\\' || *c == '"')
+        if ((unsigned char)*c <= ' ' || strchr("<>(),;\\\"", *c))
             return 0;
     return 1;
 }
@@ -218,12 +217,7 @@ int body_time_cmp(const char *a, const char *b)
 
 static int valid_color(const char *s)
 {
-    if (strlen(s) != 7 || s[0] != '#')
-        return 0;
-    for (int i = 1; i < 7; i++)
-        if (!isxdigit((unsigned char)s[i]))
-            return 0;
-    return 1;
+    return strlen(s) == 7 && s[0] == '#' && strspn(s + 1, "0123456789abcdefABCDEF") == 6;
 }
 
 /* The code of the rule a text value breaks for field f, or NULL. */

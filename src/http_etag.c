@@ -1,5 +1,3 @@
-/* Strong validators (http_etag.h): an answer's bytes hashed into its ETag,
- * and If-None-Match read against it. */
 #include <sodium.h>
 #include <string.h>
 

@@ -43,26 +43,29 @@ int form_url_decode(arena_t *a, const char *s, size_t len, const char **out, siz
     return 0;
 }
 
+/* Where the name=value pair that starts at i ends: its '&', or the end of the body. */
+static size_t pair_end(const char *body, size_t i, size_t len)
+{
+    const char *amp = memchr(body + i, '&', len - i);
+    return amp ? (size_t)(amp - body) : len;
+}
+
 int form_urlencoded_parse(arena_t *a, const char *body, size_t len, form_field_t **out, size_t *count)
 {
     *out = NULL;
     *count = 0;
     /* Count first so the array is sized once and an oversized form costs no decoding. */
-    size_t pairs = 0;
-    for (size_t i = 0; i < len;) {
-        const char *amp = memchr(body + i, '&', len - i);
-        size_t end = amp ? (size_t)(amp - body) : len;
-        if (end > i)
-            pairs++;
-        i = end + 1;
+    size_t pairs = 0, end;
+    for (size_t i = 0; i < len; i = end + 1) {
+        end = pair_end(body, i, len);
+        pairs += end > i;
     }
     if (pairs > FORM_MAX_FIELDS)
         return -1;
     form_field_t *fields = arena_calloc(a, sizeof(*fields) * (pairs ? pairs : 1));
     size_t n = 0;
-    for (size_t i = 0; i < len;) {
-        const char *amp = memchr(body + i, '&', len - i);
-        size_t end = amp ? (size_t)(amp - body) : len;
+    for (size_t i = 0; i < len; i = end + 1) {
+        end = pair_end(body, i, len);
         if (end > i) {
             const char *eq = memchr(body + i, '=', end - i);
             size_t name_end = eq ? (size_t)(eq - body) : end;
@@ -77,7 +80,6 @@ int form_urlencoded_parse(arena_t *a, const char *body, size_t len, form_field_t
                 f->value = "";
             }
         }
-        i = end + 1;
     }
     *out = fields;
     *count = n;

@@ -46,11 +46,13 @@ static int on_message_begin(llhttp_t *l)
     return 0;
 }
 
-static int count_head(http_parser_t *p, size_t n)
+/* Keeps len bytes of the head in to; counted (len and what the line adds) goes against the limit. */
+static int take(http_parser_t *p, abuf_t *to, const char *at, size_t len, size_t counted)
 {
-    p->req->head_bytes += n;
+    p->req->head_bytes += counted;
     if (p->req->head_bytes > p->limits->max_header_size)
         return refuse(p, 431, "headers_too_large");
+    abuf_append(to, at, len);
     return 0;
 }
 
@@ -59,10 +61,7 @@ static int on_url(llhttp_t *l, const char *at, size_t len)
     http_parser_t *p = parser_of(l);
     if (p->req->url.len + len > p->limits->max_url_size)
         return refuse(p, 414, "uri_too_long");
-    if (count_head(p, len))
-        return -1;
-    abuf_append(&p->req->url, at, len);
-    return 0;
+    return take(p, &p->req->url, at, len, len);
 }
 
 static int on_header_field(llhttp_t *l, const char *at, size_t len)
@@ -70,10 +69,7 @@ static int on_header_field(llhttp_t *l, const char *at, size_t len)
     http_parser_t *p = parser_of(l);
     if (p->req->header_count >= p->limits->max_headers)
         return refuse(p, 431, "headers_too_large");
-    if (count_head(p, len + (p->req->cur_field.len ? 0 : HEADER_LINE_OVERHEAD)))
-        return -1;
-    abuf_append(&p->req->cur_field, at, len);
-    return 0;
+    return take(p, &p->req->cur_field, at, len, len + (p->req->cur_field.len ? 0 : HEADER_LINE_OVERHEAD));
 }
 
 static int is_blank(char c) { return c == ' ' || c == '\t'; }
@@ -105,10 +101,7 @@ static int on_header_value(llhttp_t *l, const char *at, size_t len)
     http_parser_t *p = parser_of(l);
     if (folded(p, at))
         return refuse(p, 400, "malformed_request");
-    if (count_head(p, len))
-        return -1;
-    abuf_append(&p->req->cur_value, at, len);
-    return 0;
+    return take(p, &p->req->cur_value, at, len, len);
 }
 
 int http_text_is(const char *s, size_t len, const char *word)
