@@ -795,7 +795,7 @@ void http_conn_accept(worker_t *w, uv_stream_t *server)
         return;
     }
     uv_tcp_nodelay(&c->tcp, 1);
-    http_parser_init(&c->parser, &w->limits, request_new, c);
+    http_parser_init(&c->parser, w->cfg, request_new, c);
     c->parser.headers_done = on_headers_done;
     c->parser.body_limit = on_body_limit;
     c->idle_since_ms = uv_now(&w->loop);

@@ -50,7 +50,7 @@ static int on_message_begin(llhttp_t *l)
 static int take(http_parser_t *p, abuf_t *to, const char *at, size_t len, size_t counted)
 {
     p->req->head_bytes += counted;
-    if (p->req->head_bytes > p->limits->max_header_size)
+    if (p->req->head_bytes > p->cfg->http_max_header_size)
         return refuse(p, 431, "headers_too_large");
     abuf_append(to, at, len);
     return 0;
@@ -59,7 +59,7 @@ static int take(http_parser_t *p, abuf_t *to, const char *at, size_t len, size_t
 static int on_url(llhttp_t *l, const char *at, size_t len)
 {
     http_parser_t *p = parser_of(l);
-    if (p->req->url.len + len > p->limits->max_url_size)
+    if (p->req->url.len + len > p->cfg->http_max_url_size)
         return refuse(p, 414, "uri_too_long");
     return take(p, &p->req->url, at, len, len);
 }
@@ -67,7 +67,7 @@ static int on_url(llhttp_t *l, const char *at, size_t len)
 static int on_header_field(llhttp_t *l, const char *at, size_t len)
 {
     http_parser_t *p = parser_of(l);
-    if (p->req->header_count >= p->limits->max_headers)
+    if (p->req->header_count >= p->cfg->http_max_headers)
         return refuse(p, 431, "headers_too_large");
     return take(p, &p->req->cur_field, at, len, len + (p->req->cur_field.len ? 0 : HEADER_LINE_OVERHEAD));
 }
@@ -213,7 +213,7 @@ static int on_headers_complete(llhttp_t *l)
 
     int has_length = (l->flags & F_CONTENT_LENGTH) != 0;
     int chunked = (l->flags & F_CHUNKED) != 0;
-    req->max_body = p->limits->max_body_size;
+    req->max_body = p->cfg->http_max_body_size;
     if ((has_length || chunked) && p->body_limit)
         req->max_body = p->body_limit(p->owner, req);
     if (has_length && l->content_length > req->max_body)
@@ -279,13 +279,12 @@ static const llhttp_settings_t parser_settings = {
     .on_message_complete = on_message_complete,
 };
 
-void http_parser_init(http_parser_t *p, const http_limits_t *limits,
-                      http_request_t *(*new_request)(void *owner), void *owner)
+void http_parser_init(http_parser_t *p, const config_t *cfg, http_request_t *(*new_request)(void *owner), void *owner)
 {
     memset(p, 0, sizeof(*p));
     llhttp_init(&p->llhttp, HTTP_REQUEST, &parser_settings);
     p->llhttp.data = p;
-    p->limits = limits;
+    p->cfg = cfg;
     p->new_request = new_request;
     p->owner = owner;
 }

@@ -123,10 +123,6 @@ static int worker_init(worker_t *w, int id, const config_t *cfg, const router_t 
     w->router = router;
     w->app = app;
     w->conns_gone = worker_maybe_finish;
-    w->limits.max_header_size = cfg->http_max_header_size;
-    w->limits.max_headers = cfg->http_max_headers;
-    w->limits.max_url_size = cfg->http_max_url_size;
-    w->limits.max_body_size = cfg->http_max_body_size;
     w->read_buf_size = READ_BUFFER_SIZE;
     w->read_buf = mem_alloc(w->read_buf_size);
     w->metrics = metrics_worker(id);

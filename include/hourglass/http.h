@@ -104,14 +104,6 @@ typedef enum {
     REQ_STREAMING,  /* its head is sent; a stream's bytes follow until it ends */
 } http_req_state_t;
 
-/* Per-limit answers of the parser. */
-typedef struct {
-    size_t max_header_size;
-    int max_headers;
-    size_t max_url_size;
-    size_t max_body_size;
-} http_limits_t;
-
 struct http_request {
     arena_t arena;
     http_req_state_t state;

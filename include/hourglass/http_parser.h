@@ -3,13 +3,14 @@
 #include <llhttp.h>
 #include <stddef.h>
 
+#include "hourglass/config.h"
 #include "hourglass/http.h"
 
 /* llhttp (strict, no lenient flags) plus our limits. It stops after each
  * complete request so the caller decides when to read the next one. */
 typedef struct {
     llhttp_t llhttp;
-    const http_limits_t *limits;
+    const config_t *cfg; /* its HTTP_MAX_* limits */
     http_request_t *req; /* the request being read, NULL between requests */
     http_request_t *(*new_request)(void *owner);
     void (*headers_done)(void *owner, http_request_t *req);
@@ -31,8 +32,7 @@ typedef enum {
     HTTP_PARSE_ERROR,   /* error_status / error_code say what to answer; then close */
 } http_parse_result_t;
 
-void http_parser_init(http_parser_t *p, const http_limits_t *limits,
-                      http_request_t *(*new_request)(void *owner), void *owner);
+void http_parser_init(http_parser_t *p, const config_t *cfg, http_request_t *(*new_request)(void *owner), void *owner);
 http_parse_result_t http_parser_feed(http_parser_t *p, const char *data, size_t len, size_t *consumed);
 
 /* Fills the parsed fields of a request whose arena and buffers are ready:

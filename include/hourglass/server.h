@@ -25,7 +25,6 @@ struct worker {
     const struct http_app *app;
     void *app_state;          /* what app->worker_start made for this worker */
     metrics_worker_t *metrics;
-    http_limits_t limits;
     http_conn_t *conns;       /* every open connection (intrusive list) */
     int conn_count;
     int draining;

@@ -22,7 +22,8 @@ static http_request_t *new_request(void *data)
     return r;
 }
 
-static const http_limits_t limits = {2048, 20, 512, 4096};
+static const config_t limits = {
+    .http_max_header_size = 2048, .http_max_headers = 20, .http_max_url_size = 512, .http_max_body_size = 4096};
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

@@ -26,7 +26,8 @@ static void owner_free(owner_t *o)
     }
 }
 
-static const http_limits_t limits = {16384, 100, 8192, 1024};
+static const config_t limits = {
+    .http_max_header_size = 16384, .http_max_headers = 100, .http_max_url_size = 8192, .http_max_body_size = 1024};
 
 static http_parse_result_t feed_all(http_parser_t *p, const char *data, size_t *used)
 {
@@ -87,7 +88,7 @@ TEST(parser_reads_chunked_body)
     owner_free(&o);
 }
 
-static int refused_with(const http_limits_t *lim, const char *raw, int status)
+static int refused_with(const config_t *lim, const char *raw, int status)
 {
     owner_t o = {0};
     http_parser_t p;
