@@ -235,7 +235,7 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 {
     (void)suggested;
     worker_t *w = ((http_conn_t *)h->data)->worker;
-    *buf = uv_buf_init(w->read_buf, (unsigned)w->read_buf_size);
+    *buf = uv_buf_init(w->read_buf, sizeof(w->read_buf));
 }
 
 /* Half-close after the last answer, then read and drop what the client still
@@ -544,7 +544,7 @@ static void conn_feed(http_conn_t *c, const char *data, size_t len)
             /* The queue is full: keep the rest and stop reading until it drains. Reading
              * stops here and resumes only once nothing is held, so what is held is never
              * more than one read: the client cannot make it grow. */
-            assert(!c->held && len <= w->read_buf_size);
+            assert(!c->held && len <= sizeof(w->read_buf));
             c->held = mem_strndup(data, len);
             c->held_len = len;
             conn_pause_reading(c);

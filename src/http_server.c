@@ -18,7 +18,6 @@
 #include "hourglass/mem.h"
 
 #define NS_PER_S 1000000000ull
-#define READ_BUFFER_SIZE (64 * 1024)
 #define LISTEN_BACKLOG 4096
 #define HOUSEKEEPING_MS 5000
 #define LARGE_BLOCK_MMAP (128 * 1024) /* glibc's default threshold, kept fixed */
@@ -123,8 +122,6 @@ static int worker_init(worker_t *w, int id, const config_t *cfg, const router_t 
     w->router = router;
     w->app = app;
     w->conns_gone = worker_maybe_finish;
-    w->read_buf_size = READ_BUFFER_SIZE;
-    w->read_buf = mem_alloc(w->read_buf_size);
     w->metrics = metrics_worker(id);
     uv_loop_init(&w->loop);
     /* how busy the loop is: password hashing holds back while loops work */
@@ -164,7 +161,6 @@ static void worker_cleanup(worker_t *w)
         free(w->free_requests);
         w->free_requests = next;
     }
-    free(w->read_buf);
 }
 
 typedef struct {

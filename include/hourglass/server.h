@@ -9,6 +9,8 @@
 #include "hourglass/metrics.h"
 #include "hourglass/router.h"
 
+#define HTTP_READ_BUFFER_SIZE (64 * 1024)
+
 /* One event loop in its own thread: its listener, connections, database pool
  * and counters. Workers share only the read-only configuration and routes. */
 struct worker {
@@ -33,8 +35,7 @@ struct worker {
     uint64_t request_counter;
     char date[40];            /* "Date: ...\r\n", refreshed once a second */
     time_t date_sec;
-    char *read_buf;           /* one buffer shared by every read on this loop */
-    size_t read_buf_size;
+    char read_buf[HTTP_READ_BUFFER_SIZE]; /* one buffer shared by every read on this loop */
     http_request_t *free_requests;
     int free_request_count;
     void (*conns_gone)(worker_t *w); /* draining, and the last connection has closed */
