@@ -580,8 +580,7 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
         }
         /* The client finished sending; answer what it asked, then close. */
         c->peer_closed = 1;
-        uv_read_stop(s);
-        c->reading = 0;
+        conn_pause_reading(c);
         if (c->parser.req) {
             http_request_t *partial = c->parser.req;
             c->parser.req = NULL;

@@ -17,7 +17,6 @@ static int hex_value(unsigned char c)
     return -1;
 }
 
-/* Decodes one urlencoded name or value into a NUL-terminated arena copy. */
 int form_url_decode(arena_t *a, const char *s, size_t len, const char **out, size_t *out_len)
 {
     char *d = arena_alloc(a, len + 1);

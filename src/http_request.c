@@ -1,4 +1,5 @@
 /* Reading a request, and keeping it alive while it waits. */
+#define _GNU_SOURCE /* strchrnul */
 #include <assert.h>
 #include <errno.h>
 #include <stdlib.h>
@@ -75,11 +76,8 @@ const char *http_param(const http_request_t *req, const char *name)
 const char *http_query_get(http_request_t *req, const char *name)
 {
     size_t nlen = strlen(name);
-    const char *p = req->query;
-    const char *end = p + strlen(p);
-    while (p < end) {
-        const char *amp = memchr(p, '&', (size_t)(end - p));
-        const char *stop = amp ? amp : end;
+    for (const char *p = req->query, *stop; *p; p = *stop ? stop + 1 : stop) {
+        stop = strchrnul(p, '&');
         const char *eq = memchr(p, '=', (size_t)(stop - p));
         const char *kend = eq ? eq : stop;
         if ((size_t)(kend - p) == nlen && !memcmp(p, name, nlen)) {
@@ -92,7 +90,6 @@ const char *http_query_get(http_request_t *req, const char *name)
                 value = arena_strndup(&req->arena, eq + 1, (size_t)(stop - eq - 1));
             return value;
         }
-        p = stop + 1;
     }
     return NULL;
 }
