@@ -15,13 +15,10 @@
 
 void field_errors_init(field_errors_t *e, http_request_t *req)
 {
+    *e = (field_errors_t){.lang = req->lang};
     abuf_init(&e->json, &req->arena, 256);
-    abuf_init(&e->detail, &req->arena, 128);
+    abuf_init(&e->detail, &req->arena, 128); /* "" with no error in it: abuf_init ends it with a NUL */
     abuf_puts(&e->json, "[");
-    e->detail.data[0] = '\0'; /* a text even with no error in it: the arena's bytes are not zeroed */
-    e->count = 0;
-    e->lang = req->lang;
-    e->prefix = NULL;
 }
 
 void field_errors_add(field_errors_t *e, const char *field, const char *code) { field_errors_add_line(e, field, 0, code); }

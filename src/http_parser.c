@@ -25,9 +25,7 @@ void http_request_parse_init(http_request_t *req)
     abuf_init(&req->url, &req->arena, URL_INITIAL);
     abuf_init(&req->cur_field, &req->arena, FIELD_INITIAL);
     abuf_init(&req->cur_value, &req->arena, VALUE_INITIAL);
-    req->body.arena = &req->arena;
-    req->body.data = NULL;
-    req->body.len = req->body.cap = 0;
+    req->body = (abuf_t){.arena = &req->arena};
     req->header_cap = HEADERS_INITIAL;
     req->headers = arena_alloc(&req->arena, sizeof(http_header_t) * (size_t)req->header_cap);
     req->header_count = 0;
