@@ -47,14 +47,14 @@ static void worker_maybe_finish(worker_t *w)
 
 static void on_connection(uv_stream_t *server, int status)
 {
-    worker_t *w = server->data;
+    worker_t *w = server->loop->data;
     if (status == 0 && !w->draining)
         http_conn_accept(w, server);
 }
 
 static void on_drain_timeout(uv_timer_t *t)
 {
-    worker_t *w = t->data;
+    worker_t *w = t->loop->data;
     log_warn("worker %d: %d connection(s) still busy after the shutdown timeout; closing them", w->id,
              w->conn_count);
     http_conns_close(w);
@@ -72,13 +72,13 @@ static void worker_drain(worker_t *w)
     worker_maybe_finish(w);
 }
 
-static void on_wakeup(uv_async_t *a) { worker_drain(a->data); }
+static void on_wakeup(uv_async_t *a) { worker_drain(a->loop->data); }
 
 _Static_assert(METHOD_COUNT <= METRICS_METHODS, "metrics count every method");
 
 static void on_housekeeping(uv_timer_t *t)
 {
-    worker_t *w = t->data;
+    worker_t *w = t->loop->data;
     w->app->housekeeping();
 }
 
@@ -101,7 +101,6 @@ static int worker_listen(worker_t *w, const struct sockaddr *addr)
     int rc = uv_tcp_init_ex(&w->loop, &w->listener, addr->sa_family);
     if (rc)
         return rc;
-    w->listener.data = w;
     uv_os_fd_t fd;
     uv_fileno((uv_handle_t *)&w->listener, &fd);
     int one = 1;
@@ -124,6 +123,7 @@ static int worker_init(worker_t *w, int id, const config_t *cfg, const router_t 
     w->conns_gone = worker_maybe_finish;
     w->metrics = metrics_worker(id);
     uv_loop_init(&w->loop);
+    w->loop.data = w; /* what every handle of this loop reaches its worker by */
     /* how busy the loop is: password hashing holds back while loops work */
     uv_loop_configure(&w->loop, UV_METRICS_IDLE_TIME);
     int rc = worker_listen(w, addr);
@@ -132,15 +132,12 @@ static int worker_init(worker_t *w, int id, const config_t *cfg, const router_t 
         return -1;
     }
     uv_async_init(&w->loop, &w->wakeup, on_wakeup);
-    w->wakeup.data = w;
     uv_check_init(&w->loop, &w->after_io);
     uv_check_start(&w->after_io, on_after_io);
     uv_unref((uv_handle_t *)&w->after_io);
     http_dispatch_init(w);
     uv_timer_init(&w->loop, &w->drain_timer);
-    w->drain_timer.data = w;
     uv_timer_init(&w->loop, &w->housekeeping);
-    w->housekeeping.data = w;
     if (id == 0) {
         uv_timer_start(&w->housekeeping, on_housekeeping, HOUSEKEEPING_MS, HOUSEKEEPING_MS);
         uv_unref((uv_handle_t *)&w->housekeeping);
