@@ -127,11 +127,8 @@ int http_request_resume(http_request_t *req)
 
 long long http_parse_id(const char *s)
 {
-    if (!s || *s < '1' || *s > '9' || strlen(s) > ID_DIGITS_MAX)
+    if (!s || *s < '1' || *s > '9' || strlen(s) > ID_DIGITS_MAX || strspn(s, "0123456789") != strlen(s))
         return 0;
-    for (const char *c = s; *c; c++)
-        if (*c < '0' || *c > '9')
-            return 0;
     errno = 0;
     long long v = strtoll(s, NULL, 10);
     return errno ? 0 : v;
