@@ -51,8 +51,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             done = 1;
         } else if (r == HTTP_PARSE_REQUEST) {
             http_request_t *req = p.req;
-            if (!req || req->body.len > limits.max_body_size || req->url.len > limits.max_url_size ||
-                req->header_count > limits.max_headers || strlen(req->path) != req->path_len || req->path_len == 0)
+            if (!req || req->body.len > limits.http_max_body_size || req->url.len > limits.http_max_url_size ||
+                req->header_count > limits.http_max_headers || strlen(req->path) != req->path_len ||
+                req->path_len == 0)
                 abort();
             (void)http_header_get(req, "host", NULL);
             (void)http_query_get(req, "q");
