@@ -30,7 +30,7 @@
  * while it runs settle only when it ends. */
 #define PRUNE_BATCH 500
 #define PRUNE_PAUSE_MS 20 /* between full batches, so other writes go first, */
-#define PRUNE_YIELD 4      /* and at least 4 times as long as the last batch took: a busy database prunes slower */
+#define PRUNE_YIELD 9      /* and at least 9 times as long as the last batch took: a tenth of a connection at most */
 #define PRUNE_INTERVAL_MIN_MS 1000
 #define PRUNE_INTERVAL_MAX_MS 60000
 #define ANNOUNCE_USERS 256 /* named in one NOTIFY (8 000 bytes at most); beyond, it names anyone */
