@@ -308,13 +308,6 @@ void auth_refresh_token_next(const char *token, char out[AUTH_REFRESH_TOKEN_LEN 
     base64url(mac, sizeof(mac), out);
 }
 
-void auth_token_hash(const char *token, char out_hex[65])
-{
-    unsigned char digest[crypto_hash_sha256_BYTES];
-    crypto_hash_sha256(digest, (const unsigned char *)token, strlen(token));
-    sodium_bin2hex(out_hex, 65, digest, sizeof(digest));
-}
-
 void auth_code_new(char out[AUTH_CODE_SIZE])
 {
     const uint32_t codes = 1000000; /* 10 to the power AUTH_CODE_DIGITS */

@@ -43,8 +43,6 @@ int db_statement_register(const char *name, const char *sql)
     return statement_count++;
 }
 
-int db_statement_count(void) { return statement_count; }
-
 typedef struct db_query {
     struct db_query *next; /* wait queue */
     int stmt;
@@ -166,27 +164,6 @@ static void pool_publish(db_pool_t *p)
     metrics_gauge_set(p->metrics, GAUGE_DB_IDLE, idle);
     metrics_gauge_set(p->metrics, GAUGE_DB_BUSY, busy);
     metrics_gauge_set(p->metrics, GAUGE_DB_QUEUED, p->wait_count);
-}
-
-void db_pool_stats(const db_pool_t *p, db_pool_stats_t *out)
-{
-    memset(out, 0, sizeof(*out));
-    for (int i = 0; i <= p->size; i++) {
-        const db_conn_t *c = &p->conns[i];
-        if (c->state == DBC_READY)
-            c->inflight ? out->busy++ : out->idle++;
-        else if (c->state == DBC_RESOLVING || c->state == DBC_CONNECTING)
-            out->connecting++;
-    }
-    out->queued = p->wait_count;
-}
-
-int db_pool_usable(const db_pool_t *p)
-{
-    for (int i = 0; i < p->size; i++)
-        if (p->conns[i].state == DBC_READY)
-            return 1;
-    return 0;
 }
 
 /* Could a queued query still be served soon? */

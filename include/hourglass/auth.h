@@ -97,9 +97,6 @@ void auth_refresh_token_new(char out[AUTH_REFRESH_TOKEN_LEN + 1]);
 /* The rotation successor: HMAC-SHA256 of the token under a server key, base64url.
  * Deterministic, so a token presented twice within the grace window gets the same successor. */
 void auth_refresh_token_next(const char *token, char out[AUTH_REFRESH_TOKEN_LEN + 1]);
-/* SHA-256 of the token's bytes, lower-case hex: what is stored for refresh
- * tokens and codes (the same as SQL encode(sha256(...), 'hex')). */
-void auth_token_hash(const char *token, char out_hex[65]);
 /* A code sent by mail: AUTH_CODE_DIGITS random decimal digits, uniform,
  * zero-padded, and the NUL. */
 #define AUTH_CODE_DIGITS 6

@@ -23,7 +23,6 @@ typedef void (*db_result_fn)(void *data, PGresult *res, db_status_t status);
 
 /* Statements are registered once, before the workers start. Returns the id. */
 int db_statement_register(const char *name, const char *sql);
-int db_statement_count(void);
 
 /* The parameters every session of a pool opens with, from a libpq URI or
  * key=value string: each keyword it sets, then "options" with the pool's own
@@ -55,7 +54,6 @@ db_status_t db_query(db_pool_t *pool, int stmt, int nparams, const char *const *
  * db_query's queue while it is not ready or full). */
 db_status_t db_query_lane(db_pool_t *pool, int stmt, int nparams, const char *const *values,
                           db_result_fn cb, void *data);
-int db_pool_usable(const db_pool_t *pool);
 
 /* LISTEN on these channels (connection 0, again after every reconnect).
  * notify_fn runs on the pool's loop for each notification; listening_fn runs
@@ -68,12 +66,6 @@ void db_pool_listen(db_pool_t *pool, const char *const *channels, int count, db_
 void db_pool_close(db_pool_t *pool, void (*done)(void *), void *data);
 /* After db_pool_close's callback: frees the memory. */
 void db_pool_free(db_pool_t *pool);
-
-typedef struct {
-    int idle, busy, connecting, queued;
-    uint64_t reconnects;
-} db_pool_stats_t;
-void db_pool_stats(const db_pool_t *pool, db_pool_stats_t *out);
 
 /* Start-up (blocking is fine here): waits for the database, checks that no
  * applied migration has changed since (its recorded SHA-256), then applies

@@ -863,17 +863,3 @@ TEST(auth_refresh_and_codes)
     CHECK(!all_same);
 }
 
-TEST(auth_token_hash_is_sha256_hex)
-{
-    char hex[65];
-    auth_token_hash("abc", hex);
-    CHECK_STR(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
-    auth_token_hash("", hex);
-    CHECK_STR(hex, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
-    char code[7];
-    auth_code_new(code);
-    auth_token_hash(code, hex);
-    CHECK(strlen(hex) == 64);
-    for (int i = 0; i < 64; i++)
-        CHECK((hex[i] >= '0' && hex[i] <= '9') || (hex[i] >= 'a' && hex[i] <= 'f'));
-}
