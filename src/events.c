@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "hourglass/events.h"
+#include "hourglass/mem.h"
 
 typedef struct {
     const char *channel;
@@ -21,9 +22,8 @@ struct events {
 
 events_t *events_new(db_pool_t *db)
 {
-    events_t *ev = calloc(1, sizeof(*ev));
-    if (ev)
-        ev->db = db;
+    events_t *ev = mem_calloc(1, sizeof(*ev));
+    ev->db = db;
     return ev;
 }
 

@@ -188,13 +188,20 @@ static size_t bucket_of(int64_t user_id)
     return (size_t)(((uint64_t)user_id * 0x9E3779B97F4A7C15ull) >> (64 - BUCKET_BITS));
 }
 
+/* Where user_id's count is, or would be linked in; counts_lock held. */
+static user_count_t **count_slot(int64_t user_id)
+{
+    user_count_t **pp = &counts[bucket_of(user_id)];
+    while (*pp && (*pp)->user_id != user_id)
+        pp = &(*pp)->next;
+    return pp;
+}
+
 int sse_reserve(int64_t user_id, int max)
 {
     int rc = -1;
     pthread_mutex_lock(&counts_lock);
-    user_count_t **pp = &counts[bucket_of(user_id)];
-    while (*pp && (*pp)->user_id != user_id)
-        pp = &(*pp)->next;
+    user_count_t **pp = count_slot(user_id);
     if (!*pp) {
         *pp = mem_calloc(1, sizeof(**pp));
         (*pp)->user_id = user_id;
@@ -210,9 +217,7 @@ int sse_reserve(int64_t user_id, int max)
 void sse_release(int64_t user_id)
 {
     pthread_mutex_lock(&counts_lock);
-    user_count_t **pp = &counts[bucket_of(user_id)];
-    while (*pp && (*pp)->user_id != user_id)
-        pp = &(*pp)->next;
+    user_count_t **pp = count_slot(user_id);
     assert(*pp && (*pp)->count > 0);
     if (--(*pp)->count == 0) {
         user_count_t *gone = *pp;
@@ -260,12 +265,10 @@ static void stream_lost(sse_stream_t *st)
     metrics_gauge_add(hub->metrics, GAUGE_SSE_OPEN, -1);
     sse_release(st->user_id);
     pending_clear(st);
-    if (st->state == STREAM_REPLAYING) {
-        stream_set_state(st, STREAM_ENDED);
-        return;
-    }
+    int replaying = st->state == STREAM_REPLAYING;
     stream_set_state(st, STREAM_ENDED);
-    free(st);
+    if (!replaying)
+        free(st);
 }
 
 void sse_stream_gone(void *stream) { stream_lost(stream); }
@@ -618,11 +621,9 @@ static void on_fetched(void *data, PGresult *res, db_status_t status)
 static int user_streams_here(int64_t user_id)
 {
     pthread_mutex_lock(&counts_lock);
-    const user_count_t *c = counts[bucket_of(user_id)];
-    while (c && c->user_id != user_id)
-        c = c->next;
+    int here = *count_slot(user_id) != NULL;
     pthread_mutex_unlock(&counts_lock);
-    return c != NULL;
+    return here;
 }
 
 static void on_announced(void *data, PGresult *res, db_status_t status);
