@@ -10,11 +10,12 @@
 #include "hourglass/embed.h"
 #include "hourglass/json_text.h"
 
-#define HTTP_STATUS_KEY_SIZE 12 /* an int in decimal */
+#define HTTP_STATUS_MAX 600
 
 /* The reasons of the statuses we answer, and the texts people read by their
  * `code`, the stable word clients branch on: docs/problems.json, compiled in. */
 static json_t *texts;
+static const char *reasons[HTTP_STATUS_MAX]; /* "reasons" by status, taken once: every answer's status line */
 static pthread_once_t texts_once = PTHREAD_ONCE_INIT;
 
 static void load_texts(void)
@@ -24,6 +25,16 @@ static void load_texts(void)
     if (!json_is_object(texts)) {
         fprintf(stderr, "docs/problems.json:%d: %s\n", e.line, texts ? "not an object" : e.text);
         abort();
+    }
+    const char *key;
+    json_t *reason;
+    json_object_foreach(json_object_get(texts, "reasons"), key, reason) {
+        int status = atoi(key);
+        if (status <= 0 || status >= HTTP_STATUS_MAX || !json_is_string(reason)) {
+            fprintf(stderr, "docs/problems.json: reasons: \"%s\" is not a status with its text\n", key);
+            abort();
+        }
+        reasons[status] = json_string_value(reason);
     }
 }
 
@@ -35,9 +46,8 @@ static json_t *texts_of(const char *kind)
 
 const char *http_status_reason(int status)
 {
-    char key[HTTP_STATUS_KEY_SIZE];
-    snprintf(key, sizeof(key), "%d", status);
-    const char *reason = json_string_value(json_object_get(texts_of("reasons"), key));
+    pthread_once(&texts_once, load_texts);
+    const char *reason = status > 0 && status < HTTP_STATUS_MAX ? reasons[status] : NULL;
     return reason ? reason : status < 500 ? "Client Error" : "Server Error";
 }
 
