@@ -5,7 +5,16 @@
  * READY connections stay in pipeline mode. A query goes out as
  * [Prepare, once per connection] + Execute + Sync, so each query is its own
  * transaction and is committed when its Sync comes back; that is when its
- * callback runs. Entries wait in a ring in the order PostgreSQL answers. */
+ * callback runs. Entries wait in a ring in the order PostgreSQL answers.
+ *
+ * Writes registered with db_statement_register_write share commits: each
+ * connection has at most one such transaction in flight, and the writes that
+ * arrive meanwhile go next as one transaction (an Execute each, one Sync).
+ * A connection commits one transaction at a time, each waiting for its WAL
+ * flush, so a few connections writing one row per commit spend most of
+ * their time waiting (bench/RESULTS.md). If any write of a group fails, none
+ * is committed and each is run again alone, so a write's answer never
+ * depends on the others'. A single write on a quiet pool goes at once. */
 #include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,12 +33,13 @@
 typedef struct {
     char *name;
     char *sql;
+    int shares_commit; /* db_statement_register_write */
 } db_statement_t;
 
 static db_statement_t statements[DB_MAX_STATEMENTS];
 static int statement_count;
 
-int db_statement_register(const char *name, const char *sql)
+static int statement_add(const char *name, const char *sql, int shares_commit)
 {
     for (int i = 0; i < statement_count; i++)
         if (!strcmp(statements[i].name, name))
@@ -40,12 +50,18 @@ int db_statement_register(const char *name, const char *sql)
     }
     statements[statement_count].name = mem_strdup(name);
     statements[statement_count].sql = mem_strdup(sql);
+    statements[statement_count].shares_commit = shares_commit;
     return statement_count++;
 }
 
+int db_statement_register(const char *name, const char *sql) { return statement_add(name, sql, 0); }
+
+int db_statement_register_write(const char *name, const char *sql) { return statement_add(name, sql, 1); }
+
 typedef struct db_query {
-    struct db_query *next; /* wait queue */
+    struct db_query *next; /* a queue; once sent, the next write of its group */
     int stmt;
+    int alone; /* a shared-commit write whose group failed: runs in a transaction of its own */
     const char *raw_sql;   /* an unnamed statement (LISTEN) instead of stmt */
     int nparams;
     const char **values;
@@ -55,6 +71,11 @@ typedef struct db_query {
 } db_query_t;
 
 typedef enum { ENTRY_PREPARE, ENTRY_QUERY, ENTRY_SYNC } entry_kind_t;
+
+typedef struct {
+    db_query_t *head, *tail;
+    int count;
+} query_list_t;
 
 typedef struct {
     entry_kind_t kind;
@@ -80,6 +101,8 @@ typedef struct db_conn {
     db_entry_t *ring;
     int ring_cap, ring_head, ring_count;
     int inflight;
+    int group_open;        /* a transaction of shared-commit writes is in flight */
+    PGresult *sync_error;  /* the commit of the transaction being answered failed */
     uint64_t backoff_ms;
     int ever_ready;
     int down_logged;
@@ -92,8 +115,8 @@ struct db_pool {
     metrics_worker_t *metrics;
     db_conn_t *conns; /* size for requests' queries, then the lane */
     int size;
-    db_query_t *wait_head, *wait_tail;
-    int wait_count;
+    query_list_t waiting; /* for a connection with room */
+    query_list_t writes;  /* shared-commit writes, for a connection without a group in flight */
     db_conninfo_t conninfo;
     const char *const *listen_channels; /* LISTENed on connection 0, if any */
     int listen_count;
@@ -119,6 +142,7 @@ static db_query_t *query_new(int stmt, int nparams, const char *const *values, d
             size += strlen(values[i]) + 1;
     db_query_t *q = mem_alloc(size);
     q->next = NULL;
+    q->alone = 0;
     q->raw_sql = NULL;
     q->stmt = stmt;
     q->nparams = nparams;
@@ -150,6 +174,41 @@ static void query_deliver(db_query_t *q, db_status_t status)
     free(q);
 }
 
+/* A query and the rest of its group, each to its own callback. */
+static void query_deliver_all(db_query_t *q, db_status_t status)
+{
+    while (q) {
+        db_query_t *next = q->next;
+        query_deliver(q, status);
+        q = next;
+    }
+}
+
+static void list_push(query_list_t *l, db_query_t *q)
+{
+    if (l->tail)
+        l->tail->next = q;
+    else
+        l->head = q;
+    l->tail = q;
+    l->count++;
+}
+
+/* The first n queries of l (all, if fewer), chained by next. */
+static db_query_t *list_take(query_list_t *l, int n)
+{
+    db_query_t *first = l->head, *last = first;
+    for (int i = 1; i < n && last->next; i++)
+        last = last->next;
+    l->head = last->next;
+    if (!l->head)
+        l->tail = NULL;
+    last->next = NULL;
+    for (db_query_t *q = first; q; q = q->next)
+        l->count--;
+    return first;
+}
+
 static void pool_publish(db_pool_t *p)
 {
     int idle = 0, busy = 0;
@@ -163,7 +222,7 @@ static void pool_publish(db_pool_t *p)
     }
     metrics_gauge_set(p->metrics, GAUGE_DB_IDLE, idle);
     metrics_gauge_set(p->metrics, GAUGE_DB_BUSY, busy);
-    metrics_gauge_set(p->metrics, GAUGE_DB_QUEUED, p->wait_count);
+    metrics_gauge_set(p->metrics, GAUGE_DB_QUEUED, p->waiting.count + p->writes.count);
 }
 
 /* Could a queued query still be served soon? */
@@ -179,13 +238,10 @@ static int pool_has_hope(const db_pool_t *p)
 
 static void pool_fail_waiting(db_pool_t *p)
 {
-    while (p->wait_head) {
-        db_query_t *q = p->wait_head;
-        p->wait_head = q->next;
-        p->wait_count--;
-        query_deliver(q, DB_UNAVAILABLE);
+    while (p->waiting.head || p->writes.head) {
+        query_list_t *l = p->waiting.head ? &p->waiting : &p->writes;
+        query_deliver_all(list_take(l, l->count), DB_UNAVAILABLE);
     }
-    p->wait_tail = NULL;
     pool_publish(p);
 }
 
@@ -265,35 +321,42 @@ static void conn_break(db_conn_t *c)
     uv_timer_start(&c->timer, on_broken, 0, 0);
 }
 
-static void conn_send(db_conn_t *c, db_query_t *q)
+static int query_shares_commit(const db_query_t *q)
+{
+    return !q->raw_sql && !q->alone && statements[q->stmt].shares_commit;
+}
+
+/* Puts one query in the pipeline (its Prepare first, once per connection);
+ * 0 if libpq refused. */
+static int conn_execute(db_conn_t *c, db_query_t *q)
 {
     const db_statement_t *st = &statements[q->stmt];
-    c->inflight++;
     if (q->raw_sql) {
         ring_push(c, ENTRY_QUERY, q->stmt, q);
-        ring_push(c, ENTRY_SYNC, q->stmt, q);
-        if (!PQsendQueryParams(c->pg, q->raw_sql, 0, NULL, NULL, NULL, NULL, 0) || !PQpipelineSync(c->pg)) {
-            conn_break(c);
-            return;
-        }
-        int f = PQflush(c->pg);
-        if (f < 0 || poll_watch(c, f ? UV_READABLE | UV_WRITABLE : UV_READABLE))
-            conn_break(c);
-        return;
+        return PQsendQueryParams(c->pg, q->raw_sql, 0, NULL, NULL, NULL, NULL, 0);
     }
     if (!c->prepared[q->stmt]) {
         ring_push(c, ENTRY_PREPARE, q->stmt, NULL);
         c->prepared[q->stmt] = 1; /* later queries may follow it in the same pipeline */
-        if (!PQsendPrepare(c->pg, st->name, st->sql, 0, NULL)) {
-            ring_push(c, ENTRY_QUERY, q->stmt, q);
-            ring_push(c, ENTRY_SYNC, q->stmt, q);
-            conn_break(c);
-            return;
-        }
+        if (!PQsendPrepare(c->pg, st->name, st->sql, 0, NULL))
+            return 0;
     }
     ring_push(c, ENTRY_QUERY, q->stmt, q);
+    return PQsendQueryPrepared(c->pg, st->name, q->nparams, q->values, NULL, NULL, 0);
+}
+
+/* q and the rest of its group (next), then one Sync: one transaction. The
+ * Sync's entry holds the group, so a lost connection fails each once. */
+static void conn_send(db_conn_t *c, db_query_t *q)
+{
+    c->inflight++;
+    if (query_shares_commit(q))
+        c->group_open = 1;
+    int sent = 1;
+    for (db_query_t *m = q; m && sent; m = m->next)
+        sent = conn_execute(c, m);
     ring_push(c, ENTRY_SYNC, q->stmt, q);
-    if (!PQsendQueryPrepared(c->pg, st->name, q->nparams, q->values, NULL, NULL, 0) || !PQpipelineSync(c->pg)) {
+    if (!sent || !PQpipelineSync(c->pg)) {
         conn_break(c);
         return;
     }
@@ -302,12 +365,55 @@ static void conn_send(db_conn_t *c, db_query_t *q)
         conn_break(c);
 }
 
-static db_conn_t *pool_pick(db_pool_t *p)
+static int query_failed(const db_query_t *q)
+{
+    ExecStatusType st = q->result ? PQresultStatus(q->result) : PGRES_FATAL_ERROR;
+    return st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK;
+}
+
+/* The Sync of q's transaction came back. A group with a failed write (or a
+ * failed commit) committed nothing: each write runs again alone, and answers
+ * with its own outcome. */
+static void conn_answer(db_conn_t *c, db_query_t *q)
+{
+    db_pool_t *p = c->pool;
+    PGresult *commit_error = c->sync_error;
+    c->sync_error = NULL;
+    int failed = commit_error != NULL, n = 0;
+    for (db_query_t *m = q; m; m = m->next, n++)
+        failed |= query_failed(m);
+    if (failed && n > 1) {
+        PQclear(commit_error);
+        metrics_gauge_add(p->metrics, COUNTER_DB_SHARED_RERUNS, n);
+        while (q) {
+            db_query_t *next = q->next;
+            q->next = NULL;
+            PQclear(q->result);
+            q->result = NULL;
+            q->alone = 1;
+            conn_send(c, q);
+            q = next;
+        }
+        return;
+    }
+    if (commit_error) {
+        PQclear(q->result);
+        q->result = commit_error;
+    } else if (query_shares_commit(q)) {
+        metrics_gauge_add(p->metrics, COUNTER_DB_SHARED_COMMITS, 1);
+        metrics_gauge_add(p->metrics, COUNTER_DB_SHARED_WRITES, n);
+    }
+    query_deliver_all(q, DB_OK);
+}
+
+/* A connection with room; for a shared-commit write, one without such a
+ * transaction in flight. The least busy, so that work spreads. */
+static db_conn_t *pool_pick(db_pool_t *p, int shares_commit)
 {
     db_conn_t *best = NULL;
     for (int i = 0; i < p->size; i++) {
         db_conn_t *c = &p->conns[i];
-        if (c->state != DBC_READY || c->inflight >= p->cfg->db_pipeline_depth)
+        if (c->state != DBC_READY || c->inflight >= p->cfg->db_pipeline_depth || (shares_commit && c->group_open))
             continue;
         if (!best || c->inflight < best->inflight)
             best = c;
@@ -318,15 +424,11 @@ static db_conn_t *pool_pick(db_pool_t *p)
 static void pool_pump(db_pool_t *p)
 {
     db_conn_t *c;
-    while (p->wait_head && (c = pool_pick(p))) {
-        db_query_t *q = p->wait_head;
-        p->wait_head = q->next;
-        if (!p->wait_head)
-            p->wait_tail = NULL;
-        p->wait_count--;
-        q->next = NULL;
-        conn_send(c, q);
-    }
+    while (p->waiting.head && (c = pool_pick(p, 0)))
+        conn_send(c, list_take(&p->waiting, 1));
+    /* the writes that waited go together, DB_PIPELINE_DEPTH at most */
+    while (p->writes.head && (c = pool_pick(p, 1)))
+        conn_send(c, list_take(&p->writes, p->cfg->db_pipeline_depth));
     pool_publish(p);
 }
 
@@ -335,19 +437,15 @@ db_status_t db_query(db_pool_t *p, int stmt, int nparams, const char *const *val
     assert(stmt >= 0 && stmt < statement_count);
     if (p->closing)
         return DB_UNAVAILABLE;
-    db_conn_t *c = pool_pick(p);
-    if (!c || p->wait_head) {
+    int shares_commit = statements[stmt].shares_commit;
+    query_list_t *queue = shares_commit ? &p->writes : &p->waiting;
+    db_conn_t *c = pool_pick(p, shares_commit);
+    if (!c || queue->head) {
         if (!pool_has_hope(p))
             return DB_UNAVAILABLE;
-        if (p->wait_count >= p->cfg->db_queue_size)
+        if (p->waiting.count + p->writes.count >= p->cfg->db_queue_size)
             return DB_OVERLOADED;
-        db_query_t *q = query_new(stmt, nparams, values, cb, data);
-        if (p->wait_tail)
-            p->wait_tail->next = q;
-        else
-            p->wait_head = q;
-        p->wait_tail = q;
-        p->wait_count++;
+        list_push(queue, query_new(stmt, nparams, values, cb, data));
         pool_publish(p);
         return DB_OK;
     }
@@ -413,17 +511,24 @@ static void conn_read_results(db_conn_t *c)
         } else {
             if (!res)
                 continue; /* nothing more until the Sync arrives */
-            ExecStatusType st = PQresultStatus(res);
-            PQclear(res);
-            if (st != PGRES_PIPELINE_SYNC)
+            if (PQresultStatus(res) != PGRES_PIPELINE_SYNC) {
+                /* the commit failed (a deferred check): the first reason counts */
+                if (PQresultStatus(res) == PGRES_FATAL_ERROR && !c->sync_error)
+                    c->sync_error = res;
+                else
+                    PQclear(res);
                 continue;
+            }
+            PQclear(res);
             db_entry_t done = ring_pop(c);
             c->inflight--;
+            if (query_shares_commit(done.q))
+                c->group_open = 0;
             if (c->prepare_error) {
                 PQclear(c->prepare_error);
                 c->prepare_error = NULL;
             }
-            query_deliver(done.q, DB_OK);
+            conn_answer(c, done.q);
         }
     }
     PGnotify *n;
@@ -579,14 +684,15 @@ static void conn_lost(db_conn_t *c)
     c->ring = NULL;
     c->ring_cap = c->ring_count = c->ring_head = 0;
     c->inflight = 0;
-    if (c->prepare_error) {
-        PQclear(c->prepare_error);
-        c->prepare_error = NULL;
-    }
+    c->group_open = 0;
+    PQclear(c->prepare_error);
+    c->prepare_error = NULL;
+    PQclear(c->sync_error);
+    c->sync_error = NULL;
     for (int i = 0; i < count; i++) {
         db_entry_t *e = &ring[(head + i) % cap];
         if (e->kind == ENTRY_SYNC)
-            query_deliver(e->q, DB_UNAVAILABLE);
+            query_deliver_all(e->q, DB_UNAVAILABLE);
     }
     free(ring);
     if (!p->closing) {

@@ -128,6 +128,16 @@ static const family_t families[] = {
     {.name = "db_pool_queue_length", .help = "Queries waiting for a database connection.", .first = GAUGE_DB_QUEUED},
     {.name = "db_reconnects_total", .help = "Database connections re-established after a loss.",
      .first = COUNTER_DB_RECONNECTS},
+    {.name = "db_shared_commits_total",
+     .help = "Transactions that committed writes sent together (creates: what waits for a\n"
+             "# connection goes as one transaction).",
+     .first = COUNTER_DB_SHARED_COMMITS},
+    {.name = "db_shared_commit_writes_total", .help = "Writes committed by those transactions.",
+     .first = COUNTER_DB_SHARED_WRITES},
+    {.name = "db_shared_commit_reruns_total",
+     .help = "Writes run again in a transaction of their own because another write of\n"
+             "# their transaction failed.",
+     .first = COUNTER_DB_SHARED_RERUNS},
     {.name = "mail_outbox_messages",
      .help = "Mail in the outbox by state (pending, sent, failed and waiting to retry, dead: given up).",
      .first = GAUGE_MAIL_PENDING, .states = outbox_states},

@@ -144,13 +144,18 @@ char *res_write_sql(const resource_t *res, const char *write, const char *op)
     return s.data;
 }
 
-static int register_stmt(const resource_t *res, const char *op, abuf_t *s)
+static int register_as(int (*reg)(const char *, const char *), const resource_t *res, const char *op, abuf_t *s)
 {
     char name[96];
     snprintf(name, sizeof(name), "res_%s_%s", res->name, op);
-    int id = db_statement_register(name, s->data); /* copies both */
+    int id = reg(name, s->data); /* copies both */
     s->len = 0;
     return id;
+}
+
+static int register_stmt(const resource_t *res, const char *op, abuf_t *s)
+{
+    return register_as(db_statement_register, res, op, s);
 }
 
 static void build_get(res_state_t *st, const resource_t *res, abuf_t *s)
@@ -195,7 +200,8 @@ static void build_create(res_state_t *st, const resource_t *res, abuf_t *s)
         abuf_printf(s, " WHERE EXISTS (SELECT 1 FROM %s WHERE id = $%d AND user_id = $%d)", res->parent_table, parent,
                     owner);
     sql_returning(s, res, st->event_name, "created");
-    st->stmt_create = register_stmt(res, "create", s);
+    /* An insert locks nothing another create takes: creates may share a commit (db.h). */
+    st->stmt_create = register_as(db_statement_register_write, res, "create", s);
 }
 
 static void build_update(res_state_t *st, const resource_t *res, abuf_t *s)

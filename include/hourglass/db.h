@@ -23,6 +23,12 @@ typedef void (*db_result_fn)(void *data, PGresult *res, db_status_t status);
 
 /* Statements are registered once, before the workers start. Returns the id. */
 int db_statement_register(const char *name, const char *sql);
+/* The same for a write that may share its transaction with others: one
+ * statement whose outcome does not hang on what other requests write at the
+ * same time (a row inserted under its owner). The pool sends the ones that
+ * wait for a connection together, one commit for all; if one fails, each is
+ * run again alone, so every caller still gets its own statement's outcome. */
+int db_statement_register_write(const char *name, const char *sql);
 
 /* The parameters every session of a pool opens with, from a libpq URI or
  * key=value string: each keyword it sets, then "options" with the pool's own

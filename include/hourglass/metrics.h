@@ -21,6 +21,9 @@ typedef enum {
     GAUGE_DB_BUSY,
     GAUGE_DB_QUEUED,
     COUNTER_DB_RECONNECTS,
+    COUNTER_DB_SHARED_COMMITS, /* transactions of shared-commit writes that committed */
+    COUNTER_DB_SHARED_WRITES,  /* the writes they committed */
+    COUNTER_DB_SHARED_RERUNS,  /* writes run again alone after their group failed */
     GAUGE_MAIL_PENDING, /* process-wide counts, set by worker 0 */
     GAUGE_MAIL_SENT,
     GAUGE_MAIL_FAILED,

@@ -11,10 +11,10 @@ import time
 
 import pytest
 
-from conftest import LockHolder, psql
+from conftest import LockHolder, http, metric_samples, metric_value, psql
 from messages_helpers import (EVENTS, EventStream, as_server, login, module_server, new_user, send, server_with,
                               wait_events_ready)
-from planning_helpers import problem
+from planning_helpers import field_errors, problem
 
 LATENCY = 1.0
 API = "/api/v1"
@@ -435,3 +435,57 @@ def test_a_stream_does_not_wait_behind_requests_stuck_in_the_database(make_serve
             hold.wait()
             stuck.join(10)
         assert answers and answers[0].status == 201, answers
+
+
+def test_creates_that_share_a_commit_answer_each_on_its_own(make_server):
+    """Creates that wait for a connection go to PostgreSQL as one transaction (db_pool.c, shared
+    commits). A bad one among them (a foreign key: the statement fails in the database) rolls that
+    transaction back; each write then runs again alone. So every good create answers 201 and is
+    there once with one event, every bad one answers 422 with no event, whatever it shared."""
+    s = server_with(make_server, WORKERS=1, DB_POOL_SIZE=1)
+    wait_events_ready(s)
+    a, other = new_user(s), new_user(s)
+    foreign = other.post(API + "/lists", {"name": "not a's"}).json()["id"]
+    shared = reruns = 0
+    with EventStream(s.port, a.token) as stream:
+        for rnd in range(5):  # each round almost surely forms groups; five make it certain enough
+            bodies = [{"title": "bad", "list_id": foreign} if i % 4 == 0 else {"title": "t%d-%d" % (rnd, i)}
+                      for i in range(48)]
+            answers = [None] * len(bodies)
+            start = threading.Barrier(len(bodies))
+
+            def post(i):
+                start.wait()
+                answers[i] = a.post(API + "/tasks", bodies[i])
+
+            threads = [threading.Thread(target=post, args=(i,)) for i in range(len(bodies))]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join(30)
+            created = {}
+            for body, r in zip(bodies, answers):
+                if "list_id" in body:
+                    assert [f for f, _ in field_errors(r)] == ["list_id"], r
+                else:
+                    assert r.status == 201, r
+                    created[r.json()["id"]] = r.json()
+            assert len(created) == 36
+            seen = {}
+            for _ in created:
+                _, ev = change(stream, timeout=5)
+                assert ev["resource"] == "tasks" and ev["op"] == "created", ev
+                assert ev["id"] not in seen, "two events for one create: %s" % ev
+                seen[ev["id"]] = ev["data"]
+            assert seen == created
+            assert stream.quiet_for(0.3), "an event for a create that failed"
+            samples = metric_samples(http("GET", s.url + "/metrics")[2].decode())
+            commits = metric_value(samples, "db_shared_commits_total")
+            shared = metric_value(samples, "db_shared_commit_writes_total") - commits
+            reruns = metric_value(samples, "db_shared_commit_reruns_total")
+            if shared and reruns:
+                break
+    titles = psql("SELECT count(*), count(DISTINCT title) FROM tasks WHERE user_id = %d" % a.id)
+    assert titles == "%d|%d" % (36 * (rnd + 1), 36 * (rnd + 1)), titles
+    assert shared > 0, "no two creates ever shared a commit"
+    assert reruns > 0, "no failed group was ever run again"
