@@ -8,6 +8,7 @@ Timing: an event must arrive within LATENCY of the answer of the write that made
 import json
 import threading
 import time
+import uuid
 
 import pytest
 
@@ -489,3 +490,54 @@ def test_creates_that_share_a_commit_answer_each_on_its_own(make_server):
     assert titles == "%d|%d" % (36 * (rnd + 1), 36 * (rnd + 1)), titles
     assert shared > 0, "no two creates ever shared a commit"
     assert reruns > 0, "no failed group was ever run again"
+
+
+def test_a_create_whose_commit_fails_is_not_answered_as_made(make_server):
+    """A deferred check runs at the commit, after the statement has answered. The pool hands the
+    commit's error to the request (db_pool.c), so a client never gets 201 for a row that is not
+    there, alone or with others in a shared commit; those others run again alone and are made."""
+    s = server_with(make_server, WORKERS=1, DB_POOL_SIZE=1)
+    wait_events_ready(s)
+    tag = uuid.uuid4().hex[:8]
+    bad = "refused at commit " + tag
+    psql("""CREATE FUNCTION test_refuse_%s() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN IF NEW.title = '%s' THEN RAISE EXCEPTION 'refused'; END IF; RETURN NULL; END $$;
+            CREATE CONSTRAINT TRIGGER test_refuse_%s AFTER INSERT ON tasks DEFERRABLE INITIALLY DEFERRED
+                FOR EACH ROW EXECUTE FUNCTION test_refuse_%s()""" % (tag, bad, tag, tag))
+    try:
+        a = new_user(s)
+        with EventStream(s.port, a.token) as stream:
+            problem(a.post(API + "/tasks", {"title": bad}), 500)
+            assert stream.quiet_for(0.3), "an event for a create that never committed"
+            made = psql("SELECT count(*) FROM tasks WHERE user_id = %d" % a.id)
+            assert made == "0", made
+            for _ in range(5):
+                titles = [bad if i % 4 == 0 else "t %d %s" % (i, uuid.uuid4().hex[:6]) for i in range(32)]
+                answers = [None] * len(titles)
+                start = threading.Barrier(len(titles))
+
+                def post(i):
+                    start.wait()
+                    answers[i] = a.post(API + "/tasks", {"title": titles[i]})
+
+                threads = [threading.Thread(target=post, args=(i,)) for i in range(len(titles))]
+                for t in threads:
+                    t.start()
+                for t in threads:
+                    t.join(30)
+                for title, r in zip(titles, answers):
+                    if title == bad:
+                        problem(r, 500)
+                    else:
+                        assert r.status == 201 and r.json()["title"] == title, r
+                        assert change(stream, timeout=5)[1]["resource"] == "tasks"
+                assert stream.quiet_for(0.3)
+                samples = metric_samples(http("GET", s.url + "/metrics")[2].decode())
+                if metric_value(samples, "db_shared_commit_reruns_total"):
+                    break
+            assert metric_value(samples, "db_shared_commit_reruns_total") > 0, "no commit was ever shared"
+        got = psql("SELECT count(*) FILTER (WHERE title = '%s'), count(*) FROM tasks WHERE user_id = %d"
+                   % (bad, a.id))
+        assert got.split("|")[0] == "0", got
+    finally:
+        psql("DROP TRIGGER test_refuse_%s ON tasks; DROP FUNCTION test_refuse_%s()" % (tag, tag))

@@ -133,7 +133,9 @@ def write_kinds():
     """name -> (paths to read, the write): each write changes every path's answer."""
     def dictionary(staff, anon, cat, goods, variations, image):
         color = variations[0]["color_id"]
-        paths = [SHOP + "/colors?cursor=%d" % (color - 1), "%s/colors/%d" % (SHOP, color)]
+        # the page that starts with it (a cursor is positive: the first page has none)
+        page = SHOP + ("/colors?cursor=%d" % (color - 1) if color > 1 else "/colors")
+        paths = [page, "%s/colors/%d" % (SHOP, color)]
         return paths, lambda: ok(staff.patch("%s/colors/%d" % (SHOP, color), {"name": uniq("Цвет")}))
 
     def dictionary_create(staff, anon, cat, goods, variations, image):
