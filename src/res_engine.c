@@ -200,7 +200,10 @@ static void build_create(res_state_t *st, const resource_t *res, abuf_t *s)
         abuf_printf(s, " WHERE EXISTS (SELECT 1 FROM %s WHERE id = $%d AND user_id = $%d)", res->parent_table, parent,
                     owner);
     sql_returning(s, res, st->event_name, "created");
-    /* An insert locks nothing another create takes: creates may share a commit (db.h). */
+    /* Creates share commits (db.h): an insert waits on another create only for
+     * the same unique value or an achievement's per-user lock, and two groups
+     * that wait on each other are a deadlock PostgreSQL breaks (after
+     * deadlock_timeout, 1 s); the broken group's writes then run alone. */
     st->stmt_create = register_as(db_statement_register_write, res, "create", s);
 }
 
