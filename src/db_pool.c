@@ -198,14 +198,14 @@ static void list_push(query_list_t *l, db_query_t *q)
 static db_query_t *list_take(query_list_t *l, int n)
 {
     db_query_t *first = l->head, *last = first;
-    for (int i = 1; i < n && last->next; i++)
+    int taken = 1;
+    for (; taken < n && last->next; taken++)
         last = last->next;
     l->head = last->next;
     if (!l->head)
         l->tail = NULL;
     last->next = NULL;
-    for (db_query_t *q = first; q; q = q->next)
-        l->count--;
+    l->count -= taken;
     return first;
 }
 
